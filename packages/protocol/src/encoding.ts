@@ -1,0 +1,33 @@
+import { createHash } from 'node:crypto';
+import { WxsealError } from './errors.js';
+
+const B64U = /^[A-Za-z0-9_-]*$/;
+
+export function b64uEncode(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
+}
+
+/**
+ * Strict base64url decoding (SPEC.md section 1): no padding, only the url-safe alphabet, and the
+ * value must be the canonical encoding of its bytes, so two different strings never decode to the
+ * same bytes. Returns undefined when the value is not canonical base64url.
+ */
+export function b64uDecodeStrict(value: string): Buffer | undefined {
+  if (!B64U.test(value) || value.length % 4 === 1) return undefined;
+  const bytes = Buffer.from(value, 'base64url');
+  return bytes.toString('base64url') === value ? bytes : undefined;
+}
+
+/** Like b64uDecodeStrict, but throws WXSEAL_MALFORMED_HEADER naming the header. */
+export function decodeHeaderBytes(header: string, value: string, expectedLength?: number): Buffer {
+  const bytes = b64uDecodeStrict(value);
+  if (!bytes) throw new WxsealError('WXSEAL_MALFORMED_HEADER', `${header} is not canonical base64url`);
+  if (expectedLength !== undefined && bytes.length !== expectedLength) {
+    throw new WxsealError('WXSEAL_MALFORMED_HEADER', `${header} must decode to ${expectedLength} bytes`);
+  }
+  return bytes;
+}
+
+export function sha256Hex(data: Uint8Array | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}

@@ -1,0 +1,131 @@
+import {
+  constants,
+  createCipheriv,
+  createDecipheriv,
+  createPrivateKey,
+  createPublicKey,
+  hkdfSync,
+  privateDecrypt,
+  publicEncrypt,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto';
+import {
+  IV_BYTES,
+  LABELS,
+  MAX_RSA_BITS,
+  MIN_RSA_BITS,
+  RESPONSE_NONCE_BYTES,
+  SESSION_KEY_BYTES,
+  TAG_BYTES,
+} from './constants.js';
+import { WxsealError } from './errors.js';
+
+export type KeyInput = KeyObject | string | Buffer;
+
+function rsaBits(key: KeyObject): number {
+  const bits = key.asymmetricKeyDetails?.modulusLength;
+  if (key.asymmetricKeyType !== 'rsa' || bits === undefined) {
+    throw new WxsealError('WXSEAL_CONFIG_INVALID', 'server key must be an RSA key (rsa, not rsa-pss)');
+  }
+  if (bits < MIN_RSA_BITS || bits > MAX_RSA_BITS) {
+    throw new WxsealError('WXSEAL_CONFIG_INVALID', `server RSA key must have ${MIN_RSA_BITS}-${MAX_RSA_BITS} bits, has ${bits}`);
+  }
+  return bits;
+}
+
+/** Parses a server public key once (PEM, DER SPKI or KeyObject) and checks its size. */
+export function loadServerPublicKey(input: KeyInput): KeyObject {
+  let key: KeyObject;
+  try {
+    key = typeof input === 'string' || Buffer.isBuffer(input) ? createPublicKey(input) : input;
+  } catch (cause) {
+    throw new WxsealError('WXSEAL_CONFIG_INVALID', 'server public key could not be parsed', { cause });
+  }
+  if (key.type === 'private') key = createPublicKey(key);
+  rsaBits(key);
+  return key;
+}
+
+/** Parses a server private key once (PEM PKCS#8/PKCS#1 or KeyObject) and checks its size. */
+export function loadServerPrivateKey(input: KeyInput): KeyObject {
+  let key: KeyObject;
+  try {
+    key = typeof input === 'string' || Buffer.isBuffer(input) ? createPrivateKey(input) : input;
+  } catch (cause) {
+    throw new WxsealError('WXSEAL_CONFIG_INVALID', 'server private key could not be parsed', { cause });
+  }
+  if (key.type !== 'private') throw new WxsealError('WXSEAL_CONFIG_INVALID', 'a private key is required');
+  rsaBits(key);
+  return key;
+}
+
+/** Length in bytes of an RSA-OAEP ciphertext under this key: the modulus length. */
+export function wrappedKeyLength(key: KeyObject): number {
+  return Math.ceil(rsaBits(key) / 8);
+}
+
+export function generateSessionKey(): Buffer {
+  return randomBytes(SESSION_KEY_BYTES);
+}
+
+export function generateIv(): Buffer {
+  return randomBytes(IV_BYTES);
+}
+
+export function generateResponseNonce(): Buffer {
+  return randomBytes(RESPONSE_NONCE_BYTES);
+}
+
+/** RSA-OAEP with SHA-256 and MGF1-SHA-256, empty label (SPEC.md 6.2 step 2). */
+export function wrapSessionKey(publicKey: KeyObject, sessionKey: Uint8Array): Buffer {
+  return publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, sessionKey);
+}
+
+export function unwrapSessionKey(privateKey: KeyObject, wrapped: Uint8Array): Buffer {
+  let key: Buffer;
+  try {
+    key = privateDecrypt({ key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, wrapped);
+  } catch {
+    throw new WxsealError('WXSEAL_UNWRAP_FAILED', 'the wrapped session key does not decrypt with the named server key');
+  }
+  if (key.length !== SESSION_KEY_BYTES) {
+    throw new WxsealError('WXSEAL_UNWRAP_FAILED', `the session key must be ${SESSION_KEY_BYTES} bytes`);
+  }
+  return key;
+}
+
+/** AES-256-GCM; returns ciphertext || 16-byte tag. */
+export function aesGcmEncrypt(key: Uint8Array, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Buffer {
+  const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
+  cipher.setAAD(aad);
+  return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+}
+
+/** AES-256-GCM over ciphertext || tag; throws `failure` when the tag does not verify. */
+export function aesGcmDecrypt(
+  key: Uint8Array,
+  iv: Uint8Array,
+  aad: Uint8Array,
+  sealed: Uint8Array,
+  failure: 'WXSEAL_DECRYPT_FAILED' | 'WXSEAL_RESPONSE_INVALID' = 'WXSEAL_DECRYPT_FAILED',
+): Buffer {
+  if (sealed.length < TAG_BYTES) throw new WxsealError(failure, 'ciphertext is shorter than the GCM tag');
+  const data = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+  const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
+  decipher.setAAD(aad);
+  decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
+  const head = decipher.update(data.subarray(0, data.length - TAG_BYTES));
+  try {
+    // final() is where GCM checks the tag: never skip it.
+    return Buffer.concat([head, decipher.final()]);
+  } catch {
+    throw new WxsealError(failure, 'authenticated decryption failed');
+  }
+}
+
+/** SPEC.md 6.3 step 2: HKDF-SHA256(K, salt = R, info = "WXSEAL1 response", 44) → key, iv. */
+export function deriveResponseKey(sessionKey: Uint8Array, responseNonce: Uint8Array): { key: Buffer; iv: Buffer } {
+  const okm = Buffer.from(hkdfSync('sha256', sessionKey, responseNonce, LABELS.responseHkdfInfo, SESSION_KEY_BYTES + IV_BYTES));
+  return { key: okm.subarray(0, SESSION_KEY_BYTES), iv: okm.subarray(SESSION_KEY_BYTES) };
+}

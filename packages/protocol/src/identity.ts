@@ -1,0 +1,55 @@
+import { LIMITS } from './constants.js';
+import { b64uDecodeStrict, b64uEncode } from './encoding.js';
+import { WxsealError, type WxsealErrorCode } from './errors.js';
+
+/** The WeChat identity a client asserts (SPEC.md section 7). */
+export interface WechatIdentity {
+  openid?: string;
+  appid?: string;
+  unionid?: string;
+  env?: string;
+  source?: string;
+}
+
+export const IDENTITY_FIELDS = ['openid', 'appid', 'unionid', 'env', 'source'] as const;
+
+/**
+ * Validates an identity object and returns a copy with only the known members.
+ * `code` is the error raised on bad input (it differs between the wire and local configuration).
+ */
+export function validateIdentity(value: unknown, code: WxsealErrorCode = 'WXSEAL_MALFORMED_PAYLOAD'): WechatIdentity {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new WxsealError(code, 'identity must be a JSON object');
+  }
+  const out: WechatIdentity = {};
+  for (const field of IDENTITY_FIELDS) {
+    const v = (value as Record<string, unknown>)[field];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'string' || v.length > LIMITS.maxIdentityFieldChars) {
+      throw new WxsealError(code, `identity.${field} must be a string of at most ${LIMITS.maxIdentityFieldChars} characters`);
+    }
+    out[field] = v;
+  }
+  return out;
+}
+
+/** Sign-only mode: Wxseal-Identity = b64u(UTF-8(JSON)). */
+export function encodeIdentityHeader(identity: WechatIdentity): string {
+  const value = b64uEncode(Buffer.from(JSON.stringify(validateIdentity(identity, 'WXSEAL_CONFIG_INVALID')), 'utf8'));
+  if (value.length > LIMITS.maxIdentityHeaderChars) {
+    throw new WxsealError('WXSEAL_CONFIG_INVALID', 'identity is too large for the Wxseal-Identity header');
+  }
+  return value;
+}
+
+export function decodeIdentityHeader(value: string): WechatIdentity {
+  const bytes = b64uDecodeStrict(value);
+  if (!bytes) throw new WxsealError('WXSEAL_MALFORMED_HEADER', 'Wxseal-Identity is not canonical base64url');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new WxsealError('WXSEAL_MALFORMED_HEADER', 'Wxseal-Identity is not JSON');
+  }
+  return validateIdentity(parsed, 'WXSEAL_MALFORMED_HEADER');
+}

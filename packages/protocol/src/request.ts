@@ -1,0 +1,161 @@
+import { randomBytes, type KeyObject } from 'node:crypto';
+import { canonicalRequestString, requestAad, splitTarget, trimContentType, type SignedRequestFields } from './canonical.js';
+import {
+  HEADERS,
+  IV_BYTES,
+  LIMITS,
+  NONCE_RANDOM_BYTES,
+  PROTOCOL_VERSION,
+  SEALED_CONTENT_TYPE,
+  SESSION_KEY_BYTES,
+  type Mode,
+} from './constants.js';
+import { b64uEncode, sha256Hex } from './encoding.js';
+import { aesGcmEncrypt, generateIv, generateSessionKey, wrapSessionKey } from './envelope.js';
+import { WxsealError } from './errors.js';
+import { signCanonical } from './hmac.js';
+import { encodeIdentityHeader, type WechatIdentity } from './identity.js';
+import { encodePayload } from './payload.js';
+
+export interface ServerPublicKey {
+  id: string;
+  publicKey: KeyObject;
+}
+
+/** What a client wants to send; `build*` turns it into wire headers and body. */
+export interface RequestSpec {
+  mode: Mode;
+  method: string;
+  /** Path and query exactly as they will be sent on the request line, e.g. `/orders?id=7`. */
+  target: string;
+  keyId: string;
+  secret: Uint8Array;
+  body?: Uint8Array;
+  /** Media type of `body` (inside the envelope in sealed mode). */
+  contentType?: string;
+  identity?: WechatIdentity;
+  traceparent?: string;
+  /** Required in sealed mode. */
+  serverKey?: ServerPublicKey;
+  /** Unix seconds; defaults to now. */
+  timestamp?: number;
+  // Fixed values for known-answer vectors and tests; production callers leave them unset.
+  nonce?: string;
+  sessionKey?: Uint8Array;
+  iv?: Uint8Array;
+  wrappedKey?: Uint8Array;
+}
+
+/** What the client keeps to authenticate and open the response. */
+export interface RequestContext {
+  mode: Mode;
+  keyId: string;
+  nonce: string;
+  secret: Uint8Array;
+  /** Sealed mode only. */
+  sessionKey?: Buffer;
+}
+
+export interface BuiltRequest {
+  headers: Record<string, string>;
+  body: Buffer;
+  canonical: string;
+  context: RequestContext;
+}
+
+export function generateNonce(): string {
+  return b64uEncode(randomBytes(NONCE_RANDOM_BYTES));
+}
+
+export function unixNow(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+function checkSpec(spec: RequestSpec): void {
+  const bad = (msg: string): never => {
+    throw new WxsealError('WXSEAL_CONFIG_INVALID', msg);
+  };
+  if (!LIMITS.methodPattern.test(spec.method)) bad(`method must be 1-16 upper-case letters`);
+  if (!spec.target.startsWith('/') || /[\r\n#]/.test(spec.target)) bad('target must start with / and hold no CR, LF or #');
+  if (Buffer.byteLength(spec.target) > LIMITS.maxTargetBytes) bad(`target exceeds ${LIMITS.maxTargetBytes} bytes`);
+  if (!LIMITS.idPattern.test(spec.keyId)) bad('keyId must be 1-64 characters of A-Z a-z 0-9 . _ : -');
+  if (spec.nonce !== undefined && !LIMITS.noncePattern.test(spec.nonce)) bad('nonce breaks the nonce syntax');
+  if (spec.traceparent !== undefined && (spec.traceparent.length > LIMITS.maxTraceparentChars || /[\r\n]/.test(spec.traceparent))) {
+    bad('traceparent is too long or holds CR/LF');
+  }
+  if (spec.mode === 'sealed') {
+    if (!spec.serverKey) bad('sealed mode needs the server public key');
+    if (!LIMITS.idPattern.test(spec.serverKey!.id)) bad('server key id breaks the id syntax');
+    if (spec.method === 'HEAD') bad('sealed mode cannot be used with HEAD');
+  }
+}
+
+/** Builds the headers and body of a wxseal v1 request (SPEC.md sections 4-6). */
+export function buildRequest(spec: RequestSpec): BuiltRequest {
+  checkSpec(spec);
+  const { path, rawQuery } = splitTarget(spec.target);
+  const timestamp = String(spec.timestamp ?? unixNow());
+  const nonce = spec.nonce ?? generateNonce();
+  const plainBody = Buffer.from(spec.body ?? new Uint8Array(0));
+  const headers: Record<string, string> = {
+    [HEADERS.version]: PROTOCOL_VERSION,
+    [HEADERS.mode]: spec.mode,
+    [HEADERS.keyId]: spec.keyId,
+    [HEADERS.timestamp]: timestamp,
+    [HEADERS.nonce]: nonce,
+  };
+  const fields: SignedRequestFields = {
+    mode: spec.mode,
+    method: spec.method,
+    path,
+    rawQuery,
+    timestamp,
+    nonce,
+    keyId: spec.keyId,
+    contentType: '',
+    serverKeyId: '',
+    wrappedKey: '',
+    iv: '',
+    identity: '',
+    traceparent: spec.traceparent ?? '',
+    bodySha256: '',
+  };
+  let body: Buffer;
+  let sessionKey: Buffer | undefined;
+
+  if (spec.mode === 'sealed') {
+    const serverKey = spec.serverKey!;
+    sessionKey = spec.sessionKey ? Buffer.from(spec.sessionKey) : generateSessionKey();
+    if (sessionKey.length !== SESSION_KEY_BYTES) throw new WxsealError('WXSEAL_CONFIG_INVALID', 'session key must be 32 bytes');
+    const iv = spec.iv ? Buffer.from(spec.iv) : generateIv();
+    if (iv.length !== IV_BYTES) throw new WxsealError('WXSEAL_CONFIG_INVALID', 'iv must be 12 bytes');
+    const wrapped = spec.wrappedKey ? Buffer.from(spec.wrappedKey) : wrapSessionKey(serverKey.publicKey, sessionKey);
+    const meta = { ...(spec.contentType ? { contentType: spec.contentType } : {}), ...(spec.identity ? { identity: spec.identity } : {}) };
+    const aad = requestAad({ method: spec.method, path, rawQuery, timestamp, nonce, keyId: spec.keyId, serverKeyId: serverKey.id });
+    body = aesGcmEncrypt(sessionKey, iv, aad, encodePayload(meta, plainBody));
+    fields.contentType = SEALED_CONTENT_TYPE;
+    fields.serverKeyId = serverKey.id;
+    fields.wrappedKey = b64uEncode(wrapped);
+    fields.iv = b64uEncode(iv);
+    headers[HEADERS.contentType] = SEALED_CONTENT_TYPE;
+    headers[HEADERS.serverKeyId] = fields.serverKeyId;
+    headers[HEADERS.wrappedKey] = fields.wrappedKey;
+    headers[HEADERS.iv] = fields.iv;
+  } else {
+    body = plainBody;
+    fields.contentType = trimContentType(spec.contentType);
+    if (fields.contentType) headers[HEADERS.contentType] = fields.contentType;
+    if (spec.identity) {
+      fields.identity = encodeIdentityHeader(spec.identity);
+      headers[HEADERS.identity] = fields.identity;
+    }
+  }
+  if (spec.traceparent) headers[HEADERS.traceparent] = spec.traceparent;
+  fields.bodySha256 = sha256Hex(body);
+  const canonical = canonicalRequestString(fields);
+  headers[HEADERS.signature] = signCanonical(spec.secret, canonical);
+
+  const context: RequestContext = { mode: spec.mode, keyId: spec.keyId, nonce, secret: spec.secret };
+  if (sessionKey) context.sessionKey = sessionKey;
+  return { headers, body, canonical, context };
+}

@@ -1,0 +1,191 @@
+import { canonicalRequestString, requestAad, splitTarget, trimContentType, type SignedRequestFields } from './canonical.js';
+import { HEADERS, IV_BYTES, LIMITS, MODES, PROTOCOL_VERSION, SEALED_CONTENT_TYPE, SIGNATURE_BYTES, type Mode } from './constants.js';
+import { decodeHeaderBytes, sha256Hex } from './encoding.js';
+import { aesGcmDecrypt } from './envelope.js';
+import { WxsealError } from './errors.js';
+import { matchSignature } from './hmac.js';
+import { decodePayload, type PayloadMeta } from './payload.js';
+
+/** Reads one header by lower-case name, as Node's IncomingHttpHeaders does. */
+export type HeaderGetter = (name: string) => string | string[] | undefined;
+
+/** A request whose headers passed the syntax step (SPEC.md section 9, step 2). */
+export interface ParsedRequest {
+  mode: Mode;
+  method: string;
+  path: string;
+  rawQuery: string;
+  keyId: string;
+  timestamp: string;
+  timestampSeconds: number;
+  nonce: string;
+  signature: Buffer;
+  contentType: string;
+  traceparent: string;
+  /** Sign-only mode: the raw Wxseal-Identity value (decoded after the signature verifies). */
+  identityHeader: string;
+  /** Sealed mode only: empty strings and undefined otherwise. */
+  serverKeyId: string;
+  wrappedKeyHeader: string;
+  wrappedKey: Buffer | undefined;
+  ivHeader: string;
+  iv: Buffer | undefined;
+}
+
+const missing = (name: string): never => {
+  throw new WxsealError('WXSEAL_MISSING_HEADER', `${name} is required`);
+};
+const malformed = (message: string): never => {
+  throw new WxsealError('WXSEAL_MALFORMED_HEADER', message);
+};
+
+function single(header: HeaderGetter, name: string): string | undefined {
+  const value = header(name);
+  if (value === undefined) return undefined;
+  if (Array.isArray(value)) {
+    if (value.length !== 1) malformed(`${name} appears more than once`);
+    return value[0];
+  }
+  return value;
+}
+
+function required(header: HeaderGetter, name: string, pattern: RegExp): string {
+  const value = single(header, name) ?? missing(name);
+  if (!pattern.test(value)) malformed(`${name} breaks its syntax`);
+  return value;
+}
+
+const SIGNATURE_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+const IV_PATTERN = /^[A-Za-z0-9_-]{16}$/;
+const WRAPPED_KEY_PATTERN = /^[A-Za-z0-9_-]{342,683}$/;
+const IDENTITY_PATTERN = new RegExp(`^[A-Za-z0-9_-]{1,${LIMITS.maxIdentityHeaderChars}}$`);
+const TRACEPARENT_PATTERN = new RegExp(`^[\\x21-\\x7e]{1,${LIMITS.maxTraceparentChars}}$`);
+const VISIBLE = /^[\x20-\x7e\t]*$/;
+
+/**
+ * Step 2 of the verification order: every header present once, within its length and alphabet.
+ * Pure string work, no lookups and no cryptography.
+ */
+export function parseRequestHeaders(input: {
+  method: string;
+  target: string;
+  header: HeaderGetter;
+  allowedModes?: readonly Mode[];
+}): ParsedRequest {
+  const { header } = input;
+  const version = single(header, HEADERS.version) ?? missing(HEADERS.version);
+  if (version !== PROTOCOL_VERSION) {
+    throw new WxsealError('WXSEAL_UNSUPPORTED_VERSION', `Wxseal-Version ${JSON.stringify(version.slice(0, 16))} is not supported`);
+  }
+  const modeValue = single(header, HEADERS.mode) ?? missing(HEADERS.mode);
+  if (!(MODES as readonly string[]).includes(modeValue)) malformed('wxseal-mode must be sealed or signed');
+  const mode = modeValue as Mode;
+  if (!LIMITS.methodPattern.test(input.method)) malformed('request method breaks its syntax');
+  if (input.allowedModes && !input.allowedModes.includes(mode)) {
+    throw new WxsealError('WXSEAL_MODE_NOT_ALLOWED', `this route does not accept ${mode} requests`);
+  }
+  if (mode === 'sealed' && input.method === 'HEAD') {
+    throw new WxsealError('WXSEAL_MODE_NOT_ALLOWED', 'sealed mode cannot be used with HEAD');
+  }
+  if (Buffer.byteLength(input.target) > LIMITS.maxTargetBytes) malformed(`request target exceeds ${LIMITS.maxTargetBytes} bytes`);
+  if (!input.target.startsWith('/') || /[\r\n]/.test(input.target)) malformed('request target must be origin-form');
+  const { path, rawQuery } = splitTarget(input.target);
+
+  const keyId = required(header, HEADERS.keyId, LIMITS.idPattern);
+  const timestamp = required(header, HEADERS.timestamp, LIMITS.timestampPattern);
+  const nonce = required(header, HEADERS.nonce, LIMITS.noncePattern);
+  const signature = decodeHeaderBytes(HEADERS.signature, required(header, HEADERS.signature, SIGNATURE_PATTERN), SIGNATURE_BYTES);
+
+  const contentTypeRaw = single(header, HEADERS.contentType);
+  if (contentTypeRaw !== undefined && (!VISIBLE.test(contentTypeRaw) || contentTypeRaw.length > 256)) malformed('content-type breaks its syntax');
+  const contentType = trimContentType(contentTypeRaw);
+  const encoding = single(header, HEADERS.contentEncoding);
+  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') malformed('content-encoding must be identity');
+
+  const traceparentRaw = single(header, HEADERS.traceparent);
+  if (traceparentRaw !== undefined && !TRACEPARENT_PATTERN.test(traceparentRaw)) malformed('traceparent breaks its syntax');
+
+  const parsed: ParsedRequest = {
+    mode,
+    method: input.method,
+    path,
+    rawQuery,
+    keyId,
+    timestamp,
+    timestampSeconds: Number(timestamp),
+    nonce,
+    signature,
+    contentType,
+    traceparent: traceparentRaw ?? '',
+    identityHeader: '',
+    serverKeyId: '',
+    wrappedKeyHeader: '',
+    wrappedKey: undefined,
+    ivHeader: '',
+    iv: undefined,
+  };
+
+  if (mode === 'sealed') {
+    if (single(header, HEADERS.identity) !== undefined) malformed('wxseal-identity must not be sent in sealed mode');
+    if (contentType !== SEALED_CONTENT_TYPE) malformed(`sealed requests must have content-type ${SEALED_CONTENT_TYPE}`);
+    parsed.serverKeyId = required(header, HEADERS.serverKeyId, LIMITS.idPattern);
+    parsed.wrappedKeyHeader = required(header, HEADERS.wrappedKey, WRAPPED_KEY_PATTERN);
+    parsed.wrappedKey = decodeHeaderBytes(HEADERS.wrappedKey, parsed.wrappedKeyHeader);
+    parsed.ivHeader = required(header, HEADERS.iv, IV_PATTERN);
+    parsed.iv = decodeHeaderBytes(HEADERS.iv, parsed.ivHeader, IV_BYTES);
+  } else {
+    for (const name of [HEADERS.serverKeyId, HEADERS.wrappedKey, HEADERS.iv]) {
+      if (single(header, name) !== undefined) malformed(`${name} must not be sent in signed mode`);
+    }
+    const identity = single(header, HEADERS.identity);
+    if (identity !== undefined) {
+      if (!IDENTITY_PATTERN.test(identity)) malformed('wxseal-identity breaks its syntax');
+      parsed.identityHeader = identity;
+    }
+  }
+  return parsed;
+}
+
+/** Step 3: the timestamp window. */
+export function checkTimestamp(timestampSeconds: number, nowSeconds: number, windowSeconds: number): void {
+  if (timestampSeconds < nowSeconds - windowSeconds) {
+    throw new WxsealError('WXSEAL_TIMESTAMP_EXPIRED', `timestamp is more than ${windowSeconds}s in the past`);
+  }
+  if (timestampSeconds > nowSeconds + windowSeconds) {
+    throw new WxsealError('WXSEAL_TIMESTAMP_FUTURE', `timestamp is more than ${windowSeconds}s in the future`);
+  }
+}
+
+export function signedFieldsOf(parsed: ParsedRequest, bodySha256: string): SignedRequestFields {
+  return {
+    mode: parsed.mode,
+    method: parsed.method,
+    path: parsed.path,
+    rawQuery: parsed.rawQuery,
+    timestamp: parsed.timestamp,
+    nonce: parsed.nonce,
+    keyId: parsed.keyId,
+    contentType: parsed.contentType,
+    serverKeyId: parsed.serverKeyId,
+    wrappedKey: parsed.wrappedKeyHeader,
+    iv: parsed.ivHeader,
+    identity: parsed.identityHeader,
+    traceparent: parsed.traceparent,
+    bodySha256,
+  };
+}
+
+/** Step 5: returns the index of the secret that signed the request, or throws BAD_SIGNATURE. */
+export function verifyRequestSignature(parsed: ParsedRequest, body: Uint8Array, secrets: readonly Uint8Array[]): number {
+  const canonical = canonicalRequestString(signedFieldsOf(parsed, sha256Hex(body)));
+  const index = matchSignature(secrets, canonical, parsed.signature);
+  if (index === -1) throw new WxsealError('WXSEAL_BAD_SIGNATURE', 'signature does not match');
+  return index;
+}
+
+/** Step 8 (sealed mode): decrypt the body with the unwrapped session key and split the framing. */
+export function openSealedRequest(parsed: ParsedRequest, sessionKey: Uint8Array, body: Uint8Array): { meta: PayloadMeta; body: Buffer } {
+  if (parsed.mode !== 'sealed' || !parsed.iv) throw new WxsealError('WXSEAL_MALFORMED_HEADER', 'not a sealed request');
+  const aad = requestAad(parsed);
+  return decodePayload(aesGcmDecrypt(sessionKey, parsed.iv, aad, body, 'WXSEAL_DECRYPT_FAILED'));
+}

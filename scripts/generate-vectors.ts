@@ -1,0 +1,241 @@
+/**
+ * Generates the known-answer vectors of spec/vectors/ (SPEC.md section 13). Run once with
+ * `npm run vectors`; the output is checked in and the tests reproduce every value. Everything is
+ * fixed except the RSA key pair and OAEP ciphertexts (OAEP is randomised), which are generated
+ * here, kept in the vectors and used nowhere else. Re-running replaces them.
+ */
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import {
+  EMPTY_BODY_SHA256,
+  HEADERS,
+  b64uEncode,
+  buildRequest,
+  canonicalQuery,
+  canonicalRequestString,
+  canonicalResponseString,
+  deriveResponseKey,
+  encodeIdentityHeader,
+  encodePayload,
+  requestAad,
+  responseAad,
+  sealResponse,
+  sha256Hex,
+  signCanonical,
+  signResponse,
+  splitTarget,
+  wrapSessionKey,
+  type SignedRequestFields,
+} from '@wxseal/protocol';
+
+const out = new URL('../spec/vectors/', import.meta.url);
+mkdirSync(out, { recursive: true });
+const write = (name: string, value: unknown) => {
+  writeFileSync(new URL(name, out), JSON.stringify(value, null, 2) + '\n');
+  console.log(`wrote spec/vectors/${name}`);
+};
+// Deterministic byte strings: SHA-256 chains over a label, so the vectors are reproducible by eye.
+const bytes = (label: string, n: number): Buffer => {
+  const chunks: Buffer[] = [];
+  for (let i = 0; Buffer.concat(chunks).length < n; i++) chunks.push(createHash('sha256').update(`${label}/${i}`).digest());
+  return Buffer.concat(chunks).subarray(0, n);
+};
+const utf8 = (s: string) => Buffer.from(s, 'utf8');
+
+// --- canonical-query.json ----------------------------------------------------------------------
+const queries = ['', 'a=1', 'b=2&a=1', 'a=2&a=1', 'z&y=&x=1', 'q=hello+world&p=%2F%20&&', 'b=1&a=2&b=0&a=1', 'A=1&a=2&_=3&-=4', 'k=v=w&k', '%E4%BD%A0=1&a=%E5%A5%BD', 'a=1&&&'];
+write('canonical-query.json', {
+  description: 'SPEC.md 5.1: raw query (after ?) -> canonical query. Stable sort by the bytes before the first =, no decoding.',
+  cases: queries.map((rawQuery) => ({ rawQuery, canonical: canonicalQuery(rawQuery) })),
+});
+
+// --- sign.json ---------------------------------------------------------------------------------
+const secret = bytes('wxseal-vector-secret', 32);
+const secret2 = bytes('wxseal-vector-secret-2', 48);
+const signed = (description: string, key: Buffer, f: Omit<SignedRequestFields, 'bodySha256'>, body: Buffer) => {
+  const fields: SignedRequestFields = { ...f, bodySha256: sha256Hex(body) };
+  const canonical = canonicalRequestString(fields);
+  return { description, secret: b64uEncode(key), fields: { ...fields, canonicalQuery: canonicalQuery(f.rawQuery) }, body: b64uEncode(body), canonical, signature: signCanonical(key, canonical) };
+};
+const identity = { openid: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o', appid: 'wx1234567890abcdef', unionid: 'o6_bmasdasdsad6_2sgVt7hMZOPfL', env: 'prod-7g8h9i', source: 'wx_client' };
+const identityHeader = encodeIdentityHeader(identity);
+const base = { method: 'POST', path: '/api/orders', rawQuery: '', timestamp: '1763900000', nonce: 'bm9uY2Utbm9uY2Utbm9uY2U', keyId: 'bff-prod', serverKeyId: '', wrappedKey: '', iv: '', identity: '', traceparent: '' };
+write('sign.json', {
+  description: 'SPEC.md 5.2-5.3: signed fields -> canonical request string -> b64u(HMAC-SHA256(secret, canonical)). fields.bodySha256 is hex(SHA-256(body)); fields.canonicalQuery is informative.',
+  cases: [
+    signed('sign-only POST with JSON body', secret, { ...base, mode: 'signed', contentType: 'application/json' }, utf8('{"sku":"A-1","qty":2}')),
+    signed('sign-only GET with query, no body, no content type', secret, { ...base, mode: 'signed', method: 'GET', path: '/api/orders/42', rawQuery: 'z=1&a=2&a=1', contentType: '' }, Buffer.alloc(0)),
+    signed('sign-only with identity header and traceparent', secret, { ...base, mode: 'signed', contentType: 'application/json; charset=utf-8', identity: identityHeader, traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' }, utf8('{}')),
+    signed('sign-only with a 48-byte secret and a non-ASCII path and body', secret2, { ...base, mode: 'signed', path: '/api/%E8%AE%A2%E5%8D%95', contentType: 'text/plain', nonce: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }, utf8('订单 ✓')),
+    signed('sealed-mode fields (body is opaque ciphertext here)', secret, { ...base, mode: 'sealed', contentType: 'application/vnd.wxseal.sealed', serverKeyId: 'sk-0123456789abcdef', wrappedKey: b64uEncode(bytes('wrapped', 256)), iv: b64uEncode(bytes('iv', 12)) }, bytes('ciphertext', 61)),
+  ],
+  emptyBodySha256: EMPTY_BODY_SHA256,
+});
+
+// --- rsa-oaep.json -----------------------------------------------------------------------------
+const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 65537 });
+const { privateKey: privateKey4096, publicKey: publicKey4096 } = generateKeyPairSync('rsa', { modulusLength: 4096, publicExponent: 65537 });
+const pem = (k: typeof privateKey) => (k.type === 'private' ? k.export({ type: 'pkcs8', format: 'pem' }) : k.export({ type: 'spki', format: 'pem' })).toString();
+const serverKeyId = (k: typeof publicKey) => 'sk-' + createHash('sha256').update(k.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+const keys = [
+  { bits: 2048, id: serverKeyId(publicKey), privateKeyPem: pem(privateKey), publicKeyPem: pem(publicKey), priv: privateKey, pub: publicKey },
+  { bits: 4096, id: serverKeyId(publicKey4096), privateKeyPem: pem(privateKey4096), publicKeyPem: pem(publicKey4096), priv: privateKey4096, pub: publicKey4096 },
+];
+write('rsa-oaep.json', {
+  description: 'RSA-OAEP, SHA-256 hash and MGF1-SHA-256, empty label. Keys generated for these vectors only (PKCS#8 / SPKI PEM). Each wrapped value must unwrap to sessionKey. serverKeyId = "sk-" + first 16 hex of SHA-256(DER SPKI).',
+  keys: keys.map((k) => ({
+    bits: k.bits,
+    serverKeyId: k.id,
+    privateKeyPem: k.privateKeyPem,
+    publicKeyPem: k.publicKeyPem,
+    cases: [0, 1, 2].map((i) => {
+      const sessionKey = bytes(`session-key-${k.bits}-${i}`, 32);
+      return { sessionKey: b64uEncode(sessionKey), wrapped: b64uEncode(wrapSessionKey(k.pub, sessionKey)) };
+    }),
+  })),
+});
+
+// --- seal-request.json -------------------------------------------------------------------------
+const sealCase = (description: string, o: { method: string; target: string; body: Buffer; contentType?: string; identity?: typeof identity; traceparent?: string; nonce: string; timestamp: number; label: string }) => {
+  const k = keys[0]!;
+  const sessionKey = bytes(`${o.label}-session`, 32);
+  const iv = bytes(`${o.label}-iv`, 12);
+  const wrapped = wrapSessionKey(k.pub, sessionKey);
+  const built = buildRequest({
+    mode: 'sealed', method: o.method, target: o.target, keyId: 'bff-prod', secret, body: o.body,
+    ...(o.contentType ? { contentType: o.contentType } : {}), ...(o.identity ? { identity: o.identity } : {}), ...(o.traceparent ? { traceparent: o.traceparent } : {}),
+    serverKey: { id: k.id, publicKey: k.pub }, timestamp: o.timestamp, nonce: o.nonce, sessionKey, iv, wrappedKey: wrapped,
+  });
+  const { path, rawQuery } = splitTarget(o.target);
+  const meta = { ...(o.contentType ? { contentType: o.contentType } : {}), ...(o.identity ? { identity: o.identity } : {}) };
+  return {
+    description,
+    input: {
+      mode: 'sealed', method: o.method, target: o.target, keyId: 'bff-prod', secret: b64uEncode(secret), serverKeyId: k.id,
+      timestamp: String(o.timestamp), nonce: o.nonce, contentType: o.contentType ?? null, identity: o.identity ?? null, traceparent: o.traceparent ?? null,
+      body: b64uEncode(o.body), sessionKey: b64uEncode(sessionKey), iv: b64uEncode(iv), wrappedKey: b64uEncode(wrapped),
+    },
+    expected: {
+      requestAad: requestAad({ method: o.method, path, rawQuery, timestamp: String(o.timestamp), nonce: o.nonce, keyId: 'bff-prod', serverKeyId: k.id }).toString('utf8'),
+      plaintext: b64uEncode(encodePayload(meta, o.body)),
+      sealedBody: b64uEncode(built.body),
+      bodySha256Hex: sha256Hex(built.body),
+      canonical: built.canonical,
+      headers: built.headers,
+    },
+  };
+};
+write('seal-request.json', {
+  description: 'SPEC.md 6.1-6.2 and 5: sealed requests with fixed session key and IV. The wrapped key was made with rsa-oaep.json keys[0] (2048 bits); unwrapping it with that private key gives input.sessionKey. expected.plaintext = meta JSON || LF || body; expected.sealedBody = AES-256-GCM(sessionKey, iv, requestAad, plaintext) = ciphertext || tag.',
+  serverKeyIndex: 0,
+  cases: [
+    sealCase('POST JSON with the full WeChat identity and a traceparent', { method: 'POST', target: '/api/orders?source=mini&b=2', body: utf8('{"sku":"A-1","qty":2}'), contentType: 'application/json', identity, traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', nonce: 'c2VhbGVkLW5vbmNlLTAwMDE', timestamp: 1763900000, label: 'seal-1' }),
+    sealCase('GET without a body or identity (the plaintext is meta {} and LF)', { method: 'GET', target: '/api/profile', body: Buffer.alloc(0), nonce: 'c2VhbGVkLW5vbmNlLTAwMDI', timestamp: 1763900001, label: 'seal-2' }),
+    sealCase('PUT with a binary body holding LF bytes', { method: 'PUT', target: '/api/blob/7', body: Buffer.from([0x00, 0x0a, 0xff, 0x0a, 0x41]), contentType: 'application/octet-stream', identity: { openid: 'o-only' }, nonce: 'c2VhbGVkLW5vbmNlLTAwMDM', timestamp: 1763900002, label: 'seal-3' }),
+  ],
+});
+
+// --- response.json -----------------------------------------------------------------------------
+const respCase = (label: string, status: number, contentType: string | undefined, body: Buffer) => {
+  const sessionKey = bytes(`${label}-session`, 32);
+  const responseNonce = bytes(`${label}-response-nonce`, 32);
+  const { key, iv } = deriveResponseKey(sessionKey, responseNonce);
+  const ctx = { keyId: 'bff-prod', nonce: 'c2VhbGVkLW5vbmNlLTAwMDE', sessionKey };
+  const sealed = sealResponse(ctx, { status, ...(contentType ? { contentType } : {}), body }, responseNonce);
+  return {
+    description: `status ${status}${contentType ? ' ' + contentType : ''}`,
+    input: { sessionKey: b64uEncode(sessionKey), responseNonce: b64uEncode(responseNonce), keyId: ctx.keyId, requestNonce: ctx.nonce, status, contentType: contentType ?? null, body: b64uEncode(body) },
+    expected: {
+      okmHex: Buffer.concat([key, iv]).toString('hex'),
+      responseKeyHex: key.toString('hex'),
+      responseIvHex: iv.toString('hex'),
+      responseAad: responseAad({ keyId: ctx.keyId, requestNonce: ctx.nonce, status: sealed.status }).toString('utf8'),
+      plaintext: b64uEncode(encodePayload(contentType ? { contentType } : {}, body)),
+      wireStatus: sealed.status,
+      sealedBody: b64uEncode(sealed.body),
+      headers: sealed.headers,
+    },
+  };
+};
+const signedResp = (status: number, contentType: string, body: Buffer) => {
+  const ctx = { keyId: 'bff-prod', nonce: 'bm9uY2Utbm9uY2Utbm9uY2U', secret };
+  const res = signResponse(ctx, { status, contentType, body });
+  return {
+    input: { secret: b64uEncode(secret), keyId: ctx.keyId, requestNonce: ctx.nonce, status, contentType, body: b64uEncode(body) },
+    expected: { canonical: canonicalResponseString({ keyId: ctx.keyId, requestNonce: ctx.nonce, status, contentType, bodySha256: sha256Hex(body) }), signature: res.headers[HEADERS.signature] },
+  };
+};
+write('response.json', {
+  description: 'SPEC.md 6.3 (sealed) and 12 (sign-only). OKM = HKDF-SHA256(IKM=sessionKey, salt=responseNonce, info="WXSEAL1 response", L=44); key = OKM[0..32), iv = OKM[32..44). A 204 is sent as 200 (wireStatus), and the AAD uses the wire status.',
+  sealed: [respCase('resp-1', 200, 'application/json', utf8('{"ok":true,"orderId":"42"}')), respCase('resp-2', 404, 'application/json', utf8('{"error":"not found"}')), respCase('resp-3', 204, undefined, Buffer.alloc(0))],
+  signed: [signedResp(200, 'application/json', utf8('{"ok":true}')), signedResp(500, 'text/plain', utf8('boom'))],
+});
+
+// --- reject.json -------------------------------------------------------------------------------
+// Each case is a complete request (from seal-request case 0) with one thing wrong.
+const k0 = keys[0]!;
+const good = buildRequest({
+  mode: 'sealed', method: 'POST', target: '/api/orders', keyId: 'bff-prod', secret, body: utf8('{"sku":"A-1"}'), contentType: 'application/json', identity,
+  serverKey: { id: k0.id, publicKey: k0.pub }, timestamp: 1763900000, nonce: 'cmVqZWN0LW5vbmNlLTAwMDE', sessionKey: bytes('reject-session', 32), iv: bytes('reject-iv', 12),
+});
+const goodSigned = buildRequest({ mode: 'signed', method: 'POST', target: '/api/ping', keyId: 'bff-prod', secret, body: utf8('{"ping":1}'), contentType: 'application/json', identity, timestamp: 1763900000, nonce: 'cmVqZWN0LW5vbmNlLTAwMDI' });
+type Req = { method: string; target: string; headers: Record<string, string>; body: Buffer };
+const flip = (b: Buffer, i: number) => { const c = Buffer.from(b); c[i] = c[i]! ^ 0x01; return c; };
+const flipB64 = (s: string, i: number) => b64uEncode(flip(Buffer.from(s, 'base64url'), i));
+const base0: Req = { method: 'POST', target: '/api/orders', headers: good.headers, body: good.body };
+const with_ = (r: Req, h: Record<string, string | null>, extra: Partial<Req> = {}): Req => {
+  const headers = { ...r.headers };
+  for (const [n, v] of Object.entries(h)) { if (v === null) delete headers[n]; else headers[n] = v; }
+  return { ...r, ...extra, headers };
+};
+const forged = buildRequest({ mode: 'sealed', method: 'POST', target: '/api/orders', keyId: 'bff-prod', secret: bytes('not-the-secret', 32), body: utf8('{"sku":"A-1"}'), contentType: 'application/json', serverKey: { id: k0.id, publicKey: k0.pub }, timestamp: 1763900000, nonce: 'cmVqZWN0LW5vbmNlLTAwMDM' });
+// A request signed with the real secret whose ciphertext is garbage: only decryption can catch it.
+const badCipher = (() => {
+  const r = buildRequest({ mode: 'sealed', method: 'POST', target: '/api/orders', keyId: 'bff-prod', secret, body: utf8('x'), serverKey: { id: k0.id, publicKey: k0.pub }, timestamp: 1763900000, nonce: 'cmVqZWN0LW5vbmNlLTAwMDQ' });
+  const body = flip(r.body, 0);
+  const fields = { mode: 'sealed' as const, method: 'POST', path: '/api/orders', rawQuery: '', timestamp: '1763900000', nonce: 'cmVqZWN0LW5vbmNlLTAwMDQ', keyId: 'bff-prod', contentType: r.headers[HEADERS.contentType]!, serverKeyId: k0.id, wrappedKey: r.headers[HEADERS.wrappedKey]!, iv: r.headers[HEADERS.iv]!, identity: '', traceparent: '', bodySha256: sha256Hex(body) };
+  return { ...r, body, headers: { ...r.headers, [HEADERS.signature]: signCanonical(secret, canonicalRequestString(fields)) } };
+})();
+const cases: Array<{ description: string; request: Req; now: number; expectedCode: string | null; sendTwice?: boolean }> = [
+  { description: 'valid sealed request (accepted)', request: base0, now: 1763900000, expectedCode: null },
+  { description: 'valid sign-only request (accepted)', request: { method: 'POST', target: '/api/ping', headers: goodSigned.headers, body: goodSigned.body }, now: 1763900030, expectedCode: null },
+  { description: 'replayed: the same request a second time', request: base0, now: 1763900000, expectedCode: 'WXSEAL_REPLAYED_NONCE', sendTwice: true },
+  { description: 'a flipped byte in the ciphertext', request: { ...base0, body: flip(good.body, 3) }, now: 1763900000, expectedCode: 'WXSEAL_BAD_SIGNATURE' },
+  { description: 'a flipped byte in the GCM tag', request: { ...base0, body: flip(good.body, good.body.length - 1) }, now: 1763900000, expectedCode: 'WXSEAL_BAD_SIGNATURE' },
+  { description: 'a flipped bit in the IV', request: with_(base0, { [HEADERS.iv]: flipB64(good.headers[HEADERS.iv]!, 0) }), now: 1763900000, expectedCode: 'WXSEAL_BAD_SIGNATURE' },
+  { description: 'a flipped bit in the wrapped key', request: with_(base0, { [HEADERS.wrappedKey]: flipB64(good.headers[HEADERS.wrappedKey]!, 10) }), now: 1763900000, expectedCode: 'WXSEAL_BAD_SIGNATURE' },
+  { description: 'another path', request: { ...base0, target: '/api/refunds' }, now: 1763900000, expectedCode: 'WXSEAL_BAD_SIGNATURE' },
+  { description: 'another method', request: { ...base0, method: 'PUT' }, now: 1763900000, expectedCode: 'WXSEAL_BAD_SIGNATURE' },
+  { description: 'a query added', request: { ...base0, target: '/api/orders?admin=1' }, now: 1763900000, expectedCode: 'WXSEAL_BAD_SIGNATURE' },
+  { description: 'timestamp changed by one second', request: with_(base0, { [HEADERS.timestamp]: '1763900001' }), now: 1763900000, expectedCode: 'WXSEAL_BAD_SIGNATURE' },
+  { description: 'nonce changed', request: with_(base0, { [HEADERS.nonce]: 'cmVqZWN0LW5vbmNlLTAwMDk' }), now: 1763900000, expectedCode: 'WXSEAL_BAD_SIGNATURE' },
+  { description: 'signature made with another secret', request: { method: 'POST', target: '/api/orders', headers: forged.headers, body: forged.body }, now: 1763900000, expectedCode: 'WXSEAL_BAD_SIGNATURE' },
+  { description: 'sign-only: identity header changed', request: { method: 'POST', target: '/api/ping', headers: { ...goodSigned.headers, [HEADERS.identity]: encodeIdentityHeader({ ...identity, openid: 'someone-else' }) }, body: goodSigned.body }, now: 1763900000, expectedCode: 'WXSEAL_BAD_SIGNATURE' },
+  { description: 'sign-only: body changed', request: { method: 'POST', target: '/api/ping', headers: goodSigned.headers, body: utf8('{"ping":2}') }, now: 1763900000, expectedCode: 'WXSEAL_BAD_SIGNATURE' },
+  { description: 'sign-only: traceparent added', request: { method: 'POST', target: '/api/ping', headers: { ...goodSigned.headers, traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' }, body: goodSigned.body }, now: 1763900000, expectedCode: 'WXSEAL_BAD_SIGNATURE' },
+  { description: 'unknown key id', request: with_(base0, { [HEADERS.keyId]: 'nobody' }), now: 1763900000, expectedCode: 'WXSEAL_UNKNOWN_KEY_ID' },
+  { description: 'unknown server key id', request: with_(base0, { [HEADERS.serverKeyId]: 'sk-ffffffffffffffff' }), now: 1763900000, expectedCode: 'WXSEAL_UNKNOWN_SERVER_KEY' },
+  { description: 'timestamp 61 s old', request: base0, now: 1763900061, expectedCode: 'WXSEAL_TIMESTAMP_EXPIRED' },
+  { description: 'timestamp 60 s old (edge, accepted)', request: base0, now: 1763900060, expectedCode: null },
+  { description: 'timestamp 61 s ahead', request: base0, now: 1763899939, expectedCode: 'WXSEAL_TIMESTAMP_FUTURE' },
+  { description: 'version 2', request: with_(base0, { [HEADERS.version]: '2' }), now: 1763900000, expectedCode: 'WXSEAL_UNSUPPORTED_VERSION' },
+  { description: 'no signature', request: with_(base0, { [HEADERS.signature]: null }), now: 1763900000, expectedCode: 'WXSEAL_MISSING_HEADER' },
+  { description: 'no nonce', request: with_(base0, { [HEADERS.nonce]: null }), now: 1763900000, expectedCode: 'WXSEAL_MISSING_HEADER' },
+  { description: 'nonce too short', request: with_(base0, { [HEADERS.nonce]: 'c2hvcnQ' }), now: 1763900000, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'timestamp with a sign', request: with_(base0, { [HEADERS.timestamp]: '+1763900000' }), now: 1763900000, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'signature with padding', request: with_(base0, { [HEADERS.signature]: good.headers[HEADERS.signature]!.slice(0, 42) + '=' }), now: 1763900000, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'mode unknown', request: with_(base0, { [HEADERS.mode]: 'plain' }), now: 1763900000, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'sealed request with a Wxseal-Identity header', request: with_(base0, { [HEADERS.identity]: encodeIdentityHeader(identity) }), now: 1763900000, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'sealed request with another content type', request: with_(base0, { [HEADERS.contentType]: 'application/json' }), now: 1763900000, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'IV of 8 bytes', request: with_(base0, { [HEADERS.iv]: b64uEncode(bytes('short', 8)) }), now: 1763900000, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'wrapped key one byte short of the modulus', request: with_(base0, { [HEADERS.wrappedKey]: b64uEncode(Buffer.from(good.headers[HEADERS.wrappedKey]!, 'base64url').subarray(1)) }), now: 1763900000, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'gzip content encoding', request: with_(base0, { [HEADERS.contentEncoding]: 'gzip' }), now: 1763900000, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'authentic signature over a corrupted ciphertext', request: { method: 'POST', target: '/api/orders', headers: badCipher.headers, body: badCipher.body }, now: 1763900000, expectedCode: 'WXSEAL_DECRYPT_FAILED' },
+];
+write('reject.json', {
+  description: 'Verifier behaviour (SPEC.md 9-10). Server state: key id "bff-prod" with the single secret below; server keys: rsa-oaep.json keys[0] under its serverKeyId; window 60 s; body limit 1 MiB; a fresh nonce store per case. "now" is the server clock. expectedCode null means accepted. sendTwice: the request is sent twice, the first is accepted and the second gets expectedCode. Bodies are b64u; header names are lower-case.',
+  keyId: 'bff-prod',
+  secret: b64uEncode(secret),
+  serverKeyIndex: 0,
+  cases: cases.map((c) => ({ description: c.description, now: c.now, request: { method: c.request.method, target: c.request.target, headers: c.request.headers, body: b64uEncode(c.request.body) }, expectedCode: c.expectedCode, ...(c.sendTwice ? { sendTwice: true } : {}) })),
+});

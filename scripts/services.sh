@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Makes sure the services the integration tests use are running on their standard loopback ports:
+# Redis 6379, PostgreSQL 5432 (trust auth, database `test`), MariaDB 3306 (root, no password,
+# database `test`). Starts what is stopped; installs from Debian's packages what is absent.
+# Idempotent: running it when everything is up changes nothing.
+set -euo pipefail
+
+log() { printf '[services] %s\n' "$*"; }
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+apt_updated=0
+apt_install() {
+  if [ $apt_updated = 0 ]; then $SUDO apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+wait_for() { # name, command, seconds
+  local name=$1 cmd=$2 secs=${3:-30}
+  for _ in $(seq 1 $((secs * 4))); do
+    if eval "$cmd" >/dev/null 2>&1; then log "$name is up"; return 0; fi
+    sleep 0.25
+  done
+  log "$name did not come up within ${secs}s"; return 1
+}
+
+# --- Redis -----------------------------------------------------------------------------------
+redis_up() { redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; }
+if ! command -v redis-server >/dev/null; then log "installing redis"; apt_install redis-server; fi
+if ! redis_up; then
+  log "starting redis"
+  mkdir -p /var/lib/redis /var/log/redis
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+  wait_for redis redis_up
+else log "redis is up"; fi
+
+# --- PostgreSQL ------------------------------------------------------------------------------
+pg_up() { pg_isready -h 127.0.0.1 -p 5432 -q; }
+if ! command -v pg_ctlcluster >/dev/null; then log "installing postgresql"; apt_install postgresql; fi
+if ! pg_up; then
+  log "starting postgresql"
+  ver=$(ls /etc/postgresql | sort -n | tail -1)
+  if [ -z "$ver" ]; then log "no postgresql cluster found"; exit 1; fi
+  pg_ctlcluster --skip-systemctl-redirect "$ver" main start || true
+  wait_for postgresql pg_up
+else log "postgresql is up"; fi
+pg_psql() { psql -h 127.0.0.1 -U postgres -Atqc "$1" 2>/dev/null || su postgres -c "psql -Atqc \"$1\""; }
+if ! psql -h 127.0.0.1 -U postgres -d test -Atqc 'select 1' >/dev/null 2>&1; then
+  log "configuring postgresql: trust auth on loopback, database test"
+  hba=$(su postgres -c "psql -Atqc 'show hba_file'")
+  if ! grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
+    sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
+    su postgres -c "psql -Atqc 'select pg_reload_conf()'" >/dev/null
+  fi
+  su postgres -c "psql -Atqc \"select 1 from pg_database where datname='test'\"" | grep -q 1 \
+    || su postgres -c "createdb test"
+fi
+
+# --- MariaDB ---------------------------------------------------------------------------------
+my_up() { mariadb -h 127.0.0.1 -P 3306 -uroot -e 'select 1' >/dev/null 2>&1; }
+if ! command -v mariadbd >/dev/null && [ ! -x /usr/sbin/mariadbd ]; then
+  log "installing mariadb"; apt_install mariadb-server
+fi
+if ! my_up; then
+  if ! mariadb -uroot -e 'select 1' >/dev/null 2>&1; then
+    log "starting mariadb"
+    mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null || true
+    start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+    wait_for mariadb-socket "mariadb -uroot -e 'select 1'"
+  fi
+  # Root over TCP without a password, as the tests expect.
+  mariadb -uroot -e "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY ''; GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION; ALTER USER 'root'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD('') OR unix_socket; FLUSH PRIVILEGES;" 2>/dev/null || true
+  wait_for mariadb my_up
+else log "mariadb is up"; fi
+mariadb -h 127.0.0.1 -uroot -e 'CREATE DATABASE IF NOT EXISTS test' 
+
+log "all services ready"
