@@ -20,7 +20,8 @@ function findTests(dir, out = []) {
   return out;
 }
 
-const files = findTests(join(root, 'packages'))
+const files = ['packages', 'interop']
+  .flatMap((d) => { try { return findTests(join(root, d)); } catch { return []; } })
   .map((f) => relative(root, f))
   .filter((f) => filters.length === 0 || filters.some((p) => f.includes(p)))
   .sort();

@@ -43,7 +43,6 @@ if ! pg_up; then
   pg_ctlcluster --skip-systemctl-redirect "$ver" main start || true
   wait_for postgresql pg_up
 else log "postgresql is up"; fi
-pg_psql() { psql -h 127.0.0.1 -U postgres -Atqc "$1" 2>/dev/null || su postgres -c "psql -Atqc \"$1\""; }
 if ! psql -h 127.0.0.1 -U postgres -d test -Atqc 'select 1' >/dev/null 2>&1; then
   log "configuring postgresql: trust auth on loopback, database test"
   hba=$(su postgres -c "psql -Atqc 'show hba_file'")
@@ -72,5 +71,9 @@ if ! my_up; then
   wait_for mariadb my_up
 else log "mariadb is up"; fi
 mariadb -h 127.0.0.1 -uroot -e 'CREATE DATABASE IF NOT EXISTS test' 
+
+# --- Java (the independent protocol implementation in interop/java) ---------------------------
+if ! command -v javac >/dev/null; then log "installing a JDK for the interop tests"; apt_install default-jdk-headless; fi
+log "javac: $(javac -version 2>&1)"
 
 log "all services ready"

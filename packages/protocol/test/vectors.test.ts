@@ -1,0 +1,191 @@
+// Reproduces every known-answer vector of spec/vectors/ (SPEC.md section 13).
+import assert from 'node:assert/strict';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import {
+  EMPTY_BODY_SHA256,
+  HEADERS,
+  buildRequest,
+  canonicalQuery,
+  canonicalRequestString,
+  canonicalResponseString,
+  checkTimestamp,
+  decodePayload,
+  deriveResponseKey,
+  encodePayload,
+  openResponse,
+  openSealedRequest,
+  parseRequestHeaders,
+  requestAad,
+  responseAad,
+  sealResponse,
+  sha256Hex,
+  signCanonical,
+  signResponse,
+  splitTarget,
+  unwrapSessionKey,
+  verifyRequestSignature,
+  wrapSessionKey,
+  type SignedRequestFields,
+} from '@wxseal/protocol';
+
+const vectors = (name: string) => JSON.parse(readFileSync(new URL(`../../../spec/vectors/${name}`, import.meta.url), 'utf8'));
+const b = (s: string) => Buffer.from(s, 'base64url');
+const b64u = (x: Uint8Array) => Buffer.from(x).toString('base64url');
+
+const rsa = vectors('rsa-oaep.json') as {
+  keys: Array<{ bits: number; serverKeyId: string; privateKeyPem: string; publicKeyPem: string; cases: Array<{ sessionKey: string; wrapped: string }> }>;
+};
+
+describe('canonical-query.json', () => {
+  const v = vectors('canonical-query.json');
+  for (const c of v.cases) {
+    test(`"${c.rawQuery}"`, () => assert.equal(canonicalQuery(c.rawQuery), c.canonical));
+  }
+});
+
+describe('sign.json', () => {
+  const v = vectors('sign.json');
+  test('empty body hash', () => assert.equal(sha256Hex(Buffer.alloc(0)), v.emptyBodySha256));
+  test('empty body constant', () => assert.equal(EMPTY_BODY_SHA256, v.emptyBodySha256));
+  for (const c of v.cases) {
+    test(c.description, () => {
+      const { canonicalQuery: cq, ...fields } = c.fields as SignedRequestFields & { canonicalQuery: string };
+      assert.equal(sha256Hex(b(c.body)), fields.bodySha256);
+      assert.equal(canonicalQuery(fields.rawQuery), cq);
+      const canonical = canonicalRequestString(fields);
+      assert.equal(canonical, c.canonical);
+      assert.equal(canonical.split('\n').length, 15);
+      assert.equal(signCanonical(b(c.secret), canonical), c.signature);
+    });
+  }
+});
+
+describe('rsa-oaep.json', () => {
+  for (const k of rsa.keys) {
+    test(`${k.bits}-bit key unwraps every case and its id matches its SPKI`, () => {
+      const priv = createPrivateKey(k.privateKeyPem);
+      const pub = createPublicKey(k.publicKeyPem);
+      assert.equal(pub.asymmetricKeyDetails?.modulusLength, k.bits);
+      assert.deepEqual(createPublicKey(priv).export({ type: 'spki', format: 'der' }), pub.export({ type: 'spki', format: 'der' }));
+      for (const c of k.cases) {
+        assert.equal(b(c.wrapped).length, k.bits / 8);
+        assert.equal(b64u(unwrapSessionKey(priv, b(c.wrapped))), c.sessionKey);
+      }
+      // Wrapping is randomised: a fresh wrap differs yet unwraps to the same key.
+      const again = wrapSessionKey(pub, b(k.cases[0]!.sessionKey));
+      assert.notEqual(b64u(again), k.cases[0]!.wrapped);
+      assert.equal(b64u(unwrapSessionKey(priv, again)), k.cases[0]!.sessionKey);
+    });
+  }
+});
+
+describe('seal-request.json', () => {
+  const v = vectors('seal-request.json');
+  const key = rsa.keys[v.serverKeyIndex]!;
+  const priv = createPrivateKey(key.privateKeyPem);
+  const pub = createPublicKey(key.publicKeyPem);
+  for (const c of v.cases) {
+    test(c.description, () => {
+      const i = c.input;
+      assert.equal(i.serverKeyId, key.serverKeyId);
+      assert.equal(b64u(unwrapSessionKey(priv, b(i.wrappedKey))), i.sessionKey);
+      const { path, rawQuery } = splitTarget(i.target);
+      const aad = requestAad({ method: i.method, path, rawQuery, timestamp: i.timestamp, nonce: i.nonce, keyId: i.keyId, serverKeyId: i.serverKeyId });
+      assert.equal(aad.toString('utf8'), c.expected.requestAad);
+      const meta = { ...(i.contentType ? { contentType: i.contentType } : {}), ...(i.identity ? { identity: i.identity } : {}) };
+      assert.equal(b64u(encodePayload(meta, b(i.body))), c.expected.plaintext);
+
+      const built = buildRequest({
+        mode: 'sealed', method: i.method, target: i.target, keyId: i.keyId, secret: b(i.secret), body: b(i.body),
+        ...(i.contentType ? { contentType: i.contentType } : {}), ...(i.identity ? { identity: i.identity } : {}), ...(i.traceparent ? { traceparent: i.traceparent } : {}),
+        serverKey: { id: i.serverKeyId, publicKey: pub }, timestamp: Number(i.timestamp), nonce: i.nonce,
+        sessionKey: b(i.sessionKey), iv: b(i.iv), wrappedKey: b(i.wrappedKey),
+      });
+      assert.equal(b64u(built.body), c.expected.sealedBody);
+      assert.equal(sha256Hex(built.body), c.expected.bodySha256Hex);
+      assert.equal(built.canonical, c.expected.canonical);
+      assert.deepEqual(built.headers, c.expected.headers);
+
+      // And the server side opens it back.
+      const parsed = parseRequestHeaders({ method: i.method, target: i.target, header: (n) => c.expected.headers[n] });
+      assert.equal(verifyRequestSignature(parsed, b(c.expected.sealedBody), [b(i.secret)]), 0);
+      const opened = openSealedRequest(parsed, unwrapSessionKey(priv, parsed.wrappedKey!), b(c.expected.sealedBody));
+      assert.equal(b64u(opened.body), i.body);
+      assert.deepEqual(opened.meta, meta);
+    });
+  }
+});
+
+describe('response.json', () => {
+  const v = vectors('response.json');
+  for (const c of v.sealed) {
+    test(`sealed: ${c.description}`, () => {
+      const i = c.input;
+      const { key, iv } = deriveResponseKey(b(i.sessionKey), b(i.responseNonce));
+      assert.equal(Buffer.concat([key, iv]).toString('hex'), c.expected.okmHex);
+      assert.equal(key.toString('hex'), c.expected.responseKeyHex);
+      assert.equal(iv.toString('hex'), c.expected.responseIvHex);
+      assert.equal(responseAad({ keyId: i.keyId, requestNonce: i.requestNonce, status: c.expected.wireStatus }).toString('utf8'), c.expected.responseAad);
+      const res = sealResponse(
+        { keyId: i.keyId, nonce: i.requestNonce, sessionKey: b(i.sessionKey) },
+        { status: i.status, ...(i.contentType ? { contentType: i.contentType } : {}), body: b(i.body) },
+        b(i.responseNonce),
+      );
+      assert.equal(res.status, c.expected.wireStatus);
+      assert.equal(b64u(res.body), c.expected.sealedBody);
+      assert.deepEqual(res.headers, c.expected.headers);
+      const opened = openResponse(
+        { mode: 'sealed', keyId: i.keyId, nonce: i.requestNonce, secret: Buffer.alloc(32), sessionKey: b(i.sessionKey) },
+        { status: res.status, header: (n) => res.headers[n], body: res.body },
+      );
+      assert.equal(b64u(opened.body), i.body);
+      assert.equal(opened.contentType, i.contentType ?? undefined);
+      assert.equal(b64u(encodePayload(i.contentType ? { contentType: i.contentType } : {}, b(i.body))), c.expected.plaintext);
+      assert.deepEqual(decodePayload(b(c.expected.plaintext)).body, b(i.body));
+    });
+  }
+  for (const c of v.signed) {
+    test(`signed: status ${c.input.status}`, () => {
+      const i = c.input;
+      const canonical = canonicalResponseString({ keyId: i.keyId, requestNonce: i.requestNonce, status: i.status, contentType: i.contentType, bodySha256: sha256Hex(b(i.body)) });
+      assert.equal(canonical, c.expected.canonical);
+      const res = signResponse({ keyId: i.keyId, nonce: i.requestNonce, secret: b(i.secret) }, { status: i.status, contentType: i.contentType, body: b(i.body) });
+      assert.equal(res.headers[HEADERS.signature], c.expected.signature);
+    });
+  }
+});
+
+describe('reject.json (protocol-level steps; the full verifier is tested in @wxseal/server)', () => {
+  const v = vectors('reject.json');
+  const key = rsa.keys[v.serverKeyIndex]!;
+  const priv = createPrivateKey(key.privateKeyPem);
+  for (const c of v.cases) {
+    test(c.description, () => {
+      const run = (seen: Set<string>): string | null => {
+        try {
+          const body = b(c.request.body);
+          const parsed = parseRequestHeaders({ method: c.request.method, target: c.request.target, header: (n) => c.request.headers[n] });
+          checkTimestamp(parsed.timestampSeconds, c.now, 60);
+          if (parsed.keyId !== v.keyId) return 'WXSEAL_UNKNOWN_KEY_ID';
+          if (parsed.mode === 'sealed') {
+            if (parsed.serverKeyId !== key.serverKeyId) return 'WXSEAL_UNKNOWN_SERVER_KEY';
+            if (parsed.wrappedKey!.length !== key.bits / 8) return 'WXSEAL_MALFORMED_HEADER';
+          }
+          verifyRequestSignature(parsed, body, [b(v.secret)]);
+          const id = `${parsed.keyId} ${parsed.nonce}`;
+          if (seen.has(id)) return 'WXSEAL_REPLAYED_NONCE';
+          seen.add(id);
+          if (parsed.mode === 'sealed') openSealedRequest(parsed, unwrapSessionKey(priv, parsed.wrappedKey!), body);
+          return null;
+        } catch (err) {
+          return (err as { code: string }).code;
+        }
+      };
+      const seen = new Set<string>();
+      if (c.sendTwice) assert.equal(run(seen), null);
+      assert.equal(run(seen), c.expectedCode);
+    });
+  }
+});
