@@ -55,7 +55,7 @@ export const LIMITS = {
   timestampPattern: /^(?:0|[1-9][0-9]{0,11})$/,
   methodPattern: /^[A-Z]{1,16}$/,
   maxIdentityHeaderChars: 2048,
-  maxIdentityFieldChars: 256,
+  maxIdentityFieldBytes: 256,
   maxTraceparentChars: 512,
   maxTargetBytes: 8192,
   maxMetaBytes: 4096,

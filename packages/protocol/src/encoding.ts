@@ -31,3 +31,11 @@ export function decodeHeaderBytes(header: string, value: string, expectedLength?
 export function sha256Hex(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
+
+// Fatal decoding: invalid UTF-8 is an error, not silently replaced by U+FFFD.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Decodes UTF-8, throwing a TypeError on invalid bytes. */
+export function decodeUtf8Strict(bytes: Uint8Array): string {
+  return utf8.decode(bytes);
+}

@@ -1,6 +1,7 @@
 import { LIMITS } from './constants.js';
 import { b64uDecodeStrict, b64uEncode } from './encoding.js';
 import { WxsealError, type WxsealErrorCode } from './errors.js';
+import { decodeUtf8Strict } from './encoding.js';
 
 /** The WeChat identity a client asserts (SPEC.md section 7). */
 export interface WechatIdentity {
@@ -25,8 +26,8 @@ export function validateIdentity(value: unknown, code: WxsealErrorCode = 'WXSEAL
   for (const field of IDENTITY_FIELDS) {
     const v = (value as Record<string, unknown>)[field];
     if (v === undefined || v === null) continue;
-    if (typeof v !== 'string' || v.length > LIMITS.maxIdentityFieldChars) {
-      throw new WxsealError(code, `identity.${field} must be a string of at most ${LIMITS.maxIdentityFieldChars} characters`);
+    if (typeof v !== 'string' || Buffer.byteLength(v, 'utf8') > LIMITS.maxIdentityFieldBytes) {
+      throw new WxsealError(code, `identity.${field} must be a string of at most ${LIMITS.maxIdentityFieldBytes} UTF-8 bytes`);
     }
     out[field] = v;
   }
@@ -47,7 +48,7 @@ export function decodeIdentityHeader(value: string): WechatIdentity {
   if (!bytes) throw new WxsealError('WXSEAL_MALFORMED_HEADER', 'Wxseal-Identity is not canonical base64url');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(bytes.toString('utf8'));
+    parsed = JSON.parse(decodeUtf8Strict(bytes));
   } catch {
     throw new WxsealError('WXSEAL_MALFORMED_HEADER', 'Wxseal-Identity is not JSON');
   }

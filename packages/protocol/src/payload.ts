@@ -1,4 +1,5 @@
 import { LIMITS } from './constants.js';
+import { decodeUtf8Strict } from './encoding.js';
 import { WxsealError } from './errors.js';
 import { validateIdentity, type WechatIdentity } from './identity.js';
 
@@ -31,9 +32,9 @@ export function decodePayload(
   if (lf === -1 || lf > LIMITS.maxMetaBytes) throw new WxsealError(code, 'payload has no meta line within its size limit');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(plaintext.subarray(0, lf).toString('utf8'));
+    parsed = JSON.parse(decodeUtf8Strict(plaintext.subarray(0, lf)));
   } catch {
-    throw new WxsealError(code, 'payload meta is not JSON');
+    throw new WxsealError(code, 'payload meta is not UTF-8 JSON');
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new WxsealError(code, 'payload meta must be a JSON object');

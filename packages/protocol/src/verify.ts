@@ -70,9 +70,15 @@ export function parseRequestHeaders(input: {
   method: string;
   target: string;
   header: HeaderGetter;
+  /**
+   * Node's `req.rawHeaders` (name, value, name, value, …). Node joins repeated headers with ", "
+   * and keeps only the first Content-Type, so duplicates are only visible here (SPEC.md section 4).
+   */
+  rawHeaders?: readonly string[];
   allowedModes?: readonly Mode[];
 }): ParsedRequest {
   const { header } = input;
+  if (input.rawHeaders) rejectDuplicates(input.rawHeaders);
   const version = single(header, HEADERS.version) ?? missing(HEADERS.version);
   if (version !== PROTOCOL_VERSION) {
     throw new WxsealError('WXSEAL_UNSUPPORTED_VERSION', `Wxseal-Version ${JSON.stringify(version.slice(0, 16))} is not supported`);
@@ -144,6 +150,34 @@ export function parseRequestHeaders(input: {
     }
   }
   return parsed;
+}
+
+/** Headers that must appear at most once (SPEC.md section 4). */
+export const SINGLE_HEADERS: ReadonlySet<string> = new Set([
+  HEADERS.version,
+  HEADERS.mode,
+  HEADERS.keyId,
+  HEADERS.timestamp,
+  HEADERS.nonce,
+  HEADERS.signature,
+  HEADERS.serverKeyId,
+  HEADERS.wrappedKey,
+  HEADERS.iv,
+  HEADERS.identity,
+  HEADERS.traceparent,
+  HEADERS.contentType,
+  HEADERS.contentEncoding,
+  HEADERS.contentLength,
+]);
+
+function rejectDuplicates(rawHeaders: readonly string[]): void {
+  const seen = new Set<string>();
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toLowerCase();
+    if (!SINGLE_HEADERS.has(name)) continue;
+    if (seen.has(name)) malformed(`${name} appears more than once`);
+    seen.add(name);
+  }
 }
 
 /** Step 3: the timestamp window. */

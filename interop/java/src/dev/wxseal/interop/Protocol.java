@@ -1,0 +1,305 @@
+package dev.wxseal.interop;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.PublicKey;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** wxseal v1 building blocks (SPEC.md sections 5, 6, 7, 12). */
+public final class Protocol {
+    private Protocol() {}
+
+    public static final String SEALED_CT = "application/vnd.wxseal.sealed";
+    public static final String EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    public static final String[] IDENTITY_MEMBERS = {"openid", "appid", "unionid", "env", "source"};
+    public static final int META_MAX_BYTES = 4096;
+
+    // ------------------------------------------------------------------ 5.1 fields
+
+    /** Path = request target up to (not including) the first '?'. */
+    public static String pathOf(String target) {
+        int q = target.indexOf('?');
+        return q < 0 ? target : target.substring(0, q);
+    }
+
+    /** Raw query = request target after the first '?', empty if none. */
+    public static String rawQueryOf(String target) {
+        int q = target.indexOf('?');
+        return q < 0 ? "" : target.substring(q + 1);
+    }
+
+    /** 5.1 canonical query: split on &amp;, drop empties, stable sort by the bytes before the first '=', join. */
+    public static String canonicalQuery(String rawQuery) {
+        List<String> segs = new ArrayList<>();
+        for (String s : rawQuery.split("&", -1)) if (!s.isEmpty()) segs.add(s);
+        // List.sort is a stable merge sort. Names compare as unsigned UTF-8 bytes.
+        segs.sort((a, b) -> compareBytes(Crypto.utf8(nameOf(a)), Crypto.utf8(nameOf(b))));
+        return String.join("&", segs);
+    }
+
+    private static String nameOf(String seg) {
+        int e = seg.indexOf('=');
+        return e < 0 ? seg : seg.substring(0, e);
+    }
+
+    private static int compareBytes(byte[] a, byte[] b) {
+        int n = Math.min(a.length, b.length);
+        for (int k = 0; k < n; k++) {
+            int d = (a[k] & 0xff) - (b[k] & 0xff);
+            if (d != 0) return d;
+        }
+        return a.length - b.length;
+    }
+
+    /** Trim leading and trailing spaces and tabs only (5.1 content type). */
+    public static String trimSpTab(String s) {
+        if (s == null) return "";
+        int a = 0, b = s.length();
+        while (a < b && (s.charAt(a) == ' ' || s.charAt(a) == '\t')) a++;
+        while (b > a && (s.charAt(b - 1) == ' ' || s.charAt(b - 1) == '\t')) b--;
+        return s.substring(a, b);
+    }
+
+    // ------------------------------------------------------------------ 5.2 / 5.3
+
+    public static final class SignedFields {
+        public String mode, method, path, canonicalQuery, timestamp, nonce, keyId;
+        public String contentType = "", serverKeyId = "", wrappedKey = "", iv = "", identity = "", traceparent = "";
+        public String bodySha256Hex;
+    }
+
+    public static String canonicalRequest(SignedFields f) {
+        return String.join("\n",
+            "WXSEAL1-HMAC-SHA256", f.mode, f.method, f.path, f.canonicalQuery, f.timestamp, f.nonce, f.keyId,
+            f.contentType, f.serverKeyId, f.wrappedKey, f.iv, f.identity, f.traceparent, f.bodySha256Hex);
+    }
+
+    public static byte[] sign(byte[] secret, String canonical) {
+        return Crypto.hmacSha256(secret, Crypto.utf8(canonical));
+    }
+
+    // ------------------------------------------------------------------ 6.1 framing
+
+    public static final class Payload {
+        public String contentType;            // null when absent
+        public Map<String, Object> identity;  // null when absent
+        public byte[] body;
+    }
+
+    /** The meta JSON a sender writes: members in the order contentType, identity; absent when null. */
+    public static String metaJson(String contentType, Map<String, Object> identity) {
+        Map<String, Object> meta = new LinkedHashMap<>();
+        if (contentType != null) meta.put("contentType", contentType);
+        if (identity != null) meta.put("identity", identity);
+        return Json.stringify(meta);
+    }
+
+    public static byte[] frame(String contentType, Map<String, Object> identity, byte[] body) {
+        return Crypto.concat(Crypto.utf8(metaJson(contentType, identity)), new byte[] {'\n'}, body);
+    }
+
+    public static final class MalformedException extends Exception {
+        private static final long serialVersionUID = 1L;
+        public MalformedException(String m) { super(m); }
+    }
+
+    public static String strictUtf8(byte[] b) throws MalformedException {
+        try {
+            return StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT)
+                .decode(ByteBuffer.wrap(b)).toString();
+        } catch (CharacterCodingException e) {
+            throw new MalformedException("not valid UTF-8");
+        }
+    }
+
+    /** Split at the first LF and check the meta JSON (6.1); throws for WXSEAL_MALFORMED_PAYLOAD. */
+    public static Payload unframe(byte[] plaintext) throws MalformedException {
+        int lf = -1;
+        for (int k = 0; k < plaintext.length; k++) if (plaintext[k] == '\n') { lf = k; break; }
+        if (lf < 0) throw new MalformedException("no LF in plaintext");
+        if (lf > META_MAX_BYTES) throw new MalformedException("meta JSON longer than 4096 bytes");
+        Object meta;
+        try { meta = Json.parse(strictUtf8(Crypto.slice(plaintext, 0, lf))); }
+        catch (Json.ParseException e) { throw new MalformedException("meta is not JSON: " + e.getMessage()); }
+        if (!(meta instanceof Map)) throw new MalformedException("meta is not a JSON object");
+        Map<String, Object> m = Json.obj(meta);
+        Payload p = new Payload();
+        if (m.containsKey("contentType")) {
+            Object ct = m.get("contentType");
+            if (!(ct instanceof String)) throw new MalformedException("contentType is not a string");
+            p.contentType = (String) ct;
+        }
+        if (m.containsKey("identity")) {
+            p.identity = checkIdentity(m.get("identity"));
+        }
+        p.body = Crypto.slice(plaintext, lf + 1, plaintext.length);
+        return p;
+    }
+
+    /** Section 7: a JSON object whose known members are strings of at most 256 characters. */
+    public static Map<String, Object> checkIdentity(Object v) throws MalformedException {
+        if (!(v instanceof Map)) throw new MalformedException("identity is not a JSON object");
+        Map<String, Object> id = Json.obj(v);
+        for (String k : IDENTITY_MEMBERS) {
+            if (!id.containsKey(k)) continue;
+            Object s = id.get(k);
+            if (!(s instanceof String)) throw new MalformedException("identity." + k + " is not a string");
+            String str = (String) s;
+            if (str.codePointCount(0, str.length()) > 256) throw new MalformedException("identity." + k + " longer than 256 characters");
+        }
+        return id;
+    }
+
+    // ------------------------------------------------------------------ 6.2 request AAD
+
+    public static String requestAad(String method, String path, String canonicalQuery, String timestamp,
+                                    String nonce, String keyId, String serverKeyId) {
+        return String.join("\n", "WXSEAL1-REQUEST", method, path, canonicalQuery, timestamp, nonce, keyId, serverKeyId);
+    }
+
+    // ------------------------------------------------------------------ 6.3 response
+
+    public static final String HKDF_INFO = "WXSEAL1 response";
+
+    /** OKM (44 bytes): key = [0,32), iv = [32,44). */
+    public static byte[] responseOkm(byte[] sessionKey, byte[] responseNonce) {
+        return Crypto.hkdfSha256(sessionKey, responseNonce, Crypto.utf8(HKDF_INFO), 44);
+    }
+
+    public static String status3(int status) {
+        if (status < 100 || status > 999) throw new IllegalArgumentException("status " + status);
+        return Integer.toString(status);
+    }
+
+    public static String responseAad(String keyId, String requestNonce, int status) {
+        return String.join("\n", "WXSEAL1-RESPONSE", keyId, requestNonce, status3(status));
+    }
+
+    /** 1xx, 204 and 304 cannot carry content: they are sent as 200 with an empty inner body. */
+    public static boolean noContentStatus(int status) {
+        return (status >= 100 && status < 200) || status == 204 || status == 304;
+    }
+
+    public static final class SealedResponse {
+        public int wireStatus;
+        public byte[] okm, plaintext, body, responseNonce;
+        public String aad;
+        public Map<String, String> headers = new LinkedHashMap<>();
+    }
+
+    public static SealedResponse sealResponse(byte[] sessionKey, byte[] responseNonce, String keyId, String requestNonce,
+                                              int handlerStatus, String handlerContentType, byte[] handlerBody) {
+        SealedResponse r = new SealedResponse();
+        boolean noContent = noContentStatus(handlerStatus);
+        r.wireStatus = noContent ? 200 : handlerStatus;
+        byte[] inner = noContent ? new byte[0] : handlerBody;
+        r.responseNonce = responseNonce;
+        r.okm = responseOkm(sessionKey, responseNonce);
+        r.aad = responseAad(keyId, requestNonce, r.wireStatus);
+        r.plaintext = frame(handlerContentType, null, inner);
+        r.body = Crypto.aesGcmEncrypt(Crypto.slice(r.okm, 0, 32), Crypto.slice(r.okm, 32, 44), Crypto.utf8(r.aad), r.plaintext);
+        r.headers.put("content-type", SEALED_CT);
+        r.headers.put("wxseal-response-nonce", B64u.encode(responseNonce));
+        return r;
+    }
+
+    public static final class ResponseInvalidException extends Exception {
+        private static final long serialVersionUID = 1L;
+        public ResponseInvalidException(String m) { super("WXSEAL_RESPONSE_INVALID: " + m); }
+    }
+
+    /** 6.4: open a sealed response with the request's own key id, nonce and the status received. */
+    public static Payload openResponse(byte[] sessionKey, String keyId, String requestNonce, int status,
+                                       String contentType, String responseNonceB64u, byte[] body)
+            throws ResponseInvalidException {
+        if (contentType == null || !trimSpTab(contentType).equals(SEALED_CT))
+            throw new ResponseInvalidException("Content-Type is not " + SEALED_CT + ": " + contentType);
+        if (responseNonceB64u == null) throw new ResponseInvalidException("no Wxseal-Response-Nonce");
+        byte[] r;
+        try { r = B64u.decode(responseNonceB64u); }
+        catch (B64u.MalformedException e) { throw new ResponseInvalidException("Wxseal-Response-Nonce: " + e.getMessage()); }
+        if (r.length != 32) throw new ResponseInvalidException("Wxseal-Response-Nonce is not 32 bytes");
+        byte[] okm = responseOkm(sessionKey, r);
+        byte[] plain;
+        try {
+            plain = Crypto.aesGcmDecrypt(Crypto.slice(okm, 0, 32), Crypto.slice(okm, 32, 44),
+                Crypto.utf8(responseAad(keyId, requestNonce, status)), body);
+        } catch (GeneralSecurityException e) {
+            throw new ResponseInvalidException("does not decrypt");
+        }
+        try { return unframe(plain); }
+        catch (MalformedException e) { throw new ResponseInvalidException("inner framing: " + e.getMessage()); }
+    }
+
+    // ------------------------------------------------------------------ 12 sign-only response
+
+    public static String canonicalResponse(String keyId, String requestNonce, int status, String contentType, byte[] body) {
+        return String.join("\n", "WXSEAL1-HMAC-SHA256-RESPONSE", keyId, requestNonce, status3(status),
+            trimSpTab(contentType), Crypto.hex(Crypto.sha256(body)));
+    }
+
+    // ------------------------------------------------------------------ client: sealed request (6.2 + 5)
+
+    public static final class SealedRequest {
+        public String method, target, path, canonicalQuery, aad, canonical;
+        public byte[] plaintext, body, signature;
+        public Map<String, String> headers = new LinkedHashMap<>();
+    }
+
+    /**
+     * Build a sealed request. wrappedKey may be given (vectors: OAEP is randomised); otherwise the
+     * session key is wrapped with serverPublicKey.
+     */
+    public static SealedRequest sealRequest(String method, String target, String keyId, byte[] secret,
+                                            String serverKeyId, PublicKey serverPublicKey, byte[] wrappedKey,
+                                            byte[] sessionKey, byte[] iv, String timestamp, String nonce,
+                                            String contentType, Map<String, Object> identity, String traceparent,
+                                            byte[] body) {
+        SealedRequest r = new SealedRequest();
+        r.method = method;
+        r.target = target;
+        r.path = pathOf(target);
+        r.canonicalQuery = canonicalQuery(rawQueryOf(target));
+        byte[] wrapped = wrappedKey != null ? wrappedKey : Crypto.rsaOaepEncrypt(serverPublicKey, sessionKey);
+        r.aad = requestAad(method, r.path, r.canonicalQuery, timestamp, nonce, keyId, serverKeyId);
+        r.plaintext = frame(contentType, identity, body);
+        r.body = Crypto.aesGcmEncrypt(sessionKey, iv, Crypto.utf8(r.aad), r.plaintext);
+        SignedFields f = new SignedFields();
+        f.mode = "sealed";
+        f.method = method;
+        f.path = r.path;
+        f.canonicalQuery = r.canonicalQuery;
+        f.timestamp = timestamp;
+        f.nonce = nonce;
+        f.keyId = keyId;
+        f.contentType = SEALED_CT;
+        f.serverKeyId = serverKeyId;
+        f.wrappedKey = B64u.encode(wrapped);
+        f.iv = B64u.encode(iv);
+        f.identity = "";
+        f.traceparent = traceparent == null ? "" : traceparent;
+        f.bodySha256Hex = Crypto.hex(Crypto.sha256(r.body));
+        r.canonical = canonicalRequest(f);
+        r.signature = sign(secret, r.canonical);
+        r.headers.put("wxseal-version", "1");
+        r.headers.put("wxseal-mode", "sealed");
+        r.headers.put("wxseal-key-id", keyId);
+        r.headers.put("wxseal-timestamp", timestamp);
+        r.headers.put("wxseal-nonce", nonce);
+        r.headers.put("content-type", SEALED_CT);
+        r.headers.put("wxseal-server-key-id", serverKeyId);
+        r.headers.put("wxseal-wrapped-key", f.wrappedKey);
+        r.headers.put("wxseal-iv", f.iv);
+        if (traceparent != null) r.headers.put("traceparent", traceparent);
+        r.headers.put("wxseal-signature", B64u.encode(r.signature));
+        return r;
+    }
+}

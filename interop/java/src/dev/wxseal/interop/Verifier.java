@@ -1,0 +1,308 @@
+package dev.wxseal.interop;
+
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.PrivateKey;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/** The server-side verifier of SPEC.md section 9, steps 1-8 in order, stopping at the first failure. */
+public final class Verifier {
+
+    // ------------------------------------------------------------------ configuration and state
+
+    public static final class Secret {
+        public final byte[] bytes;
+        public final Long notBefore, notAfter; // Unix seconds, inclusive; null = unbounded
+        public Secret(byte[] bytes, Long notBefore, Long notAfter) { this.bytes = bytes; this.notBefore = notBefore; this.notAfter = notAfter; }
+        boolean validAt(long now) { return (notBefore == null || now >= notBefore) && (notAfter == null || now <= notAfter); }
+    }
+
+    public static final class Credential {
+        public final List<Secret> secrets = new ArrayList<>(); // at most 4 (section 11)
+        public boolean revoked;
+    }
+
+    /** In-memory nonce store: (key id, nonce) -> expiry (t + W). */
+    public static final class NonceStore {
+        private final Map<String, Long> seen = new HashMap<>();
+        private final int capacity;
+        public NonceStore(int capacity) { this.capacity = capacity; }
+        /** Atomic check-and-set. Returns null on success, or an error code. */
+        synchronized String checkAndSet(String keyId, String nonce, long expiresAt, long now) {
+            for (Iterator<Map.Entry<String, Long>> it = seen.entrySet().iterator(); it.hasNext(); )
+                if (it.next().getValue() < now) it.remove();
+            String k = keyId + "\n" + nonce;
+            if (seen.containsKey(k)) return "WXSEAL_REPLAYED_NONCE";
+            if (seen.size() >= capacity) return "WXSEAL_NONCE_STORE_FULL";
+            seen.put(k, expiresAt);
+            return null;
+        }
+    }
+
+    public final Map<String, Credential> credentials = new HashMap<>();
+    public final Map<String, PrivateKey> serverKeys = new HashMap<>();
+    public Set<String> allowedModes = Set.of("sealed", "signed");
+    public int windowSeconds = 60;
+    public long bodyLimit = 1024 * 1024;
+    public NonceStore nonces = new NonceStore(1_000_000);
+
+    // ------------------------------------------------------------------ request and result
+
+    public static final class Request {
+        public String method, target;
+        /** Lower-case header name -> every value received (a repeated header has several). */
+        public final Map<String, List<String>> headers = new LinkedHashMap<>();
+        public byte[] body = new byte[0];
+        public Request header(String name, String value) {
+            headers.computeIfAbsent(name.toLowerCase(java.util.Locale.ROOT), k -> new ArrayList<>()).add(value);
+            return this;
+        }
+    }
+
+    public static final class Result {
+        public String code;       // null = accepted
+        public int status;        // HTTP status of the rejection (section 10)
+        public String detail;
+        public String mode, keyId, nonce;
+        public byte[] matchedSecret, sessionKey;
+        public Protocol.Payload payload;          // sealed: decrypted; signed: body + identity
+        public boolean accepted() { return code == null; }
+        @Override public String toString() { return accepted() ? "accepted" : code + " (" + detail + ")"; }
+    }
+
+    private static final Map<String, Integer> STATUS = new HashMap<>();
+    static {
+        Object[][] t = {
+            {"WXSEAL_BODY_TOO_LARGE", 413}, {"WXSEAL_UNSUPPORTED_VERSION", 400}, {"WXSEAL_MISSING_HEADER", 400},
+            {"WXSEAL_MALFORMED_HEADER", 400}, {"WXSEAL_MODE_NOT_ALLOWED", 403}, {"WXSEAL_TIMESTAMP_EXPIRED", 401},
+            {"WXSEAL_TIMESTAMP_FUTURE", 401}, {"WXSEAL_UNKNOWN_KEY_ID", 401}, {"WXSEAL_KEY_REVOKED", 401},
+            {"WXSEAL_UNKNOWN_SERVER_KEY", 400}, {"WXSEAL_BAD_SIGNATURE", 401}, {"WXSEAL_REPLAYED_NONCE", 401},
+            {"WXSEAL_UNWRAP_FAILED", 400}, {"WXSEAL_DECRYPT_FAILED", 400}, {"WXSEAL_MALFORMED_PAYLOAD", 400},
+            {"WXSEAL_NONCE_STORE_FULL", 503}, {"WXSEAL_NONCE_STORE_UNAVAILABLE", 503}, {"WXSEAL_KEY_STORE_UNAVAILABLE", 503},
+        };
+        for (Object[] r : t) STATUS.put((String) r[0], (Integer) r[1]);
+    }
+
+    private static final class Reject extends Exception {
+        private static final long serialVersionUID = 1L;
+        final String code;
+        Reject(String code, String detail) { super(detail, null, false, false); this.code = code; }
+    }
+
+    private static Reject reject(String code, String detail) { return new Reject(code, detail); }
+
+    // ------------------------------------------------------------------ syntax helpers
+
+    static final String[] PROTOCOL_HEADERS = {
+        "wxseal-version", "wxseal-mode", "wxseal-key-id", "wxseal-timestamp", "wxseal-nonce", "wxseal-signature",
+        "wxseal-server-key-id", "wxseal-wrapped-key", "wxseal-iv", "wxseal-identity", "content-type", "traceparent",
+        "content-encoding", "content-length",
+    };
+
+    static boolean isKeyId(String s) {
+        if (s.length() < 1 || s.length() > 64) return false;
+        for (int k = 0; k < s.length(); k++) {
+            char c = s.charAt(k);
+            boolean ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+                || c == '.' || c == '_' || c == ':' || c == '-';
+            if (!ok) return false;
+        }
+        return true;
+    }
+
+    static boolean isDigits(String s, int min, int max) {
+        if (s.length() < min || s.length() > max) return false;
+        for (int k = 0; k < s.length(); k++) if (s.charAt(k) < '0' || s.charAt(k) > '9') return false;
+        return true;
+    }
+
+    static boolean isMethod(String s) {
+        if (s == null || s.length() < 1 || s.length() > 16) return false;
+        for (int k = 0; k < s.length(); k++) if (s.charAt(k) < 'A' || s.charAt(k) > 'Z') return false;
+        return true;
+    }
+
+    static boolean hasCrLf(String s) { return s.indexOf('\r') >= 0 || s.indexOf('\n') >= 0; }
+
+    private static String one(Request r, String name) { List<String> v = r.headers.get(name); return v == null ? null : v.get(0); }
+
+    private static byte[] strict(String value, String name) throws Reject {
+        try { return B64u.decode(value); }
+        catch (B64u.MalformedException e) { throw reject("WXSEAL_MALFORMED_HEADER", name + ": " + e.getMessage()); }
+    }
+
+    // ------------------------------------------------------------------ verification
+
+    public Result verify(Request req, long now) {
+        Result res = new Result();
+        try {
+            run(req, now, res);
+        } catch (Reject r) {
+            res.code = r.code;
+            res.status = STATUS.get(r.code);
+            res.detail = r.getMessage();
+        }
+        return res;
+    }
+
+    private void run(Request req, long now, Result res) throws Reject {
+        // ---- step 1: body size
+        String cl = one(req, "content-length");
+        if (cl != null && isDigits(cl.trim(), 1, 19) && Long.parseLong(cl.trim()) > bodyLimit)
+            throw reject("WXSEAL_BODY_TOO_LARGE", "Content-Length over the limit");
+        if (req.body.length > bodyLimit) throw reject("WXSEAL_BODY_TOO_LARGE", "body over the limit");
+
+        // ---- step 2: header syntax
+        if (req.target == null || req.target.getBytes(StandardCharsets.UTF_8).length > 8192)
+            throw reject("WXSEAL_MALFORMED_HEADER", "request target longer than 8192 bytes");
+        if (hasCrLf(req.target) || !req.target.startsWith("/"))
+            throw reject("WXSEAL_MALFORMED_HEADER", "request target syntax");
+        if (!isMethod(req.method)) throw reject("WXSEAL_MALFORMED_HEADER", "method syntax");
+        for (String h : PROTOCOL_HEADERS) {
+            List<String> v = req.headers.get(h);
+            if (v == null) continue;
+            if (v.size() > 1) throw reject("WXSEAL_MALFORMED_HEADER", h + " appears more than once");
+            if (hasCrLf(v.get(0))) throw reject("WXSEAL_MALFORMED_HEADER", h + " contains CR or LF");
+        }
+        String version = one(req, "wxseal-version");
+        if (version == null) throw reject("WXSEAL_MISSING_HEADER", "wxseal-version");
+        if (!version.equals("1")) throw reject("WXSEAL_UNSUPPORTED_VERSION", "version " + version);
+        String mode = one(req, "wxseal-mode");
+        if (mode == null) throw reject("WXSEAL_MISSING_HEADER", "wxseal-mode");
+        if (!mode.equals("sealed") && !mode.equals("signed")) throw reject("WXSEAL_MALFORMED_HEADER", "mode " + mode);
+        boolean sealed = mode.equals("sealed");
+        List<String> required = new ArrayList<>(List.of("wxseal-key-id", "wxseal-timestamp", "wxseal-nonce", "wxseal-signature"));
+        if (sealed) required.addAll(List.of("wxseal-server-key-id", "wxseal-wrapped-key", "wxseal-iv", "content-type"));
+        for (String h : required) if (one(req, h) == null) throw reject("WXSEAL_MISSING_HEADER", h);
+        if (sealed && one(req, "wxseal-identity") != null)
+            throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-identity is not allowed in sealed mode");
+        if (!sealed) for (String h : List.of("wxseal-server-key-id", "wxseal-wrapped-key", "wxseal-iv"))
+            if (one(req, h) != null) throw reject("WXSEAL_MALFORMED_HEADER", h + " is not allowed in sign-only mode");
+
+        String keyId = one(req, "wxseal-key-id");
+        if (!isKeyId(keyId)) throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-key-id syntax");
+        String ts = one(req, "wxseal-timestamp");
+        // 1-12 digits (section 4), written without leading zeros (section 1)
+        if (!isDigits(ts, 1, 12) || (ts.length() > 1 && ts.charAt(0) == '0'))
+            throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-timestamp syntax");
+        String nonce = one(req, "wxseal-nonce");
+        if (nonce.length() < 22 || nonce.length() > 64 || !B64u.isAlphabet(nonce))
+            throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-nonce syntax");
+        String sigB64 = one(req, "wxseal-signature");
+        if (sigB64.length() != 43) throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-signature is not 43 characters");
+        byte[] sig = strict(sigB64, "wxseal-signature");
+        String serverKeyId = "", wrappedB64 = "", ivB64 = "";
+        byte[] wrapped = null, iv = null;
+        if (sealed) {
+            serverKeyId = one(req, "wxseal-server-key-id");
+            if (!isKeyId(serverKeyId)) throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-server-key-id syntax");
+            wrappedB64 = one(req, "wxseal-wrapped-key");
+            wrapped = strict(wrappedB64, "wxseal-wrapped-key");
+            if (wrapped.length < 256 || wrapped.length > 512)
+                throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-wrapped-key length " + wrapped.length);
+            ivB64 = one(req, "wxseal-iv");
+            if (ivB64.length() != 16) throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-iv is not 16 characters");
+            iv = strict(ivB64, "wxseal-iv");
+            if (!Protocol.trimSpTab(one(req, "content-type")).equals(Protocol.SEALED_CT))
+                throw reject("WXSEAL_MALFORMED_HEADER", "content-type must be " + Protocol.SEALED_CT);
+        }
+        String identityB64 = one(req, "wxseal-identity");
+        if (identityB64 != null && (identityB64.length() > 2048 || !B64u.isAlphabet(identityB64)))
+            throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-identity syntax");
+        String traceparent = one(req, "traceparent");
+        if (traceparent != null && traceparent.length() > 512)
+            throw reject("WXSEAL_MALFORMED_HEADER", "traceparent longer than 512 characters");
+        String ce = one(req, "content-encoding");
+        if (ce != null && !Protocol.trimSpTab(ce).equalsIgnoreCase("identity"))
+            throw reject("WXSEAL_MALFORMED_HEADER", "content-encoding must be identity");
+        if (!allowedModes.contains(mode) || (sealed && req.method.equals("HEAD")))
+            throw reject("WXSEAL_MODE_NOT_ALLOWED", mode + " " + req.method);
+
+        // ---- step 3: timestamp window
+        long t = Long.parseLong(ts);
+        if (t < now - windowSeconds) throw reject("WXSEAL_TIMESTAMP_EXPIRED", "t=" + t + " now=" + now);
+        if (t > now + windowSeconds) throw reject("WXSEAL_TIMESTAMP_FUTURE", "t=" + t + " now=" + now);
+
+        // ---- step 4: key lookup
+        Credential cred = credentials.get(keyId);
+        if (cred == null) throw reject("WXSEAL_UNKNOWN_KEY_ID", keyId);
+        List<byte[]> valid = new ArrayList<>();
+        if (!cred.revoked) for (Secret s : cred.secrets) if (s.validAt(now)) valid.add(s.bytes);
+        if (valid.isEmpty()) throw reject("WXSEAL_KEY_REVOKED", keyId);
+        PrivateKey serverKey = null;
+        if (sealed) {
+            serverKey = serverKeys.get(serverKeyId);
+            if (serverKey == null) throw reject("WXSEAL_UNKNOWN_SERVER_KEY", serverKeyId);
+            if (wrapped.length != Crypto.modulusBytes(serverKey))
+                throw reject("WXSEAL_MALFORMED_HEADER", "wrapped key length differs from the modulus length");
+        }
+
+        // ---- step 5: HMAC, constant time, every valid secret, no early exit
+        Protocol.SignedFields f = new Protocol.SignedFields();
+        f.mode = mode;
+        f.method = req.method;
+        f.path = Protocol.pathOf(req.target);
+        f.canonicalQuery = Protocol.canonicalQuery(Protocol.rawQueryOf(req.target));
+        f.timestamp = ts;
+        f.nonce = nonce;
+        f.keyId = keyId;
+        f.contentType = Protocol.trimSpTab(one(req, "content-type"));
+        f.serverKeyId = serverKeyId;
+        f.wrappedKey = wrappedB64;
+        f.iv = ivB64;
+        f.identity = sealed || identityB64 == null ? "" : identityB64;
+        f.traceparent = traceparent == null ? "" : traceparent;
+        f.bodySha256Hex = Crypto.hex(Crypto.sha256(req.body));
+        String canonical = Protocol.canonicalRequest(f);
+        byte[] matched = null;
+        for (byte[] secret : valid) {
+            boolean eq = Crypto.constantTimeEquals(Protocol.sign(secret, canonical), sig);
+            if (eq && matched == null) matched = secret;
+        }
+        if (matched == null) throw reject("WXSEAL_BAD_SIGNATURE", "no valid secret matches");
+
+        // ---- step 6: nonce check-and-set, kept until t + W
+        String nerr = nonces.checkAndSet(keyId, nonce, t + windowSeconds, now);
+        if (nerr != null) throw reject(nerr, nonce);
+
+        res.mode = mode;
+        res.keyId = keyId;
+        res.nonce = nonce;
+        res.matchedSecret = matched;
+
+        if (sealed) {
+            // ---- step 7: RSA-OAEP unwrap
+            byte[] k;
+            try { k = Crypto.rsaOaepDecrypt(serverKey, wrapped); }
+            catch (GeneralSecurityException e) { throw reject("WXSEAL_UNWRAP_FAILED", "OAEP"); }
+            if (k.length != 32) throw reject("WXSEAL_UNWRAP_FAILED", "session key is " + k.length + " bytes, not 32");
+            res.sessionKey = k;
+            // ---- step 8: AES-GCM with the request AAD, then the framing of 6.1
+            String aad = Protocol.requestAad(req.method, f.path, f.canonicalQuery, ts, nonce, keyId, serverKeyId);
+            byte[] plain;
+            try { plain = Crypto.aesGcmDecrypt(k, iv, Crypto.utf8(aad), req.body); }
+            catch (GeneralSecurityException e) { throw reject("WXSEAL_DECRYPT_FAILED", "GCM"); }
+            try { res.payload = Protocol.unframe(plain); }
+            catch (Protocol.MalformedException e) { throw reject("WXSEAL_MALFORMED_PAYLOAD", e.getMessage()); }
+        } else {
+            // ---- step 8: decode and check Wxseal-Identity
+            Protocol.Payload p = new Protocol.Payload();
+            p.contentType = one(req, "content-type");
+            p.body = req.body;
+            if (identityB64 != null) {
+                byte[] raw = strict(identityB64, "wxseal-identity");
+                try { p.identity = Protocol.checkIdentity(Json.parse(Protocol.strictUtf8(raw))); }
+                catch (Protocol.MalformedException | Json.ParseException e) {
+                    throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-identity: " + e.getMessage());
+                }
+            }
+            res.payload = p;
+        }
+    }
+}
