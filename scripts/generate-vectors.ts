@@ -2,10 +2,11 @@
  * Generates the known-answer vectors of spec/vectors/ (SPEC.md section 13). Run once with
  * `npm run vectors`; the output is checked in and the tests reproduce every value. Everything is
  * fixed except the RSA key pair and OAEP ciphertexts (OAEP is randomised), which are generated
- * here, kept in the vectors and used nowhere else. Re-running replaces them.
+ * here once, kept in the vectors and used nowhere else. Re-running keeps the RSA keys already in
+ * rsa-oaep.json (pass --new-keys to replace them); OAEP ciphertexts change on every run.
  */
-import { createHash, generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import {
   EMPTY_BODY_SHA256,
   HEADERS,
@@ -15,6 +16,7 @@ import {
   canonicalRequestString,
   canonicalResponseString,
   deriveResponseKey,
+  aesGcmEncrypt,
   encodeIdentityHeader,
   encodePayload,
   requestAad,
@@ -73,8 +75,20 @@ write('sign.json', {
 });
 
 // --- rsa-oaep.json -----------------------------------------------------------------------------
-const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 65537 });
-const { privateKey: privateKey4096, publicKey: publicKey4096 } = generateKeyPairSync('rsa', { modulusLength: 4096, publicExponent: 65537 });
+const existingKeys: Array<{ bits: number; privateKeyPem: string }> | undefined =
+  !process.argv.includes('--new-keys') && existsSync(new URL('rsa-oaep.json', out))
+    ? JSON.parse(readFileSync(new URL('rsa-oaep.json', out), 'utf8')).keys
+    : undefined;
+const keyPair = (bits: number): { privateKey: KeyObject; publicKey: KeyObject } => {
+  const kept = existingKeys?.find((k) => k.bits === bits);
+  if (kept) {
+    const priv = createPrivateKey(kept.privateKeyPem);
+    return { privateKey: priv, publicKey: createPublicKey(priv) };
+  }
+  return generateKeyPairSync('rsa', { modulusLength: bits, publicExponent: 65537 });
+};
+const { privateKey, publicKey } = keyPair(2048);
+const { privateKey: privateKey4096, publicKey: publicKey4096 } = keyPair(4096);
 const pem = (k: typeof privateKey) => (k.type === 'private' ? k.export({ type: 'pkcs8', format: 'pem' }) : k.export({ type: 'spki', format: 'pem' })).toString();
 const serverKeyId = (k: typeof publicKey) => 'sk-' + createHash('sha256').update(k.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
 const keys = [
@@ -165,10 +179,23 @@ const signedResp = (status: number, contentType: string, body: Buffer) => {
     expected: { canonical: canonicalResponseString({ keyId: ctx.keyId, requestNonce: ctx.nonce, status, contentType, bodySha256: sha256Hex(body) }), signature: res.headers[HEADERS.signature] },
   };
 };
+const negative = (() => {
+  const c = respCase('resp-1', 200, 'application/json', utf8('{"ok":true,"orderId":"42"}'));
+  const body = b64uEncode(Buffer.from(c.expected.sealedBody, 'base64url').map((x, i) => (i === 5 ? x ^ 0x80 : x)));
+  const base = { sessionKey: c.input.sessionKey, keyId: c.input.keyId, requestNonce: c.input.requestNonce, status: 200, responseNonce: c.input.responseNonce, sealedBody: c.expected.sealedBody };
+  return [
+    { description: 'status changed to 201 on the way', ...base, status: 201 },
+    { description: 'answer to another request (other request nonce)', ...base, requestNonce: 'c2VhbGVkLW5vbmNlLTAwMDI' },
+    { description: 'another key id', ...base, keyId: 'bff-test' },
+    { description: 'a flipped bit in the ciphertext', ...base, sealedBody: body },
+    { description: 'another response nonce', ...base, responseNonce: b64uEncode(bytes('other-response-nonce', 32)) },
+  ];
+})();
 write('response.json', {
   description: 'SPEC.md 6.3 (sealed) and 12 (sign-only). OKM = HKDF-SHA256(IKM=sessionKey, salt=responseNonce, info="WXSEAL1 response", L=44); key = OKM[0..32), iv = OKM[32..44). A 204 is sent as 200 (wireStatus), and the AAD uses the wire status.',
   sealed: [respCase('resp-1', 200, 'application/json', utf8('{"ok":true,"orderId":"42"}')), respCase('resp-2', 404, 'application/json', utf8('{"error":"not found"}')), respCase('resp-3', 204, undefined, Buffer.alloc(0))],
   signed: [signedResp(200, 'application/json', utf8('{"ok":true}')), signedResp(500, 'text/plain', utf8('boom'))],
+  mustNotOpen: negative,
 });
 
 // --- reject.json -------------------------------------------------------------------------------
@@ -196,7 +223,33 @@ const badCipher = (() => {
   const fields = { mode: 'sealed' as const, method: 'POST', path: '/api/orders', rawQuery: '', timestamp: '1763900000', nonce: 'cmVqZWN0LW5vbmNlLTAwMDQ', keyId: 'bff-prod', contentType: r.headers[HEADERS.contentType]!, serverKeyId: k0.id, wrappedKey: r.headers[HEADERS.wrappedKey]!, iv: r.headers[HEADERS.iv]!, identity: '', traceparent: '', bodySha256: sha256Hex(body) };
   return { ...r, body, headers: { ...r.headers, [HEADERS.signature]: signCanonical(secret, canonicalRequestString(fields)) } };
 })();
-const cases: Array<{ description: string; request: Req; now: number; expectedCode: string | null; sendTwice?: boolean }> = [
+// Correctly signed requests whose envelope is wrong in a way only steps 7-8 can see.
+const signedSealed = (nonce: string, wrapped: Buffer, body: Buffer): Req => {
+  const headers: Record<string, string> = {
+    [HEADERS.version]: '1', [HEADERS.mode]: 'sealed', [HEADERS.keyId]: 'bff-prod', [HEADERS.timestamp]: '1763900000', [HEADERS.nonce]: nonce,
+    [HEADERS.contentType]: 'application/vnd.wxseal.sealed', [HEADERS.serverKeyId]: k0.id, [HEADERS.wrappedKey]: b64uEncode(wrapped), [HEADERS.iv]: b64uEncode(bytes('iv-' + nonce, 12)),
+  };
+  const fields = { mode: 'sealed' as const, method: 'POST', path: '/api/orders', rawQuery: '', timestamp: '1763900000', nonce, keyId: 'bff-prod', contentType: headers[HEADERS.contentType]!, serverKeyId: k0.id, wrappedKey: headers[HEADERS.wrappedKey]!, iv: headers[HEADERS.iv]!, identity: '', traceparent: '', bodySha256: sha256Hex(body) };
+  headers[HEADERS.signature] = signCanonical(secret, canonicalRequestString(fields));
+  return { method: 'POST', target: '/api/orders', headers, body };
+};
+const sealedPlain = (nonce: string, plaintext: Buffer, sessionKey: Buffer): Req => {
+  const iv = bytes('iv-' + nonce, 12);
+  const aad = requestAad({ method: 'POST', path: '/api/orders', rawQuery: '', timestamp: '1763900000', nonce, keyId: 'bff-prod', serverKeyId: k0.id });
+  return signedSealed(nonce, wrapSessionKey(k0.pub, sessionKey), aesGcmEncrypt(sessionKey, iv, aad, plaintext));
+};
+const garbageWrap = (() => { const w = Buffer.from(bytes('garbage-wrap', 256)); w[0] = 0x00; return w; })();
+const signedIdentity = (nonce: string, identityHeaderValue: string): Req => {
+  const body = utf8('{}');
+  const headers: Record<string, string> = { [HEADERS.version]: '1', [HEADERS.mode]: 'signed', [HEADERS.keyId]: 'bff-prod', [HEADERS.timestamp]: '1763900000', [HEADERS.nonce]: nonce, [HEADERS.contentType]: 'application/json', [HEADERS.identity]: identityHeaderValue };
+  const fields = { ...base, mode: 'signed' as const, path: '/api/ping', nonce, contentType: 'application/json', identity: identityHeaderValue, bodySha256: sha256Hex(body) };
+  headers[HEADERS.signature] = signCanonical(secret, canonicalRequestString(fields));
+  return { method: 'POST', target: '/api/ping', headers, body };
+};
+const sig = good.headers[HEADERS.signature]!;
+// Last character with non-zero unused bits: decodes to the same 32 bytes under a lenient decoder.
+const sigTrailingBits = sig.slice(0, 42) + String.fromCharCode(sig.charCodeAt(42) + 1);
+const cases: Array<{ description: string; request: Req; now: number; expectedCode: string | null; sendTwice?: boolean; precededBy?: Req; maxBodyBytes?: number; allowedModes?: string[] }> = [
   { description: 'valid sealed request (accepted)', request: base0, now: 1763900000, expectedCode: null },
   { description: 'valid sign-only request (accepted)', request: { method: 'POST', target: '/api/ping', headers: goodSigned.headers, body: goodSigned.body }, now: 1763900030, expectedCode: null },
   { description: 'replayed: the same request a second time', request: base0, now: 1763900000, expectedCode: 'WXSEAL_REPLAYED_NONCE', sendTwice: true },
@@ -231,11 +284,33 @@ const cases: Array<{ description: string; request: Req; now: number; expectedCod
   { description: 'wrapped key one byte short of the modulus', request: with_(base0, { [HEADERS.wrappedKey]: b64uEncode(Buffer.from(good.headers[HEADERS.wrappedKey]!, 'base64url').subarray(1)) }), now: 1763900000, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
   { description: 'gzip content encoding', request: with_(base0, { [HEADERS.contentEncoding]: 'gzip' }), now: 1763900000, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
   { description: 'authentic signature over a corrupted ciphertext', request: { method: 'POST', target: '/api/orders', headers: badCipher.headers, body: badCipher.body }, now: 1763900000, expectedCode: 'WXSEAL_DECRYPT_FAILED' },
+  { description: 'signature whose last character has non-zero unused bits', request: with_(base0, { [HEADERS.signature]: sigTrailingBits }), now: 1763900000, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'signature with real padding (44 characters)', request: with_(base0, { [HEADERS.signature]: sig + '=' }), now: 1763900000, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'timestamp with a leading zero', request: with_(base0, { [HEADERS.timestamp]: '01763900000' }), now: 1763900000, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'no Wxseal-Version', request: with_(base0, { [HEADERS.version]: null }), now: 1763900000, expectedCode: 'WXSEAL_MISSING_HEADER' },
+  { description: 'sealed request without a content type', request: with_(base0, { [HEADERS.contentType]: null }), now: 1763900000, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'sealed content type with a parameter', request: with_(base0, { [HEADERS.contentType]: 'application/vnd.wxseal.sealed; charset=utf-8' }), now: 1763900000, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'sign-only request carrying a wrapped key', request: with_({ method: 'POST', target: '/api/ping', headers: goodSigned.headers, body: goodSigned.body }, { [HEADERS.wrappedKey]: good.headers[HEADERS.wrappedKey]! }), now: 1763900000, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'sealed mode with HEAD', request: { ...base0, method: 'HEAD' }, now: 1763900000, expectedCode: 'WXSEAL_MODE_NOT_ALLOWED' },
+  { description: 'sign-only request on a route that accepts only sealed', request: { method: 'POST', target: '/api/ping', headers: goodSigned.headers, body: goodSigned.body }, now: 1763900000, expectedCode: 'WXSEAL_MODE_NOT_ALLOWED', allowedModes: ['sealed'] },
+  { description: 'body over the limit (maxBodyBytes 16)', request: base0, now: 1763900000, expectedCode: 'WXSEAL_BODY_TOO_LARGE', maxBodyBytes: 16 },
+  { description: 'authentic request whose wrapped key does not decrypt', request: signedSealed('cmVqZWN0LW5vbmNlLTAwMDU', garbageWrap, bytes('some-ciphertext', 40)), now: 1763900000, expectedCode: 'WXSEAL_UNWRAP_FAILED' },
+  { description: 'authentic request whose wrapped key holds 16 bytes, not 32', request: signedSealed('cmVqZWN0LW5vbmNlLTAwMDY', wrapSessionKey(k0.pub, bytes('short-key', 16)), bytes('some-ciphertext', 40)), now: 1763900000, expectedCode: 'WXSEAL_UNWRAP_FAILED' },
+  { description: 'authentic request whose plaintext has no LF', request: sealedPlain('cmVqZWN0LW5vbmNlLTAwMDc', utf8('{"contentType":"application/json"}'), bytes('plain-1', 32)), now: 1763900000, expectedCode: 'WXSEAL_MALFORMED_PAYLOAD' },
+  { description: 'authentic request whose meta is a JSON array', request: sealedPlain('cmVqZWN0LW5vbmNlLTAwMDg', utf8('[]\n{}'), bytes('plain-2', 32)), now: 1763900000, expectedCode: 'WXSEAL_MALFORMED_PAYLOAD' },
+  { description: 'authentic request whose meta is not UTF-8', request: sealedPlain('cmVqZWN0LW5vbmNlLTAwMDk', Buffer.concat([utf8('{"contentType":"'), Buffer.from([0xc3, 0x28]), utf8('"}\n')]), bytes('plain-3', 32)), now: 1763900000, expectedCode: 'WXSEAL_MALFORMED_PAYLOAD' },
+  { description: 'authentic request whose identity.openid is a number', request: sealedPlain('cmVqZWN0LW5vbmNlLTAwMTA', utf8('{"identity":{"openid":42}}\n'), bytes('plain-4', 32)), now: 1763900000, expectedCode: 'WXSEAL_MALFORMED_PAYLOAD' },
+  { description: 'authentic sign-only request whose identity is not JSON', request: signedIdentity('cmVqZWN0LW5vbmNlLTAwMTE', b64uEncode(utf8('openid=o-1'))), now: 1763900000, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'authentic sign-only request whose identity.openid is over 256 bytes', request: signedIdentity('cmVqZWN0LW5vbmNlLTAwMTI', b64uEncode(utf8(JSON.stringify({ openid: '好'.repeat(86) })))), now: 1763900000, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'order: unknown key id AND expired timestamp -> the timestamp is checked first', request: with_(base0, { [HEADERS.keyId]: 'nobody' }), now: 1763900100, expectedCode: 'WXSEAL_TIMESTAMP_EXPIRED' },
+  { description: 'order: unknown server key AND bad signature -> the lookup comes first', request: with_(base0, { [HEADERS.serverKeyId]: 'sk-ffffffffffffffff', [HEADERS.nonce]: 'cmVqZWN0LW5vbmNlLTAwMTM' }), now: 1763900000, expectedCode: 'WXSEAL_UNKNOWN_SERVER_KEY' },
+  { description: 'order: a forged copy of an accepted request is BAD_SIGNATURE, not REPLAYED (nonces are claimed after the HMAC)', request: { ...base0, body: flip(good.body, 0) }, now: 1763900000, expectedCode: 'WXSEAL_BAD_SIGNATURE', precededBy: base0 },
+  { description: 'order: version 2 AND missing nonce -> the version is checked first', request: with_(base0, { [HEADERS.version]: '2', [HEADERS.nonce]: null }), now: 1763900000, expectedCode: 'WXSEAL_UNSUPPORTED_VERSION' },
 ];
 write('reject.json', {
-  description: 'Verifier behaviour (SPEC.md 9-10). Server state: key id "bff-prod" with the single secret below; server keys: rsa-oaep.json keys[0] under its serverKeyId; window 60 s; body limit 1 MiB; a fresh nonce store per case. "now" is the server clock. expectedCode null means accepted. sendTwice: the request is sent twice, the first is accepted and the second gets expectedCode. Bodies are b64u; header names are lower-case.',
+  description: 'Verifier behaviour (SPEC.md 9-10). Server state: key id "bff-prod" with the single secret below; server keys: rsa-oaep.json keys[0] under its serverKeyId; window 60 s; body limit 1 MiB; a fresh nonce store per case. "now" is the server clock. expectedCode null means accepted. sendTwice: the request is sent twice, the first is accepted and the second gets expectedCode precededBy: a valid request sent first (accepted), then this case\'s request. maxBodyBytes / allowedModes, when present, replace the defaults for that case. Bodies are b64u; header names are lower-case.',
   keyId: 'bff-prod',
   secret: b64uEncode(secret),
   serverKeyIndex: 0,
-  cases: cases.map((c) => ({ description: c.description, now: c.now, request: { method: c.request.method, target: c.request.target, headers: c.request.headers, body: b64uEncode(c.request.body) }, expectedCode: c.expectedCode, ...(c.sendTwice ? { sendTwice: true } : {}) })),
+  cases: cases.map((c) => ({ description: c.description, now: c.now, request: { method: c.request.method, target: c.request.target, headers: c.request.headers, body: b64uEncode(c.request.body) }, expectedCode: c.expectedCode, ...(c.sendTwice ? { sendTwice: true } : {}), ...(c.precededBy ? { precededBy: { method: c.precededBy.method, target: c.precededBy.target, headers: c.precededBy.headers, body: b64uEncode(c.precededBy.body) } } : {}), ...(c.maxBodyBytes ? { maxBodyBytes: c.maxBodyBytes } : {}), ...(c.allowedModes ? { allowedModes: c.allowedModes } : {}) })),
 });

@@ -11,6 +11,7 @@ import {
   canonicalRequestString,
   canonicalResponseString,
   checkTimestamp,
+  decodeIdentityHeader,
   decodePayload,
   deriveResponseKey,
   encodePayload,
@@ -146,6 +147,15 @@ describe('response.json', () => {
       assert.deepEqual(decodePayload(b(c.expected.plaintext)).body, b(i.body));
     });
   }
+  for (const c of v.mustNotOpen) {
+    test(`sealed response must not open: ${c.description}`, () => {
+      const header = (n: string) => (n === HEADERS.responseNonce ? c.responseNonce : n === HEADERS.contentType ? 'application/vnd.wxseal.sealed' : undefined);
+      assert.throws(
+        () => openResponse({ mode: 'sealed', keyId: c.keyId, nonce: c.requestNonce, secret: Buffer.alloc(32), sessionKey: b(c.sessionKey) }, { status: c.status, header, body: b(c.sealedBody) }),
+        (e: { code: string }) => e.code === 'WXSEAL_RESPONSE_INVALID',
+      );
+    });
+  }
   for (const c of v.signed) {
     test(`signed: status ${c.input.status}`, () => {
       const i = c.input;
@@ -163,10 +173,12 @@ describe('reject.json (protocol-level steps; the full verifier is tested in @wxs
   const priv = createPrivateKey(key.privateKeyPem);
   for (const c of v.cases) {
     test(c.description, () => {
-      const run = (seen: Set<string>): string | null => {
+      type Req = { method: string; target: string; headers: Record<string, string>; body: string };
+      const run = (seen: Set<string>, req: Req): string | null => {
         try {
-          const body = b(c.request.body);
-          const parsed = parseRequestHeaders({ method: c.request.method, target: c.request.target, header: (n) => c.request.headers[n] });
+          const body = b(req.body);
+          if (body.length > (c.maxBodyBytes ?? 1024 * 1024)) return 'WXSEAL_BODY_TOO_LARGE';
+          const parsed = parseRequestHeaders({ method: req.method, target: req.target, header: (n) => req.headers[n], ...(c.allowedModes ? { allowedModes: c.allowedModes } : {}) });
           checkTimestamp(parsed.timestampSeconds, c.now, 60);
           if (parsed.keyId !== v.keyId) return 'WXSEAL_UNKNOWN_KEY_ID';
           if (parsed.mode === 'sealed') {
@@ -178,14 +190,16 @@ describe('reject.json (protocol-level steps; the full verifier is tested in @wxs
           if (seen.has(id)) return 'WXSEAL_REPLAYED_NONCE';
           seen.add(id);
           if (parsed.mode === 'sealed') openSealedRequest(parsed, unwrapSessionKey(priv, parsed.wrappedKey!), body);
+          else if (parsed.identityHeader) decodeIdentityHeader(parsed.identityHeader);
           return null;
         } catch (err) {
           return (err as { code: string }).code;
         }
       };
       const seen = new Set<string>();
-      if (c.sendTwice) assert.equal(run(seen), null);
-      assert.equal(run(seen), c.expectedCode);
+      if (c.precededBy) assert.equal(run(seen, c.precededBy), null);
+      if (c.sendTwice) assert.equal(run(seen, c.request), null);
+      assert.equal(run(seen, c.request), c.expectedCode);
     });
   }
 });
