@@ -48,6 +48,7 @@ function expectedCaseCount(): number {
     count(readJson('seal-request.json').cases, 'seal-request.json cases') +
     count(response.sealed, 'response.json sealed') +
     count(response.signed, 'response.json signed') +
+    count(response.mustNotOpen, 'response.json mustNotOpen') +
     count(readJson('reject.json').cases, 'reject.json cases')
   );
 }
@@ -101,6 +102,7 @@ describe('independent Java implementation (interop/java) against spec/vectors', 
   });
 
   it('is not vacuous: one corrupted vector value gives exactly one failure and a non-zero exit', () => {
+    rmSync(scratch, { recursive: true, force: true });
     cpSync(vectorsDir, scratch, { recursive: true });
     const file = join(scratch, 'sign.json');
     const sign = JSON.parse(readFileSync(file, 'utf8'));
@@ -111,6 +113,31 @@ describe('independent Java implementation (interop/java) against spec/vectors', 
     const { passed, failed } = summary(r.stdout);
     assert.notEqual(r.status, 0, 'the Java checker must exit non-zero on a failure');
     assert.equal(failed, 1, r.stdout);
+    assert.equal(passed, expectedCaseCount() - 1, r.stdout);
+  });
+
+  it('is not vacuous for mustNotOpen: a response that does open there gives exactly one failure', () => {
+    rmSync(scratch, { recursive: true, force: true });
+    cpSync(vectorsDir, scratch, { recursive: true });
+    const file = join(scratch, 'response.json');
+    const response = JSON.parse(readFileSync(file, 'utf8'));
+    const { input, expected } = response.sealed[0];
+    // Replace mustNotOpen[0] by the untouched sealed[0] response: it opens, so the check must fail.
+    response.mustNotOpen[0] = {
+      description: 'mutation: an untouched response',
+      sessionKey: input.sessionKey,
+      keyId: input.keyId,
+      requestNonce: input.requestNonce,
+      status: expected.wireStatus,
+      responseNonce: input.responseNonce,
+      sealedBody: expected.sealedBody,
+    };
+    writeFileSync(file, JSON.stringify(response));
+    const r = run('java', ['-cp', classes, mainClass, 'check', scratch]);
+    const { passed, failed } = summary(r.stdout);
+    assert.notEqual(r.status, 0, 'the Java checker must exit non-zero on a failure');
+    assert.equal(failed, 1, r.stdout);
+    assert.match(r.stdout, /FAIL response\.mustNotOpen\[0\]/);
     assert.equal(passed, expectedCaseCount() - 1, r.stdout);
   });
 });

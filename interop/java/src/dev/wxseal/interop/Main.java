@@ -79,6 +79,8 @@ public final class Main {
 
     private void check(String what, boolean ok) { if (!ok) caseFailures.add(what); }
 
+    private static String orEmpty(String s) { return s == null ? "" : s; }
+
     private static String show(Object o) { return o == null ? "null" : o.toString().replace("\n", "\\n"); }
 
     private static Map<String, Object> load(Path dir, String file) throws IOException {
@@ -139,12 +141,13 @@ public final class Main {
                 f.timestamp = Json.str(fl, "timestamp");
                 f.nonce = Json.str(fl, "nonce");
                 f.keyId = Json.str(fl, "keyId");
+                // SPEC 13: a null input means the field is absent, i.e. an empty line of the canonical string
                 f.contentType = Protocol.trimSpTab(Json.str(fl, "contentType"));
-                f.serverKeyId = Json.str(fl, "serverKeyId");
-                f.wrappedKey = Json.str(fl, "wrappedKey");
-                f.iv = Json.str(fl, "iv");
-                f.identity = Json.str(fl, "identity");
-                f.traceparent = Json.str(fl, "traceparent");
+                f.serverKeyId = orEmpty(Json.str(fl, "serverKeyId"));
+                f.wrappedKey = orEmpty(Json.str(fl, "wrappedKey"));
+                f.iv = orEmpty(Json.str(fl, "iv"));
+                f.identity = orEmpty(Json.str(fl, "identity"));
+                f.traceparent = orEmpty(Json.str(fl, "traceparent"));
                 f.bodySha256Hex = bodySha;
                 String canonical = Protocol.canonicalRequest(f);
                 eq("canonical string", Json.str(c, "canonical"), canonical);
@@ -305,6 +308,30 @@ public final class Main {
                 eq("signature", Json.str(ex, "signature"), B64u.encode(Protocol.sign(B64u.d(Json.str(in, "secret")), canonical)));
             });
         }
+        // mustNotOpen: each sealed response, opened per 6.4 with the given session key, key id, request
+        // nonce, status and response nonce, must fail (WXSEAL_RESPONSE_INVALID).
+        List<Object> sealedCases = Json.arr(file.get("sealed"));
+        n = 0;
+        for (Object o : Json.arr(file.get("mustNotOpen"))) {
+            Map<String, Object> c = Json.obj(o);
+            unit("response.mustNotOpen[" + n++ + "] " + Json.str(c, "description"), () -> {
+                byte[] k = B64u.d(Json.str(c, "sessionKey"));
+                byte[] sealedBody = B64u.d(Json.str(c, "sealedBody"));
+                try {
+                    Protocol.Payload p = Protocol.openResponse(k, Json.str(c, "keyId"), Json.str(c, "requestNonce"),
+                        (int) Json.num(c, "status"), Protocol.SEALED_CT, Json.str(c, "responseNonce"), sealedBody);
+                    check("must not open, but opened to " + B64u.encode(p.body), false);
+                } catch (Protocol.ResponseInvalidException expected) { /* good */ }
+                // Not vacuous: when the body is one of the sealed vectors, it opens with that vector's own values.
+                for (Object so : sealedCases) {
+                    Map<String, Object> in = Json.obj(Json.obj(so).get("input"));
+                    Map<String, Object> ex = Json.obj(Json.obj(so).get("expected"));
+                    if (!Arrays.equals(B64u.d(Json.str(ex, "sealedBody")), sealedBody)) continue;
+                    Protocol.openResponse(B64u.d(Json.str(in, "sessionKey")), Json.str(in, "keyId"), Json.str(in, "requestNonce"),
+                        (int) Json.num(ex, "wireStatus"), Protocol.SEALED_CT, Json.str(in, "responseNonce"), sealedBody);
+                }
+            });
+        }
     }
 
     // ---------------------------------------------------------------- reject.json
@@ -322,26 +349,46 @@ public final class Main {
         return v;
     }
 
+    private static Verifier.Request request(Map<String, Object> r) {
+        Verifier.Request req = new Verifier.Request();
+        req.method = Json.str(r, "method");
+        req.target = Json.str(r, "target");
+        for (Map.Entry<String, Object> h : Json.obj(r.get("headers")).entrySet()) {
+            // a JSON array would be a header sent several times
+            if (h.getValue() instanceof List) for (Object v : Json.arr(h.getValue())) req.header(h.getKey(), (String) v);
+            else req.header(h.getKey(), (String) h.getValue());
+        }
+        req.body = B64u.d(Json.str(r, "body"));
+        return req;
+    }
+
     private void reject(Map<String, Object> file, List<Object> rsaKeys) {
         int n = 0;
         for (Object o : Json.arr(file.get("cases"))) {
             Map<String, Object> c = Json.obj(o);
             unit("reject[" + n++ + "] " + Json.str(c, "description"), () -> {
                 Verifier v = rejectServer(Json.str(file, "secret"), Json.str(file, "keyId"), rsaKey(rsaKeys, file));
-                Map<String, Object> r = Json.obj(c.get("request"));
-                Verifier.Request req = new Verifier.Request();
-                req.method = Json.str(r, "method");
-                req.target = Json.str(r, "target");
-                for (Map.Entry<String, Object> h : Json.obj(r.get("headers")).entrySet()) req.header(h.getKey(), (String) h.getValue());
-                req.body = B64u.d(Json.str(r, "body"));
+                if (c.containsKey("maxBodyBytes")) v.bodyLimit = Json.num(c, "maxBodyBytes");
+                if (c.containsKey("allowedModes")) {
+                    java.util.Set<String> modes = new java.util.HashSet<>();
+                    for (Object m : Json.arr(c.get("allowedModes"))) modes.add((String) m);
+                    v.allowedModes = modes;
+                }
+                Verifier.Request req = request(Json.obj(c.get("request")));
                 long now = Json.num(c, "now");
                 String expected = Json.str(c, "expectedCode");
+                if (c.containsKey("precededBy")) {
+                    Verifier.Result first = v.verify(request(Json.obj(c.get("precededBy"))), now);
+                    check("precededBy request must be accepted, got " + first, first.accepted());
+                }
                 Verifier.Result res = v.verify(req, now);
                 if (Boolean.TRUE.equals(c.get("sendTwice"))) {
                     check("first send must be accepted, got " + res, res.accepted());
                     res = v.verify(req, now);
                 }
                 eq("verifier result", expected == null ? "accepted" : expected, res.accepted() ? "accepted" : res.code);
+                if (!res.accepted() && expected != null && expected.equals(res.code))
+                    eq("status of " + res.code, (long) Verifier.statusOf(expected), (long) res.status);
                 if (verbose) System.out.println("     -> " + res);
                 if (!res.accepted() && expected != null && !expected.equals(res.code))
                     caseFailures.add("  detail: " + res.detail);
@@ -380,8 +427,10 @@ public final class Main {
             HttpResponse<byte[]> resp = http.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
 
             int status = resp.statusCode();
+            // 6.4: a verifier rejection is recognised by a Wxseal-Error header holding a code of section 10;
+            // anything else must open as a sealed response or is WXSEAL_RESPONSE_INVALID.
             String error = resp.headers().firstValue("wxseal-error").orElse(null);
-            if (error != null) {
+            if (Verifier.isWireCode(error)) {
                 System.err.println("rejected by the verifier: " + error + " (HTTP " + status + ", server time "
                     + resp.headers().firstValue("wxseal-server-time").orElse("?") + ")");
                 System.err.println(new String(resp.body(), StandardCharsets.UTF_8));

@@ -120,42 +120,67 @@ public final class Protocol {
         }
     }
 
-    /** Split at the first LF and check the meta JSON (6.1); throws for WXSEAL_MALFORMED_PAYLOAD. */
+    /**
+     * Split at the first LF and check the meta JSON (6.1); throws for WXSEAL_MALFORMED_PAYLOAD.
+     * The meta is at most 4096 bytes, so the LF must be within the first 4097 bytes. A member whose
+     * value is JSON null is absent; unknown members are ignored; a repeated member keeps the last.
+     */
     public static Payload unframe(byte[] plaintext) throws MalformedException {
         int lf = -1;
-        for (int k = 0; k < plaintext.length; k++) if (plaintext[k] == '\n') { lf = k; break; }
-        if (lf < 0) throw new MalformedException("no LF in plaintext");
-        if (lf > META_MAX_BYTES) throw new MalformedException("meta JSON longer than 4096 bytes");
+        int limit = Math.min(plaintext.length, META_MAX_BYTES + 1);
+        for (int k = 0; k < limit; k++) if (plaintext[k] == '\n') { lf = k; break; }
+        if (lf < 0) throw new MalformedException("no LF within the first " + (META_MAX_BYTES + 1) + " bytes");
         Object meta;
         try { meta = Json.parse(strictUtf8(Crypto.slice(plaintext, 0, lf))); }
         catch (Json.ParseException e) { throw new MalformedException("meta is not JSON: " + e.getMessage()); }
         if (!(meta instanceof Map)) throw new MalformedException("meta is not a JSON object");
         Map<String, Object> m = Json.obj(meta);
         Payload p = new Payload();
-        if (m.containsKey("contentType")) {
-            Object ct = m.get("contentType");
+        Object ct = m.get("contentType");
+        if (ct != null && ct != Json.NULL) {
             if (!(ct instanceof String)) throw new MalformedException("contentType is not a string");
             p.contentType = (String) ct;
         }
-        if (m.containsKey("identity")) {
-            p.identity = checkIdentity(m.get("identity"));
-        }
+        Object id = m.get("identity");
+        if (id != null && id != Json.NULL) p.identity = checkIdentity(id);
         p.body = Crypto.slice(plaintext, lf + 1, plaintext.length);
         return p;
     }
 
-    /** Section 7: a JSON object whose known members are strings of at most 256 characters. */
+    /** Length in UTF-8 bytes of a Java string (a lone surrogate counts as U+FFFD, 3 bytes). */
+    public static int utf8Length(String s) {
+        int n = 0;
+        for (int k = 0; k < s.length(); k++) {
+            char c = s.charAt(k);
+            if (c < 0x80) n += 1;
+            else if (c < 0x800) n += 2;
+            else if (Character.isHighSurrogate(c) && k + 1 < s.length() && Character.isLowSurrogate(s.charAt(k + 1))) { n += 4; k++; }
+            else n += 3;
+        }
+        return n;
+    }
+
+    public static final int IDENTITY_MEMBER_MAX_BYTES = 256;
+
+    /**
+     * Section 7: a JSON object; each known member is a string of at most 256 UTF-8 bytes or null
+     * (= absent). Returns only the known, present members, in the order of IDENTITY_MEMBERS (members
+     * not listed are ignored and not passed on).
+     */
     public static Map<String, Object> checkIdentity(Object v) throws MalformedException {
         if (!(v instanceof Map)) throw new MalformedException("identity is not a JSON object");
         Map<String, Object> id = Json.obj(v);
+        Map<String, Object> out = new LinkedHashMap<>();
         for (String k : IDENTITY_MEMBERS) {
-            if (!id.containsKey(k)) continue;
             Object s = id.get(k);
+            if (s == null || s == Json.NULL) continue;
             if (!(s instanceof String)) throw new MalformedException("identity." + k + " is not a string");
             String str = (String) s;
-            if (str.codePointCount(0, str.length()) > 256) throw new MalformedException("identity." + k + " longer than 256 characters");
+            if (utf8Length(str) > IDENTITY_MEMBER_MAX_BYTES)
+                throw new MalformedException("identity." + k + " is longer than 256 UTF-8 bytes");
+            out.put(k, str);
         }
-        return id;
+        return out;
     }
 
     // ------------------------------------------------------------------ 6.2 request AAD

@@ -89,6 +89,11 @@ public final class Verifier {
         for (Object[] r : t) STATUS.put((String) r[0], (Integer) r[1]);
     }
 
+    /** True for the codes of SPEC 10, the only values of Wxseal-Error a client treats as a rejection (6.4). */
+    public static boolean isWireCode(String code) { return code != null && STATUS.containsKey(code); }
+
+    public static int statusOf(String code) { return STATUS.get(code); }
+
     private static final class Reject extends Exception {
         private static final long serialVersionUID = 1L;
         final String code;
@@ -130,7 +135,31 @@ public final class Verifier {
 
     static boolean hasCrLf(String s) { return s.indexOf('\r') >= 0 || s.indexOf('\n') >= 0; }
 
+    /** 0x21-0x7E only (traceparent, SPEC 4). */
+    static boolean isVisible(String s) {
+        for (int k = 0; k < s.length(); k++) if (s.charAt(k) < 0x21 || s.charAt(k) > 0x7e) return false;
+        return true;
+    }
+
+    /**
+     * Content-Type, SPEC 9 step 2.8 "visible ASCII": read as visible ASCII plus SP and HTAB inside the
+     * value (RFC 9110 field text), because "application/json; charset=utf-8" (sign.json) has a space.
+     */
+    static boolean isFieldText(String s) {
+        for (int k = 0; k < s.length(); k++) {
+            char c = s.charAt(k);
+            if (c != '\t' && (c < 0x20 || c > 0x7e)) return false;
+        }
+        return true;
+    }
+
     private static String one(Request r, String name) { List<String> v = r.headers.get(name); return v == null ? null : v.get(0); }
+
+    private static String required(Request r, String name) throws Reject {
+        String v = one(r, name);
+        if (v == null) throw reject("WXSEAL_MISSING_HEADER", name);
+        return v;
+    }
 
     private static byte[] strict(String value, String name) throws Reject {
         try { return B64u.decode(value); }
@@ -152,77 +181,87 @@ public final class Verifier {
     }
 
     private void run(Request req, long now, Result res) throws Reject {
-        // ---- step 1: body size
-        String cl = one(req, "content-length");
-        if (cl != null && isDigits(cl.trim(), 1, 19) && Long.parseLong(cl.trim()) > bodyLimit)
-            throw reject("WXSEAL_BODY_TOO_LARGE", "Content-Length over the limit");
+        // ---- step 1: body size (Content-Length when present, and the bytes read)
+        List<String> cls = req.headers.get("content-length");
+        if (cls != null) for (String cl : cls)
+            if (isDigits(cl.trim(), 1, 19) && Long.parseLong(cl.trim()) > bodyLimit)
+                throw reject("WXSEAL_BODY_TOO_LARGE", "Content-Length over the limit");
         if (req.body.length > bodyLimit) throw reject("WXSEAL_BODY_TOO_LARGE", "body over the limit");
 
-        // ---- step 2: header syntax
-        if (req.target == null || req.target.getBytes(StandardCharsets.UTF_8).length > 8192)
-            throw reject("WXSEAL_MALFORMED_HEADER", "request target longer than 8192 bytes");
-        if (hasCrLf(req.target) || !req.target.startsWith("/"))
-            throw reject("WXSEAL_MALFORMED_HEADER", "request target syntax");
-        if (!isMethod(req.method)) throw reject("WXSEAL_MALFORMED_HEADER", "method syntax");
+        // ---- step 2: header syntax, in the exact order of SPEC 9 "Inside step 2"
+        // 2.1 a header of section 4 (or Content-Encoding / Content-Length) repeated
         for (String h : PROTOCOL_HEADERS) {
             List<String> v = req.headers.get(h);
-            if (v == null) continue;
-            if (v.size() > 1) throw reject("WXSEAL_MALFORMED_HEADER", h + " appears more than once");
-            if (hasCrLf(v.get(0))) throw reject("WXSEAL_MALFORMED_HEADER", h + " contains CR or LF");
+            if (v != null && v.size() > 1) throw reject("WXSEAL_MALFORMED_HEADER", h + " appears more than once");
         }
+        // 2.2 version
         String version = one(req, "wxseal-version");
         if (version == null) throw reject("WXSEAL_MISSING_HEADER", "wxseal-version");
         if (!version.equals("1")) throw reject("WXSEAL_UNSUPPORTED_VERSION", "version " + version);
+        // 2.3 mode
         String mode = one(req, "wxseal-mode");
         if (mode == null) throw reject("WXSEAL_MISSING_HEADER", "wxseal-mode");
         if (!mode.equals("sealed") && !mode.equals("signed")) throw reject("WXSEAL_MALFORMED_HEADER", "mode " + mode);
         boolean sealed = mode.equals("sealed");
-        List<String> required = new ArrayList<>(List.of("wxseal-key-id", "wxseal-timestamp", "wxseal-nonce", "wxseal-signature"));
-        if (sealed) required.addAll(List.of("wxseal-server-key-id", "wxseal-wrapped-key", "wxseal-iv", "content-type"));
-        for (String h : required) if (one(req, h) == null) throw reject("WXSEAL_MISSING_HEADER", h);
-        if (sealed && one(req, "wxseal-identity") != null)
-            throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-identity is not allowed in sealed mode");
-        if (!sealed) for (String h : List.of("wxseal-server-key-id", "wxseal-wrapped-key", "wxseal-iv"))
-            if (one(req, h) != null) throw reject("WXSEAL_MALFORMED_HEADER", h + " is not allowed in sign-only mode");
-
-        String keyId = one(req, "wxseal-key-id");
+        // 2.4 method
+        if (!isMethod(req.method)) throw reject("WXSEAL_MALFORMED_HEADER", "method syntax");
+        // 2.5 mode allowed for the route; sealed mode never with HEAD
+        if (!allowedModes.contains(mode)) throw reject("WXSEAL_MODE_NOT_ALLOWED", "route does not accept " + mode);
+        if (sealed && req.method.equals("HEAD")) throw reject("WXSEAL_MODE_NOT_ALLOWED", "sealed mode with HEAD");
+        // 2.6 request target
+        if (req.target == null || req.target.getBytes(StandardCharsets.UTF_8).length > 8192)
+            throw reject("WXSEAL_MALFORMED_HEADER", "request target longer than 8192 bytes");
+        if (!req.target.startsWith("/") || hasCrLf(req.target))
+            throw reject("WXSEAL_MALFORMED_HEADER", "request target syntax");
+        // 2.7 key id, timestamp, nonce, signature: each one present, then its syntax
+        String keyId = required(req, "wxseal-key-id");
         if (!isKeyId(keyId)) throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-key-id syntax");
-        String ts = one(req, "wxseal-timestamp");
-        // 1-12 digits (section 4), written without leading zeros (section 1)
+        String ts = required(req, "wxseal-timestamp");
+        // 1-12 digits, no sign, no leading zero ("0" alone is allowed)
         if (!isDigits(ts, 1, 12) || (ts.length() > 1 && ts.charAt(0) == '0'))
             throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-timestamp syntax");
-        String nonce = one(req, "wxseal-nonce");
+        String nonce = required(req, "wxseal-nonce");
         if (nonce.length() < 22 || nonce.length() > 64 || !B64u.isAlphabet(nonce))
             throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-nonce syntax");
-        String sigB64 = one(req, "wxseal-signature");
+        String sigB64 = required(req, "wxseal-signature");
         if (sigB64.length() != 43) throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-signature is not 43 characters");
         byte[] sig = strict(sigB64, "wxseal-signature");
-        String serverKeyId = "", wrappedB64 = "", ivB64 = "";
-        byte[] wrapped = null, iv = null;
-        if (sealed) {
-            serverKeyId = one(req, "wxseal-server-key-id");
-            if (!isKeyId(serverKeyId)) throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-server-key-id syntax");
-            wrappedB64 = one(req, "wxseal-wrapped-key");
-            wrapped = strict(wrappedB64, "wxseal-wrapped-key");
-            if (wrapped.length < 256 || wrapped.length > 512)
-                throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-wrapped-key length " + wrapped.length);
-            ivB64 = one(req, "wxseal-iv");
-            if (ivB64.length() != 16) throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-iv is not 16 characters");
-            iv = strict(ivB64, "wxseal-iv");
-            if (!Protocol.trimSpTab(one(req, "content-type")).equals(Protocol.SEALED_CT))
-                throw reject("WXSEAL_MALFORMED_HEADER", "content-type must be " + Protocol.SEALED_CT);
-        }
-        String identityB64 = one(req, "wxseal-identity");
-        if (identityB64 != null && (identityB64.length() > 2048 || !B64u.isAlphabet(identityB64)))
-            throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-identity syntax");
-        String traceparent = one(req, "traceparent");
-        if (traceparent != null && traceparent.length() > 512)
-            throw reject("WXSEAL_MALFORMED_HEADER", "traceparent longer than 512 characters");
+        if (sig.length != 32) throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-signature is not 32 bytes");
+        // 2.8 Content-Type, Content-Encoding, traceparent
+        String ctRaw = one(req, "content-type");
+        String contentType = Protocol.trimSpTab(ctRaw); // "" when absent
+        if (ctRaw != null && (contentType.length() > 256 || !isFieldText(contentType)))
+            throw reject("WXSEAL_MALFORMED_HEADER", "content-type syntax");
         String ce = one(req, "content-encoding");
         if (ce != null && !Protocol.trimSpTab(ce).equalsIgnoreCase("identity"))
             throw reject("WXSEAL_MALFORMED_HEADER", "content-encoding must be identity");
-        if (!allowedModes.contains(mode) || (sealed && req.method.equals("HEAD")))
-            throw reject("WXSEAL_MODE_NOT_ALLOWED", mode + " " + req.method);
+        String traceparent = one(req, "traceparent");
+        if (traceparent != null && (traceparent.length() < 1 || traceparent.length() > 512 || !isVisible(traceparent)))
+            throw reject("WXSEAL_MALFORMED_HEADER", "traceparent is not 1-512 visible ASCII characters");
+        // 2.9 headers of the mode
+        String identityB64 = one(req, "wxseal-identity");
+        String serverKeyId = "", wrappedB64 = "", ivB64 = "";
+        byte[] wrapped = null, iv = null;
+        if (sealed) {
+            if (identityB64 != null) throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-identity is not allowed in sealed mode");
+            if (ctRaw == null || !contentType.equals(Protocol.SEALED_CT))
+                throw reject("WXSEAL_MALFORMED_HEADER", "content-type must be " + Protocol.SEALED_CT);
+            serverKeyId = required(req, "wxseal-server-key-id");
+            if (!isKeyId(serverKeyId)) throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-server-key-id syntax");
+            wrappedB64 = required(req, "wxseal-wrapped-key");
+            if (wrappedB64.length() < 342 || wrappedB64.length() > 683)
+                throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-wrapped-key is " + wrappedB64.length() + " characters, not 342-683");
+            wrapped = strict(wrappedB64, "wxseal-wrapped-key"); // 342-683 characters decode to 256-512 bytes
+            ivB64 = required(req, "wxseal-iv");
+            if (ivB64.length() != 16) throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-iv is not 16 characters");
+            iv = strict(ivB64, "wxseal-iv");
+            if (iv.length != 12) throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-iv is not 12 bytes");
+        } else {
+            for (String h : List.of("wxseal-server-key-id", "wxseal-wrapped-key", "wxseal-iv"))
+                if (one(req, h) != null) throw reject("WXSEAL_MALFORMED_HEADER", h + " is not allowed in sign-only mode");
+            if (identityB64 != null && (identityB64.length() < 1 || identityB64.length() > 2048 || !B64u.isAlphabet(identityB64)))
+                throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-identity is not 1-2048 b64u characters");
+        }
 
         // ---- step 3: timestamp window
         long t = Long.parseLong(ts);
@@ -252,7 +291,7 @@ public final class Verifier {
         f.timestamp = ts;
         f.nonce = nonce;
         f.keyId = keyId;
-        f.contentType = Protocol.trimSpTab(one(req, "content-type"));
+        f.contentType = contentType;
         f.serverKeyId = serverKeyId;
         f.wrappedKey = wrappedB64;
         f.iv = ivB64;
@@ -293,7 +332,7 @@ public final class Verifier {
         } else {
             // ---- step 8: decode and check Wxseal-Identity
             Protocol.Payload p = new Protocol.Payload();
-            p.contentType = one(req, "content-type");
+            p.contentType = ctRaw == null ? null : contentType;
             p.body = req.body;
             if (identityB64 != null) {
                 byte[] raw = strict(identityB64, "wxseal-identity");
