@@ -29,6 +29,7 @@ export const LABELS = {
   response: 'WXSEAL1-HMAC-SHA256-RESPONSE',
   responseAad: 'WXSEAL1-RESPONSE',
   responseHkdfInfo: 'WXSEAL1 response',
+  rejection: 'WXSEAL1-HMAC-SHA256-REJECTION',
 } as const;
 
 export const SEALED_CONTENT_TYPE = 'application/vnd.wxseal.sealed';

@@ -76,7 +76,8 @@ function checkSpec(spec: RequestSpec): void {
     throw new WxsealError('WXSEAL_CONFIG_INVALID', msg);
   };
   if (!LIMITS.methodPattern.test(spec.method)) bad(`method must be 1-16 upper-case letters`);
-  if (!spec.target.startsWith('/') || /[\r\n#]/.test(spec.target)) bad('target must start with / and hold no CR, LF or #');
+  // Printable ASCII only: Node's HTTP client refuses or rewrites anything else, which would break the signature.
+  if (!/^\/[\x21-\x7e]*$/.test(spec.target) || spec.target.includes('#')) bad('target must start with / and be printable ASCII without spaces or #; percent-encode the rest');
   if (Buffer.byteLength(spec.target) > LIMITS.maxTargetBytes) bad(`target exceeds ${LIMITS.maxTargetBytes} bytes`);
   if (!LIMITS.idPattern.test(spec.keyId)) bad('keyId must be 1-64 characters of A-Z a-z 0-9 . _ : -');
   if (spec.nonce !== undefined && !LIMITS.noncePattern.test(spec.nonce)) bad('nonce breaks the nonce syntax');

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { canonicalResponseString, responseAad, trimContentType } from './canonical.js';
-import { HEADERS, RESPONSE_NONCE_BYTES, SEALED_CONTENT_TYPE, SIGNATURE_BYTES } from './constants.js';
+import { HEADERS, LABELS, RESPONSE_NONCE_BYTES, SEALED_CONTENT_TYPE, SIGNATURE_BYTES } from './constants.js';
 import { b64uDecodeStrict, b64uEncode, sha256Hex } from './encoding.js';
 import { aesGcmDecrypt, aesGcmEncrypt, deriveResponseKey, generateResponseNonce } from './envelope.js';
 import { WIRE_ERROR_STATUS, WxsealError, isWireErrorCode, type WireErrorCode } from './errors.js';
@@ -67,13 +67,53 @@ export function signResponse(ctx: ServerResponseContext, res: PlainResponse): Wi
   return { status: res.status, headers, body };
 }
 
-/** A verifier rejection as read by a client (SPEC.md section 10). Unauthenticated by design. */
+/** A verifier rejection as read by a client (SPEC.md section 10). */
 export interface Rejection {
   code: WireErrorCode;
   status: number;
   message: string;
   /** Wxseal-Server-Time, when present and well-formed. */
   serverTime: number | undefined;
+  /** Raw Wxseal-Server-Time text (what a rejection signature covers). */
+  serverTimeText: string | undefined;
+  /** Wxseal-Signature of a signed rejection (SPEC.md 10.1), when present. */
+  signature: string | undefined;
+}
+
+/** Codes a server signs because they arise after the request's signature verified (SPEC.md 10.1). */
+export const SIGNED_REJECTION_CODES: ReadonlySet<WireErrorCode> = new Set<WireErrorCode>([
+  'WXSEAL_REPLAYED_NONCE',
+  'WXSEAL_NONCE_STORE_FULL',
+  'WXSEAL_NONCE_STORE_UNAVAILABLE',
+  'WXSEAL_UNWRAP_FAILED',
+  'WXSEAL_DECRYPT_FAILED',
+  'WXSEAL_MALFORMED_PAYLOAD',
+]);
+
+/** SPEC.md 10.1: the string a signed rejection's HMAC covers. */
+export function canonicalRejectionString(r: { keyId: string; requestNonce: string; status: number; code: string; serverTime: string }): string {
+  return [LABELS.rejection, r.keyId, r.requestNonce, String(r.status), r.code, r.serverTime].join('\n');
+}
+
+/** Server side: adds Wxseal-Signature to a rejection raised after the request's HMAC verified. */
+export function signRejection(res: WireResponse, ctx: { keyId: string; nonce: string; secret: Uint8Array }): WireResponse {
+  const code = res.headers[HEADERS.error];
+  const serverTime = res.headers[HEADERS.serverTime];
+  if (code === undefined || serverTime === undefined) throw new TypeError('signRejection needs a rejection response');
+  const canonical = canonicalRejectionString({ keyId: ctx.keyId, requestNonce: ctx.nonce, status: res.status, code, serverTime });
+  return { ...res, headers: { ...res.headers, [HEADERS.signature]: signCanonical(ctx.secret, canonical) } };
+}
+
+/** Client side: true only when the rejection carries a valid signature for this very request. */
+export function isAuthenticRejection(rejection: Rejection, ctx: { keyId: string; nonce: string; secret: Uint8Array }): boolean {
+  if (rejection.signature === undefined || rejection.serverTimeText === undefined) return false;
+  const signature = b64uDecodeStrict(rejection.signature);
+  if (!signature || signature.length !== SIGNATURE_BYTES) return false;
+  const expected = hmacSha256(
+    ctx.secret,
+    canonicalRejectionString({ keyId: ctx.keyId, requestNonce: ctx.nonce, status: rejection.status, code: rejection.code, serverTime: rejection.serverTimeText }),
+  );
+  return timingSafeEqual(expected, signature);
 }
 
 function one(header: HeaderGetter, name: string): string | undefined {
@@ -81,11 +121,12 @@ function one(header: HeaderGetter, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** Recognises a verifier rejection: a Wxseal-Error header naming a wire code. */
+/** Recognises a verifier rejection: a Wxseal-Error header naming a wire code, with that code's status. */
 export function parseRejection(status: number, header: HeaderGetter, body: Uint8Array): Rejection | undefined {
   const codeText = one(header, HEADERS.error);
   if (codeText === undefined || !isWireErrorCode(codeText)) return undefined;
   const code: WireErrorCode = codeText;
+  if (WIRE_ERROR_STATUS[code] !== status) return undefined;
   const timeText = one(header, HEADERS.serverTime);
   const serverTime = timeText !== undefined && /^[0-9]{1,12}$/.test(timeText) ? Number(timeText) : undefined;
   let message: string = code;
@@ -95,7 +136,7 @@ export function parseRejection(status: number, header: HeaderGetter, body: Uint8
   } catch {
     // The message is for humans only; the code is what counts.
   }
-  return { code, status, message, serverTime };
+  return { code, status, message, serverTime, serverTimeText: timeText, signature: one(header, HEADERS.signature) };
 }
 
 /** The JSON body and headers of a verifier rejection (SPEC.md section 10). */
@@ -137,9 +178,12 @@ export function openResponse(
     if (!nonce || nonce.length !== RESPONSE_NONCE_BYTES) return invalid('Wxseal-Response-Nonce is malformed');
     const { key, iv } = deriveResponseKey(ctx.sessionKey, nonce);
     const aad = responseAad({ keyId: ctx.keyId, requestNonce: ctx.nonce, status: res.status });
-    const plain = aesGcmDecrypt(key, iv, aad, res.body, 'WXSEAL_RESPONSE_INVALID');
-    const { meta, body } = decodePayload(plain, 'WXSEAL_RESPONSE_INVALID');
-    return { status: res.status, contentType: meta.contentType, body };
+    try {
+      const { meta, body } = decodePayload(aesGcmDecrypt(key, iv, aad, res.body, 'WXSEAL_RESPONSE_INVALID'), 'WXSEAL_RESPONSE_INVALID');
+      return { status: res.status, contentType: meta.contentType, body };
+    } catch (err) {
+      return invalid(err instanceof Error ? err.message : 'sealed response does not open');
+    }
   }
   const signatureText = one(res.header, HEADERS.signature) ?? invalid('response has no Wxseal-Signature');
   const signature = b64uDecodeStrict(signatureText);
