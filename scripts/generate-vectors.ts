@@ -305,6 +305,7 @@ const cases: Array<{ description: string; request: Req; now: number; expectedCod
   { description: 'order: unknown key id AND expired timestamp -> the timestamp is checked first', request: with_(base0, { [HEADERS.keyId]: 'nobody' }), now: 1763900100, expectedCode: 'WXSEAL_TIMESTAMP_EXPIRED' },
   { description: 'order: unknown server key AND bad signature -> the lookup comes first', request: with_(base0, { [HEADERS.serverKeyId]: 'sk-ffffffffffffffff', [HEADERS.nonce]: 'cmVqZWN0LW5vbmNlLTAwMTM' }), now: 1763900000, expectedCode: 'WXSEAL_UNKNOWN_SERVER_KEY' },
   { description: 'order: a forged copy of an accepted request is BAD_SIGNATURE, not REPLAYED (nonces are claimed after the HMAC)', request: { ...base0, body: flip(good.body, 0) }, now: 1763900000, expectedCode: 'WXSEAL_BAD_SIGNATURE', precededBy: base0 },
+  { description: 'a fragment appended to the target', request: { ...base0, target: '/api/orders#x' }, now: 1763900000, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
   { description: 'order: version 2 AND missing nonce -> the version is checked first', request: with_(base0, { [HEADERS.version]: '2', [HEADERS.nonce]: null }), now: 1763900000, expectedCode: 'WXSEAL_UNSUPPORTED_VERSION' },
 ];
 write('reject.json', {

@@ -94,7 +94,7 @@ export function parseRequestHeaders(input: {
     throw new WxsealError('WXSEAL_MODE_NOT_ALLOWED', 'sealed mode cannot be used with HEAD');
   }
   if (Buffer.byteLength(input.target) > LIMITS.maxTargetBytes) malformed(`request target exceeds ${LIMITS.maxTargetBytes} bytes`);
-  if (!input.target.startsWith('/') || /[\r\n]/.test(input.target)) malformed('request target must be origin-form');
+  if (!input.target.startsWith('/') || /[\r\n#]/.test(input.target)) malformed('request target must be origin-form, without a fragment');
   const { path, rawQuery } = splitTarget(input.target);
 
   const keyId = required(header, HEADERS.keyId, LIMITS.idPattern);

@@ -211,7 +211,7 @@ public final class Verifier {
         // 2.6 request target
         if (req.target == null || req.target.getBytes(StandardCharsets.UTF_8).length > 8192)
             throw reject("WXSEAL_MALFORMED_HEADER", "request target longer than 8192 bytes");
-        if (!req.target.startsWith("/") || hasCrLf(req.target))
+        if (!req.target.startsWith("/") || hasCrLf(req.target) || req.target.indexOf('#') >= 0)
             throw reject("WXSEAL_MALFORMED_HEADER", "request target syntax");
         // 2.7 key id, timestamp, nonce, signature: each one present, then its syntax
         String keyId = required(req, "wxseal-key-id");

@@ -1,0 +1,545 @@
+import {
+  LIMITS,
+  MAX_SECRET_BYTES,
+  MAX_SECRETS_PER_KEY,
+  MIN_SECRET_BYTES,
+  MODES,
+  SINGLE_HEADERS,
+  WxsealError,
+  checkTimestamp,
+  decodeIdentityHeader,
+  isWireErrorCode,
+  openSealedRequest,
+  parseRequestHeaders,
+  rejectionResponse,
+  sealResponse as protocolSealResponse,
+  signResponse,
+  sealableStatus,
+  signRejection,
+  unixNow,
+  verifyRequestSignature,
+  type HeaderGetter,
+  type Mode,
+  type ParsedRequest,
+  type ServerResponseContext,
+  type WechatIdentity,
+  type WireErrorCode,
+  type WireResponse,
+} from '@wxseal/protocol';
+import type { ClientCredential, ClientSecret, KeyResolver } from './keys/key-resolver.js';
+import { ServerKeyRing, type ServerKeyInput } from './keys/server-key-ring.js';
+import type { NonceStore } from './nonce/nonce-store.js';
+
+/** Marks an error raised after the request's signature verified, with what signing its rejection needs. */
+const AUTHENTIC_REQUEST = Symbol('wxseal.authenticRequest');
+
+/** Request headers as a lookup function or as an object (Node's IncomingHttpHeaders, a plain record). */
+export type HeaderSource = HeaderGetter | Readonly<Record<string, string | string[] | undefined>>;
+
+/** The dependency whose failure a verifier reports through `onDependencyError`. */
+export type VerifierDependency = 'key-resolver' | 'nonce-store' | 'server-key-ring';
+
+export interface VerifierOptions {
+  /** Looks up client credentials by key id. */
+  keys: KeyResolver;
+  /** Records (key id, nonce) pairs; MemoryNonceStore for one process, RedisNonceStore for several. */
+  nonceStore: NonceStore;
+  /** The server's RSA private keys. Required when sealed mode is allowed. */
+  serverKeys?: ServerKeyRing | Iterable<ServerKeyInput>;
+  /** Modes accepted unless a route says otherwise (default: both, or only `signed` without server keys). */
+  allowedModes?: readonly Mode[];
+  /** Freshness window W in seconds (default 60, at most 300). */
+  windowSeconds?: number;
+  /** Largest request body in bytes (default 1 MiB). */
+  maxBodyBytes?: number;
+  /** Clock in Unix seconds (default: the system clock). Tests inject a fixed one. */
+  now?: () => number;
+  /** Longest wait for the key resolver before WXSEAL_KEY_STORE_UNAVAILABLE (default 5000 ms). */
+  keyResolverTimeoutMs?: number;
+  /** Longest wait for the nonce store before WXSEAL_NONCE_STORE_UNAVAILABLE (default 5000 ms). */
+  nonceStoreTimeoutMs?: number;
+  /**
+   * Told about every unexpected failure of a dependency (a resolver that throws, a nonce store that
+   * is down), so it can be logged. Errors carry no secrets or bodies. The request is refused anyway.
+   */
+  onDependencyError?: (error: unknown, dependency: VerifierDependency) => void;
+}
+
+export interface VerifyInput {
+  /** The request method as on the request line. */
+  method: string;
+  /** The request target exactly as received on the request line (path and query), before any rewrite. */
+  target: string;
+  headers: HeaderSource;
+  /**
+   * Node's `req.rawHeaders`, when available: the only place a repeated Content-Type is visible
+   * (Node keeps the first one in `req.headers`). The adapters always pass it.
+   */
+  rawHeaders?: readonly string[];
+  /** The body bytes exactly as received. */
+  body: Uint8Array;
+  /** This route's modes; defaults to the verifier's `allowedModes`. */
+  allowedModes?: readonly Mode[];
+}
+
+/** A request that passed every step of SPEC.md section 9. */
+export interface VerifiedRequest {
+  readonly mode: Mode;
+  readonly keyId: string;
+  /** The `id` of the client secret that matched, when the resolver gave it one. */
+  readonly secretId: string | undefined;
+  readonly nonce: string;
+  /** The request's Unix timestamp. */
+  readonly timestamp: number;
+  readonly method: string;
+  /** The path as sent (not decoded). */
+  readonly path: string;
+  /** The query as sent (not canonicalised), empty when there is none. */
+  readonly rawQuery: string;
+  /** The WeChat identity the client asserted (signed; encrypted in sealed mode); `{}` when none. */
+  readonly identity: WechatIdentity;
+  /** The body: decrypted in sealed mode, as sent in sign-only mode. */
+  readonly body: Buffer;
+  /** Media type of `body`: the inner content type in sealed mode, Content-Type in sign-only mode. */
+  readonly contentType: string | undefined;
+  readonly traceparent: string | undefined;
+  /** Sealed mode: the server key that unwrapped the session key. */
+  readonly serverKeyId: string | undefined;
+  /**
+   * What answering needs: the session key (sealed) or the secret that verified the request
+   * (sign-only). Non-enumerable, so JSON.stringify and console.log of the request never show it.
+   */
+  readonly responseContext: ServerResponseContext;
+}
+
+/** A handler's response before it is sealed or signed. */
+export interface ResponseInput {
+  status: number;
+  /** Media type of `body` (authenticated; inside the envelope in sealed mode). */
+  contentType?: string | undefined;
+  body?: Uint8Array | string | undefined;
+}
+
+/** Statuses whose responses carry no content (RFC 9110); sealed mode sends them as 200 (SPEC.md 6.3). */
+export function isBodylessStatus(status: number): boolean {
+  return status < 200 || status === 204 || status === 304;
+}
+
+// For each stage, the codes a dependency may report as they are; anything else becomes the fallback.
+const PARSE_CODES: readonly WireErrorCode[] = ['WXSEAL_UNSUPPORTED_VERSION', 'WXSEAL_MISSING_HEADER', 'WXSEAL_MALFORMED_HEADER', 'WXSEAL_MODE_NOT_ALLOWED'];
+const KEY_CODES: readonly WireErrorCode[] = ['WXSEAL_KEY_STORE_UNAVAILABLE', 'WXSEAL_UNKNOWN_KEY_ID', 'WXSEAL_KEY_REVOKED'];
+const NONCE_CODES: readonly WireErrorCode[] = ['WXSEAL_NONCE_STORE_FULL', 'WXSEAL_NONCE_STORE_UNAVAILABLE', 'WXSEAL_REPLAYED_NONCE'];
+const UNWRAP_CODES: readonly WireErrorCode[] = ['WXSEAL_UNWRAP_FAILED', 'WXSEAL_UNKNOWN_SERVER_KEY', 'WXSEAL_MALFORMED_HEADER'];
+const DECRYPT_CODES: readonly WireErrorCode[] = ['WXSEAL_DECRYPT_FAILED', 'WXSEAL_MALFORMED_PAYLOAD'];
+
+/** Fixed messages for failures of dependencies: their own messages might say more than a client should hear. */
+const DEPENDENCY_MESSAGES: Partial<Record<WireErrorCode, string>> = {
+  WXSEAL_KEY_STORE_UNAVAILABLE: 'the credential store cannot be reached',
+  WXSEAL_UNKNOWN_KEY_ID: 'no credential has this key id',
+  WXSEAL_KEY_REVOKED: 'the credential is revoked or not valid now',
+  WXSEAL_NONCE_STORE_FULL: 'the nonce store refuses new nonces until old ones expire',
+  WXSEAL_NONCE_STORE_UNAVAILABLE: 'the nonce store cannot be reached',
+  WXSEAL_REPLAYED_NONCE: 'this nonce was already accepted for this key id',
+  WXSEAL_UNWRAP_FAILED: 'the wrapped session key does not decrypt with the named server key',
+};
+
+function wireCodeOf(err: unknown): WireErrorCode | undefined {
+  return err instanceof WxsealError && isWireErrorCode(err.code) ? err.code : undefined;
+}
+
+function headerGetterOf(source: HeaderSource): HeaderGetter {
+  if (typeof source === 'function') return source;
+  // Lower-case the names once; two spellings of one name are a duplicate header.
+  const map = new Map<string, string | string[]>();
+  for (const [name, value] of Object.entries(source)) {
+    if (value === undefined) continue;
+    const key = name.toLowerCase();
+    const prev = map.get(key);
+    if (prev === undefined) map.set(key, value);
+    else map.set(key, [...(Array.isArray(prev) ? prev : [prev]), ...(Array.isArray(value) ? value : [value])]);
+  }
+  return (name) => map.get(name);
+}
+
+function contentLengthOf(header: HeaderGetter): number | undefined {
+  const value = header('content-length');
+  const text = Array.isArray(value) ? value[0] : value;
+  if (text === undefined || !/^[0-9]{1,16}$/.test(text.trim())) return undefined;
+  return Number(text.trim());
+}
+
+function secretUsable(s: ClientSecret, now: number): boolean {
+  if (typeof s !== 'object' || s === null || !(s.secret instanceof Uint8Array)) return false;
+  // A secret outside the protocol's size range is never tried: an empty HMAC key would accept forgeries.
+  if (s.secret.length < MIN_SECRET_BYTES || s.secret.length > MAX_SECRET_BYTES) return false;
+  if (s.notBefore !== undefined && !(now >= s.notBefore)) return false;
+  if (s.notAfter !== undefined && !(now <= s.notAfter)) return false;
+  return true;
+}
+
+function checkModes(modes: readonly Mode[], name: string): void {
+  if (!Array.isArray(modes) || modes.length === 0 || modes.some((m) => !MODES.includes(m))) {
+    throw new WxsealError('WXSEAL_CONFIG_INVALID', `${name} must list "sealed" and/or "signed"`);
+  }
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  const v = value ?? fallback;
+  if (!Number.isFinite(v) || v <= 0) throw new WxsealError('WXSEAL_CONFIG_INVALID', `${name} must be a positive number`);
+  return v;
+}
+
+/**
+ * Verifies wxseal v1 requests in the order of SPEC.md section 9, stopping at the first failure,
+ * and seals or signs the responses to them. Every failure is a WxsealError with a wire code;
+ * a dependency that throws something else is mapped to a defined code (fail closed).
+ */
+export class Verifier {
+  readonly windowSeconds: number;
+  readonly maxBodyBytes: number;
+  readonly allowedModes: readonly Mode[];
+  readonly serverKeys: ServerKeyRing | undefined;
+  readonly #keys: KeyResolver;
+  readonly #nonceStore: NonceStore;
+  readonly #now: () => number;
+  readonly #keyTimeoutMs: number;
+  readonly #nonceTimeoutMs: number;
+  readonly #onDependencyError: VerifierOptions['onDependencyError'];
+
+  constructor(options: VerifierOptions) {
+    if (!options || typeof options.keys?.resolve !== 'function') throw new WxsealError('WXSEAL_CONFIG_INVALID', 'keys must be a KeyResolver');
+    if (typeof options.nonceStore?.checkAndSet !== 'function') throw new WxsealError('WXSEAL_CONFIG_INVALID', 'nonceStore must be a NonceStore');
+    const window = options.windowSeconds ?? LIMITS.defaultWindowSeconds;
+    if (!Number.isSafeInteger(window) || window < 1 || window > LIMITS.maxWindowSeconds) {
+      throw new WxsealError('WXSEAL_CONFIG_INVALID', `windowSeconds must be an integer from 1 to ${LIMITS.maxWindowSeconds}`);
+    }
+    const maxBody = options.maxBodyBytes ?? LIMITS.defaultMaxBodyBytes;
+    if (!Number.isSafeInteger(maxBody) || maxBody < 0) throw new WxsealError('WXSEAL_CONFIG_INVALID', 'maxBodyBytes must be a non-negative integer');
+    this.serverKeys =
+      options.serverKeys === undefined || options.serverKeys instanceof ServerKeyRing ? options.serverKeys : new ServerKeyRing(options.serverKeys);
+    const modes = options.allowedModes ?? (this.serverKeys ? MODES : (['signed'] as const));
+    checkModes(modes, 'allowedModes');
+    if (modes.includes('sealed') && !this.serverKeys) throw new WxsealError('WXSEAL_CONFIG_INVALID', 'sealed mode needs serverKeys');
+    this.windowSeconds = window;
+    this.maxBodyBytes = maxBody;
+    this.allowedModes = [...modes];
+    this.#keys = options.keys;
+    this.#nonceStore = options.nonceStore;
+    this.#now = options.now ?? unixNow;
+    this.#keyTimeoutMs = positive(options.keyResolverTimeoutMs, 5000, 'keyResolverTimeoutMs');
+    this.#nonceTimeoutMs = positive(options.nonceStoreTimeoutMs, 5000, 'nonceStoreTimeoutMs');
+    this.#onDependencyError = options.onDependencyError;
+  }
+
+  /** The verifier's clock, Unix seconds. */
+  now(): number {
+    return this.#now();
+  }
+
+  /**
+   * Runs SPEC.md section 9 steps 1-8 in order. Resolves with the verified request; rejects with a
+   * WxsealError whose code is a wire code (turn it into a response with `rejection`).
+   */
+  async verify(input: VerifyInput): Promise<VerifiedRequest> {
+    // Step 1: body size (Content-Length first, then the bytes actually received).
+    const header = headerGetterOf(input.headers);
+    const declared = contentLengthOf(header);
+    if ((declared !== undefined && declared > this.maxBodyBytes) || input.body.length > this.maxBodyBytes) {
+      throw new WxsealError('WXSEAL_BODY_TOO_LARGE', `the body exceeds ${this.maxBodyBytes} bytes`);
+    }
+
+    // Step 2: header syntax and the route's modes. Pure string work.
+    const routeModes = input.allowedModes ?? this.allowedModes;
+    let parsed: ParsedRequest;
+    try {
+      // Step 2.1: a repeated protocol header, seen through the getter (record or rawHeaders-based);
+      // parseRequestHeaders repeats the check on rawHeaders when it has them.
+      for (const name of SINGLE_HEADERS) {
+        const value = header(name);
+        if (Array.isArray(value) && value.length > 1) throw new WxsealError('WXSEAL_MALFORMED_HEADER', `${name} appears more than once`);
+      }
+      parsed = parseRequestHeaders({
+        method: input.method,
+        target: input.target,
+        header,
+        allowedModes: routeModes,
+        ...(input.rawHeaders ? { rawHeaders: input.rawHeaders } : {}),
+      });
+    } catch (err) {
+      throw this.#mapped(err, PARSE_CODES, 'WXSEAL_MALFORMED_HEADER', 'the request headers could not be parsed');
+    }
+    if (parsed.mode === 'sealed' && !this.serverKeys) {
+      throw new WxsealError('WXSEAL_MODE_NOT_ALLOWED', 'this server does not accept sealed requests');
+    }
+
+    // Step 3: freshness, before any lookup. One clock reading serves the whole verification.
+    const now = this.#now();
+    checkTimestamp(parsed.timestampSeconds, now, this.windowSeconds);
+
+    // Step 4: lookups, no cryptography. SPEC.md pins the order: the key id (its credential and
+    // valid secrets), then the server key id, then the wrapped key's length.
+    const credential = await this.#resolve(parsed.keyId);
+    if (credential.revoked === true) throw new WxsealError('WXSEAL_KEY_REVOKED', DEPENDENCY_MESSAGES.WXSEAL_KEY_REVOKED!);
+    const usable = credential.secrets.filter((s) => secretUsable(s, now));
+    if (usable.length === 0) throw new WxsealError('WXSEAL_KEY_REVOKED', 'no secret of this key id is valid now');
+    if (usable.length > MAX_SECRETS_PER_KEY) {
+      // More than the protocol allows is a broken store; refuse rather than run unbounded HMACs.
+      this.#report(new Error(`credential ${parsed.keyId} has more than ${MAX_SECRETS_PER_KEY} valid secrets`), 'key-resolver');
+      throw new WxsealError('WXSEAL_KEY_STORE_UNAVAILABLE', DEPENDENCY_MESSAGES.WXSEAL_KEY_STORE_UNAVAILABLE!);
+    }
+    if (credential.allowedModes !== undefined && !credential.allowedModes.includes(parsed.mode)) {
+      throw new WxsealError('WXSEAL_MODE_NOT_ALLOWED', `this client may not send ${parsed.mode} requests`);
+    }
+    if (parsed.mode === 'sealed') {
+      try {
+        this.serverKeys!.check(parsed.serverKeyId, parsed.wrappedKey!);
+      } catch (err) {
+        throw this.#mapped(err, ['WXSEAL_UNKNOWN_SERVER_KEY', 'WXSEAL_MALFORMED_HEADER'], 'WXSEAL_UNKNOWN_SERVER_KEY', undefined, 'server-key-ring');
+      }
+    }
+
+    // Step 5: one HMAC per valid secret, constant-time, all of them compared.
+    const body = Buffer.from(input.body.buffer, input.body.byteOffset, input.body.byteLength);
+    let matched: ClientSecret;
+    try {
+      matched = usable[verifyRequestSignature(parsed, body, usable.map((s) => s.secret))]!;
+    } catch (err) {
+      throw this.#mapped(err, ['WXSEAL_BAD_SIGNATURE'], 'WXSEAL_BAD_SIGNATURE', 'signature does not match');
+    }
+
+    // From here on the request is authentic: rejections are signed for it (SPEC.md 10.1), so a
+    // client can tell a real 503 from a forged one before repeating a non-idempotent request.
+    try {
+      return await this.#afterSignature(parsed, body, matched, now);
+    } catch (err) {
+      if (err instanceof WxsealError) {
+        Object.defineProperty(err, AUTHENTIC_REQUEST, { value: { keyId: parsed.keyId, nonce: parsed.nonce, secret: matched.secret }, enumerable: false });
+      }
+      throw err;
+    }
+  }
+
+  async #afterSignature(parsed: ParsedRequest, body: Buffer, matched: ClientSecret, now: number): Promise<VerifiedRequest> {
+    // Step 6: only an authentic request may claim its nonce.
+    await this.#claimNonce(parsed, now);
+
+    const base = {
+      mode: parsed.mode,
+      keyId: parsed.keyId,
+      secretId: matched.id,
+      nonce: parsed.nonce,
+      timestamp: parsed.timestampSeconds,
+      method: parsed.method,
+      path: parsed.path,
+      rawQuery: parsed.rawQuery,
+      traceparent: parsed.traceparent === '' ? undefined : parsed.traceparent,
+    };
+
+    if (parsed.mode === 'sealed') {
+      // Step 7: RSA, reached only by authentic, fresh requests.
+      let sessionKey: Buffer;
+      try {
+        sessionKey = this.serverKeys!.unwrap(parsed.serverKeyId, parsed.wrappedKey!);
+      } catch (err) {
+        throw this.#mapped(err, UNWRAP_CODES, 'WXSEAL_UNWRAP_FAILED', undefined, 'server-key-ring');
+      }
+      // Step 8: AES-GCM with the request AAD, then the framing of 6.1.
+      let opened: ReturnType<typeof openSealedRequest>;
+      try {
+        opened = openSealedRequest(parsed, sessionKey, body);
+      } catch (err) {
+        throw this.#mapped(err, DECRYPT_CODES, 'WXSEAL_DECRYPT_FAILED', 'authenticated decryption failed');
+      }
+      return withResponseContext(
+        {
+          ...base,
+          identity: opened.meta.identity ?? {},
+          body: opened.body,
+          contentType: opened.meta.contentType || undefined,
+          serverKeyId: parsed.serverKeyId,
+        },
+        { keyId: parsed.keyId, nonce: parsed.nonce, sessionKey },
+      );
+    }
+
+    // Step 8, sign-only: the identity header, decoded only now that it is known to be signed.
+    let identity: WechatIdentity = {};
+    if (parsed.identityHeader !== '') {
+      try {
+        identity = decodeIdentityHeader(parsed.identityHeader);
+      } catch (err) {
+        throw this.#mapped(err, ['WXSEAL_MALFORMED_HEADER'], 'WXSEAL_MALFORMED_HEADER', 'wxseal-identity is malformed');
+      }
+    }
+    return withResponseContext(
+      { ...base, identity, body, contentType: parsed.contentType || undefined, serverKeyId: undefined },
+      { keyId: parsed.keyId, nonce: parsed.nonce, secret: matched.secret },
+    );
+  }
+
+  /**
+   * The response to a verified request: sealed (SPEC.md 6.3) or signed (section 12) per its mode.
+   * Sealed: 1xx, 204 and 304 become 200 with an empty inner body. Signed: those statuses, and
+   * any HEAD response, are signed over an empty body, which is what the client receives.
+   */
+  sealResponse(verified: VerifiedRequest, response: ResponseInput): WireResponse {
+    return sealVerifiedResponse(verified, response);
+  }
+
+  /** The SPEC.md section 10 response to a verification failure. */
+  rejection(err: unknown, nowSeconds: number = this.#now()): WireResponse {
+    return rejectionFor(err, nowSeconds);
+  }
+
+  async #resolve(keyId: string): Promise<ClientCredential> {
+    let credential: ClientCredential | undefined;
+    try {
+      credential = await withTimeout(() => this.#keys.resolve(keyId), this.#keyTimeoutMs, 'the credential store did not answer in time');
+    } catch (err) {
+      throw this.#mapped(err, KEY_CODES, 'WXSEAL_KEY_STORE_UNAVAILABLE', undefined, 'key-resolver');
+    }
+    if (credential === undefined || credential === null) throw new WxsealError('WXSEAL_UNKNOWN_KEY_ID', DEPENDENCY_MESSAGES.WXSEAL_UNKNOWN_KEY_ID!);
+    if (
+      typeof credential !== 'object' ||
+      credential.keyId !== keyId ||
+      !Array.isArray(credential.secrets) ||
+      (credential.allowedModes !== undefined && !Array.isArray(credential.allowedModes))
+    ) {
+      // A store that answers for another key id, or with junk, is broken: fail closed.
+      this.#report(new Error('the key resolver returned an invalid credential'), 'key-resolver');
+      throw new WxsealError('WXSEAL_KEY_STORE_UNAVAILABLE', DEPENDENCY_MESSAGES.WXSEAL_KEY_STORE_UNAVAILABLE!);
+    }
+    return credential;
+  }
+
+  async #claimNonce(parsed: ParsedRequest, now: number): Promise<void> {
+    let fresh: boolean;
+    try {
+      fresh = await withTimeout(
+        () =>
+          this.#nonceStore.checkAndSet({
+            keyId: parsed.keyId,
+            nonce: parsed.nonce,
+            expiresAt: parsed.timestampSeconds + this.windowSeconds,
+            now,
+          }),
+        this.#nonceTimeoutMs,
+        'the nonce store did not answer in time',
+      );
+    } catch (err) {
+      throw this.#mapped(err, NONCE_CODES, 'WXSEAL_NONCE_STORE_UNAVAILABLE', undefined, 'nonce-store');
+    }
+    if (fresh === false) throw new WxsealError('WXSEAL_REPLAYED_NONCE', DEPENDENCY_MESSAGES.WXSEAL_REPLAYED_NONCE!);
+    // Only an explicit true records the nonce; anything else would be accepting it unchecked.
+    if (fresh !== true) {
+      this.#report(new Error('the nonce store returned neither true nor false'), 'nonce-store');
+      throw new WxsealError('WXSEAL_NONCE_STORE_UNAVAILABLE', DEPENDENCY_MESSAGES.WXSEAL_NONCE_STORE_UNAVAILABLE!);
+    }
+  }
+
+  /**
+   * Keeps an error whose code is allowed at this stage and maps anything else to `fallback`.
+   * A dependency's own message is replaced by a fixed one (it might name internals), and its
+   * unexpected failures are reported.
+   */
+  #mapped(
+    err: unknown,
+    allowed: readonly WireErrorCode[],
+    fallback: WireErrorCode,
+    fallbackMessage: string | undefined,
+    dependency?: VerifierDependency,
+  ): WxsealError {
+    const code = wireCodeOf(err);
+    if (code !== undefined && allowed.includes(code)) {
+      const fixed = dependency ? DEPENDENCY_MESSAGES[code] : undefined;
+      return fixed !== undefined && (err as WxsealError).message !== fixed ? new WxsealError(code, fixed, { cause: err }) : (err as WxsealError);
+    }
+    if (dependency) this.#report(err, dependency);
+    return new WxsealError(fallback, fallbackMessage ?? DEPENDENCY_MESSAGES[fallback] ?? 'the request could not be verified', { cause: err });
+  }
+
+  #report(error: unknown, dependency: VerifierDependency): void {
+    try {
+      this.#onDependencyError?.(error, dependency);
+    } catch {
+      // A failing logger must not change the outcome of a verification.
+    }
+  }
+}
+
+/** Creates a Verifier (see VerifierOptions). Configuration errors throw WXSEAL_CONFIG_INVALID here, never per request. */
+export function createVerifier(options: VerifierOptions): Verifier {
+  return new Verifier(options);
+}
+
+function withResponseContext(fields: Omit<VerifiedRequest, 'responseContext'>, ctx: ServerResponseContext): VerifiedRequest {
+  const verified = { ...fields } as VerifiedRequest;
+  Object.defineProperty(verified, 'responseContext', { value: ctx, enumerable: false, writable: false, configurable: false });
+  return Object.freeze(verified);
+}
+
+async function withTimeout<T>(run: () => Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError(message)), ms);
+  });
+  try {
+    // Promise.resolve().then: a dependency that throws synchronously is handled like one that rejects.
+    return await Promise.race([Promise.resolve().then(run), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+class TimeoutError extends Error {
+  override readonly name = 'TimeoutError';
+}
+
+function bytesOf(body: Uint8Array | string | undefined): Buffer {
+  if (body === undefined) return Buffer.alloc(0);
+  if (typeof body === 'string') return Buffer.from(body, 'utf8');
+  return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+}
+
+/** Seals or signs a response to `verified` (see Verifier.sealResponse). */
+export function sealVerifiedResponse(verified: VerifiedRequest, response: ResponseInput): WireResponse {
+  const ctx = verified.responseContext;
+  if (!ctx) throw new TypeError('sealVerifiedResponse needs a request returned by Verifier.verify');
+  const status = response.status;
+  if (!Number.isInteger(status) || status < 100 || status > 999) throw new RangeError('invalid HTTP status');
+  const body = bytesOf(response.body);
+  if (verified.mode === 'sealed') {
+    // SPEC.md 6.3: the status sent (and bound into the AAD) is 200 for 1xx/204/304, the inner body
+    // is empty, and the handler's content type, if any, stays in the meta.
+    const bodyless = isBodylessStatus(status);
+    return protocolSealResponse(ctx, {
+      status: sealableStatus(status),
+      ...(response.contentType ? { contentType: response.contentType } : {}),
+      body: bodyless ? Buffer.alloc(0) : body,
+    });
+  }
+  // Sign-only: sign what the client will receive. No body comes with these statuses or with HEAD,
+  // and frameworks drop Content-Type with 204/304.
+  const bodyless = isBodylessStatus(status);
+  const wire = signResponse(ctx, {
+    status,
+    ...(response.contentType && !bodyless ? { contentType: response.contentType } : {}),
+    body: bodyless || verified.method === 'HEAD' ? Buffer.alloc(0) : body,
+  });
+  return wire;
+}
+
+/**
+ * The SPEC.md section 10 response for any error: a WxsealError with a wire code keeps its code and
+ * message; anything else (which the verifier itself never throws) is answered as a malformed request,
+ * never as a 5xx, and without its message.
+ */
+export function rejectionFor(err: unknown, nowSeconds: number): WireResponse {
+  const code = wireCodeOf(err);
+  if (code !== undefined) {
+    const wire = rejectionResponse(code, (err as WxsealError).message, nowSeconds);
+    const authentic = (err as { [AUTHENTIC_REQUEST]?: { keyId: string; nonce: string; secret: Uint8Array } })[AUTHENTIC_REQUEST];
+    return authentic ? signRejection(wire, authentic) : wire;
+  }
+  return rejectionResponse('WXSEAL_MALFORMED_HEADER', 'the request could not be verified', nowSeconds);
+}
