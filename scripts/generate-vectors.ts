@@ -28,6 +28,7 @@ import {
   splitTarget,
   wrapSessionKey,
   type SignedRequestFields,
+  type WechatIdentity,
 } from '@wxseal/protocol';
 
 const out = new URL('../spec/vectors/', import.meta.url);
@@ -110,7 +111,7 @@ write('rsa-oaep.json', {
 });
 
 // --- seal-request.json -------------------------------------------------------------------------
-const sealCase = (description: string, o: { method: string; target: string; body: Buffer; contentType?: string; identity?: typeof identity; traceparent?: string; nonce: string; timestamp: number; label: string }) => {
+const sealCase = (description: string, o: { method: string; target: string; body: Buffer; contentType?: string; identity?: WechatIdentity; traceparent?: string; nonce: string; timestamp: number; label: string }) => {
   const k = keys[0]!;
   const sessionKey = bytes(`${o.label}-session`, 32);
   const iv = bytes(`${o.label}-iv`, 12);

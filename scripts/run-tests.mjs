@@ -20,7 +20,7 @@ function findTests(dir, out = []) {
   return out;
 }
 
-const files = ['packages', 'interop']
+const files = ['packages', 'interop', 'tests']
   .flatMap((d) => { try { return findTests(join(root, d)); } catch { return []; } })
   .map((f) => relative(root, f))
   .filter((f) => filters.length === 0 || filters.some((p) => f.includes(p)))

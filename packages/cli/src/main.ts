@@ -41,6 +41,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('-X, --method <method>', 'HTTP method (default GET, or POST with --data)')
     .option('-d, --data <data>', 'request body, or @file')
     .option('-t, --content-type <type>', 'media type of --data (default application/json)')
+    .option('--base-url <url>', 'override the config\'s baseUrl')
     .option('--mode <mode>', 'sealed or signed (default from config)')
     .option('--timeout <ms>', 'deadline for the whole call', positiveInt)
     .option('--openid <id>', 'WeChat identity: OPENID to assert')

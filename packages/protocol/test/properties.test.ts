@@ -42,7 +42,9 @@ const requestInput = fc.record({
   identity: fc.option(identity, { nil: undefined }),
 });
 
-function build(input: fc.RecordValue<typeof requestInput extends fc.Arbitrary<infer T> ? T : never>) {
+type RequestInput = typeof requestInput extends fc.Arbitrary<infer T> ? T : never;
+
+function build(input: RequestInput) {
   return buildRequest({ ...input, keyId: 'bff', secret, serverKey });
 }
 

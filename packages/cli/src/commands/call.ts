@@ -5,6 +5,7 @@ import { loadClientConfig } from '../config.js';
 
 export interface CallOptions {
   config: string;
+  baseUrl?: string;
   method?: string;
   data?: string;
   contentType?: string;
@@ -43,7 +44,7 @@ export async function call(path: string, opts: CallOptions, io: CallIo): Promise
     ? (e: ClientLogEntry) => io.stderr(`* ${e.event}${e.attempt ? ` attempt=${e.attempt}` : ''}${e.status ? ` status=${e.status}` : ''}${e.code ? ` code=${e.code}` : ''}${e.durationMs !== undefined ? ` ${Math.round(e.durationMs)}ms` : ''}\n`)
     : undefined;
   const client = createClient({
-    baseUrl: cfg.baseUrl,
+    baseUrl: opts.baseUrl ?? cfg.baseUrl,
     keyId: cfg.keyId,
     secret: cfg.secret,
     mode,
