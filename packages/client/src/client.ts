@@ -16,6 +16,9 @@ import {
   type WechatIdentity,
 } from '@wxseal/protocol';
 import { CallScope } from './deadline.js';
+import { SessionKeyReuse } from './session-key-reuse.js';
+
+const REUSE_BREAKING_CODES: ReadonlySet<string> = new Set(['WXSEAL_UNWRAP_FAILED', 'WXSEAL_UNKNOWN_SERVER_KEY', 'WXSEAL_DECRYPT_FAILED']);
 import type { LogEntry, LogEvent } from './log.js';
 import { MAX_TIMER_MS, checkInteger, configError, resolveOptions, type ClientOptions, type ResolvedOptions } from './options.js';
 import { AuthenticatedResponse, type WxsealResponse } from './response.js';
@@ -142,10 +145,13 @@ class Client implements WxsealClient {
   private readonly o: ResolvedOptions;
   private readonly pool: ManagedAgent;
   private offsetSeconds = 0;
+  private readonly reuse: SessionKeyReuse | undefined;
 
   constructor(options: ClientOptions) {
     this.o = resolveOptions(options);
     this.pool = createManagedAgent(this.o.isHttps, this.o.agent);
+    const r = this.o.sessionKeyReuse;
+    this.reuse = r ? new SessionKeyReuse(r.maxAgeMs, r.maxMessages) : undefined;
   }
 
   get clockOffsetSeconds(): number {
@@ -272,6 +278,7 @@ class Client implements WxsealClient {
         traceparent: call.traceparent,
         serverKey: call.serverKey,
         timestamp: this.timestamp(),
+        ...(this.reuse && call.serverKey ? this.reuse.next(call.serverKey, o.now()) : {}),
       });
       const headers: OutgoingHttpHeaders = { ...call.extraHeaders, ...built.headers };
       this.pool.pruneIdle();
@@ -311,6 +318,8 @@ class Client implements WxsealClient {
         case 'rejection': {
           const { rejection } = outcome;
           this.log(call, scope, 'rejected', attempt, { status: rejection.status, code: rejection.code });
+          // A reused key the server cannot use any more is replaced on the next attempt.
+          if (REUSE_BREAKING_CODES.has(rejection.code)) this.reuse?.drop();
           if (TIMESTAMP_CODES.has(rejection.code) && !corrected && this.correctClock(rejection)) {
             corrected = true;
             this.log(call, scope, 'clock_corrected', attempt, { offsetSeconds: this.offsetSeconds });

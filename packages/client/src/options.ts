@@ -10,6 +10,7 @@ import {
   type Mode,
   type ServerPublicKey,
 } from '@wxseal/protocol';
+import { SESSION_KEY_REUSE_LIMITS, type SessionKeyReuseOptions } from './session-key-reuse.js';
 import type { Logger } from './log.js';
 
 export interface RetryOptions {
@@ -64,6 +65,11 @@ export interface ClientOptions {
   now?: () => number;
   /** Options of the keep-alive agent the client creates, or your own http(s).Agent. */
   agent?: ClientAgentOptions | Agent;
+  /**
+   * Opt-in: reuse one wrapped session key for a bounded time and number of requests (SPEC.md
+   * section 14), so the server's RSA decryption is paid once per key. Off by default.
+   */
+  sessionKeyReuse?: SessionKeyReuseOptions | boolean;
 }
 
 export interface ResolvedOptions {
@@ -84,6 +90,7 @@ export interface ResolvedOptions {
   logger: Logger | undefined;
   now: () => number;
   agent: ClientAgentOptions | Agent;
+  sessionKeyReuse: { maxAgeMs: number; maxMessages: number } | undefined;
 }
 
 export const DEFAULTS = {
@@ -195,6 +202,17 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
   const maxDelayMs = optionalInteger('retry.maxDelayMs', retry.maxDelayMs, Math.max(DEFAULTS.maxDelayMs, baseDelayMs), 0, MAX_TIMER_MS);
   if (maxDelayMs < baseDelayMs) configError('retry.maxDelayMs must not be below retry.baseDelayMs');
 
+  let sessionKeyReuse: ResolvedOptions['sessionKeyReuse'];
+  const reuse = options.sessionKeyReuse;
+  if (reuse !== undefined && reuse !== false) {
+    const r = reuse === true ? {} : reuse;
+    if (typeof r !== 'object' || r === null) configError('sessionKeyReuse must be a boolean or an object');
+    sessionKeyReuse = {
+      maxAgeMs: optionalInteger('sessionKeyReuse.maxAgeMs', r.maxAgeMs, 300_000, 1, SESSION_KEY_REUSE_LIMITS.maxAgeMs),
+      maxMessages: optionalInteger('sessionKeyReuse.maxMessages', r.maxMessages, 10_000, 1, SESSION_KEY_REUSE_LIMITS.maxMessages),
+    };
+  }
+
   if (options.logger !== undefined && typeof options.logger !== 'function') configError('logger must be a function');
   if (options.now !== undefined && typeof options.now !== 'function') configError('now must be a function');
 
@@ -205,6 +223,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     keyId: options.keyId,
     secret,
     serverKey,
+    sessionKeyReuse,
     mode,
     timeoutMs: optionalInteger('timeoutMs', options.timeoutMs, DEFAULTS.timeoutMs, 1, MAX_TIMER_MS),
     maxAttempts,

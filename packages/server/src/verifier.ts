@@ -29,6 +29,7 @@ import {
 import type { ClientCredential, ClientSecret, KeyResolver } from './keys/key-resolver.js';
 import { ServerKeyRing, type ServerKeyInput } from './keys/server-key-ring.js';
 import type { NonceStore } from './nonce/nonce-store.js';
+import { SessionKeyCache, type SessionKeyCacheOptions } from './keys/session-key-cache.js';
 
 /** Marks an error raised after the request's signature verified, with what signing its rejection needs. */
 const AUTHENTIC_REQUEST = Symbol('wxseal.authenticRequest');
@@ -63,6 +64,11 @@ export interface VerifierOptions {
    * is down), so it can be logged. Errors carry no secrets or bodies. The request is refused anyway.
    */
   onDependencyError?: (error: unknown, dependency: VerifierDependency) => void;
+  /**
+   * Opt-in cache of unwrapped session keys (SPEC.md section 14) for clients that reuse a wrapped
+   * session key: a hit skips the RSA decryption. Consulted only after the HMAC and the nonce.
+   */
+  sessionKeyCache?: SessionKeyCache | SessionKeyCacheOptions;
 }
 
 export interface VerifyInput {
@@ -205,6 +211,8 @@ export class Verifier {
   readonly #keyTimeoutMs: number;
   readonly #nonceTimeoutMs: number;
   readonly #onDependencyError: VerifierOptions['onDependencyError'];
+  /** Opt-in cache of unwrapped session keys (SPEC.md section 14); undefined when off. */
+  readonly sessionKeyCache: SessionKeyCache | undefined;
 
   constructor(options: VerifierOptions) {
     if (!options || typeof options.keys?.resolve !== 'function') throw new WxsealError('WXSEAL_CONFIG_INVALID', 'keys must be a KeyResolver');
@@ -229,6 +237,8 @@ export class Verifier {
     this.#keyTimeoutMs = positive(options.keyResolverTimeoutMs, 5000, 'keyResolverTimeoutMs');
     this.#nonceTimeoutMs = positive(options.nonceStoreTimeoutMs, 5000, 'nonceStoreTimeoutMs');
     this.#onDependencyError = options.onDependencyError;
+    const cache = options.sessionKeyCache;
+    this.sessionKeyCache = cache === undefined || cache instanceof SessionKeyCache ? cache : new SessionKeyCache(cache);
   }
 
   /** The verifier's clock, Unix seconds. */
@@ -336,12 +346,17 @@ export class Verifier {
     };
 
     if (parsed.mode === 'sealed') {
-      // Step 7: RSA, reached only by authentic, fresh requests.
-      let sessionKey: Buffer;
-      try {
-        sessionKey = this.serverKeys!.unwrap(parsed.serverKeyId, parsed.wrappedKey!);
-      } catch (err) {
-        throw this.#mapped(err, UNWRAP_CODES, 'WXSEAL_UNWRAP_FAILED', undefined, 'server-key-ring');
+      // Step 7: RSA, reached only by authentic, fresh requests — or skipped when this client
+      // reuses a wrapped key whose unwrapping an earlier verified request already paid for.
+      const digest = this.sessionKeyCache && SessionKeyCache.digest(parsed.keyId, parsed.serverKeyId, parsed.wrappedKey!);
+      let sessionKey = digest === undefined ? undefined : this.sessionKeyCache!.get(digest);
+      const cached = sessionKey !== undefined;
+      if (sessionKey === undefined) {
+        try {
+          sessionKey = this.serverKeys!.unwrap(parsed.serverKeyId, parsed.wrappedKey!);
+        } catch (err) {
+          throw this.#mapped(err, UNWRAP_CODES, 'WXSEAL_UNWRAP_FAILED', undefined, 'server-key-ring');
+        }
       }
       // Step 8: AES-GCM with the request AAD, then the framing of 6.1.
       let opened: ReturnType<typeof openSealedRequest>;
@@ -350,6 +365,8 @@ export class Verifier {
       } catch (err) {
         throw this.#mapped(err, DECRYPT_CODES, 'WXSEAL_DECRYPT_FAILED', 'authenticated decryption failed');
       }
+      // Cached only once the key has proved itself on a whole verified message.
+      if (digest !== undefined && !cached) this.sessionKeyCache!.set(digest, sessionKey);
       return withResponseContext(
         {
           ...base,

@@ -1,0 +1,48 @@
+import { generateSessionKey, wrapSessionKey, type ServerPublicKey } from '@wxseal/protocol';
+
+export interface SessionKeyReuseOptions {
+  /** Longest time one wrapped session key is used, in ms (default 300 000, at most 3 600 000). */
+  maxAgeMs?: number;
+  /** Most requests sealed under one session key (default 10 000, at most 2^20). */
+  maxMessages?: number;
+}
+
+/** Hard caps: 2^20 random 96-bit IVs under one key keep the collision chance below 2^-57. */
+export const SESSION_KEY_REUSE_LIMITS = { maxAgeMs: 3_600_000, maxMessages: 1_048_576 } as const;
+
+interface Current {
+  serverKeyId: string;
+  sessionKey: Buffer;
+  wrappedKey: Buffer;
+  createdAtMs: number;
+  uses: number;
+}
+
+/**
+ * Opt-in reuse of one wrapped session key across requests (SPEC.md section 14), in the spirit of
+ * the AWS Encryption SDK's data-key caching: the RSA wrap (client) and unwrap (server) are paid
+ * once per key instead of once per request. Every request still gets a fresh IV, nonce and
+ * signature; responses still get a fresh key from HKDF with a fresh response nonce.
+ */
+export class SessionKeyReuse {
+  #current: Current | undefined;
+
+  constructor(readonly maxAgeMs: number, readonly maxMessages: number) {}
+
+  /** The key and wrapped key for the next request, renewing them when a bound is reached. */
+  next(serverKey: ServerPublicKey, nowMs: number): { sessionKey: Buffer; wrappedKey: Buffer } {
+    let c = this.#current;
+    if (!c || c.serverKeyId !== serverKey.id || c.uses >= this.maxMessages || nowMs - c.createdAtMs >= this.maxAgeMs || nowMs < c.createdAtMs) {
+      const sessionKey = generateSessionKey();
+      c = { serverKeyId: serverKey.id, sessionKey, wrappedKey: wrapSessionKey(serverKey.publicKey, sessionKey), createdAtMs: nowMs, uses: 0 };
+      this.#current = c;
+    }
+    c.uses++;
+    return { sessionKey: c.sessionKey, wrappedKey: c.wrappedKey };
+  }
+
+  /** Forget the key, e.g. when the server could not unwrap it or no longer knows its server key. */
+  drop(): void {
+    this.#current = undefined;
+  }
+}
