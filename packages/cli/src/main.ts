@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { WxsealError } from '@wxseal/protocol';
 import { call } from './commands/call.js';
+import { gateway } from './commands/gateway.js';
 import { keygen } from './commands/keygen.js';
 
 function positiveInt(value: string): number {
@@ -52,6 +53,18 @@ export async function main(argv: string[]): Promise<number> {
     .option('-v, --verbose', 'show the exchange on stderr', false)
     .action(async (path: string, o) => {
       exitCode = await call(path, o, {
+        stdout: (t) => process.stdout.write(t),
+        stderr: (t) => process.stderr.write(t),
+      });
+    });
+
+  program
+    .command('gateway')
+    .description('run the wxseal gateway, a verifying reverse proxy (SIGHUP reloads, SIGTERM/SIGINT drain and stop)')
+    .requiredOption('-c, --config <file>', 'gateway config, YAML or JSON (see the @wxseal/gateway README)')
+    .option('--check', 'validate the config and exit', false)
+    .action(async (o: { config: string; check: boolean }) => {
+      exitCode = await gateway(o, {
         stdout: (t) => process.stdout.write(t),
         stderr: (t) => process.stderr.write(t),
       });

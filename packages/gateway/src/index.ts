@@ -1,1 +1,38 @@
-export {};
+/**
+ * @wxseal/gateway — a verifying reverse proxy: it terminates wxseal (SPEC.md) at the edge and
+ * talks plain HTTP to services that will not adopt a wxseal library (Java, Go, …), handing them
+ * the verified identity as headers and sealing their answers on the way back.
+ */
+export { startGateway, type RunningGateway, type StartGatewayOptions } from './gateway.js';
+export {
+  loadGatewayConfig,
+  isGatewayConfig,
+  formatPath,
+  type ClientConfig,
+  type ClientSecretConfig,
+  type GatewayConfig,
+  type GatewayConfigInput,
+  type LimitsConfig,
+  type ListenerConfig,
+  type LoadConfigOptions,
+  type LogLevel,
+  type MemoryNonceStoreConfig,
+  type NonceStoreConfig,
+  type PublicListenerConfig,
+  type RedisNonceStoreConfig,
+  type RouteConfig,
+  type RouteMode,
+  type ServerKeyConfig,
+} from './config.js';
+export {
+  GATEWAY_ERROR_CODES,
+  GATEWAY_ERROR_MESSAGES,
+  GATEWAY_ERROR_STATUS,
+  GatewayConfigError,
+  type ConfigIssue,
+  type GatewayErrorCode,
+} from './errors.js';
+export { IDENTITY_HEADERS, encodeIdentityValue } from './headers.js';
+export { unsafePathReason } from './routes.js';
+export type { RequestOutcome } from './metrics.js';
+export { REDACT_PATHS } from './logger.js';

@@ -1,0 +1,73 @@
+export interface GatewayCommandOptions {
+  /** Path of the gateway config (YAML or JSON). */
+  config: string;
+  /** Validate the config and exit without starting. */
+  check?: boolean;
+}
+
+export interface GatewayCommandIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+/**
+ * `wxseal gateway --config FILE`: runs the gateway until SIGTERM or SIGINT, which drain in-flight
+ * requests and stop (a second one exits at once); SIGHUP reloads the config file (credentials,
+ * server keys, routes, limits), keeping the running config if the new one is invalid. Resolves
+ * with the exit code. Config mistakes throw WXSEAL_CONFIG_INVALID (exit 2, every issue listed).
+ */
+export async function gateway(options: GatewayCommandOptions, io: GatewayCommandIo): Promise<number> {
+  // Loaded here, not at the top: `wxseal keygen` and `wxseal call` need none of the proxy's dependencies.
+  const { loadGatewayConfig, startGateway } = await import('@wxseal/gateway');
+  const config = loadGatewayConfig(options.config);
+  if (options.check) {
+    io.stdout(`config OK: ${config.routes.length} route(s), ${config.clients.length} client(s), ${config.serverKeys.length} server key(s)\n`);
+    return 0;
+  }
+
+  // Handlers go in before the gateway starts (which may wait for Redis): SIGHUP's default action
+  // would kill the process, and a SIGTERM during startup must still end in a clean stop.
+  type Running = Awaited<ReturnType<typeof startGateway>>;
+  let running: Running | undefined;
+  let stopRequested = false;
+  let stopping = false;
+  let settle: ((code: number) => void) | undefined;
+  const done = new Promise<number>((resolve) => (settle = resolve));
+
+  const stop = (): void => {
+    if (!running || stopping) return;
+    stopping = true;
+    running.close().then(
+      () => settle!(0),
+      (err: unknown) => {
+        io.stderr(`wxseal gateway: shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`);
+        settle!(1);
+      },
+    );
+  };
+  const onHup = (): void => {
+    // The gateway logs the outcome; a failed reload keeps the running config. Before the
+    // gateway runs there is nothing to reload: it is reading the file right now.
+    running?.reload().catch(() => undefined);
+  };
+  const onStop = (signal: NodeJS.Signals): void => {
+    if (stopRequested) {
+      io.stderr(`wxseal gateway: ${signal} again, exiting without waiting for the drain\n`);
+      process.exit(1);
+    }
+    stopRequested = true;
+    stop();
+  };
+  process.on('SIGHUP', onHup);
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
+  try {
+    running = await startGateway(config);
+    if (stopRequested) stop();
+    return await done;
+  } finally {
+    process.off('SIGHUP', onHup);
+    process.off('SIGTERM', onStop);
+    process.off('SIGINT', onStop);
+  }
+}

@@ -1,0 +1,623 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { HEADERS, WxsealError, rejectionResponse, type WireResponse } from '@wxseal/protocol';
+import {
+  ServerKeyRing,
+  SessionKeyCache,
+  StaticKeyResolver,
+  createVerifier,
+  headersFromRaw,
+  readRequestBody,
+  sendWireResponse,
+  type ResponseInput,
+  type VerifiedRequest,
+  type Verifier,
+  type VerifierDependency,
+} from '@wxseal/server';
+import type { Registry } from 'prom-client';
+import { loadGatewayConfig, markLoaded, type GatewayConfig, type GatewayConfigInput } from './config.js';
+import { GATEWAY_ERROR_STATUS, GatewayConfigError, gatewayErrorBody, type GatewayErrorCode } from './errors.js';
+import { firstValue, forwardRequestHeaders, forwardResponseHeaders, identityHeaders, type OutgoingHeaders } from './headers.js';
+import { gatewayLogger, type Logger } from './logger.js';
+import { GatewayMetrics, type RequestOutcome } from './metrics.js';
+import { createNonceBackend, type NonceBackend } from './nonce.js';
+import { RouteTable, unsafePathReason, upstreamTarget, type Route } from './routes.js';
+import { UpstreamFailure, UpstreamPools, isClientGone, requestBuffered, streamThrough } from './upstream.js';
+
+export interface StartGatewayOptions {
+  /** A pino logger; the gateway logs through a child of it with redaction. Default: JSON on stdout. */
+  logger?: Logger;
+}
+
+export interface RunningGateway {
+  /** Base URL of the public listener, e.g. `http://127.0.0.1:8080`. */
+  readonly url: string;
+  /** Base URL of the admin listener (/healthz, /readyz, /metrics). */
+  readonly adminUrl: string;
+  /** The config in force (after the last successful reload). */
+  readonly config: GatewayConfig;
+  /** This gateway's Prometheus registry (also served on `${adminUrl}/metrics`). */
+  readonly registry: Registry;
+  /**
+   * Re-reads the config file (or takes `next`), validates it and swaps client credentials, server
+   * keys, routes and limits without dropping a connection or an in-flight request. On any error
+   * the current config stays in force; the error is logged and the promise rejects with it.
+   * Listeners, the nonce store, the session key cache and the log level need a restart.
+   */
+  reload(next?: string | GatewayConfigInput | GatewayConfig): Promise<void>;
+  /**
+   * Graceful shutdown: stops accepting connections, lets in-flight requests finish (at most
+   * `shutdown.drainTimeoutMs`), then closes the remaining connections, the upstream pools and Redis.
+   */
+  close(): Promise<void>;
+}
+
+/** Starts a gateway: validates the config (a path, an object or a loaded config), connects, listens. */
+export async function startGateway(config: string | GatewayConfigInput | GatewayConfig, options: StartGatewayOptions = {}): Promise<RunningGateway> {
+  const gateway = new Gateway(loadGatewayConfig(config), options);
+  await gateway.start();
+  return gateway;
+}
+
+/** What a request is verified and routed with; swapped whole on reload. */
+interface State {
+  readonly config: GatewayConfig;
+  readonly routes: RouteTable;
+  readonly verifier: Verifier;
+}
+
+const RESTART_ONLY = ['listeners', 'nonceStore', 'sessionKeyCache', 'log'] as const;
+
+function jsonResponse(status: number, body: unknown): WireResponse {
+  return { status, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(body), 'utf8') };
+}
+
+function urlOf(server: Server): string {
+  const a = server.address() as AddressInfo;
+  const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+  return `http://${host}:${a.port}`;
+}
+
+/** True when the request announces a body (which a refusal would leave unread). */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+const UPSTREAM_OUTCOME: Record<GatewayErrorCode, RequestOutcome> = {
+  WXSEAL_UPSTREAM_UNAVAILABLE: 'upstream_unavailable',
+  WXSEAL_UPSTREAM_TIMEOUT: 'upstream_timeout',
+  WXSEAL_UPSTREAM_RESPONSE_TOO_LARGE: 'upstream_too_large',
+  WXSEAL_UPSTREAM_BAD_RESPONSE: 'upstream_bad_response',
+  WXSEAL_ROUTE_NOT_FOUND: 'not_found',
+};
+
+/** Logs at most one line per `intervalMs` for a recurring failure, with how many were folded in. */
+class Throttled {
+  #last = 0;
+  #suppressed = 0;
+  constructor(private readonly intervalMs: number) {}
+  run(log: (suppressed: number) => void): void {
+    const now = Date.now();
+    if (now - this.#last < this.intervalMs) {
+      this.#suppressed++;
+      return;
+    }
+    this.#last = now;
+    const n = this.#suppressed;
+    this.#suppressed = 0;
+    log(n);
+  }
+}
+
+function errSummary(err: unknown): { code?: string; message: string } {
+  const code = (err as { code?: unknown })?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  return typeof code === 'string' ? { code, message } : { message };
+}
+
+class Gateway implements RunningGateway {
+  readonly #log: Logger;
+  readonly #metrics: GatewayMetrics;
+  readonly #pools = new UpstreamPools();
+  readonly #nonce: NonceBackend;
+  readonly #sessionKeyCache: SessionKeyCache | undefined;
+  readonly #public: Server;
+  readonly #admin: Server;
+  #state: State;
+  #inFlight = 0;
+  #draining = false;
+  #closing: Promise<void> | undefined;
+  #onIdle: (() => void) | undefined;
+  readonly #redisErrors = new Throttled(10_000);
+  readonly #storeErrors = new Throttled(10_000);
+  readonly #dependencyErrors = new Throttled(10_000);
+
+  constructor(config: GatewayConfig, options: StartGatewayOptions) {
+    this.#log = gatewayLogger(options.logger, config.log.level);
+    this.#sessionKeyCache = config.sessionKeyCache ? new SessionKeyCache(config.sessionKeyCache) : undefined;
+    this.#metrics = new GatewayMetrics({
+      nonceStoreUp: () => this.#nonce.up(),
+      sessionKeyCache: () => {
+        const c = this.#sessionKeyCache;
+        return c ? { hits: c.hits, misses: c.misses, size: c.size } : undefined;
+      },
+    });
+    this.#nonce = createNonceBackend(config.nonceStore, {
+      onStoreError: (err) => {
+        const code = err instanceof WxsealError ? err.code : 'WXSEAL_NONCE_STORE_UNAVAILABLE';
+        this.#metrics.nonceStoreErrors.inc({ code });
+        this.#storeErrors.run((suppressed) => this.#log.warn({ code, suppressed }, 'nonce store failed; requests are refused (fail closed)'));
+      },
+      onRedisError: (err) => {
+        this.#redisErrors.run((suppressed) => this.#log.warn({ err: errSummary(err), suppressed }, 'redis connection error'));
+      },
+    });
+    this.#state = this.#buildState(config);
+    const p = config.listeners.public;
+    this.#public = createServer(
+      { requestTimeout: p.requestTimeoutMs, headersTimeout: p.headersTimeoutMs, keepAliveTimeout: p.keepAliveTimeoutMs },
+      (req, res) => this.#onRequest(req, res),
+    );
+    this.#admin = createServer((req, res) => {
+      this.#onAdmin(req, res).catch((err) => {
+        this.#log.error({ err: errSummary(err) }, 'admin request failed');
+        if (!res.headersSent) res.writeHead(500).end();
+        else res.destroy();
+      });
+    });
+  }
+
+  // Kept from start(): the addresses are gone once the servers close.
+  #url = '';
+  #adminUrl = '';
+
+  get url(): string {
+    return this.#url;
+  }
+
+  get adminUrl(): string {
+    return this.#adminUrl;
+  }
+
+  get config(): GatewayConfig {
+    return this.#state.config;
+  }
+
+  get registry(): Registry {
+    return this.#metrics.registry;
+  }
+
+  async start(): Promise<void> {
+    const config = this.#state.config;
+    try {
+      if (config.nonceStore.type === 'redis') {
+        // Wait (bounded) for the first connection so the first requests are not refused needlessly;
+        // without Redis the gateway still starts, refuses wxseal requests and reports not ready.
+        const ok = await this.#nonce.waitReady(config.nonceStore.connectTimeoutMs);
+        if (!ok) this.#log.warn({ redis: config.nonceStore.displayUrl }, 'redis is not reachable yet; wxseal requests are refused until it is');
+      }
+      await listen(this.#public, config.listeners.public.host, config.listeners.public.port);
+      await listen(this.#admin, config.listeners.admin.host, config.listeners.admin.port);
+      this.#url = urlOf(this.#public);
+      this.#adminUrl = urlOf(this.#admin);
+    } catch (err) {
+      this.#public.close();
+      this.#admin.close();
+      await this.#nonce.close();
+      await this.#pools.close(0);
+      throw err;
+    }
+    this.#log.info(
+      {
+        url: this.url,
+        adminUrl: this.adminUrl,
+        routes: this.#state.routes.routes.map((r) => ({ name: r.name, prefix: r.prefix, mode: r.mode, upstream: r.origin })),
+        clients: config.clients.length,
+        serverKeys: config.serverKeys.map((k) => k.id),
+        nonceStore: config.nonceStore.type === 'redis' ? { type: 'redis', url: config.nonceStore.displayUrl } : { type: 'memory' },
+      },
+      'gateway listening',
+    );
+  }
+
+  #buildState(config: GatewayConfig): State {
+    const routes = new RouteTable(config.routes);
+    const keys = new StaticKeyResolver(
+      config.clients.map((c) => ({
+        keyId: c.keyId,
+        revoked: c.revoked,
+        ...(c.allowedModes ? { allowedModes: c.allowedModes } : {}),
+        secrets: c.secrets.map((s) => ({
+          secret: s.secret,
+          ...(s.id !== undefined ? { id: s.id } : {}),
+          ...(s.notBefore !== undefined ? { notBefore: s.notBefore } : {}),
+          ...(s.notAfter !== undefined ? { notAfter: s.notAfter } : {}),
+        })),
+      })),
+    );
+    const serverKeys = config.serverKeys.length > 0 ? new ServerKeyRing(config.serverKeys.map((k) => ({ id: k.id, privateKey: k.privateKey }))) : undefined;
+    // The verifier's bound is the largest of any route; each route reads at most its own.
+    const maxBodyBytes = Math.max(config.limits.maxBodyBytes, ...config.routes.map((r) => r.maxBodyBytes));
+    const verifier = createVerifier({
+      keys,
+      nonceStore: this.#nonce.store,
+      ...(serverKeys ? { serverKeys } : {}),
+      allowedModes: serverKeys ? ['sealed', 'signed'] : ['signed'],
+      windowSeconds: config.limits.windowSeconds,
+      maxBodyBytes,
+      ...(this.#nonce.verifierTimeoutMs !== undefined ? { nonceStoreTimeoutMs: this.#nonce.verifierTimeoutMs } : {}),
+      ...(this.#sessionKeyCache ? { sessionKeyCache: this.#sessionKeyCache } : {}),
+      onDependencyError: (err: unknown, dependency: VerifierDependency) => {
+        this.#dependencyErrors.run((suppressed) => this.#log.warn({ dependency, err: errSummary(err), suppressed }, 'verifier dependency failed'));
+      },
+    });
+    return { config, routes, verifier };
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Public listener
+  // ------------------------------------------------------------------------------------------
+
+  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    this.#inFlight++;
+    this.#metrics.inFlight.inc();
+    res.once('close', () => {
+      this.#inFlight--;
+      this.#metrics.inFlight.dec();
+      if (this.#inFlight === 0) this.#onIdle?.();
+    });
+    this.#handle(req, res).catch((err) => {
+      this.#log.error({ err: errSummary(err), method: req.method }, 'request handling failed');
+      if (!res.headersSent) sendWireResponse(res, jsonResponse(500, { error: { message: 'internal gateway error' } }), { close: true });
+      else res.destroy();
+    });
+  }
+
+  /** While draining, every response closes its connection so clients reconnect elsewhere. */
+  #closeIfDraining(res: ServerResponse): void {
+    if (this.#draining && !res.headersSent) res.setHeader('connection', 'close');
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const target = req.url ?? '';
+    const q = target.indexOf('?');
+    const path = q < 0 ? target : target.slice(0, q);
+    const rawQuery = q < 0 ? '' : target.slice(q + 1);
+    const method = req.method ?? '';
+
+    const unsafe = unsafePathReason(path) ?? (target.includes('#') ? 'the request target holds a fragment' : undefined);
+    if (unsafe !== undefined) {
+      // A wxseal rejection (SPEC.md 9 step 2.6 words it the same way), readable by any client.
+      const wire = rejectionResponse('WXSEAL_MALFORMED_HEADER', unsafe, Math.floor(Date.now() / 1000));
+      this.#closeIfDraining(res);
+      sendWireResponse(res, wire, { close: hasBody(req) });
+      this.#done({ route: '-', method, path: '-', status: wire.status, outcome: 'bad_request', started });
+      return;
+    }
+
+    const state = this.#state; // one snapshot per request: a reload never changes it midway
+    const route = state.routes.match(path);
+    if (!route) {
+      this.#closeIfDraining(res);
+      sendWireResponse(res, { status: 404, headers: { 'content-type': 'application/json' }, body: gatewayErrorBody('WXSEAL_ROUTE_NOT_FOUND') }, { close: hasBody(req) });
+      this.#done({ route: '-', method, path, status: 404, outcome: 'not_found', started });
+      return;
+    }
+    if (route.mode === 'passthrough') return this.#passthrough(req, res, route, path, rawQuery, started);
+    return this.#wxseal(req, res, state, route, target, started);
+  }
+
+  async #wxseal(req: IncomingMessage, res: ServerResponse, state: State, route: Route, target: string, started: number): Promise<void> {
+    const verifier = state.verifier;
+    const method = req.method ?? '';
+    let verified: VerifiedRequest;
+    try {
+      const body = await readRequestBody(req, { limit: route.maxBodyBytes, contentLength: req.headers['content-length'] });
+      verified = await verifier.verify({
+        method,
+        target,
+        headers: headersFromRaw(req.rawHeaders),
+        rawHeaders: req.rawHeaders,
+        body,
+        ...(route.modes ? { allowedModes: route.modes } : {}),
+      });
+    } catch (err) {
+      this.#metrics.verification.observe({ route: route.name }, (performance.now() - started) / 1000);
+      const wire = verifier.rejection(err);
+      const code = wire.headers[HEADERS.error] ?? 'WXSEAL_MALFORMED_HEADER';
+      this.#metrics.rejections.inc({ route: route.name, code });
+      this.#closeIfDraining(res);
+      // A body over the limit is left unread: the connection closes instead.
+      sendWireResponse(res, wire, { close: code === 'WXSEAL_BODY_TOO_LARGE' });
+      this.#done({ route: route.name, method, path: target.split('?')[0]!, status: wire.status, outcome: 'rejected', code, started });
+      return;
+    }
+    this.#metrics.verification.observe({ route: route.name }, (performance.now() - started) / 1000);
+
+    // The plaintext, its own content type and the verified identity go to the upstream; every
+    // x-wxseal-* header the caller sent was dropped by forwardRequestHeaders.
+    const headers: OutgoingHeaders = {
+      ...forwardRequestHeaders(req.rawHeaders, 'wxseal', { remoteAddress: req.socket.remoteAddress, encrypted: false }),
+      ...identityHeaders(verified),
+      // The answer is sealed as the representation itself; ask for no compression.
+      'accept-encoding': 'identity',
+    };
+    if (verified.contentType !== undefined) headers['content-type'] = verified.contentType;
+
+    const clientGone = new AbortController();
+    const onClose = (): void => {
+      if (!res.writableFinished) clientGone.abort();
+    };
+    res.once('close', onClose);
+    const upstreamStarted = performance.now();
+    let answer: ResponseInput;
+    let passHeaders: OutgoingHeaders = {};
+    let outcome: RequestOutcome = 'forwarded';
+    let gatewayCode: GatewayErrorCode | undefined;
+    try {
+      const up = await requestBuffered(this.#pools.get(route), {
+        method: verified.method,
+        path: upstreamTarget(route, verified.path, verified.rawQuery),
+        headers,
+        body: verified.body,
+        timeoutMs: route.timeoutMs,
+        maxResponseBytes: route.maxResponseBytes,
+        clientGone: clientGone.signal,
+      });
+      this.#metrics.upstream.observe({ route: route.name, outcome: 'ok' }, (performance.now() - upstreamStarted) / 1000);
+      answer = { status: up.status, contentType: up.contentType, body: up.body };
+      passHeaders = forwardResponseHeaders(up.headers, verified.mode);
+    } catch (err) {
+      res.off('close', onClose);
+      if (isClientGone(err)) {
+        this.#done({ route: route.name, method, path: verified.path, status: undefined, outcome: 'client_closed', verified, started });
+        return;
+      }
+      const failure = err instanceof UpstreamFailure ? err : new UpstreamFailure('WXSEAL_UPSTREAM_UNAVAILABLE', 'upstream request failed', { cause: err });
+      gatewayCode = failure.code;
+      outcome = UPSTREAM_OUTCOME[failure.code];
+      this.#metrics.upstream.observe({ route: route.name, outcome }, (performance.now() - upstreamStarted) / 1000);
+      this.#log.warn(
+        { route: route.name, upstream: route.origin, code: failure.code, reason: failure.message, cause: failure.cause === undefined ? undefined : errSummary(failure.cause) },
+        'upstream failed',
+      );
+      // Sealed (or signed) like any answer, so the client can tell the gateway's 502 from a forged one.
+      answer = { status: GATEWAY_ERROR_STATUS[failure.code], contentType: 'application/json', body: gatewayErrorBody(failure.code) };
+    }
+    res.off('close', onClose);
+
+    const wire = verifier.sealResponse(verified, answer);
+    if (res.destroyed) {
+      this.#done({ route: route.name, method, path: verified.path, status: undefined, outcome: 'client_closed', verified, started });
+      return;
+    }
+    res.statusCode = wire.status;
+    for (const [name, value] of Object.entries(passHeaders)) res.setHeader(name, value);
+    for (const [name, value] of Object.entries(wire.headers)) res.setHeader(name, value);
+    if (wire.status !== 204 && wire.status !== 304) res.setHeader('content-length', String(wire.body.length));
+    this.#closeIfDraining(res);
+    res.end(wire.body);
+    this.#done({
+      route: route.name,
+      method,
+      path: verified.path,
+      status: wire.status,
+      outcome,
+      ...(gatewayCode ? { code: gatewayCode } : {}),
+      verified,
+      started,
+      upstreamMs: performance.now() - upstreamStarted,
+    });
+  }
+
+  async #passthrough(req: IncomingMessage, res: ServerResponse, route: Route, path: string, rawQuery: string, started: number): Promise<void> {
+    const method = req.method ?? '';
+    const declared = Number(firstValue(req.headers['content-length']));
+    const tooLarge = (): void => {
+      this.#closeIfDraining(res);
+      sendWireResponse(res, jsonResponse(413, { error: { code: 'WXSEAL_BODY_TOO_LARGE', message: `the body exceeds ${route.maxBodyBytes} bytes` } }), { close: true });
+      this.#done({ route: route.name, method, path, status: 413, outcome: 'body_too_large', started });
+    };
+    if (Number.isFinite(declared) && declared > route.maxBodyBytes) return tooLarge();
+
+    // Identity headers from outside are dropped here too: a passthrough route must not become a
+    // way to reach the upstream with a forged x-wxseal-openid.
+    const headers = forwardRequestHeaders(req.rawHeaders, 'passthrough', { remoteAddress: req.socket.remoteAddress, encrypted: false });
+    const upstreamStarted = performance.now();
+    const result = await streamThrough(
+      this.#pools.get(route),
+      {
+        method,
+        path: upstreamTarget(route, path, rawQuery),
+        headers,
+        body: hasBody(req) ? req : undefined,
+        maxBodyBytes: route.maxBodyBytes,
+        timeoutMs: route.timeoutMs,
+      },
+      res,
+      (upstreamHeaders) => {
+        this.#closeIfDraining(res);
+        return forwardResponseHeaders(upstreamHeaders, 'passthrough');
+      },
+    );
+    const upstreamMs = performance.now() - upstreamStarted;
+    switch (result.kind) {
+      case 'response':
+        this.#metrics.upstream.observe({ route: route.name, outcome: 'ok' }, upstreamMs / 1000);
+        this.#done({ route: route.name, method, path, status: result.status, outcome: 'forwarded', started, upstreamMs });
+        return;
+      case 'cut':
+        this.#metrics.upstream.observe({ route: route.name, outcome: 'upstream_bad_response' }, upstreamMs / 1000);
+        this.#done({ route: route.name, method, path, status: result.status, outcome: 'client_closed', started, upstreamMs });
+        return;
+      case 'client-gone':
+        this.#done({ route: route.name, method, path, status: undefined, outcome: 'client_closed', started, upstreamMs });
+        return;
+      case 'too-large':
+        return tooLarge();
+      case 'failed': {
+        const code = result.failure.code;
+        const outcome = UPSTREAM_OUTCOME[code];
+        this.#metrics.upstream.observe({ route: route.name, outcome }, upstreamMs / 1000);
+        this.#log.warn({ route: route.name, upstream: route.origin, code, reason: result.failure.message }, 'upstream failed');
+        this.#closeIfDraining(res);
+        sendWireResponse(res, { status: GATEWAY_ERROR_STATUS[code], headers: { 'content-type': 'application/json' }, body: gatewayErrorBody(code) }, { close: hasBody(req) && !req.readableEnded });
+        this.#done({ route: route.name, method, path, status: GATEWAY_ERROR_STATUS[code], outcome, code, started, upstreamMs });
+        return;
+      }
+    }
+  }
+
+  /** One access-log line and the request counter. No query, body, identity or header values. */
+  #done(e: {
+    route: string;
+    method: string;
+    path: string;
+    status: number | undefined;
+    outcome: RequestOutcome;
+    code?: string;
+    verified?: VerifiedRequest;
+    started: number;
+    upstreamMs?: number;
+  }): void {
+    this.#metrics.requests.inc({ route: e.route, outcome: e.outcome });
+    const entry: Record<string, unknown> = {
+      route: e.route,
+      method: e.method,
+      path: e.path,
+      status: e.status,
+      outcome: e.outcome,
+      durationMs: Math.round((performance.now() - e.started) * 100) / 100,
+    };
+    if (e.code !== undefined) entry.code = e.code;
+    if (e.upstreamMs !== undefined) entry.upstreamMs = Math.round(e.upstreamMs * 100) / 100;
+    if (e.verified) {
+      entry.keyId = e.verified.keyId;
+      entry.mode = e.verified.mode;
+      if (e.verified.secretId !== undefined) entry.secretId = e.verified.secretId;
+      if (e.verified.traceparent !== undefined) entry.traceparent = e.verified.traceparent;
+    }
+    this.#log.info(entry, 'request');
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Admin listener
+  // ------------------------------------------------------------------------------------------
+
+  async #onAdmin(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    const send = (status: number, body: unknown): void => {
+      const text = JSON.stringify(body);
+      res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, { error: 'method not allowed' });
+    switch (path) {
+      case '/healthz':
+        return send(200, { status: 'ok' });
+      case '/readyz': {
+        const nonceStore = await this.#nonce.ready(500);
+        const ready = nonceStore && !this.#draining;
+        return send(ready ? 200 : 503, {
+          status: ready ? 'ready' : 'not ready',
+          checks: { nonceStore: nonceStore ? 'ok' : 'unreachable', draining: this.#draining },
+        });
+      }
+      case '/metrics': {
+        const text = await this.#metrics.registry.metrics();
+        res.writeHead(200, { 'content-type': this.#metrics.registry.contentType, 'cache-control': 'no-store' });
+        res.end(text);
+        return;
+      }
+      default:
+        return send(404, { error: 'not found' });
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Reload and shutdown
+  // ------------------------------------------------------------------------------------------
+
+  async reload(next?: string | GatewayConfigInput | GatewayConfig): Promise<void> {
+    const current = this.#state.config;
+    try {
+      const source = next ?? current.configPath;
+      if (source === undefined) {
+        throw new GatewayConfigError([{ path: '', message: 'this gateway was started from an object; pass the new config to reload()' }]);
+      }
+      const loaded = loadGatewayConfig(source);
+      const ignored = RESTART_ONLY.filter((k) => JSON.stringify(loaded[k]) !== JSON.stringify(current[k]) || (k === 'nonceStore' && nonceUrlChanged(loaded, current)));
+      // Sections that need a restart keep their running values, so `config` tells what is in force.
+      const applied = markLoaded({
+        ...loaded,
+        listeners: current.listeners,
+        nonceStore: current.nonceStore,
+        sessionKeyCache: current.sessionKeyCache,
+        log: current.log,
+      });
+      const state = this.#buildState(applied);
+      this.#state = state; // atomic: requests already verified keep their own state and session keys
+      this.#metrics.reloads.inc({ result: 'success' });
+      this.#log.info(
+        { clients: applied.clients.length, serverKeys: applied.serverKeys.map((k) => k.id), routes: applied.routes.length },
+        'config reloaded',
+      );
+      if (ignored.length > 0) this.#log.warn({ sections: ignored }, 'these config sections changed but need a restart; the running values stay');
+    } catch (err) {
+      this.#metrics.reloads.inc({ result: 'failure' });
+      this.#log.error({ err: errSummary(err) }, 'config reload failed; the current config stays in force');
+      throw err;
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    const drainMs = this.#state.config.shutdown.drainTimeoutMs;
+    this.#draining = true;
+    this.#log.info({ inFlight: this.#inFlight, drainTimeoutMs: drainMs }, 'draining');
+    const publicClosed = new Promise<void>((resolve) => this.#public.close(() => resolve()));
+    this.#public.closeIdleConnections();
+    const drained = await new Promise<boolean>((resolve) => {
+      if (this.#inFlight === 0) return resolve(true);
+      const timer = setTimeout(() => resolve(false), drainMs);
+      this.#onIdle = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+    });
+    this.#onIdle = undefined;
+    if (!drained) this.#log.warn({ inFlight: this.#inFlight }, 'drain timeout: closing the remaining connections');
+    // Whatever is left is idle keep-alive sockets (or requests past the drain bound).
+    this.#public.closeAllConnections();
+    await publicClosed;
+    const adminClosed = new Promise<void>((resolve) => this.#admin.close(() => resolve()));
+    this.#admin.closeAllConnections();
+    await adminClosed;
+    await this.#pools.close(1000);
+    await this.#nonce.close();
+    this.#log.info('gateway stopped');
+  }
+}
+
+function nonceUrlChanged(a: GatewayConfig, b: GatewayConfig): boolean {
+  return a.nonceStore.type === 'redis' && b.nonceStore.type === 'redis' && a.nonceStore.url !== b.nonceStore.url;
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen({ host, port }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+

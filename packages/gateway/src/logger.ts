@@ -1,0 +1,54 @@
+import { hostname } from 'node:os';
+import { pino, type Logger } from 'pino';
+import type { LogLevel } from './config.js';
+
+/**
+ * Belt and braces: the gateway logs only chosen fields (route, method, path without query,
+ * status, code, key id, durations, traceparent) and never bodies, secrets, identities or wxseal
+ * headers. These paths are censored anyway, should any of them ever reach a log call.
+ */
+export const REDACT_PATHS: readonly string[] = [
+  'secret',
+  '*.secret',
+  'secrets',
+  '*.secrets',
+  'privateKey',
+  '*.privateKey',
+  'password',
+  '*.password',
+  'body',
+  '*.body',
+  'plaintext',
+  '*.plaintext',
+  'identity',
+  '*.identity',
+  'openid',
+  '*.openid',
+  'unionid',
+  '*.unionid',
+  'headers.authorization',
+  'headers.cookie',
+  'headers["x-wxseal-openid"]',
+  'headers["x-wxseal-unionid"]',
+  'headers["wxseal-signature"]',
+  'headers["wxseal-wrapped-key"]',
+  'headers["wxseal-identity"]',
+  'headers["wxseal-iv"]',
+  '*.headers.authorization',
+  '*.headers.cookie',
+  '*.headers["x-wxseal-openid"]',
+  '*.headers["x-wxseal-unionid"]',
+  '*.headers["wxseal-signature"]',
+  '*.headers["wxseal-wrapped-key"]',
+  '*.headers["wxseal-identity"]',
+  '*.headers["wxseal-iv"]',
+];
+
+/** The gateway's logger: a child of the caller's (or a new JSON logger on stdout) with redaction. */
+export function gatewayLogger(parent: Logger | undefined, level: LogLevel): Logger {
+  const redact = { paths: [...REDACT_PATHS], censor: '[redacted]' };
+  if (parent) return parent.child({ component: 'wxseal-gateway' }, { redact });
+  return pino({ level, redact, base: { pid: process.pid, hostname: hostname(), component: 'wxseal-gateway' } });
+}
+
+export type { Logger };

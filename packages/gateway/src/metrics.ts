@@ -1,0 +1,99 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * What a request came to, the `outcome` label of wxseal_gateway_requests_total:
+ * - `forwarded`: verified (or passthrough), answered by the upstream, response sent;
+ * - `rejected`: refused by the verifier (see wxseal_gateway_rejections_total for the code);
+ * - `upstream_unavailable`, `upstream_timeout`, `upstream_too_large`, `upstream_bad_response`:
+ *   the upstream failed and the client got the gateway's (sealed) error;
+ * - `not_found`: no route; `bad_request`: a path the gateway refuses to route;
+ * - `client_closed`: the client went away before the answer.
+ */
+export type RequestOutcome =
+  | 'forwarded'
+  | 'rejected'
+  | 'upstream_unavailable'
+  | 'upstream_timeout'
+  | 'upstream_too_large'
+  | 'upstream_bad_response'
+  | 'not_found'
+  | 'bad_request'
+  | 'body_too_large'
+  | 'client_closed';
+
+/** The Prometheus metrics of one gateway, in a registry of its own. */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'route' | 'outcome'>;
+  readonly rejections: Counter<'route' | 'code'>;
+  readonly verification: Histogram<'route'>;
+  readonly upstream: Histogram<'route' | 'outcome'>;
+  readonly nonceStoreErrors: Counter<'code'>;
+  readonly inFlight: Gauge;
+  readonly reloads: Counter<'result'>;
+
+  constructor(gauges: { nonceStoreUp: () => number; sessionKeyCache: () => { hits: number; misses: number; size: number } | undefined }) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'wxseal_gateway_' });
+    this.requests = new Counter({
+      name: 'wxseal_gateway_requests_total',
+      help: 'Requests by route and outcome',
+      labelNames: ['route', 'outcome'],
+      registers,
+    });
+    this.rejections = new Counter({
+      name: 'wxseal_gateway_rejections_total',
+      help: 'Verifier rejections by route and wxseal error code',
+      labelNames: ['route', 'code'],
+      registers,
+    });
+    this.verification = new Histogram({
+      name: 'wxseal_gateway_verification_duration_seconds',
+      help: 'Time to read and verify a request (body read, HMAC, nonce store, RSA, AES)',
+      labelNames: ['route'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.upstream = new Histogram({
+      name: 'wxseal_gateway_upstream_duration_seconds',
+      help: 'Time the upstream took to answer (headers and, for wxseal routes, the whole body)',
+      labelNames: ['route', 'outcome'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.nonceStoreErrors = new Counter({
+      name: 'wxseal_gateway_nonce_store_errors_total',
+      help: 'Nonce store failures (unreachable, timeout, full): each refused a request (fail closed)',
+      labelNames: ['code'],
+      registers,
+    });
+    this.inFlight = new Gauge({ name: 'wxseal_gateway_in_flight_requests', help: 'Requests being handled', registers });
+    this.reloads = new Counter({
+      name: 'wxseal_gateway_config_reloads_total',
+      help: 'Config reloads by result (success, failure)',
+      labelNames: ['result'],
+      registers,
+    });
+    new Gauge({
+      name: 'wxseal_gateway_nonce_store_up',
+      help: '1 when the nonce store is reachable (always 1 for the memory store)',
+      registers,
+      collect() {
+        this.set(gauges.nonceStoreUp());
+      },
+    });
+    new Gauge({
+      name: 'wxseal_gateway_session_key_cache',
+      help: 'Session key cache: hits, misses and size (present when the cache is enabled)',
+      labelNames: ['stat'],
+      registers,
+      collect() {
+        const s = gauges.sessionKeyCache();
+        if (!s) return;
+        this.set({ stat: 'hits' }, s.hits);
+        this.set({ stat: 'misses' }, s.misses);
+        this.set({ stat: 'size' }, s.size);
+      },
+    });
+  }
+}

@@ -1,0 +1,290 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import { Pool } from 'undici';
+import type { GatewayErrorCode } from './errors.js';
+import { firstValue, type OutgoingHeaders } from './headers.js';
+import type { Route } from './routes.js';
+
+/** An upstream exchange that failed, with the code the client gets. */
+export class UpstreamFailure extends Error {
+  override readonly name = 'UpstreamFailure';
+  constructor(
+    readonly code: GatewayErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message);
+    if (options?.cause !== undefined) (this as { cause?: unknown }).cause = options.cause;
+  }
+}
+
+/** Thrown into a passthrough request body that goes past the route's limit. */
+export class BodyTooLargeError extends Error {
+  override readonly name = 'BodyTooLargeError';
+}
+
+/** Why an exchange was cut: our deadline, or the client that went away. */
+class Aborted extends Error {
+  constructor(readonly reason: 'deadline' | 'client') {
+    super(reason === 'deadline' ? 'upstream deadline passed' : 'the client went away');
+  }
+}
+
+/**
+ * One undici Pool per upstream origin (and connect timeout): connections are kept alive and
+ * reused across requests and routes.
+ */
+export class UpstreamPools {
+  readonly #pools = new Map<string, Pool>();
+
+  get(route: Route): Pool {
+    const key = `${route.origin}|${route.connectTimeoutMs}`;
+    let pool = this.#pools.get(key);
+    if (!pool) {
+      pool = new Pool(route.origin, {
+        connections: 128,
+        connect: { timeout: route.connectTimeoutMs },
+        // Below the usual 5 s of Node/Go/Java servers, so a socket the upstream is about to close
+        // is not reused for a request (which could then fail after being sent).
+        keepAliveTimeout: 4_000,
+        keepAliveMaxTimeout: 30_000,
+      });
+      this.#pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  /** Closes every pool: graceful for `graceMs`, then destroyed. */
+  async close(graceMs: number): Promise<void> {
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(
+      pools.map(async (pool) => {
+        let timer: NodeJS.Timeout | undefined;
+        const forced = new Promise<void>((resolve) => {
+          timer = setTimeout(() => {
+            pool.destroy().then(resolve, resolve);
+          }, graceMs);
+        });
+        try {
+          await Promise.race([pool.close(), forced]);
+        } catch {
+          // A pool that fails to close is destroyed below anyway.
+        } finally {
+          clearTimeout(timer);
+        }
+        if (!pool.destroyed) await pool.destroy().catch(() => undefined);
+      }),
+    );
+  }
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+
+function classify(err: unknown, stage: 'request' | 'body'): UpstreamFailure {
+  if (err instanceof UpstreamFailure) return err;
+  if (err instanceof Aborted) return new UpstreamFailure('WXSEAL_UPSTREAM_TIMEOUT', err.message);
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === 'string' && TIMEOUT_CODES.has(code)) return new UpstreamFailure('WXSEAL_UPSTREAM_TIMEOUT', code, { cause: err });
+  if (stage === 'body') return new UpstreamFailure('WXSEAL_UPSTREAM_BAD_RESPONSE', 'the upstream response was cut short', { cause: err });
+  return new UpstreamFailure('WXSEAL_UPSTREAM_UNAVAILABLE', typeof code === 'string' ? code : 'upstream request failed', { cause: err });
+}
+
+export interface BufferedRequest {
+  method: string;
+  path: string;
+  headers: OutgoingHeaders;
+  body: Buffer | undefined;
+  timeoutMs: number;
+  maxResponseBytes: number;
+  /** Aborts the exchange when the client goes away. */
+  clientGone: AbortSignal;
+}
+
+export interface BufferedResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  contentType: string | undefined;
+  body: Buffer;
+}
+
+/**
+ * Sends a request to the upstream and reads the whole response, bounded in time (`timeoutMs`
+ * covers connecting, the headers and the body) and in size. Failures are UpstreamFailures; an
+ * exchange cut because the client went away rejects with `clientGone`'s reason.
+ */
+export async function requestBuffered(pool: Pool, req: BufferedRequest): Promise<BufferedResponse> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new Aborted('deadline')), req.timeoutMs);
+  const onClientGone = (): void => controller.abort(new Aborted('client'));
+  if (req.clientGone.aborted) onClientGone();
+  else req.clientGone.addEventListener('abort', onClientGone, { once: true });
+  try {
+    let res: Awaited<ReturnType<Pool['request']>>;
+    try {
+      res = await pool.request({
+        method: req.method,
+        path: req.path,
+        headers: req.headers,
+        body: req.body !== undefined && req.body.length > 0 ? req.body : null,
+        signal: controller.signal,
+        headersTimeout: req.timeoutMs,
+        bodyTimeout: req.timeoutMs,
+      });
+    } catch (err) {
+      throw rethrowable(err, controller.signal, 'request');
+    }
+    const declared = Number(firstValue(res.headers['content-length']));
+    if (Number.isFinite(declared) && declared > req.maxResponseBytes) {
+      res.body.destroy();
+      throw new UpstreamFailure('WXSEAL_UPSTREAM_RESPONSE_TOO_LARGE', `content-length ${declared} exceeds ${req.maxResponseBytes}`);
+    }
+    let body: Buffer;
+    try {
+      body = await readBounded(res.body, req.maxResponseBytes);
+    } catch (err) {
+      res.body.destroy();
+      throw rethrowable(err, controller.signal, 'body');
+    }
+    body = decode(body, firstValue(res.headers['content-encoding']), req.maxResponseBytes);
+    return { status: res.statusCode, headers: res.headers, contentType: firstValue(res.headers['content-type']), body };
+  } finally {
+    clearTimeout(timer);
+    req.clientGone.removeEventListener('abort', onClientGone);
+  }
+}
+
+function rethrowable(err: unknown, signal: AbortSignal, stage: 'request' | 'body'): unknown {
+  const reason: unknown = signal.aborted ? signal.reason : undefined;
+  if (reason instanceof Aborted && reason.reason === 'client') return reason;
+  if (reason instanceof Aborted) return classify(reason, stage);
+  return classify(err, stage);
+}
+
+/** True for the rejection of an exchange cut because the client went away. */
+export function isClientGone(err: unknown): boolean {
+  return err instanceof Aborted && err.reason === 'client';
+}
+
+async function readBounded(stream: Readable, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of stream) {
+    const buf = chunk as Buffer;
+    total += buf.length;
+    if (total > max) throw new UpstreamFailure('WXSEAL_UPSTREAM_RESPONSE_TOO_LARGE', `response exceeds ${max} bytes`);
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/**
+ * The gateway asks for `identity`, but an upstream may compress anyway; a sealed body must be the
+ * representation itself (SPEC.md 6.3: no Content-Encoding on sealed responses), so it is decoded
+ * here, bounded like the body.
+ */
+function decode(body: Buffer, encoding: string | undefined, max: number): Buffer {
+  const codings = (encoding ?? '')
+    .split(',')
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== '' && c !== 'identity');
+  let out = body;
+  try {
+    for (const coding of codings.reverse()) {
+      if (coding === 'gzip' || coding === 'x-gzip') out = gunzipSync(out, { maxOutputLength: max });
+      else if (coding === 'deflate') out = inflateSync(out, { maxOutputLength: max });
+      else if (coding === 'br') out = brotliDecompressSync(out, { maxOutputLength: max });
+      else throw new UpstreamFailure('WXSEAL_UPSTREAM_BAD_RESPONSE', `unsupported content-encoding ${coding}`);
+    }
+  } catch (err) {
+    if (err instanceof UpstreamFailure) throw err;
+    if (err instanceof RangeError || (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new UpstreamFailure('WXSEAL_UPSTREAM_RESPONSE_TOO_LARGE', `decoded response exceeds ${max} bytes`);
+    }
+    throw new UpstreamFailure('WXSEAL_UPSTREAM_BAD_RESPONSE', 'the response does not decode', { cause: err });
+  }
+  return out;
+}
+
+export interface StreamedRequest {
+  method: string;
+  path: string;
+  headers: OutgoingHeaders;
+  /** The request body, when it has one. */
+  body: IncomingMessage | undefined;
+  maxBodyBytes: number;
+  timeoutMs: number;
+}
+
+export type StreamOutcome =
+  | { kind: 'response'; status: number }
+  | { kind: 'failed'; failure: UpstreamFailure }
+  | { kind: 'too-large' }
+  | { kind: 'client-gone' }
+  | { kind: 'cut'; status: number };
+
+/**
+ * Passthrough: streams the request to the upstream and the response back, without buffering.
+ * Timeouts bound the wait for the headers and every pause in the body. `writeHead` is called with
+ * the upstream status and the headers to send; an outcome of 'failed' or 'too-large' means nothing
+ * was sent yet and the caller answers.
+ */
+export async function streamThrough(
+  pool: Pool,
+  req: StreamedRequest,
+  res: ServerResponse,
+  responseHeaders: (upstream: IncomingHttpHeaders) => OutgoingHeaders,
+): Promise<StreamOutcome> {
+  const controller = new AbortController();
+  const onClose = (): void => {
+    if (!res.writableFinished) controller.abort(new Aborted('client'));
+  };
+  res.once('close', onClose);
+  let body: Readable | null = null;
+  let tooLarge = false;
+  if (req.body) {
+    let received = 0;
+    const limit = req.maxBodyBytes;
+    const limiter = new Transform({
+      transform(chunk: Buffer, _enc, callback) {
+        received += chunk.length;
+        if (received > limit) {
+          tooLarge = true;
+          callback(new BodyTooLargeError(`the body exceeds ${limit} bytes`));
+        } else callback(null, chunk);
+      },
+    });
+    pipeline(req.body, limiter).catch(() => undefined); // errors surface through undici's request
+    body = limiter;
+  }
+  try {
+    let upstream: Awaited<ReturnType<Pool['request']>>;
+    try {
+      upstream = await pool.request({
+        method: req.method,
+        path: req.path,
+        headers: req.headers,
+        body,
+        signal: controller.signal,
+        headersTimeout: req.timeoutMs,
+        bodyTimeout: req.timeoutMs,
+      });
+    } catch (err) {
+      if (tooLarge) return { kind: 'too-large' };
+      if (controller.signal.aborted) return { kind: 'client-gone' };
+      return { kind: 'failed', failure: classify(err, 'request') };
+    }
+    res.writeHead(upstream.statusCode, responseHeaders(upstream.headers));
+    try {
+      await pipeline(upstream.body, res);
+    } catch {
+      // Headers are out: the only thing left to do is to cut the connection (done by pipeline).
+      return { kind: 'cut', status: upstream.statusCode };
+    }
+    return { kind: 'response', status: upstream.statusCode };
+  } finally {
+    res.off('close', onClose);
+  }
+}

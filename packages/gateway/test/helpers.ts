@@ -1,0 +1,391 @@
+// Shared pieces of the gateway tests: fresh keys, a recording upstream, configs on disk, a
+// log capture, free ports, a private redis-server, and gateway processes run through the CLI.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createConnection, createServer as createNetServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { pino, type Logger } from 'pino';
+import { stringify as toYaml } from 'yaml';
+import { b64uEncode } from '@wxseal/protocol';
+import { serverKeyIdFor } from '@wxseal/server';
+import { createClient, type ClientOptions, type WxsealClient } from '@wxseal/client';
+import type { GatewayConfigInput } from '@wxseal/gateway';
+
+export const root = fileURLToPath(new URL('../../../', import.meta.url));
+
+export interface TestKeys {
+  keyId: string;
+  secret: string; // b64u
+  serverKeyId: string;
+  privateKeyPem: string;
+  publicKeyPem: string;
+}
+
+export function makeKeys(keyId = 'bff-gw'): TestKeys {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return {
+    keyId,
+    secret: newSecret(),
+    serverKeyId: serverKeyIdFor(publicKey),
+    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  };
+}
+
+export function newSecret(): string {
+  return b64uEncode(randomBytes(32));
+}
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'wxseal-gw-'));
+}
+
+/** One request as the upstream saw it. */
+export interface Seen {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  rawHeaders: string[];
+  body: Buffer;
+}
+
+export type UpstreamHandler = (req: Seen, res: ServerResponse) => void | Promise<void>;
+
+export interface Upstream {
+  url: string;
+  port: number;
+  seen: Seen[];
+  server: Server;
+  close(): Promise<void>;
+}
+
+/**
+ * A plain HTTP upstream that records every request. By default it answers JSON describing the
+ * request; `/slow/<ms>` waits that long first, `/status/<n>` answers with that status.
+ */
+export async function startUpstream(handler?: UpstreamHandler): Promise<Upstream> {
+  const seen: Seen[] = [];
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const s: Seen = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, body: Buffer.concat(chunks) };
+    seen.push(s);
+    if (handler) return handler(s, res);
+    return defaultHandler(s, res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    seen,
+    server,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+export async function defaultHandler(s: Seen, res: ServerResponse): Promise<void> {
+  const slow = /\/slow\/(\d+)/.exec(s.url);
+  // unref: a test that gave up waiting must not be kept alive by this timer.
+  if (slow) await new Promise((r) => setTimeout(r, Number(slow[1])).unref());
+  const bytes = /\/bytes\/(\d+)/.exec(s.url);
+  if (bytes) {
+    res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(Buffer.alloc(Number(bytes[1]), 0x61));
+    return;
+  }
+  if (s.url.includes('/gzip')) {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(gzipSync(JSON.stringify({ compressed: true })));
+    return;
+  }
+  if (s.url.includes('/fake-rejection')) {
+    // An upstream (or an attacker behind it) trying to pass for a verifier rejection.
+    res.writeHead(401, { 'content-type': 'application/json', 'wxseal-error': 'WXSEAL_BAD_SIGNATURE', 'wxseal-server-time': '1' }).end('{"error":"upstream"}');
+    return;
+  }
+  const status = /\/status\/(\d{3})/.exec(s.url);
+  const code = status ? Number(status[1]) : 200;
+  if (code === 204 || code === 304) {
+    res.writeHead(code).end();
+    return;
+  }
+  const body = JSON.stringify({ method: s.method, url: s.url, body: s.body.toString('utf8'), contentType: s.headers['content-type'] ?? null });
+  res.writeHead(code, { 'content-type': 'application/json', 'x-upstream': 'yes', etag: '"plain-derived"' });
+  res.end(body);
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createNetServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A port on which nothing listens (for "upstream down"). */
+export async function deadPort(): Promise<number> {
+  return freePort();
+}
+
+/** A pino logger whose lines are kept in memory, and the lines. */
+export function captureLogger(level: 'info' | 'debug' = 'info'): { logger: Logger; lines: string[]; text: () => string } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(chunk.toString('utf8'));
+      cb();
+    },
+  });
+  return { logger: pino({ level }, stream), lines, text: () => lines.join('') };
+}
+
+/** A minimal gateway config object for `keys` and one upstream, on port 0 everywhere. */
+export function baseConfig(keys: TestKeys, upstreamUrl: string, extra: Partial<GatewayConfigInput> = {}): GatewayConfigInput {
+  return {
+    listeners: { public: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
+    routes: [{ prefix: '/api', upstream: upstreamUrl, mode: 'sealed-or-signed' }],
+    clients: [{ keyId: keys.keyId, secrets: [{ id: 's1', secret: keys.secret }] }],
+    serverKeys: [{ privateKey: keys.privateKeyPem }],
+    nonceStore: { type: 'memory' },
+    log: { level: 'info' },
+    ...extra,
+  };
+}
+
+export function writeYaml(dir: string, name: string, value: unknown): string {
+  const path = join(dir, name);
+  writeFileSync(path, toYaml(value));
+  return path;
+}
+
+export function clientFor(keys: TestKeys, baseUrl: string, options: Partial<ClientOptions> = {}): WxsealClient {
+  return createClient({
+    baseUrl,
+    keyId: keys.keyId,
+    secret: keys.secret,
+    serverKeyId: keys.serverKeyId,
+    serverPublicKey: keys.publicKeyPem,
+    retry: { maxAttempts: 1 },
+    timeoutMs: 5000,
+    ...options,
+  });
+}
+
+/**
+ * Plain HTTP request (no wxseal), for passthrough routes, spoofing and the admin listener. The
+ * path goes on the request line exactly as given (a URL string would be normalised first).
+ */
+export async function plainRequest(
+  base: string,
+  path: string,
+  options: { method?: string; headers?: Record<string, string> | [string, string][]; body?: string | Buffer } = {},
+): Promise<{ status: number; headers: IncomingMessage['headers']; body: string; raw: Buffer }> {
+  const { request } = await import('node:http');
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    // Node adds neither Host nor Content-Length for array-form headers: the body would read as a second request.
+    const list: [string, string][] = Array.isArray(options.headers) ? [...options.headers] : Object.entries(options.headers ?? {});
+    if (options.body !== undefined && !list.some(([n]) => n.toLowerCase() === 'content-length')) {
+      list.push(['content-length', String(Buffer.byteLength(options.body))]);
+    }
+    if (!list.some(([n]) => n.toLowerCase() === 'host')) list.unshift(['host', `${hostname}:${port}`]);
+    const headers = list.flat();
+    const req = request({ hostname, port, path, method: options.method ?? 'GET', headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const raw = Buffer.concat(chunks);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: raw.toString('utf8'), raw });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// A private redis-server, stopped and started by the test (never the shared one on 6379).
+// ---------------------------------------------------------------------------------------------
+
+export interface RedisProcess {
+  port: number;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function pingRedis(port: number, timeoutMs = 200): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve(false);
+    }, timeoutMs);
+    socket.once('error', () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (d) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(d.toString().startsWith('+PONG'));
+    });
+  });
+}
+
+export async function redisServerProcess(port: number): Promise<RedisProcess> {
+  const probe = spawn('redis-server', ['--version'], { stdio: 'ignore' });
+  const found = await new Promise<boolean>((resolve) => {
+    probe.once('error', () => resolve(false));
+    probe.once('exit', (code) => resolve(code === 0));
+  });
+  if (!found) {
+    throw new Error('redis-server is not installed (or not on PATH): the fail-closed test needs it. Install it (`npm run services` does) — this test fails rather than skips.');
+  }
+  let child: ChildProcess | undefined;
+  return {
+    port,
+    async start() {
+      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline) {
+        if (await pingRedis(port)) return;
+        await sleep(50);
+      }
+      throw new Error(`redis-server did not start on port ${port}`);
+    },
+    async stop() {
+      const c = child;
+      child = undefined;
+      if (!c || c.exitCode !== null) return;
+      const exited = new Promise<void>((r) => c.once('exit', () => r()));
+      c.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `check` until it returns true, at most `ms`. */
+export async function eventually(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for: ${what}`);
+    await sleep(50);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gateway processes, through the real CLI (`wxseal gateway --config`), run from the sources.
+// ---------------------------------------------------------------------------------------------
+
+export interface GatewayProcess {
+  child: ChildProcess;
+  url: string;
+  adminUrl: string;
+  /** Every stdout line so far (pino JSON). */
+  lines: string[];
+  stderr: () => string;
+  /** Resolves with the next log line whose msg matches. */
+  waitForLog(msg: RegExp, ms?: number): Promise<Record<string, unknown>>;
+  exited: Promise<number | null>;
+  kill(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+const cliEntry = join(root, 'packages/gateway/test/fixtures/cli.ts');
+
+export async function spawnGateway(configPath: string, env: Record<string, string> = {}): Promise<GatewayProcess> {
+  const child = spawn(process.execPath, ['--conditions=wxseal-source', '--import', 'tsx', cliEntry, 'gateway', '--config', configPath], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  let stderr = '';
+  const waiters: { re: RegExp; resolve: (v: Record<string, unknown>) => void }[] = [];
+  const consumed = new Set<string>(); // lines already handed to a waiter
+  let buffered = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buffered += d.toString('utf8');
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      lines.push(line);
+      let parsed: Record<string, unknown>;
+      try {
+        parsed = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        continue;
+      }
+      for (const w of [...waiters]) {
+        if (typeof parsed.msg === 'string' && w.re.test(parsed.msg) && !consumed.has(line)) {
+          consumed.add(line);
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(parsed);
+        }
+      }
+    }
+  });
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const waitForLog = (re: RegExp, ms = 15_000): Promise<Record<string, unknown>> => {
+    for (const line of lines) {
+      try {
+        const parsed = JSON.parse(line) as Record<string, unknown>;
+        if (typeof parsed.msg === 'string' && re.test(parsed.msg) && !consumed.has(line)) {
+          consumed.add(line);
+          return Promise.resolve(parsed);
+        }
+      } catch {
+        // not JSON
+      }
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no log line matching ${re} within ${ms} ms; stderr: ${stderr}\nstdout: ${lines.join('\n')}`)), ms);
+      const onExit = (): void => {
+        clearTimeout(timer);
+        reject(new Error(`gateway exited before logging ${re}; stderr: ${stderr}`));
+      };
+      child.once('exit', onExit);
+      waiters.push({
+        re,
+        resolve: (v) => {
+          clearTimeout(timer);
+          child.off('exit', onExit);
+          resolve(v);
+        },
+      });
+    });
+  };
+  const listening = await waitForLog(/gateway listening/);
+  return {
+    child,
+    url: String(listening.url),
+    adminUrl: String(listening.adminUrl),
+    lines,
+    stderr: () => stderr,
+    waitForLog,
+    exited,
+    async kill(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
