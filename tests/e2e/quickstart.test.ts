@@ -1,4 +1,4 @@
-// `npm start` runs examples/quickstart.ts, the code the README shows: it must keep working.
+// `npm run quickstart` runs examples/quickstart.ts, the code the README shows: it must keep working.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
