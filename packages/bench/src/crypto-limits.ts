@@ -1,0 +1,104 @@
+/**
+ * Scenario (e): the physical limits. Raw node:crypto rates, in-process, on one thread, for the
+ * three operations a gateway does per sealed request, on the bench's own request:
+ *
+ * - HMAC-SHA256 over the canonical request string (what a forged request costs, step 5);
+ * - RSA-OAEP-2048 (SHA-256) unwrap of the session key with a pre-parsed KeyObject (step 7);
+ * - AES-256-GCM decryption of the sealed payload (step 8).
+ *
+ * One core can do at most this many of each per second; no HTTP server can beat them.
+ */
+import { constants, createDecipheriv, createHmac, createPrivateKey, createPublicKey, privateDecrypt } from 'node:crypto';
+import { b64uDecodeStrict, buildRequest, requestAad, splitTarget } from '@wxseal/protocol';
+import type { BenchKeys } from './keys.js';
+import { BENCH_PATH, IDENTITY, PAYLOAD_BYTES } from './loadgen/pool.js';
+
+export type CryptoId = 'hmac' | 'rsa-unwrap' | 'aes-gcm';
+
+export interface CryptoRate {
+  id: CryptoId;
+  label: string;
+  opsPerSec: number;
+  /** Microseconds per operation on one core. */
+  microsPerOp: number;
+  /** Size of the input, for the record. */
+  bytes: number;
+}
+
+function measure(fn: () => void, seconds: number, batch: number): number {
+  for (let i = 0; i < batch * 4; i++) fn(); // warm-up: JIT and OpenSSL caches
+  let ops = 0;
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  let now = start;
+  do {
+    for (let i = 0; i < batch; i++) fn();
+    ops += batch;
+    now = performance.now();
+  } while (now < end);
+  return ops / ((now - start) / 1000);
+}
+
+export function measureCryptoLimits(keys: BenchKeys, seconds: number): CryptoRate[] {
+  const privateKey = createPrivateKey(keys.privateKeyPem);
+  const secret = b64uDecodeStrict(keys.secret)!;
+  // A real sealed request of the bench, built by the protocol package: the same sizes as on the wire.
+  const built = buildRequest({
+    mode: 'sealed',
+    method: 'POST',
+    target: BENCH_PATH,
+    keyId: keys.keyId,
+    secret,
+    body: PAYLOAD_BYTES,
+    contentType: 'application/json',
+    identity: IDENTITY,
+    serverKey: { id: keys.serverKeyId, publicKey: createPublicKey(keys.publicKeyPem) },
+  });
+  const wrapped = b64uDecodeStrict(built.headers['wxseal-wrapped-key']!)!;
+  const iv = b64uDecodeStrict(built.headers['wxseal-iv']!)!;
+  const { path, rawQuery } = splitTarget(BENCH_PATH);
+  const aad = requestAad({
+    method: 'POST',
+    path,
+    rawQuery,
+    timestamp: built.headers['wxseal-timestamp']!,
+    nonce: built.headers['wxseal-nonce']!,
+    keyId: keys.keyId,
+    serverKeyId: keys.serverKeyId,
+  });
+  const sessionKey = built.context.sessionKey!;
+  const ciphertext = built.body.subarray(0, built.body.length - 16);
+  const tag = built.body.subarray(built.body.length - 16);
+
+  const rates: Array<Omit<CryptoRate, 'microsPerOp'>> = [
+    {
+      id: 'hmac',
+      label: `HMAC-SHA256, canonical string (${Buffer.byteLength(built.canonical)} B)`,
+      bytes: Buffer.byteLength(built.canonical),
+      opsPerSec: measure(() => createHmac('sha256', secret).update(built.canonical).digest(), seconds, 256),
+    },
+    {
+      id: 'rsa-unwrap',
+      label: 'RSA-OAEP-2048 (SHA-256) unwrap, KeyObject',
+      bytes: wrapped.length,
+      opsPerSec: measure(() => privateDecrypt({ key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, wrapped), seconds, 8),
+    },
+    {
+      id: 'aes-gcm',
+      label: `AES-256-GCM decrypt, sealed payload (${built.body.length} B)`,
+      bytes: built.body.length,
+      opsPerSec: measure(
+        () => {
+          const d = createDecipheriv('aes-256-gcm', sessionKey, iv, { authTagLength: 16 });
+          d.setAAD(aad);
+          d.setAuthTag(tag);
+          d.update(ciphertext);
+          d.final();
+        },
+        seconds,
+        256,
+      ),
+    },
+  ];
+  return rates.map((r) => ({ ...r, microsPerOp: 1e6 / r.opsPerSec }));
+}

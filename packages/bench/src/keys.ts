@@ -1,0 +1,46 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { b64uEncode } from '@wxseal/protocol';
+import { serverKeyIdFor } from '@wxseal/server';
+
+/**
+ * The key material of one bench run, generated fresh by the orchestrator and handed to every child
+ * process through a file in the run's private temporary directory (never logged, deleted at the end).
+ */
+export interface BenchKeys {
+  /** The client credential's key id. */
+  keyId: string;
+  /** The client secret, b64u (32 bytes). */
+  secret: string;
+  /** The server key id of the RSA-2048 key pair. */
+  serverKeyId: string;
+  publicKeyPem: string;
+  privateKeyPem: string;
+}
+
+/** Environment variable that carries the path of the keys file to child processes. */
+export const KEYS_ENV = 'WXSEAL_BENCH_KEYS';
+
+export function generateBenchKeys(): BenchKeys {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 0x10001 });
+  return {
+    keyId: 'bench-client',
+    secret: b64uEncode(randomBytes(32)),
+    serverKeyId: serverKeyIdFor(privateKey),
+    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  };
+}
+
+export function writeBenchKeys(dir: string, keys: BenchKeys): string {
+  const path = join(dir, 'keys.json');
+  writeFileSync(path, JSON.stringify(keys), { mode: 0o600 });
+  return path;
+}
+
+/** Reads the keys file named by WXSEAL_BENCH_KEYS (in a child process). */
+export function readBenchKeys(path: string | undefined = process.env[KEYS_ENV]): BenchKeys {
+  if (!path) throw new Error(`${KEYS_ENV} is not set: bench servers are started by the bench harness`);
+  return JSON.parse(readFileSync(path, 'utf8')) as BenchKeys;
+}

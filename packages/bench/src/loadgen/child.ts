@@ -1,0 +1,323 @@
+/**
+ * The load generator: its own process, so the servers under test never share an event loop with
+ * the client that measures them. For each job it
+ *
+ *   1. builds the request pool (the real @wxseal/client, captured on the wire; see pool.ts),
+ *   2. checks a sample of pooled requests one by one against the target (status, Wxseal-Error,
+ *      sealed response), and for valid traffic makes real client calls whose sealed answers must
+ *      open and carry the upstream's document,
+ *   3. warms the target up, then measures with autocannon, each request taken from the pool
+ *      exactly once (a replayed nonce would be rejected and measure the wrong thing),
+ *   4. checks that every response had the expected status and checks a last sample.
+ *
+ * Any mismatch aborts the scenario with a message saying what was expected and what came back.
+ */
+import autocannon, { type Instance, type RequestData, type Result } from 'autocannon';
+import { request } from 'undici';
+import { createClient, type ClientOptions } from '@wxseal/client';
+import { readBenchKeys } from '../keys.js';
+import { announceReady } from '../process.js';
+import {
+  BENCH_PATH,
+  IDENTITY,
+  PAYLOAD,
+  PAYLOAD_BYTES,
+  captureClientRequests,
+  checkSameShape,
+  distinctHeaderValues,
+  generateSealedRequests,
+  plainRequest,
+  type WireRequest,
+} from './pool.js';
+import type { Expectation, LoadJob, LoadResult, LoadgenMessage } from './types.js';
+
+const NONCE_WINDOW_S = 60;
+const keys = readBenchKeys();
+
+function send(message: LoadgenMessage): void {
+  process.send?.(message);
+}
+
+class ScenarioAborted extends Error {}
+
+function describeExpectation(e: Expectation): string {
+  return `${e.status}${e.code ? ` ${e.code}` : ''}${e.sealed ? ' (sealed)' : ''}`;
+}
+
+/** Sends pooled requests one at a time and checks each response; throws ScenarioAborted on a mismatch. */
+async function checkSample(job: LoadJob, sample: readonly WireRequest[], when: string): Promise<string> {
+  for (const r of sample) {
+    const res = await request(new URL(r.path, job.url), { method: r.method as 'POST', headers: r.headers, body: r.body });
+    const body = Buffer.from(await res.body.arrayBuffer());
+    const code = res.headers['wxseal-error'];
+    const type = res.headers['content-type'];
+    const problems: string[] = [];
+    if (res.statusCode !== job.expect.status) problems.push(`status ${res.statusCode}`);
+    if (job.expect.code !== undefined && code !== job.expect.code) problems.push(`Wxseal-Error ${String(code ?? '(none)')}`);
+    if (job.expect.code === undefined && code !== undefined) problems.push(`Wxseal-Error ${String(code)}`);
+    if (job.expect.sealed && (type !== 'application/vnd.wxseal.sealed' || res.headers['wxseal-response-nonce'] === undefined)) {
+      problems.push(`an unsealed response (content-type ${String(type)})`);
+    }
+    if (problems.length > 0) {
+      throw new ScenarioAborted(
+        `sanity check ${when} failed: expected ${describeExpectation(job.expect)}, got ${problems.join(', ')}; body: ${body.toString('utf8').slice(0, 200)}`,
+      );
+    }
+  }
+  return `${sample.length} pooled requests ${when} answered ${describeExpectation(job.expect)}`;
+}
+
+/** Valid traffic: real client calls through the target must come back sealed, open, and carry the upstream's answer. */
+async function checkEndToEnd(job: LoadJob): Promise<string> {
+  const options: ClientOptions = {
+    baseUrl: job.url,
+    keyId: keys.keyId,
+    secret: keys.secret,
+    serverPublicKey: keys.publicKeyPem,
+    serverKeyId: keys.serverKeyId,
+    mode: 'sealed',
+    retry: { maxAttempts: 1 },
+    ...(job.extraClientOptions ?? {}),
+  };
+  const client = createClient(options);
+  try {
+    for (let i = 0; i < 3; i++) {
+      const res = await client.post(BENCH_PATH, { json: PAYLOAD, identity: IDENTITY });
+      const doc = res.json<{ ok?: unknown; receivedBytes?: unknown }>();
+      if (res.status !== 200 || doc.ok !== true || doc.receivedBytes !== PAYLOAD_BYTES.length) {
+        throw new ScenarioAborted(`end-to-end check failed: status ${res.status}, body ${res.text().slice(0, 200)}`);
+      }
+    }
+  } catch (err) {
+    if (err instanceof ScenarioAborted) throw err;
+    throw new ScenarioAborted(`end-to-end check failed: the client call threw ${(err as Error).message}`);
+  } finally {
+    client.close();
+  }
+  return '3 real client calls opened the sealed answer and found the upstream document (the exact plaintext reached the upstream)';
+}
+
+interface PoolCursor {
+  take(): WireRequest;
+  /** Requests handed out so far. */
+  readonly taken: number;
+  readonly exhausted: boolean;
+}
+
+/** Hands out the pool in order, shared by every connection; distinct pools are never wrapped around. */
+function cursor(pool: readonly WireRequest[], cycle: boolean): PoolCursor {
+  let next = 0;
+  let taken = 0;
+  let exhausted = false;
+  return {
+    take() {
+      taken++;
+      if (next >= pool.length) {
+        if (!cycle) {
+          exhausted = true;
+          return pool[pool.length - 1]!; // the run is being stopped; this replay is reported
+        }
+        next = 0;
+      }
+      return pool[next++]!;
+    },
+    get taken() {
+      return taken;
+    },
+    get exhausted() {
+      return exhausted;
+    },
+  };
+}
+
+/** One autocannon run over the pool; aborts early when responses stop matching the expectation. */
+async function runAutocannon(
+  job: LoadJob,
+  pool: PoolCursor,
+  seconds: number,
+  phase: 'warmup' | 'measuring',
+): Promise<{ result: Result; abort: string | undefined }> {
+  let instance: Instance | undefined;
+  let abort: string | undefined;
+  const stop = (reason: string): void => {
+    if (abort === undefined) abort = reason;
+    instance?.stop();
+  };
+  const setupRequest = (req: RequestData): RequestData => {
+    const r = pool.take();
+    if (pool.exhausted) stop(`the request pool was exhausted after ${pool.taken - 1} requests; run again with a larger --pool-factor`);
+    return { ...req, method: r.method, path: r.path, headers: { ...r.headers }, body: r.body };
+  };
+  instance = autocannon({
+    url: job.url,
+    connections: job.connections,
+    duration: seconds,
+    pipelining: 1,
+    timeout: 10,
+    requests: [{ setupRequest }],
+    renderProgressBar: false,
+    renderResultsTable: false,
+    renderLatencyTable: false,
+  });
+  if (abort !== undefined) instance.stop(); // decided while autocannon built its first requests
+  let seen = 0;
+  let unexpected = 0;
+  const unexpectedStatuses = new Map<number, number>();
+  instance.on('response', (_client: unknown, statusCode: number) => {
+    seen++;
+    if (statusCode !== job.expect.status) {
+      unexpected++;
+      unexpectedStatuses.set(statusCode, (unexpectedStatuses.get(statusCode) ?? 0) + 1);
+      if (unexpected >= 20 && unexpected > seen * 0.01) {
+        const got = [...unexpectedStatuses].map(([s, n]) => `${n} × ${s}`).join(', ');
+        stop(`expected every response to be ${job.expect.status}, got ${got} out of ${seen}`);
+      }
+    }
+  });
+  let errors = 0;
+  instance.on('reqError', () => {
+    errors++;
+    if (errors >= 50) stop(`${errors} requests failed (connection errors or timeouts)`);
+  });
+  let elapsed = 0;
+  instance.on('tick', (tick: { counter: number }) => {
+    elapsed++;
+    send({ type: 'progress', phase, elapsedS: Math.min(elapsed, seconds), totalS: seconds, reqPerSec: tick.counter });
+  });
+  const result = await instance;
+  return { result, abort };
+}
+
+function statusCounts(result: Result): Record<string, number> {
+  return Object.fromEntries(Object.entries(result.statusCodeStats).map(([status, { count }]) => [status, count]));
+}
+
+async function runJob(job: LoadJob): Promise<LoadResult> {
+  const checks: string[] = [];
+  const t0 = performance.now();
+  let pool: WireRequest[];
+  if (job.traffic === 'plain') {
+    pool = [plainRequest()];
+  } else {
+    send({ type: 'progress', phase: 'generating', elapsedS: 0, totalS: 0, done: 0 });
+    // The whole pool must stay inside the nonce window until the run ends: building it may take
+    // what the window leaves after the warm-up, the run and a margin for the checks.
+    const budgetS = NONCE_WINDOW_S - 10 - job.warmupS - job.durationS;
+    pool = await generateSealedRequests({
+      keys,
+      count: job.poolSize,
+      deadline: t0 + Math.max(1, budgetS) * 1000,
+      forged: job.traffic === 'forged',
+      ...(job.reuseMaxMessages !== undefined ? { reuseMaxMessages: job.reuseMaxMessages } : {}),
+      onProgress: (done) => send({ type: 'progress', phase: 'generating', elapsedS: (performance.now() - t0) / 1000, totalS: 0, done }),
+    });
+  }
+  const generationMs = Math.round(performance.now() - t0);
+  if (pool.length < job.poolSize) {
+    checks.push(`the pool was cut to ${pool.length} of ${job.poolSize} requests to stay inside the nonce window (building took ${(generationMs / 1000).toFixed(1)} s)`);
+  }
+  const distinctWrappedKeys = job.traffic === 'plain' ? undefined : distinctHeaderValues(pool, 'wxseal-wrapped-key');
+  const poolSummary = (used: number) => ({
+    size: pool.length,
+    used,
+    generationMs,
+    ...(distinctWrappedKeys !== undefined ? { distinctWrappedKeys } : {}),
+  });
+  const empty = (error: string, used = 0): LoadResult => ({
+    ok: false,
+    error,
+    checks,
+    reqPerSec: 0,
+    reqPerSecSampleMean: 0,
+    latencyMs: { p50: 0, p97_5: 0, p99: 0, average: 0, max: 0 },
+    totalResponses: 0,
+    durationS: 0,
+    statusCodes: {},
+    errors: 0,
+    timeouts: 0,
+    pool: poolSummary(used),
+  });
+
+  // Distinct pools: the first `sampleSize` requests are the pre-run sample, the last ones the
+  // post-run sample; autocannon gets what is in between.
+  const distinct = !job.cycle;
+  const sampleSize = distinct ? Math.min(job.sampleSize, Math.max(1, Math.floor(pool.length / 4))) : job.sampleSize;
+  const cycled = (n: number): WireRequest[] => Array.from({ length: n }, (_, i) => pool[i % pool.length]!);
+  const before = distinct ? pool.slice(0, sampleSize) : cycled(sampleSize);
+  const after = distinct ? pool.slice(pool.length - sampleSize) : cycled(sampleSize);
+  const loadPool = distinct ? pool.slice(sampleSize, pool.length - sampleSize) : pool;
+
+  try {
+    send({ type: 'progress', phase: 'checking', elapsedS: 0, totalS: 0 });
+    if (job.traffic !== 'plain') {
+      const [fromClient] = await captureClientRequests({
+        keys,
+        count: 1,
+        forged: job.traffic === 'forged',
+        ...(job.extraClientOptions ? { extraClientOptions: job.extraClientOptions } : {}),
+      });
+      try {
+        checkSameShape(pool[0]!, fromClient!);
+      } catch (err) {
+        throw new ScenarioAborted((err as Error).message);
+      }
+      checks.push('the pooled requests have the shape of requests captured from @wxseal/client (headers, envelope size)');
+    }
+    checks.push(await checkSample(job, before, 'before the run'));
+    if (job.expect.status === 200 && job.traffic !== 'plain') checks.push(await checkEndToEnd(job));
+
+    if (distinct) {
+      // Every pooled request carries the time it was built; all of them must still be inside
+      // the server's window when the last one is sent.
+      const oldest = Number(pool[0]!.headers['wxseal-timestamp']);
+      const endAt = Date.now() / 1000 + job.warmupS + job.durationS + 2;
+      if (Number.isFinite(oldest) && endAt - oldest > NONCE_WINDOW_S - 5) {
+        throw new ScenarioAborted(
+          `the pool would leave the ${NONCE_WINDOW_S} s nonce window before the run ends (generation took ${Math.round(generationMs / 1000)} s); use a shorter --duration`,
+        );
+      }
+    }
+
+    const cur = cursor(loadPool, job.cycle);
+    if (job.warmupS > 0) {
+      const warm = await runAutocannon(job, cur, job.warmupS, 'warmup');
+      if (warm.abort) throw new ScenarioAborted(`during warm-up: ${warm.abort}`);
+    }
+    const { result, abort } = await runAutocannon(job, cur, job.durationS, 'measuring');
+    const counts = statusCounts(result);
+    const total = Object.values(counts).reduce((a, b) => a + b, 0);
+    const measured: LoadResult = {
+      ok: true,
+      checks,
+      reqPerSec: result.duration > 0 ? total / result.duration : 0,
+      reqPerSecSampleMean: result.requests.average,
+      latencyMs: { p50: result.latency.p50, p97_5: result.latency.p97_5, p99: result.latency.p99, average: result.latency.average, max: result.latency.max },
+      totalResponses: total,
+      durationS: result.duration,
+      statusCodes: counts,
+      errors: result.errors,
+      timeouts: result.timeouts,
+      pool: poolSummary(cur.taken + 2 * sampleSize),
+    };
+    if (abort) return { ...measured, ok: false, error: abort };
+    const wrong = total - (counts[String(job.expect.status)] ?? 0);
+    if (wrong > 0 || total === 0) {
+      return { ...measured, ok: false, error: `expected every response to be ${job.expect.status}, got ${JSON.stringify(counts)}` };
+    }
+    if (result.errors > 0) checks.push(`${result.errors} request errors or timeouts during the run (not counted as responses)`);
+    checks.push(`all ${total} responses of the run were ${job.expect.status}`);
+    checks.push(await checkSample(job, after, 'after the run'));
+    return { ...measured, checks };
+  } catch (err) {
+    if (err instanceof ScenarioAborted) return empty(err.message);
+    return empty(`load generator failed: ${(err as Error).stack ?? String(err)}`);
+  }
+}
+
+announceReady({});
+process.on('message', (job: LoadJob) => {
+  runJob(job).then(
+    (result) => send({ type: 'result', result }),
+    (err: unknown) => send({ type: 'result', result: { ok: false, error: String(err), checks: [] } as unknown as LoadResult }),
+  );
+});

@@ -1,0 +1,55 @@
+/** The ratios the product brief sets targets for, computed from a run's results. */
+import type { CryptoRate } from './crypto-limits.js';
+import type { ScenarioResult } from './harness.js';
+
+export interface Ratio {
+  id: 'b/a' | 'b/rsa' | 'c/a' | 'c/d' | 'f/a';
+  label: string;
+  /** null when a scenario it needs did not run (or failed). */
+  value: number | null;
+  /** The target in words. */
+  target: string;
+  /** value ≥ threshold is "met"; absent for informational ratios. */
+  threshold?: number;
+  met: boolean | null;
+  /** Why the value is missing, or how to read it. */
+  note: string;
+}
+
+export function computeRatios(scenarios: readonly ScenarioResult[], crypto: readonly CryptoRate[]): Ratio[] {
+  const rate = (id: string): number | undefined => {
+    const s = scenarios.find((x) => x.id === id);
+    return s?.status === 'ok' && s.reqPerSec !== undefined && s.reqPerSec > 0 ? s.reqPerSec : undefined;
+  };
+  const why = (id: string): string => {
+    const s = scenarios.find((x) => x.id === id);
+    if (!s) return `(${id}) did not run`;
+    if (s.status === 'skipped') return `(${id}) skipped: ${s.reason ?? ''}`;
+    return `(${id}) failed`;
+  };
+  const rsa = crypto.find((c) => c.id === 'rsa-unwrap')?.opsPerSec;
+  const make = (id: Ratio['id'], label: string, num: number | undefined, den: number | undefined, target: string, threshold: number | undefined, missing: string, note: string): Ratio => {
+    const value = num !== undefined && den !== undefined ? num / den : null;
+    return {
+      id,
+      label,
+      value,
+      target,
+      ...(threshold !== undefined ? { threshold } : {}),
+      met: value === null || threshold === undefined ? null : value >= threshold,
+      note: value === null ? missing : note,
+    };
+  };
+  const a = rate('a');
+  const b = rate('b');
+  const c = rate('c');
+  const d = rate('d');
+  const f = rate('f');
+  return [
+    make('b/a', 'valid sealed ÷ plain proxy', b, a, 'informational', undefined, a ? why('b') : why('a'), 'what wxseal costs on valid traffic, RSA included'),
+    make('b/rsa', 'valid sealed ÷ RSA-unwrap limit (e)', b, rsa, 'approach 1 (read as met at ≥ 0.8)', 0.8, rsa ? why('b') : '(e) did not run', 'how close the gateway gets to one core of RSA-OAEP unwraps'),
+    make('c/a', 'forged → gateway ÷ plain proxy', c, a, '≥ 0.9', 0.9, a ? why('c') : why('a'), 'a forged flood costs the gateway about what plain traffic costs a proxy'),
+    make('c/d', 'forged → gateway ÷ forged → decrypt-first', c, d, '≥ 50', 50, c ? why('d') : why('c'), 'what verifying the HMAC first saves under a forged flood'),
+    make('f/a', 'sealed + session-key cache ÷ plain proxy', f, a, '≥ 0.5', 0.5, a ? why('f') : why('a'), 'valid sealed traffic once RSA is paid per key, not per request'),
+  ];
+}

@@ -1,0 +1,280 @@
+/** Renders a run: the terminal table, BENCHMARKS.md (with an interpretation) and the SVG bar chart. */
+import type { BenchReport, ScenarioResult } from './harness.js';
+import type { Ratio } from './ratios.js';
+
+const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+const ms = (n: number | undefined): string => (n === undefined ? '–' : n < 10 ? n.toFixed(2).replace(/\.?0+$/, '') : String(Math.round(n)));
+const ratioText = (r: Ratio): string => (r.value === null ? '–' : r.value >= 10 ? r.value.toFixed(1) : r.value.toFixed(2));
+const verdict = (r: Ratio): string => (r.met === null ? (r.value === null ? 'n/a' : 'info') : r.met ? 'met' : 'NOT met');
+
+function pad(text: string, width: number, right = false): string {
+  return right ? text.padStart(width) : text.padEnd(width);
+}
+
+function table(rows: string[][], rightAligned: ReadonlySet<number>): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => pad(cell, widths[i]!, rightAligned.has(i))).join('  ').trimEnd()).join('\n');
+}
+
+function scenarioRow(s: ScenarioResult): string[] {
+  if (s.status !== 'ok') {
+    return [`(${s.id}) ${s.label}`, s.target || '–', '–', '–', '–', '–', '–', s.status === 'skipped' ? 'skipped' : 'FAILED'];
+  }
+  return [
+    `(${s.id}) ${s.label}`,
+    s.target,
+    int(s.reqPerSec!),
+    ms(s.latencyMs?.p50),
+    ms(s.latencyMs?.p97_5),
+    ms(s.latencyMs?.p99),
+    int(s.totalResponses ?? 0),
+    'ok',
+  ];
+}
+
+/** The plain-text report printed at the end of a run. */
+export function renderTerminal(report: BenchReport): string {
+  const out: string[] = [];
+  const rows = [['scenario', 'target', 'req/s', 'p50 ms', 'p97.5 ms', 'p99 ms', 'responses', 'checks'], ...report.scenarios.map(scenarioRow)];
+  out.push(table(rows, new Set([2, 3, 4, 5, 6])));
+  for (const s of report.scenarios) if (s.status !== 'ok' && s.reason) out.push(`  (${s.id}) ${s.status === 'skipped' ? 'skipped' : 'FAILED'}: ${s.reason}`);
+  if (report.crypto.length > 0) {
+    out.push('');
+    out.push(table([['(e) node:crypto, one thread, in-process', 'ops/s', 'µs/op'], ...report.crypto.map((c) => [c.label, int(c.opsPerSec), c.microsPerOp.toFixed(2)])], new Set([1, 2])));
+  }
+  out.push('');
+  out.push(table([['ratio', '', 'value', 'target', ''], ...report.ratios.map((r) => [r.id, r.label, ratioText(r), r.target, verdict(r)])], new Set([2])));
+  out.push('');
+  out.push(report.sanityPassed ? 'sanity checks: passed' : 'sanity checks: FAILED (see above)');
+  return out.join('\n');
+}
+
+function esc(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+function mdCell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+/** Sentences that read the numbers: what bounds (b), why c/d is what it is, what the cache buys. */
+export function interpret(report: BenchReport): string[] {
+  const rate = (id: string): number | undefined => {
+    const s = report.scenarios.find((x) => x.id === id);
+    return s?.status === 'ok' ? s.reqPerSec : undefined;
+  };
+  const op = (id: string): number | undefined => report.crypto.find((c) => c.id === id)?.microsPerOp;
+  const ratio = (id: string): Ratio | undefined => report.ratios.find((r) => r.id === id);
+  const a = rate('a');
+  const b = rate('b');
+  const c = rate('c');
+  const d = rate('d');
+  const f = rate('f');
+  const rsaUs = op('rsa-unwrap');
+  const hmacUs = op('hmac');
+  const aesUs = op('aes-gcm');
+  const lines: string[] = [];
+  const us = (n: number): string => (n < 10 ? n.toFixed(1) : int(n));
+
+  if (a !== undefined) {
+    lines.push(
+      `**Ceiling (a).** The plain proxy serves ${int(a)} req/s, i.e. one request every ${us(1e6 / a)} µs of throughput, with the load generator and the upstream sharing the same ${report.environment.cores} cores. Every other scenario runs the same Fastify + undici forwarding code, so the differences are wxseal's.`,
+    );
+  }
+  if (b !== undefined && rsaUs !== undefined) {
+    const rsaRate = 1e6 / rsaUs;
+    let text = `**What bounds (b) (b/RSA = ${((100 * b) / rsaRate).toFixed(0)}%).** Each valid sealed request costs one RSA-OAEP-2048 unwrap: ${us(rsaUs)} µs of one core (e), so one event loop can verify at most ${int(rsaRate)} sealed requests/s.`;
+    if (f !== undefined) {
+      const predicted = 1 / (1 / f + 1 / rsaRate);
+      text += ` Everything else the gateway does per request (HTTP, headers, HMAC, nonce store, AES-GCM both ways, HKDF, forwarding) is measured by (f), where the session-key cache removes the unwrap: ≈ ${us(1e6 / f)} µs per request (1/f). One unwrap plus that work predicts 1/(1/f + 1/RSA) = ${int(predicted)} req/s; measured ${int(b)} req/s. So (b) is bounded by the RSA unwrap and by the rest of the per-request work, in proportion ${us(rsaUs)} : ${us(1e6 / f)} µs, both on the same event loop.`;
+      if (a !== undefined) text += ` (The plain proxy does its part in ${us(1e6 / a)} µs per request: after RSA, the gateway's non-RSA work is the larger lever.)`;
+    } else if (a !== undefined) {
+      const predicted = 1 / (1 / a + 1 / rsaRate);
+      text += ` If wxseal only added the unwrap to the plain proxy's per-request time (${us(1e6 / a)} µs, 1/a), (b) would be 1/(1/a + 1/RSA) = ${int(predicted)} req/s; measured ${int(b)} req/s, so the rest of wxseal's per-request work (HTTP headers, HMAC, nonce store, AES-GCM, HKDF, sealing) costs ≈ ${us(Math.max(0, 1e6 / b - 1e6 / a - rsaUs))} µs more.`;
+    }
+    text += ' Getting closer to the limit needs the unwraps off the event loop (worker threads, or more gateway processes on more cores), a cheaper rest of the request, or fewer unwraps (the session-key cache, f).';
+    lines.push(text);
+  }
+  const ca = ratio('c/a');
+  if (c !== undefined && a !== undefined && ca) {
+    lines.push(
+      `**Forged flood vs ceiling (c/a = ${ratioText(ca)}, target ≥ 0.9: ${verdict(ca)}).** A forged request costs the gateway a header parse, a key lookup and one HMAC (${hmacUs !== undefined ? us(hmacUs) : '?'} µs), then a 401: ≈ ${us(1e6 / c)} µs per request (1/c), against ${us(1e6 / a)} µs to forward a request in (a). It never touches RSA, the nonce store or the upstream (checked: the upstream received none). ${ca.met ? 'Rejecting a forgery is about as cheap as forwarding plain traffic, so a forged flood is no worse than a plain one.' : 'Both scenarios are cheap, so this ratio is the most sensitive to a busy machine: re-run on a quiet one before concluding; if it stays below 0.9, profile the rejection path (`node --cpu-prof`).'}`,
+    );
+  }
+  const cd = ratio('c/d');
+  if (c !== undefined && d !== undefined && cd && rsaUs !== undefined && hmacUs !== undefined) {
+    const cryptoSaving = (rsaUs + (aesUs ?? 0) + hmacUs) / hmacUs;
+    const httpUs = 1e6 / c - hmacUs; // per-request time both orders pay
+    const predictedD = 1e6 / (httpUs + hmacUs + rsaUs + (aesUs ?? 0));
+    const needUs = (rsaUs + (aesUs ?? 0) - 49 * hmacUs) / 49;
+    let text = `**Fail-fast saving (c/d = ${ratioText(cd)}, target ≥ 50: ${verdict(cd)}).** Checking the HMAC first turns each forged request from an RSA unwrap + AES decrypt + HMAC into one HMAC: ${cryptoSaving.toFixed(0)}× less cryptography (the in-process rates of (e)). End to end, both orders also pay the HTTP work, ≈ ${us(httpUs)} µs per request here (1/c), so the expected ratio is (HTTP + RSA + AES + HMAC) / (HTTP + HMAC) and (d) ≈ ${int(predictedD)} req/s (measured ${int(d)}).`;
+    if (!cd.met) {
+      text += ` A ratio of 50 over HTTP would need the per-request HTTP cost below ≈ ${needUs > 0 ? us(needUs) : '0'} µs, which no Node HTTP stack reaches: with RSA-2048 the target is met by the cryptography (${cryptoSaving.toFixed(0)}×) but cannot be met end to end on this hardware. The security property it stands for holds regardless: under a forged flood the gateway stays at ${int(c)} req/s while the decrypt-first server drops to ${int(d)} req/s and burns a full RSA decryption per forgery.`;
+    }
+    lines.push(text);
+  }
+  const fa = ratio('f/a');
+  if (f !== undefined && fa) {
+    const s = report.scenarios.find((x) => x.id === 'f');
+    const cacheLine = s?.checks.find((x) => x.startsWith('session-key cache'));
+    const cryptoUs = hmacUs !== undefined && aesUs !== undefined ? hmacUs + 2 * aesUs : undefined;
+    let text = `**Session-key cache (f/a = ${ratioText(fa)}, target ≥ 0.5: ${verdict(fa)}).** With the client reusing a wrapped session key (fresh IV, nonce and signature per request) and the gateway caching the unwrapped key, RSA is paid once per key instead of once per request${cacheLine ? ` (${cacheLine})` : ''}: ${int(f)} req/s${b !== undefined ? `, ${(f / b).toFixed(1)}× scenario (b)` : ''}.`;
+    if (!fa.met && a !== undefined && cryptoUs !== undefined) {
+      text += ` The gap to the plain proxy is not the cryptography: what is left of it (HMAC + AES-GCM both ways ≈ ${us(cryptoUs)} µs by (e), plus HKDF) is a small part of the ≈ ${us(1e6 / f - 1e6 / a)} µs the gateway spends per request beyond the plain proxy; the rest is per-request work around it (the ~1 KB of wxseal headers, the verifier's bookkeeping, the plugin's hooks, socket writes), to be found with a profile of the gateway.`;
+    }
+    lines.push(text);
+  } else {
+    const s = report.scenarios.find((x) => x.id === 'f');
+    if (s?.status === 'skipped') lines.push(`**Session-key cache (f).** Not measured: ${s.reason}.`);
+  }
+  lines.push(
+    `**Noise.** All processes share ${report.environment.cores} cores; load average at start: ${report.environment.loadAverageAtStart.join(', ')}. Ratios between scenarios of one run are more stable than absolute numbers; run on a quiet machine before quoting either.`,
+  );
+  return lines;
+}
+
+/** BENCHMARKS.md. `svgPath` is relative to the Markdown file. */
+export function renderMarkdown(report: BenchReport, svgPath: string, jsonPath: string): string {
+  const o = report.options;
+  const e = report.environment;
+  const out: string[] = [];
+  out.push('# wxseal benchmarks');
+  out.push('');
+  out.push('<!-- Generated by packages/bench (npm run bench); do not edit by hand, re-run the bench. -->');
+  out.push('');
+  out.push(`- **Command:** \`${report.command}\``);
+  out.push(`- **Date:** ${report.date}`);
+  out.push(`- **Node:** ${e.node} on ${e.platform}`);
+  out.push(`- **CPU:** ${e.cpuModel}, ${e.cores} cores (load average at start: ${e.loadAverageAtStart.join(', ')})`);
+  out.push(
+    `- **Settings:** ${o.durationS} s measured per scenario after ${o.warmupS} s of warm-up, ${o.connections} connections, HTTP/1.1 keep-alive, no pipelining; crypto limits over ${o.cryptoSeconds} s each${o.quick ? '; **quick mode (smoke test, not representative)**' : ''}`,
+  );
+  out.push(`- **Sanity checks:** ${report.sanityPassed ? 'all passed' : '**FAILED** — the numbers below are not valid'}`);
+  out.push(`- **Raw results:** [${jsonPath}](${jsonPath})`);
+  out.push('');
+  out.push(`![requests per second per scenario](${svgPath})`);
+  out.push('');
+  out.push('## Results');
+  out.push('');
+  out.push('| | scenario | target | req/s | p50 ms | p97.5 ms | p99 ms | responses |');
+  out.push('|---|---|---|--:|--:|--:|--:|--:|');
+  for (const s of report.scenarios) {
+    if (s.status === 'ok') {
+      out.push(`| ${s.id} | ${mdCell(s.label)} | ${mdCell(s.target)} | ${int(s.reqPerSec!)} | ${ms(s.latencyMs?.p50)} | ${ms(s.latencyMs?.p97_5)} | ${ms(s.latencyMs?.p99)} | ${int(s.totalResponses ?? 0)} |`);
+    } else {
+      out.push(`| ${s.id} | ${mdCell(s.label)} | ${mdCell(s.target || '–')} | ${s.status === 'skipped' ? 'skipped' : '**failed**'} | | | | |`);
+    }
+  }
+  for (const s of report.scenarios) if (s.status !== 'ok' && s.reason) out.push(`\n(${s.id}) ${s.status}: ${mdCell(s.reason)}`);
+  out.push('');
+  if (report.crypto.length > 0) {
+    out.push('### (e) Physical limits: node:crypto, one thread, in-process');
+    out.push('');
+    out.push('| primitive | ops/s | µs/op |');
+    out.push('|---|--:|--:|');
+    for (const c of report.crypto) out.push(`| ${mdCell(c.label)} | ${int(c.opsPerSec)} | ${c.microsPerOp.toFixed(2)} |`);
+    out.push('');
+  }
+  out.push('## Ratios');
+  out.push('');
+  out.push('| ratio | meaning | value | target | |');
+  out.push('|---|---|--:|---|---|');
+  for (const r of report.ratios) out.push(`| ${r.id} | ${mdCell(r.label)} | ${ratioText(r)} | ${mdCell(r.target)} | ${r.met === false ? '**not met**' : verdict(r)}${r.value === null ? ` (${mdCell(r.note)})` : ''} |`);
+  out.push('');
+  out.push('## Interpretation');
+  out.push('');
+  for (const line of interpret(report)) {
+    out.push(line);
+    out.push('');
+  }
+  out.push('## Sanity checks');
+  out.push('');
+  for (const s of report.scenarios) {
+    out.push(`- **(${s.id}) ${s.label}** — ${s.status}${s.reason ? `: ${mdCell(s.reason)}` : ''}`);
+    for (const c of s.checks) out.push(`  - ${mdCell(c)}`);
+  }
+  out.push('');
+  out.push('## How it is measured');
+  out.push('');
+  out.push(
+    'Every server runs in its own process: the upstream (node:http), then, one scenario at a time, the target under test (plain Fastify proxy, the wxseal gateway of `packages/gateway` with an in-memory nonce store, or the decrypt-first variant), and the load generator (autocannon) in a third process. Sealed and forged requests are built before each run with `buildRequest` (what `@wxseal/client` calls, checked against requests captured from the real client), one distinct nonce per valid request, each sent once; forged requests carry a real envelope signed with a secret the server does not know. A sample is checked one by one before and after every run, every response status is checked during it, and the servers\' own counters are checked after it. See [packages/bench/README.md](packages/bench/README.md).',
+  );
+  out.push('');
+  return out.join('\n');
+}
+
+const COLORS: Record<string, string> = { a: '#6b7280', b: '#2563eb', c: '#16a34a', d: '#dc2626', f: '#7c3aed' };
+
+function niceStep(max: number): number {
+  const raw = max / 5;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const norm = raw / mag;
+  return (norm <= 1 ? 1 : norm <= 2 ? 2 : norm <= 5 ? 5 : 10) * mag;
+}
+
+/** A horizontal bar chart of req/s per scenario, with the RSA-unwrap limit as a dashed line. Hand-written SVG. */
+export function renderSvg(report: BenchReport): string {
+  const rows = report.scenarios;
+  const rsa = report.crypto.find((c) => c.id === 'rsa-unwrap')?.opsPerSec;
+  const values = rows.filter((r) => r.status === 'ok').map((r) => r.reqPerSec!);
+  const top = Math.max(1, ...values, rsa ?? 0) * 1.08;
+  const step = niceStep(top);
+  const axisMax = Math.ceil(top / step) * step;
+  const width = 860;
+  const left = 250;
+  const right = 40;
+  const plotW = width - left - right;
+  const rowH = 40;
+  const head = 96;
+  const plotTop = head;
+  const plotBottom = head + rows.length * rowH;
+  const height = plotBottom + (report.crypto.length > 0 ? 78 : 56);
+  const x = (v: number): number => left + (plotW * v) / axisMax;
+  const halo = 'paint-order="stroke" stroke="#ffffff" stroke-width="4" stroke-linejoin="round"';
+  const parts: string[] = [];
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="-apple-system, Segoe UI, Helvetica, Arial, sans-serif" font-size="13">`);
+  parts.push(`<title>wxseal benchmark: requests per second per scenario</title>`);
+  parts.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
+  parts.push(`<text x="20" y="28" font-size="17" font-weight="600" fill="#111827">wxseal: requests per second per scenario</text>`);
+  const e = report.environment;
+  parts.push(
+    `<text x="20" y="50" fill="#4b5563">${esc(`${report.date.slice(0, 16).replace('T', ' ')} UTC · Node ${e.node} · ${e.cores} × ${e.cpuModel} · ${report.options.connections} connections · ${report.options.durationS} s per scenario${report.options.quick ? ' · quick mode (not representative)' : ''}`)}</text>`,
+  );
+  for (let v = 0; v <= axisMax + 1e-9; v += step) {
+    const px = x(v);
+    parts.push(`<line x1="${px.toFixed(1)}" y1="${plotTop - 4}" x2="${px.toFixed(1)}" y2="${plotBottom}" stroke="#e5e7eb"/>`);
+    parts.push(`<text x="${px.toFixed(1)}" y="${plotBottom + 18}" text-anchor="middle" fill="#6b7280">${int(v)}</text>`);
+  }
+  if (rsa !== undefined) {
+    // Drawn before the bars so that their labels stay readable on top of it.
+    const px = x(rsa);
+    const label = `RSA-2048 unwrap limit, one core: ${int(rsa)}/s`;
+    const fitsRight = px + 8 + label.length * 7 < width - 10;
+    parts.push(`<line x1="${px.toFixed(1)}" y1="${plotTop - 22}" x2="${px.toFixed(1)}" y2="${plotBottom}" stroke="#b45309" stroke-width="1.5" stroke-dasharray="5 4"/>`);
+    parts.push(`<text x="${(fitsRight ? px + 6 : px - 6).toFixed(1)}" y="${plotTop - 10}" text-anchor="${fitsRight ? 'start' : 'end'}" fill="#b45309">${esc(label)}</text>`);
+  }
+  rows.forEach((r, i) => {
+    const y = plotTop + i * rowH;
+    parts.push(`<text x="${left - 10}" y="${y + rowH / 2 + 4}" text-anchor="end" fill="#111827">${esc(`(${r.id}) ${r.label}`)}</text>`);
+    if (r.status === 'ok') {
+      const w = Math.max(1, x(r.reqPerSec!) - left);
+      parts.push(`<rect x="${left}" y="${y + 8}" width="${w.toFixed(1)}" height="${rowH - 16}" rx="3" fill="${COLORS[r.id] ?? '#6b7280'}"/>`);
+      const label = `${int(r.reqPerSec!)} req/s`;
+      const inside = w > 110;
+      parts.push(
+        inside
+          ? `<text x="${(left + w - 8).toFixed(1)}" y="${y + rowH / 2 + 4}" text-anchor="end" fill="#ffffff" font-weight="600">${esc(label)}</text>`
+          : `<text x="${(left + w + 6).toFixed(1)}" y="${y + rowH / 2 + 4}" fill="#111827" font-weight="600" ${halo}>${esc(label)}</text>`,
+      );
+    } else {
+      parts.push(`<text x="${left + 6}" y="${y + rowH / 2 + 4}" fill="#9ca3af" font-style="italic" ${halo}>${esc(r.status === 'skipped' ? 'skipped (not available yet)' : 'failed (see BENCHMARKS.md)')}</text>`);
+    }
+  });
+  parts.push(`<text x="${left + plotW / 2}" y="${plotBottom + 40}" text-anchor="middle" fill="#4b5563">requests per second (higher is better)</text>`);
+  if (report.crypto.length > 0) {
+    const limits = report.crypto.map((c) => `${c.id === 'hmac' ? 'HMAC-SHA256' : c.id === 'rsa-unwrap' ? 'RSA-OAEP unwrap' : 'AES-256-GCM'} ${int(c.opsPerSec)}/s`).join(' · ');
+    parts.push(`<text x="20" y="${plotBottom + 66}" fill="#6b7280">${esc(`(e) node:crypto, one thread, in-process: ${limits}`)}</text>`);
+  }
+  parts.push('</svg>');
+  return parts.join('\n') + '\n';
+}

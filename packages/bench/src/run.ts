@@ -1,0 +1,155 @@
+/**
+ * `npm run bench`: runs every scenario once on this machine, prints a table, writes the JSON
+ * results, BENCHMARKS.md and docs/benchmarks.svg. See packages/bench/README.md.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { runBench, type BenchOptions, type ProgressSink } from './harness.js';
+import { REPO_ROOT } from './process.js';
+import { renderMarkdown, renderSvg, renderTerminal } from './report.js';
+import type { ScenarioId } from './scenarios.js';
+
+const HELP = `wxseal bench — throughput and latency of wxseal against a plain proxy, on this machine
+
+usage: npm run bench -- [options]
+
+  --duration S        seconds measured per scenario (default 8; env WXSEAL_BENCH_DURATION)
+  --warmup S          seconds of unmeasured load first (default 1; env WXSEAL_BENCH_WARMUP)
+  --connections N     concurrent connections (default 50; env WXSEAL_BENCH_CONNECTIONS)
+  --quick             smoke test: 2 s per scenario, short crypto runs (env WXSEAL_BENCH_QUICK=1)
+  --only LIST         scenarios to run, e.g. a,b,e (default: a,b,c,d,e,f)
+  --crypto-seconds S  seconds per primitive for the crypto limits (default 1; quick 0.3)
+  --pool-factor X     sealed request pools hold rate bound × seconds × X (default 1.3)
+  --out-dir DIR       write benchmarks.json, BENCHMARKS.md and benchmarks.svg into DIR instead
+  --json PATH         results JSON (default docs/benchmarks.json)
+  --markdown PATH     report (default BENCHMARKS.md)
+  --svg PATH          chart (default docs/benchmarks.svg)
+  --no-docs           write only the JSON, not BENCHMARKS.md and the chart
+  -h, --help          this text
+
+Durations are whole seconds (autocannon samples once per second) and at most 40: every sealed
+request is generated before its run and must still be inside the server's 60 s nonce window.
+`;
+
+interface CliOptions {
+  bench: BenchOptions;
+  json: string;
+  markdown: string | undefined;
+  svg: string | undefined;
+}
+
+function fail(message: string): never {
+  process.stderr.write(`bench: ${message}\n\n${HELP}`);
+  process.exit(2);
+}
+
+function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliOptions {
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '-h' || arg === '--help') {
+      process.stdout.write(HELP);
+      process.exit(0);
+    }
+    if (!arg.startsWith('--')) fail(`unexpected argument ${arg}`);
+    const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
+    if (name === 'quick' || name === 'no-docs') flags.set(name, true);
+    else if (inline !== undefined) flags.set(name, inline);
+    else if (i + 1 < argv.length) flags.set(name, argv[++i]!);
+    else fail(`--${name} needs a value`);
+  }
+  const known = new Set(['duration', 'warmup', 'connections', 'quick', 'only', 'crypto-seconds', 'pool-factor', 'out-dir', 'json', 'markdown', 'svg', 'no-docs']);
+  for (const name of flags.keys()) if (!known.has(name)) fail(`unknown option --${name}`);
+
+  const text = (name: string, envName?: string): string | undefined => {
+    const v = flags.get(name);
+    if (typeof v === 'string') return v;
+    return envName ? env[envName] || undefined : undefined;
+  };
+  const number = (name: string, envName: string | undefined, fallback: number, min: number, max: number, integer: boolean): number => {
+    const raw = text(name, envName);
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+      fail(`--${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${raw}`);
+    }
+    return n;
+  };
+  const quick = flags.has('quick') || env['WXSEAL_BENCH_QUICK'] === '1';
+  const onlyText = text('only');
+  let only: Array<ScenarioId | 'e'> | undefined;
+  if (onlyText !== undefined) {
+    only = onlyText.split(',').map((s) => s.trim().toLowerCase()) as Array<ScenarioId | 'e'>;
+    for (const id of only) if (!['a', 'b', 'c', 'd', 'e', 'f'].includes(id)) fail(`--only: unknown scenario ${id}`);
+  }
+  const bench: BenchOptions = {
+    durationS: number('duration', 'WXSEAL_BENCH_DURATION', quick ? 2 : 8, 1, 40, true),
+    warmupS: number('warmup', 'WXSEAL_BENCH_WARMUP', 1, 0, 10, true),
+    connections: number('connections', 'WXSEAL_BENCH_CONNECTIONS', 50, 1, 1000, true),
+    cryptoSeconds: number('crypto-seconds', undefined, quick ? 0.3 : 1, 0.05, 30, false),
+    quick,
+    poolFactor: number('pool-factor', undefined, 1.3, 1, 10, false),
+    upstreamConnections: 64,
+    sampleSize: 4,
+    ...(only ? { only } : {}),
+  };
+  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(process.cwd(), p));
+  const outDir = text('out-dir');
+  const docs = !flags.has('no-docs');
+  const json = abs(text('json') ?? (outDir ? join(outDir, 'benchmarks.json') : join(REPO_ROOT, 'docs/benchmarks.json')));
+  const markdown = docs ? abs(text('markdown') ?? (outDir ? join(outDir, 'BENCHMARKS.md') : join(REPO_ROOT, 'BENCHMARKS.md'))) : undefined;
+  const svg = docs ? abs(text('svg') ?? (outDir ? join(outDir, 'benchmarks.svg') : join(REPO_ROOT, 'docs/benchmarks.svg'))) : undefined;
+  return { bench, json, markdown, svg };
+}
+
+function progressSink(): ProgressSink {
+  const tty = process.stderr.isTTY === true;
+  let liveShown = false;
+  let lastLive = 0;
+  return {
+    live(text) {
+      if (tty) {
+        process.stderr.write(`\r\x1b[K${text}`);
+        liveShown = true;
+      } else {
+        // Not a terminal (CI, a pipe): at most one progress line every 2 s.
+        const now = Date.now();
+        if (now - lastLive >= 2000) {
+          process.stderr.write(`${text}\n`);
+          lastLive = now;
+        }
+      }
+    },
+    line(text) {
+      process.stderr.write(`${tty && liveShown ? '\r\x1b[K' : ''}${text}\n`);
+      liveShown = false;
+    },
+  };
+}
+
+function commandLine(argv: readonly string[]): string {
+  const args = argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+  if (process.env['npm_lifecycle_event'] === 'bench') return `npm run bench${args ? ` -- ${args}` : ''}`;
+  return `node --conditions=wxseal-source --import tsx packages/bench/src/run.ts${args ? ` ${args}` : ''}`;
+}
+
+function write(path: string, content: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, content);
+}
+
+const argv = process.argv.slice(2);
+const cli = parseArgs(argv, process.env);
+const report = await runBench({ ...cli.bench, progress: progressSink() }, commandLine(argv));
+
+process.stdout.write(`\n${renderTerminal(report)}\n\n`);
+write(cli.json, `${JSON.stringify(report, null, 2)}\n`);
+const written = [cli.json];
+if (cli.markdown && cli.svg) {
+  const mdDir = dirname(cli.markdown);
+  write(cli.svg, renderSvg(report));
+  write(cli.markdown, renderMarkdown(report, relative(mdDir, cli.svg).split('\\').join('/'), relative(mdDir, cli.json).split('\\').join('/')));
+  written.push(cli.markdown, cli.svg);
+}
+process.stderr.write(`wrote ${written.map((p) => relative(process.cwd(), p) || p).join(', ')} (${report.elapsedS} s)\n`);
+process.exit(report.sanityPassed ? 0 : 1);

@@ -1,0 +1,75 @@
+/**
+ * The HTTP scenarios of the bench, in the order they run. Scenario (e), the raw node:crypto
+ * rates, is measured in-process (crypto-limits.ts). Each scenario names its target by a function
+ * of targets.ts.
+ */
+import type { Expectation } from './loadgen/types.js';
+import type { TrafficKind } from './loadgen/pool.js';
+import { targets, type TargetFactory } from './targets.js';
+
+export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'f';
+
+export interface Scenario {
+  id: ScenarioId;
+  /** Short label for tables and the chart. */
+  label: string;
+  /** What is measured and why. */
+  measures: string;
+  target: TargetFactory;
+  traffic: TrafficKind;
+  /** Every response must look like this, or the scenario is aborted. */
+  expect: Expectation;
+  /** Valid traffic reaches the upstream once per response; forged traffic must never reach it. */
+  upstream: 'every-response' | 'never';
+  /** Needs the session-key cache (client `sessionKeyReuse` + verifier `sessionKeyCache`). */
+  needsSessionKeyCache?: boolean;
+}
+
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    id: 'a',
+    label: 'plain proxy (no wxseal)',
+    measures: 'The ceiling: the same Fastify + undici forwarding to the same upstream, with no wxseal at all.',
+    target: targets.plainProxy,
+    traffic: 'plain',
+    expect: { status: 200 },
+    upstream: 'every-response',
+  },
+  {
+    id: 'b',
+    label: 'valid sealed → gateway',
+    measures: 'The price of wxseal on real traffic: HMAC, nonce, RSA-OAEP unwrap, AES-GCM decrypt, forwarding, sealing the answer.',
+    target: targets.realGateway,
+    traffic: 'sealed',
+    expect: { status: 200, sealed: true },
+    upstream: 'every-response',
+  },
+  {
+    id: 'c',
+    label: 'forged → gateway',
+    measures: 'A flood of forged requests (valid envelope, wrong HMAC key) against the gateway: one HMAC and a 401 each, never RSA, never the upstream.',
+    target: targets.realGateway,
+    traffic: 'forged',
+    expect: { status: 401, code: 'WXSEAL_BAD_SIGNATURE' },
+    upstream: 'never',
+  },
+  {
+    id: 'd',
+    label: 'forged → decrypt-first',
+    measures: 'The same forged flood against a server that unwraps and decrypts BEFORE the HMAC (the wrong order): what failing fast saves.',
+    target: targets.decryptFirst,
+    traffic: 'forged',
+    expect: { status: 401, code: 'WXSEAL_BAD_SIGNATURE' },
+    upstream: 'never',
+  },
+  {
+    id: 'f',
+    label: 'sealed + session-key cache',
+    measures: 'Valid sealed requests from a client reusing its wrapped session key (fresh IV each), against the gateway with its session-key cache: RSA paid once per key.',
+    target: targets.realGatewayWithSessionKeyCache,
+    traffic: 'sealed-reuse',
+    expect: { status: 200, sealed: true },
+    upstream: 'every-response',
+    needsSessionKeyCache: true,
+  },
+];

@@ -1,0 +1,118 @@
+/**
+ * The servers under test, one function per target. Each starts its server in its own child
+ * process and returns `{ url, close }` (plus `stats`, the counters the server exposes).
+ * Scenarios (scenarios.ts) name their target by one of these functions.
+ */
+import { request } from 'undici';
+import { KEYS_ENV } from './keys.js';
+import { startChild } from './process.js';
+
+export interface Target {
+  /** What it is, for the report. */
+  name: string;
+  /** Base URL of the server, http://127.0.0.1:<port>. */
+  url: string;
+  /** Stops the server's process. */
+  close(): Promise<void>;
+  /** The server's counters (GET /__bench/stats, unprotected); `{}` when it has none. */
+  stats(): Promise<Record<string, unknown>>;
+}
+
+export interface TargetContext {
+  /** The upstream every proxy and gateway forwards to. */
+  upstreamUrl: string;
+  /** Connections of each server's undici Pool to the upstream. */
+  upstreamConnections: number;
+  /** Path of the run's key material (client secret, server RSA key). */
+  keysPath: string;
+}
+
+export type TargetFactory = (ctx: TargetContext) => Promise<Target>;
+
+/** A target that cannot run yet (e.g. the real gateway before it lands); the scenario is skipped with this message. */
+export class TargetUnavailable extends Error {}
+
+async function fetchStats(url: string): Promise<Record<string, unknown>> {
+  try {
+    const res = await request(new URL('/__bench/stats', url));
+    const text = await res.body.text();
+    return res.statusCode === 200 ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+async function serverChild(name: string, module: string, ctx: TargetContext, extra: Record<string, unknown> = {}): Promise<Target> {
+  const child = await startChild({
+    name,
+    module,
+    config: { upstreamUrl: ctx.upstreamUrl, upstreamConnections: ctx.upstreamConnections, ...extra },
+    env: { [KEYS_ENV]: ctx.keysPath },
+  });
+  const url = String(child.ready['url']);
+  return { name, url, close: () => child.close(), stats: () => fetchStats(url) };
+}
+
+/** The upstream service (node:http, small JSON answer), shared by every scenario of a run. */
+export async function upstream(keysPath: string): Promise<Target> {
+  const child = await startChild({ name: 'upstream', module: 'servers/upstream', env: { [KEYS_ENV]: keysPath } });
+  const url = String(child.ready['url']);
+  return { name: 'upstream (node:http)', url, close: () => child.close(), stats: () => fetchStats(url) };
+}
+
+export const targets = {
+  /** (a) A plain Fastify proxy, no wxseal: the ceiling. */
+  plainProxy: (ctx: TargetContext) => serverChild('plain proxy', 'servers/plain-proxy', ctx),
+
+  /** (d) The wrong order: RSA unwrap and AES decrypt before the HMAC. Bench-only. */
+  decryptFirst: (ctx: TargetContext) => serverChild('decrypt-first server', 'servers/decrypt-first', ctx),
+
+  /** (b), (c) The real gateway (packages/gateway, `startGateway(config)`), in-memory nonce store. */
+  realGateway: (ctx: TargetContext) => realGatewayTarget(ctx, false),
+
+  /** (f) The real gateway with its session-key cache on. */
+  realGatewayWithSessionKeyCache: (ctx: TargetContext) => realGatewayTarget(ctx, true),
+} satisfies Record<string, TargetFactory>;
+
+async function realGatewayTarget(ctx: TargetContext, sessionKeyCache: boolean): Promise<Target> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import('@wxseal/gateway')) as Record<string, unknown>;
+  } catch (err) {
+    throw new TargetUnavailable(`the real gateway is not available yet: @wxseal/gateway does not load (${(err as Error).message})`);
+  }
+  if (typeof mod['startGateway'] !== 'function') {
+    throw new TargetUnavailable('the real gateway is not available yet: @wxseal/gateway does not export startGateway(config)');
+  }
+  const child = await startChild({
+    name: 'real gateway',
+    module: 'servers/real-gateway',
+    config: { upstreamUrl: ctx.upstreamUrl, upstreamConnections: ctx.upstreamConnections, sessionKeyCache },
+    env: { [KEYS_ENV]: ctx.keysPath },
+  });
+  const adminUrl = String(child.ready['adminUrl']);
+  return { name: 'real gateway', url: String(child.ready['url']), close: () => child.close(), stats: () => gatewayStats(adminUrl) };
+}
+
+/**
+ * The gateway's own Prometheus counters, in the shape the harness checks: requests it verified and
+ * forwarded, and its session-key cache. Read from /metrics on its admin listener.
+ */
+async function gatewayStats(adminUrl: string): Promise<Record<string, unknown>> {
+  const res = await request(`${adminUrl}/metrics`);
+  const text = await res.body.text();
+  const sum = (pattern: RegExp): number =>
+    text
+      .split('\n')
+      .filter((line) => pattern.test(line))
+      .reduce((total, line) => total + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+  const stats: Record<string, unknown> = { verified: sum(/^wxseal_gateway_requests_total\{.*outcome="forwarded"/) };
+  if (/^wxseal_gateway_session_key_cache\{/m.test(text)) {
+    stats['sessionKeyCache'] = {
+      enabled: true,
+      hits: sum(/^wxseal_gateway_session_key_cache\{stat="hits"\}/),
+      misses: sum(/^wxseal_gateway_session_key_cache\{stat="misses"\}/),
+    };
+  }
+  return stats;
+}

@@ -1,0 +1,82 @@
+// Smoke test of the bench harness: the whole pipeline (key generation, crypto limits, every
+// server in its own process, the load generator, sanity checks, JSON/Markdown/SVG output) in its
+// quickest mode. It checks that every scenario ran and passed its sanity checks, never the numbers:
+// no performance assertion belongs in a test suite that shares its machine.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, test } from 'node:test';
+import type { BenchReport } from '../src/harness.js';
+
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+const runScript = fileURLToPath(new URL('../src/run.ts', import.meta.url));
+const out = mkdtempSync(join(tmpdir(), 'wxseal-bench-test-'));
+after(() => rmSync(out, { recursive: true, force: true }));
+
+function runHarness(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--conditions=wxseal-source', '--import', 'tsx', runScript, ...args], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-20_000);
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, stderr }));
+  });
+}
+
+test('npm run bench --quick: every scenario runs and passes its sanity checks', { timeout: 240_000 }, async () => {
+  const { code, stderr } = await runHarness(['--quick', '--duration', '1', '--warmup', '0', '--connections', '8', '--crypto-seconds', '0.05', '--out-dir', out]);
+  assert.equal(code, 0, `the harness failed:\n${stderr}`);
+
+  const report = JSON.parse(readFileSync(join(out, 'benchmarks.json'), 'utf8')) as BenchReport;
+  assert.equal(report.schema, 'wxseal-bench/1');
+  assert.equal(report.sanityPassed, true);
+
+  assert.deepEqual(
+    report.crypto.map((c) => c.id),
+    ['hmac', 'rsa-unwrap', 'aes-gcm'],
+  );
+  for (const c of report.crypto) assert.ok(c.opsPerSec > 0, `(e) ${c.id} has a positive rate`);
+
+  assert.deepEqual(
+    report.scenarios.map((s) => s.id),
+    ['a', 'b', 'c', 'd', 'f'],
+  );
+  for (const s of report.scenarios) {
+    if (s.id === 'f' && s.status === 'skipped') {
+      // The session-key cache is optional: skipped only with a reason, never by crashing.
+      assert.match(s.reason ?? '', /not available yet/);
+      continue;
+    }
+    assert.equal(s.status, 'ok', `(${s.id}) ${s.reason ?? ''}`);
+    assert.ok((s.reqPerSec ?? 0) > 0, `(${s.id}) has a positive req/s`);
+    assert.ok((s.totalResponses ?? 0) > 0, `(${s.id}) got responses`);
+    assert.ok(s.checks.some((c) => c.startsWith('all ')), `(${s.id}) checked every response of the run`);
+    assert.ok(s.checks.some((c) => c.includes('after the run')), `(${s.id}) checked a sample after the run`);
+    const expected = s.id === 'c' || s.id === 'd' ? '401' : '200';
+    assert.deepEqual(Object.keys(s.statusCodes ?? {}), [expected], `(${s.id}) only ${expected} responses`);
+  }
+  const byId = new Map(report.scenarios.map((s) => [s.id, s]));
+  assert.equal(byId.get('c')!.upstreamRequests, 0, 'forged requests never reach the upstream');
+  assert.equal(byId.get('d')!.upstreamRequests, 0, 'forged requests never reach the upstream (decrypt-first)');
+
+  const ratioIds = report.ratios.map((r) => r.id);
+  assert.deepEqual(ratioIds, ['b/a', 'b/rsa', 'c/a', 'c/d', 'f/a']);
+  for (const r of report.ratios.filter((x) => x.id !== 'f/a')) assert.ok(r.value !== null && r.value > 0, `${r.id} computed`);
+
+  const markdown = readFileSync(join(out, 'BENCHMARKS.md'), 'utf8');
+  assert.match(markdown, /^# wxseal benchmarks/);
+  assert.match(markdown, /!\[requests per second per scenario\]\(benchmarks\.svg\)/);
+  assert.match(markdown, /\| c\/d \|/);
+  const svg = readFileSync(join(out, 'benchmarks.svg'), 'utf8');
+  assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+  assert.match(svg, /<\/svg>\n$/);
+});
