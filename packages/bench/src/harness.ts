@@ -66,6 +66,8 @@ export interface ScenarioResult {
   checks: string[];
   /** The target's own counters after the run. */
   serverStats?: Record<string, unknown>;
+  /** CPU time the target process spent per request it served during the scenario, in µs. */
+  serverCpuMicrosPerRequest?: number;
   /** Requests the upstream received during the scenario (checks, warm-up and run). */
   upstreamRequests?: number;
 }
@@ -195,8 +197,12 @@ async function runScenario(
         : {}),
       sampleSize: options.sampleSize,
     };
+    const statsBefore = await target.stats();
     const load = await runLoad(job, ctx.keysPath, progress, prefix);
     const serverStats = await target.stats();
+    const servedDelta = Number(serverStats['requests']) - Number(statsBefore['requests']);
+    const cpuDelta = Number(serverStats['cpuMicros']) - Number(statsBefore['cpuMicros']);
+    const serverCpuMicrosPerRequest = servedDelta > 0 && cpuDelta >= 0 ? Math.round((10 * cpuDelta) / servedDelta) / 10 : undefined;
     const upstreamAfter = await upstreamCount(ctx.upstream);
     const upstreamRequests = upstreamBefore !== undefined && upstreamAfter !== undefined ? upstreamAfter - upstreamBefore : undefined;
     const result: ScenarioResult = {
@@ -214,6 +220,7 @@ async function runScenario(
       pool: load.pool,
       checks: [...load.checks],
       serverStats,
+      ...(serverCpuMicrosPerRequest !== undefined ? { serverCpuMicrosPerRequest } : {}),
       ...(upstreamRequests !== undefined ? { upstreamRequests } : {}),
     };
     if (result.status === 'ok') checkServerSide(scenario, result);

@@ -16,9 +16,13 @@ function table(rows: string[][], rightAligned: ReadonlySet<number>): string {
   return rows.map((r) => r.map((cell, i) => pad(cell, widths[i]!, rightAligned.has(i))).join('  ').trimEnd()).join('\n');
 }
 
+function cpuCell(micros: number | undefined): string {
+  return micros === undefined ? '–' : micros.toFixed(micros < 100 ? 1 : 0);
+}
+
 function scenarioRow(s: ScenarioResult): string[] {
   if (s.status !== 'ok') {
-    return [`(${s.id}) ${s.label}`, s.target || '–', '–', '–', '–', '–', '–', s.status === 'skipped' ? 'skipped' : 'FAILED'];
+    return [`(${s.id}) ${s.label}`, s.target || '–', '–', '–', '–', '–', '–', '–', s.status === 'skipped' ? 'skipped' : 'FAILED'];
   }
   return [
     `(${s.id}) ${s.label}`,
@@ -27,6 +31,7 @@ function scenarioRow(s: ScenarioResult): string[] {
     ms(s.latencyMs?.p50),
     ms(s.latencyMs?.p97_5),
     ms(s.latencyMs?.p99),
+    cpuCell(s.serverCpuMicrosPerRequest),
     int(s.totalResponses ?? 0),
     'ok',
   ];
@@ -35,8 +40,8 @@ function scenarioRow(s: ScenarioResult): string[] {
 /** The plain-text report printed at the end of a run. */
 export function renderTerminal(report: BenchReport): string {
   const out: string[] = [];
-  const rows = [['scenario', 'target', 'req/s', 'p50 ms', 'p97.5 ms', 'p99 ms', 'responses', 'checks'], ...report.scenarios.map(scenarioRow)];
-  out.push(table(rows, new Set([2, 3, 4, 5, 6])));
+  const rows = [['scenario', 'target', 'req/s', 'p50 ms', 'p97.5 ms', 'p99 ms', 'server CPU µs/req', 'responses', 'checks'], ...report.scenarios.map(scenarioRow)];
+  out.push(table(rows, new Set([2, 3, 4, 5, 6, 7])));
   for (const s of report.scenarios) if (s.status !== 'ok' && s.reason) out.push(`  (${s.id}) ${s.status === 'skipped' ? 'skipped' : 'FAILED'}: ${s.reason}`);
   if (report.crypto.length > 0) {
     out.push('');
@@ -156,13 +161,13 @@ export function renderMarkdown(report: BenchReport, svgPath: string, jsonPath: s
   out.push('');
   out.push('## Results');
   out.push('');
-  out.push('| | scenario | target | req/s | p50 ms | p97.5 ms | p99 ms | responses |');
-  out.push('|---|---|---|--:|--:|--:|--:|--:|');
+  out.push('| | scenario | target | req/s | p50 ms | p97.5 ms | p99 ms | server CPU µs/req | responses |');
+  out.push('|---|---|---|--:|--:|--:|--:|--:|--:|');
   for (const s of report.scenarios) {
     if (s.status === 'ok') {
-      out.push(`| ${s.id} | ${mdCell(s.label)} | ${mdCell(s.target)} | ${int(s.reqPerSec!)} | ${ms(s.latencyMs?.p50)} | ${ms(s.latencyMs?.p97_5)} | ${ms(s.latencyMs?.p99)} | ${int(s.totalResponses ?? 0)} |`);
+      out.push(`| ${s.id} | ${mdCell(s.label)} | ${mdCell(s.target)} | ${int(s.reqPerSec!)} | ${ms(s.latencyMs?.p50)} | ${ms(s.latencyMs?.p97_5)} | ${ms(s.latencyMs?.p99)} | ${cpuCell(s.serverCpuMicrosPerRequest)} | ${int(s.totalResponses ?? 0)} |`);
     } else {
-      out.push(`| ${s.id} | ${mdCell(s.label)} | ${mdCell(s.target || '–')} | ${s.status === 'skipped' ? 'skipped' : '**failed**'} | | | | |`);
+      out.push(`| ${s.id} | ${mdCell(s.label)} | ${mdCell(s.target || '–')} | ${s.status === 'skipped' ? 'skipped' : '**failed**'} | | | | | |`);
     }
   }
   for (const s of report.scenarios) if (s.status !== 'ok' && s.reason) out.push(`\n(${s.id}) ${s.status}: ${mdCell(s.reason)}`);

@@ -106,7 +106,11 @@ async function gatewayStats(adminUrl: string): Promise<Record<string, unknown>> 
       .split('\n')
       .filter((line) => pattern.test(line))
       .reduce((total, line) => total + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
-  const stats: Record<string, unknown> = { verified: sum(/^wxseal_gateway_requests_total\{.*outcome="forwarded"/) };
+  const stats: Record<string, unknown> = {
+    verified: sum(/^wxseal_gateway_requests_total\{.*outcome="forwarded"/),
+    requests: sum(/^wxseal_gateway_requests_total\{/),
+    cpuMicros: Math.round(1e6 * sum(/^wxseal_gateway_process_cpu_seconds_total /)),
+  };
   if (/^wxseal_gateway_session_key_cache\{/m.test(text)) {
     stats['sessionKeyCache'] = {
       enabled: true,

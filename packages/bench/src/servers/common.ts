@@ -3,6 +3,15 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { Pool } from 'undici';
 
+/**
+ * Requests served and CPU time used by this process, for the harness's CPU-per-request measure:
+ * robust where requests/s is not, because the load generator and the upstream share the cores.
+ */
+export function processCounters(requests: number): { requests: number; cpuMicros: number } {
+  const cpu = process.cpuUsage();
+  return { requests, cpuMicros: cpu.user + cpu.system };
+}
+
 /** What every forwarding server (plain proxy, decrypt-first) needs to know. */
 export interface ForwardingServerConfig {
   /** http://127.0.0.1:port of the upstream. */

@@ -24,7 +24,7 @@ import {
 import { MemoryNonceStore, ServerKeyRing, StaticKeyResolver, headersFromRaw, rejectionFor } from '@wxseal/server';
 import { readBenchKeys } from '../keys.js';
 import { announceReady, childConfig } from '../process.js';
-import { FORWARDED_METHODS, createForwarder, listenLocal, type ForwardingServerConfig } from './common.js';
+import { FORWARDED_METHODS, createForwarder, listenLocal, processCounters, type ForwardingServerConfig } from './common.js';
 
 const WINDOW_SECONDS = 60;
 const config = childConfig<ForwardingServerConfig>();
@@ -70,7 +70,11 @@ async function verifyDecryptFirst(method: string, target: string, rawHeaders: st
 const app = Fastify({ logger: false });
 app.removeAllContentTypeParsers();
 app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
-app.get('/__bench/stats', async () => stats);
+let served = 0;
+app.addHook('onRequest', async (request) => {
+  if (request.url !== '/__bench/stats') served++;
+});
+app.get('/__bench/stats', async () => ({ ...stats, ...processCounters(served) }));
 app.route({
   method: [...FORWARDED_METHODS],
   url: '/*',

@@ -4,7 +4,7 @@
  */
 import Fastify from 'fastify';
 import { announceReady, childConfig } from '../process.js';
-import { FORWARDED_METHODS, createForwarder, listenLocal, type ForwardingServerConfig } from './common.js';
+import { FORWARDED_METHODS, createForwarder, listenLocal, processCounters, type ForwardingServerConfig } from './common.js';
 
 const config = childConfig<ForwardingServerConfig>();
 const upstream = createForwarder(config);
@@ -14,11 +14,13 @@ const app = Fastify({ logger: false });
 app.removeAllContentTypeParsers();
 app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
-app.get('/__bench/stats', async () => ({}));
+let served = 0;
+app.get('/__bench/stats', async () => processCounters(served));
 app.route({
   method: [...FORWARDED_METHODS],
   url: '/*',
   handler: async (request, reply) => {
+    served++;
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const answer = await upstream.forward(request.method, request.url, request.headers['content-type'], body);
     reply.code(answer.status);
