@@ -63,13 +63,14 @@ test('npm run bench --quick: every scenario runs and passes its sanity checks', 
     assert.ok(s.checks.some((c) => c.includes('after the run')), `(${s.id}) checked a sample after the run`);
     const expected = s.id === 'c' || s.id === 'd' ? '401' : '200';
     assert.deepEqual(Object.keys(s.statusCodes ?? {}), [expected], `(${s.id}) only ${expected} responses`);
+    assert.ok((s.serverCpuMicrosPerRequest ?? 0) > 0, `(${s.id}) measured the server's CPU per request`);
   }
   const byId = new Map(report.scenarios.map((s) => [s.id, s]));
   assert.equal(byId.get('c')!.upstreamRequests, 0, 'forged requests never reach the upstream');
   assert.equal(byId.get('d')!.upstreamRequests, 0, 'forged requests never reach the upstream (decrypt-first)');
 
   const ratioIds = report.ratios.map((r) => r.id);
-  assert.deepEqual(ratioIds, ['b/a', 'b/rsa', 'c/a', 'c/d', 'f/a']);
+  assert.deepEqual(ratioIds, ['b/a', 'b/rsa', 'c/a', 'c/d', 'c/d cpu', 'c/d crypto', 'f/a']);
   for (const r of report.ratios.filter((x) => x.id !== 'f/a')) assert.ok(r.value !== null && r.value > 0, `${r.id} computed`);
 
   const markdown = readFileSync(join(out, 'BENCHMARKS.md'), 'utf8');
