@@ -29,6 +29,19 @@ import {
   wrapSessionKey,
   type SignedRequestFields,
   type WechatIdentity,
+  DEVICE_ACTIVATION_PATH,
+  DEVICE_LABELS,
+  DEVICE_ROTATION_PATH,
+  buildActivationRequest,
+  canonicalActivationString,
+  deriveDeviceKeyWrap,
+  deviceKeyAad,
+  deviceKeySalt,
+  deviceRequestSpec,
+  encodeActivationBody,
+  sealDeviceKey,
+  type DeviceKeyPurpose,
+  type RequestSpec,
 } from '@wxseal/protocol';
 
 const out = new URL('../spec/vectors/', import.meta.url);
@@ -315,4 +328,194 @@ write('reject.json', {
   secret: b64uEncode(secret),
   serverKeyIndex: 0,
   cases: cases.map((c) => ({ description: c.description, now: c.now, request: { method: c.request.method, target: c.request.target, headers: c.request.headers, body: b64uEncode(c.request.body) }, expectedCode: c.expectedCode, ...(c.sendTwice ? { sendTwice: true } : {}), ...(c.precededBy ? { precededBy: { method: c.precededBy.method, target: c.precededBy.target, headers: c.precededBy.headers, body: b64uEncode(c.precededBy.body) } } : {}), ...(c.maxBodyBytes ? { maxBodyBytes: c.maxBodyBytes } : {}), ...(c.allowedModes ? { allowedModes: c.allowedModes } : {}) })),
+});
+
+// --- device-activation.json and device-request.json (SPEC.md section 15) ------------------------
+const productId = 'prod-smartlock-v2';
+const productSecret = bytes('wxseal-vector-product-secret', 32);
+const productSecret2 = bytes('wxseal-vector-product-secret-2', 48);
+const serial = 'SL2-0001-A7F3';
+const lampProduct = 'p:lamp_v3.cn-north';
+const lampSerial = 'LAMP.v3_2025:0042-' + bytes('lamp-serial', 23).toString('hex'); // 64 characters
+const deviceKey1 = bytes('device-key-1', 32);
+const deviceKey2 = bytes('device-key-2', 32);
+const activationNonce = b64uEncode(bytes('activation-nonce-1', 16));
+const rotationNonce = b64uEncode(bytes('rotation-nonce-1', 16));
+
+const activationCase = (description: string, o: { productId: string; serial: string; productSecret: Buffer; timestamp: number; nonce: string }) => {
+  const built = buildActivationRequest(o);
+  return {
+    description,
+    input: { productId: o.productId, serial: o.serial, productSecret: b64uEncode(o.productSecret), timestamp: String(o.timestamp), nonce: o.nonce },
+    expected: { canonical: built.canonical, signature: built.fields.signature, body: built.body.toString('utf8'), headers: built.headers },
+  };
+};
+const activation = [
+  activationCase('first activation of a unit', { productId, serial, productSecret, timestamp: 1763900000, nonce: activationNonce }),
+  activationCase('64-character serial with every allowed punctuation, 48-byte product secret, 43-character nonce', {
+    productId: lampProduct, serial: lampSerial, productSecret: productSecret2, timestamp: 1763900123, nonce: b64uEncode(bytes('activation-nonce-2', 32)),
+  }),
+];
+
+type DeliveryInput = { purpose: DeviceKeyPurpose; wrappingSecret: Buffer; productId: string; serial: string; requestNonce: string; keyVersion: number; deviceKey: Buffer; serverNonce: Buffer };
+const deliveryCase = (description: string, o: DeliveryInput) => {
+  const binding = { purpose: o.purpose, wrappingSecret: o.wrappingSecret, productId: o.productId, serial: o.serial, requestNonce: o.requestNonce };
+  const sealed = sealDeviceKey(binding, o.keyVersion, { deviceKey: o.deviceKey, serverNonce: o.serverNonce });
+  const { key, iv } = deriveDeviceKeyWrap(o.purpose, o.wrappingSecret, o.requestNonce, o.serverNonce);
+  return {
+    description,
+    input: { ...binding, wrappingSecret: b64uEncode(o.wrappingSecret), keyVersion: String(o.keyVersion), deviceKey: b64uEncode(o.deviceKey), serverNonce: b64uEncode(o.serverNonce) },
+    expected: {
+      hkdfInfo: o.purpose === 'activate' ? DEVICE_LABELS.hkdfActivate : DEVICE_LABELS.hkdfRotate,
+      saltHex: deviceKeySalt(o.requestNonce, o.serverNonce).toString('hex'),
+      okmHex: Buffer.concat([key, iv]).toString('hex'),
+      wrapKeyHex: key.toString('hex'),
+      wrapIvHex: iv.toString('hex'),
+      aad: deviceKeyAad({ productId: o.productId, serial: o.serial, keyVersion: o.keyVersion }).toString('utf8'),
+      sealedKey: sealed.delivery.sealedKey,
+      body: sealed.body.toString('utf8'),
+      headers: sealed.headers,
+    },
+  };
+};
+const rotationDelivery: DeliveryInput = { purpose: 'rotate', wrappingSecret: deviceKey1, productId, serial, requestNonce: rotationNonce, keyVersion: 2, deviceKey: deviceKey2, serverNonce: bytes('server-nonce-3', 32) };
+const delivery = [
+  deliveryCase('answer to activation[0]: key version 1', { purpose: 'activate', wrappingSecret: productSecret, productId, serial, requestNonce: activationNonce, keyVersion: 1, deviceKey: deviceKey1, serverNonce: bytes('server-nonce-1', 32) }),
+  deliveryCase('answer to activation[1], a re-armed serial: key version 4', { purpose: 'activate', wrappingSecret: productSecret2, productId: lampProduct, serial: lampSerial, requestNonce: activation[1]!.input.nonce, keyVersion: 4, deviceKey: bytes('device-key-lamp-4', 32), serverNonce: bytes('server-nonce-2', 32) }),
+  deliveryCase('rotation 1 -> 2, wrapped under device key version 1 (the request is device-request.json rotation)', rotationDelivery),
+];
+
+// The activation verifier: steps 1-6 of SPEC.md 15.5 against one product with one secret.
+type ActFields = { productId: string; serial: string; timestamp: string; nonce: string };
+const fields0: ActFields = { productId, serial, timestamp: '1763900000', nonce: activationNonce };
+const actJson = (f: ActFields, key: Buffer = productSecret, edit?: (o: Record<string, unknown>) => void): Buffer => {
+  const o: Record<string, unknown> = { ...f, signature: signCanonical(key, canonicalActivationString(f)) };
+  edit?.(o);
+  return utf8(JSON.stringify(o));
+};
+const body0 = encodeActivationBody({ ...fields0, signature: signCanonical(productSecret, canonicalActivationString(fields0)) });
+const sig0 = signCanonical(productSecret, canonicalActivationString(fields0));
+const pad = (b: Buffer, total: number) => Buffer.concat([b.subarray(0, b.length - 1), Buffer.alloc(total - b.length, 0x20), b.subarray(b.length - 1)]);
+type ActCase = { description: string; body: Buffer; now: number; expectedCode: string | null; productSecrets?: Buffer[]; expectedSecretIndex?: number; sendTwice?: boolean; precededBy?: Buffer };
+const t0 = 1763900000;
+const actCases: ActCase[] = [
+  { description: 'valid activation (accepted)', body: body0, now: t0, expectedCode: null, expectedSecretIndex: 0 },
+  { description: 'valid, the product has two secrets and the second matches (a newer production batch)', body: body0, now: t0, expectedCode: null, productSecrets: [productSecret2, productSecret], expectedSecretIndex: 1 },
+  { description: 'members in another order, with whitespace (receivers parse JSON)', body: utf8(`{ "signature": "${sig0}",\n  "nonce": "${fields0.nonce}", "timestamp": "${fields0.timestamp}", "serial": "${serial}", "productId": "${productId}" }`), now: t0, expectedCode: null, expectedSecretIndex: 0 },
+  { description: 'a member written with a JSON escape is the same string (accepted)', body: utf8(body0.toString('utf8').replace('"SL2-0001', '"SL2\\u002d0001')), now: t0, expectedCode: null, expectedSecretIndex: 0 },
+  { description: 'body of exactly 1024 bytes (accepted)', body: pad(body0, 1024), now: t0, expectedCode: null, expectedSecretIndex: 0 },
+  { description: 'timestamp 60 s old (edge, accepted)', body: body0, now: t0 + 60, expectedCode: null, expectedSecretIndex: 0 },
+  { description: 'timestamp 61 s old', body: body0, now: t0 + 61, expectedCode: 'WXSEAL_TIMESTAMP_EXPIRED' },
+  { description: 'timestamp 61 s ahead', body: body0, now: t0 - 61, expectedCode: 'WXSEAL_TIMESTAMP_FUTURE' },
+  { description: 'replayed: the same activation a second time', body: body0, now: t0, expectedCode: 'WXSEAL_REPLAYED_NONCE', sendTwice: true },
+  { description: 'signed with another product secret', body: actJson(fields0, productSecret2), now: t0, expectedCode: 'WXSEAL_BAD_SIGNATURE' },
+  { description: 'serial changed after signing', body: actJson(fields0, productSecret, (o) => { o.serial = 'SL2-0001-A7F4'; }), now: t0, expectedCode: 'WXSEAL_BAD_SIGNATURE' },
+  { description: 'nonce changed after signing', body: actJson(fields0, productSecret, (o) => { o.nonce = b64uEncode(bytes('activation-nonce-9', 16)); }), now: t0, expectedCode: 'WXSEAL_BAD_SIGNATURE' },
+  { description: 'timestamp changed by one second after signing', body: actJson(fields0, productSecret, (o) => { o.timestamp = '1763900001'; }), now: t0, expectedCode: 'WXSEAL_BAD_SIGNATURE' },
+  { description: 'signature over the canonical string without its first line', body: actJson(fields0, productSecret, (o) => { o.signature = signCanonical(productSecret, canonicalActivationString(fields0).split('\n').slice(1).join('\n')); }), now: t0, expectedCode: 'WXSEAL_BAD_SIGNATURE' },
+  { description: 'unknown product id (signed with its own secret)', body: actJson({ ...fields0, productId: 'prod-unknown' }, productSecret2), now: t0, expectedCode: 'WXSEAL_UNKNOWN_KEY_ID' },
+  { description: 'no signature member', body: actJson(fields0, productSecret, (o) => { delete o.signature; }), now: t0, expectedCode: 'WXSEAL_MALFORMED_PAYLOAD' },
+  { description: 'an unknown member (keyVersion)', body: actJson(fields0, productSecret, (o) => { o.keyVersion = '1'; }), now: t0, expectedCode: 'WXSEAL_MALFORMED_PAYLOAD' },
+  { description: 'timestamp as a JSON number', body: actJson(fields0, productSecret, (o) => { o.timestamp = 1763900000; }), now: t0, expectedCode: 'WXSEAL_MALFORMED_PAYLOAD' },
+  { description: 'timestamp with a leading zero', body: actJson({ ...fields0, timestamp: '01763900000' }), now: t0, expectedCode: 'WXSEAL_MALFORMED_PAYLOAD' },
+  { description: 'serial null', body: actJson(fields0, productSecret, (o) => { o.serial = null; }), now: t0, expectedCode: 'WXSEAL_MALFORMED_PAYLOAD' },
+  { description: 'serial with a space', body: actJson({ ...fields0, serial: 'SL2 0001' }), now: t0, expectedCode: 'WXSEAL_MALFORMED_PAYLOAD' },
+  { description: 'serial of 65 characters', body: actJson({ ...fields0, serial: lampSerial + 'x' }), now: t0, expectedCode: 'WXSEAL_MALFORMED_PAYLOAD' },
+  { description: 'nonce of 21 characters', body: actJson({ ...fields0, nonce: activationNonce.slice(0, 21) }), now: t0, expectedCode: 'WXSEAL_MALFORMED_PAYLOAD' },
+  { description: 'signature with padding (44 characters)', body: actJson(fields0, productSecret, (o) => { o.signature = sig0 + '='; }), now: t0, expectedCode: 'WXSEAL_MALFORMED_PAYLOAD' },
+  { description: 'signature whose last character has non-zero unused bits', body: actJson(fields0, productSecret, (o) => { o.signature = sig0.slice(0, 42) + String.fromCharCode(sig0.charCodeAt(42) + 1); }), now: t0, expectedCode: 'WXSEAL_MALFORMED_PAYLOAD' },
+  { description: 'signature in hex', body: actJson(fields0, productSecret, (o) => { o.signature = Buffer.from(sig0, 'base64url').toString('hex'); }), now: t0, expectedCode: 'WXSEAL_MALFORMED_PAYLOAD' },
+  { description: 'body is a JSON array', body: utf8(`[${body0.toString('utf8')}]`), now: t0, expectedCode: 'WXSEAL_MALFORMED_PAYLOAD' },
+  { description: 'body is not JSON (form encoding)', body: utf8(`productId=${productId}&serial=${serial}`), now: t0, expectedCode: 'WXSEAL_MALFORMED_PAYLOAD' },
+  { description: 'body is not UTF-8', body: Buffer.concat([body0.subarray(0, 20), Buffer.from([0xc3, 0x28]), body0.subarray(20)]), now: t0, expectedCode: 'WXSEAL_MALFORMED_PAYLOAD' },
+  { description: 'body starts with a UTF-8 byte-order mark', body: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), body0]), now: t0, expectedCode: 'WXSEAL_MALFORMED_PAYLOAD' },
+  { description: 'body of 1025 bytes', body: pad(body0, 1025), now: t0, expectedCode: 'WXSEAL_BODY_TOO_LARGE' },
+  { description: 'order: malformed member AND stale timestamp -> the syntax is checked first', body: actJson(fields0, productSecret, (o) => { o.serial = 'SL2 0001'; }), now: t0 + 3600, expectedCode: 'WXSEAL_MALFORMED_PAYLOAD' },
+  { description: 'order: stale timestamp AND another product secret -> the timestamp is checked first', body: actJson(fields0, productSecret2), now: t0 + 61, expectedCode: 'WXSEAL_TIMESTAMP_EXPIRED' },
+  { description: 'order: unknown product AND a bad signature -> the lookup comes first', body: actJson(fields0, productSecret, (o) => { o.productId = 'prod-unknown'; }), now: t0, expectedCode: 'WXSEAL_UNKNOWN_KEY_ID' },
+  { description: 'order: a forged copy of an accepted activation is BAD_SIGNATURE, not REPLAYED (nonces are claimed after the HMAC)', body: actJson(fields0, productSecret2), now: t0, expectedCode: 'WXSEAL_BAD_SIGNATURE', precededBy: body0 },
+];
+
+// Deliveries a device must refuse (all derived from delivery[0]).
+const d0 = delivery[0]!;
+const binding0 = { purpose: 'activate' as DeviceKeyPurpose, wrappingSecret: d0.input.wrappingSecret, productId, serial, requestNonce: activationNonce };
+const withDelivery = (edit: (o: Record<string, string>) => void): string => {
+  const o = JSON.parse(d0.expected.body) as Record<string, string>;
+  edit(o);
+  return JSON.stringify(o);
+};
+const flipSealed = (i: number) => withDelivery((o) => { o.sealedKey = flipB64(o.sealedKey!, i); });
+const mustNotOpenDevice = [
+  { description: 'a flipped bit in the encrypted key', binding: binding0, body: flipSealed(0) },
+  { description: 'a flipped bit in the GCM tag', binding: binding0, body: flipSealed(47) },
+  { description: 'keyVersion changed to 2', binding: binding0, body: withDelivery((o) => { o.keyVersion = '2'; }) },
+  { description: 'keyVersion with a leading zero', binding: binding0, body: withDelivery((o) => { o.keyVersion = '01'; }) },
+  { description: 'keyVersion as a JSON number', binding: binding0, body: d0.expected.body.replace('"keyVersion":"1"', '"keyVersion":1') },
+  { description: 'another server nonce', binding: binding0, body: withDelivery((o) => { o.serverNonce = b64uEncode(bytes('server-nonce-9', 32)); }) },
+  { description: 'sealedKey one byte short', binding: binding0, body: withDelivery((o) => { o.sealedKey = b64uEncode(Buffer.from(o.sealedKey!, 'base64url').subarray(1)); }) },
+  { description: 'no serverNonce', binding: binding0, body: withDelivery((o) => { delete o.serverNonce; }) },
+  { description: 'meant for another serial', binding: { ...binding0, serial: 'SL2-0001-A7F4' }, body: d0.expected.body },
+  { description: 'meant for another product', binding: { ...binding0, productId: lampProduct }, body: d0.expected.body },
+  { description: 'the answer to another request (other request nonce)', binding: { ...binding0, requestNonce: rotationNonce }, body: d0.expected.body },
+  { description: 'opened with another product secret', binding: { ...binding0, wrappingSecret: b64uEncode(productSecret2) }, body: d0.expected.body },
+  { description: 'opened as a rotation (other HKDF info)', binding: { ...binding0, purpose: 'rotate' as DeviceKeyPurpose }, body: d0.expected.body },
+];
+
+write('device-activation.json', {
+  description:
+    'SPEC.md section 15. activation: the signed activation request (canonical string, b64u HMAC-SHA256 under the product secret, JSON body as the reference serialises it). ' +
+    'delivery: OKM = HKDF-SHA256(IKM = wrappingSecret, salt = UTF-8(requestNonce) || serverNonce, info = hkdfInfo, L = 44); wrapKey = OKM[0..32), wrapIv = OKM[32..44); sealedKey = b64u(AES-256-GCM(wrapKey, wrapIv, aad, deviceKey)), 48 bytes; body is the answer (activation) or the rotation handler\'s response body. ' +
+    'verify: the server holds productId with productSecrets (a case may replace them), window 60 s, a fresh nonce store per case; "now" is the server clock; expectedCode null means accepted, and then expectedSecretIndex is the index of the product secret that matched; sendTwice and precededBy as in reject.json. Bodies in verify are b64u. ' +
+    'mustNotOpen: deliveries a device opening with binding must refuse (WXSEAL_RESPONSE_INVALID).',
+  activationPath: DEVICE_ACTIVATION_PATH,
+  activation,
+  delivery,
+  verify: {
+    productId,
+    productSecrets: [b64uEncode(productSecret)],
+    windowSeconds: 60,
+    cases: actCases.map((c) => ({
+      description: c.description,
+      now: c.now,
+      body: b64uEncode(c.body),
+      ...(c.productSecrets ? { productSecrets: c.productSecrets.map((k) => b64uEncode(k)) } : {}),
+      expectedCode: c.expectedCode,
+      ...(c.expectedCode === null ? { expectedSecretIndex: c.expectedSecretIndex ?? 0 } : {}),
+      ...(c.sendTwice ? { sendTwice: true } : {}),
+      ...(c.precededBy ? { precededBy: b64uEncode(c.precededBy) } : {}),
+    })),
+  },
+  mustNotOpen: mustNotOpenDevice,
+});
+
+// Device requests are plain v1 requests with the serial as key id (SPEC.md 15.2).
+const deviceCase = (description: string, r: Omit<RequestSpec, 'keyId' | 'secret'>) => {
+  const built = buildRequest(deviceRequestSpec(serial, deviceKey1, r));
+  return {
+    description,
+    input: { serial, deviceKey: b64uEncode(deviceKey1), keyVersion: '1', mode: r.mode, method: r.method, target: r.target, contentType: r.contentType ?? null, body: b64uEncode(r.body ?? Buffer.alloc(0)), timestamp: String(r.timestamp), nonce: r.nonce },
+    expected: { canonical: built.canonical, headers: built.headers },
+  };
+};
+const rotationRequest = buildRequest(deviceRequestSpec(serial, deviceKey1, { mode: 'signed', method: 'POST', target: DEVICE_ROTATION_PATH, timestamp: 1763990000, nonce: rotationNonce }));
+const rotationAnswer = sealDeviceKey({ purpose: 'rotate', wrappingSecret: deviceKey1, productId, serial, requestNonce: rotationNonce }, 2, { deviceKey: deviceKey2, serverNonce: rotationDelivery.serverNonce });
+const rotationResponse = signResponse({ keyId: serial, nonce: rotationNonce, secret: deviceKey1 }, { status: 200, contentType: 'application/json', body: rotationAnswer.body });
+write('device-request.json', {
+  description:
+    'SPEC.md 15.2 and 15.7: a device signs v1 requests with its serial as key id and its 32-byte device key as secret; nothing else differs from sign.json. ' +
+    'rotation: the device asks for a new key with a sign-only POST signed under key version 1; the handler answers 200 application/json with a delivery (device-activation.json delivery[2]) wrapped under that same key, and the response is signed as any sign-only response (section 12).',
+  cases: [
+    deviceCase('sign-only POST of telemetry', { mode: 'signed', method: 'POST', target: '/api/devices/telemetry', contentType: 'application/json', body: utf8('{"battery":87,"locked":true}'), timestamp: 1763900100, nonce: b64uEncode(bytes('device-request-nonce-1', 16)) }),
+    deviceCase('sign-only GET of pending commands, with a query and no body', { mode: 'signed', method: 'GET', target: '/api/devices/commands?since=1763899000&limit=10', timestamp: 1763900200, nonce: b64uEncode(bytes('device-request-nonce-2', 16)) }),
+  ],
+  rotation: {
+    serial,
+    productId,
+    deviceKey: b64uEncode(deviceKey1),
+    keyVersion: '1',
+    request: { method: 'POST', target: DEVICE_ROTATION_PATH, headers: rotationRequest.headers, body: '', canonical: rotationRequest.canonical },
+    response: { status: rotationResponse.status, headers: rotationResponse.headers, body: rotationAnswer.body.toString('utf8') },
+    newDeviceKey: b64uEncode(deviceKey2),
+    newKeyVersion: '2',
+  },
 });

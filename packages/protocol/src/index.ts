@@ -14,3 +14,4 @@ export * from './payload.js';
 export * from './request.js';
 export * from './verify.js';
 export * from './response.js';
+export * from './device.js';
