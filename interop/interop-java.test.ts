@@ -38,8 +38,14 @@ function expectedCaseCount(): number {
     assert.ok(Array.isArray(a) && a.length > 0, `${what} must be a non-empty array`);
     return (a as unknown[]).length;
   };
+  const one = (o: unknown, what: string): number => {
+    assert.ok(o !== null && typeof o === 'object' && !Array.isArray(o), `${what} must be an object`);
+    return 1;
+  };
   const rsa = readJson('rsa-oaep.json');
   const response = readJson('response.json');
+  const activation = readJson('device-activation.json');
+  const deviceRequest = readJson('device-request.json');
   count(rsa.keys, 'rsa-oaep.json keys');
   return (
     count(readJson('canonical-query.json').cases, 'canonical-query.json cases') +
@@ -49,8 +55,30 @@ function expectedCaseCount(): number {
     count(response.sealed, 'response.json sealed') +
     count(response.signed, 'response.json signed') +
     count(response.mustNotOpen, 'response.json mustNotOpen') +
-    count(readJson('reject.json').cases, 'reject.json cases')
+    count(readJson('reject.json').cases, 'reject.json cases') +
+    // SPEC section 15
+    count(activation.activation, 'device-activation.json activation') +
+    count(activation.delivery, 'device-activation.json delivery') +
+    count(activation.verify?.cases, 'device-activation.json verify.cases') +
+    count(activation.mustNotOpen, 'device-activation.json mustNotOpen') +
+    count(deviceRequest.cases, 'device-request.json cases') +
+    one(deviceRequest.rotation, 'device-request.json rotation') // one exchange, checked as one case
   );
+}
+
+/** Copies the vectors to dir, lets mutate change one file's parsed JSON, and writes it back. */
+function mutatedCopy(dir: string, file: string, mutate: (v: any) => void): void {
+  rmSync(dir, { recursive: true, force: true });
+  cpSync(vectorsDir, dir, { recursive: true });
+  const p = join(dir, file);
+  const v = JSON.parse(readFileSync(p, 'utf8'));
+  mutate(v);
+  writeFileSync(p, JSON.stringify(v));
+}
+
+/** Flips the first character of a b64u value (A <-> B), keeping it valid b64u of the same length. */
+function flip(s: string): string {
+  return (s[0] === 'A' ? 'B' : 'A') + s.slice(1);
 }
 
 function run(cmd: string, args: string[]): SpawnSyncReturns<string> {
@@ -139,5 +167,88 @@ describe('independent Java implementation (interop/java) against spec/vectors', 
     assert.equal(failed, 1, r.stdout);
     assert.match(r.stdout, /FAIL response\.mustNotOpen\[0\]/);
     assert.equal(passed, expectedCaseCount() - 1, r.stdout);
+  });
+
+  // SPEC section 15: each mutation of a device vector must make exactly its own case fail.
+  const deviceMutations: Array<{ name: string; file: string; unit: RegExp; mutate: (v: any) => void }> = [
+    {
+      name: 'activation signature',
+      file: 'device-activation.json',
+      unit: /FAIL device-activation\.activation\[0\]/,
+      mutate: (v) => { v.activation[0].expected.signature = flip(v.activation[0].expected.signature); },
+    },
+    {
+      name: 'delivery sealedKey',
+      file: 'device-activation.json',
+      unit: /FAIL device-activation\.delivery\[0\]/,
+      mutate: (v) => { v.delivery[0].expected.sealedKey = flip(v.delivery[0].expected.sealedKey); },
+    },
+    {
+      name: 'delivery HKDF info',
+      file: 'device-activation.json',
+      unit: /FAIL device-activation\.delivery\[2\]/,
+      mutate: (v) => { v.delivery[2].expected.hkdfInfo = 'WXSEAL1 device-key activate'; },
+    },
+    {
+      name: 'activation verifier expected code',
+      file: 'device-activation.json',
+      unit: /FAIL device-activation\.verify\[0\]/,
+      mutate: (v) => { v.verify.cases[0].expectedCode = 'WXSEAL_BAD_SIGNATURE'; },
+    },
+    {
+      name: 'activation verifier: a rejected case expected to pass',
+      file: 'device-activation.json',
+      unit: /FAIL device-activation\.verify\[\d+\] timestamp 61 s old/,
+      mutate: (v) => {
+        const c = v.verify.cases.find((x: any) => x.expectedCode === 'WXSEAL_TIMESTAMP_EXPIRED');
+        c.expectedCode = null;
+        c.expectedSecretIndex = 0;
+      },
+    },
+    {
+      name: 'mustNotOpen replaced by a delivery that does open',
+      file: 'device-activation.json',
+      unit: /FAIL device-activation\.mustNotOpen\[0\]/,
+      mutate: (v) => {
+        const d = v.delivery[0].input;
+        v.mustNotOpen[0] = {
+          description: 'mutation: an untouched delivery',
+          binding: { purpose: d.purpose, wrappingSecret: d.wrappingSecret, productId: d.productId, serial: d.serial, requestNonce: d.requestNonce },
+          body: v.delivery[0].expected.body,
+        };
+      },
+    },
+    {
+      name: 'device request signature',
+      file: 'device-request.json',
+      unit: /FAIL device-request\.cases\[0\]/,
+      mutate: (v) => { v.cases[0].expected.headers['wxseal-signature'] = flip(v.cases[0].expected.headers['wxseal-signature']); },
+    },
+    {
+      name: 'rotation response signature',
+      file: 'device-request.json',
+      unit: /FAIL device-request\.rotation/,
+      mutate: (v) => { v.rotation.response.headers['wxseal-signature'] = flip(v.rotation.response.headers['wxseal-signature']); },
+    },
+  ];
+
+  for (const m of deviceMutations) {
+    it(`is not vacuous for ${m.file}: ${m.name} corrupted gives exactly one failure`, () => {
+      mutatedCopy(scratch, m.file, m.mutate);
+      const r = run('java', ['-cp', classes, mainClass, 'check', scratch]);
+      const { passed, failed } = summary(r.stdout);
+      assert.notEqual(r.status, 0, 'the Java checker must exit non-zero on a failure');
+      assert.equal(failed, 1, r.stdout);
+      assert.match(r.stdout, m.unit);
+      assert.equal(passed, expectedCaseCount() - 1, r.stdout);
+    });
+  }
+
+  it('device state machine self-test (SPEC 15.5, 15.7, 15.8 scenarios no vector covers) passes', () => {
+    const r = run('java', ['-cp', classes, mainClass, 'device-selftest']);
+    const { passed, failed } = summary(r.stdout);
+    assert.equal(failed, 0, r.stdout);
+    assert.equal(r.status, 0, r.stdout);
+    assert.ok(passed > 0, r.stdout);
   });
 });

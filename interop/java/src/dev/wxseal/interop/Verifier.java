@@ -45,7 +45,26 @@ public final class Verifier {
         }
     }
 
+    /**
+     * SPEC 15.2: device serials are key ids whose secrets are the serial's valid device keys. The
+     * verifier asks for them at step 4 (only for a key id that is not a client credential) and reports
+     * every accepted request, so that a pending serial becomes active (15.8).
+     */
+    public interface DeviceKeys {
+        /** null: no serial has this key id; otherwise version -> key of the valid keys now (empty: none). */
+        java.util.SortedMap<Long, byte[]> validKeys(String keyId, long now) throws StoreUnavailable;
+        /** A request signed with this version passed every step of section 9. */
+        void verified(String keyId, long version, long now);
+    }
+
+    /** The credential (or device) store cannot be reached: WXSEAL_KEY_STORE_UNAVAILABLE. */
+    public static final class StoreUnavailable extends Exception {
+        private static final long serialVersionUID = 1L;
+        public StoreUnavailable(String m) { super(m); }
+    }
+
     public final Map<String, Credential> credentials = new HashMap<>();
+    public DeviceKeys devices; // null: no devices
     public final Map<String, PrivateKey> serverKeys = new HashMap<>();
     public Set<String> allowedModes = Set.of("sealed", "signed");
     public int windowSeconds = 60;
@@ -71,6 +90,7 @@ public final class Verifier {
         public String detail;
         public String mode, keyId, nonce;
         public byte[] matchedSecret, sessionKey;
+        public Long deviceKeyVersion;             // 15.2: the version of the device key that matched
         public Protocol.Payload payload;          // sealed: decrypted; signed: body + identity
         public boolean accepted() { return code == null; }
         @Override public String toString() { return accepted() ? "accepted" : code + " (" + detail + ")"; }
@@ -270,9 +290,17 @@ public final class Verifier {
 
         // ---- step 4: key lookup
         Credential cred = credentials.get(keyId);
-        if (cred == null) throw reject("WXSEAL_UNKNOWN_KEY_ID", keyId);
         List<byte[]> valid = new ArrayList<>();
-        if (!cred.revoked) for (Secret s : cred.secrets) if (s.validAt(now)) valid.add(s.bytes);
+        List<Long> versions = new ArrayList<>(); // device key versions, parallel to valid (15.2)
+        if (cred != null) {
+            if (!cred.revoked) for (Secret s : cred.secrets) if (s.validAt(now)) { valid.add(s.bytes); versions.add(null); }
+        } else {
+            java.util.SortedMap<Long, byte[]> dk;
+            try { dk = devices == null ? null : devices.validKeys(keyId, now); }
+            catch (StoreUnavailable e) { throw reject("WXSEAL_KEY_STORE_UNAVAILABLE", e.getMessage()); }
+            if (dk == null) throw reject("WXSEAL_UNKNOWN_KEY_ID", keyId);
+            for (Map.Entry<Long, byte[]> e : dk.entrySet()) { valid.add(e.getValue()); versions.add(e.getKey()); }
+        }
         if (valid.isEmpty()) throw reject("WXSEAL_KEY_REVOKED", keyId);
         PrivateKey serverKey = null;
         if (sealed) {
@@ -300,9 +328,10 @@ public final class Verifier {
         f.bodySha256Hex = Crypto.hex(Crypto.sha256(req.body));
         String canonical = Protocol.canonicalRequest(f);
         byte[] matched = null;
-        for (byte[] secret : valid) {
-            boolean eq = Crypto.constantTimeEquals(Protocol.sign(secret, canonical), sig);
-            if (eq && matched == null) matched = secret;
+        Long matchedVersion = null;
+        for (int k = 0; k < valid.size(); k++) {
+            boolean eq = Crypto.constantTimeEquals(Protocol.sign(valid.get(k), canonical), sig);
+            if (eq && matched == null) { matched = valid.get(k); matchedVersion = versions.get(k); }
         }
         if (matched == null) throw reject("WXSEAL_BAD_SIGNATURE", "no valid secret matches");
 
@@ -314,6 +343,7 @@ public final class Verifier {
         res.keyId = keyId;
         res.nonce = nonce;
         res.matchedSecret = matched;
+        res.deviceKeyVersion = matchedVersion;
 
         if (sealed) {
             // ---- step 7: RSA-OAEP unwrap
@@ -343,5 +373,7 @@ public final class Verifier {
             }
             res.payload = p;
         }
+        // every step passed: a device serial's first verified request makes it active (15.8)
+        if (matchedVersion != null) devices.verified(keyId, matchedVersion, now);
     }
 }
