@@ -400,7 +400,7 @@ type ActCase = { description: string; body: Buffer; now: number; expectedCode: s
 const t0 = 1763900000;
 const actCases: ActCase[] = [
   { description: 'valid activation (accepted)', body: body0, now: t0, expectedCode: null, expectedSecretIndex: 0 },
-  { description: 'valid, the product has two secrets and the second matches (a newer production batch)', body: body0, now: t0, expectedCode: null, productSecrets: [productSecret2, productSecret], expectedSecretIndex: 1 },
+  { description: 'valid, the product has two secrets (a newer production batch\'s first) and the unit\'s, the second, matches', body: body0, now: t0, expectedCode: null, productSecrets: [productSecret2, productSecret], expectedSecretIndex: 1 },
   { description: 'members in another order, with whitespace (receivers parse JSON)', body: utf8(`{ "signature": "${sig0}",\n  "nonce": "${fields0.nonce}", "timestamp": "${fields0.timestamp}", "serial": "${serial}", "productId": "${productId}" }`), now: t0, expectedCode: null, expectedSecretIndex: 0 },
   { description: 'a member written with a JSON escape is the same string (accepted)', body: utf8(body0.toString('utf8').replace('"SL2-0001', '"SL2\\u002d0001')), now: t0, expectedCode: null, expectedSecretIndex: 0 },
   { description: 'body of exactly 1024 bytes (accepted)', body: pad(body0, 1024), now: t0, expectedCode: null, expectedSecretIndex: 0 },
@@ -465,7 +465,7 @@ write('device-activation.json', {
   description:
     'SPEC.md section 15. activation: the signed activation request (canonical string, b64u HMAC-SHA256 under the product secret, JSON body as the reference serialises it). ' +
     'delivery: OKM = HKDF-SHA256(IKM = wrappingSecret, salt = UTF-8(requestNonce) || serverNonce, info = hkdfInfo, L = 44); wrapKey = OKM[0..32), wrapIv = OKM[32..44); sealedKey = b64u(AES-256-GCM(wrapKey, wrapIv, aad, deviceKey)), 48 bytes; body is the answer (activation) or the rotation handler\'s response body. ' +
-    'verify: the server holds productId with productSecrets (a case may replace them), window 60 s, a fresh nonce store per case; "now" is the server clock; expectedCode null means accepted, and then expectedSecretIndex is the index of the product secret that matched; sendTwice and precededBy as in reject.json. Bodies in verify are b64u. ' +
+    'verify: a fresh server per case: it holds productId, enabled, with productSecrets (a case may replace them), all valid at "now" (the server clock); window 60 s; an empty nonce store; an empty serial store and no registration in advance, so an activation that passes steps 1-6 passes step 7 and creates the serial at step 8 (SPEC.md 15.5, 15.8). expectedCode null means accepted, and then expectedSecretIndex is the index of the product secret that matched; sendTwice and precededBy as in reject.json (the first request is accepted and leaves the serial pending; in sendTwice the second is refused at step 6, before step 7 looks at the serial). Bodies in verify are b64u. ' +
     'mustNotOpen: deliveries a device opening with binding must refuse (WXSEAL_RESPONSE_INVALID).',
   activationPath: DEVICE_ACTIVATION_PATH,
   activation,
@@ -503,7 +503,7 @@ const rotationResponse = signResponse({ keyId: serial, nonce: rotationNonce, sec
 write('device-request.json', {
   description:
     'SPEC.md 15.2 and 15.7: a device signs v1 requests with its serial as key id and its 32-byte device key as secret; nothing else differs from sign.json. ' +
-    'rotation: the device asks for a new key with a sign-only POST signed under key version 1; the handler answers 200 application/json with a delivery (device-activation.json delivery[2]) wrapped under that same key, and the response is signed as any sign-only response (section 12).',
+    'rotation: the device asks for a new key with a sign-only POST signed under key version 1; the handler answers 200 application/json with a delivery (device-activation.json delivery[2]) wrapped under that same key, and Cache-Control: no-store (not signed, as delivery[2] lists it); the response is signed as any sign-only response (section 12).',
   cases: [
     deviceCase('sign-only POST of telemetry', { mode: 'signed', method: 'POST', target: '/api/devices/telemetry', contentType: 'application/json', body: utf8('{"battery":87,"locked":true}'), timestamp: 1763900100, nonce: b64uEncode(bytes('device-request-nonce-1', 16)) }),
     deviceCase('sign-only GET of pending commands, with a query and no body', { mode: 'signed', method: 'GET', target: '/api/devices/commands?since=1763899000&limit=10', timestamp: 1763900200, nonce: b64uEncode(bytes('device-request-nonce-2', 16)) }),
@@ -514,7 +514,8 @@ write('device-request.json', {
     deviceKey: b64uEncode(deviceKey1),
     keyVersion: '1',
     request: { method: 'POST', target: DEVICE_ROTATION_PATH, headers: rotationRequest.headers, body: '', canonical: rotationRequest.canonical },
-    response: { status: rotationResponse.status, headers: rotationResponse.headers, body: rotationAnswer.body.toString('utf8') },
+    // The handler's Cache-Control (SPEC.md 15.7) passes through next to the section 12 headers; it is not signed.
+    response: { status: rotationResponse.status, headers: { ...rotationResponse.headers, 'cache-control': rotationAnswer.headers['cache-control']! }, body: rotationAnswer.body.toString('utf8') },
     newDeviceKey: b64uEncode(deviceKey2),
     newKeyVersion: '2',
   },

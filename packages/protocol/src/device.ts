@@ -65,6 +65,25 @@ export function formatKeyVersion(version: number): string {
   return String(version);
 }
 
+/**
+ * Members written in a JSON text already parsed as an object: the colons at depth 1 outside strings.
+ * More than the parsed object's own keys means a member name was repeated (SPEC.md 15.3, 15.6):
+ * JSON.parse would silently keep the last, and other parsers keep the first or fail.
+ */
+function writtenMemberCount(text: string): number {
+  let depth = 0;
+  let count = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      for (i++; text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
+    } else if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) depth--;
+    else if (c === 0x3a && depth === 1) count++;
+  }
+  return count;
+}
+
 function parseKeyVersion(text: string): number | undefined {
   if (!KEY_VERSION_PATTERN.test(text)) return undefined;
   const version = Number(text);
@@ -183,14 +202,17 @@ export function parseActivationRequest(body: Uint8Array): ParsedActivationReques
   if (body.length > MAX_ACTIVATION_BODY_BYTES) {
     throw new WxsealError('WXSEAL_BODY_TOO_LARGE', `activation body exceeds ${MAX_ACTIVATION_BODY_BYTES} bytes`);
   }
+  let text: string;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(decodeUtf8Strict(body));
+    text = decodeUtf8Strict(body);
+    parsed = JSON.parse(text);
   } catch {
     return malformedPayload('activation body is not UTF-8 JSON');
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return malformedPayload('activation body must be a JSON object');
   const raw = parsed as Record<string, unknown>;
+  if (writtenMemberCount(text) !== Object.keys(raw).length) malformedPayload('activation body repeats a member');
   for (const name of Object.keys(raw)) {
     // Unknown members are refused: nothing outside the canonical string may reach the server unsigned.
     if (!(ACTIVATION_MEMBERS as readonly string[]).includes(name)) malformedPayload('activation body has an unknown member');
@@ -321,16 +343,19 @@ const responseInvalid = (message: string, status?: number): never => {
   throw new WxsealError('WXSEAL_RESPONSE_INVALID', message, status === undefined ? undefined : { status });
 };
 
-/** Reads a delivery body; members it does not know are ignored (SPEC.md 15.6). */
+/** Reads a delivery body; members it does not know are ignored, a repeated one is refused (SPEC.md 15.6). */
 export function parseDeviceKeyDelivery(body: Uint8Array): DeviceKeyDelivery {
+  let text: string;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(decodeUtf8Strict(body));
+    text = decodeUtf8Strict(body);
+    parsed = JSON.parse(text);
   } catch {
     return responseInvalid('key delivery is not UTF-8 JSON');
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return responseInvalid('key delivery must be a JSON object');
   const raw = parsed as Record<string, unknown>;
+  if (writtenMemberCount(text) !== Object.keys(raw).length) return responseInvalid('key delivery repeats a member');
   const member = (name: keyof DeviceKeyDelivery, pattern: RegExp): string => {
     const value = raw[name];
     if (typeof value !== 'string' || !pattern.test(value)) return responseInvalid(`key delivery member ${name} is missing or malformed`);

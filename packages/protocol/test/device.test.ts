@@ -219,7 +219,8 @@ describe('device-request.json', () => {
     const answer = sealDeviceKey({ purpose: 'rotate', wrappingSecret: oldKey, productId: r.productId, serial: r.serial, requestNonce: nonce }, 2, { deviceKey: b(r.newDeviceKey), serverNonce: b(d.input.serverNonce) });
     assert.equal(answer.body.toString('utf8'), r.response.body);
     const res = signResponse({ keyId: r.serial, nonce, secret: oldKey }, { status: 200, contentType: 'application/json', body: answer.body });
-    assert.deepEqual(res.headers, r.response.headers);
+    // The handler's Cache-Control: no-store (SPEC.md 15.7) travels next to the signed headers.
+    assert.deepEqual({ ...res.headers, 'cache-control': answer.headers['cache-control'] }, r.response.headers);
 
     // Device: authenticate the response (section 12), then open the delivery with the old key.
     const opened = openResponse(built.context, { status: r.response.status, header: header(r.response.headers), body: Buffer.from(r.response.body, 'utf8') });
