@@ -81,7 +81,9 @@ public final class Json {
             if (i >= s.length() || s.charAt(i) != ':') throw err("expected :");
             i++; ws();
             Object v = value(depth + 1);
-            m.remove(k); // duplicate names: last one wins (as ECMAScript JSON.parse)
+            // Repeated names are refused: SPEC 15.3/15.6 require it for activation bodies and key
+            // deliveries, and 6.1 allows it for the meta JSON (parsers disagree on repeats).
+            if (m.containsKey(k)) throw err("repeated member name " + k);
             m.put(k, v);
             ws();
             if (i >= s.length()) throw err("unexpected end");
