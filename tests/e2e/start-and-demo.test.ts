@@ -13,7 +13,7 @@ const tsx = ['--conditions=wxseal-source', '--import', 'tsx'];
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, args, { cwd: root, timeout: 60_000, env: { ...process.env, NO_COLOR: '1', ...env } }, (err, stdout, stderr) => {
+    execFile(process.execPath, args, { cwd: root, timeout: 120_000, env: { ...process.env, NO_COLOR: '1', ...env } }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
     });
   });
@@ -26,7 +26,7 @@ test('npm start serves, and `wxseal call` through it returns the upstream answer
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     const url = await new Promise<string>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`npm start did not come up: ${out}`)), 30_000);
+      const t = setTimeout(() => reject(new Error(`npm start did not come up: ${out}`)), 120_000);
       child.stdout.on('data', () => {
         const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
         if (m && out.includes('Stop with Ctrl-C')) {
