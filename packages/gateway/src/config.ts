@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { LIMITS, MAX_SECRETS_PER_KEY, loadServerPrivateKey, type Mode } from '@wxseal/protocol';
 import { ServerKeyRing, normalizeSecret } from '@wxseal/server';
+import { devicesSchema, resolveDevicesConfig, type DevicesConfig } from './devices-config.js';
 import { GatewayConfigError, type ConfigIssue } from './errors.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -162,6 +163,7 @@ const schema = z
     sessionKeyCache: z.object({ maxEntries: int(1).default(10_000), ttlSeconds: int(1, 86_400).default(300) }).strict().optional(),
     shutdown: z.object({ drainTimeoutMs: ms.default(10_000) }).strict().prefault({}),
     log: z.object({ level: z.enum(LOG_LEVELS).default('info') }).strict().prefault({}),
+    devices: devicesSchema.optional(),
   })
   .strict();
 
@@ -274,6 +276,8 @@ export interface GatewayConfig {
   readonly sessionKeyCache: { readonly maxEntries: number; readonly ttlSeconds: number } | undefined;
   readonly shutdown: { readonly drainTimeoutMs: number };
   readonly log: { readonly level: LogLevel };
+  /** Device keys (一机一密, SPEC.md section 15); undefined when the section is absent. */
+  readonly devices: DevicesConfig | undefined;
 }
 
 export interface LoadConfigOptions {
@@ -432,8 +436,9 @@ export function loadGatewayConfig(source: string | GatewayConfigInput | GatewayC
       connectTimeoutMs: r.connectTimeoutMs ?? c.limits.upstreamConnectTimeoutMs,
     };
   });
-  if (routes.some((r) => r.mode !== 'passthrough') && c.clients.length === 0) {
-    issue('clients', 'must list at least one client credential for the sealed/signed routes');
+  // With devices configured, the credentials may all live in the device registry.
+  if (routes.some((r) => r.mode !== 'passthrough') && c.clients.length === 0 && c.devices === undefined) {
+    issue('clients', 'must list at least one client credential (or configure devices) for the sealed/signed routes');
   }
 
   // Client credentials: secrets from the config, the environment or files.
@@ -538,6 +543,8 @@ export function loadGatewayConfig(source: string | GatewayConfigInput | GatewayC
     nonceStore = { type: 'memory', maxEntries: c.nonceStore.maxEntries };
   }
 
+  const devices = c.devices === undefined ? undefined : resolveDevicesConfig(c.devices, { env, baseDir, issue, routes, hasServerKeys: serverKeys.length > 0 });
+
   if (issues.length > 0) throw new GatewayConfigError(issues, configPath);
 
   const config: GatewayConfig = {
@@ -551,6 +558,7 @@ export function loadGatewayConfig(source: string | GatewayConfigInput | GatewayC
     sessionKeyCache: c.sessionKeyCache ? { ...c.sessionKeyCache } : undefined,
     shutdown: { ...c.shutdown },
     log: { ...c.log },
+    devices,
   };
   return markLoaded(config);
 }

@@ -21,6 +21,8 @@ import { GATEWAY_ERROR_STATUS, GatewayConfigError, gatewayErrorBody, type Gatewa
 import { firstValue, forwardRequestHeaders, forwardResponseHeaders, identityHeaders, type OutgoingHeaders } from './headers.js';
 import { gatewayLogger, type Logger } from './logger.js';
 import { GatewayMetrics, type RequestOutcome } from './metrics.js';
+import { DeviceEndpoints } from './device-endpoints.js';
+import { CompositeKeyResolver, DeviceRuntime, type GatewayDevices } from './devices.js';
 import { createNonceBackend, type NonceBackend } from './nonce.js';
 import { RouteTable, unsafePathReason, upstreamTarget, type Route } from './routes.js';
 import { UpstreamFailure, UpstreamPools, isClientGone, requestBuffered, streamThrough } from './upstream.js';
@@ -28,6 +30,8 @@ import { UpstreamFailure, UpstreamPools, isClientGone, requestBuffered, streamTh
 export interface StartGatewayOptions {
   /** A pino logger; the gateway logs through a child of it with redaction. Default: JSON on stdout. */
   logger?: Logger;
+  /** Clock in Unix ms for the verifier, the device registry and its cache (default Date.now); tests inject one. */
+  now?: () => number;
 }
 
 export interface RunningGateway {
@@ -39,6 +43,8 @@ export interface RunningGateway {
   readonly config: GatewayConfig;
   /** This gateway's Prometheus registry (also served on `${adminUrl}/metrics`). */
   readonly registry: Registry;
+  /** The device registry and key lookup, when the config has a `devices` section. */
+  readonly devices: GatewayDevices | undefined;
   /**
    * Re-reads the config file (or takes `next`), validates it and swaps client credentials, server
    * keys, routes and limits without dropping a connection or an in-flight request. On any error
@@ -67,7 +73,7 @@ interface State {
   readonly verifier: Verifier;
 }
 
-const RESTART_ONLY = ['listeners', 'nonceStore', 'sessionKeyCache', 'log'] as const;
+const RESTART_ONLY = ['listeners', 'nonceStore', 'sessionKeyCache', 'log', 'devices'] as const;
 
 function jsonResponse(status: number, body: unknown): WireResponse {
   return { status, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(body), 'utf8') };
@@ -133,9 +139,14 @@ class Gateway implements RunningGateway {
   readonly #redisErrors = new Throttled(10_000);
   readonly #storeErrors = new Throttled(10_000);
   readonly #dependencyErrors = new Throttled(10_000);
+  readonly #deviceErrors = new Throttled(10_000);
+  readonly #now: () => number;
+  readonly #devices: DeviceRuntime | undefined;
+  readonly #deviceEndpoints: DeviceEndpoints | undefined;
 
   constructor(config: GatewayConfig, options: StartGatewayOptions) {
     this.#log = gatewayLogger(options.logger, config.log.level);
+    this.#now = options.now ?? Date.now;
     this.#sessionKeyCache = config.sessionKeyCache ? new SessionKeyCache(config.sessionKeyCache) : undefined;
     this.#metrics = new GatewayMetrics({
       nonceStoreUp: () => this.#nonce.up(),
@@ -154,6 +165,24 @@ class Gateway implements RunningGateway {
         this.#redisErrors.run((suppressed) => this.#log.warn({ err: errSummary(err), suppressed }, 'redis connection error'));
       },
     });
+    if (config.devices) {
+      this.#devices = new DeviceRuntime(config.devices, {
+        now: this.#now,
+        onError: (err, component) => {
+          this.#deviceErrors.run((suppressed) => this.#log.warn({ component, err: errSummary(err), suppressed }, 'device registry or cache failed'));
+        },
+      });
+      this.#deviceEndpoints = new DeviceEndpoints({
+        config: config.devices,
+        runtime: this.#devices,
+        nonceStore: this.#nonce.store,
+        nonceTimeoutMs: this.#nonce.verifierTimeoutMs ?? 5_000,
+        windowSeconds: config.limits.windowSeconds,
+        // Read per call: a reload may change the clients.
+        isClientKeyId: (keyId) => this.#state.config.clients.some((c) => c.keyId === keyId),
+        now: this.#now,
+      });
+    }
     this.#state = this.#buildState(config);
     const p = config.listeners.public;
     this.#public = createServer(
@@ -189,6 +218,10 @@ class Gateway implements RunningGateway {
     return this.#metrics.registry;
   }
 
+  get devices(): GatewayDevices | undefined {
+    return this.#devices;
+  }
+
   async start(): Promise<void> {
     const config = this.#state.config;
     try {
@@ -198,6 +231,8 @@ class Gateway implements RunningGateway {
         const ok = await this.#nonce.waitReady(config.nonceStore.connectTimeoutMs);
         if (!ok) this.#log.warn({ redis: config.nonceStore.displayUrl }, 'redis is not reachable yet; wxseal requests are refused until it is');
       }
+      // The Bloom filter is built before traffic: until then every unknown serial would reach SQL.
+      await this.#devices?.start();
       await listen(this.#public, config.listeners.public.host, config.listeners.public.port);
       await listen(this.#admin, config.listeners.admin.host, config.listeners.admin.port);
       this.#url = urlOf(this.#public);
@@ -207,6 +242,7 @@ class Gateway implements RunningGateway {
       this.#admin.close();
       await this.#nonce.close();
       await this.#pools.close(0);
+      await this.#devices?.close();
       throw err;
     }
     this.#log.info(
@@ -217,6 +253,16 @@ class Gateway implements RunningGateway {
         clients: config.clients.length,
         serverKeys: config.serverKeys.map((k) => k.id),
         nonceStore: config.nonceStore.type === 'redis' ? { type: 'redis', url: config.nonceStore.displayUrl } : { type: 'memory' },
+        ...(config.devices
+          ? {
+              devices: {
+                database: config.devices.database.displayUrl,
+                redis: config.devices.redis?.displayUrl,
+                activation: config.devices.activation.enabled ? config.devices.activation.path : false,
+                rotation: config.devices.rotation.enabled ? config.devices.rotation.path : false,
+              },
+            }
+          : {}),
       },
       'gateway listening',
     );
@@ -224,7 +270,7 @@ class Gateway implements RunningGateway {
 
   #buildState(config: GatewayConfig): State {
     const routes = new RouteTable(config.routes);
-    const keys = new StaticKeyResolver(
+    const clients = new StaticKeyResolver(
       config.clients.map((c) => ({
         keyId: c.keyId,
         revoked: c.revoked,
@@ -237,6 +283,7 @@ class Gateway implements RunningGateway {
         })),
       })),
     );
+    const keys = this.#devices ? new CompositeKeyResolver(clients, this.#devices.resolver, config.devices?.allowedModes) : clients;
     const serverKeys = config.serverKeys.length > 0 ? new ServerKeyRing(config.serverKeys.map((k) => ({ id: k.id, privateKey: k.privateKey }))) : undefined;
     // The verifier's bound is the largest of any route; each route reads at most its own.
     const maxBodyBytes = Math.max(config.limits.maxBodyBytes, ...config.routes.map((r) => r.maxBodyBytes));
@@ -247,6 +294,7 @@ class Gateway implements RunningGateway {
       allowedModes: serverKeys ? ['sealed', 'signed'] : ['signed'],
       windowSeconds: config.limits.windowSeconds,
       maxBodyBytes,
+      now: () => Math.floor(this.#now() / 1000),
       ...(this.#nonce.verifierTimeoutMs !== undefined ? { nonceStoreTimeoutMs: this.#nonce.verifierTimeoutMs } : {}),
       ...(this.#sessionKeyCache ? { sessionKeyCache: this.#sessionKeyCache } : {}),
       onDependencyError: (err: unknown, dependency: VerifierDependency) => {
@@ -299,6 +347,14 @@ class Gateway implements RunningGateway {
     }
 
     const state = this.#state; // one snapshot per request: a reload never changes it midway
+    const devices = state.config.devices;
+    if (devices && this.#deviceEndpoints) {
+      // Answered before routing (the config refuses a route that covers these paths).
+      if (devices.activation.enabled && path === devices.activation.path && method === 'POST') {
+        return this.#activate(req, res, started);
+      }
+      if (devices.rotation.enabled && path === devices.rotation.path) return this.#rotate(req, res, state, target, started);
+    }
     const route = state.routes.match(path);
     if (!route) {
       this.#closeIfDraining(res);
@@ -413,6 +469,50 @@ class Gateway implements RunningGateway {
     });
   }
 
+  async #activate(req: IncomingMessage, res: ServerResponse, started: number): Promise<void> {
+    const out = await this.#deviceEndpoints!.activate(req);
+    const path = this.#state.config.devices!.activation.path;
+    if (out.code !== undefined) this.#metrics.rejections.inc({ route: 'device-activation', code: out.code });
+    this.#closeIfDraining(res);
+    sendWireResponse(res, out.wire, { close: out.close });
+    this.#done({
+      route: 'device-activation',
+      method: 'POST',
+      path,
+      status: out.wire.status,
+      outcome: out.outcome === 'activated' ? 'forwarded' : 'rejected',
+      ...(out.code !== undefined ? { code: out.code } : out.outcome === 'rate_limited' ? { code: 'rate_limited' } : {}),
+      ...(out.serial !== undefined ? { keyId: out.serial } : {}),
+      started,
+    });
+  }
+
+  /** Rotation (SPEC.md 15.7): verified like any request, answered by the handler, sealed or signed. */
+  async #rotate(req: IncomingMessage, res: ServerResponse, state: State, target: string, started: number): Promise<void> {
+    const verifier = state.verifier;
+    const method = req.method ?? '';
+    const path = state.config.devices!.rotation.path;
+    let verified: VerifiedRequest;
+    try {
+      const body = await readRequestBody(req, { limit: state.config.limits.maxBodyBytes, contentLength: req.headers['content-length'] });
+      verified = await verifier.verify({ method, target, headers: headersFromRaw(req.rawHeaders), rawHeaders: req.rawHeaders, body });
+    } catch (err) {
+      const wire = verifier.rejection(err);
+      const code = wire.headers[HEADERS.error] ?? 'WXSEAL_MALFORMED_HEADER';
+      this.#metrics.rejections.inc({ route: 'device-rotation', code });
+      this.#closeIfDraining(res);
+      sendWireResponse(res, wire, { close: code === 'WXSEAL_BODY_TOO_LARGE' });
+      this.#done({ route: 'device-rotation', method, path, status: wire.status, outcome: 'rejected', code, started });
+      return;
+    }
+    const { noStore, ...answer } = await this.#deviceEndpoints!.rotate(verified, req.socket.remoteAddress);
+    const wire = verifier.sealResponse(verified, answer);
+    if (noStore) res.setHeader('cache-control', 'no-store');
+    this.#closeIfDraining(res);
+    sendWireResponse(res, wire);
+    this.#done({ route: 'device-rotation', method, path, status: wire.status, outcome: 'forwarded', verified, started });
+  }
+
   async #passthrough(req: IncomingMessage, res: ServerResponse, route: Route, path: string, rawQuery: string, started: number): Promise<void> {
     const method = req.method ?? '';
     const declared = Number(firstValue(req.headers['content-length']));
@@ -480,6 +580,7 @@ class Gateway implements RunningGateway {
     outcome: RequestOutcome;
     code?: string;
     verified?: VerifiedRequest;
+    keyId?: string;
     started: number;
     upstreamMs?: number;
   }): void {
@@ -493,6 +594,7 @@ class Gateway implements RunningGateway {
       durationMs: Math.round((performance.now() - e.started) * 100) / 100,
     };
     if (e.code !== undefined) entry.code = e.code;
+    if (e.keyId !== undefined) entry.keyId = e.keyId;
     if (e.upstreamMs !== undefined) entry.upstreamMs = Math.round(e.upstreamMs * 100) / 100;
     if (e.verified) {
       entry.keyId = e.verified.keyId;
@@ -557,6 +659,7 @@ class Gateway implements RunningGateway {
         nonceStore: current.nonceStore,
         sessionKeyCache: current.sessionKeyCache,
         log: current.log,
+        devices: current.devices,
       });
       const state = this.#buildState(applied);
       this.#state = state; // atomic: requests already verified keep their own state and session keys
@@ -602,6 +705,7 @@ class Gateway implements RunningGateway {
     await adminClosed;
     await this.#pools.close(1000);
     await this.#nonce.close();
+    await this.#devices?.close();
     this.#log.info('gateway stopped');
   }
 }

@@ -36,3 +36,5 @@ export { IDENTITY_HEADERS, encodeIdentityValue } from './headers.js';
 export { unsafePathReason } from './routes.js';
 export type { RequestOutcome } from './metrics.js';
 export { REDACT_PATHS } from './logger.js';
+export type { DevicesConfig, DevicesConfigInput, DevicesRedisConfig, TokenBucketConfig } from './devices-config.js';
+export { CompositeKeyResolver, type GatewayDevices, type GatewayDevicesStats } from './devices.js';
