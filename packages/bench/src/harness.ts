@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, platform, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { measureCryptoLimits, type CryptoRate } from './crypto-limits.js';
+import { DEFAULT_REDIS_URL, redactUrl, runDeviceBench, type DeviceBenchResult } from './devices.js';
 import { SESSION_KEY_REUSE_OPTIONS, detectSessionKeyCache, type FeatureCheck } from './features.js';
 import { generateBenchKeys, writeBenchKeys, KEYS_ENV, type BenchKeys } from './keys.js';
 import type { LoadJob, LoadResult, LoadgenMessage, LatencySummary, PoolSummary } from './loadgen/types.js';
@@ -32,11 +33,18 @@ export interface BenchOptions {
   upstreamConnections: number;
   /** Pooled requests checked one by one before and after each run. */
   sampleSize: number;
-  /** Run only these (e is the crypto limits). Default: all. */
-  only?: ReadonlyArray<ScenarioId | 'e'>;
+  /** Devices wanted in the registry of the devices part (provisioning is also capped in time). */
+  deviceRegistrySize: number;
+  /** Redis of the devices part's L2 (default redis://127.0.0.1:6379). */
+  redisUrl?: string;
+  /** Run only these (e is the crypto limits, devices the device-key part). Default: all. */
+  only?: ReadonlyArray<BenchPart>;
   /** Progress lines (stderr). */
   progress?: ProgressSink;
 }
+
+/** What --only selects: an HTTP scenario, the crypto limits (e) or the device-key part. */
+export type BenchPart = ScenarioId | 'e' | 'devices';
 
 export interface ProgressSink {
   /** A line that replaces the previous live line (on a TTY). */
@@ -82,6 +90,8 @@ export interface BenchReport {
   scenarios: ScenarioResult[];
   ratios: Ratio[];
   sessionKeyCache: FeatureCheck;
+  /** The device-key part (packages/devices), when it ran. */
+  devices?: DeviceBenchResult;
   /** Every scenario that ran passed its sanity checks. */
   sanityPassed: boolean;
   elapsedS: number;
@@ -89,7 +99,7 @@ export interface BenchReport {
 
 const MAX_POOL = 400_000;
 
-function wants(options: BenchOptions, id: ScenarioId | 'e'): boolean {
+function wants(options: BenchOptions, id: BenchPart): boolean {
   return !options.only || options.only.includes(id);
 }
 
@@ -292,8 +302,10 @@ export async function runBench(options: BenchOptions, command: string): Promise<
   };
   const dir = mkdtempSync(join(tmpdir(), 'wxseal-bench-'));
   const { progress: _omit, ...recordedOptions } = options;
+  if (recordedOptions.redisUrl !== undefined) recordedOptions.redisUrl = redactUrl(recordedOptions.redisUrl);
   const scenarios: ScenarioResult[] = [];
   let crypto: CryptoRate[] = [];
+  let devices: DeviceBenchResult | undefined;
   let sessionKeyCache: FeatureCheck = { available: false, detail: 'not checked' };
   let upstream: Target | undefined;
   try {
@@ -305,6 +317,16 @@ export async function runBench(options: BenchOptions, command: string): Promise<
       progress?.live('[e] node:crypto limits, one thread, in-process…');
       crypto = measureCryptoLimits(keys, options.cryptoSeconds);
       progress?.line(`[e] crypto limits: ${crypto.map((c) => `${c.id} ${fmt(c.opsPerSec)}/s`).join(', ')}`);
+    }
+    if (wants(options, 'devices')) {
+      progress?.live('[devices] device keys: Bloom filter, registry, resolve() latency and throughput, in-process…');
+      devices = await runDeviceBench({
+        quick: options.quick,
+        registryDevices: options.deviceRegistrySize,
+        redisUrl: options.redisUrl ?? DEFAULT_REDIS_URL,
+        ...(progress ? { progress } : {}),
+      });
+      progress?.line(devices.status === 'ok' ? `[devices] done in ${devices.elapsedS} s` : `[devices] FAILED: ${devices.reason}`);
     }
     if (wants(options, 'f')) {
       sessionKeyCache = await detectSessionKeyCache(keys);
@@ -334,7 +356,8 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     scenarios,
     ratios: computeRatios(scenarios, crypto),
     sessionKeyCache,
-    sanityPassed: scenarios.every((s) => s.status !== 'failed'),
+    ...(devices ? { devices } : {}),
+    sanityPassed: scenarios.every((s) => s.status !== 'failed') && devices?.status !== 'failed',
     elapsedS: Math.round((performance.now() - started) / 100) / 10,
   };
 }

@@ -1,4 +1,5 @@
 /** Renders a run: the terminal table, BENCHMARKS.md (with an interpretation) and the SVG bar chart. */
+import type { DeviceBenchResult } from './devices.js';
 import type { BenchReport, ScenarioResult } from './harness.js';
 import type { Ratio } from './ratios.js';
 
@@ -49,9 +50,88 @@ export function renderTerminal(report: BenchReport): string {
   }
   out.push('');
   out.push(table([['ratio', '', 'value', 'target', ''], ...report.ratios.map((r) => [r.id, r.label, ratioText(r), r.target, verdict(r)])], new Set([2])));
+  if (report.devices) out.push('', ...deviceTerminal(report.devices));
   out.push('');
   out.push(report.sanityPassed ? 'sanity checks: passed' : 'sanity checks: FAILED (see above)');
   return out.join('\n');
+}
+
+const us2 = (n: number | undefined): string => (n === undefined ? '–' : n < 100 ? n.toFixed(2) : int(n));
+const pct = (n: number): string => `${(100 * n).toFixed(3)} %`;
+const met = (m: boolean | null): string => (m === null ? 'n/a' : m ? 'met' : 'NOT met');
+
+/** The devices part's lines for the terminal. */
+function deviceTerminal(d: DeviceBenchResult): string[] {
+  const out: string[] = [];
+  if (d.status !== 'ok') out.push(`(devices) FAILED: ${d.reason ?? ''}`);
+  if (d.latency.length > 0) {
+    const rows = [['(devices) DeviceKeyResolver.resolve(), in-process', 'samples', 'p50 µs', 'p99 µs', 'mean µs'], ...d.latency.map((l) => (l.status === 'ok' ? [l.label, int(l.samples), us2(l.p50Us), us2(l.p99Us), us2(l.meanUs)] : [l.label, '–', '–', '–', `skipped: ${l.reason ?? ''}`]))];
+    out.push(table(rows, new Set([1, 2, 3, 4])));
+    out.push(`L1 hit p99 < ${d.l1P99TargetUs} µs: ${met(d.l1TargetMet)}`);
+  }
+  const b = d.bloom;
+  if (b) {
+    out.push(
+      `Bloom filter, ${int(b.serials)} serials at ${pct(b.falsePositiveRateDesign)}${b.reduced ? ' (quick mode: not 10 M)' : ''}: ${(b.bytes / 1e6).toFixed(2)} MB bit array (k = ${b.hashes}; < ${b.bytesTarget / 1e6} MB: ${met(b.bytesMet)}), measured FPR ${pct(b.falsePositiveRate)} on ${int(b.probes)} serials never added (close to 1 %: ${met(b.falsePositiveRateMet)})`,
+    );
+  }
+  const r = d.registry;
+  if (r) {
+    out.push(
+      `Registry: ${int(r.devices)} devices in SQLite${r.devices < r.requested ? ` (of ${int(r.requested)} wanted: the ${r.provisionBudgetS} s provisioning budget ran out)` : ''}, provisioned at ${int(r.provisionPerSec)}/s; resolver Bloom build ${int(r.bloomBuildMs)} ms`,
+    );
+    out.push(`resolve() throughput, one lookup at a time: ${int(r.lookupsPerSec)} lookups/s (${r.hotSet}; L1 ≤ ${int(r.l1MaxEntries)}: ${(100 * r.l1HitRatio).toFixed(1)} % L1 hits, ${int(r.l2Hits)} L2 hits, ${int(r.l3Loads)} SQLite loads)`);
+  }
+  for (const n of d.notMeasured) out.push(`not measured: ${n}`);
+  return out;
+}
+
+/** The devices part of BENCHMARKS.md. */
+function deviceMarkdown(d: DeviceBenchResult, quick: boolean): string[] {
+  const out: string[] = [];
+  out.push('## Device keys (packages/devices)');
+  out.push('');
+  out.push(
+    `In-process, one thread: \`DeviceKeyResolver.resolve()\` (Bloom filter → L1 LRU → L2 Redis → L3 SQLite), timed one lookup at a time with \`process.hrtime.bigint\`. This is the key lookup only, not HTTP.${quick ? ' **Quick mode: smaller sizes, not representative.**' : ''} ${d.redis.available ? `L2: ${mdCell(d.redis.detail)}, a prefix of its own, deleted after the run.` : `L2: ${mdCell(d.redis.detail)}.`}`,
+  );
+  out.push('');
+  if (d.status !== 'ok') {
+    out.push(`**Failed:** ${mdCell(d.reason ?? '')}`);
+    out.push('');
+  }
+  if (d.latency.length > 0) {
+    out.push('| lookup | samples | p50 µs | p99 µs | mean µs |');
+    out.push('|---|--:|--:|--:|--:|');
+    for (const l of d.latency) {
+      out.push(l.status === 'ok' ? `| ${mdCell(l.label)} | ${int(l.samples)} | ${us2(l.p50Us)} | ${us2(l.p99Us)} | ${us2(l.meanUs)} |` : `| ${mdCell(l.label)} | – | | | skipped: ${mdCell(l.reason ?? '')} |`);
+    }
+    out.push('');
+    out.push(`- **L1 hit p99 < ${d.l1P99TargetUs} µs:** ${d.l1TargetMet === false ? '**not met**' : met(d.l1TargetMet)}`);
+  }
+  const b = d.bloom;
+  if (b) {
+    out.push(
+      `- **Bloom filter at ${int(b.serials)} serials, ${pct(b.falsePositiveRateDesign)}${b.reduced ? ' (quick mode: 1 M, not 10 M)' : ''}:** ${int(b.bytes)} bytes of bit array (${(b.bytes / 1e6).toFixed(2)} MB, ${int(b.bits)} bits, k = ${b.hashes}; target < ${b.bytesTarget / 1e6} MB: ${b.bytesMet ? 'met' : '**not met**'}). False-positive rate measured on ${int(b.probes)} serials never added: ${pct(b.falsePositiveRate)} (${int(b.falsePositives)} false positives; the filter predicts ${pct(b.estimatedFalsePositiveRate)}; target close to 1 %, read as within ±20 %: ${b.falsePositiveRateMet ? 'met' : '**not met**'}). Filling it took ${int(b.addMs)} ms; a probe ${b.probeNs} ns.`,
+    );
+  }
+  const r = d.registry;
+  if (r) {
+    out.push(
+      `- **Registry:** ${int(r.devices)} devices provisioned in SQLite with \`importMany\` in ${r.provisionS} s (${int(r.provisionPerSec)}/s${r.devices < r.requested ? `; ${int(r.requested)} were wanted, provisioning stops after ${r.provisionBudgetS} s` : ''}); the resolver built its Bloom filter from them (\`start()\`) in ${int(r.bloomBuildMs)} ms (${(r.bloomBytes / 1e6).toFixed(2)} MB).`,
+    );
+    out.push(
+      `- **resolve() throughput:** ${int(r.lookupsPerSec)} lookups/s, one lookup at a time on one thread, over ${r.seconds} s after ${r.warmupS} s of warm-up. Traffic: ${r.hotSet} (${int(r.hotDevices)} hot devices, ${int(r.hotPreloaded)} of them loaded into L1 before the warm-up); L1 bounded to ${int(r.l1MaxEntries)} entries. Answered by L1: ${(100 * r.l1HitRatio).toFixed(1)} %; L2 hits: ${int(r.l2Hits)}; SQLite loads: ${int(r.l3Loads)}.`,
+    );
+  }
+  for (const n of d.notMeasured) out.push(`- **Not measured yet:** ${mdCell(n)}`);
+  out.push('');
+  if (d.checks.length > 0) {
+    out.push('Checks (from the resolver\'s own counters):');
+    out.push('');
+    for (const c of d.checks) out.push(`- ${mdCell(c)}`);
+    out.push('');
+  }
+  return out;
 }
 
 function esc(text: string): string {
@@ -180,6 +260,7 @@ export function renderMarkdown(report: BenchReport, svgPath: string, jsonPath: s
     for (const c of report.crypto) out.push(`| ${mdCell(c.label)} | ${int(c.opsPerSec)} | ${c.microsPerOp.toFixed(2)} |`);
     out.push('');
   }
+  if (report.devices) out.push(...deviceMarkdown(report.devices, o.quick));
   out.push('## Ratios');
   out.push('');
   out.push('| ratio | meaning | value | target | |');

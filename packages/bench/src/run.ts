@@ -4,10 +4,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { runBench, type BenchOptions, type ProgressSink } from './harness.js';
+import { runBench, type BenchOptions, type BenchPart, type ProgressSink } from './harness.js';
 import { REPO_ROOT } from './process.js';
 import { renderMarkdown, renderSvg, renderTerminal } from './report.js';
-import type { ScenarioId } from './scenarios.js';
 
 const HELP = `wxseal bench — throughput and latency of wxseal against a plain proxy, on this machine
 
@@ -17,7 +16,9 @@ usage: npm run bench -- [options]
   --warmup S          seconds of unmeasured load first (default 1; env WXSEAL_BENCH_WARMUP)
   --connections N     concurrent connections (default 50; env WXSEAL_BENCH_CONNECTIONS)
   --quick             smoke test: 2 s per scenario, short crypto runs (env WXSEAL_BENCH_QUICK=1)
-  --only LIST         scenarios to run, e.g. a,b,e (default: a,b,c,d,e,f)
+  --only LIST         scenarios to run, e.g. a,b,e or devices (default: a,b,c,d,e,f,devices)
+  --devices N         devices in the registry of the devices part (default 1000000, quick 20000;
+                      provisioning also stops after 30 s, quick 2 s, and reports the count)
   --crypto-seconds S  seconds per primitive for the crypto limits (default 1; quick 0.3)
   --pool-factor X     sealed request pools hold rate bound × seconds × X (default 1.3)
   --out-dir DIR       write benchmarks.json, BENCHMARKS.md and benchmarks.svg into DIR instead
@@ -29,6 +30,8 @@ usage: npm run bench -- [options]
 
 Durations are whole seconds (autocannon samples once per second) and at most 40: every sealed
 request is generated before its run and must still be inside the server's 60 s nonce window.
+The devices part uses Redis at 127.0.0.1:6379 for L2 (env WXSEAL_BENCH_REDIS_URL); without it,
+L2 is reported as not measured.
 `;
 
 interface CliOptions {
@@ -58,7 +61,7 @@ function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliOptions 
     else if (i + 1 < argv.length) flags.set(name, argv[++i]!);
     else fail(`--${name} needs a value`);
   }
-  const known = new Set(['duration', 'warmup', 'connections', 'quick', 'only', 'crypto-seconds', 'pool-factor', 'out-dir', 'json', 'markdown', 'svg', 'no-docs']);
+  const known = new Set(['duration', 'warmup', 'connections', 'quick', 'only', 'crypto-seconds', 'pool-factor', 'devices', 'out-dir', 'json', 'markdown', 'svg', 'no-docs']);
   for (const name of flags.keys()) if (!known.has(name)) fail(`unknown option --${name}`);
 
   const text = (name: string, envName?: string): string | undefined => {
@@ -77,11 +80,12 @@ function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliOptions 
   };
   const quick = flags.has('quick') || env['WXSEAL_BENCH_QUICK'] === '1';
   const onlyText = text('only');
-  let only: Array<ScenarioId | 'e'> | undefined;
+  let only: BenchPart[] | undefined;
   if (onlyText !== undefined) {
-    only = onlyText.split(',').map((s) => s.trim().toLowerCase()) as Array<ScenarioId | 'e'>;
-    for (const id of only) if (!['a', 'b', 'c', 'd', 'e', 'f'].includes(id)) fail(`--only: unknown scenario ${id}`);
+    only = onlyText.split(',').map((s) => s.trim().toLowerCase()) as BenchPart[];
+    for (const id of only) if (!['a', 'b', 'c', 'd', 'e', 'f', 'devices'].includes(id)) fail(`--only: unknown scenario ${id}`);
   }
+  const redisUrl = env['WXSEAL_BENCH_REDIS_URL'] || undefined;
   const bench: BenchOptions = {
     durationS: number('duration', 'WXSEAL_BENCH_DURATION', quick ? 2 : 8, 1, 40, true),
     warmupS: number('warmup', 'WXSEAL_BENCH_WARMUP', 1, 0, 10, true),
@@ -91,6 +95,8 @@ function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliOptions 
     poolFactor: number('pool-factor', undefined, 1.3, 1, 10, false),
     upstreamConnections: 64,
     sampleSize: 4,
+    deviceRegistrySize: number('devices', undefined, quick ? 20_000 : 1_000_000, 1000, 10_000_000, true),
+    ...(redisUrl ? { redisUrl } : {}),
     ...(only ? { only } : {}),
   };
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(process.cwd(), p));

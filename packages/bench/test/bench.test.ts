@@ -32,7 +32,7 @@ function runHarness(args: string[]): Promise<{ code: number | null; stderr: stri
   });
 }
 
-test('npm run bench --quick: every scenario runs and passes its sanity checks', { timeout: 240_000 }, async () => {
+test('npm run bench --quick: every scenario and the devices part run and pass their sanity checks', { timeout: 240_000 }, async () => {
   const { code, stderr } = await runHarness(['--quick', '--duration', '1', '--warmup', '0', '--connections', '8', '--crypto-seconds', '0.05', '--out-dir', out]);
   assert.equal(code, 0, `the harness failed:\n${stderr}`);
 
@@ -73,7 +73,35 @@ test('npm run bench --quick: every scenario runs and passes its sanity checks', 
   assert.deepEqual(ratioIds, ['b/a', 'b/rsa', 'c/a', 'c/d', 'c/d cpu', 'c/d crypto', 'f/a']);
   for (const r of report.ratios.filter((x) => x.id !== 'f/a')) assert.ok(r.value !== null && r.value > 0, `${r.id} computed`);
 
+  // The devices part (in-process key lookups): it ran, and every number is positive.
+  const devices = report.devices;
+  assert.ok(devices, 'the devices part ran');
+  assert.equal(devices.status, 'ok', `(devices) ${devices.reason ?? ''}`);
+  assert.deepEqual(
+    devices.latency.map((l) => l.id),
+    ['l1-hit', 'l2-hit', 'l3-miss', 'bloom-reject'],
+  );
+  for (const l of devices.latency) {
+    if (l.id === 'l2-hit' && l.status === 'skipped') {
+      // Without a Redis at 127.0.0.1:6379, L2 is skipped with a reason, never by crashing.
+      assert.match(l.reason ?? '', /not reachable/);
+      continue;
+    }
+    assert.equal(l.status, 'ok', `(devices) ${l.id}`);
+    assert.ok(l.samples > 0, `(devices) ${l.id} has samples`);
+    for (const v of [l.p50Us, l.p99Us, l.meanUs]) assert.ok((v ?? 0) > 0, `(devices) ${l.id} has positive latencies`);
+  }
+  assert.equal(typeof devices.l1TargetMet, 'boolean');
+  assert.ok(devices.bloom, '(devices) Bloom filter measured');
+  assert.equal(devices.bloom.reduced, true, 'quick mode uses fewer than 10 M serials');
+  assert.ok(devices.bloom.bytes > 0 && devices.bloom.probes > 0 && devices.bloom.falsePositiveRate > 0, '(devices) Bloom numbers are positive');
+  assert.ok(devices.registry, '(devices) registry measured');
+  assert.ok(devices.registry.devices > 0 && devices.registry.lookupsPerSec > 0 && devices.registry.provisionPerSec > 0, '(devices) registry numbers are positive');
+  assert.ok(devices.notMeasured.some((n) => n.includes('gateway')), 'the gateway throughput with device keys is reported as not measured');
+
   const markdown = readFileSync(join(out, 'BENCHMARKS.md'), 'utf8');
+  assert.match(markdown, /## Device keys \(packages\/devices\)/);
+  assert.match(markdown, /L1 hit p99 < 5 µs/);
   assert.match(markdown, /^# wxseal benchmarks/);
   assert.match(markdown, /!\[requests per second per scenario\]\(benchmarks\.svg\)/);
   assert.match(markdown, /\| c\/d \|/);
