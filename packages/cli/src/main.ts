@@ -1,6 +1,18 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { WxsealError } from '@wxseal/protocol';
 import { call } from './commands/call.js';
+import { DEFAULT_BATCH, parseBatch, parseDuration } from './commands/device-args.js';
+import type {
+  ActivateCommandOptions,
+  DeviceCommonOptions,
+  DeviceImportOptions,
+  DeviceIo,
+  ListCommandOptions,
+  ProductCreateOptions,
+  RevokeCommandOptions,
+  RewrapCommandOptions,
+  RotateCommandOptions,
+} from './commands/device.js';
 import { gateway } from './commands/gateway.js';
 import { keygen } from './commands/keygen.js';
 
@@ -8,6 +20,33 @@ function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
   return n;
+}
+
+function duration(value: string): number {
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+function batch(value: string): number {
+  try {
+    return parseBatch(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+// The device registry (kysely, database drivers) is loaded only when a device command runs.
+const devices = () => import('./commands/device.js');
+
+/** Options every `wxseal device` subcommand takes. */
+function withDeviceOptions(cmd: Command): Command {
+  return cmd
+    .option('--db <url>', 'device database: sqlite:FILE, postgres://…, mysql://… (default $WXSEAL_DEVICE_DB, else sqlite:./wxseal-devices.db)')
+    .option('--master-key-file <file>', 'master key ring file (default $WXSEAL_DEVICE_MASTER_KEYS or $WXSEAL_DEVICE_MASTER_KEY_FILE)')
+    .option('--actor <name>', 'who is recorded in the audit log (default the OS user)');
 }
 
 /** Entry point of the `wxseal` command; returns the process exit code. */
@@ -70,9 +109,113 @@ export async function main(argv: string[]): Promise<number> {
       });
     });
 
+  const deviceIo: DeviceIo = {
+    stdout: (t) => process.stdout.write(t),
+    stderr: (t) => process.stderr.write(t),
+    progressStream: process.stderr,
+  };
+  // exitOverride: usage mistakes in `wxseal device …` throw (and exit 2 below) instead of exiting 1,
+  // which the device commands keep for refused operations. Subcommands inherit it.
+  const device = program
+    .command('device')
+    .description('one key per device (一机一密): products, activation, rotation, revocation, bulk import, master keys')
+    .exitOverride()
+    // One line naming the problem, like the other device errors, instead of the whole help text.
+    .showHelpAfterError('(add --help for usage)')
+    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'wxseal device: USAGE: ')) });
+  const product = device.command('product').description('products and their secrets');
+  withDeviceOptions(product.command('create'))
+    .description('create a product; prints its secret once')
+    .argument('<productId>', 'product id (1-64 of A-Z a-z 0-9 . _ : -)')
+    .option('--json', 'print JSON', false)
+    .action(async (productId: string, o: ProductCreateOptions) => {
+      exitCode = await (await devices()).productCreate(productId, o, deviceIo);
+    });
+  withDeviceOptions(product.command('list'))
+    .description('list the product ids')
+    .option('--json', 'print JSON', false)
+    .action(async (o: DeviceCommonOptions & { json: boolean }) => {
+      exitCode = await (await devices()).productList(o, deviceIo);
+    });
+  withDeviceOptions(device.command('activate'))
+    .description('provision a device; prints its key once')
+    .argument('<serial>', 'device serial (1-64 of A-Z a-z 0-9 . _ : -)')
+    .requiredOption('--product <id>', 'product of the device')
+    .option('--reason <text>', 'why, for the audit log')
+    .option('--allow-reactivation', 'give an already provisioned device a new key instead of refusing', false)
+    .option('--grace <duration>', 'with --allow-reactivation: how long the old key stays valid (e.g. 1h, 7d)', duration)
+    .option('--json', 'print JSON', false)
+    .action(async (serial: string, o: ActivateCommandOptions) => {
+      exitCode = await (await devices()).activate(serial, o, deviceIo);
+    });
+  withDeviceOptions(device.command('rotate'))
+    .description('give a device a new key; prints it once')
+    .argument('<serial>', 'device serial')
+    .option('--grace <duration>', 'how long the current key stays valid: 3600s, 90m, 12h, 7d (default 0: it stops at once)', duration)
+    .option('--reason <text>', 'why, for the audit log')
+    .option('--json', 'print JSON', false)
+    .action(async (serial: string, o: RotateCommandOptions) => {
+      exitCode = await (await devices()).rotate(serial, o, deviceIo);
+    });
+  withDeviceOptions(device.command('revoke'))
+    .description('revoke a device: its keys stop working')
+    .argument('<serial>', 'device serial')
+    .requiredOption('--reason <text>', 'why (required, recorded in the audit log)')
+    .option('--json', 'print JSON', false)
+    .action(async (serial: string, o: RevokeCommandOptions) => {
+      exitCode = await (await devices()).revoke(serial, o, deviceIo);
+    });
+  withDeviceOptions(device.command('show'))
+    .description("a device's metadata and audit trail (never a key)")
+    .argument('<serial>', 'device serial')
+    .option('--json', 'print JSON', false)
+    .action(async (serial: string, o: DeviceCommonOptions & { json: boolean }) => {
+      exitCode = await (await devices()).show(serial, o, deviceIo);
+    });
+  withDeviceOptions(device.command('list'))
+    .description('list devices in serial order, a page at a time')
+    .option('--product <id>', 'only this product')
+    .addOption(new Option('--status <status>', 'only active or revoked devices').choices(['active', 'revoked']))
+    .option('--limit <n>', 'devices per page (1-1000, default 100)', positiveInt)
+    .option('--cursor <cursor>', 'the cursor printed after the previous page')
+    .option('--json', 'print JSON', false)
+    .action(async (o: ListCommandOptions) => {
+      exitCode = await (await devices()).list(o, deviceIo);
+    });
+  withDeviceOptions(device.command('import'))
+    .description('bulk provisioning from a CSV file (columns serial, product, key); generated keys go to --out')
+    .argument('<file>', 'CSV file with a header row')
+    .option('--product <id>', 'product of every row (then the CSV needs no product column)')
+    .option('--out <file>', 'new CSV file (mode 0600) receiving the generated keys; never overwritten')
+    .option('--batch <n>', `rows per transaction (1-1000, default ${DEFAULT_BATCH})`, batch)
+    .option('--reason <text>', 'why, for the audit log')
+    .action(async (file: string, o: DeviceImportOptions) => {
+      exitCode = await (await devices()).deviceImport(file, o, deviceIo);
+    });
+  const masterKey = device.command('master-key').description('master keys that encrypt device keys at rest');
+  masterKey
+    .command('generate')
+    .description('print a new master key line (id:key) for the ring')
+    .option('--id <id>', 'master key id (default mk-YYYYMMDD-xxxx)')
+    .option('--json', 'print JSON', false)
+    .action(async (o: { id?: string; json: boolean }) => {
+      exitCode = await (await devices()).masterKeyGenerate(o, deviceIo);
+    });
+  withDeviceOptions(device.command('rewrap'))
+    .description('re-encrypt every product secret and device key under one master key (after adding it to the ring)')
+    .requiredOption('--to <masterKeyId>', 'the master key to move every row to')
+    .option('--batch <n>', `rows per transaction (1-1000, default ${DEFAULT_BATCH})`, batch)
+    .action(async (o: RewrapCommandOptions) => {
+      exitCode = await (await devices()).rewrap(o, deviceIo);
+    });
+
   try {
     await program.parseAsync(argv);
   } catch (err) {
+    if (err instanceof CommanderError) {
+      // Only `wxseal device …` throws these (exitOverride): help and version are not errors.
+      return err.exitCode === 0 ? 0 : 2;
+    }
     if (err instanceof WxsealError) {
       console.error(`wxseal: ${err.code}: ${err.message}`);
       return 2;

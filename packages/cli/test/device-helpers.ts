@@ -1,0 +1,81 @@
+// Shared by the `wxseal device` tests: the real bin, an in-memory DeviceIo, and a direct view of
+// the registry the commands wrote to.
+import { execFile } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DeviceRepository, MasterKeyRing, openDeviceDatabase } from '@wxseal/devices';
+import type { DeviceEnv, DeviceIo } from '../src/commands/device.js';
+
+export const root = fileURLToPath(new URL('../../../', import.meta.url));
+export const bin = join(root, 'packages/cli/bin/wxseal.js');
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Fails with a clear message when the compiled CLI the bin runs is older than its sources. */
+export function assertBuildIsFresh(): void {
+  const newest = (dir: string, ext: string): number =>
+    readdirSync(dir, { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith(ext))
+      .reduce((max, f) => Math.max(max, statSync(join(dir, f)).mtimeMs), 0);
+  const src = newest(join(root, 'packages/cli/src'), '.ts');
+  let dist = 0;
+  try {
+    dist = newest(join(root, 'packages/cli/dist'), '.js');
+  } catch {
+    // no dist at all
+  }
+  if (dist < src) throw new Error('packages/cli/dist is older than packages/cli/src: run `npx tsc -b` first (the bin runs the compiled CLI)');
+}
+
+/** Runs `node packages/cli/bin/wxseal.js ARGS` with exactly `env` (plus PATH and HOME); stderr is a pipe, not a TTY. */
+export function wxseal(args: string[], env: DeviceEnv, cwd: string = root): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const fullEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...env };
+    execFile(process.execPath, [bin, ...args], { cwd, env: fullEnv, timeout: 30_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 99) : 0, stdout, stderr });
+    });
+  });
+}
+
+export interface CapturedIo extends DeviceIo {
+  out: string[];
+  err: string[];
+  readonly stdoutText: string;
+  readonly stderrText: string;
+}
+
+/** A DeviceIo that records what the command prints (no progress stream: plain progress lines). */
+export function captureIo(): CapturedIo {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    out,
+    err,
+    stdout: (t) => void out.push(t),
+    stderr: (t) => void err.push(t),
+    get stdoutText() {
+      return out.join('');
+    },
+    get stderrText() {
+      return err.join('');
+    },
+  };
+}
+
+/** The registry behind a database URL, read directly (to check what the commands stored). */
+export async function withRepository<T>(url: string, ring: string, run: (repo: DeviceRepository) => Promise<T>): Promise<T> {
+  const db = openDeviceDatabase(url);
+  try {
+    return await run(new DeviceRepository({ db, masterKeys: MasterKeyRing.parse(ring) }));
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** A master key ring line `id:key`. */
+export const ringLine = (id: string): string => `${id}:${MasterKeyRing.generateKey()}`;
