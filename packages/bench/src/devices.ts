@@ -259,7 +259,7 @@ export async function runDeviceBench(options: DeviceBenchOptions): Promise<Devic
     redis: { url: redactUrl(options.redisUrl), available: false, detail: 'not opened' },
     checks: [],
     notMeasured: [
-      'signed-request throughput through the gateway with the device resolver (the gateway integration is being written): not measured yet',
+      'signed-request throughput through the gateway with the device resolver (the integration exists and is tested; its load scenario is the next step): not measured yet',
     ],
     elapsedS: 0,
   };

@@ -163,7 +163,7 @@ export function interpret(report: BenchReport): string[] {
 
   if (a !== undefined) {
     lines.push(
-      `**Ceiling (a).** The plain proxy serves ${int(a)} req/s, i.e. one request every ${us(1e6 / a)} µs of throughput, with the load generator and the upstream sharing the same ${report.environment.cores} cores. Every other scenario runs the same Fastify + undici forwarding code, so the differences are wxseal's.`,
+      `**Ceiling (a).** The plain proxy serves ${int(a)} req/s, i.e. one request every ${us(1e6 / a)} µs of throughput, with the load generator and the upstream sharing the same ${report.environment.cores} cores. The gateway (b, c, f) runs on node:http with the same undici forwarding to the same upstream; the decrypt-first variant (d) on Fastify like the proxy. The server CPU column (µs of the target process per request, all threads) is the most robust figure on a shared machine.`,
     );
   }
   if (b !== undefined && rsaUs !== undefined) {
@@ -205,7 +205,7 @@ export function interpret(report: BenchReport): string[] {
     const cryptoUs = hmacUs !== undefined && aesUs !== undefined ? hmacUs + 2 * aesUs : undefined;
     let text = `**Session-key cache (f/a = ${ratioText(fa)}, target ≥ 0.5: ${verdict(fa)}).** With the client reusing a wrapped session key (fresh IV, nonce and signature per request) and the gateway caching the unwrapped key, RSA is paid once per key instead of once per request${cacheLine ? ` (${cacheLine})` : ''}: ${int(f)} req/s${b !== undefined ? `, ${(f / b).toFixed(1)}× scenario (b)` : ''}.`;
     if (!fa.met && a !== undefined && cryptoUs !== undefined) {
-      text += ` The gap to the plain proxy is not the cryptography: what is left of it (HMAC + AES-GCM both ways ≈ ${us(cryptoUs)} µs by (e), plus HKDF) is a small part of the ≈ ${us(1e6 / f - 1e6 / a)} µs the gateway spends per request beyond the plain proxy; the rest is per-request work around it (the ~1 KB of wxseal headers, the verifier's bookkeeping, the plugin's hooks, socket writes), to be found with a profile of the gateway.`;
+      text += ` The gap to the plain proxy is not the cryptography: what is left of it (HMAC + AES-GCM both ways ≈ ${us(cryptoUs)} µs by (e), plus HKDF) is a small part of the ≈ ${us(1e6 / f - 1e6 / a)} µs the gateway spends per request beyond the plain proxy; the rest is per-request work around it (the ~1 KB of wxseal headers, the verifier's bookkeeping, buffering and sealing the upstream answer, socket writes: a CPU profile of the gateway puts about a quarter of its busy time in the socket write of the response, and in-process the verifier's verify + seal cost ≈ 40 µs). That is where the next gains are, not in the cryptography.`;
     }
     lines.push(text);
   } else {
