@@ -8,7 +8,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, platform, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { measureCryptoLimits, type CryptoRate } from './crypto-limits.js';
-import { DEFAULT_REDIS_URL, redactUrl, runDeviceBench, type DeviceBenchResult } from './devices.js';
+import { randomBytes } from 'node:crypto';
+import { DEFAULT_REDIS_URL, deleteByPrefix, openRedis, provisionRegistry, redactUrl, runDeviceBench, type DeviceBenchResult } from './devices.js';
+import { HOT_SET_DESCRIPTION, deviceKeyOf } from './device-serials.js';
+import { MasterKeyRing, openDeviceDatabase } from '@wxseal/devices';
+import { b64uEncode } from '@wxseal/protocol';
 import { SESSION_KEY_REUSE_OPTIONS, detectSessionKeyCache, type FeatureCheck } from './features.js';
 import { generateBenchKeys, writeBenchKeys, KEYS_ENV, type BenchKeys } from './keys.js';
 import type { LoadJob, LoadResult, LoadgenMessage, LatencySummary, PoolSummary } from './loadgen/types.js';
@@ -16,7 +20,7 @@ import type { TrafficKind } from './loadgen/pool.js';
 import { startChild } from './process.js';
 import { computeRatios, type Ratio } from './ratios.js';
 import { SCENARIOS, type Scenario, type ScenarioId } from './scenarios.js';
-import { TargetUnavailable, upstream as startUpstream, type Target } from './targets.js';
+import { TargetUnavailable, upstream as startUpstream, type DeviceRegistryForTarget, type Target } from './targets.js';
 
 export interface BenchOptions {
   /** Seconds measured per scenario (whole seconds; autocannon samples once a second). */
@@ -78,6 +82,61 @@ export interface ScenarioResult {
   serverCpuMicrosPerRequest?: number;
   /** Requests the upstream received during the scenario (checks, warm-up and run). */
   upstreamRequests?: number;
+  /** Scenario (g): the device registry behind the gateway. */
+  deviceRegistry?: DeviceRegistryInfo;
+}
+
+export interface DeviceRegistryInfo {
+  /** Devices wanted and registered (importMany stops at the time budget). */
+  requested: number;
+  devices: number;
+  provisionS: number;
+  provisionBudgetS: number;
+  hotSet: string;
+  /** Which cache levels the gateway used: L1 + Redis L2 + SQLite, or L1 + SQLite. */
+  levels: string;
+  /** Distinct devices that signed the pooled requests. */
+  distinctDevices?: number;
+  /** The gateway's device cache over the scenario (checks, warm-up and run), from gateway.devices.stats(). */
+  cache?: DeviceCacheDelta;
+}
+
+export interface DeviceCacheDelta {
+  /** Hot devices loaded into the gateway's cache before it reported ready (of hotDevices). */
+  hotPreloaded: number;
+  hotDevices: number;
+  lookups: number;
+  l1Hits: number;
+  l1HitRatio: number;
+  l2Hits: number;
+  sqliteLoads: number;
+  notFound: number;
+  errors: number;
+}
+
+/** The gateway's device-cache counters between two stats() readings, when the gateway has a device runtime. */
+function deviceCacheDelta(before: Record<string, unknown>, after: Record<string, unknown>): DeviceCacheDelta | undefined {
+  type DeviceStats = { resolver?: Record<string, unknown>; hotDevices?: number; hotPreloaded?: number };
+  const b = before['devices'] as DeviceStats | undefined;
+  const a = after['devices'] as DeviceStats | undefined;
+  if (!a?.resolver || !b?.resolver) return undefined;
+  const d = (key: string): number => Number(a.resolver![key] ?? 0) - Number(b.resolver![key] ?? 0);
+  const l1Hits = d('l1Hit');
+  const l2Hits = d('l2Hit');
+  const sqliteLoads = d('l3Load');
+  const notFound = d('l3NotFound');
+  const lookups = d('lookups');
+  return {
+    hotPreloaded: Number(a.hotPreloaded ?? 0),
+    hotDevices: Number(a.hotDevices ?? 0),
+    lookups,
+    l1Hits,
+    l1HitRatio: lookups > 0 ? Math.round((10000 * l1Hits) / lookups) / 10000 : 0,
+    l2Hits,
+    sqliteLoads,
+    notFound,
+    errors: d('errors'),
+  };
 }
 
 export interface BenchReport {
@@ -114,6 +173,7 @@ function poolSize(scenario: Scenario, options: BenchOptions, done: ReadonlyMap<S
   // session-key reuse, it cannot beat the RSA-unwrap rate of all the cores either.
   let bound = a ?? 20_000;
   if (scenario.traffic === 'sealed' && rsa !== undefined) bound = Math.min(bound, rsa * cpus().length);
+  // Signed device traffic pays no RSA: bounded by the plain proxy only.
   const size = Math.ceil(bound * (options.warmupS + options.durationS) * options.poolFactor) + extra;
   return Math.min(size, MAX_POOL);
 }
@@ -134,7 +194,7 @@ function runLoad(job: LoadJob, keysPath: string, progress: ProgressSink | undefi
     const onMessage = (raw: { type: string }): void => {
       const m = raw as LoadgenMessage;
       if (m.type === 'progress') {
-        if (m.phase === 'generating') progress?.live(`${prefix} building ${fmt(job.poolSize)} distinct sealed requests… ${fmt(m.done ?? 0)}`);
+        if (m.phase === 'generating') progress?.live(`${prefix} building ${fmt(job.poolSize)} distinct ${job.traffic === 'device-signed' ? 'signed' : 'sealed'} requests… ${fmt(m.done ?? 0)}`);
         else if (m.phase === 'checking') progress?.live(`${prefix} checking a sample of responses…`);
         else progress?.live(`${prefix} ${m.phase === 'warmup' ? 'warm-up' : 'measuring'} ${m.elapsedS}/${m.totalS} s  ${fmt(m.reqPerSec ?? 0)} req/s`);
       } else if (m.type === 'result') {
@@ -159,7 +219,14 @@ function runLoad(job: LoadJob, keysPath: string, progress: ProgressSink | undefi
 async function runScenario(
   scenario: Scenario,
   options: BenchOptions,
-  ctx: { keysPath: string; upstream: Target; crypto: CryptoRate[]; done: ReadonlyMap<ScenarioId, ScenarioResult>; sessionKeyCache: FeatureCheck },
+  ctx: {
+    keysPath: string;
+    upstream: Target;
+    crypto: CryptoRate[];
+    done: ReadonlyMap<ScenarioId, ScenarioResult>;
+    sessionKeyCache: FeatureCheck;
+    devices?: { target: DeviceRegistryForTarget; runSecret: string; info: DeviceRegistryInfo };
+  },
 ): Promise<ScenarioResult> {
   const progress = options.progress;
   const base: ScenarioResult = {
@@ -177,10 +244,20 @@ async function runScenario(
     progress?.line(`${prefix} skipped (${reason})`);
     return { ...base, reason };
   }
-  progress?.live(`${prefix} starting the target…`);
+  if (scenario.needsDeviceRegistry && !ctx.devices) {
+    const reason = 'the device registry could not be provisioned';
+    progress?.line(`${prefix} FAILED (${reason})`);
+    return { ...base, status: 'failed', reason };
+  }
+  progress?.live(`${prefix} starting the target${scenario.needsDeviceRegistry ? ` (migrating the registry, building its Bloom filter from ${fmt(ctx.devices!.info.devices)} serials)` : ''}…`);
   let target: Target;
   try {
-    target = await scenario.target({ upstreamUrl: ctx.upstream.url, upstreamConnections: options.upstreamConnections, keysPath: ctx.keysPath });
+    target = await scenario.target({
+      upstreamUrl: ctx.upstream.url,
+      upstreamConnections: options.upstreamConnections,
+      keysPath: ctx.keysPath,
+      ...(scenario.needsDeviceRegistry && ctx.devices ? { devices: ctx.devices.target } : {}),
+    });
   } catch (err) {
     if (err instanceof TargetUnavailable) {
       progress?.line(`${prefix} skipped (${err.message})`);
@@ -206,10 +283,12 @@ async function runScenario(
         ? { extraClientOptions: { ...SESSION_KEY_REUSE_OPTIONS }, reuseMaxMessages: SESSION_KEY_REUSE_OPTIONS.sessionKeyReuse.maxMessages }
         : {}),
       sampleSize: options.sampleSize,
+      ...(scenario.needsDeviceRegistry && ctx.devices ? { devices: { count: ctx.devices.info.devices, runSecret: ctx.devices.runSecret } } : {}),
     };
     const statsBefore = await target.stats();
     const load = await runLoad(job, ctx.keysPath, progress, prefix);
     const serverStats = await target.stats();
+    const deviceCache = deviceCacheDelta(statsBefore, serverStats);
     const servedDelta = Number(serverStats['requests']) - Number(statsBefore['requests']);
     const cpuDelta = Number(serverStats['cpuMicros']) - Number(statsBefore['cpuMicros']);
     const serverCpuMicrosPerRequest = servedDelta > 0 && cpuDelta >= 0 ? Math.round((10 * cpuDelta) / servedDelta) / 10 : undefined;
@@ -232,6 +311,15 @@ async function runScenario(
       serverStats,
       ...(serverCpuMicrosPerRequest !== undefined ? { serverCpuMicrosPerRequest } : {}),
       ...(upstreamRequests !== undefined ? { upstreamRequests } : {}),
+      ...(scenario.needsDeviceRegistry && ctx.devices
+        ? {
+            deviceRegistry: {
+              ...ctx.devices.info,
+              ...(load.pool.distinctDevices !== undefined ? { distinctDevices: load.pool.distinctDevices } : {}),
+              ...(deviceCache ? { cache: deviceCache } : {}),
+            },
+          }
+        : {}),
     };
     if (result.status === 'ok') checkServerSide(scenario, result);
     progress?.line(
@@ -270,6 +358,23 @@ function checkServerSide(scenario: Scenario, result: ScenarioResult): void {
     if (!(unwraps >= responses)) return fail(`the decrypt-first server reports ${unwraps} RSA unwraps for ${responses} forged requests`);
     result.checks.push(`the decrypt-first server did ${unwraps} RSA unwraps and AES decryptions before rejecting (${responses} measured)`);
   }
+  if (result.deviceRegistry) {
+    const r = result.deviceRegistry;
+    result.checks.push(
+      `registry: ${r.devices} devices provisioned with importMany in ${r.provisionS} s (known keys, HMAC(run secret, serial))${r.devices < r.requested ? `, stopped at the ${r.provisionBudgetS} s budget (${r.requested} wanted)` : ''}; the pool was signed by ${r.distinctDevices ?? '?'} distinct devices; key lookup: ${r.levels}`,
+    );
+    const c = r.cache;
+    if (c) {
+      if (c.notFound > 0 || c.errors > 0) return fail(`the gateway's device cache reports ${c.notFound} provisioned serials not found and ${c.errors} errors`);
+      result.checks.push(
+        `the gateway's device cache (gateway.devices.stats()): ${c.hotPreloaded} of ${c.hotDevices} hot devices loaded before the run; over the scenario ${c.lookups} lookups, ${(100 * c.l1HitRatio).toFixed(1)} % L1 hits, ${c.l2Hits} L2 hits, ${c.sqliteLoads} SQLite loads, none not found`,
+      );
+    }
+  }
+  if (scenario.needsDeviceRegistry && typeof stats['verified'] === 'number') {
+    if (stats['verified'] < responses) return fail(`the gateway verified and forwarded ${String(stats['verified'])} device requests for ${responses} 200 responses`);
+    result.checks.push(`the gateway verified and forwarded ${String(stats['verified'])} device-signed requests (${responses} measured)`);
+  }
   if (scenario.upstream === 'never' && typeof stats['verified'] === 'number') {
     if (stats['verified'] !== 0) return fail(`the server verified ${String(stats['verified'])} forged requests`);
     result.checks.push('the server verified none of the forged requests');
@@ -287,6 +392,84 @@ function checkServerSide(scenario: Scenario, result: ScenarioResult): void {
   if (scenario.needsSessionKeyCache) {
     if (result.pool?.distinctWrappedKeys !== undefined) result.checks.push(`the pool of ${result.pool.size} requests carried ${result.pool.distinctWrappedKeys} distinct wrapped keys`);
   }
+}
+
+/** Provisioning of scenario (g)'s registry: 30 s at most (quick: 2 s), like the devices part. */
+const GATEWAY_REGISTRY_BUDGET_S = { quick: 2, full: 30 };
+/** Loading the hot set into the gateway's cache before it reports ready: 15 s at most (quick: 1 s), like the devices part. */
+const GATEWAY_PRELOAD_BUDGET_S = { quick: 1, full: 15 };
+
+/**
+ * Scenario (g)'s registry: a SQLite database in the run's directory with `deviceRegistrySize`
+ * devices (or what the time budget allows) whose keys are KNOWN (deviceKeyOf(runSecret, serial)),
+ * so the load generator signs without reading it; and Redis as L2 under a run prefix when it is
+ * reachable (else the gateway runs with L1 + SQLite only). Provisioned once per run.
+ */
+async function provisionGatewayRegistry(
+  options: BenchOptions,
+  dir: string,
+  tag: string,
+): Promise<{ registry?: { target: DeviceRegistryForTarget; runSecret: string; info: DeviceRegistryInfo }; cleanup: () => Promise<void> }> {
+  const progress = options.progress;
+  const runSecret = randomBytes(32);
+  const masterKeys = `bench:${MasterKeyRing.generateKey()}`;
+  const databaseUrl = `sqlite:${join(dir, 'gateway-devices.db')}`;
+  const budgetS = options.quick ? GATEWAY_REGISTRY_BUDGET_S.quick : GATEWAY_REGISTRY_BUDGET_S.full;
+  const db = openDeviceDatabase(databaseUrl);
+  let provisioned: Awaited<ReturnType<typeof provisionRegistry>>;
+  try {
+    provisioned = await provisionRegistry(db, {
+      masterKeys: MasterKeyRing.parse(masterKeys),
+      devices: options.deviceRegistrySize,
+      budgetS,
+      keyOf: (serial) => deviceKeyOf(runSecret, serial),
+      tag,
+      ...(progress ? { progress } : {}),
+    });
+  } catch (err) {
+    provisioned = (err as Error).message;
+  } finally {
+    await db.destroy().catch(() => undefined);
+  }
+  const redisUrl = options.redisUrl ?? DEFAULT_REDIS_URL;
+  const opened = await openRedis(redisUrl);
+  const redis = opened.redis;
+  const prefix = `wxseal-bench:${process.pid}:${randomBytes(4).toString('hex')}:g:`;
+  const cleanup = async (): Promise<void> => {
+    if (!redis) return;
+    try {
+      await deleteByPrefix(redis, prefix);
+    } finally {
+      redis.disconnect();
+    }
+  };
+  if (typeof provisioned === 'string' || provisioned.devices < 1000) {
+    progress?.line(`${tag} FAILED to provision the device registry: ${typeof provisioned === 'string' ? provisioned : `only ${provisioned.devices} devices`}`);
+    return { cleanup };
+  }
+  const levels = redis ? `Bloom → L1 → Redis L2 (${redactUrl(redisUrl)}, run prefix) → SQLite` : `Bloom → L1 → SQLite (no Redis: ${opened.detail})`;
+  progress?.line(`${tag} the gateway's key lookup: ${levels}`);
+  return {
+    registry: {
+      runSecret: b64uEncode(runSecret),
+      target: {
+        databaseUrl,
+        masterKeys,
+        devices: provisioned.devices,
+        preloadBudgetS: options.quick ? GATEWAY_PRELOAD_BUDGET_S.quick : GATEWAY_PRELOAD_BUDGET_S.full,
+        ...(redis ? { redis: { url: redisUrl, prefix, cacheKey: b64uEncode(randomBytes(32)) } } : {}),
+      },
+      info: {
+        requested: options.deviceRegistrySize,
+        devices: provisioned.devices,
+        provisionS: Math.round(provisioned.provisionS * 10) / 10,
+        provisionBudgetS: budgetS,
+        hotSet: HOT_SET_DESCRIPTION,
+        levels,
+      },
+    },
+    cleanup,
+  };
 }
 
 export async function runBench(options: BenchOptions, command: string): Promise<BenchReport> {
@@ -308,6 +491,7 @@ export async function runBench(options: BenchOptions, command: string): Promise<
   let devices: DeviceBenchResult | undefined;
   let sessionKeyCache: FeatureCheck = { available: false, detail: 'not checked' };
   let upstream: Target | undefined;
+  let deviceCleanup: (() => Promise<void>) | undefined;
   try {
     const keys: BenchKeys = generateBenchKeys();
     const keysPath = writeBenchKeys(dir, keys);
@@ -336,14 +520,27 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     if (selected.length > 0) {
       upstream = await startUpstream(keysPath);
       const done = new Map<ScenarioId, ScenarioResult>();
+      let devices: Awaited<ReturnType<typeof provisionGatewayRegistry>> | undefined;
       for (const scenario of selected) {
-        const result = await runScenario(scenario, options, { keysPath, upstream, crypto, done, sessionKeyCache });
+        if (scenario.needsDeviceRegistry && devices === undefined) {
+          devices = await provisionGatewayRegistry(options, dir, `[${scenario.id}]`);
+          deviceCleanup = devices.cleanup;
+        }
+        const result = await runScenario(scenario, options, {
+          keysPath,
+          upstream,
+          crypto,
+          done,
+          sessionKeyCache,
+          ...(scenario.needsDeviceRegistry && devices?.registry ? { devices: devices.registry } : {}),
+        });
         done.set(scenario.id, result);
         scenarios.push(result);
       }
     }
   } finally {
     await upstream?.close();
+    await deviceCleanup?.().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
   return {

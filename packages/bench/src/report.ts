@@ -212,6 +212,16 @@ export function interpret(report: BenchReport): string[] {
     const s = report.scenarios.find((x) => x.id === 'f');
     if (s?.status === 'skipped') lines.push(`**Session-key cache (f).** Not measured: ${s.reason}.`);
   }
+  const gs = report.scenarios.find((x) => x.id === 'g');
+  const ga = ratio('g/a');
+  if (gs?.status === 'ok' && gs.deviceRegistry && ga) {
+    const r = gs.deviceRegistry;
+    lines.push(
+      `**Signed device requests (g/a = ${ratioText(ga)}, informational).** ${int(gs.reqPerSec!)} req/s of sign-only requests from ${r.distinctDevices !== undefined ? `${int(r.distinctDevices)} distinct devices` : 'many devices'} of a registry of ${int(r.devices)} (${r.hotSet}), each signed with its own key and a fresh nonce, through the gateway's ${r.levels}${r.cache ? ` (hot set of ${int(r.cache.hotDevices)} preloaded: ${int(r.cache.hotPreloaded)}; ${(100 * r.cache.l1HitRatio).toFixed(1)} % L1 hits, ${int(r.cache.l2Hits)} L2 hits, ${int(r.cache.sqliteLoads)} SQLite loads over the scenario)` : ''}; ${gs.serverCpuMicrosPerRequest !== undefined ? `${gs.serverCpuMicrosPerRequest} µs of gateway CPU per request` : 'gateway CPU not measured'}. No RSA is involved, so this is bounded by the plain proxy (a), not by (e).`,
+    );
+  } else if (gs && gs.status !== 'ok') {
+    lines.push(`**Signed device requests (g).** ${gs.status === 'skipped' ? 'Not measured' : 'Failed'}: ${gs.reason ?? ''}.`);
+  }
   lines.push(
     `**Noise.** All processes share ${report.environment.cores} cores; load average at start: ${report.environment.loadAverageAtStart.join(', ')}. Ratios between scenarios of one run are more stable than absolute numbers; run on a quiet machine before quoting either.`,
   );
@@ -289,7 +299,7 @@ export function renderMarkdown(report: BenchReport, svgPath: string, jsonPath: s
   return out.join('\n');
 }
 
-const COLORS: Record<string, string> = { a: '#6b7280', b: '#2563eb', c: '#16a34a', d: '#dc2626', f: '#7c3aed' };
+const COLORS: Record<string, string> = { a: '#6b7280', b: '#2563eb', c: '#16a34a', d: '#dc2626', f: '#7c3aed', g: '#d97706' };
 
 function niceStep(max: number): number {
   const raw = max / 5;

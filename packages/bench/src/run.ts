@@ -16,9 +16,10 @@ usage: npm run bench -- [options]
   --warmup S          seconds of unmeasured load first (default 1; env WXSEAL_BENCH_WARMUP)
   --connections N     concurrent connections (default 50; env WXSEAL_BENCH_CONNECTIONS)
   --quick             smoke test: 2 s per scenario, short crypto runs (env WXSEAL_BENCH_QUICK=1)
-  --only LIST         scenarios to run, e.g. a,b,e or devices (default: a,b,c,d,e,f,devices)
-  --devices N         devices in the registry of the devices part (default 1000000, quick 20000;
-                      provisioning also stops after 30 s, quick 2 s, and reports the count)
+  --only LIST         scenarios to run, e.g. a,b,e or devices (default: a,b,c,d,e,f,g,devices)
+  --devices N         devices in the registries of the devices part and of scenario (g) (default
+                      1000000, quick 20000; provisioning also stops after 30 s, quick 2 s, and
+                      reports the count)
   --crypto-seconds S  seconds per primitive for the crypto limits (default 1; quick 0.3)
   --pool-factor X     sealed request pools hold rate bound × seconds × X (default 1.3)
   --out-dir DIR       write benchmarks.json, BENCHMARKS.md and benchmarks.svg into DIR instead
@@ -30,8 +31,8 @@ usage: npm run bench -- [options]
 
 Durations are whole seconds (autocannon samples once per second) and at most 40: every sealed
 request is generated before its run and must still be inside the server's 60 s nonce window.
-The devices part uses Redis at 127.0.0.1:6379 for L2 (env WXSEAL_BENCH_REDIS_URL); without it,
-L2 is reported as not measured.
+The devices part and scenario (g) use Redis at 127.0.0.1:6379 for L2 (env WXSEAL_BENCH_REDIS_URL);
+without it, the devices part reports L2 as not measured and (g) runs with L1 + SQLite only.
 `;
 
 interface CliOptions {
@@ -83,7 +84,7 @@ function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliOptions 
   let only: BenchPart[] | undefined;
   if (onlyText !== undefined) {
     only = onlyText.split(',').map((s) => s.trim().toLowerCase()) as BenchPart[];
-    for (const id of only) if (!['a', 'b', 'c', 'd', 'e', 'f', 'devices'].includes(id)) fail(`--only: unknown scenario ${id}`);
+    for (const id of only) if (!['a', 'b', 'c', 'd', 'e', 'f', 'g', 'devices'].includes(id)) fail(`--only: unknown scenario ${id}`);
   }
   const redisUrl = env['WXSEAL_BENCH_REDIS_URL'] || undefined;
   const bench: BenchOptions = {

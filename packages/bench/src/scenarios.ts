@@ -7,7 +7,7 @@ import type { Expectation } from './loadgen/types.js';
 import type { TrafficKind } from './loadgen/pool.js';
 import { targets, type TargetFactory } from './targets.js';
 
-export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'f';
+export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'f' | 'g';
 
 export interface Scenario {
   id: ScenarioId;
@@ -23,6 +23,8 @@ export interface Scenario {
   upstream: 'every-response' | 'never';
   /** Needs the session-key cache (client `sessionKeyReuse` + verifier `sessionKeyCache`). */
   needsSessionKeyCache?: boolean;
+  /** Needs the run's device registry (provisioned by the harness before it runs). */
+  needsDeviceRegistry?: boolean;
 }
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -71,5 +73,16 @@ export const SCENARIOS: readonly Scenario[] = [
     expect: { status: 200, sealed: true },
     upstream: 'every-response',
     needsSessionKeyCache: true,
+  },
+  {
+    id: 'g',
+    label: 'signed device requests → gateway',
+    measures:
+      'Signed requests from many devices, one key each (一机一密), against the gateway with a `devices` section over a registry of up to 1 M devices: key lookup (Bloom → L1 → L2 → SQLite), HMAC, nonce, forwarding, signing the answer; 90 % of requests over a hot set of 10 % of the devices.',
+    target: targets.realGatewayWithDevices,
+    traffic: 'device-signed',
+    expect: { status: 200 },
+    upstream: 'every-response',
+    needsDeviceRegistry: true,
   },
 ];

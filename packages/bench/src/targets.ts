@@ -25,7 +25,27 @@ export interface TargetContext {
   upstreamConnections: number;
   /** Path of the run's key material (client secret, server RSA key). */
   keysPath: string;
+  /** Scenario (g): the device registry the gateway's `devices` section points at. */
+  devices?: DeviceRegistryForTarget;
 }
+
+/** Where scenario (g)'s registry is, and what the gateway needs to read it. */
+export interface DeviceRegistryForTarget {
+  /** sqlite:/path/devices.db */
+  databaseUrl: string;
+  /** The master key ring (compact form), passed to the gateway in an environment variable. */
+  masterKeys: string;
+  /** Devices registered (sizes the gateway's Bloom filter). */
+  devices: number;
+  /** Redis as L2 (run prefix, cache key passed in an environment variable); absent: L1 + SQL only. */
+  redis?: { url: string; prefix: string; cacheKey: string };
+  /** Seconds the gateway may spend loading the hot set into its cache before it reports ready. */
+  preloadBudgetS: number;
+}
+
+/** Environment variables of the gateway child of scenario (g). */
+export const DEVICE_MASTER_KEYS_ENV = 'WXSEAL_BENCH_DEVICE_MASTER_KEYS';
+export const DEVICE_CACHE_KEY_ENV = 'WXSEAL_BENCH_DEVICE_CACHE_KEY';
 
 export type TargetFactory = (ctx: TargetContext) => Promise<Target>;
 
@@ -72,9 +92,15 @@ export const targets = {
 
   /** (f) The real gateway with its session-key cache on. */
   realGatewayWithSessionKeyCache: (ctx: TargetContext) => realGatewayTarget(ctx, true),
+
+  /** (g) The real gateway with a `devices` section (the device registry of the run) and a sign-only route. */
+  realGatewayWithDevices: (ctx: TargetContext) => {
+    if (!ctx.devices) throw new TargetUnavailable('no device registry was provisioned');
+    return realGatewayTarget(ctx, false, ctx.devices);
+  },
 } satisfies Record<string, TargetFactory>;
 
-async function realGatewayTarget(ctx: TargetContext, sessionKeyCache: boolean): Promise<Target> {
+async function realGatewayTarget(ctx: TargetContext, sessionKeyCache: boolean, devices?: DeviceRegistryForTarget): Promise<Target> {
   let mod: Record<string, unknown>;
   try {
     mod = (await import('@wxseal/gateway')) as Record<string, unknown>;
@@ -87,11 +113,40 @@ async function realGatewayTarget(ctx: TargetContext, sessionKeyCache: boolean): 
   const child = await startChild({
     name: 'real gateway',
     module: 'servers/real-gateway',
-    config: { upstreamUrl: ctx.upstreamUrl, upstreamConnections: ctx.upstreamConnections, sessionKeyCache },
-    env: { [KEYS_ENV]: ctx.keysPath },
+    config: {
+      upstreamUrl: ctx.upstreamUrl,
+      upstreamConnections: ctx.upstreamConnections,
+      sessionKeyCache,
+      ...(devices
+        ? {
+            devices: {
+              databaseUrl: devices.databaseUrl,
+              devices: devices.devices,
+              preloadBudgetS: devices.preloadBudgetS,
+              ...(devices.redis ? { redis: { url: devices.redis.url, prefix: devices.redis.prefix } } : {}),
+            },
+          }
+        : {}),
+    },
+    env: {
+      [KEYS_ENV]: ctx.keysPath,
+      ...(devices ? { [DEVICE_MASTER_KEYS_ENV]: devices.masterKeys, ...(devices.redis ? { [DEVICE_CACHE_KEY_ENV]: devices.redis.cacheKey } : {}) } : {}),
+    },
+    // With a device registry the gateway migrates it and builds its Bloom filter from every serial before listening.
+    ...(devices ? { readyTimeoutMs: 180_000 } : {}),
   });
   const adminUrl = String(child.ready['adminUrl']);
-  return { name: 'real gateway', url: String(child.ready['url']), close: () => child.close(), stats: () => gatewayStats(adminUrl) };
+  const statsUrl = typeof child.ready['statsUrl'] === 'string' ? child.ready['statsUrl'] : undefined;
+  const stats = async (): Promise<Record<string, unknown>> => {
+    const out = await gatewayStats(adminUrl);
+    if (statsUrl) {
+      // (g): the device cache's counters, gateway.devices.stats(), from the bench's side listener.
+      const res = await request(statsUrl);
+      out['devices'] = JSON.parse(await res.body.text()) as unknown;
+    }
+    return out;
+  };
+  return { name: 'real gateway', url: String(child.ready['url']), close: () => child.close(), stats };
 }
 
 /**
@@ -111,6 +166,12 @@ async function gatewayStats(adminUrl: string): Promise<Record<string, unknown>> 
     requests: sum(/^wxseal_gateway_requests_total\{/),
     cpuMicros: Math.round(1e6 * sum(/^wxseal_gateway_process_cpu_seconds_total /)),
   };
+  const outcomes: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const m = /^wxseal_gateway_requests_total\{.*outcome="([^"]+)".*\} (\S+)$/.exec(line);
+    if (m) outcomes[m[1]!] = (outcomes[m[1]!] ?? 0) + Number(m[2]);
+  }
+  stats['outcomes'] = outcomes;
   if (/^wxseal_gateway_session_key_cache\{/m.test(text)) {
     stats['sessionKeyCache'] = {
       enabled: true,

@@ -15,6 +15,8 @@
 import autocannon, { type Instance, type RequestData, type Result } from 'autocannon';
 import { request } from 'undici';
 import { createClient, type ClientOptions } from '@wxseal/client';
+import { b64uDecodeStrict, b64uEncode } from '@wxseal/protocol';
+import { deviceKeyOf } from '../device-serials.js';
 import { readBenchKeys } from '../keys.js';
 import { announceReady } from '../process.js';
 import {
@@ -25,6 +27,7 @@ import {
   captureClientRequests,
   checkSameShape,
   distinctHeaderValues,
+  generateDeviceSignedRequests,
   generateSealedRequests,
   plainRequest,
   type WireRequest,
@@ -94,7 +97,9 @@ async function checkEndToEnd(job: LoadJob): Promise<string> {
   } finally {
     client.close();
   }
-  return '3 real client calls opened the sealed answer and found the upstream document (the exact plaintext reached the upstream)';
+  return job.traffic === 'device-signed'
+    ? '3 real client calls, signed with a device key (sign-only mode), verified the signed answer and found the upstream document (the exact body reached the upstream)'
+    : '3 real client calls opened the sealed answer and found the upstream document (the exact plaintext reached the upstream)';
 }
 
 interface PoolCursor {
@@ -203,25 +208,41 @@ async function runJob(job: LoadJob): Promise<LoadResult> {
     // The whole pool must stay inside the nonce window until the run ends: building it may take
     // what the window leaves after the warm-up, the run and a margin for the checks.
     const budgetS = NONCE_WINDOW_S - 10 - job.warmupS - job.durationS;
-    pool = await generateSealedRequests({
+    const onProgress = (done: number): void => send({ type: 'progress', phase: 'generating', elapsedS: (performance.now() - t0) / 1000, totalS: 0, done });
+    if (job.traffic === 'device-signed') {
+      if (!job.devices) throw new Error('device-signed traffic needs job.devices');
+      pool = await generateDeviceSignedRequests({
+        devices: job.devices.count,
+        runSecret: b64uDecodeStrict(job.devices.runSecret)!,
+        count: job.poolSize,
+        deadline: t0 + Math.max(1, budgetS) * 1000,
+        onProgress,
+      });
+      // The real client, signing as the pool's first device (sign-only mode), for the shape and
+      // end-to-end checks.
+      const serial = pool[0]!.headers['wxseal-key-id']!;
+      job = { ...job, extraClientOptions: { keyId: serial, secret: b64uEncode(deviceKeyOf(b64uDecodeStrict(job.devices.runSecret)!, serial)), mode: 'signed' } };
+    } else pool = await generateSealedRequests({
       keys,
       count: job.poolSize,
       deadline: t0 + Math.max(1, budgetS) * 1000,
       forged: job.traffic === 'forged',
       ...(job.reuseMaxMessages !== undefined ? { reuseMaxMessages: job.reuseMaxMessages } : {}),
-      onProgress: (done) => send({ type: 'progress', phase: 'generating', elapsedS: (performance.now() - t0) / 1000, totalS: 0, done }),
+      onProgress,
     });
   }
   const generationMs = Math.round(performance.now() - t0);
   if (pool.length < job.poolSize) {
     checks.push(`the pool was cut to ${pool.length} of ${job.poolSize} requests to stay inside the nonce window (building took ${(generationMs / 1000).toFixed(1)} s)`);
   }
-  const distinctWrappedKeys = job.traffic === 'plain' ? undefined : distinctHeaderValues(pool, 'wxseal-wrapped-key');
+  const distinctWrappedKeys = job.traffic === 'plain' || job.traffic === 'device-signed' ? undefined : distinctHeaderValues(pool, 'wxseal-wrapped-key');
+  const distinctDevices = job.traffic === 'device-signed' ? distinctHeaderValues(pool, 'wxseal-key-id') : undefined;
   const poolSummary = (used: number) => ({
     size: pool.length,
     used,
     generationMs,
     ...(distinctWrappedKeys !== undefined ? { distinctWrappedKeys } : {}),
+    ...(distinctDevices !== undefined ? { distinctDevices } : {}),
   });
   const empty = (error: string, used = 0): LoadResult => ({
     ok: false,

@@ -18,7 +18,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { createPublicKey, randomBytes } from 'node:crypto';
 import { createClient, type ClientOptions } from '@wxseal/client';
-import { b64uDecodeStrict, b64uEncode, buildRequest, generateSessionKey, wrapSessionKey, type ServerPublicKey } from '@wxseal/protocol';
+import { b64uDecodeStrict, b64uEncode, buildRequest, deviceRequestSpec, generateSessionKey, wrapSessionKey, type ServerPublicKey } from '@wxseal/protocol';
+import { deviceKeyOf, hotSetSerial } from '../device-serials.js';
 import type { BenchKeys } from '../keys.js';
 
 /** One HTTP request as it goes on the wire (hop-by-hop headers removed; autocannon adds its own). */
@@ -30,7 +31,7 @@ export interface WireRequest {
 }
 
 /** What a scenario sends. */
-export type TrafficKind = 'plain' | 'sealed' | 'forged' | 'sealed-reuse';
+export type TrafficKind = 'plain' | 'sealed' | 'forged' | 'sealed-reuse' | 'device-signed';
 
 /** The application payload every scenario carries: a small JSON order, the same plaintext for all. */
 export const PAYLOAD = {
@@ -229,6 +230,55 @@ export async function generateSealedRequests(options: GenerateOptions): Promise<
       options.onProgress?.(i + 1);
       if (options.deadline !== undefined && performance.now() > options.deadline) return out.slice(0, i + 1);
       await new Promise<void>((resolve) => setImmediate(resolve)); // let progress messages out
+    }
+  }
+  return out;
+}
+
+export interface DeviceGenerateOptions {
+  /** Devices registered: serials serialOf(0 … devices-1). */
+  devices: number;
+  /** The run secret their keys derive from (deviceKeyOf). */
+  runSecret: Uint8Array;
+  count: number;
+  onProgress?: (done: number) => void;
+  deadline?: number;
+}
+
+/**
+ * Scenario (g): `count` distinct SIGNED requests, each from a device drawn from the hot-set
+ * distribution (hotSetSerial) and signed with its own key (deviceRequestSpec: the serial is the key
+ * id), with the fields @wxseal/client passes in signed mode and a fresh nonce each.
+ */
+export async function generateDeviceSignedRequests(options: DeviceGenerateOptions): Promise<WireRequest[]> {
+  const random = new RandomBlock();
+  const keyCache = new Map<string, Buffer>();
+  const out: WireRequest[] = new Array<WireRequest>(options.count);
+  for (let i = 0; i < options.count; i++) {
+    const serial = hotSetSerial(options.devices);
+    let key = keyCache.get(serial);
+    if (!key) {
+      key = deviceKeyOf(options.runSecret, serial);
+      if (keyCache.size < 200_000) keyCache.set(serial, key);
+    }
+    const trace = random.take(24).toString('hex');
+    const built = buildRequest(
+      deviceRequestSpec(serial, key, {
+        mode: 'signed',
+        method: 'POST',
+        target: BENCH_PATH,
+        body: PAYLOAD_BYTES,
+        contentType: 'application/json',
+        identity: IDENTITY,
+        traceparent: `00-${trace.slice(0, 32)}-${trace.slice(32)}-01`,
+        nonce: b64uEncode(random.take(NONCE_BYTES)),
+      }),
+    );
+    out[i] = { method: 'POST', path: BENCH_PATH, headers: built.headers, body: PAYLOAD_BYTES };
+    if ((i + 1) % 10_000 === 0) {
+      options.onProgress?.(i + 1);
+      if (options.deadline !== undefined && performance.now() > options.deadline) return out.slice(0, i + 1);
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
   return out;

@@ -28,6 +28,8 @@ export interface LoadJob {
   extraClientOptions?: Record<string, unknown>;
   /** Requests from the pool checked one by one before and after the run. */
   sampleSize: number;
+  /** Scenario (g): the registry's size and the run secret its device keys derive from (b64u). */
+  devices?: { count: number; runSecret: string };
 }
 
 export interface LatencySummary {
@@ -45,6 +47,8 @@ export interface PoolSummary {
   used: number;
   generationMs: number;
   distinctWrappedKeys?: number;
+  /** Scenario (g): distinct devices (key ids) that signed the pool. */
+  distinctDevices?: number;
 }
 
 export interface LoadResult {
