@@ -228,6 +228,28 @@ export function defineDeviceSuite(name: string, database: SuiteDatabase): void {
       assert.equal(afterStats.resolver.l3Load, before.resolver.l3Load);
     });
 
+    test('1,000 concurrent lookups of an expired entry cause exactly one database load', async () => {
+      const resolver = gws[2]!.devices!.resolver;
+      const expire = async (): Promise<void> => {
+        await resolver.invalidate(serial); // drops the Redis entry and L1 everywhere
+        resolver.flushL1();
+      };
+      // What one load costs in SQL, measured the same way.
+      await expire();
+      let before = gws[2]!.devices!.stats();
+      assert.equal((await resolver.resolve(serial))?.keyId, serial);
+      const oneLoad = gws[2]!.devices!.stats().sqlQueries - before.sqlQueries;
+      assert.ok(oneLoad > 0, 'a cold lookup reads the database');
+
+      await expire();
+      before = gws[2]!.devices!.stats();
+      const results = await Promise.all(Array.from({ length: 1000 }, () => resolver.resolve(serial)));
+      const after = gws[2]!.devices!.stats();
+      assert.ok(results.every((r) => r?.keyId === serial));
+      assert.equal(after.resolver.l3Load - before.resolver.l3Load, 1, 'database loads');
+      assert.equal(after.sqlQueries - before.sqlQueries, oneLoad, 'SQL queries: those of one load');
+    });
+
     test('a revocation through one instance is enforced by all three within 1 s', async () => {
       for (const gw of gws) assert.equal(await outcome(rotatedKey, gw), 'ok'); // every L1 holds the key
       const started = performance.now();
