@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { createConnection, type Connection } from 'mysql2/promise';
 import { sql, type Kysely } from 'kysely';
 import { openDeviceDatabase, type DeviceDatabase, type OpenDeviceDatabaseOptions } from '../src/store/index.js';
-import { defineStoreSuite, dumpTables, freePort, silentServer, type FreshDatabase } from './store-suite.js';
+import { defineStoreSuite, dumpTables, freePort, reachableOnce, silentServer, type FreshDatabase } from './store-suite.js';
 
 const ADMIN_URL = 'mysql://root@127.0.0.1:3306/test';
 const run = `wxseal_t_${randomBytes(6).toString('hex')}`;
@@ -22,22 +22,7 @@ async function admin<T>(fn: (c: Connection) => Promise<T>): Promise<T> {
   }
 }
 
-// Checked once, by the first test that needs the server: every such test then FAILS with this
-// message (a hook failure would only cancel them).
-let reachable: Promise<void> | undefined;
-function ensureReachable(): Promise<void> {
-  reachable ??= (async () => {
-    try {
-      await admin((c) => c.query('select 1'));
-    } catch (err) {
-      throw new Error(
-        `MariaDB is not reachable at ${ADMIN_URL} (${(err as Error).message}). ` +
-          'Start it with `npm run services`; the MariaDB store tests fail rather than skip.',
-      );
-    }
-  })();
-  return reachable;
-}
+const ensureReachable = reachableOnce('MariaDB', ADMIN_URL, () => admin((c) => c.query('select 1')));
 
 defineStoreSuite({
   name: 'MariaDB',

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { sql, type Kysely } from 'kysely';
 import { openDeviceDatabase, type DeviceDatabase, type OpenDeviceDatabaseOptions } from '../src/store/index.js';
-import { defineStoreSuite, dumpTables, freePort, silentServer, type FreshDatabase } from './store-suite.js';
+import { defineStoreSuite, dumpTables, freePort, reachableOnce, silentServer, type FreshDatabase } from './store-suite.js';
 
 const URL_BASE = 'postgres://postgres@127.0.0.1:5432/test';
 const run = `wxseal_t_${randomBytes(6).toString('hex')}`;
@@ -24,22 +24,7 @@ async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-// Checked once, by the first test that needs the server: every such test then FAILS with this
-// message (a hook failure would only cancel them).
-let reachable: Promise<void> | undefined;
-function ensureReachable(): Promise<void> {
-  reachable ??= (async () => {
-    try {
-      await admin((c) => c.query('select 1'));
-    } catch (err) {
-      throw new Error(
-        `PostgreSQL is not reachable at ${URL_BASE} (${(err as Error).message}). ` +
-          'Start it with `npm run services`; the PostgreSQL store tests fail rather than skip.',
-      );
-    }
-  })();
-  return reachable;
-}
+const ensureReachable = reachableOnce('PostgreSQL', URL_BASE, () => admin((c) => c.query('select 1')));
 
 defineStoreSuite({
   name: 'PostgreSQL',

@@ -743,3 +743,21 @@ export function defineStoreSuite(target: StoreTarget): void {
     }
   });
 }
+
+/**
+ * Checks a database server once; every test that needs it then FAILS with the same clear message
+ * (a failing hook would only cancel them, and a missing service must never look like a skip).
+ */
+export function reachableOnce(name: string, url: string, check: () => Promise<unknown>): () => Promise<void> {
+  let reachable: Promise<void> | undefined;
+  return () =>
+    (reachable ??= check().then(
+      () => undefined,
+      (err: unknown) => {
+        throw new Error(
+          `${name} is not reachable at ${url} (${(err as Error).message}). ` +
+            `Start it with \`npm run services\`; the ${name} store tests fail rather than skip.`,
+        );
+      },
+    ));
+}
