@@ -1,0 +1,403 @@
+// Mini Program server API security ("API 安全"): AES256_GCM request/response encryption and
+// RSAwithSHA256 (RSA-PSS, SHA-256, salt 32) signatures carried in Wechatmp-* headers.
+// Source: developers.weixin.qq.com/miniprogram/dev/server/getting_started/api_signature.html
+// Pure functions over node:crypto; no I/O, no clock unless the caller lets one default.
+import {
+  X509Certificate,
+  constants,
+  createCipheriv,
+  createDecipheriv,
+  createPrivateKey,
+  createPublicKey,
+  randomBytes,
+  sign,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
+
+/** Stable codes of errors this module raises. */
+export type WechatApiSecurityErrorCode =
+  | 'WXMP_INVALID_ARGUMENT'
+  | 'WXMP_MISSING_HEADER'
+  | 'WXMP_MALFORMED_ENVELOPE'
+  | 'WXMP_DECRYPT_FAILED'
+  | 'WXMP_MALFORMED_PLAINTEXT'
+  | 'WXMP_APPID_MISMATCH'
+  | 'WXMP_TIMESTAMP_MISMATCH'
+  | 'WXMP_TIMESTAMP_EXPIRED'
+  | 'WXMP_UNKNOWN_SERIAL'
+  | 'WXMP_BAD_SIGNATURE';
+
+export class WechatApiSecurityError extends Error {
+  readonly code: WechatApiSecurityErrorCode;
+  constructor(code: WechatApiSecurityErrorCode, message: string) {
+    super(`${code}: ${message}`);
+    this.name = 'WechatApiSecurityError';
+    this.code = code;
+  }
+}
+
+/** Error codes WeChat answers when a Wechatmp-* request is rejected (guide, section 5). */
+export const WECHAT_API_SECURITY_ERRORS = {
+  40230: { name: 'API_Missing_Wechatmp_Serial', meaning: 'Wechatmp-Serial missing' },
+  40231: { name: 'API_Missing_Wechatmp_Timestamp', meaning: 'Wechatmp-TimeStamp missing' },
+  40232: { name: 'API_Missing_Wechatmp_Signature', meaning: 'Wechatmp-Signature missing' },
+  40233: { name: 'API_Missing_Wechatmp_Appid', meaning: 'Wechatmp-Appid missing' },
+  40234: { name: 'API_Invalid_Signature', meaning: 'invalid signature' },
+  40235: { name: 'API_Invalid_Encrypt', meaning: 'invalid encryption' },
+  40236: { name: 'API_Invalid_Wechatmp_Appid', meaning: 'invalid Wechatmp-Appid' },
+  40237: { name: 'API_Invalid_Wechatmp_Appidmatch', meaning: 'Wechatmp-Appid does not match the access_token' },
+  40238: { name: 'API_NoExist_DevSecretSym', meaning: 'no symmetric key configured by the developer' },
+  40239: { name: 'API_NoExist_DevSecretAsym', meaning: 'no public key configured by the developer' },
+  40240: { name: 'API_Expired_Wechatmp_Timestamp', meaning: 'timestamp expired' },
+} as const;
+
+export type WechatApiSecurityErrcode = keyof typeof WECHAT_API_SECURITY_ERRORS;
+
+export function isWechatApiSecurityErrcode(errcode: unknown): errcode is WechatApiSecurityErrcode {
+  return typeof errcode === 'number' && Object.prototype.hasOwnProperty.call(WECHAT_API_SECURITY_ERRORS, errcode);
+}
+
+/** The `{iv,data,authtag}` body of an encrypted request or response (all base64). */
+export interface EncryptedEnvelope {
+  iv: string;
+  data: string;
+  authtag: string;
+}
+
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const KEY_BYTES = 32;
+const PSS_SALT = 32;
+const SECURITY_FIELDS = ['_n', '_appid', '_timestamp'] as const;
+
+function fail(code: WechatApiSecurityErrorCode, message: string): never {
+  throw new WechatApiSecurityError(code, message);
+}
+
+function decodeB64(value: string, what: string, code: WechatApiSecurityErrorCode): Buffer {
+  if (typeof value !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(value) || value.length % 4 !== 0) {
+    fail(code, `${what} is not standard base64`);
+  }
+  return Buffer.from(value, 'base64');
+}
+
+/** Checks the URL the AAD and the signed string use: scheme and host, no query, no fragment. */
+export function assertUrlPath(urlPath: string): void {
+  let url: URL;
+  try {
+    url = new URL(urlPath);
+  } catch {
+    fail('WXMP_INVALID_ARGUMENT', 'urlPath must be an absolute URL with scheme and host');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') fail('WXMP_INVALID_ARGUMENT', 'urlPath must be http(s)');
+  if (urlPath.includes('?') || urlPath.includes('#')) fail('WXMP_INVALID_ARGUMENT', 'urlPath must not carry a query or fragment');
+}
+
+function assertTimestamp(timestamp: number, what = 'timestamp'): void {
+  if (!Number.isSafeInteger(timestamp) || timestamp < 0) fail('WXMP_INVALID_ARGUMENT', `${what} must be a non-negative integer (seconds)`);
+}
+
+function assertAppid(appid: string): void {
+  if (typeof appid !== 'string' || appid.length === 0 || /[|\n]/.test(appid)) fail('WXMP_INVALID_ARGUMENT', 'appid must be a non-empty string without "|" or newline');
+}
+
+function symKeyBytes(symKey: Uint8Array | string): Buffer {
+  const key = typeof symKey === 'string' ? decodeB64(symKey, 'symKey', 'WXMP_INVALID_ARGUMENT') : Buffer.from(symKey);
+  if (key.length !== KEY_BYTES) fail('WXMP_INVALID_ARGUMENT', `symKey must be ${KEY_BYTES} bytes, got ${key.length}`);
+  return key;
+}
+
+/** AAD of the GCM layer: `urlpath|appid|timestamp|sn`. */
+export function buildAad(urlPath: string, appid: string, timestamp: number, symSn: string): string {
+  assertUrlPath(urlPath);
+  assertAppid(appid);
+  assertTimestamp(timestamp);
+  if (typeof symSn !== 'string' || symSn.length === 0 || symSn.includes('|')) fail('WXMP_INVALID_ARGUMENT', 'symSn must be a non-empty string without "|"');
+  return `${urlPath}|${appid}|${timestamp}|${symSn}`;
+}
+
+/** String signed in both directions: `urlpath\nappid\ntimestamp\npostdata`, no trailing newline, no SN. */
+export function buildSigningString(urlPath: string, appid: string, timestamp: number, body: string): string {
+  assertUrlPath(urlPath);
+  assertAppid(appid);
+  assertTimestamp(timestamp);
+  return `${urlPath}\n${appid}\n${timestamp}\n${body}`;
+}
+
+/** AES-256-GCM seal of a plaintext under an AAD (low-level; also what a mock WeChat server needs). */
+export function sealEnvelope(symKey: Uint8Array | string, iv: Uint8Array | string, aad: string, plaintext: string): EncryptedEnvelope {
+  const key = symKeyBytes(symKey);
+  const ivBytes = typeof iv === 'string' ? decodeB64(iv, 'iv', 'WXMP_INVALID_ARGUMENT') : Buffer.from(iv);
+  if (ivBytes.length !== IV_BYTES) fail('WXMP_INVALID_ARGUMENT', `iv must be ${IV_BYTES} bytes`);
+  const cipher = createCipheriv('aes-256-gcm', key, ivBytes, { authTagLength: TAG_BYTES });
+  cipher.setAAD(Buffer.from(aad, 'utf8'));
+  const data = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return { iv: ivBytes.toString('base64'), data: data.toString('base64'), authtag: cipher.getAuthTag().toString('base64') };
+}
+
+/** Parses an `{iv,data,authtag}` body (string or object), checking shapes and lengths. */
+export function parseEnvelope(body: string | EncryptedEnvelope): EncryptedEnvelope {
+  let value: unknown = body;
+  if (typeof body === 'string') {
+    try {
+      value = JSON.parse(body);
+    } catch {
+      fail('WXMP_MALFORMED_ENVELOPE', 'body is not JSON');
+    }
+  }
+  if (typeof value !== 'object' || value === null) fail('WXMP_MALFORMED_ENVELOPE', 'body is not an object');
+  const { iv, data, authtag } = value as Record<string, unknown>;
+  if (typeof iv !== 'string' || typeof data !== 'string' || typeof authtag !== 'string') {
+    fail('WXMP_MALFORMED_ENVELOPE', 'body must carry string iv, data and authtag');
+  }
+  if (decodeB64(iv, 'iv', 'WXMP_MALFORMED_ENVELOPE').length !== IV_BYTES) fail('WXMP_MALFORMED_ENVELOPE', `iv must decode to ${IV_BYTES} bytes`);
+  if (decodeB64(authtag, 'authtag', 'WXMP_MALFORMED_ENVELOPE').length !== TAG_BYTES) fail('WXMP_MALFORMED_ENVELOPE', `authtag must decode to ${TAG_BYTES} bytes`);
+  decodeB64(data, 'data', 'WXMP_MALFORMED_ENVELOPE');
+  return { iv, data, authtag };
+}
+
+/** AES-256-GCM open; any tampering with iv, data, tag or AAD gives WXMP_DECRYPT_FAILED. */
+export function openEnvelope(symKey: Uint8Array | string, envelope: string | EncryptedEnvelope, aad: string): string {
+  const key = symKeyBytes(symKey);
+  const env = parseEnvelope(envelope);
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(env.iv, 'base64'), { authTagLength: TAG_BYTES });
+    decipher.setAAD(Buffer.from(aad, 'utf8'));
+    decipher.setAuthTag(Buffer.from(env.authtag, 'base64'));
+    const plain = Buffer.concat([decipher.update(Buffer.from(env.data, 'base64')), decipher.final()]);
+    return new TextDecoder('utf-8', { fatal: true }).decode(plain);
+  } catch {
+    fail('WXMP_DECRYPT_FAILED', 'AES-256-GCM authentication failed');
+  }
+}
+
+export interface BuildEncryptedRequestOptions {
+  /** Full API URL with scheme and host, without the query (no access_token). */
+  urlPath: string;
+  appid: string;
+  /** Unix seconds; also sent as Wechatmp-TimeStamp. */
+  timestamp: number;
+  /** The 32-byte symmetric key (bytes or base64 as the console shows it). */
+  symKey: Uint8Array | string;
+  /** The symmetric key's number (SN) from the console. */
+  symSn: string;
+  /** Original URL and POST parameters, without access_token. */
+  params: Record<string, unknown>;
+  /** `_n`; random 16-byte base64 (unpadded) when omitted. */
+  nonce?: string;
+  /** 12-byte IV (bytes or base64); random when omitted. Never reuse one under the same key. */
+  iv?: Uint8Array | string;
+}
+
+export interface EncryptedRequest {
+  /** The exact POST body to send and to sign. */
+  body: string;
+  envelope: EncryptedEnvelope;
+  /** The JSON that was encrypted. */
+  plaintext: string;
+  aad: string;
+}
+
+/** Encrypts a request: plaintext `{_n,_appid,_timestamp,...params}`, AAD `urlpath|appid|timestamp|sn`. */
+export function buildEncryptedRequest(opts: BuildEncryptedRequestOptions): EncryptedRequest {
+  const aad = buildAad(opts.urlPath, opts.appid, opts.timestamp, opts.symSn);
+  if (typeof opts.params !== 'object' || opts.params === null || Array.isArray(opts.params)) fail('WXMP_INVALID_ARGUMENT', 'params must be an object');
+  for (const field of SECURITY_FIELDS) {
+    if (Object.prototype.hasOwnProperty.call(opts.params, field)) fail('WXMP_INVALID_ARGUMENT', `params must not contain the security field ${field}`);
+  }
+  const nonce = opts.nonce ?? randomBytes(16).toString('base64').replace(/=+$/, '');
+  if (typeof nonce !== 'string' || nonce.length === 0) fail('WXMP_INVALID_ARGUMENT', 'nonce must be a non-empty string');
+  const plaintext = JSON.stringify({ _n: nonce, _appid: opts.appid, _timestamp: opts.timestamp, ...opts.params });
+  const envelope = sealEnvelope(opts.symKey, opts.iv ?? randomBytes(IV_BYTES), aad, plaintext);
+  return { body: JSON.stringify({ iv: envelope.iv, data: envelope.data, authtag: envelope.authtag }), envelope, plaintext, aad };
+}
+
+function toPrivateKey(key: KeyObject | string): KeyObject {
+  let k: KeyObject;
+  try {
+    k = typeof key === 'string' ? createPrivateKey(key) : key;
+  } catch {
+    fail('WXMP_INVALID_ARGUMENT', 'privateKey is not a readable private key');
+  }
+  if (k.type !== 'private' || k.asymmetricKeyType !== 'rsa') fail('WXMP_INVALID_ARGUMENT', 'privateKey must be an RSA private key');
+  return k;
+}
+
+/** Accepts an X.509 certificate PEM, a public key PEM, or a KeyObject. */
+export function toVerificationKey(key: KeyObject | string): KeyObject {
+  let k: KeyObject;
+  try {
+    if (typeof key !== 'string') k = key.type === 'private' ? createPublicKey(key) : key;
+    else if (key.includes('-----BEGIN CERTIFICATE-----')) k = new X509Certificate(key).publicKey;
+    else k = createPublicKey(key);
+  } catch {
+    fail('WXMP_INVALID_ARGUMENT', 'not a readable certificate or public key');
+  }
+  if (k.asymmetricKeyType !== 'rsa') fail('WXMP_INVALID_ARGUMENT', 'verification key must be RSA');
+  return k;
+}
+
+const PSS = { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: PSS_SALT } as const;
+
+function pssVerify(key: KeyObject, message: string, signatureB64: string): boolean {
+  if (typeof signatureB64 !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(signatureB64) || signatureB64.length % 4 !== 0) return false;
+  return verify('sha256', Buffer.from(message, 'utf8'), { key, ...PSS }, Buffer.from(signatureB64, 'base64'));
+}
+
+export interface SignRequestOptions {
+  urlPath: string;
+  appid: string;
+  timestamp: number;
+  /** The exact POST body sent. */
+  body: string;
+  /** Application RSA private key (PKCS#1 or PKCS#8 PEM, or KeyObject). */
+  privateKey: KeyObject | string;
+}
+
+/** Wechatmp-Signature of a request: base64 RSA-PSS/SHA-256/salt 32. PSS is randomised. */
+export function signRequest(opts: SignRequestOptions): string {
+  const message = buildSigningString(opts.urlPath, opts.appid, opts.timestamp, opts.body);
+  return sign('sha256', Buffer.from(message, 'utf8'), { key: toPrivateKey(opts.privateKey), ...PSS }).toString('base64');
+}
+
+/** The headers a signed request carries. */
+export function requestHeaders(appid: string, timestamp: number, signature: string): Record<string, string> {
+  return { 'Wechatmp-Appid': appid, 'Wechatmp-TimeStamp': String(timestamp), 'Wechatmp-Signature': signature };
+}
+
+export interface VerifyRequestSignatureOptions {
+  urlPath: string;
+  appid: string;
+  timestamp: number;
+  body: string;
+  signature: string;
+  /** Application public key (or its private key, or a certificate). */
+  publicKey: KeyObject | string;
+}
+
+/** What WeChat does with a request signature (for mock servers and tests); throws WXMP_BAD_SIGNATURE. */
+export function verifyRequestSignature(opts: VerifyRequestSignatureOptions): void {
+  const message = buildSigningString(opts.urlPath, opts.appid, opts.timestamp, opts.body);
+  if (!pssVerify(toVerificationKey(opts.publicKey), message, opts.signature)) fail('WXMP_BAD_SIGNATURE', 'request signature does not verify');
+}
+
+/** The Wechatmp-* response headers, by name (case-insensitive lookup). */
+export type ResponseHeaders = Record<string, string | string[] | undefined>;
+
+function header(headers: ResponseHeaders, name: string): string | undefined {
+  const lower = name.toLowerCase();
+  for (const [k, v] of Object.entries(headers)) {
+    if (k.toLowerCase() !== lower || v === undefined) continue;
+    if (Array.isArray(v)) {
+      if (v.length !== 1) fail('WXMP_MISSING_HEADER', `${name} must appear once`);
+      return v[0];
+    }
+    return v;
+  }
+  return undefined;
+}
+
+function requireHeader(headers: ResponseHeaders, name: string): string {
+  const v = header(headers, name);
+  if (v === undefined || v === '') fail('WXMP_MISSING_HEADER', `${name} missing`);
+  return v;
+}
+
+/** Reads Wechatmp-TimeStamp as a number (decimal digits only). */
+export function responseTimestamp(headers: ResponseHeaders): number {
+  const raw = requireHeader(headers, 'Wechatmp-TimeStamp');
+  if (!/^\d{1,15}$/.test(raw)) fail('WXMP_MISSING_HEADER', 'Wechatmp-TimeStamp is not a decimal timestamp');
+  return Number(raw);
+}
+
+export interface VerifyResponseSignatureOptions {
+  urlPath: string;
+  appid: string;
+  headers: ResponseHeaders;
+  /** The exact response body bytes as text. */
+  body: string;
+  /** Platform certificates (or public keys) by their console number (Wechatmp-Serial), not X.509 serial. */
+  certificates: Record<string, KeyObject | string>;
+}
+
+export interface VerifiedResponseSignature {
+  timestamp: number;
+  /** The console number whose signature verified. */
+  serial: string;
+  /** True when only the Wechatmp-*-Deprecated pair could be checked: update the certificate soon. */
+  deprecated: boolean;
+}
+
+/**
+ * Verifies a response signature over `urlpath\nappid\nRESPONSE timestamp\nbody`. The certificate
+ * is chosen by Wechatmp-Serial; when none is held for it, the Wechatmp-Serial-Deprecated /
+ * Wechatmp-Signature-Deprecated pair is tried instead. A held certificate whose signature fails
+ * is a failure (no fallback).
+ */
+export function verifyResponseSignature(opts: VerifyResponseSignatureOptions): VerifiedResponseSignature {
+  const { headers } = opts;
+  const timestamp = responseTimestamp(headers);
+  const appidHeader = header(headers, 'Wechatmp-Appid');
+  if (appidHeader !== undefined && appidHeader !== opts.appid) fail('WXMP_APPID_MISMATCH', 'Wechatmp-Appid differs from the expected appid');
+  const serial = requireHeader(headers, 'Wechatmp-Serial');
+  const signature = requireHeader(headers, 'Wechatmp-Signature');
+  const message = buildSigningString(opts.urlPath, opts.appid, timestamp, opts.body);
+  const has = (sn: string) => Object.prototype.hasOwnProperty.call(opts.certificates, sn);
+
+  let chosen: { serial: string; signature: string; deprecated: boolean } | undefined;
+  if (has(serial)) chosen = { serial, signature, deprecated: false };
+  else {
+    const oldSerial = header(headers, 'Wechatmp-Serial-Deprecated');
+    const oldSignature = header(headers, 'Wechatmp-Signature-Deprecated');
+    if (oldSerial !== undefined && oldSignature !== undefined && has(oldSerial)) chosen = { serial: oldSerial, signature: oldSignature, deprecated: true };
+  }
+  if (chosen === undefined) fail('WXMP_UNKNOWN_SERIAL', `no platform certificate held for serial ${serial}`);
+  const cert = opts.certificates[chosen.serial];
+  if (cert === undefined) fail('WXMP_UNKNOWN_SERIAL', `no platform certificate held for serial ${chosen.serial}`);
+  if (!pssVerify(toVerificationKey(cert), message, chosen.signature)) fail('WXMP_BAD_SIGNATURE', `response signature does not verify with certificate ${chosen.serial}`);
+  return { timestamp, serial: chosen.serial, deprecated: chosen.deprecated };
+}
+
+export interface DecryptResponseOptions {
+  urlPath: string;
+  appid: string;
+  /** The RESPONSE timestamp (Wechatmp-TimeStamp of the response). */
+  timestamp: number;
+  symKey: Uint8Array | string;
+  symSn: string;
+  body: string | EncryptedEnvelope;
+  /** Clock in Unix seconds; defaults to now. */
+  nowSeconds?: number;
+  /** Largest accepted |now - timestamp|; default 300 s. */
+  maxSkewSeconds?: number;
+}
+
+export interface DecryptedResponse {
+  plaintext: string;
+  /** The original response fields, without `_n`, `_appid`, `_timestamp`. */
+  data: Record<string, unknown>;
+  nonce: string;
+}
+
+/** Decrypts a response (AAD with the response timestamp) and checks its inner `_appid` / `_timestamp`. */
+export function decryptResponse(opts: DecryptResponseOptions): DecryptedResponse {
+  const aad = buildAad(opts.urlPath, opts.appid, opts.timestamp, opts.symSn);
+  const now = opts.nowSeconds ?? Math.floor(Date.now() / 1000);
+  const maxSkew = opts.maxSkewSeconds ?? 300;
+  if (!Number.isFinite(now) || !Number.isFinite(maxSkew) || maxSkew < 0) fail('WXMP_INVALID_ARGUMENT', 'nowSeconds / maxSkewSeconds invalid');
+  if (Math.abs(now - opts.timestamp) > maxSkew) fail('WXMP_TIMESTAMP_EXPIRED', `response timestamp ${opts.timestamp} is outside ±${maxSkew}s of ${now}`);
+  const plaintext = openEnvelope(opts.symKey, opts.body, aad);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(plaintext);
+  } catch {
+    fail('WXMP_MALFORMED_PLAINTEXT', 'decrypted data is not JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) fail('WXMP_MALFORMED_PLAINTEXT', 'decrypted data is not an object');
+  const { _n, _appid, _timestamp, ...data } = parsed as Record<string, unknown>;
+  if (typeof _n !== 'string') fail('WXMP_MALFORMED_PLAINTEXT', '_n missing');
+  if (_appid !== opts.appid) fail('WXMP_APPID_MISMATCH', 'inner _appid differs from the expected appid');
+  if (_timestamp !== opts.timestamp) fail('WXMP_TIMESTAMP_MISMATCH', 'inner _timestamp differs from Wechatmp-TimeStamp');
+  return { plaintext, data, nonce: _n };
+}
