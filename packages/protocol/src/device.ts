@@ -202,17 +202,7 @@ export function parseActivationRequest(body: Uint8Array): ParsedActivationReques
   if (body.length > MAX_ACTIVATION_BODY_BYTES) {
     throw new WxsealError('WXSEAL_BODY_TOO_LARGE', `activation body exceeds ${MAX_ACTIVATION_BODY_BYTES} bytes`);
   }
-  let text: string;
-  let parsed: unknown;
-  try {
-    text = decodeUtf8Strict(body);
-    parsed = JSON.parse(text);
-  } catch {
-    return malformedPayload('activation body is not UTF-8 JSON');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return malformedPayload('activation body must be a JSON object');
-  const raw = parsed as Record<string, unknown>;
-  if (writtenMemberCount(text) !== Object.keys(raw).length) malformedPayload('activation body repeats a member');
+  const raw = parseJsonObjectOnce(body, 'activation body', malformedPayload);
   for (const name of Object.keys(raw)) {
     // Unknown members are refused: nothing outside the canonical string may reach the server unsigned.
     if (!(ACTIVATION_MEMBERS as readonly string[]).includes(name)) malformedPayload('activation body has an unknown member');
@@ -343,19 +333,28 @@ const responseInvalid = (message: string, status?: number): never => {
   throw new WxsealError('WXSEAL_RESPONSE_INVALID', message, status === undefined ? undefined : { status });
 };
 
-/** Reads a delivery body; members it does not know are ignored, a repeated one is refused (SPEC.md 15.6). */
-export function parseDeviceKeyDelivery(body: Uint8Array): DeviceKeyDelivery {
+/**
+ * A UTF-8 JSON object whose member names each appear once (SPEC.md 15.3, 15.6: parsers disagree on
+ * repeats, and a signed body must read the same to every parser); anything else goes to `fail`.
+ */
+function parseJsonObjectOnce(body: Uint8Array, what: string, fail: (message: string) => never): Record<string, unknown> {
   let text: string;
   let parsed: unknown;
   try {
     text = decodeUtf8Strict(body);
     parsed = JSON.parse(text);
   } catch {
-    return responseInvalid('key delivery is not UTF-8 JSON');
+    return fail(`${what} is not UTF-8 JSON`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return responseInvalid('key delivery must be a JSON object');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return fail(`${what} must be a JSON object`);
   const raw = parsed as Record<string, unknown>;
-  if (writtenMemberCount(text) !== Object.keys(raw).length) return responseInvalid('key delivery repeats a member');
+  if (writtenMemberCount(text) !== Object.keys(raw).length) return fail(`${what} repeats a member`);
+  return raw;
+}
+
+/** Reads a delivery body; members it does not know are ignored, a repeated one is refused (SPEC.md 15.6). */
+export function parseDeviceKeyDelivery(body: Uint8Array): DeviceKeyDelivery {
+  const raw = parseJsonObjectOnce(body, 'key delivery', responseInvalid);
   const member = (name: keyof DeviceKeyDelivery, pattern: RegExp): string => {
     const value = raw[name];
     if (typeof value !== 'string' || !pattern.test(value)) return responseInvalid(`key delivery member ${name} is missing or malformed`);
