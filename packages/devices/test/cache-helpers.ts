@@ -4,7 +4,6 @@
 // the commands a client sends.
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { ClientCredential } from '@wxseal/server';
 import type { DeviceKeyRecord, DeviceKeySource } from '../src/store/types.js';
@@ -156,30 +155,7 @@ export async function within(limitMs: number, check: () => boolean | Promise<boo
   }
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
-/** A TCP server that accepts connections and never answers: a Redis that hangs. */
-export async function silentServer(): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((s) => {
-    sockets.add(s);
-    s.on('error', () => undefined);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
+export { freePort, silentServer } from './net-helpers.js';
 
 export const cacheKey = (): Buffer => randomBytes(32);
 

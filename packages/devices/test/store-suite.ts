@@ -3,8 +3,8 @@
 // empty database (a file, a schema, a database), so tests and parallel runs never share rows.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
+export { freePort, silentServer } from './net-helpers.js';
 import { sql, type Kysely } from 'kysely';
 import { isWxsealError } from '@wxseal/protocol';
 import {
@@ -89,33 +89,6 @@ export async function dumpTables(db: Kysely<DeviceDatabase>, tables: { schema?: 
     }
   }
   return Buffer.concat(parts);
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
-/** A TCP server that accepts connections and never answers (a database that is hung, not down). */
-export async function silentServer(): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return {
-    port,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
 }
 
 export function defineStoreSuite(target: StoreTarget): void {
