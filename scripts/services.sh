@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the services the integration tests use are running on their standard loopback ports:
 # Redis 6379, PostgreSQL 5432 (trust auth, database `test`), MariaDB 3306 (root, no password,
-# database `test`). Starts what is stopped; installs from Debian's packages what is absent.
+# database `test`), etcd 2379. Starts what is stopped; installs from Debian's packages what is absent.
 # Idempotent: running it when everything is up changes nothing.
 set -euo pipefail
 
@@ -71,6 +71,19 @@ if ! my_up; then
   wait_for mariadb my_up
 else log "mariadb is up"; fi
 mariadb -h 127.0.0.1 -uroot -e 'CREATE DATABASE IF NOT EXISTS test' 
+
+# --- etcd (certificate sync for WeChat Pay across instances) ---------------------------------
+etcd_up() { curl -fsS --max-time 2 http://127.0.0.1:2379/health 2>/dev/null | grep -q '"health":"true"'; }
+if ! command -v etcd >/dev/null; then log "installing etcd"; apt_install etcd-server etcd-client; fi
+if ! etcd_up; then
+  log "starting etcd"
+  mkdir -p /var/lib/etcd-ci /var/log/etcd
+  # Debian's package may start its own unit; on machines without systemd start one by hand.
+  nohup etcd --name ci --data-dir /var/lib/etcd-ci \
+    --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
+    --listen-peer-urls http://127.0.0.1:2380 >/var/log/etcd/ci.log 2>&1 &
+  wait_for etcd etcd_up
+else log "etcd is up"; fi
 
 # --- Java (the independent protocol implementation in interop/java) ---------------------------
 if ! command -v javac >/dev/null; then log "installing a JDK for the interop tests"; apt_install default-jdk-headless; fi

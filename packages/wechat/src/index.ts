@@ -2,3 +2,4 @@ export * from './api-security.js';
 export * from './errors.js';
 export * from './http.js';
 export * from './token-source.js';
+export * from './mp-client.js';
