@@ -15,6 +15,7 @@ import type {
 } from './commands/device.js';
 import { gateway } from './commands/gateway.js';
 import { keygen } from './commands/keygen.js';
+import { mockWechat } from './commands/mock-wechat.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -104,6 +105,26 @@ export async function main(argv: string[]): Promise<number> {
     .option('--check', 'validate the config and exit', false)
     .action(async (o: { config: string; check: boolean }) => {
       exitCode = await gateway(o, {
+        stdout: (t) => process.stdout.write(t),
+        stderr: (t) => process.stderr.write(t),
+      });
+    });
+
+  program
+    .command('mock-wechat')
+    .description('run an offline mock of WeChat\'s servers (access_token, jscode2session, getuserphonenumber, API security) for tests and local development')
+    .option('--state-dir <dir>', 'keys, dev app and client.json (generated on the first run)', '.wxseal/mock-wechat')
+    .option('--host <host>', 'listen address', '127.0.0.1')
+    .option('--port <n>', 'listen port (0 = any free port)', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number');
+      return n;
+    }, 8090)
+    .option('--public-base-url <url>', 'scheme+host the client computes urlpath with (default http://<Host header>)')
+    .option('--control-token <token>', 'require this bearer token on the /__mock/ control API')
+    .option('--token-ttl <seconds>', 'access_token lifetime', positiveInt)
+    .action(async (o: { stateDir: string; host: string; port: number; publicBaseUrl?: string; controlToken?: string; tokenTtl?: number }) => {
+      exitCode = await mockWechat(o, {
         stdout: (t) => process.stdout.write(t),
         stderr: (t) => process.stderr.write(t),
       });

@@ -3,3 +3,4 @@ export * from './errors.js';
 export * from './http.js';
 export * from './token-source.js';
 export * from './mp-client.js';
+export * from './access-token/index.js';

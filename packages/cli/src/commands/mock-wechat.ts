@@ -1,0 +1,47 @@
+export interface MockWechatCommandOptions {
+  stateDir: string;
+  host: string;
+  port: number;
+  publicBaseUrl?: string;
+  controlToken?: string;
+  tokenTtl?: number;
+}
+
+export interface MockWechatCommandIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+/**
+ * `wxseal mock-wechat`: runs the offline WeChat mock from a state directory (generated on the
+ * first run: one dev app, its keys, the platform key, and client.json for the backend) until
+ * SIGTERM/SIGINT. Resolves with the exit code.
+ */
+export async function mockWechat(options: MockWechatCommandOptions, io: MockWechatCommandIo): Promise<number> {
+  // Loaded here: the other commands need none of the mock's dependencies.
+  const { describeRunningMockWechat, runMockWechatFromState } = await import('@wxseal/mock-wechat');
+  const running = await runMockWechatFromState({
+    stateDir: options.stateDir,
+    host: options.host,
+    port: options.port,
+    ...(options.publicBaseUrl !== undefined ? { publicBaseUrl: options.publicBaseUrl } : {}),
+    ...(options.controlToken !== undefined ? { controlToken: options.controlToken } : {}),
+    ...(options.tokenTtl !== undefined ? { tokenTtlSeconds: options.tokenTtl } : {}),
+  });
+  io.stdout(describeRunningMockWechat(running));
+  return new Promise<number>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      running.mock.close().then(
+        () => resolve(0),
+        (err: unknown) => {
+          io.stderr(`wxseal mock-wechat: close failed: ${err instanceof Error ? err.message : String(err)}\n`);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

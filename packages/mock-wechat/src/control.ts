@@ -1,0 +1,207 @@
+// The /__mock/ control API: the same controls as the MockWechat handle, over HTTP and JSON, for
+// tests written in other languages. Kept apart from the emulated endpoints; never faulted, never
+// counted in stats. Optional bearer token (MockWechatOptions.controlToken).
+import { timingSafeEqual, createHash } from 'node:crypto';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { FaultKind, FaultSpec } from './faults.js';
+import { sendJson } from './http-util.js';
+import type { MockWechat } from './server.js';
+
+export interface ControlRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  controlToken: string | undefined;
+}
+
+type Controlled = MockWechat & { readonly appids: string[] };
+
+class ControlError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function bodyObject(body: Buffer): Record<string, unknown> {
+  if (body.length === 0) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new ControlError(400, 'body is not JSON');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ControlError(400, 'body must be a JSON object');
+  return v as Record<string, unknown>;
+}
+
+function str(o: Record<string, unknown>, name: string, required = true): string | undefined {
+  const v = o[name];
+  if (v === undefined && !required) return undefined;
+  if (typeof v !== 'string' || v.length === 0 || v.length > 4096) throw new ControlError(400, `${name} must be a non-empty string`);
+  return v;
+}
+
+function num(o: Record<string, unknown>, name: string): number | undefined {
+  const v = o[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ControlError(400, `${name} must be a number`);
+  return v;
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const ha = createHash('sha256').update(a).digest();
+  const hb = createHash('sha256').update(b).digest();
+  return timingSafeEqual(ha, hb);
+}
+
+function faultFromJson(o: Record<string, unknown>): FaultSpec {
+  const kind = str(o, 'kind') as FaultKind;
+  const spec: FaultSpec = { kind };
+  const path = str(o, 'path', false);
+  const pathRegex = str(o, 'pathRegex', false);
+  if (path !== undefined && pathRegex !== undefined) throw new ControlError(400, 'give path or pathRegex, not both');
+  if (path !== undefined) spec.path = path;
+  if (pathRegex !== undefined) {
+    if (pathRegex.length > 200) throw new ControlError(400, 'pathRegex too long (200 chars at most)');
+    try {
+      spec.path = new RegExp(pathRegex);
+    } catch {
+      throw new ControlError(400, 'pathRegex is not a valid regular expression');
+    }
+  }
+  const latencyMs = num(o, 'latencyMs');
+  const status = num(o, 'status');
+  const errcode = num(o, 'errcode');
+  const times = num(o, 'times');
+  if (latencyMs !== undefined) spec.latencyMs = latencyMs;
+  if (status !== undefined) spec.status = status;
+  if (errcode !== undefined) spec.errcode = errcode;
+  if (times !== undefined) spec.times = times;
+  const errmsg = str(o, 'errmsg', false);
+  const body = str(o, 'body', false);
+  if (errmsg !== undefined) spec.errmsg = errmsg;
+  if (body !== undefined) spec.body = body;
+  return spec;
+}
+
+function faultToJson(f: ReturnType<MockWechat['faults']['list']>[number]): Record<string, unknown> {
+  const { path, ...rest } = f;
+  return { ...rest, ...(path instanceof RegExp ? { pathRegex: path.source } : path !== undefined ? { path } : {}) };
+}
+
+/** Answers one control request; returns the HTTP status sent. */
+export async function handleControl(mock: Controlled, req: ControlRequest, res: ServerResponse): Promise<number> {
+  const reply = (status: number, body: unknown): number => {
+    sendJson(res, status, body, { 'Cache-Control': 'no-store' });
+    return status;
+  };
+  try {
+    if (req.controlToken !== undefined) {
+      const auth = req.headers.authorization;
+      const given = typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7) : '';
+      if (!sameSecret(given, req.controlToken)) throw new ControlError(401, 'control token required (Authorization: Bearer …)');
+    }
+    const route = `${req.method} ${req.path}`;
+    const appidOf = (o: Record<string, unknown>) => {
+      const appid = str(o, 'appid')!;
+      if (!mock.appids.includes(appid)) throw new ControlError(404, `unknown appid ${appid}`);
+      return appid;
+    };
+    switch (route) {
+      case 'GET /__mock/health':
+        return reply(200, { ok: true, url: mock.url, apps: mock.appids });
+      case 'GET /__mock/stats':
+        return reply(200, mock.stats);
+      case 'POST /__mock/stats/reset':
+        mock.resetStats();
+        return reply(200, { ok: true });
+      case 'GET /__mock/platform-certificates':
+        return reply(200, { current: mock.platformSerial(), deprecated: mock.deprecatedPlatformSerial() ?? null, certificates: mock.platformCertificates() });
+      case 'POST /__mock/platform/rotate': {
+        const serial = await mock.rotatePlatformKey();
+        return reply(200, { current: serial, deprecated: mock.deprecatedPlatformSerial() ?? null, certificates: mock.platformCertificates() });
+      }
+      case 'POST /__mock/platform/finish-rotation':
+        mock.finishRotation();
+        return reply(200, { current: mock.platformSerial(), certificates: mock.platformCertificates() });
+      case 'GET /__mock/tokens': {
+        const appid = appidOf({ appid: req.query.get('appid') ?? undefined });
+        return reply(200, { appid, stats: mock.tokenStats(appid), current: { stable: mock.currentToken(appid, 'stable') ?? null, classic: mock.currentToken(appid, 'classic') ?? null } });
+      }
+      case 'POST /__mock/tokens/invalidate': {
+        const appid = appidOf(bodyObject(req.body));
+        return reply(200, { invalidated: mock.invalidateTokens(appid) });
+      }
+      case 'POST /__mock/tokens/reset-quota': {
+        const appid = appidOf(bodyObject(req.body));
+        mock.resetForceRefreshQuota(appid);
+        return reply(200, { ok: true });
+      }
+      case 'GET /__mock/faults':
+        return reply(200, { faults: mock.faults.list().map(faultToJson) });
+      case 'POST /__mock/faults': {
+        let id: number;
+        try {
+          id = mock.faults.add(faultFromJson(bodyObject(req.body)));
+        } catch (err) {
+          if (err instanceof ControlError) throw err;
+          throw new ControlError(400, (err as Error).message);
+        }
+        return reply(200, { id });
+      }
+      case 'DELETE /__mock/faults':
+        mock.faults.clear();
+        return reply(200, { ok: true });
+      case 'POST /__mock/fixtures/js-code': {
+        const o = bodyObject(req.body);
+        const appid = appidOf(o);
+        const unionid = str(o, 'unionid', false);
+        const sessionKey = str(o, 'session_key', false) ?? Buffer.from(createHash('sha256').update(`${appid}|${String(o.code)}|${Date.now()}`).digest().subarray(0, 16)).toString('base64');
+        try {
+          mock.addJsCode(appid, str(o, 'code')!, { openid: str(o, 'openid')!, session_key: sessionKey, ...(unionid !== undefined ? { unionid } : {}) });
+        } catch (err) {
+          if (err instanceof ControlError) throw err;
+          throw new ControlError(400, (err as Error).message);
+        }
+        return reply(200, { ok: true });
+      }
+      case 'POST /__mock/fixtures/phone-code': {
+        const o = bodyObject(req.body);
+        const appid = appidOf(o);
+        const pure = str(o, 'purePhoneNumber', false);
+        const cc = str(o, 'countryCode', false);
+        try {
+          mock.addPhoneCode(appid, str(o, 'code')!, { phoneNumber: str(o, 'phoneNumber')!, ...(pure !== undefined ? { purePhoneNumber: pure } : {}), ...(cc !== undefined ? { countryCode: cc } : {}) });
+        } catch (err) {
+          if (err instanceof ControlError) throw err;
+          throw new ControlError(400, (err as Error).message);
+        }
+        return reply(200, { ok: true });
+      }
+      case 'POST /__mock/outage': {
+        const ms = num(bodyObject(req.body), 'durationMs');
+        if (ms === undefined || ms < 0 || ms > 3_600_000) throw new ControlError(400, 'durationMs must be 0..3600000');
+        // Answer first, then go down: the caller gets its confirmation before the listener closes.
+        reply(202, { ok: true, downForMs: ms });
+        await new Promise<void>((resolve) => (res.writableFinished ? resolve() : res.once('finish', () => resolve())));
+        setImmediate(() => void mock.outage(ms).catch(() => undefined));
+        return 202;
+      }
+      default:
+        if (req.path.startsWith('/__mock/faults/') && req.method === 'DELETE') {
+          const id = Number(req.path.slice('/__mock/faults/'.length));
+          if (!Number.isSafeInteger(id)) throw new ControlError(400, 'fault id must be an integer');
+          return reply(mock.faults.remove(id) ? 200 : 404, { removed: id });
+        }
+        throw new ControlError(404, `no control endpoint ${route}`);
+    }
+  } catch (err) {
+    if (err instanceof ControlError) return reply(err.status, { error: err.message });
+    return reply(500, { error: 'control request failed' });
+  }
+}
