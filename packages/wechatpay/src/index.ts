@@ -109,3 +109,13 @@ export {
   type BuildRequestPaymentOptions,
   type RequestPaymentParams,
 } from './mini-program.js';
+export * from './client/index.js';
+export * from './notify/index.js';
+export {
+  StaticMerchantMaterialSource,
+  type StaticMerchantConfig,
+  type StaticMerchantUpdate,
+  type StaticRefreshCallback,
+  type StaticMerchantMaterialSourceOptions,
+} from './merchant/static-source.js';
+export type { MerchantMaterial, MerchantMaterialSource } from './merchant/material.js';

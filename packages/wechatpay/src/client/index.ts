@@ -1,0 +1,42 @@
+// WeChat Pay API v3 HTTP client.
+export {
+  WECHATPAY_API_BACKUP_BASE_URL,
+  WECHATPAY_API_BASE_URL,
+  createWechatPayClient,
+  isWechatPayResponseError,
+  type BreakerOptions,
+  type BreakerState,
+  type CallOptions,
+  type FallbackRequest,
+  type HttpMethod,
+  type RetryOptions,
+  type WechatPayClient,
+  type WechatPayClientEvent,
+  type WechatPayClientOptions,
+  type WechatPayMerchantClient,
+  type WechatPayRequest,
+  type WechatPayResponse,
+} from './client.js';
+export {
+  RETRYABLE_API_CODES,
+  WechatPayApiError,
+  WechatPayResponseError,
+  WechatPayTransportError,
+  isRetryableApiAnswer,
+  isWechatPayApiError,
+  isWechatPayTransportError,
+  type WechatPayApiErrorInit,
+  type WechatPayTransportErrorCode,
+} from './errors.js';
+export { verifyWithRefresh, type VerifiedWith, type VerifyWithRefreshOptions } from './verify.js';
+export type {
+  Amount,
+  JsapiPrepayRequest,
+  JsapiPrepayResult,
+  PromotionDetail,
+  Refund,
+  RefundRequest,
+  RefundStatus,
+  TradeState,
+  Transaction,
+} from './types.js';

@@ -1,0 +1,16 @@
+// WeChat Pay callback notifications: framework-free core, Fastify plugin, Express middleware.
+export {
+  NoNotificationHandlerError,
+  failAnswer,
+  handleNotification,
+  notificationRouter,
+  type HandleNotificationOptions,
+  type NotificationAnswer,
+  type NotificationEvent,
+  type NotificationFailure,
+  type NotificationHandler,
+  type NotificationHandlers,
+  type VerifiedNotification,
+} from './core.js';
+export { wechatPayNotifications, type FastifyNotificationOptions } from './fastify.js';
+export { wechatPayExpress, type ExpressNotificationOptions } from './express.js';
