@@ -16,6 +16,7 @@ import type {
 import { gateway } from './commands/gateway.js';
 import { keygen } from './commands/keygen.js';
 import { mockWechat } from './commands/mock-wechat.js';
+import { payCertsCheck, payCertsDownload, payCertsList } from './commands/pay-certs.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -128,6 +129,49 @@ export async function main(argv: string[]): Promise<number> {
         stdout: (t) => process.stdout.write(t),
         stderr: (t) => process.stderr.write(t),
       });
+    });
+
+  const payIo = { stdout: (t: string) => process.stdout.write(t), stderr: (t: string) => process.stderr.write(t) };
+  const certs = program
+    .command('pay')
+    .description('WeChat Pay API v3 tools')
+    .command('certs')
+    .description('platform certificates (平台证书): download with the APIv3 key, list, check');
+  certs
+    .command('download')
+    .description('download, decrypt (APIv3 key) and verify the platform certificates; write wechatpay_<serial>.pem files')
+    .requiredOption('--mchid <id>', 'merchant id')
+    .requiredOption('--serial-no <serial>', 'merchant API certificate serial')
+    .requiredOption('--private-key <file>', 'merchant API private key (apiclient_key.pem)')
+    .option('--api-v3-key-env <name>', 'environment variable holding the APIv3 key', 'WECHATPAY_APIV3_KEY')
+    .option('--api-v3-key-file <file>', 'file holding the APIv3 key')
+    .option('--base-url <url>', 'WeChat Pay API (default https://api.mch.weixin.qq.com; a mock in tests)')
+    .option('-o, --out <dir>', 'output directory', '.')
+    .action(async (o: { mchid: string; serialNo: string; privateKey: string; apiV3KeyEnv?: string; apiV3KeyFile?: string; baseUrl?: string; out: string }) => {
+      exitCode = await payCertsDownload(o, payIo);
+    });
+  certs
+    .command('list')
+    .description('list the certificates in a directory with serial and expiry (exit 1 when one has < 7 days)')
+    .option('--dir <dir>', 'directory of .pem files', '.')
+    .option('--warn-days <n>', 'flag certificates with fewer days left', positiveInt, 30)
+    .action(async (o: { dir: string; warnDays: number }) => {
+      exitCode = await payCertsList(o, payIo);
+    });
+  certs
+    .command('check')
+    .description('check the merchant key and certificate and the platform certificates (exit 1 on a problem)')
+    .option('--mchid <id>', 'merchant id')
+    .option('--serial-no <serial>', 'expected merchant certificate serial')
+    .option('--private-key <file>', 'merchant API private key')
+    .option('--merchant-cert <file>', 'merchant API certificate (apiclient_cert.pem)')
+    .option('--platform-cert <file>', 'platform certificate (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--public-key-id <id>', 'WeChat Pay public key id (PUB_KEY_ID_…)')
+    .option('--public-key <file>', 'WeChat Pay public key PEM')
+    .option('--warn-days <n>', 'warn when fewer days are left', positiveInt, 30)
+    .option('--json', 'print the report as JSON', false)
+    .action(async (o: { mchid?: string; serialNo?: string; privateKey?: string; merchantCert?: string; platformCert: string[]; publicKeyId?: string; publicKey?: string; warnDays: number; json: boolean }) => {
+      exitCode = await payCertsCheck(o, payIo);
     });
 
   const deviceIo: DeviceIo = {
