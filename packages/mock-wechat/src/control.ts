@@ -6,6 +6,8 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { FaultKind, FaultSpec } from './faults.js';
 import { sendJson } from './http-util.js';
 import type { MockWechat } from './server.js';
+import { createMockPayMerchant, type PayMerchantMode } from './pay/merchants.js';
+import type { PayNotifyEvent, PayNotifyOptions, PayNotifyTamper } from './pay/side.js';
 
 export interface ControlRequest {
   method: string;
@@ -92,6 +94,58 @@ function faultFromJson(o: Record<string, unknown>): FaultSpec {
 function faultToJson(f: ReturnType<MockWechat['faults']['list']>[number]): Record<string, unknown> {
   const { path, ...rest } = f;
   return { ...rest, ...(path instanceof RegExp ? { pathRegex: path.source } : path !== undefined ? { path } : {}) };
+}
+
+function payCall<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw new ControlError(400, (err as Error).message);
+  }
+}
+
+async function payAsync<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw new ControlError(400, (err as Error).message);
+  }
+}
+
+function payKeys(mock: MockWechat, mchid?: string): Record<string, unknown> {
+  return payCall(() => ({
+    current: mock.payPlatformSerial(),
+    certificates: mock.payPlatformCertificates(mchid),
+    publicKey: mock.payPublicKey(),
+    merchants: mock.payMerchants(),
+  }));
+}
+
+const TAMPERS: readonly PayNotifyTamper[] = ['body', 'signature', 'timestamp', 'serial', 'probe'];
+
+function simulationOptions(o: Record<string, unknown>): { mchid?: string; url?: string; notify?: boolean; tamper?: PayNotifyTamper; signWith?: 'certificate' | 'public-key' } {
+  const mchid = str(o, 'mchid', false);
+  const url = str(o, 'url', false);
+  const tamper = str(o, 'tamper', false);
+  const signWith = str(o, 'signWith', false);
+  if (tamper !== undefined && !TAMPERS.includes(tamper as PayNotifyTamper)) throw new ControlError(400, `tamper must be one of ${TAMPERS.join(', ')}`);
+  if (signWith !== undefined && signWith !== 'certificate' && signWith !== 'public-key') throw new ControlError(400, "signWith must be 'certificate' or 'public-key'");
+  if (o['notify'] !== undefined && typeof o['notify'] !== 'boolean') throw new ControlError(400, 'notify must be a boolean');
+  return {
+    ...(mchid !== undefined ? { mchid } : {}),
+    ...(url !== undefined ? { url } : {}),
+    ...(typeof o['notify'] === 'boolean' ? { notify: o['notify'] } : {}),
+    ...(tamper !== undefined ? { tamper: tamper as PayNotifyTamper } : {}),
+    ...(signWith !== undefined ? { signWith: signWith as 'certificate' | 'public-key' } : {}),
+  };
+}
+
+function notifyOptions(o: Record<string, unknown>): PayNotifyOptions {
+  const event = str(o, 'event')! as PayNotifyEvent;
+  const outTradeNo = str(o, 'out_trade_no', false);
+  const outRefundNo = str(o, 'out_refund_no', false);
+  const { notify: _notify, ...rest } = simulationOptions(o);
+  return { ...rest, event, ...(outTradeNo !== undefined ? { out_trade_no: outTradeNo } : {}), ...(outRefundNo !== undefined ? { out_refund_no: outRefundNo } : {}) };
 }
 
 /** Answers one control request; returns the HTTP status sent. */
@@ -182,6 +236,67 @@ export async function handleControl(mock: Controlled, req: ControlRequest, res: 
           throw new ControlError(400, (err as Error).message);
         }
         return reply(200, { ok: true });
+      }
+      case 'GET /__mock/pay/platform-certificates': {
+        const mchid = req.query.get('mchid') ?? undefined;
+        return reply(200, payKeys(mock, mchid));
+      }
+      case 'POST /__mock/pay/platform/rotate': {
+        const o = bodyObject(req.body);
+        const signWith = str(o, 'signWith', false);
+        if (signWith !== undefined && signWith !== 'new' && signWith !== 'old' && signWith !== 'alternate') throw new ControlError(400, "signWith must be 'new', 'old' or 'alternate'");
+        const serial = await mock.rotatePayPlatformCertificate(signWith !== undefined ? { signWith } : {});
+        return reply(200, { rotatedTo: serial, ...payKeys(mock) });
+      }
+      case 'POST /__mock/pay/platform/withdraw-old':
+        return reply(200, { withdrawn: payCall(() => mock.withdrawOldPayPlatformCertificate()), ...payKeys(mock) });
+      case 'POST /__mock/pay/merchants': {
+        // Generates a merchant and registers it; answers the client side (test material only).
+        const o = bodyObject(req.body);
+        const mode = str(o, 'mode', false);
+        if (mode !== undefined && mode !== 'certificate' && mode !== 'public-key' && mode !== 'both') throw new ControlError(400, "mode must be 'certificate', 'public-key' or 'both'");
+        const mchid = str(o, 'mchid', false);
+        let merchant: Awaited<ReturnType<typeof createMockPayMerchant>>;
+        try {
+          merchant = await createMockPayMerchant({ ...(mchid !== undefined ? { mchid } : {}), ...(mode !== undefined ? { mode: mode as PayMerchantMode } : {}) });
+          await mock.addPayMerchant(merchant.config);
+        } catch (err) {
+          throw new ControlError(400, (err as Error).message);
+        }
+        return reply(200, { client: merchant.client, mode: merchant.config.mode, ...payKeys(mock, merchant.config.mchid) });
+      }
+      case 'POST /__mock/pay/notify': {
+        const o = bodyObject(req.body);
+        const result = await payAsync(() => mock.payNotify(notifyOptions(o)));
+        return reply(200, result);
+      }
+      case 'POST /__mock/pay/simulate-payment': {
+        const o = bodyObject(req.body);
+        const outTradeNo = str(o, 'out_trade_no')!;
+        const extra = simulationOptions(o);
+        const result = await payAsync(() => mock.simulatePayment(outTradeNo, extra));
+        return reply(200, { order: mock.payOrder(outTradeNo, extra.mchid) ?? null, notification: result ?? null });
+      }
+      case 'POST /__mock/pay/complete-refund': {
+        const o = bodyObject(req.body);
+        const outRefundNo = str(o, 'out_refund_no')!;
+        const status = str(o, 'status', false);
+        if (status !== undefined && status !== 'SUCCESS' && status !== 'CLOSED' && status !== 'ABNORMAL') throw new ControlError(400, 'status must be SUCCESS, CLOSED or ABNORMAL');
+        const extra = simulationOptions(o);
+        const result = await payAsync(() => mock.completePayRefund(outRefundNo, { ...extra, ...(status !== undefined ? { status } : {}) }));
+        return reply(200, { refund: mock.payRefund(outRefundNo, extra.mchid) ?? null, notification: result ?? null });
+      }
+      case 'GET /__mock/pay/order': {
+        const no = req.query.get('out_trade_no');
+        if (!no) throw new ControlError(400, 'out_trade_no is required');
+        const order = mock.payOrder(no, req.query.get('mchid') ?? undefined);
+        return reply(order ? 200 : 404, { order: order ?? null });
+      }
+      case 'GET /__mock/pay/refund': {
+        const no = req.query.get('out_refund_no');
+        if (!no) throw new ControlError(400, 'out_refund_no is required');
+        const refund = mock.payRefund(no, req.query.get('mchid') ?? undefined);
+        return reply(refund ? 200 : 404, { refund: refund ?? null });
       }
       case 'POST /__mock/outage': {
         const ms = num(bodyObject(req.body), 'durationMs');

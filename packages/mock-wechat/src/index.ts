@@ -1,7 +1,18 @@
 // @wxseal/mock-wechat: a local HTTP server behaving like the WeChat endpoints a backend talks to
-// (access_token, jscode2session, getuserphonenumber, Mini Program API security), for tests and
+// (access_token, jscode2session, getuserphonenumber, Mini Program API security, WeChat Pay API v3), for tests and
 // local development. See README.md.
-export { startMockWechat, type MockWechat, type MockWechatOptions, type MockWechatLogEntry } from './server.js';
+export { startMockWechat, type MockWechat, type MockWechatOptions, type MockWechatLogEntry, type PaySimulationOptions } from './server.js';
+export {
+  createMockPayMerchant,
+  type CreateMockPayMerchantOptions,
+  type MockPayClientConfig,
+  type MockPayMerchant,
+  type MockPayMerchantConfig,
+  type PayMerchantMode,
+} from './pay/merchants.js';
+export { generatePayPlatformCertificate, generatePayPublicKey, type PayPlatformCertificate, type PayPublicKeyMaterial, type RotationSigning } from './pay/keys.js';
+export type { PayNotifyEvent, PayNotifyOptions, PayNotifyResult, PayNotifyTamper } from './pay/side.js';
+export type { RefundStatus, TradeState } from './pay/store.js';
 export { createMockMpApp, type CreateMockMpAppOptions, type MockMpApp, type MockMpClientConfig } from './mp/create-app.js';
 export type { ApiSecurityMode, JsCodeFixture, MockApiSecurityConfig, MockAppConfig, PhoneFixture } from './mp/apps.js';
 export type { ApiContext, ApiHandler } from './mp/routes.js';

@@ -1,7 +1,7 @@
 // The HTTP server: routing, limits, fault injection, outage simulation, and the MockWechat handle.
 // Layout: src/token/ (access_token), src/mp/ (Mini Program endpoints and API security), src/faults.ts,
 // src/certs.ts (reusable for WeChat Pay platform certificates), src/control.ts (/__mock/ API).
-// A WeChat Pay v3 emulation would add src/pay/ and one more branch in #dispatch.
+// src/pay/ is the WeChat Pay API v3 side (every /v3/ path).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,6 +16,11 @@ import { BUILTIN_API_ROUTES, echo, jscode2session, type ApiHandler } from './mp/
 import { hasSecurityHeaders, openSecuredRequest, sealResponse } from './mp/security.js';
 import { StatsCounter, type MockStats } from './stats.js';
 import { classicToken, stableToken } from './token/routes.js';
+import { codeForStatus } from './pay/errors.js';
+import { PayKeyRing, generatePayPlatformCertificate, generatePayPublicKey, type PayPlatformCertificate, type PayPublicKeyMaterial, type RotationSigning } from './pay/keys.js';
+import type { MockPayMerchantConfig } from './pay/merchants.js';
+import { PaySide, type PayAnswer, type PayNotifyOptions, type PayNotifyResult, type PayNotifyTamper } from './pay/side.js';
+import { refundView, transactionView, type RefundStatus } from './pay/store.js';
 import { TokenStore, type AppTokenStats, type TokenKind } from './token/store.js';
 
 export interface MockWechatLogEntry {
@@ -66,6 +71,23 @@ export interface MockWechatOptions {
   routes?: Record<string, ApiHandler>;
   /** One call per answered request (never with secrets). */
   logger?: (entry: MockWechatLogEntry) => void;
+  /** WeChat Pay merchants (see createMockPayMerchant); the Pay side's keys are generated at start when given. */
+  payMerchants?: MockPayMerchantConfig[];
+  /** The first Pay platform certificate (with its private key); generated when absent. */
+  payPlatformCertificate?: PayPlatformCertificate;
+  /** The WeChat Pay public key (public key mode); generated when absent. */
+  payPublicKey?: PayPublicKeyMaterial;
+}
+
+/** Options of simulatePayment / completePayRefund. */
+export interface PaySimulationOptions {
+  mchid?: string;
+  /** Send the callback (default true) to the order's / refund's notify_url (or `url`). */
+  notify?: boolean;
+  url?: string;
+  tamper?: PayNotifyTamper;
+  signWith?: 'certificate' | 'public-key';
+  retryDelaysMs?: number[];
 }
 
 /** Handle on a running mock. */
@@ -112,6 +134,35 @@ export interface MockWechat {
   /** Resets the daily force_refresh quota of `appid`. */
   resetForceRefreshQuota(appid: string): void;
 
+  // ---- WeChat Pay API v3 (/v3/ paths) ----
+  /** Registers (or replaces) a Pay merchant; generates the Pay side's keys on first use. */
+  addPayMerchant(config: MockPayMerchantConfig): Promise<void>;
+  /** mchids of the Pay merchants. */
+  payMerchants(): string[];
+  /** Serial → PEM of the listed platform certificates (oldest first); `{}` for a public-key-only merchant. */
+  payPlatformCertificates(mchid?: string): Record<string, string>;
+  /** Serial of the newest platform certificate. */
+  payPlatformSerial(): string;
+  /** The WeChat Pay public key: id `PUB_KEY_ID_…` and SPKI PEM. */
+  payPublicKey(): { id: string; pem: string };
+  /**
+   * Lists a new platform certificate next to the current one; answers and callbacks are then signed
+   * with the new one (`signWith: 'old'` keeps the old one signing, `'alternate'` alternates). Returns its serial.
+   */
+  rotatePayPlatformCertificate(options?: { next?: PayPlatformCertificate; signWith?: RotationSigning }): Promise<string>;
+  /** Removes all but the newest platform certificate from /v3/certificates; returns the serials removed. */
+  withdrawOldPayPlatformCertificate(): string[];
+  /** POSTs a signed, encrypted callback (TRANSACTION.SUCCESS / REFUND.*) and reports the answer. */
+  payNotify(options: PayNotifyOptions): Promise<PayNotifyResult>;
+  /** Marks an order paid (SUCCESS) and, unless `notify: false`, sends TRANSACTION.SUCCESS to its notify_url. */
+  simulatePayment(outTradeNo: string, options?: PaySimulationOptions): Promise<PayNotifyResult | undefined>;
+  /** Ends a PROCESSING refund (SUCCESS unless told) and, when it has a notify_url (or `url`), sends REFUND.<status>. */
+  completePayRefund(outRefundNo: string, options?: PaySimulationOptions & { status?: Exclude<RefundStatus, 'PROCESSING'> }): Promise<PayNotifyResult | undefined>;
+  /** The order as the query API shows it, or undefined. */
+  payOrder(outTradeNo: string, mchid?: string): Record<string, unknown> | undefined;
+  /** The refund as the query API shows it, or undefined. */
+  payRefund(outRefundNo: string, mchid?: string): Record<string, unknown> | undefined;
+
   readonly faults: FaultControl;
   /** A snapshot of the counters. */
   readonly stats: MockStats;
@@ -152,6 +203,8 @@ class MockWechatServer implements MockWechat {
   #closed = false;
   #lifetime = new AbortController();
   #outageTimer: NodeJS.Timeout | undefined;
+  #pay: PaySide | undefined;
+  #payInit: Promise<PaySide> | undefined;
 
   constructor(opts: MockWechatOptions, platformKey: MpPlatformKey) {
     this.#opts = opts;
@@ -317,6 +370,93 @@ class MockWechatServer implements MockWechat {
     this.#tokens.resetForceRefreshQuota(appid);
   }
 
+  // ---- WeChat Pay -----------------------------------------------------------------------------
+
+  /** Creates the Pay side (platform certificate + public key) once. */
+  ensurePay(): Promise<PaySide> {
+    if (this.#pay) return Promise.resolve(this.#pay);
+    this.#payInit ??= (async () => {
+      const nowMs = this.#clock();
+      const [cert, publicKey] = await Promise.all([
+        this.#opts.payPlatformCertificate ?? generatePayPlatformCertificate({ nowMs }),
+        this.#opts.payPublicKey ?? generatePayPublicKey(),
+      ]);
+      this.#pay = new PaySide(new PayKeyRing(cert, publicKey), this.#clock, this.#window);
+      return this.#pay;
+    })();
+    this.#payInit.catch(() => {
+      this.#payInit = undefined;
+    });
+    return this.#payInit;
+  }
+
+  #paySide(): PaySide {
+    if (!this.#pay) throw new Error('the WeChat Pay side is not set up: pass payMerchants or call addPayMerchant() first');
+    return this.#pay;
+  }
+
+  async addPayMerchant(config: MockPayMerchantConfig): Promise<void> {
+    (await this.ensurePay()).merchants.add(config);
+  }
+  payMerchants(): string[] {
+    return this.#pay?.merchants.mchids() ?? [];
+  }
+  payPlatformCertificates(mchid?: string): Record<string, string> {
+    const pay = this.#paySide();
+    if (mchid !== undefined) {
+      const m = pay.merchants.get(mchid);
+      if (!m) throw new Error(`unknown pay merchant ${mchid}`);
+      if (m.mode === 'public-key') return {};
+    }
+    return pay.keys.certificates();
+  }
+  payPlatformSerial(): string {
+    return this.#paySide().keys.newestSerial;
+  }
+  payPublicKey(): { id: string; pem: string } {
+    const k = this.#paySide().keys.publicKey;
+    return { id: k.id, pem: k.publicKeyPem };
+  }
+  async rotatePayPlatformCertificate(options: { next?: PayPlatformCertificate; signWith?: RotationSigning } = {}): Promise<string> {
+    return (await this.ensurePay()).rotate(options);
+  }
+  withdrawOldPayPlatformCertificate(): string[] {
+    return this.#paySide().keys.withdrawOld();
+  }
+  async payNotify(options: PayNotifyOptions): Promise<PayNotifyResult> {
+    return this.#paySide().notify(options);
+  }
+  async simulatePayment(outTradeNo: string, options: PaySimulationOptions = {}): Promise<PayNotifyResult | undefined> {
+    const pay = this.#paySide();
+    const order = pay.findOrder(outTradeNo, options.mchid);
+    pay.store.pay(order);
+    if (options.notify === false) return undefined;
+    return pay.notify({ ...notifyExtras(options), mchid: order.mchid, event: 'TRANSACTION.SUCCESS', out_trade_no: order.out_trade_no });
+  }
+  async completePayRefund(outRefundNo: string, options: PaySimulationOptions & { status?: Exclude<RefundStatus, 'PROCESSING'> } = {}): Promise<PayNotifyResult | undefined> {
+    const pay = this.#paySide();
+    const refund = pay.findRefund(outRefundNo, options.mchid);
+    const status = options.status ?? 'SUCCESS';
+    if (status !== 'SUCCESS' && status !== 'CLOSED' && status !== 'ABNORMAL') throw new TypeError('status must be SUCCESS, CLOSED or ABNORMAL');
+    pay.store.completeRefund(refund, status);
+    if (options.notify === false || (options.url === undefined && refund.notify_url === undefined)) return undefined;
+    return pay.notify({ ...notifyExtras(options), mchid: refund.mchid, event: `REFUND.${status}`, out_refund_no: refund.out_refund_no });
+  }
+  payOrder(outTradeNo: string, mchid?: string): Record<string, unknown> | undefined {
+    try {
+      return transactionView(this.#paySide().findOrder(outTradeNo, mchid));
+    } catch {
+      return undefined;
+    }
+  }
+  payRefund(outRefundNo: string, mchid?: string): Record<string, unknown> | undefined {
+    try {
+      return refundView(this.#paySide().findRefund(outRefundNo, mchid));
+    } catch {
+      return undefined;
+    }
+  }
+
   get stats(): MockStats {
     return this.#stats.snapshot();
   }
@@ -394,6 +534,18 @@ class MockWechatServer implements MockWechat {
       log(0, undefined, 'drop');
       return;
     }
+    if (isPayPath(path) && (plan.terminal?.kind === 'http-status' || plan.terminal?.kind === 'errcode')) {
+      // Pay flavour: a signed `{code, message}` JSON answer (errcode 45009/45011 → 429 FREQUENCY_LIMITED, others → 500 SYSTEM_ERROR).
+      const t = plan.terminal;
+      if (t.kind === 'errcode' || t.body === DEFAULT_FAULT_BODY) {
+        const status = t.kind === 'http-status' ? t.status : t.errcode === 45009 || t.errcode === 45011 ? 429 : 500;
+        const message = t.kind === 'errcode' ? t.errmsg : undefined;
+        const answer = (await this.ensurePay()).faultAnswer(req.headers, status, codeForStatus(status).code, message);
+        sendPay(res, answer);
+        log(answer.status, undefined, t.kind);
+        return;
+      }
+    }
     if (plan.terminal?.kind === 'http-status') {
       sendText(res, plan.terminal.status, plan.terminal.body);
       log(plan.terminal.status, undefined, 'http-status');
@@ -416,6 +568,21 @@ class MockWechatServer implements MockWechat {
         sendText(res, 413, 'request body too large', true);
         log(413);
       }
+      return;
+    }
+
+    if (isPayPath(path)) {
+      let answer: PayAnswer;
+      try {
+        const pay = await this.ensurePay();
+        answer = pay.handle({ method, target: req.url ?? path, path, query: url.searchParams, headers: req.headers, body });
+      } catch {
+        sendJson(res, 500, { code: 'SYSTEM_ERROR', message: '系统错误' });
+        log(500);
+        return;
+      }
+      sendPay(res, answer);
+      log(answer.status);
       return;
     }
 
@@ -529,10 +696,34 @@ class MockWechatServer implements MockWechat {
   }
 }
 
+const DEFAULT_FAULT_BODY = 'mock-wechat: injected HTTP error';
+
+function isPayPath(path: string): boolean {
+  return path === '/v3' || path.startsWith('/v3/');
+}
+
+function sendPay(res: ServerResponse, answer: PayAnswer): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(answer.status, { ...answer.headers, 'Content-Length': String(Buffer.byteLength(answer.body)) });
+  res.end(answer.body);
+}
+
+function notifyExtras(o: PaySimulationOptions): Partial<PayNotifyOptions> {
+  return {
+    ...(o.url !== undefined ? { url: o.url } : {}),
+    ...(o.tamper !== undefined ? { tamper: o.tamper } : {}),
+    ...(o.signWith !== undefined ? { signWith: o.signWith } : {}),
+    ...(o.retryDelaysMs !== undefined ? { retryDelaysMs: o.retryDelaysMs } : {}),
+  };
+}
+
 /** Starts a mock WeChat server; resolves once it listens. */
 export async function startMockWechat(options: MockWechatOptions = {}): Promise<MockWechat> {
   const platformKey = options.platformKey ?? (await generateMpPlatformKey(options.clock ? { nowMs: options.clock() } : {}));
   const mock = new MockWechatServer(options, platformKey);
+  if (options.payMerchants !== undefined && options.payMerchants.length > 0) {
+    for (const m of options.payMerchants) await mock.addPayMerchant(m);
+  }
   await mock.listen();
   return mock;
 }
