@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the services the integration tests use are running on their standard loopback ports:
 # Redis 6379, PostgreSQL 5432 (trust auth, database `test`), MariaDB 3306 (root, no password,
-# database `test`), etcd 2379. Starts what is stopped; installs from Debian's packages what is absent.
-# Idempotent: running it when everything is up changes nothing.
+# database `test`), etcd 2379; Chromium and a JDK for the browser and interop tests.
+# Starts what is stopped; installs from Debian's packages what is absent. Idempotent: running it when everything is up changes nothing.
 set -euo pipefail
 
 log() { printf '[services] %s\n' "$*"; }
@@ -84,6 +84,10 @@ if ! etcd_up; then
     --listen-peer-urls http://127.0.0.1:2380 >/var/log/etcd/ci.log 2>&1 &
   wait_for etcd etcd_up
 else log "etcd is up"; fi
+
+# --- Chromium (browser tests of the admin console, driven by playwright-core) ------------------
+if [ ! -x /usr/bin/chromium ]; then log "installing chromium for the browser tests"; apt_install chromium; fi
+log "chromium: $(/usr/bin/chromium --version 2>/dev/null || echo missing)"
 
 # --- Java (the independent protocol implementation in interop/java) ---------------------------
 if ! command -v javac >/dev/null; then log "installing a JDK for the interop tests"; apt_install default-jdk-headless; fi
