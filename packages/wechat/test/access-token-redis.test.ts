@@ -3,7 +3,6 @@
 // invalidation, and the documented behaviour when Redis is down or hangs, per mode.
 // Needs Redis on 127.0.0.1:6379 (fails, never skips, without it) and redis-server on PATH.
 import assert from 'node:assert/strict';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import {
@@ -17,6 +16,7 @@ import {
 import { APPID, SECRET, fetchCount, startFakeWechat, type FakeWechat } from './access-token-helpers/fake-wechat.js';
 import { eventLog, eventually, fakeClock, sleep } from './access-token-helpers/common.js';
 import { deletePrefix, sharedRedis, startPrivateRedis, uniquePrefix } from './access-token-helpers/redis.js';
+import { silentServer } from '../../../tests/support/net.js';
 
 let wx: FakeWechat;
 let redis: Redis;
@@ -300,24 +300,16 @@ describe('Redis down or hung', () => {
   });
 });
 
-/** A TCP server that accepts connections and never answers, and an ioredis client pointed at it. */
+/** A Redis that accepts connections and never answers, and an ioredis client pointed at it. */
 async function silentRedis(): Promise<{ client: Redis; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server = createServer((s) => {
-    sockets.add(s);
-    s.on('error', () => undefined);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  const client = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+  const server = await silentServer();
+  const client = new Redis({ host: '127.0.0.1', port: server.port, maxRetriesPerRequest: 1, retryStrategy: () => 100 });
   client.on('error', () => undefined);
   return {
     client,
     close: async () => {
       client.disconnect();
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
+      await server.close();
     },
   };
 }

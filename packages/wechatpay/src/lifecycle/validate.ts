@@ -4,19 +4,13 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { MIN_RSA_BITS } from '../internal.js';
 import { apiV3KeyBytes } from '../aead.js';
-import { readCertificate } from '../certificates.js';
+import { readCertificate, type PlatformCertificate } from '../certificates.js';
 import { isPublicKeyId, normalizeCertificateSerial, wechatPayPublicKey, type WechatPayPublicKey } from '../verification.js';
 
 const DAY_MS = 86_400_000;
 
-export interface ParsedCertificate {
-  serial: string;
-  pem: string;
-  x509: X509Certificate;
-  publicKey: KeyObject;
-  validFrom: Date;
-  validTo: Date;
-}
+/** A certificate read from a file or a sync payload: a platform certificate without the list item's times. */
+export type ParsedCertificate = Omit<PlatformCertificate, 'effectiveTime' | 'expireTime'>;
 
 function rsaProblem(key: KeyObject, what: string): string | undefined {
   if (key.asymmetricKeyType !== 'rsa') return `${what} is not an RSA key (${key.asymmetricKeyType ?? 'unknown'})`;
