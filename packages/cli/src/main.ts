@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { WxsealError } from '@wxseal/protocol';
+import { hashPasswordCommand } from './commands/admin.js';
 import { call } from './commands/call.js';
 import { DEFAULT_BATCH, parseBatch, parseDuration } from './commands/device-args.js';
 import type {
@@ -126,6 +127,19 @@ export async function main(argv: string[]): Promise<number> {
     .option('--token-ttl <seconds>', 'access_token lifetime', positiveInt)
     .action(async (o: { stateDir: string; host: string; port: number; publicBaseUrl?: string; controlToken?: string; tokenTtl?: number }) => {
       exitCode = await mockWechat(o, {
+        stdout: (t) => process.stdout.write(t),
+        stderr: (t) => process.stderr.write(t),
+      });
+    });
+
+  program
+    .command('admin')
+    .description('gateway admin API helpers')
+    .command('hash-password')
+    .description('read a password (terminal without echo, or the first line of stdin) and print its scrypt hash for admin.auth.users[].passwordHash')
+    .action(async () => {
+      exitCode = await hashPasswordCommand({
+        stdin: process.stdin,
         stdout: (t) => process.stdout.write(t),
         stderr: (t) => process.stderr.write(t),
       });

@@ -334,6 +334,18 @@ export function defineStoreSuite(target: StoreTarget): void {
       assert.deepEqual((await repo.list({ status: 'revoked' })).devices.map((d) => d.serial), ['SN-L1']);
       assert.deepEqual((await repo.list({ productId: 'fan-v1', status: 'active' })).devices.map((d) => d.serial), ['SN-L3', 'SN-L5']);
       await rejectsWith(repo.list({ cursor: '!!' }), 'INVALID_INPUT');
+      // A serial prefix is a range on the serial index, pageable with the cursor.
+      await repo.activate('SN-L', 'lamp-v1', who);
+      await repo.activate('SN-M0', 'lamp-v1', who);
+      assert.deepEqual((await repo.list({ serialPrefix: 'SN-L' })).devices.map((d) => d.serial), ['SN-L', 'SN-L0', 'SN-L1', 'SN-L2', 'SN-L3', 'SN-L4', 'SN-L5', 'SN-L6']);
+      assert.deepEqual((await repo.list({ serialPrefix: 'SN-L5' })).devices.map((d) => d.serial), ['SN-L5']);
+      assert.deepEqual((await repo.list({ serialPrefix: 'sn-l' })).devices, []);
+      const first = await repo.list({ serialPrefix: 'SN-L', status: 'active', limit: 4 });
+      assert.deepEqual(first.devices.map((d) => d.serial), ['SN-L', 'SN-L0', 'SN-L2', 'SN-L3']);
+      const second = await repo.list({ serialPrefix: 'SN-L', status: 'active', limit: 4, cursor: first.nextCursor! });
+      assert.deepEqual(second.devices.map((d) => d.serial), ['SN-L4', 'SN-L5', 'SN-L6']);
+      assert.equal(second.nextCursor, undefined);
+      await rejectsWith(repo.list({ serialPrefix: 'SN L' }), 'INVALID_INPUT');
 
       const everything = JSON.stringify([shown, pages, await repo.audit('SN-L0'), await repo.auditLog()]);
       for (const key of keys) {

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { LIMITS, MAX_SECRETS_PER_KEY, loadServerPrivateKey, type Mode } from '@wxseal/protocol';
 import { ServerKeyRing, normalizeSecret } from '@wxseal/server';
 import { devicesSchema, resolveDevicesConfig, type DevicesConfig } from './devices-config.js';
+import { adminSchema, resolveAdminConfig, type AdminConfig } from './admin/config.js';
 import { GatewayConfigError, type ConfigIssue } from './errors.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -164,6 +165,7 @@ const schema = z
     shutdown: z.object({ drainTimeoutMs: ms.default(10_000) }).strict().prefault({}),
     log: z.object({ level: z.enum(LOG_LEVELS).default('info') }).strict().prefault({}),
     devices: devicesSchema.optional(),
+    admin: adminSchema.optional(),
   })
   .strict();
 
@@ -278,6 +280,8 @@ export interface GatewayConfig {
   readonly log: { readonly level: LogLevel };
   /** Device keys (一机一密, SPEC.md section 15); undefined when the section is absent. */
   readonly devices: DevicesConfig | undefined;
+  /** The admin API and console (ADMIN-API.md); undefined when the section is absent. */
+  readonly admin: AdminConfig | undefined;
 }
 
 export interface LoadConfigOptions {
@@ -545,6 +549,8 @@ export function loadGatewayConfig(source: string | GatewayConfigInput | GatewayC
 
   const devices = c.devices === undefined ? undefined : resolveDevicesConfig(c.devices, { env, baseDir, issue, routes, hasServerKeys: serverKeys.length > 0 });
 
+  const admin = c.admin === undefined ? undefined : resolveAdminConfig(c.admin, { env, baseDir, issue });
+
   if (issues.length > 0) throw new GatewayConfigError(issues, configPath);
 
   const config: GatewayConfig = {
@@ -559,6 +565,7 @@ export function loadGatewayConfig(source: string | GatewayConfigInput | GatewayC
     shutdown: { ...c.shutdown },
     log: { ...c.log },
     devices,
+    admin,
   };
   return markLoaded(config);
 }

@@ -26,12 +26,20 @@ import { CompositeKeyResolver, DeviceRuntime, type GatewayDevices } from './devi
 import { createNonceBackend, type NonceBackend } from './nonce.js';
 import { RouteTable, unsafePathReason, upstreamTarget, type Route } from './routes.js';
 import { UpstreamFailure, UpstreamPools, isClientGone, requestBuffered, streamThrough } from './upstream.js';
+import { AdminApi } from './admin/api.js';
+import type { CertificateInventory } from './admin/certificates.js';
+import { LastSeen } from './admin/devices-service.js';
+import { sendJson as sendAdminJson } from './admin/http.js';
+import { AdminState } from './admin/state.js';
+import { LiveStats, type StatsOutcome } from './admin/stats.js';
 
 export interface StartGatewayOptions {
   /** A pino logger; the gateway logs through a child of it with redaction. Default: JSON on stdout. */
   logger?: Logger;
   /** Clock in Unix ms for the verifier, the device registry and its cache (default Date.now); tests inject one. */
   now?: () => number;
+  /** What the admin API lists under /certificates (e.g. an adapted @wxseal/wechatpay CertificateManager). */
+  certificateInventory?: CertificateInventory;
 }
 
 export interface RunningGateway {
@@ -73,7 +81,7 @@ interface State {
   readonly verifier: Verifier;
 }
 
-const RESTART_ONLY = ['listeners', 'nonceStore', 'sessionKeyCache', 'log', 'devices'] as const;
+const RESTART_ONLY = ['listeners', 'nonceStore', 'sessionKeyCache', 'log', 'devices', 'admin'] as const;
 
 function jsonResponse(status: number, body: unknown): WireResponse {
   return { status, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(body), 'utf8') };
@@ -143,10 +151,20 @@ class Gateway implements RunningGateway {
   readonly #now: () => number;
   readonly #devices: DeviceRuntime | undefined;
   readonly #deviceEndpoints: DeviceEndpoints | undefined;
+  readonly #adminState: AdminState | undefined;
+  readonly #adminApi: AdminApi | undefined;
+  readonly #stats: LiveStats | undefined;
+  readonly #lastSeen: LastSeen | undefined;
 
   constructor(config: GatewayConfig, options: StartGatewayOptions) {
     this.#log = gatewayLogger(options.logger, config.log.level);
     this.#now = options.now ?? Date.now;
+    if (config.admin) {
+      // Before #buildState: the admin's secrets and server keys are overlaid on the config's.
+      this.#adminState = new AdminState(config.admin.stateDir, this.#now);
+      this.#stats = new LiveStats(this.#now);
+      this.#lastSeen = new LastSeen();
+    }
     this.#sessionKeyCache = config.sessionKeyCache ? new SessionKeyCache(config.sessionKeyCache) : undefined;
     this.#metrics = new GatewayMetrics({
       nonceStoreUp: () => this.#nonce.up(),
@@ -184,6 +202,23 @@ class Gateway implements RunningGateway {
       });
     }
     this.#state = this.#buildState(config);
+    if (config.admin) {
+      this.#adminApi = new AdminApi({
+        config: config.admin,
+        state: this.#adminState!,
+        stats: this.#stats!,
+        lastSeen: this.#lastSeen!,
+        log: this.#log,
+        now: this.#now,
+        gatewayConfig: () => this.#state.config,
+        devices: this.#devices?.repository,
+        certificates: options.certificateInventory,
+        applyState: () => {
+          this.#state = this.#buildState(this.#state.config);
+        },
+        ownOrigins: () => this.#adminOrigins,
+      });
+    }
     const p = config.listeners.public;
     this.#public = createServer(
       { requestTimeout: p.requestTimeoutMs, headersTimeout: p.headersTimeoutMs, keepAliveTimeout: p.keepAliveTimeoutMs },
@@ -201,6 +236,7 @@ class Gateway implements RunningGateway {
   // Kept from start(): the addresses are gone once the servers close.
   #url = '';
   #adminUrl = '';
+  #adminOrigins: string[] = [];
 
   get url(): string {
     return this.#url;
@@ -237,9 +273,11 @@ class Gateway implements RunningGateway {
       await listen(this.#admin, config.listeners.admin.host, config.listeners.admin.port);
       this.#url = urlOf(this.#public);
       this.#adminUrl = urlOf(this.#admin);
+      this.#adminOrigins = ownOrigins(this.#admin);
     } catch (err) {
       this.#public.close();
       this.#admin.close();
+      this.#adminApi?.close();
       await this.#nonce.close();
       await this.#pools.close(0);
       await this.#devices?.close();
@@ -252,6 +290,7 @@ class Gateway implements RunningGateway {
         routes: this.#state.routes.routes.map((r) => ({ name: r.name, prefix: r.prefix, mode: r.mode, upstream: r.origin })),
         clients: config.clients.length,
         serverKeys: config.serverKeys.map((k) => k.id),
+        ...(config.admin ? { admin: { api: `${this.#adminUrl}/admin/api/v1`, console: `${this.#adminUrl}/console/`, stateDir: config.admin.stateDir } } : {}),
         nonceStore: config.nonceStore.type === 'redis' ? { type: 'redis', url: config.nonceStore.displayUrl } : { type: 'memory' },
         ...(config.devices
           ? {
@@ -270,21 +309,27 @@ class Gateway implements RunningGateway {
 
   #buildState(config: GatewayConfig): State {
     const routes = new RouteTable(config.routes);
+    // With an admin section, the secrets and server keys added or retired through the admin API
+    // (persisted in its stateDir) are overlaid on the config's, here: at startup, after every
+    // reload and after every admin change.
     const clients = new StaticKeyResolver(
-      config.clients.map((c) => ({
-        keyId: c.keyId,
-        revoked: c.revoked,
-        ...(c.allowedModes ? { allowedModes: c.allowedModes } : {}),
-        secrets: c.secrets.map((s) => ({
-          secret: s.secret,
-          ...(s.id !== undefined ? { id: s.id } : {}),
-          ...(s.notBefore !== undefined ? { notBefore: s.notBefore } : {}),
-          ...(s.notAfter !== undefined ? { notAfter: s.notAfter } : {}),
-        })),
-      })),
+      this.#adminState
+        ? this.#adminState.clients(config.clients)
+        : config.clients.map((c) => ({
+            keyId: c.keyId,
+            revoked: c.revoked,
+            ...(c.allowedModes ? { allowedModes: c.allowedModes } : {}),
+            secrets: c.secrets.map((s) => ({
+              secret: s.secret,
+              ...(s.id !== undefined ? { id: s.id } : {}),
+              ...(s.notBefore !== undefined ? { notBefore: s.notBefore } : {}),
+              ...(s.notAfter !== undefined ? { notAfter: s.notAfter } : {}),
+            })),
+          })),
     );
     const keys = this.#devices ? new CompositeKeyResolver(clients, this.#devices.resolver, config.devices?.allowedModes) : clients;
-    const serverKeys = config.serverKeys.length > 0 ? new ServerKeyRing(config.serverKeys.map((k) => ({ id: k.id, privateKey: k.privateKey }))) : undefined;
+    const serverKeyInputs = this.#adminState ? this.#adminState.serverKeys(config.serverKeys) : config.serverKeys.map((k) => ({ id: k.id, privateKey: k.privateKey }));
+    const serverKeys = serverKeyInputs.length > 0 ? new ServerKeyRing(serverKeyInputs) : undefined;
     // The verifier's bound is the largest of any route; each route reads at most its own.
     const maxBodyBytes = Math.max(config.limits.maxBodyBytes, ...config.routes.map((r) => r.maxBodyBytes));
     const verifier = createVerifier({
@@ -585,13 +630,19 @@ class Gateway implements RunningGateway {
     upstreamMs?: number;
   }): void {
     this.#metrics.requests.inc({ route: e.route, outcome: e.outcome });
+    const durationMs = performance.now() - e.started;
+    if (this.#stats) {
+      this.#stats.record(STATS_OUTCOME[e.outcome], e.outcome === 'body_too_large' ? 'WXSEAL_BODY_TOO_LARGE' : e.code, durationMs);
+      // lastSeenAt of the admin API: devices only (a configured client's key id is never a serial).
+      if (e.verified && this.#devices && !this.#state.config.clients.some((c) => c.keyId === e.verified!.keyId)) this.#lastSeen!.seen(e.verified.keyId, this.#now());
+    }
     const entry: Record<string, unknown> = {
       route: e.route,
       method: e.method,
       path: e.path,
       status: e.status,
       outcome: e.outcome,
-      durationMs: Math.round((performance.now() - e.started) * 100) / 100,
+      durationMs: Math.round(durationMs * 100) / 100,
     };
     if (e.code !== undefined) entry.code = e.code;
     if (e.keyId !== undefined) entry.keyId = e.keyId;
@@ -610,7 +661,13 @@ class Gateway implements RunningGateway {
   // ------------------------------------------------------------------------------------------
 
   async #onAdmin(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    if (AdminApi.owns(path)) {
+      if (this.#adminApi) return this.#adminApi.handle(req, res, path, q < 0 ? '' : url.slice(q + 1));
+      return sendAdminJson(res, 404, { error: { code: 'ADMIN_NOT_CONFIGURED', message: 'the admin API is not configured (no admin section in the gateway config)' } });
+    }
     const send = (status: number, body: unknown): void => {
       const text = JSON.stringify(body);
       res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
@@ -660,6 +717,7 @@ class Gateway implements RunningGateway {
         sessionKeyCache: current.sessionKeyCache,
         log: current.log,
         devices: current.devices,
+        admin: current.admin,
       });
       const state = this.#buildState(applied);
       this.#state = state; // atomic: requests already verified keep their own state and session keys
@@ -706,8 +764,33 @@ class Gateway implements RunningGateway {
     await this.#pools.close(1000);
     await this.#nonce.close();
     await this.#devices?.close();
+    this.#adminApi?.close();
     this.#log.info('gateway stopped');
   }
+}
+
+const STATS_OUTCOME: Record<RequestOutcome, StatsOutcome> = {
+  forwarded: 'accepted',
+  rejected: 'rejected',
+  body_too_large: 'rejected',
+  upstream_unavailable: 'upstream_error',
+  upstream_timeout: 'upstream_error',
+  upstream_too_large: 'upstream_error',
+  upstream_bad_response: 'upstream_error',
+  not_found: 'other',
+  bad_request: 'other',
+  client_closed: 'other',
+};
+
+/** The origins a browser uses for the admin listener (its address; localhost names when it is loopback). */
+function ownOrigins(server: Server): string[] {
+  const a = server.address() as AddressInfo;
+  const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+  const out = [`http://${host}:${a.port}`];
+  if (a.address === '127.0.0.1' || a.address === '::1' || a.address === '0.0.0.0' || a.address === '::') {
+    out.push(`http://localhost:${a.port}`, `http://127.0.0.1:${a.port}`, `http://[::1]:${a.port}`);
+  }
+  return out;
 }
 
 function nonceUrlChanged(a: GatewayConfig, b: GatewayConfig): boolean {

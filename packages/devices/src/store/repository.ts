@@ -102,6 +102,11 @@ export interface DeviceInfo {
 
 export interface ListDevicesOptions {
   productId?: string;
+  /**
+   * Only serials starting with this (1-64 characters of A-Z a-z 0-9 . _ : -). A range on the
+   * serial index (`serial >= prefix AND serial < prefix || '~'`), so it stays fast on any size.
+   */
+  serialPrefix?: string;
   status?: DeviceStatus;
   /** 1-1000, default 100. */
   limit?: number;
@@ -542,12 +547,15 @@ export class DeviceRepository implements DeviceKeySource {
     const limit = checkLimit(options.limit, 100, MAX_LIST_LIMIT);
     if (options.productId !== undefined) checkId(options.productId, 'productId');
     if (options.status !== undefined && options.status !== 'active' && options.status !== 'revoked') invalid('status must be active or revoked');
+    const prefix = options.serialPrefix === undefined || options.serialPrefix === '' ? undefined : checkId(options.serialPrefix, 'serialPrefix');
     const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
     const rows = await this.#read('list', () => {
       let q = this.#db.selectFrom('wxseal_devices').select(META_COLUMNS);
       if (options.productId !== undefined) q = q.where('product_id', '=', options.productId);
       if (options.status !== undefined) q = q.where('status', '=', options.status);
       if (after !== undefined) q = q.where('serial', '>', after);
+      // '~' (0x7e) sorts after every character a serial may hold, in the byte order of all three databases.
+      if (prefix !== undefined) q = q.where('serial', '>=', prefix).where('serial', '<', `${prefix}~`);
       return q.orderBy('serial').limit(limit + 1).execute();
     });
     const page: DevicePage = { devices: rows.slice(0, limit).map(toInfo) };
