@@ -44,6 +44,22 @@ test('npm start serves, and `wxseal call` through it returns the upstream answer
     assert.equal(answer.caller.openid, 'o-start');
     assert.deepEqual(answer.received, { sku: 'A-1' });
     assert.ok(url.startsWith('http://127.0.0.1:'));
+
+    // The console on the admin listener, with the printed development login.
+    const consoleUrl = /console\s+(http:\/\/127\.0\.0\.1:\d+\/console\/)/.exec(out)?.[1];
+    const token = /development token (\S+)/.exec(out)?.[1];
+    assert.ok(consoleUrl && token, `console URL and login hint printed: ${out}`);
+    const page = await fetch(consoleUrl);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+    assert.match(await page.text(), /<script type="module"[^>]+src="\/console\/assets\//);
+    const admin = new URL('/admin/api/v1/', consoleUrl);
+    assert.equal((await fetch(new URL('devices', admin))).status, 401, 'nothing without a session');
+    const login = await fetch(new URL('session', admin), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+    assert.equal(login.status, 200, await login.clone().text());
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
+    const session = (await fetch(new URL('session', admin), { headers: { cookie } })).status;
+    assert.equal(session, 200);
   } finally {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');

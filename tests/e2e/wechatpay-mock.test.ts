@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import { createMockPayMerchant, startMockWechat, type MockWechat } from '@wxseal/mock-wechat';
 import { CertificateManager, createWechatPayClient, wechatPayNotifications, type TransactionResource } from '@wxseal/wechatpay';
+import { certificateInventoryFromMaterial } from '@wxseal/gateway';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -151,6 +152,41 @@ describe('wxseal pay certs', () => {
       const wrongKey = await run(['pay', 'certs', 'download', '--mchid', s.mchid, '--serial-no', s.serialNo, '--private-key', s.privateKeyFile, '--base-url', s.mock.url, '--api-v3-key-env', 'NO_SUCH_VARIABLE', '-o', out]);
       assert.notEqual(wrongKey.code, 0, 'a missing APIv3 key is an error');
     } finally {
+      await s.mock.close();
+    }
+  });
+});
+
+describe('the admin console\'s certificate inventory fed by the CertificateManager', () => {
+  test('merchant and platform certificates listed with seconds to expiry; refresh downloads the rotated list', async () => {
+    const s = await setup();
+    // The adapter an application writes (documented in packages/gateway/README.md).
+    const inventory = certificateInventoryFromMaterial({
+      merchants: () => [s.mchid],
+      material: (mchid) => {
+        const m = s.mgr.current(mchid);
+        return {
+          mchid,
+          merchantSerialNo: m.merchantSerialNo,
+          ...(m.merchantCertificate ? { merchantCertificate: m.merchantCertificate } : {}),
+          platformCertificates: [...m.verificationKeys.certificates.values()].map((k) => ({ serialNumber: k.serial, validTo: (k.validTo ?? new Date(8.64e15)).toUTCString() })),
+          publicKeyIds: [...m.verificationKeys.publicKeys.keys()],
+          source: 'CertificateManager',
+        };
+      },
+      refresh: (mchid) => s.mgr.refreshPlatformCertificates(mchid),
+    });
+    try {
+      const before = await inventory.list();
+      const serialA = s.mock.payPlatformSerial();
+      assert.deepEqual(before.map((c) => `${c.kind}:${c.serial}`).sort(), [`merchant:${s.serialNo}`, `platform:${serialA}`].sort());
+      for (const c of before) assert.ok(c.notAfter !== undefined && new Date(c.notAfter).getTime() > Date.now(), `${c.serial} has a future expiry`);
+      const serialB = await s.mock.rotatePayPlatformCertificate();
+      assert.equal(await inventory.refresh({ kind: 'wechatpay', mchid: s.mchid }), 1);
+      const after = (await inventory.list()).filter((c) => c.kind === 'platform').map((c) => c.serial).sort();
+      assert.deepEqual(after, [serialA, serialB].sort());
+    } finally {
+      await s.mgr.close();
       await s.mock.close();
     }
   });
