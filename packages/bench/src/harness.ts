@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, platform, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runAdminBench, type AdminBenchResult } from './admin.js';
 import { measureCryptoLimits, type CryptoRate } from './crypto-limits.js';
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_REDIS_URL, deleteByPrefix, openRedis, provisionRegistry, redactUrl, runDeviceBench, type DeviceBenchResult } from './devices.js';
@@ -41,14 +42,17 @@ export interface BenchOptions {
   deviceRegistrySize: number;
   /** Redis of the devices part's L2 (default redis://127.0.0.1:6379). */
   redisUrl?: string;
-  /** Run only these (e is the crypto limits, devices the device-key part). Default: all. */
+  /** Run only these (e is the crypto limits, devices the device-key part, admin the admin API's device search). Default: all. */
   only?: ReadonlyArray<BenchPart>;
   /** Progress lines (stderr). */
   progress?: ProgressSink;
 }
 
-/** What --only selects: an HTTP scenario, the crypto limits (e) or the device-key part. */
-export type BenchPart = ScenarioId | 'e' | 'devices';
+/** What --only selects: an HTTP scenario, the crypto limits (e), the device-key part or the admin API part. */
+export type BenchPart = ScenarioId | 'e' | 'devices' | 'admin';
+
+/** Every part, in the order a full run measures them. */
+export const BENCH_PARTS: readonly BenchPart[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'devices', 'admin'];
 
 export interface ProgressSink {
   /** A line that replaces the previous live line (on a TTY). */
@@ -151,6 +155,13 @@ export interface BenchReport {
   sessionKeyCache: FeatureCheck;
   /** The device-key part (packages/devices), when it ran. */
   devices?: DeviceBenchResult;
+  /** The admin API part (device search and keyset paging through the gateway), when it ran. */
+  admin?: AdminBenchResult;
+  /**
+   * Partial runs (--only) merged into this report after the run described by `command` and `date`:
+   * the parts each one replaced. Absent after a full run.
+   */
+  updates?: Array<{ command: string; date: string; parts: BenchPart[] }>;
   /** Every scenario that ran passed its sanity checks. */
   sanityPassed: boolean;
   elapsedS: number;
@@ -489,6 +500,7 @@ export async function runBench(options: BenchOptions, command: string): Promise<
   const scenarios: ScenarioResult[] = [];
   let crypto: CryptoRate[] = [];
   let devices: DeviceBenchResult | undefined;
+  let admin: AdminBenchResult | undefined;
   let sessionKeyCache: FeatureCheck = { available: false, detail: 'not checked' };
   let upstream: Target | undefined;
   let deviceCleanup: (() => Promise<void>) | undefined;
@@ -517,14 +529,14 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     }
 
     const selected = SCENARIOS.filter((s) => wants(options, s.id));
+    let gRegistry: Awaited<ReturnType<typeof provisionGatewayRegistry>> | undefined;
     if (selected.length > 0) {
       upstream = await startUpstream(keysPath);
       const done = new Map<ScenarioId, ScenarioResult>();
-      let devices: Awaited<ReturnType<typeof provisionGatewayRegistry>> | undefined;
       for (const scenario of selected) {
-        if (scenario.needsDeviceRegistry && devices === undefined) {
-          devices = await provisionGatewayRegistry(options, dir, `[${scenario.id}]`);
-          deviceCleanup = devices.cleanup;
+        if (scenario.needsDeviceRegistry && gRegistry === undefined) {
+          gRegistry = await provisionGatewayRegistry(options, dir, `[${scenario.id}]`);
+          deviceCleanup = gRegistry.cleanup;
         }
         const result = await runScenario(scenario, options, {
           keysPath,
@@ -532,11 +544,28 @@ export async function runBench(options: BenchOptions, command: string): Promise<
           crypto,
           done,
           sessionKeyCache,
-          ...(scenario.needsDeviceRegistry && devices?.registry ? { devices: devices.registry } : {}),
+          ...(scenario.needsDeviceRegistry && gRegistry?.registry ? { devices: gRegistry.registry } : {}),
         });
         done.set(scenario.id, result);
         scenarios.push(result);
       }
+    }
+    if (wants(options, 'admin')) {
+      // After the scenarios: it revokes devices, so it reuses (g)'s registry only once (g) is done.
+      await upstream?.close();
+      upstream = undefined;
+      const g = gRegistry?.registry;
+      progress?.live('[admin] admin API device search and keyset paging…');
+      admin = await runAdminBench({
+        quick: options.quick,
+        registryDevices: options.deviceRegistrySize,
+        keysPath,
+        dir,
+        command,
+        ...(g ? { registry: { databaseUrl: g.target.databaseUrl, masterKeys: g.target.masterKeys, devices: g.info.devices, provisionS: g.info.provisionS, requested: g.info.requested } } : {}),
+        ...(progress ? { progress } : {}),
+      });
+      progress?.line(admin.status === 'ok' ? `[admin] done in ${admin.elapsedS} s` : `[admin] FAILED: ${admin.reason}`);
     }
   } finally {
     await upstream?.close();
@@ -554,7 +583,8 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     ratios: computeRatios(scenarios, crypto),
     sessionKeyCache,
     ...(devices ? { devices } : {}),
-    sanityPassed: scenarios.every((s) => s.status !== 'failed') && devices?.status !== 'failed',
+    ...(admin ? { admin } : {}),
+    sanityPassed: scenarios.every((s) => s.status !== 'failed') && devices?.status !== 'failed' && admin?.status !== 'failed',
     elapsedS: Math.round((performance.now() - started) / 100) / 10,
   };
 }

@@ -1,4 +1,5 @@
 /** Renders a run: the terminal table, BENCHMARKS.md (with an interpretation) and the SVG bar chart. */
+import type { AdminBenchResult } from './admin.js';
 import type { DeviceBenchResult } from './devices.js';
 import type { BenchReport, ScenarioResult } from './harness.js';
 import type { Ratio } from './ratios.js';
@@ -41,17 +42,22 @@ function scenarioRow(s: ScenarioResult): string[] {
 /** The plain-text report printed at the end of a run. */
 export function renderTerminal(report: BenchReport): string {
   const out: string[] = [];
-  const rows = [['scenario', 'target', 'req/s', 'p50 ms', 'p97.5 ms', 'p99 ms', 'server CPU µs/req', 'responses', 'checks'], ...report.scenarios.map(scenarioRow)];
-  out.push(table(rows, new Set([2, 3, 4, 5, 6, 7])));
-  for (const s of report.scenarios) if (s.status !== 'ok' && s.reason) out.push(`  (${s.id}) ${s.status === 'skipped' ? 'skipped' : 'FAILED'}: ${s.reason}`);
-  if (report.crypto.length > 0) {
+  if (report.scenarios.length > 0) {
+    const rows = [['scenario', 'target', 'req/s', 'p50 ms', 'p97.5 ms', 'p99 ms', 'server CPU µs/req', 'responses', 'checks'], ...report.scenarios.map(scenarioRow)];
+    out.push(table(rows, new Set([2, 3, 4, 5, 6, 7])));
+    for (const s of report.scenarios) if (s.status !== 'ok' && s.reason) out.push(`  (${s.id}) ${s.status === 'skipped' ? 'skipped' : 'FAILED'}: ${s.reason}`);
     out.push('');
-    out.push(table([['(e) node:crypto, one thread, in-process', 'ops/s', 'µs/op'], ...report.crypto.map((c) => [c.label, int(c.opsPerSec), c.microsPerOp.toFixed(2)])], new Set([1, 2])));
   }
-  out.push('');
-  out.push(table([['ratio', '', 'value', 'target', ''], ...report.ratios.map((r) => [r.id, r.label, ratioText(r), r.target, verdict(r)])], new Set([2])));
-  if (report.devices) out.push('', ...deviceTerminal(report.devices));
-  out.push('');
+  if (report.crypto.length > 0) {
+    out.push(table([['(e) node:crypto, one thread, in-process', 'ops/s', 'µs/op'], ...report.crypto.map((c) => [c.label, int(c.opsPerSec), c.microsPerOp.toFixed(2)])], new Set([1, 2])));
+    out.push('');
+  }
+  if (report.scenarios.length > 0 || report.crypto.length > 0) {
+    out.push(table([['ratio', '', 'value', 'target', ''], ...report.ratios.map((r) => [r.id, r.label, ratioText(r), r.target, verdict(r)])], new Set([2])));
+    out.push('');
+  }
+  if (report.devices) out.push(...deviceTerminal(report.devices), '');
+  if (report.admin) out.push(...adminTerminal(report.admin), '');
   out.push(report.sanityPassed ? 'sanity checks: passed' : 'sanity checks: FAILED (see above)');
   return out.join('\n');
 }
@@ -129,6 +135,111 @@ function deviceMarkdown(d: DeviceBenchResult, quick: boolean): string[] {
     out.push('Checks (from the resolver\'s own counters):');
     out.push('');
     for (const c of d.checks) out.push(`- ${mdCell(c)}`);
+    out.push('');
+  }
+  return out;
+}
+
+const ms3 = (n: number): string => (n < 1 ? n.toFixed(3) : n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : int(n));
+const ratio1 = (n: number): string => (n >= 10 ? n.toFixed(0) : n.toFixed(1));
+const matchesText = (m: { min: number; max: number }): string => (m.min === m.max ? int(m.min) : `${int(m.min)}–${int(m.max)}`);
+
+/** The admin part's lines for the terminal. */
+function adminTerminal(a: AdminBenchResult): string[] {
+  const out: string[] = [];
+  if (a.status !== 'ok') out.push(`(admin) FAILED: ${a.reason ?? ''}`);
+  const rows = [
+    ['(admin) GET /admin/api/v1/devices, limit 50', 'matches', 'requests', 'p50 ms', 'p95 ms', 'p99 ms', 'mean ms', 'repo p50 ms', 'HTTP÷repo'],
+    ...a.queries.map((q) => [q.label, matchesText(q.matches), int(q.http.samples), ms3(q.http.p50), ms3(q.http.p95), ms3(q.http.p99), ms3(q.http.mean), ms3(q.repo.p50), `${ratio1(q.ratioMean)}×`]),
+  ];
+  const p = a.paging;
+  if (p) rows.push([`keyset walk, ${p.pages} pages × ${p.walks} (every page)`, a.registry ? int(a.registry.devices) : '–', int(p.http.samples), ms3(p.http.p50), ms3(p.http.p95), ms3(p.http.p99), ms3(p.http.mean), ms3(p.repo.p50), `${ratio1(p.http.mean / Math.max(1e-6, p.repo.mean))}×`]);
+  if (a.queries.length > 0 || p) out.push(table(rows, new Set([1, 2, 3, 4, 5, 6, 7, 8])));
+  if (a.registry) out.push(`registry: ${int(a.registry.devices)} devices in SQLite${a.registry.reused ? " (scenario (g)'s)" : ''}, ${int(a.registry.revoked)} revoked`);
+  if (p) out.push(`keyset paging: page 1 ${ms3(p.httpPage1)} ms, page ${p.pages} ${ms3(p.httpPageLast)} ms over HTTP (median of ${p.walks} walks), slope ${p.httpSlopeUsPerPage} µs/page${p.offsetContrast.length > 0 ? `; SQL OFFSET for contrast: ${p.offsetContrast.map((o) => `OFFSET ${int(o.offset)} ${ms3(o.p50)} ms`).join(', ')}` : ''}`);
+  return out;
+}
+
+/** Sentences that read the admin part's numbers. */
+export function interpretAdmin(a: AdminBenchResult): string[] {
+  const lines: string[] = [];
+  const r = a.registry;
+  const p = a.paging;
+  const searches = a.queries.filter((q) => q.id.startsWith('prefix-'));
+  if (!r || searches.length === 0) return lines;
+  const worst = searches.reduce((x, y) => (y.http.p99 > x.http.p99 ? y : x));
+  const sqlShare = searches.reduce((sum, q) => sum + q.repo.mean, 0) / searches.reduce((sum, q) => sum + q.http.mean, 0);
+  lines.push(
+    `Over ${int(r.devices)} devices, a serial-prefix search answers through the admin API in at most ${ms3(worst.http.p99)} ms at p99 whatever its selectivity (worst: ${worst.label.replace(/ \(.*\)$/, '')}), since each is a range on the serial primary key that reads at most limit + 1 = 51 rows. The SQL (DeviceRepository.list in-process) is ${(100 * sqlShare).toFixed(0)} % of the time of these searches; the rest is HTTP, the session check, the query's validation and the JSON of 50 devices.`,
+  );
+  if (p) {
+    const flat = p.httpPageLast <= 1.5 * p.httpPage1 + 0.2;
+    const deep = p.offsetContrast[p.offsetContrast.length - 1];
+    const atWalkEnd = p.offsetContrast.find((o) => o.offset === (p.pages - 1) * p.limit);
+    lines.push(
+      `${flat ? `Page ${p.pages} costs the same as page 1` : `Page ${p.pages} costs ${(p.httpPageLast / p.httpPage1).toFixed(1)}× page 1`} (${ms3(p.httpPageLast)} vs ${ms3(p.httpPage1)} ms over HTTP, median of ${p.walks} walks; slope ${p.httpSlopeUsPerPage} µs per page): keyset paging, the cursor is the last serial and each page is a range seek.${atWalkEnd ? ` The same page with LIMIT/OFFSET would cost ${ms3(atWalkEnd.p50)} ms of SQL alone at page ${p.pages}` : ''}${deep && deep !== atWalkEnd ? `${atWalkEnd ? ' and' : ' LIMIT/OFFSET would cost'} ${ms3(deep.p50)} ms at offset ${int(deep.offset)}` : ''}${atWalkEnd || deep ? '.' : ''}`,
+    );
+  }
+  const status = a.queries.find((q) => q.id === 'status-revoked');
+  if (status) {
+    lines.push(
+      `The status filter has no index of its own: the query walks the serial key and keeps the revoked devices until it has 51, about ${int(51 * r.revokedEvery)} rows with 1 device in ${r.revokedEvery} revoked (${ms3(status.repo.p50)} ms of SQL at p50). Its cost grows with the rarity of the status, not with the registry: fine at this ratio, an index on (status, serial) if revoked devices become much rarer.`,
+    );
+  }
+  return lines;
+}
+
+/** The admin part of BENCHMARKS.md. */
+function adminMarkdown(a: AdminBenchResult): string[] {
+  const out: string[] = [];
+  const e = a.environment;
+  out.push('## Admin API: device search and paging (packages/gateway)');
+  out.push('');
+  out.push(
+    `\`GET /admin/api/v1/devices\` of the gateway's admin API (ADMIN-API.md): the first page, serial-prefix searches (\`q\`) of several selectivities, the status filter and a walk of consecutive pages with the cursor, each also timed in-process on \`DeviceRepository.list\` to separate the SQL from HTTP and JSON.${a.quick ? ' **Quick mode: a small registry and few samples, not representative.**' : ''}`,
+  );
+  out.push('');
+  out.push(`- **Command:** \`${a.command}\` (${a.date}; this section can be newer than the rest of the file, written by the command above)`);
+  out.push(`- **Machine:** ${e.cpuModel}, ${e.cores} cores, Node ${e.node} on ${e.platform}; load average ${e.loadAverageAtStart.join(', ')} at the start of the part, ${e.loadAverageAtEnd.join(', ')} at its end`);
+  const r = a.registry;
+  if (r) {
+    out.push(
+      `- **Registry:** ${int(r.devices)} devices in SQLite${r.reused ? " (scenario (g)'s registry of the same run)" : ''}, provisioned with \`importMany\` in ${r.provisionS} s${r.devices < r.requested ? ` (${int(r.requested)} wanted: the provisioning budget ran out)` : ''}; then ${int(r.revoked)} revoked (every ${r.revokedEvery}th) with \`DeviceRepository.revoke\` in ${r.revokeS} s.`,
+    );
+  }
+  out.push(`- **Gateway:** the real gateway (\`startGateway\`, \`servers/real-gateway.ts\`) in its own process, with a \`devices\` section over that registry and an \`admin\` section (token login → \`wxseal_admin\` cookie)${a.gatewayStartS !== undefined ? `; it started in ${a.gatewayStartS} s (migration check and a Bloom filter of every serial)` : ''}.`);
+  out.push(`- **Client:** ${mdCell(a.client)}. Each query type: unmeasured warm-up, then the measured requests; prefix searches rotate over up to 16 prefixes spread over the registry.`);
+  out.push('');
+  if (a.status !== 'ok') {
+    out.push(`**Failed:** ${mdCell(a.reason ?? '')}`);
+    out.push('');
+  }
+  if (a.queries.length > 0) {
+    out.push('| query (limit 50) | matches | requests | p50 ms | p95 ms | p99 ms | mean ms | repository p50 ms | repository mean ms | HTTP ÷ repository (mean) |');
+    out.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
+    for (const q of a.queries) {
+      out.push(`| ${mdCell(q.label)} | ${matchesText(q.matches)} | ${int(q.http.samples)} | ${ms3(q.http.p50)} | ${ms3(q.http.p95)} | ${ms3(q.http.p99)} | ${ms3(q.http.mean)} | ${ms3(q.repo.p50)} | ${ms3(q.repo.mean)} | ${ratio1(q.ratioMean)}× |`);
+    }
+    const p = a.paging;
+    if (p) {
+      out.push(
+        `| keyset walk: ${p.pages} consecutive pages with the cursor, ${p.walks} walks (every page) | ${r ? int(r.devices) : '–'} | ${int(p.http.samples)} | ${ms3(p.http.p50)} | ${ms3(p.http.p95)} | ${ms3(p.http.p99)} | ${ms3(p.http.mean)} | ${ms3(p.repo.p50)} | ${ms3(p.repo.mean)} | ${ratio1(p.http.mean / Math.max(1e-6, p.repo.mean))}× |`,
+      );
+      out.push('');
+      out.push(
+        `- **Keyset paging:** page 1 ${ms3(p.httpPage1)} ms, page ${p.pages} ${ms3(p.httpPageLast)} ms over HTTP (median of ${p.walks} walks; repository ${ms3(p.repoPage1)} → ${ms3(p.repoPageLast)} ms); mean of pages 1–20 ${ms3(p.httpFirst20Mean)} ms, of pages ${p.pages - 19}–${p.pages} ${ms3(p.httpLast20Mean)} ms; least-squares slope ${p.httpSlopeUsPerPage} µs per page.${p.offsetContrast.length > 0 ? ` For contrast, the same page with \`LIMIT 50 OFFSET n\` in SQL (not what the API does): ${p.offsetContrast.map((o) => `n = ${int(o.offset)}: ${ms3(o.p50)} ms p50`).join(', ')}.` : ''}`,
+      );
+    }
+    out.push('');
+    for (const line of interpretAdmin(a)) {
+      out.push(line);
+      out.push('');
+    }
+  }
+  if (a.checks.length > 0) {
+    out.push('Checks:');
+    out.push('');
+    for (const c of a.checks) out.push(`- ${mdCell(c)}`);
     out.push('');
   }
   return out;
@@ -245,10 +356,37 @@ export function renderMarkdown(report: BenchReport, svgPath: string, jsonPath: s
     `- **Settings:** ${o.durationS} s measured per scenario after ${o.warmupS} s of warm-up, ${o.connections} connections, HTTP/1.1 keep-alive, no pipelining; crypto limits over ${o.cryptoSeconds} s each${o.quick ? '; **quick mode (smoke test, not representative)**' : ''}`,
   );
   out.push(`- **Sanity checks:** ${report.sanityPassed ? 'all passed' : '**FAILED** — the numbers below are not valid'}`);
+  for (const u of report.updates ?? []) out.push(`- **Updated since:** ${u.parts.map((p) => `\`${p}\``).join(', ')} by \`${u.command}\` (${u.date}); the rest is from the run above`);
   out.push(`- **Raw results:** [${jsonPath}](${jsonPath})`);
   out.push('');
-  out.push(`![requests per second per scenario](${svgPath})`);
+  const http = report.scenarios.length > 0;
+  if (http) {
+    out.push(`![requests per second per scenario](${svgPath})`);
+    out.push('');
+  }
+  if (http) out.push(...resultsTable(report));
+  if (report.crypto.length > 0) {
+    out.push('### (e) Physical limits: node:crypto, one thread, in-process');
+    out.push('');
+    out.push('| primitive | ops/s | µs/op |');
+    out.push('|---|--:|--:|');
+    for (const c of report.crypto) out.push(`| ${mdCell(c.label)} | ${int(c.opsPerSec)} | ${c.microsPerOp.toFixed(2)} |`);
+    out.push('');
+  }
+  if (report.devices) out.push(...deviceMarkdown(report.devices, o.quick));
+  if (report.admin) out.push(...adminMarkdown(report.admin));
+  if (http || report.crypto.length > 0) out.push(...ratiosAndInterpretation(report));
+  out.push('## How it is measured');
   out.push('');
+  out.push(
+    'Every server runs in its own process: the upstream (node:http), then, one scenario at a time, the target under test (plain Fastify proxy, the wxseal gateway of `packages/gateway` with an in-memory nonce store, or the decrypt-first variant), and the load generator (autocannon) in a third process. Sealed and forged requests are built before each run with `buildRequest` (what `@wxseal/client` calls, checked against requests captured from the real client), one distinct nonce per valid request, each sent once; forged requests carry a real envelope signed with a secret the server does not know. A sample is checked one by one before and after every run, every response status is checked during it, and the servers\' own counters are checked after it. See [packages/bench/README.md](packages/bench/README.md).',
+  );
+  out.push('');
+  return out.join('\n');
+}
+
+function resultsTable(report: BenchReport): string[] {
+  const out: string[] = [];
   out.push('## Results');
   out.push('');
   out.push('| | scenario | target | req/s | p50 ms | p97.5 ms | p99 ms | server CPU µs/req | responses |');
@@ -262,15 +400,11 @@ export function renderMarkdown(report: BenchReport, svgPath: string, jsonPath: s
   }
   for (const s of report.scenarios) if (s.status !== 'ok' && s.reason) out.push(`\n(${s.id}) ${s.status}: ${mdCell(s.reason)}`);
   out.push('');
-  if (report.crypto.length > 0) {
-    out.push('### (e) Physical limits: node:crypto, one thread, in-process');
-    out.push('');
-    out.push('| primitive | ops/s | µs/op |');
-    out.push('|---|--:|--:|');
-    for (const c of report.crypto) out.push(`| ${mdCell(c.label)} | ${int(c.opsPerSec)} | ${c.microsPerOp.toFixed(2)} |`);
-    out.push('');
-  }
-  if (report.devices) out.push(...deviceMarkdown(report.devices, o.quick));
+  return out;
+}
+
+function ratiosAndInterpretation(report: BenchReport): string[] {
+  const out: string[] = [];
   out.push('## Ratios');
   out.push('');
   out.push('| ratio | meaning | value | target | |');
@@ -290,13 +424,7 @@ export function renderMarkdown(report: BenchReport, svgPath: string, jsonPath: s
     for (const c of s.checks) out.push(`  - ${mdCell(c)}`);
   }
   out.push('');
-  out.push('## How it is measured');
-  out.push('');
-  out.push(
-    'Every server runs in its own process: the upstream (node:http), then, one scenario at a time, the target under test (plain Fastify proxy, the wxseal gateway of `packages/gateway` with an in-memory nonce store, or the decrypt-first variant), and the load generator (autocannon) in a third process. Sealed and forged requests are built before each run with `buildRequest` (what `@wxseal/client` calls, checked against requests captured from the real client), one distinct nonce per valid request, each sent once; forged requests carry a real envelope signed with a secret the server does not know. A sample is checked one by one before and after every run, every response status is checked during it, and the servers\' own counters are checked after it. See [packages/bench/README.md](packages/bench/README.md).',
-  );
-  out.push('');
-  return out.join('\n');
+  return out;
 }
 
 const COLORS: Record<string, string> = { a: '#6b7280', b: '#2563eb', c: '#16a34a', d: '#dc2626', f: '#7c3aed', g: '#d97706' };

@@ -2,9 +2,10 @@
  * `npm run bench`: runs every scenario once on this machine, prints a table, writes the JSON
  * results, BENCHMARKS.md and docs/benchmarks.svg. See packages/bench/README.md.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { runBench, type BenchOptions, type BenchPart, type ProgressSink } from './harness.js';
+import { BENCH_PARTS, runBench, type BenchOptions, type BenchPart, type BenchReport, type ProgressSink } from './harness.js';
+import { mergeReports } from './merge.js';
 import { REPO_ROOT } from './process.js';
 import { renderMarkdown, renderSvg, renderTerminal } from './report.js';
 
@@ -16,10 +17,12 @@ usage: npm run bench -- [options]
   --warmup S          seconds of unmeasured load first (default 1; env WXSEAL_BENCH_WARMUP)
   --connections N     concurrent connections (default 50; env WXSEAL_BENCH_CONNECTIONS)
   --quick             smoke test: 2 s per scenario, short crypto runs (env WXSEAL_BENCH_QUICK=1)
-  --only LIST         scenarios to run, e.g. a,b,e or devices (default: a,b,c,d,e,f,g,devices)
-  --devices N         devices in the registries of the devices part and of scenario (g) (default
-                      1000000, quick 20000; provisioning also stops after 30 s, quick 2 s, and
-                      reports the count)
+  --only LIST         parts to run, e.g. a,b,e or devices or admin (default: a,b,c,d,e,f,g,devices,admin);
+                      a partial run replaces only its parts in an existing benchmarks.json and
+                      BENCHMARKS.md, keeping the others from the last run
+  --devices N         devices in the registries of the devices part, scenario (g) and admin (default
+                      1000000, quick 20000; provisioning also stops after 30 s, quick 2 s (admin's
+                      own registry: 60 s, quick 5 s), and reports the count)
   --crypto-seconds S  seconds per primitive for the crypto limits (default 1; quick 0.3)
   --pool-factor X     sealed request pools hold rate bound × seconds × X (default 1.3)
   --out-dir DIR       write benchmarks.json, BENCHMARKS.md and benchmarks.svg into DIR instead
@@ -31,6 +34,7 @@ usage: npm run bench -- [options]
 
 Durations are whole seconds (autocannon samples once per second) and at most 40: every sealed
 request is generated before its run and must still be inside the server's 60 s nonce window.
+The admin part runs after the scenarios and reuses (g)'s registry when (g) ran.
 The devices part and scenario (g) use Redis at 127.0.0.1:6379 for L2 (env WXSEAL_BENCH_REDIS_URL);
 without it, the devices part reports L2 as not measured and (g) runs with L1 + SQLite only.
 `;
@@ -84,7 +88,7 @@ function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliOptions 
   let only: BenchPart[] | undefined;
   if (onlyText !== undefined) {
     only = onlyText.split(',').map((s) => s.trim().toLowerCase()) as BenchPart[];
-    for (const id of only) if (!['a', 'b', 'c', 'd', 'e', 'f', 'g', 'devices'].includes(id)) fail(`--only: unknown scenario ${id}`);
+    for (const id of only) if (!BENCH_PARTS.includes(id)) fail(`--only: unknown part ${id} (one of ${BENCH_PARTS.join(', ')})`);
   }
   const redisUrl = env['WXSEAL_BENCH_REDIS_URL'] || undefined;
   const bench: BenchOptions = {
@@ -140,6 +144,19 @@ function commandLine(argv: readonly string[]): string {
   return `node --conditions=wxseal-source --import tsx packages/bench/src/run.ts${args ? ` ${args}` : ''}`;
 }
 
+/** The results a partial run merges into: the existing JSON, when it is a bench report. */
+function readPrevious(path: string): BenchReport | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    const json = JSON.parse(readFileSync(path, 'utf8')) as BenchReport;
+    if (json.schema === 'wxseal-bench/1' && Array.isArray(json.scenarios)) return json;
+  } catch {
+    // not a report: overwritten
+  }
+  process.stderr.write(`bench: ${path} is not a bench report; it is replaced by this run's results\n`);
+  return undefined;
+}
+
 function write(path: string, content: string): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, content);
@@ -150,12 +167,16 @@ const cli = parseArgs(argv, process.env);
 const report = await runBench({ ...cli.bench, progress: progressSink() }, commandLine(argv));
 
 process.stdout.write(`\n${renderTerminal(report)}\n\n`);
-write(cli.json, `${JSON.stringify(report, null, 2)}\n`);
+// A partial run (--only) replaces its own parts in the last results and keeps the others.
+const previous = cli.bench.only ? readPrevious(cli.json) : undefined;
+const output = previous ? mergeReports(previous, report, cli.bench.only!) : report;
+if (previous) process.stderr.write(`merged ${cli.bench.only!.join(', ')} into the results of \`${previous.command}\` (${previous.date})\n`);
+write(cli.json, `${JSON.stringify(output, null, 2)}\n`);
 const written = [cli.json];
 if (cli.markdown && cli.svg) {
   const mdDir = dirname(cli.markdown);
-  write(cli.svg, renderSvg(report));
-  write(cli.markdown, renderMarkdown(report, relative(mdDir, cli.svg).split('\\').join('/'), relative(mdDir, cli.json).split('\\').join('/')));
+  write(cli.svg, renderSvg(output));
+  write(cli.markdown, renderMarkdown(output, relative(mdDir, cli.svg).split('\\').join('/'), relative(mdDir, cli.json).split('\\').join('/')));
   written.push(cli.markdown, cli.svg);
 }
 process.stderr.write(`wrote ${written.map((p) => relative(process.cwd(), p) || p).join(', ')} (${report.elapsedS} s)\n`);

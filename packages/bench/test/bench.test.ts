@@ -4,7 +4,7 @@
 // no performance assertion belongs in a test suite that shares its machine.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +14,11 @@ import type { BenchReport } from '../src/harness.js';
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const runScript = fileURLToPath(new URL('../src/run.ts', import.meta.url));
 const out = mkdtempSync(join(tmpdir(), 'wxseal-bench-test-'));
-after(() => rmSync(out, { recursive: true, force: true }));
+const partialOut = mkdtempSync(join(tmpdir(), 'wxseal-bench-test-partial-'));
+after(() => {
+  rmSync(out, { recursive: true, force: true });
+  rmSync(partialOut, { recursive: true, force: true });
+});
 
 function runHarness(args: string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -32,7 +36,7 @@ function runHarness(args: string[]): Promise<{ code: number | null; stderr: stri
   });
 }
 
-test('npm run bench --quick: every scenario and the devices part run and pass their sanity checks', { timeout: 240_000 }, async () => {
+test('npm run bench --quick: every scenario, the devices part and the admin part run and pass their sanity checks', { timeout: 240_000 }, async () => {
   const { code, stderr } = await runHarness(['--quick', '--duration', '1', '--warmup', '0', '--connections', '8', '--crypto-seconds', '0.05', '--out-dir', out]);
   assert.equal(code, 0, `the harness failed:\n${stderr}`);
 
@@ -104,7 +108,22 @@ test('npm run bench --quick: every scenario and the devices part run and pass th
   assert.ok((g.deviceRegistry.distinctDevices ?? 0) > 1, '(g) the pool was signed by many devices');
   assert.ok(g.checks.some((c) => c.includes('device-signed requests')), '(g) the gateway verified and forwarded the device requests');
 
+  // The admin part: device search and keyset paging through the gateway's admin API.
+  const admin = report.admin;
+  assert.ok(admin, 'the admin part ran');
+  assert.equal(admin.status, 'ok', `(admin) ${admin.reason ?? ''}`);
+  assert.equal(admin.registry?.reused, true, "(admin) reuses scenario (g)'s registry");
+  assert.ok((admin.registry?.revoked ?? 0) > 0, '(admin) revoked devices for the status filter');
+  for (const id of ['first-page', 'prefix-1', 'prefix-36', 'prefix-all', 'prefix-none', 'status-revoked']) {
+    const q = admin.queries.find((x) => x.id === id);
+    assert.ok(q, `(admin) measured ${id}`);
+    assert.ok(q.http.samples > 0 && q.http.p50 > 0 && q.repo.p50 > 0 && q.ratioMean > 0, `(admin) ${id} has positive numbers`);
+  }
+  assert.equal(admin.paging?.pages, 200, '(admin) walked 200 pages');
+  assert.ok((admin.paging?.httpPage1 ?? 0) > 0 && (admin.paging?.httpPageLast ?? 0) > 0, '(admin) timed page 1 and page 200');
+
   const markdown = readFileSync(join(out, 'BENCHMARKS.md'), 'utf8');
+  assert.match(markdown, /## Admin API: device search and paging/);
   assert.match(markdown, /## Device keys \(packages\/devices\)/);
   assert.match(markdown, /L1 hit p99 < 5 µs/);
   assert.match(markdown, /^# wxseal benchmarks/);
@@ -113,4 +132,28 @@ test('npm run bench --quick: every scenario and the devices part run and pass th
   const svg = readFileSync(join(out, 'benchmarks.svg'), 'utf8');
   assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
   assert.match(svg, /<\/svg>\n$/);
+});
+
+test('a partial run (--only admin) replaces only the admin part of the last results', { timeout: 120_000 }, async () => {
+  copyFileSync(join(out, 'benchmarks.json'), join(partialOut, 'benchmarks.json'));
+  const before = JSON.parse(readFileSync(join(partialOut, 'benchmarks.json'), 'utf8')) as BenchReport;
+  assert.ok(before.admin, 'the full quick run left an admin part to replace');
+  const { code, stderr } = await runHarness(['--only', 'admin', '--quick', '--out-dir', partialOut]);
+  assert.equal(code, 0, `the harness failed:\n${stderr}`);
+
+  const merged = JSON.parse(readFileSync(join(partialOut, 'benchmarks.json'), 'utf8')) as BenchReport;
+  assert.equal(merged.command, before.command, 'the header still describes the full run');
+  assert.deepEqual(merged.scenarios, before.scenarios, 'the scenarios of the full run are kept');
+  assert.deepEqual(merged.crypto, before.crypto);
+  assert.deepEqual(merged.devices, before.devices);
+  assert.equal(merged.admin?.status, 'ok');
+  assert.notEqual(merged.admin?.date, before.admin!.date, 'the admin part is the new one');
+  assert.equal(merged.admin?.registry?.reused, false, '--only admin provisions its own registry');
+  assert.match(merged.admin?.command ?? '', /--only admin/);
+  assert.deepEqual(merged.updates?.map((u) => u.parts), [['admin']]);
+  const markdown = readFileSync(join(partialOut, 'BENCHMARKS.md'), 'utf8');
+  assert.match(markdown, /## Results/);
+  assert.match(markdown, /## Device keys/);
+  assert.match(markdown, /## Admin API: device search and paging/);
+  assert.match(markdown, /\*\*Updated since:\*\* `admin` by `.*--only admin/);
 });

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createConnection, createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -17,6 +17,9 @@ import { b64uEncode } from '@wxseal/protocol';
 import { serverKeyIdFor } from '@wxseal/server';
 import { createClient, type ClientOptions, type WxsealClient } from '@wxseal/client';
 import type { GatewayConfigInput } from '@wxseal/gateway';
+import { freePort, redisServerProcess as sharedRedisServerProcess, type RedisProcess } from '../../../tests/support/net.js';
+
+export { freePort, type RedisProcess };
 
 export const root = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -124,17 +127,6 @@ export async function defaultHandler(s: Seen, res: ServerResponse): Promise<void
   res.end(body);
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** A port on which nothing listens (for "upstream down"). */
 export async function deadPort(): Promise<number> {
   return freePort();
@@ -221,32 +213,7 @@ export async function plainRequest(
 // A private redis-server, stopped and started by the test (never the shared one on 6379).
 // ---------------------------------------------------------------------------------------------
 
-export interface RedisProcess {
-  port: number;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-function pingRedis(port: number, timeoutMs = 200): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      resolve(false);
-    }, timeoutMs);
-    socket.once('error', () => {
-      clearTimeout(timer);
-      resolve(false);
-    });
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (d) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(d.toString().startsWith('+PONG'));
-    });
-  });
-}
-
+/** A private redis-server the test stops and starts (never the shared one on 6379). */
 export async function redisServerProcess(port: number): Promise<RedisProcess> {
   const probe = spawn('redis-server', ['--version'], { stdio: 'ignore' });
   const found = await new Promise<boolean>((resolve) => {
@@ -256,27 +223,7 @@ export async function redisServerProcess(port: number): Promise<RedisProcess> {
   if (!found) {
     throw new Error('redis-server is not installed (or not on PATH): the fail-closed test needs it. Install it (`npm run services` does) — this test fails rather than skips.');
   }
-  let child: ChildProcess | undefined;
-  return {
-    port,
-    async start() {
-      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-      const deadline = Date.now() + 5000;
-      while (Date.now() < deadline) {
-        if (await pingRedis(port)) return;
-        await sleep(50);
-      }
-      throw new Error(`redis-server did not start on port ${port}`);
-    },
-    async stop() {
-      const c = child;
-      child = undefined;
-      if (!c || c.exitCode !== null) return;
-      const exited = new Promise<void>((r) => c.once('exit', () => r()));
-      c.kill('SIGTERM');
-      await exited;
-    },
-  };
+  return sharedRedisServerProcess(port);
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

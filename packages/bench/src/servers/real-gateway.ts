@@ -18,6 +18,8 @@ interface RealGatewayConfig extends ForwardingServerConfig {
   sessionKeyCache?: boolean;
   /** Scenario (g): a `devices` section over this registry and a sign-only route (keys in the environment). */
   devices?: { databaseUrl: string; devices: number; redis?: { url: string; prefix: string }; preloadBudgetS: number };
+  /** The admin part: an `admin` section (token auth from this environment variable, stateDir), the console off. */
+  admin?: { tokenEnv: string; stateDir: string };
 }
 
 interface RunningGatewayLike {
@@ -56,6 +58,7 @@ const gatewayConfig = {
         },
       }
     : {}),
+  ...(config.admin ? { admin: { auth: { tokenEnv: config.admin.tokenEnv }, stateDir: config.admin.stateDir, console: { enabled: false } } } : {}),
 };
 
 const gateway = await startGateway(gatewayConfig);
