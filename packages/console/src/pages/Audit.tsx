@@ -3,6 +3,7 @@ import { api, isAbort } from '../api.js';
 import { ErrorBox } from '../components/ErrorBox.js';
 import { Pager } from '../components/Pager.js';
 import { useCursorStack, useDebounced } from '../hooks.js';
+import { TableHead } from '../components/TableHead.js';
 import { useI18n } from '../i18n/context.js';
 import type { AuditEntry } from '../types.js';
 
@@ -70,17 +71,7 @@ export function Audit() {
       <ErrorBox error={error} />
       <div class="table-wrap" aria-busy={loading}>
         <table class="table" data-testid="audit-table" data-loading={loading ? 'true' : 'false'}>
-          <thead>
-            <tr>
-              <th scope="col">{t('audit.at')}</th>
-              <th scope="col">{t('audit.actor')}</th>
-              <th scope="col">{t('audit.action')}</th>
-              <th scope="col">{t('audit.target')}</th>
-              <th scope="col">{t('audit.reason')}</th>
-              <th scope="col">{t('audit.outcome')}</th>
-              <th scope="col">{t('audit.client')}</th>
-            </tr>
-          </thead>
+          <TableHead actions={false} columns={['audit.at', 'audit.actor', 'audit.action', 'audit.target', 'audit.reason', 'audit.outcome', 'audit.client']} />
           <tbody>
             {entries.length === 0 && !loading && (
               <tr>

@@ -4,6 +4,7 @@ import { useCallback, useEffect, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { ConfirmDialog } from '../components/ConfirmDialog.js';
 import { ErrorBox } from '../components/ErrorBox.js';
+import { TableHead } from '../components/TableHead.js';
 import { useNow } from '../hooks.js';
 import { useI18n } from '../i18n/context.js';
 import type { I18n } from '../i18n/index.js';
@@ -99,20 +100,7 @@ export function Certificates() {
       <ErrorBox error={error} />
       <div class="table-wrap" aria-busy={loading}>
         <table class="table" data-testid="cert-table" data-loading={loading ? 'true' : 'false'}>
-          <thead>
-            <tr>
-              <th scope="col">{t('cert.owner')}</th>
-              <th scope="col">{t('cert.kind')}</th>
-              <th scope="col">{t('cert.serial')}</th>
-              <th scope="col">{t('table.source')}</th>
-              <th scope="col">{t('cert.notAfter')}</th>
-              <th scope="col">{t('cert.remaining')}</th>
-              <th scope="col">{t('table.status')}</th>
-              <th scope="col">
-                <span class="sr-only">{t('table.actions')}</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={['cert.owner', 'cert.kind', 'cert.serial', 'table.source', 'cert.notAfter', 'cert.remaining', 'table.status']} />
           <tbody>
             {data?.certs.length === 0 && (
               <tr>

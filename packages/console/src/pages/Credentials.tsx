@@ -4,6 +4,7 @@ import { useCallback, useEffect, useState } from 'preact/hooks';
 import { api, seg } from '../api.js';
 import { ConfirmDialog, type ConfirmInput } from '../components/ConfirmDialog.js';
 import { ErrorBox } from '../components/ErrorBox.js';
+import { TableHead } from '../components/TableHead.js';
 import { SecretDialog, type SecretItem } from '../components/SecretDialog.js';
 import { useI18n } from '../i18n/context.js';
 import type { Credential, ServerKey } from '../types.js';
@@ -127,17 +128,7 @@ export function Credentials() {
               </button>
             </div>
             <table class="table compact">
-              <thead>
-                <tr>
-                  <th scope="col">{t('cred.secretId')}</th>
-                  <th scope="col">{t('table.source')}</th>
-                  <th scope="col">{t('table.status')}</th>
-                  <th scope="col">{t('table.created')}</th>
-                  <th scope="col">
-                    <span class="sr-only">{t('table.actions')}</span>
-                  </th>
-                </tr>
-              </thead>
+              <TableHead columns={['cred.secretId', 'table.source', 'table.status', 'table.created']} />
               <tbody>
                 {c.secrets.map((s) => (
                   <tr key={s.secretId} data-testid="secret-row" data-secret-id={s.secretId} data-status={s.status}>
@@ -183,18 +174,7 @@ export function Credentials() {
         {keys.items?.length === 0 && <p class="muted">{t('keys.empty')}</p>}
         {keys.items && keys.items.length > 0 && (
           <table class="table compact">
-            <thead>
-              <tr>
-                <th scope="col">{t('keys.kid')}</th>
-                <th scope="col">{t('table.status')}</th>
-                <th scope="col">{t('table.source')}</th>
-                <th scope="col">{t('table.created')}</th>
-                <th scope="col">{t('keys.publicKey')}</th>
-                <th scope="col">
-                  <span class="sr-only">{t('table.actions')}</span>
-                </th>
-              </tr>
-            </thead>
+            <TableHead columns={['keys.kid', 'table.status', 'table.source', 'table.created', 'keys.publicKey']} />
             <tbody>
               {keys.items.map((k) => (
                 <tr key={k.kid} data-testid="server-key-row" data-kid={k.kid} data-status={k.status}>

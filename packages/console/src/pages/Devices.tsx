@@ -5,6 +5,7 @@ import { api, isAbort, seg } from '../api.js';
 import { ConfirmDialog, checkReason, ReasonField } from '../components/ConfirmDialog.js';
 import { Dialog } from '../components/Dialog.js';
 import { ErrorBox } from '../components/ErrorBox.js';
+import { TableHead } from '../components/TableHead.js';
 import { Pager } from '../components/Pager.js';
 import { SecretDialog, type SecretItem } from '../components/SecretDialog.js';
 import { useCursorStack, useDebounced } from '../hooks.js';
@@ -205,21 +206,7 @@ function DeviceTable({ devices, loading, onOpen, onAction }: { devices: Device[]
   return (
     <div class="table-wrap" aria-busy={loading}>
       <table class="table" data-testid="device-table" data-loading={loading ? 'true' : 'false'}>
-        <thead>
-          <tr>
-            <th scope="col">{t('device.serial')}</th>
-            <th scope="col">{t('device.product')}</th>
-            <th scope="col">{t('device.status')}</th>
-            <th scope="col" class="num">
-              {t('device.keyVersion')}
-            </th>
-            <th scope="col">{t('device.lastSeen')}</th>
-            <th scope="col">{t('device.updated')}</th>
-            <th scope="col">
-              <span class="sr-only">{t('table.actions')}</span>
-            </th>
-          </tr>
-        </thead>
+        <TableHead columns={['device.serial', 'device.product', 'device.status', { key: 'device.keyVersion', numeric: true }, 'device.lastSeen', 'device.updated']} />
         <tbody>
           {devices.length === 0 && !loading && (
             <tr>

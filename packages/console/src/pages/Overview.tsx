@@ -4,6 +4,7 @@ import { api, isAbort } from '../api.js';
 import { Chart, PALETTE } from '../components/Chart.js';
 import { ErrorBox } from '../components/ErrorBox.js';
 import { useInterval } from '../hooks.js';
+import { TableHead } from '../components/TableHead.js';
 import { useI18n } from '../i18n/context.js';
 import type { Stats } from '../types.js';
 
@@ -118,14 +119,7 @@ export function Overview() {
         <div class="panel">
           <h2>{t('overview.byReason')}</h2>
           <table class="table compact" data-testid="rejections-table">
-            <thead>
-              <tr>
-                <th scope="col">{t('overview.reasonCode')}</th>
-                <th scope="col" class="num">
-                  {t('overview.count')}
-                </th>
-              </tr>
-            </thead>
+            <TableHead actions={false} columns={['overview.reasonCode', { key: 'overview.count', numeric: true }]} />
             <tbody>
               {codes.map((c) => (
                 <tr key={c} data-testid="rejection-row" data-code={c}>
