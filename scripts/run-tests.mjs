@@ -32,9 +32,12 @@ if (files.length === 0) {
 }
 console.log(`run-tests: ${files.length} test files`);
 
+// A hung test fails after this long instead of stalling CI (the slowest test takes well under a minute).
+const TEST_TIMEOUT_MS = 240_000;
+
 const child = spawn(
   process.execPath,
-  ['--conditions=wxseal-source', '--import', 'tsx', '--test', '--test-reporter=spec', ...files],
+  ['--conditions=wxseal-source', '--import', 'tsx', '--test', '--test-reporter=spec', `--test-timeout=${TEST_TIMEOUT_MS}`, ...files],
   { cwd: root, stdio: 'inherit', env: { ...process.env, WXSEAL_TEST: '1' } },
 );
 child.on('exit', (code, signal) => process.exit(signal ? 1 : (code ?? 1)));
