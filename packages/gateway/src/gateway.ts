@@ -8,6 +8,7 @@ import {
   StaticKeyResolver,
   createVerifier,
   headersFromRaw,
+  isVerificationFailure,
   readRequestBody,
   sendWireResponse,
   type ResponseInput,
@@ -18,14 +19,14 @@ import {
 import type { Registry } from 'prom-client';
 import { loadGatewayConfig, markLoaded, type GatewayConfig, type GatewayConfigInput } from './config.js';
 import { GATEWAY_ERROR_STATUS, GatewayConfigError, gatewayErrorBody, type GatewayErrorCode } from './errors.js';
-import { firstValue, forwardRequestHeaders, forwardResponseHeaders, identityHeaders, type OutgoingHeaders } from './headers.js';
+import { addIdentityHeaders, firstValue, forwardRequestHeaders, forwardResponseHeaders, type OutgoingHeaders } from './headers.js';
 import { gatewayLogger, type Logger } from './logger.js';
 import { GatewayMetrics, type RequestOutcome } from './metrics.js';
 import { DeviceEndpoints } from './device-endpoints.js';
 import { CompositeKeyResolver, DeviceRuntime, type GatewayDevices } from './devices.js';
 import { createNonceBackend, type NonceBackend } from './nonce.js';
 import { RouteTable, unsafePathReason, upstreamTarget, type Route } from './routes.js';
-import { UpstreamFailure, UpstreamPools, isClientGone, requestBuffered, streamThrough } from './upstream.js';
+import { Cancel, UpstreamFailure, UpstreamPools, isClientGone, requestBuffered, streamThrough } from './upstream.js';
 import { AdminApi } from './admin/api.js';
 import type { CertificateInventory } from './admin/certificates.js';
 import { LastSeen } from './admin/devices-service.js';
@@ -415,9 +416,11 @@ class Gateway implements RunningGateway {
     const verifier = state.verifier;
     const method = req.method ?? '';
     let verified: VerifiedRequest;
+    let failed = false;
+    let failure: unknown;
     try {
       const body = await readRequestBody(req, { limit: route.maxBodyBytes, contentLength: req.headers['content-length'] });
-      verified = await verifier.verify({
+      const out = await verifier.verifyOrFailure({
         method,
         target,
         headers: headersFromRaw(req.rawHeaders),
@@ -425,9 +428,20 @@ class Gateway implements RunningGateway {
         body,
         ...(route.modes ? { allowedModes: route.modes } : {}),
       });
+      // A forged signature comes back as a value rather than an exception (no stack per forgery).
+      if (isVerificationFailure(out)) {
+        failed = true;
+        failure = out;
+      }
+      verified = out as VerifiedRequest;
     } catch (err) {
+      failed = true;
+      failure = err;
+      verified = undefined!;
+    }
+    if (failed) {
       this.#metrics.verification.observe({ route: route.name }, (performance.now() - started) / 1000);
-      const wire = verifier.rejection(err);
+      const wire = verifier.rejection(failure);
       const code = wire.headers[HEADERS.error] ?? 'WXSEAL_MALFORMED_HEADER';
       this.#metrics.rejections.inc({ route: route.name, code });
       this.#closeIfDraining(res);
@@ -440,17 +454,17 @@ class Gateway implements RunningGateway {
 
     // The plaintext, its own content type and the verified identity go to the upstream; every
     // x-wxseal-* header the caller sent was dropped by forwardRequestHeaders.
-    const headers: OutgoingHeaders = {
-      ...forwardRequestHeaders(req.rawHeaders, 'wxseal', { remoteAddress: req.socket.remoteAddress, encrypted: false }),
-      ...identityHeaders(verified),
-      // The answer is sealed as the representation itself; ask for no compression.
-      'accept-encoding': 'identity',
-    };
+    // (forwardRequestHeaders drops every name identityHeaders, accept-encoding and content-type
+    // set, so writing them into its object adds them in this order, as a spread would.)
+    const headers: OutgoingHeaders = forwardRequestHeaders(req.rawHeaders, 'wxseal', { remoteAddress: req.socket.remoteAddress, encrypted: false });
+    addIdentityHeaders(headers, verified);
+    // The answer is sealed as the representation itself; ask for no compression.
+    headers['accept-encoding'] = 'identity';
     if (verified.contentType !== undefined) headers['content-type'] = verified.contentType;
 
-    const clientGone = new AbortController();
+    const clientGone = new Cancel();
     const onClose = (): void => {
-      if (!res.writableFinished) clientGone.abort();
+      if (!res.writableFinished) clientGone.abort(undefined);
     };
     res.once('close', onClose);
     const upstreamStarted = performance.now();
@@ -466,7 +480,7 @@ class Gateway implements RunningGateway {
         body: verified.body,
         timeoutMs: route.timeoutMs,
         maxResponseBytes: route.maxResponseBytes,
-        clientGone: clientGone.signal,
+        clientGone,
       });
       this.#metrics.upstream.observe({ route: route.name, outcome: 'ok' }, (performance.now() - upstreamStarted) / 1000);
       answer = { status: up.status, contentType: up.contentType, body: up.body };
@@ -495,11 +509,15 @@ class Gateway implements RunningGateway {
       this.#done({ route: route.name, method, path: verified.path, status: undefined, outcome: 'client_closed', verified, started });
       return;
     }
-    res.statusCode = wire.status;
-    for (const [name, value] of Object.entries(passHeaders)) res.setHeader(name, value);
-    for (const [name, value] of Object.entries(wire.headers)) res.setHeader(name, value);
-    if (wire.status !== 204 && wire.status !== 304) res.setHeader('content-length', String(wire.body.length));
-    this.#closeIfDraining(res);
+    // One flat header list for writeHead, in the order setHeader calls would give, instead of a
+    // setHeader per header (each validated, lower-cased and stored, then serialised again).
+    const head: Array<string | string[]> = [];
+    for (const name of Object.keys(passHeaders)) head.push(name, passHeaders[name]!);
+    for (const name of Object.keys(wire.headers)) head.push(name, wire.headers[name]!);
+    if (wire.status !== 204 && wire.status !== 304) head.push('content-length', String(wire.body.length));
+    // While draining, every response closes its connection (#closeIfDraining, here in the list).
+    if (this.#draining) head.push('connection', 'close');
+    res.writeHead(wire.status, head);
     res.end(wire.body);
     this.#done({
       route: route.name,
@@ -636,6 +654,9 @@ class Gateway implements RunningGateway {
       // lastSeenAt of the admin API: devices only (a configured client's key id is never a serial).
       if (e.verified && this.#devices && !this.#state.config.clients.some((c) => c.keyId === e.verified!.keyId)) this.#lastSeen!.seen(e.verified.keyId, this.#now());
     }
+    // The access-log line is built only when it is written (the bench and many deployments run
+    // with info off).
+    if (!this.#log.isLevelEnabled('info')) return;
     const entry: Record<string, unknown> = {
       route: e.route,
       method: e.method,

@@ -32,27 +32,27 @@ const HOP_BY_HOP = new Set([
  * both `x-wxseal-openid` and `x_wxseal_openid` to HTTP_X_WXSEAL_OPENID, so both spellings are
  * identity headers and both are stripped.
  */
-function normalizedName(name: string): string {
-  return name.toLowerCase().replace(/_/g, '-');
+function normalizedLower(lower: string): string {
+  return lower.includes('_') ? lower.replace(/_/g, '-') : lower;
 }
 
 /** True for a header a caller must never be able to send to the upstream: the gateway's own namespace. */
 export function isReservedName(name: string): boolean {
-  const n = normalizedName(name);
+  return isReservedLower(name.toLowerCase());
+}
+
+/** isReservedName for a name already in lower case. */
+function isReservedLower(lower: string): boolean {
+  const n = normalizedLower(lower);
   return n.startsWith('x-wxseal-') || n.startsWith('wxseal-');
 }
 
-/** Names listed in Connection, which are hop-by-hop for this message (RFC 9110 7.6.1). */
-function connectionTokens(rawHeaders: readonly string[]): Set<string> {
-  const out = new Set<string>();
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    if (rawHeaders[i]!.toLowerCase() !== 'connection') continue;
-    for (const token of rawHeaders[i + 1]!.split(',')) {
-      const t = token.trim().toLowerCase();
-      if (t) out.add(t);
-    }
+/** Adds the tokens of one Connection value to `out` (RFC 9110 7.6.1: those names are hop-by-hop for this message). */
+function addConnectionTokens(value: string, out: Set<string>): void {
+  for (const token of value.split(',')) {
+    const t = token.trim().toLowerCase();
+    if (t) out.add(t);
   }
-  return out;
 }
 
 export type OutgoingHeaders = Record<string, string | string[]>;
@@ -86,32 +86,51 @@ export function forwardRequestHeaders(
   kind: 'wxseal' | 'passthrough',
   ctx: ForwardContext,
 ): OutgoingHeaders {
-  const hop = connectionTokens(rawHeaders);
   const replaced = kind === 'wxseal' ? WXSEAL_REPLACED : PASSTHROUGH_REPLACED;
-  const out: OutgoingHeaders = {};
+  // One pass to lower-case the names and read what the headers say about the others (Connection
+  // tokens, X-Forwarded-*, Host), one to copy.
+  const count = rawHeaders.length >> 1;
+  const names: string[] = new Array<string>(count);
+  let hop: Set<string> | undefined;
   let host: string | undefined;
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!.toLowerCase();
-    const value = rawHeaders[i + 1]!;
-    if (name === 'host') host ??= value;
-    if (HOP_BY_HOP.has(name) || hop.has(name) || replaced.has(name) || isReservedName(name)) continue;
+  let priorFor: string | undefined;
+  let proto: string | undefined;
+  let fwdHost: string | undefined;
+  for (let i = 0; i < count; i++) {
+    const name = rawHeaders[2 * i]!.toLowerCase();
+    names[i] = name;
+    const value = rawHeaders[2 * i + 1]!;
+    switch (name) {
+      case 'connection':
+        addConnectionTokens(value, (hop ??= new Set<string>()));
+        break;
+      case 'host':
+        host ??= value;
+        break;
+      case 'x-forwarded-for':
+        priorFor = priorFor === undefined ? value : `${priorFor}, ${value}`;
+        break;
+      case 'x-forwarded-proto':
+        proto ??= value;
+        break;
+      case 'x-forwarded-host':
+        fwdHost ??= value;
+        break;
+    }
+  }
+  const out: OutgoingHeaders = {};
+  for (let i = 0; i < count; i++) {
+    const name = names[i]!;
+    if (HOP_BY_HOP.has(name) || (hop !== undefined && hop.has(name)) || replaced.has(name) || isReservedLower(name)) continue;
     if (name === 'x-forwarded-for' || name === 'x-forwarded-host' || name === 'x-forwarded-proto') continue;
-    append(out, name, value);
+    append(out, name, rawHeaders[2 * i + 1]!);
   }
   // X-Forwarded-*: what the gateway saw. The upstream trusts them only because it trusts the gateway.
-  const prior = headerValues(rawHeaders, 'x-forwarded-for');
-  const chain = [...prior, ...(ctx.remoteAddress ? [ctx.remoteAddress] : [])].join(', ');
+  const chain = ctx.remoteAddress ? (priorFor === undefined ? ctx.remoteAddress : `${priorFor}, ${ctx.remoteAddress}`) : (priorFor ?? '');
   if (chain) out['x-forwarded-for'] = chain;
-  const proto = headerValues(rawHeaders, 'x-forwarded-proto')[0];
   out['x-forwarded-proto'] = proto ?? (ctx.encrypted ? 'https' : 'http');
-  const fwdHost = headerValues(rawHeaders, 'x-forwarded-host')[0] ?? host;
+  fwdHost ??= host;
   if (fwdHost) out['x-forwarded-host'] = fwdHost;
-  return out;
-}
-
-function headerValues(rawHeaders: readonly string[], name: string): string[] {
-  const out: string[] = [];
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === name) out.push(rawHeaders[i + 1]!);
   return out;
 }
 
@@ -126,10 +145,15 @@ export function encodeIdentityValue(value: string): string {
 
 /** The verified identity as headers for the upstream; absent members give absent headers. */
 export function identityHeaders(verified: { keyId: string; mode: Mode; identity: WechatIdentity; traceparent: string | undefined }): OutgoingHeaders {
-  const out: OutgoingHeaders = {
-    [IDENTITY_HEADERS.keyId]: verified.keyId,
-    [IDENTITY_HEADERS.mode]: verified.mode,
-  };
+  const out: OutgoingHeaders = {};
+  addIdentityHeaders(out, verified);
+  return out;
+}
+
+/** identityHeaders, written into `out` (in the same order) instead of a new object. */
+export function addIdentityHeaders(out: OutgoingHeaders, verified: { keyId: string; mode: Mode; identity: WechatIdentity; traceparent: string | undefined }): void {
+  out[IDENTITY_HEADERS.keyId] = verified.keyId;
+  out[IDENTITY_HEADERS.mode] = verified.mode;
   const id = verified.identity;
   if (id.openid !== undefined) out[IDENTITY_HEADERS.openid] = encodeIdentityValue(id.openid);
   if (id.appid !== undefined) out[IDENTITY_HEADERS.appid] = encodeIdentityValue(id.appid);
@@ -137,7 +161,6 @@ export function identityHeaders(verified: { keyId: string; mode: Mode; identity:
   if (id.env !== undefined) out[IDENTITY_HEADERS.env] = encodeIdentityValue(id.env);
   if (id.source !== undefined) out[IDENTITY_HEADERS.source] = encodeIdentityValue(id.source);
   if (verified.traceparent !== undefined) out.traceparent = verified.traceparent;
-  return out;
 }
 
 /** Response headers that reveal something about the plaintext: never sent next to a sealed body. */
@@ -151,18 +174,21 @@ const RESPONSE_REPLACED = new Set(['content-type', 'content-length', 'content-en
  * plaintext. They are not authenticated (SPEC.md 6.3); only status, content type and body are.
  */
 export function forwardResponseHeaders(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>, kind: Mode | 'passthrough'): OutgoingHeaders {
-  const hop = new Set<string>();
+  let hop: Set<string> | undefined;
   const connection = headers.connection;
-  for (const v of Array.isArray(connection) ? connection : connection ? [connection] : []) {
-    for (const t of v.split(',')) if (t.trim()) hop.add(t.trim().toLowerCase());
+  if (connection !== undefined) {
+    for (const v of Array.isArray(connection) ? connection : connection ? [connection] : []) {
+      for (const t of v.split(',')) if (t.trim()) (hop ??= new Set<string>()).add(t.trim().toLowerCase());
+    }
   }
   const out: OutgoingHeaders = {};
-  for (const [rawName, value] of Object.entries(headers)) {
+  for (const rawName of Object.keys(headers)) {
+    const value = headers[rawName];
     if (value === undefined) continue;
     const name = rawName.toLowerCase();
-    if (HOP_BY_HOP.has(name) || hop.has(name)) continue;
+    if (HOP_BY_HOP.has(name) || (hop !== undefined && hop.has(name))) continue;
     if (kind !== 'passthrough') {
-      if (RESPONSE_REPLACED.has(name) || isReservedName(name)) continue;
+      if (RESPONSE_REPLACED.has(name) || isReservedLower(name)) continue;
       if (kind === 'sealed' && PLAINTEXT_DERIVED.has(name)) continue;
     }
     out[name] = Array.isArray(value) ? [...value] : value;

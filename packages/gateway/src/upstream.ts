@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -29,6 +30,23 @@ export class BodyTooLargeError extends Error {
 class Aborted extends Error {
   constructor(readonly reason: 'deadline' | 'client') {
     super(reason === 'deadline' ? 'upstream deadline passed' : 'the client went away');
+  }
+}
+
+/**
+ * A one-shot abort signal for the buffered exchanges: an EventEmitter with `aborted` and `reason`,
+ * which undici accepts as a request's `signal`. AbortController's EventTarget costs microseconds
+ * per request in listeners alone, on the path every wxseal request takes.
+ */
+export class Cancel extends EventEmitter {
+  aborted = false;
+  reason: unknown = undefined;
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.emit('abort');
   }
 }
 
@@ -100,7 +118,7 @@ export interface BufferedRequest {
   timeoutMs: number;
   maxResponseBytes: number;
   /** Aborts the exchange when the client goes away. */
-  clientGone: AbortSignal;
+  clientGone: Cancel;
 }
 
 export interface BufferedResponse {
@@ -116,11 +134,11 @@ export interface BufferedResponse {
  * exchange cut because the client went away rejects with `clientGone`'s reason.
  */
 export async function requestBuffered(pool: Pool, req: BufferedRequest): Promise<BufferedResponse> {
-  const controller = new AbortController();
+  const controller = new Cancel();
   const timer = setTimeout(() => controller.abort(new Aborted('deadline')), req.timeoutMs);
   const onClientGone = (): void => controller.abort(new Aborted('client'));
   if (req.clientGone.aborted) onClientGone();
-  else req.clientGone.addEventListener('abort', onClientGone, { once: true });
+  else req.clientGone.once('abort', onClientGone);
   try {
     let res: Awaited<ReturnType<Pool['request']>>;
     try {
@@ -129,12 +147,12 @@ export async function requestBuffered(pool: Pool, req: BufferedRequest): Promise
         path: req.path,
         headers: req.headers,
         body: req.body !== undefined && req.body.length > 0 ? req.body : null,
-        signal: controller.signal,
+        signal: controller,
         headersTimeout: req.timeoutMs,
         bodyTimeout: req.timeoutMs,
       });
     } catch (err) {
-      throw rethrowable(err, controller.signal, 'request');
+      throw rethrowable(err, controller, 'request');
     }
     const declared = Number(firstValue(res.headers['content-length']));
     if (Number.isFinite(declared) && declared > req.maxResponseBytes) {
@@ -146,17 +164,18 @@ export async function requestBuffered(pool: Pool, req: BufferedRequest): Promise
       body = await readBounded(res.body, req.maxResponseBytes);
     } catch (err) {
       res.body.destroy();
-      throw rethrowable(err, controller.signal, 'body');
+      throw rethrowable(err, controller, 'body');
     }
-    body = decode(body, firstValue(res.headers['content-encoding']), req.maxResponseBytes);
+    const encoding = firstValue(res.headers['content-encoding']);
+    if (encoding !== undefined) body = decode(body, encoding, req.maxResponseBytes);
     return { status: res.statusCode, headers: res.headers, contentType: firstValue(res.headers['content-type']), body };
   } finally {
     clearTimeout(timer);
-    req.clientGone.removeEventListener('abort', onClientGone);
+    req.clientGone.removeListener('abort', onClientGone);
   }
 }
 
-function rethrowable(err: unknown, signal: AbortSignal, stage: 'request' | 'body'): unknown {
+function rethrowable(err: unknown, signal: Cancel, stage: 'request' | 'body'): unknown {
   const reason: unknown = signal.aborted ? signal.reason : undefined;
   if (reason instanceof Aborted && reason.reason === 'client') return reason;
   if (reason instanceof Aborted) return classify(reason, stage);
@@ -168,16 +187,52 @@ export function isClientGone(err: unknown): boolean {
   return err instanceof Aborted && err.reason === 'client';
 }
 
-async function readBounded(stream: Readable, max: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of stream) {
-    const buf = chunk as Buffer;
-    total += buf.length;
-    if (total > max) throw new UpstreamFailure('WXSEAL_UPSTREAM_RESPONSE_TOO_LARGE', `response exceeds ${max} bytes`);
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks, total);
+const noop = (): void => undefined;
+
+/**
+ * The whole body, at most `max` bytes. Listeners rather than an async iterator (cheaper per
+ * request); the outcomes are the iterator's: the stream's own error, `ERR_STREAM_PREMATURE_CLOSE`
+ * when it closes before its end, an UpstreamFailure past `max`.
+ */
+function readBounded(stream: Readable, max: number): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const cleanup = (): void => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+      stream.off('close', onClose);
+      // Whatever the stream emits later (the caller destroys it) must not become an uncaught error.
+      stream.on('error', noop);
+    };
+    const onData = (chunk: Buffer): void => {
+      total += chunk.length;
+      if (total > max) {
+        cleanup();
+        reject(new UpstreamFailure('WXSEAL_UPSTREAM_RESPONSE_TOO_LARGE', `response exceeds ${max} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(chunks.length === 1 && chunks[0]!.length === total ? chunks[0]! : Buffer.concat(chunks, total));
+    };
+    const onError = (err: unknown): void => {
+      cleanup();
+      reject(err);
+    };
+    const onClose = (): void => {
+      if (stream.readableEnded) return;
+      cleanup();
+      reject(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    };
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+    stream.on('error', onError);
+    stream.on('close', onClose);
+  });
 }
 
 /**

@@ -209,10 +209,18 @@ export function signedFieldsOf(parsed: ParsedRequest, bodySha256: string): Signe
   };
 }
 
+/**
+ * Step 5: the index of the secret that signed the request, or -1 when none did. Every secret is
+ * checked, in constant time (matchSignature).
+ */
+export function requestSignatureIndex(parsed: ParsedRequest, body: Uint8Array, secrets: readonly Uint8Array[]): number {
+  const canonical = canonicalRequestString(signedFieldsOf(parsed, sha256Hex(body)));
+  return matchSignature(secrets, canonical, parsed.signature);
+}
+
 /** Step 5: returns the index of the secret that signed the request, or throws BAD_SIGNATURE. */
 export function verifyRequestSignature(parsed: ParsedRequest, body: Uint8Array, secrets: readonly Uint8Array[]): number {
-  const canonical = canonicalRequestString(signedFieldsOf(parsed, sha256Hex(body)));
-  const index = matchSignature(secrets, canonical, parsed.signature);
+  const index = requestSignatureIndex(parsed, body, secrets);
   if (index === -1) throw new WxsealError('WXSEAL_BAD_SIGNATURE', 'signature does not match');
   return index;
 }

@@ -4,8 +4,10 @@
  * in `@wxseal/server/redis`.
  */
 export {
+  BAD_SIGNATURE,
   Verifier,
   createVerifier,
+  isVerificationFailure,
   isBodylessStatus,
   rejectionFor,
   sealVerifiedResponse,
@@ -13,6 +15,7 @@ export {
   type ResponseInput,
   type VerifiedRequest,
   type VerifierDependency,
+  type VerificationFailure,
   type VerifierOptions,
   type VerifyInput,
 } from './verifier.js';

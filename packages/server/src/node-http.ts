@@ -92,6 +92,17 @@ export function sendWireResponse(res: ServerResponse, wire: WireResponse, option
     res.destroy();
     return;
   }
+  if (res.getHeaderNames().length === 0) {
+    // Nothing set before: one flat header list for writeHead, in the order the setHeader calls
+    // below would give (cheaper than a setHeader per header).
+    const head: string[] = [];
+    for (const name of Object.keys(wire.headers)) head.push(name, wire.headers[name]!);
+    head.push('content-length', String(wire.body.length));
+    if (options.close) head.push('connection', 'close');
+    res.writeHead(wire.status, head);
+    res.end(wire.body);
+    return;
+  }
   res.statusCode = wire.status;
   for (const [name, value] of Object.entries(wire.headers)) res.setHeader(name, value);
   res.setHeader('content-length', String(wire.body.length));
