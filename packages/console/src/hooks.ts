@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { isAbort } from './api.js';
 
 export function useDebounced<T>(value: T, ms = 300): T {
   const [v, setV] = useState(value);
@@ -38,4 +39,41 @@ export function useNow(ms = 1000): number {
   const [now, setNow] = useState(() => Date.now());
   useInterval(() => setNow(Date.now()), ms);
   return now;
+}
+
+/**
+ * Loads data whenever `deps` change (or `reload()` is called), aborting the previous request. A
+ * `load` of null clears the data without a request (e.g. while a filter is invalid). Old data stays
+ * visible while the next page loads; `loading` tells which.
+ */
+export function useQuery<T>(load: ((signal: AbortSignal) => Promise<T>) | null, deps: readonly unknown[]) {
+  const [data, setData] = useState<T | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [loading, setLoading] = useState(false);
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    if (load === null) {
+      setData(null);
+      setLoading(false);
+      return;
+    }
+    const c = new AbortController();
+    setLoading(true);
+    load(c.signal)
+      .then((d) => {
+        setData(d);
+        setError(null);
+        setLoading(false);
+      })
+      .catch((err: unknown) => {
+        if (c.signal.aborted || isAbort(err)) return;
+        setError(err);
+        setLoading(false);
+      });
+    return () => c.abort();
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- the caller lists what `load` depends on
+  }, [...deps, tick]);
+  const reload = useCallback(() => setTick((n) => n + 1), []);
+  /** `version` counts reload() calls, for views that must refresh along with this one. */
+  return { data, error, loading, reload, version: tick };
 }

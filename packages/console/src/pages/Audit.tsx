@@ -1,8 +1,8 @@
-import { useEffect, useState } from 'preact/hooks';
-import { api, isAbort } from '../api.js';
+import { useState } from 'preact/hooks';
+import { api } from '../api.js';
 import { ErrorBox } from '../components/ErrorBox.js';
 import { Pager } from '../components/Pager.js';
-import { useCursorStack, useDebounced } from '../hooks.js';
+import { useCursorStack, useDebounced, useQuery } from '../hooks.js';
 import { TableHead } from '../components/TableHead.js';
 import { useI18n } from '../i18n/context.js';
 import type { AuditEntry } from '../types.js';
@@ -17,28 +17,10 @@ export function Audit() {
   const dActor = useDebounced(actor.trim(), 300);
   const dAction = useDebounced(action.trim(), 300);
   const pager = useCursorStack(JSON.stringify([dActor, dAction]));
-  const [data, setData] = useState<{ entries: AuditEntry[]; nextCursor?: string } | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [loading, setLoading] = useState(false);
-  const [reload, setReload] = useState(0);
-
-  useEffect(() => {
-    const c = new AbortController();
-    setLoading(true);
-    api
-      .get<{ entries: AuditEntry[]; nextCursor?: string }>('/audit', { actor: dActor, action: dAction, cursor: pager.cursor, limit: AUDIT_PAGE_SIZE }, c.signal)
-      .then((d) => {
-        setData(d);
-        setError(null);
-        setLoading(false);
-      })
-      .catch((err: unknown) => {
-        if (isAbort(err)) return;
-        setError(err);
-        setLoading(false);
-      });
-    return () => c.abort();
-  }, [dActor, dAction, pager.cursor, reload]);
+  const { data, error, loading, reload } = useQuery(
+    (signal) => api.get<{ entries: AuditEntry[]; nextCursor?: string }>('/audit', { actor: dActor, action: dAction, cursor: pager.cursor, limit: AUDIT_PAGE_SIZE }, signal),
+    [dActor, dAction, pager.cursor],
+  );
 
   const entries = data?.entries ?? [];
   return (
@@ -46,7 +28,7 @@ export function Audit() {
       <div class="page-head">
         <h1 id="audit-title">{t('audit.title')}</h1>
         <div class="page-tools">
-          <button type="button" data-testid="audit-reload" onClick={() => setReload((n) => n + 1)}>
+          <button type="button" data-testid="audit-reload" onClick={reload}>
             {t('action.reload')}
           </button>
         </div>

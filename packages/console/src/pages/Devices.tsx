@@ -8,7 +8,7 @@ import { ErrorBox } from '../components/ErrorBox.js';
 import { TableHead } from '../components/TableHead.js';
 import { Pager } from '../components/Pager.js';
 import { SecretDialog, type SecretItem } from '../components/SecretDialog.js';
-import { useCursorStack, useDebounced } from '../hooks.js';
+import { useCursorStack, useDebounced, useQuery } from '../hooks.js';
 import { useI18n } from '../i18n/context.js';
 import type { Device, DeviceDetails, DeviceKey, DeviceList, ImportResult } from '../types.js';
 
@@ -35,40 +35,17 @@ export function Devices() {
   const qValid = SERIAL_PREFIX.test(dq);
   const filterKey = JSON.stringify([dq, dProduct, status]);
   const pager = useCursorStack(filterKey);
-  const [list, setList] = useState<DeviceList | null>(null);
-  const [loading, setLoading] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const [reload, setReload] = useState(0);
   const [selected, setSelected] = useState<string | null>(null);
   const [action, setAction] = useState<Action | null>(null);
   const [shown, setShown] = useState<Shown | null>(null);
   const [dialog, setDialog] = useState<'provision' | 'import' | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
 
-  useEffect(() => {
-    if (!qValid) {
-      setList(null);
-      setLoading(false);
-      return;
-    }
-    const c = new AbortController();
-    setLoading(true);
-    api
-      .get<DeviceList>('/devices', { q: dq, product: dProduct, status, cursor: pager.cursor, limit: PAGE_SIZE }, c.signal)
-      .then((l) => {
-        setList(l);
-        setError(null);
-        setLoading(false);
-      })
-      .catch((err: unknown) => {
-        if (isAbort(err)) return;
-        setError(err);
-        setLoading(false);
-      });
-    return () => c.abort();
-  }, [dq, dProduct, status, pager.cursor, reload, qValid]);
+  const { data: list, error, loading, reload, version } = useQuery(
+    qValid ? (signal) => api.get<DeviceList>('/devices', { q: dq, product: dProduct, status, cursor: pager.cursor, limit: PAGE_SIZE }, signal) : null,
+    [dq, dProduct, status, pager.cursor, qValid],
+  );
 
-  const refresh = () => setReload((n) => n + 1);
 
   const showKey = (title: string, device: Device, key: DeviceKey) =>
     setShown({
@@ -89,7 +66,7 @@ export function Devices() {
       const r = await api.post<{ device: Device; key: DeviceKey }>(`/devices/${seg(a.serial)}/rotate`, { reason, graceSeconds: graceSeconds ?? 3600 });
       showKey(t('device.rotatedTitle', { serial: a.serial }), r.device, r.key);
     }
-    refresh();
+    reload();
   };
 
   const devices = list?.devices ?? [];
@@ -163,7 +140,7 @@ export function Devices() {
         onNext={() => list?.nextCursor && pager.next(list.nextCursor)}
       />
 
-      {selected && <DeviceDrawer serial={selected} reload={reload} onClose={() => setSelected(null)} onAction={setAction} />}
+      {selected && <DeviceDrawer serial={selected} reload={version} onClose={() => setSelected(null)} onAction={setAction} />}
       {action && (
         <ConfirmDialog
           title={t(action.kind === 'revoke' ? 'device.revokeTitle' : 'device.rotateTitle', { serial: action.serial })}
@@ -181,11 +158,11 @@ export function Devices() {
           onDone={(device, key) => {
             setDialog(null);
             showKey(t('device.provisionedTitle', { serial: device.serial }), device, key);
-            refresh();
+            reload();
           }}
         />
       )}
-      {dialog === 'import' && <ImportDialog onClose={() => setDialog(null)} onImported={refresh} />}
+      {dialog === 'import' && <ImportDialog onClose={() => setDialog(null)} onImported={reload} />}
       {shown && <SecretDialog title={shown.title} items={shown.items} onClose={() => setShown(null)} />}
     </section>
   );
