@@ -88,7 +88,7 @@ else log "etcd is up"; fi
 # --- Chromium (browser tests of the admin console, driven by playwright-core) ------------------
 if [ ! -x /usr/bin/chromium ]; then log "installing chromium for the browser tests"; apt_install chromium; fi
 # CJK fonts so the zh-CN console renders readable screenshots.
-if ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then log "installing CJK fonts"; apt_install fonts-noto-cjk; fi
+if ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then log "installing CJK fonts"; apt_install fonts-noto-cjk; fi
 log "chromium: $(/usr/bin/chromium --version 2>/dev/null || echo missing)"
 
 # --- Java (the independent protocol implementation in interop/java) ---------------------------
