@@ -37,12 +37,7 @@ after(async () => {
   await wx.close();
 });
 beforeEach(() => {
-  wx.requests.length = 0;
-  wx.issued.length = 0;
-  wx.script = [];
-  wx.reply = 'ok';
-  wx.delayMs = 0;
-  wx.expiresIn = 7200;
+  wx.reset();
 });
 afterEach(async () => {
   await Promise.all(managers.splice(0).map((m) => m.close()));

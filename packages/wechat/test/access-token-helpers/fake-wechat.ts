@@ -28,6 +28,8 @@ export interface FakeWechat {
   script: FakeReply[];
   /** Delay before answering (ms). */
   delayMs: number;
+  /** Back to a fresh state between tests: no requests or tokens recorded, `ok` replies, 7200 s tokens. */
+  reset(): void;
   close(): Promise<void>;
 }
 
@@ -38,7 +40,7 @@ export async function startFakeWechat(options: { expiresIn?: number } = {}): Pro
   const sockets = new Set<Socket>();
   const hung: ServerResponse[] = [];
   let counter = 0;
-  const state: Omit<FakeWechat, 'url' | 'close'> = {
+  const state: Omit<FakeWechat, 'url' | 'close' | 'reset'> = {
     requests: [],
     issued: [],
     expiresIn: options.expiresIn ?? 7200,
@@ -97,6 +99,14 @@ export async function startFakeWechat(options: { expiresIn?: number } = {}): Pro
   const { port } = server.address() as AddressInfo;
   const fake = state as FakeWechat;
   fake.url = `http://127.0.0.1:${port}`;
+  fake.reset = () => {
+    state.requests.length = 0;
+    state.issued.length = 0;
+    state.script = [];
+    state.reply = 'ok';
+    state.delayMs = 0;
+    state.expiresIn = 7200;
+  };
   fake.close = async () => {
     for (const r of hung) r.destroy();
     for (const s of sockets) s.destroy();
