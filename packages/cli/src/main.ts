@@ -18,6 +18,7 @@ import { gateway } from './commands/gateway.js';
 import { keygen } from './commands/keygen.js';
 import { mockWechat } from './commands/mock-wechat.js';
 import { payCertsCheck, payCertsDownload, payCertsList } from './commands/pay-certs.js';
+import { CliError, formatCliError } from './errors.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -294,6 +295,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) {
       // Only `wxseal device …` throws these (exitOverride): help and version are not errors.
       return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof CliError) {
+      console.error(formatCliError(err));
+      return 2;
     }
     if (err instanceof WxsealError) {
       console.error(`wxseal: ${err.code}: ${err.message}`);

@@ -18,6 +18,10 @@ export const WIRE_ERROR_STATUS = {
   WXSEAL_NONCE_STORE_FULL: 503,
   WXSEAL_NONCE_STORE_UNAVAILABLE: 503,
   WXSEAL_KEY_STORE_UNAVAILABLE: 503,
+  // Raised by a gateway before any verifier runs (SPEC.md section 10): no route for the path, or
+  // more header fields than the gateway accepts. Unsigned rejections like the rest of this table.
+  WXSEAL_ROUTE_NOT_FOUND: 404,
+  WXSEAL_TOO_MANY_HEADERS: 431,
 } as const;
 
 export type WireErrorCode = keyof typeof WIRE_ERROR_STATUS;
