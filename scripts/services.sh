@@ -3,6 +3,11 @@
 # Redis 6379, PostgreSQL 5432 (trust auth, database `test`), MariaDB 3306 (root, no password,
 # database `test`), etcd 2379; Chromium and a JDK for the browser and interop tests.
 # Starts what is stopped; installs from Debian's packages what is absent. Idempotent: running it when everything is up changes nothing.
+# Also installs stress-ng, to check that the suite passes on a busy machine (`stress-ng --cpu 2` beside `npm test`).
+#
+# With WXSEAL_SERVICES_RECORD=FILE it appends one line per service it started itself to FILE;
+# `scripts/services.sh --stop FILE` stops exactly those (newest first) and nothing that was
+# already running. .ci/run uses the pair so a CI run leaves no service behind.
 set -euo pipefail
 
 log() { printf '[services] %s\n' "$*"; }
@@ -13,6 +18,7 @@ apt_install() {
   if [ $apt_updated = 0 ]; then $SUDO apt-get update -qq; apt_updated=1; fi
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
 }
+record() { if [ -n "${WXSEAL_SERVICES_RECORD:-}" ]; then echo "$*" >>"$WXSEAL_SERVICES_RECORD"; fi; }
 wait_for() { # name, command, seconds
   local name=$1 cmd=$2 secs=${3:-30}
   for _ in $(seq 1 $((secs * 4))); do
@@ -22,6 +28,24 @@ wait_for() { # name, command, seconds
   log "$name did not come up within ${secs}s"; return 1
 }
 
+# --- --stop FILE: stop the services listed in FILE ---------------------------------------------
+stop_recorded() {
+  local file=$1 line name arg
+  [ -f "$file" ] || return 0
+  tac "$file" | while read -r name arg; do
+    case "$name" in
+      redis) log "stopping redis"; redis-cli -h 127.0.0.1 -p 6379 shutdown nosave >/dev/null 2>&1 || true ;;
+      postgresql) log "stopping postgresql $arg"; pg_ctlcluster --skip-systemctl-redirect "$arg" main stop -m fast >/dev/null 2>&1 || true ;;
+      mariadb) log "stopping mariadb"; mariadb-admin -uroot shutdown >/dev/null 2>&1 || start-stop-daemon --stop --oknodo --retry 10 --exec /usr/sbin/mariadbd >/dev/null || true ;;
+      etcd) log "stopping etcd (pid $arg)"; kill "$arg" 2>/dev/null || true
+        for _ in $(seq 1 40); do kill -0 "$arg" 2>/dev/null || break; sleep 0.25; done
+        kill -9 "$arg" 2>/dev/null || true ;;
+      *) log "unknown service in $file: $name" ;;
+    esac
+  done
+}
+if [ "${1:-}" = "--stop" ]; then stop_recorded "${2:?usage: services.sh --stop FILE}"; exit 0; fi
+
 # --- Redis -----------------------------------------------------------------------------------
 redis_up() { redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; }
 if ! command -v redis-server >/dev/null; then log "installing redis"; apt_install redis-server; fi
@@ -30,6 +54,7 @@ if ! redis_up; then
   mkdir -p /var/lib/redis /var/log/redis
   redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
     --dir /var/lib/redis --logfile /var/log/redis/ci.log
+  record redis
   wait_for redis redis_up
 else log "redis is up"; fi
 
@@ -41,6 +66,7 @@ if ! pg_up; then
   ver=$(ls /etc/postgresql | sort -n | tail -1)
   if [ -z "$ver" ]; then log "no postgresql cluster found"; exit 1; fi
   pg_ctlcluster --skip-systemctl-redirect "$ver" main start || true
+  record postgresql "$ver"
   wait_for postgresql pg_up
 else log "postgresql is up"; fi
 if ! psql -h 127.0.0.1 -U postgres -d test -Atqc 'select 1' >/dev/null 2>&1; then
@@ -64,6 +90,7 @@ if ! my_up; then
     log "starting mariadb"
     mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null || true
     start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+    record mariadb
     wait_for mariadb-socket "mariadb -uroot -e 'select 1'"
   fi
   # Root over TCP without a password, as the tests expect.
@@ -82,6 +109,7 @@ if ! etcd_up; then
   nohup etcd --name ci --data-dir /var/lib/etcd-ci \
     --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
     --listen-peer-urls http://127.0.0.1:2380 >/var/log/etcd/ci.log 2>&1 &
+  record etcd "$!"
   wait_for etcd etcd_up
 else log "etcd is up"; fi
 
@@ -90,6 +118,9 @@ if [ ! -x /usr/bin/chromium ]; then log "installing chromium for the browser tes
 # CJK fonts so the zh-CN console renders readable screenshots.
 if ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then log "installing CJK fonts"; apt_install fonts-noto-cjk; fi
 log "chromium: $(/usr/bin/chromium --version 2>/dev/null || echo missing)"
+
+# --- stress-ng (to run the suite on a busy machine) --------------------------------------------
+if ! command -v stress-ng >/dev/null; then log "installing stress-ng"; apt_install stress-ng; fi
 
 # --- Java (the independent protocol implementation in interop/java) ---------------------------
 if ! command -v javac >/dev/null; then log "installing a JDK for the interop tests"; apt_install default-jdk-headless; fi
