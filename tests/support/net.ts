@@ -1,8 +1,9 @@
 // Network stand-ins shared by the test suites of every package: a free port, a server that
 // accepts connections and never answers (a dependency that hangs rather than fails), and a
 // private redis-server a test may stop and start (never the shared one on 6379).
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { spawnTracked, stopProcess } from './processes.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -68,24 +69,28 @@ export function redisServerProcess(port: number): RedisProcess {
   return {
     port,
     async start() {
-      const c = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+      // Registered for cleanup at spawn: a start that fails or times out leaves nothing running.
+      const c = spawnTracked('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
       child = c;
       const spawnError = new Promise<Error>((resolve) => c.once('error', resolve));
-      const deadline = Date.now() + 5000;
+      // A guard against a hang, generous for a machine whose cores are busy.
+      const deadline = Date.now() + 30_000;
       for (;;) {
         if (await pingRedis(port)) return;
         const err = await Promise.race([spawnError, sleep(50).then(() => undefined)]);
         if (err) throw new Error(`cannot start redis-server (install it: npm run services): ${err.message}`);
-        if (Date.now() > deadline) throw new Error(`redis-server did not start on port ${port}`);
+        if (Date.now() > deadline || c.exitCode !== null) {
+          child = undefined;
+          await stopProcess(c, 'SIGKILL');
+          throw new Error(`redis-server did not start on port ${port}`);
+        }
       }
     },
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       const c = child;
       child = undefined;
-      if (!c || c.exitCode !== null) return;
-      const exited = new Promise<void>((r) => c.once('exit', () => r()));
-      c.kill(signal);
-      await exited;
+      if (!c) return;
+      await stopProcess(c, signal);
     },
   };
 }

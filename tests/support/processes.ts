@@ -116,3 +116,44 @@ export function limitConcurrency(limit: number): <T>(run: () => Promise<T>) => P
     }
   };
 }
+
+export interface RunOutput extends Exit {
+  stdout: string;
+  stderr: string;
+  /** True when it was killed for running past `timeoutMs`. */
+  timedOut: boolean;
+}
+
+/**
+ * Runs a command to completion (spawnTracked, so it is cleaned up whatever happens) and collects
+ * its output. Past `timeoutMs` (a guard against a hang: keep it generous) its process group is killed.
+ */
+export async function runProcess(
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions & { timeoutMs?: number; input?: string } = {},
+): Promise<RunOutput> {
+  const { timeoutMs = 120_000, input, ...spawnOptions } = options;
+  const child = spawnTracked(command, args, { ...spawnOptions, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
+  if (input !== undefined) child.stdin?.end(input);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    signalGroup(child, 'SIGKILL');
+  }, timeoutMs);
+  try {
+    // 'close' (not 'exit'): every byte of stdout and stderr has been read by then.
+    const closed = new Promise<Exit>((resolve) => child.once('close', (code: number | null, signal: NodeJS.Signals | null) => resolve({ code, signal })));
+    const result = await Promise.race([closed, spawnError.then((err) => Promise.reject(err))]);
+    return { ...result, stdout, stderr, timedOut };
+  } finally {
+    clearTimeout(timer);
+    // Whatever the command left in its group goes with it.
+    signalGroup(child, 'SIGKILL');
+  }
+}

@@ -1,11 +1,11 @@
 // Shared by the `wxseal device` tests: the real bin, an in-memory DeviceIo, and a direct view of
 // the registry the commands wrote to.
-import { execFile } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DeviceRepository, MasterKeyRing, openDeviceDatabase } from '@wxseal/devices';
 import type { DeviceEnv, DeviceIo } from '../src/commands/device.js';
+import { limitConcurrency, runProcess } from '../../../tests/support/processes.js';
 
 export const root = fileURLToPath(new URL('../../../', import.meta.url));
 export const bin = join(root, 'packages/cli/bin/wxseal.js');
@@ -32,13 +32,19 @@ export function assertBuildIsFresh(): void {
   if (dist < src) throw new Error('packages/cli/dist is older than packages/cli/src: run `npx tsc -b` first (the bin runs the compiled CLI)');
 }
 
-/** Runs `node packages/cli/bin/wxseal.js ARGS` with exactly `env` (plus PATH and HOME); stderr is a pipe, not a TTY. */
+// Two CLI processes at a time: more only queue for the same two cores, and a dozen starting at
+// once on a busy machine made each of them slow enough to hit its timeout.
+const cliSlot = limitConcurrency(2);
+
+/**
+ * Runs `node packages/cli/bin/wxseal.js ARGS` with exactly `env` (plus PATH and HOME); stderr is a
+ * pipe, not a TTY. The timeout only guards against a hang (code 99 then).
+ */
 export function wxseal(args: string[], env: DeviceEnv, cwd: string = root): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const fullEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...env };
-    execFile(process.execPath, [bin, ...args], { cwd, env: fullEnv, timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 99) : 0, stdout, stderr });
-    });
+  const fullEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...env };
+  return cliSlot(async () => {
+    const r = await runProcess(process.execPath, [bin, ...args], { cwd, env: fullEnv, timeoutMs: 120_000 });
+    return { code: r.timedOut || r.code === null ? 99 : r.code, stdout: r.stdout, stderr: r.stderr };
   });
 }
 

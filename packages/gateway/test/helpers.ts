@@ -18,6 +18,7 @@ import { serverKeyIdFor } from '@wxseal/server';
 import { createClient, type ClientOptions, type WxsealClient } from '@wxseal/client';
 import type { GatewayConfigInput } from '@wxseal/gateway';
 import { freePort, redisServerProcess as sharedRedisServerProcess, type RedisProcess } from '../../../tests/support/net.js';
+import { spawnTracked, stopProcess } from '../../../tests/support/processes.js';
 
 export { freePort, type RedisProcess };
 
@@ -257,8 +258,14 @@ export interface GatewayProcess {
 
 const cliEntry = join(root, 'packages/gateway/test/fixtures/cli.ts');
 
-export async function spawnGateway(configPath: string, env: Record<string, string> = {}): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, ['--conditions=wxseal-source', '--import', 'tsx', cliEntry, 'gateway', '--config', configPath], {
+/**
+ * Starts a gateway process and waits until it listens (at most `readyMs`: generous, a guard against
+ * a hang, since a start on a machine whose cores are busy takes several seconds). The child is
+ * registered for cleanup when spawned (tests/support/processes.ts) and killed here when it never
+ * gets ready, so a slow or failed start leaves nothing running.
+ */
+export async function spawnGateway(configPath: string, env: Record<string, string> = {}, readyMs = 120_000): Promise<GatewayProcess> {
+  const child = spawnTracked(process.execPath, ['--conditions=wxseal-source', '--import', 'tsx', cliEntry, 'gateway', '--config', configPath], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -292,7 +299,7 @@ export async function spawnGateway(configPath: string, env: Record<string, strin
   });
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const waitForLog = (re: RegExp, ms = 15_000): Promise<Record<string, unknown>> => {
+  const waitForLog = (re: RegExp, ms = 60_000): Promise<Record<string, unknown>> => {
     for (const line of lines) {
       try {
         const parsed = JSON.parse(line) as Record<string, unknown>;
@@ -321,7 +328,13 @@ export async function spawnGateway(configPath: string, env: Record<string, strin
       });
     });
   };
-  const listening = await waitForLog(/gateway listening/);
+  let listening: Record<string, unknown>;
+  try {
+    listening = await waitForLog(/gateway listening/, readyMs);
+  } catch (err) {
+    await stopProcess(child, 'SIGKILL');
+    throw err;
+  }
   return {
     child,
     url: String(listening.url),
@@ -331,7 +344,8 @@ export async function spawnGateway(configPath: string, env: Record<string, strin
     waitForLog,
     exited,
     async kill(signal = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      // SIGKILL only if the process is still there long after a drain would have ended.
+      await stopProcess(child, signal, 30_000);
       return exited;
     },
   };

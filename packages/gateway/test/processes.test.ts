@@ -1,9 +1,13 @@
 // Gateway PROCESSES run through the real CLI (`wxseal gateway --config FILE`): three of them share
 // the Redis on 127.0.0.1:6379 (own key prefix), so a request accepted by one is a replay for the
 // others; SIGHUP reloads the config file without a restart or a dropped request; SIGTERM drains.
+// Every wait is on a condition (a log line, a request the upstream holds), never on a sleep, and
+// each process is registered for cleanup when spawned, so a slow start on a busy machine neither
+// fails the file nor leaves a gateway running.
 import assert from 'node:assert/strict';
 import { createPublicKey, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import type { ServerResponse } from 'node:http';
 import { Redis } from 'ioredis';
 import { isWxsealError } from '@wxseal/client';
 import type { GatewayConfigInput } from '@wxseal/gateway';
@@ -12,20 +16,38 @@ import { headersFromRaw } from '@wxseal/server';
 import {
   baseConfig,
   clientFor,
+  defaultHandler,
+  eventually,
   makeKeys,
   newSecret,
   plainRequest,
-  sleep,
   spawnGateway,
   startUpstream,
   tempDir,
   writeYaml,
   type GatewayProcess,
+  type Seen,
   type Upstream,
 } from './helpers.js';
+import { stopAllProcesses } from '../../../tests/support/processes.js';
 
 const keys = makeKeys('bff-procs');
 const prefix = `wxseal-gw-test:${randomUUID()}:`;
+
+/** Requests to `/api/hold/<name>` wait in the upstream until the test releases `<name>`. */
+const holds = new Map<string, () => void>();
+const released = new Map<string, Promise<void>>();
+function hold(name: string): () => void {
+  let release = (): void => undefined;
+  released.set(name, new Promise<void>((r) => (release = r)));
+  holds.set(name, release);
+  return release;
+}
+async function holdingUpstream(s: Seen, res: ServerResponse): Promise<void> {
+  const name = /\/hold\/([\w-]+)/.exec(s.url)?.[1];
+  if (name !== undefined) await released.get(name);
+  return defaultHandler(s, res);
+}
 
 describe('three gateway processes sharing Redis', () => {
   let upstream: Upstream;
@@ -33,7 +55,7 @@ describe('three gateway processes sharing Redis', () => {
   let dir: string;
   let configPath: string;
   let config: GatewayConfigInput & { clients: NonNullable<GatewayConfigInput['clients']> };
-  const gws: GatewayProcess[] = [];
+  let gws: GatewayProcess[] = [];
 
   before(async () => {
     redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
@@ -44,17 +66,20 @@ describe('three gateway processes sharing Redis', () => {
     } catch (err) {
       throw new Error(`Redis is not reachable at 127.0.0.1:6379 (${(err as Error).message}). Start it with \`npm run services\`; this test fails rather than skips.`);
     }
-    upstream = await startUpstream();
+    upstream = await startUpstream(holdingUpstream);
     dir = tempDir();
     config = baseConfig(keys, upstream.url, {
       nonceStore: { type: 'redis', url: 'redis://127.0.0.1:6379', prefix },
     }) as typeof config; // baseConfig always lists clients
     configPath = writeYaml(dir, 'gateway.yaml', config);
-    gws.push(...(await Promise.all([spawnGateway(configPath), spawnGateway(configPath), spawnGateway(configPath)])));
+    // Each child is registered for cleanup when spawned: even if one of them never gets ready,
+    // after() stops all three.
+    gws = await Promise.all([spawnGateway(configPath), spawnGateway(configPath), spawnGateway(configPath)]);
   });
 
   after(async () => {
-    await Promise.all(gws.map((g) => g.kill('SIGKILL')));
+    for (const release of holds.values()) release();
+    await stopAllProcesses('SIGKILL');
     await upstream?.close();
     if (redis?.status === 'ready') {
       const found = await redis.keys(`${prefix}*`);
@@ -108,18 +133,22 @@ describe('three gateway processes sharing Redis', () => {
     const gw = gws[0]!;
     const pid = gw.child.pid;
     const rotated = { ...keys, secret: newSecret() };
-    const oldClient = clientFor(keys, gw.url, { timeoutMs: 10_000 });
-    const newClient = clientFor(rotated, gw.url);
+    // Generous timeouts: a guard against a hang, not a performance bound.
+    const oldClient = clientFor(keys, gw.url, { timeoutMs: 120_000 });
+    const newClient = clientFor(rotated, gw.url, { timeoutMs: 60_000 });
+    const release = hold('hup');
     try {
       await assert.rejects(newClient.post('/api/x', { json: {} }), (e) => isWxsealError(e, 'WXSEAL_BAD_SIGNATURE'));
 
-      const inFlight = oldClient.post('/api/slow/800', { json: { long: true } });
-      await sleep(150);
+      // In flight for the whole reload: the upstream holds it until the reload is done.
+      const inFlight = oldClient.post('/api/hold/hup', { json: { long: true } });
+      await eventually(async () => upstream.seen.some((s) => s.url.endsWith('/hold/hup')), 60_000, 'the upstream holds the request');
       config.clients[0]!.secrets.push({ id: 'rotated', secret: rotated.secret });
       writeYaml(dir, 'gateway.yaml', config);
       gw.child.kill('SIGHUP');
       await gw.waitForLog(/^config reloaded$/);
       assert.equal((await newClient.post('/api/x', { json: { after: 'reload' } })).status, 200, 'the new secret works');
+      release();
       const slow = await inFlight;
       assert.equal(slow.status, 200, 'the request in flight during the reload was answered');
 
@@ -133,6 +162,7 @@ describe('three gateway processes sharing Redis', () => {
       assert.equal(gw.child.exitCode, null, 'never restarted');
       writeYaml(dir, 'gateway.yaml', config);
     } finally {
+      release();
       oldClient.close();
       newClient.close();
     }
@@ -140,16 +170,21 @@ describe('three gateway processes sharing Redis', () => {
 
   test('SIGTERM drains: the in-flight request is answered, then the process exits 0', async () => {
     const gw = gws[2]!;
-    const client = clientFor(keys, gw.url);
+    const client = clientFor(keys, gw.url, { timeoutMs: 120_000 });
+    const release = hold('term');
     try {
-      const inFlight = client.post('/api/slow/500', { json: {} });
-      await sleep(150);
+      const inFlight = client.post('/api/hold/term', { json: {} });
+      await eventually(async () => upstream.seen.some((s) => s.url.endsWith('/hold/term')), 60_000, 'the upstream holds the request');
       gw.child.kill('SIGTERM');
+      await gw.waitForLog(/^draining$/);
+      release();
       assert.equal((await inFlight).status, 200);
       assert.equal(await gw.exited, 0);
-      await gw.waitForLog(/^gateway stopped$/, 1000);
+      // stdout may deliver its last lines after the exit event.
+      await gw.waitForLog(/^gateway stopped$/);
       assert.equal(gw.stderr(), '');
     } finally {
+      release();
       client.close();
     }
   });
