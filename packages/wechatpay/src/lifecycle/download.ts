@@ -14,7 +14,8 @@
 import { Agent, request, type Dispatcher } from 'undici';
 import { signRequest } from '../signing.js';
 import { decryptCertificateList, certificateVerificationKey, type PlatformCertificate } from '../certificates.js';
-import { verifySignature, readSignatureHeaders, type VerificationKey } from '../verification.js';
+import { isPublicKeyId, verifySignature, readSignatureHeaders, type VerificationKey } from '../verification.js';
+import { isWechatPayError } from '../errors.js';
 import type { PrivateKeyInput } from '../internal.js';
 import { CertificateLifecycleError, describeError } from './errors.js';
 
@@ -31,7 +32,11 @@ export interface DownloadPlatformCertificatesOptions {
   baseUrl?: string;
   /** Deadline of the whole call (default 10 s). */
   timeoutMs?: number;
-  /** Keys already trusted (held platform certificates, the WeChat Pay public key). */
+  /**
+   * Keys already trusted (held platform certificates, the WeChat Pay public key). A public-key-only
+   * merchant's RESOURCE_NOT_EXISTS answer is signed with its WeChat Pay public key: without that
+   * key here it cannot be verified and the download fails with WECHATPAY_LIFECYCLE_UNVERIFIED_ANSWER.
+   */
   trustedKeys?: Iterable<VerificationKey>;
   dispatcher?: Dispatcher;
   /** Largest body read (default 1 MiB). */
@@ -43,10 +48,14 @@ export interface DownloadPlatformCertificatesOptions {
 
 export interface DownloadedCertificates {
   certificates: PlatformCertificate[];
-  /** Wechatpay-Serial of the response (the key that signed it), when the list was not empty. */
-  signedBy?: string;
+  /** Wechatpay-Serial of the key whose signature verified the answer. */
+  signedBy: string;
   requestId?: string;
-  /** 404 RESOURCE_NOT_EXISTS / empty data: a public-key-only merchant. */
+  /**
+   * WeChat Pay's own answer that the merchant has no platform certificates (public key only):
+   * 404 RESOURCE_NOT_EXISTS or an empty list, signed by one of `trustedKeys`. Any other 404, and
+   * any unsigned or unverifiable "no certificates" answer, throws instead.
+   */
   empty: boolean;
 }
 
@@ -101,21 +110,22 @@ export async function downloadPlatformCertificates(opts: DownloadPlatformCertifi
   }
   const requestId = typeof headers['request-id'] === 'string' ? headers['request-id'] : undefined;
   const withId = (m: string) => (requestId ? `${m} (Request-ID ${requestId})` : m);
+  const where = `${url.origin}${url.pathname}`;
   if (status === 404) {
-    // Public-key-only merchants: RESOURCE_NOT_EXISTS.
-    const out: DownloadedCertificates = { certificates: [], empty: true };
+    // Public-key-only merchants get 404 RESOURCE_NOT_EXISTS, signed by WeChat Pay (with the public
+    // key, as they hold no platform certificate). Any 404 is not that: a wrong base URL or a
+    // proxy answers 404 too, so only a verified RESOURCE_NOT_EXISTS means "public key only".
+    const signedBy = verifyNoCertificatesAnswer({ headers, body, trustedKeys: opts.trustedKeys, nowSeconds: opts.nowSeconds, what: `HTTP 404 from ${where}`, withId });
+    const code = wechatPayErrorCode(body);
+    if (code !== 'RESOURCE_NOT_EXISTS') fail(withId(`HTTP 404${code === undefined ? '' : ` ${code}`} from ${where} (signed by ${signedBy}), not RESOURCE_NOT_EXISTS`));
+    const out: DownloadedCertificates = { certificates: [], signedBy, empty: true };
     if (requestId !== undefined) out.requestId = requestId;
     return out;
   }
   if (status !== 200) {
-    let code = '';
-    try {
-      const j = JSON.parse(body.toString('utf8')) as { code?: unknown };
-      if (typeof j.code === 'string') code = ` ${j.code.slice(0, 64)}`;
-    } catch {
-      /* not JSON */
-    }
-    fail(withId(`HTTP ${status}${code} from ${url.pathname}`));
+    const code = wechatPayErrorCode(body);
+    const signed = readHeader(headers, 'wechatpay-signature') !== undefined;
+    fail(withId(`HTTP ${status}${code === undefined ? '' : ` ${code}`} from ${where}${signed ? '' : ' (not signed by WeChat Pay: check the base URL and any proxy)'}`));
   }
   let certificates: PlatformCertificate[];
   try {
@@ -124,7 +134,9 @@ export async function downloadPlatformCertificates(opts: DownloadPlatformCertifi
     fail(withId(`certificate list rejected: ${describeError(e)}`), e);
   }
   if (certificates.length === 0) {
-    const out: DownloadedCertificates = { certificates, empty: true };
+    // Nothing decrypted, so nothing vouches for this answer but its signature.
+    const signedBy = verifyNoCertificatesAnswer({ headers, body, trustedKeys: opts.trustedKeys, nowSeconds: opts.nowSeconds, what: `an empty certificate list from ${where}`, withId });
+    const out: DownloadedCertificates = { certificates, signedBy, empty: true };
     if (requestId !== undefined) out.requestId = requestId;
     return out;
   }
@@ -152,4 +164,57 @@ export async function downloadPlatformCertificates(opts: DownloadPlatformCertifi
   const out: DownloadedCertificates = { certificates, signedBy, empty: false };
   if (requestId !== undefined) out.requestId = requestId;
   return out;
+}
+
+function readHeader(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** The `code` of a WeChat Pay error body `{code, message}`, bounded; undefined when the body is not one. */
+function wechatPayErrorCode(body: Buffer): string | undefined {
+  try {
+    const j = JSON.parse(body.toString('utf8')) as { code?: unknown };
+    if (typeof j === 'object' && j !== null && typeof j.code === 'string') return j.code.slice(0, 64).replace(/[^\x21-\x7e]/g, '?');
+  } catch {
+    /* not JSON */
+  }
+  return undefined;
+}
+
+/**
+ * Verifies the signature of an answer that says "no platform certificates" against the keys
+ * already trusted (no certificate came with it); returns the Wechatpay-Serial that signed it.
+ * WECHATPAY_LIFECYCLE_UNVERIFIED_ANSWER when it is unsigned or does not verify.
+ */
+function verifyNoCertificatesAnswer(a: {
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+  trustedKeys: Iterable<VerificationKey> | undefined;
+  nowSeconds: number | undefined;
+  what: string;
+  withId: (m: string) => string;
+}): string {
+  const unverified: (m: string, cause?: unknown) => never = (m, cause) => {
+    throw new CertificateLifecycleError('WECHATPAY_LIFECYCLE_UNVERIFIED_ANSWER', a.withId(m), cause === undefined ? undefined : { cause });
+  };
+  if (readHeader(a.headers, 'wechatpay-signature') === undefined) {
+    unverified(`${a.what} carries no WeChat Pay signature: not an answer of WeChat Pay (check the base URL and any proxy in between)`);
+  }
+  const keys = new Map<string, VerificationKey>();
+  for (const k of a.trustedKeys ?? []) keys.set(k.kind === 'certificate' ? k.serial : k.id, k);
+  try {
+    return verifySignature({ headers: a.headers, body: a.body, keys: [...keys.values()], ...(a.nowSeconds === undefined ? {} : { nowSeconds: a.nowSeconds }) }).serial;
+  } catch (e) {
+    let serial: string | undefined;
+    try {
+      serial = readSignatureHeaders(a.headers).serial;
+    } catch {
+      /* malformed headers: reported below */
+    }
+    if (isWechatPayError(e, 'WECHATPAY_UNKNOWN_SERIAL') && serial !== undefined && isPublicKeyId(serial)) {
+      unverified(`${a.what} is signed by ${serial}, a WeChat Pay public key not given: give that public key (pub_key.pem and its PUB_KEY_ID_) to verify that this merchant uses the public key only`, e);
+    }
+    unverified(`${a.what}${serial === undefined ? '' : ` (Wechatpay-Serial ${serial})`} does not verify: ${describeError(e)}`, e);
+  }
 }

@@ -10,6 +10,12 @@ export type CertificateLifecycleErrorCode =
   | 'WECHATPAY_LIFECYCLE_SOURCE_UNAVAILABLE'
   /** GET /v3/certificates failed (transport, status, decryption or response signature). */
   | 'WECHATPAY_LIFECYCLE_DOWNLOAD_FAILED'
+  /**
+   * GET /v3/certificates answered "no certificates" (404 or an empty list) without a WeChat Pay
+   * signature that verifies with a trusted key: a wrong base URL, a proxy's own 404, or a
+   * public-key-only merchant whose public key was not given. Never taken for "public key only".
+   */
+  | 'WECHATPAY_LIFECYCLE_UNVERIFIED_ANSWER'
   /** Redis / etcd did not answer in time or refused the operation. */
   | 'WECHATPAY_LIFECYCLE_SYNC_UNAVAILABLE'
   /** A synchronised certificate payload was rejected (bad MAC, stale, malformed, expired). */

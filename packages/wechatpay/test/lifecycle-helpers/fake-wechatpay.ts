@@ -13,8 +13,11 @@ export class FakeWechatPay {
   served: TestCert[] = [];
   /** Who signs answers (certificate key, or a public key id with its private key). */
   signer: { serial: string; keyPem: string } | undefined;
-  /** 'list' (normal), 'not-found' (public-key-only merchant), 'error' (HTTP 500), 'hang'. */
-  mode: 'list' | 'not-found' | 'error' | 'hang' = 'list';
+  /**
+   * 'list' (normal), 'not-found' (public-key-only merchant: 404 RESOURCE_NOT_EXISTS signed by
+   * `signer`), 'plain-404' (a proxy's or wrong server's unsigned 404), 'error' (HTTP 500), 'hang'.
+   */
+  mode: 'list' | 'not-found' | 'plain-404' | 'error' | 'hang' = 'list';
   downloads = 0;
   rejected = 0;
   readonly #server: Server;
@@ -48,8 +51,15 @@ export class FakeWechatPay {
           res.writeHead(500).end('{}');
           return;
         }
+        if (this.mode === 'plain-404') {
+          res.writeHead(404, { 'content-type': 'text/plain' }).end('File not found');
+          return;
+        }
         if (this.mode === 'not-found') {
-          res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 'RESOURCE_NOT_EXISTS', message: 'no certificate' }));
+          // WeChat Pay signs this answer (with the public key, for a public-key-only merchant).
+          const body = JSON.stringify({ code: 'RESOURCE_NOT_EXISTS', message: '无可用的平台证书，请在商户平台-API安全申请使用微信支付公钥' });
+          const headers = this.signer ? signResponse({ body, privateKey: this.signer.keyPem, serial: this.signer.serial, requestId: `req-${this.downloads}` }) : {};
+          res.writeHead(404, { 'content-type': 'application/json', ...headers }).end(body);
           return;
         }
         const body = buildCertificateListBody(this.served.map((c) => c.certPem), this.apiV3Key);
@@ -64,6 +74,13 @@ export class FakeWechatPay {
     await new Promise<void>((r) => this.#server.listen(0, '127.0.0.1', r));
     this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
     return this.url;
+  }
+
+  /** Answer 404 RESOURCE_NOT_EXISTS signed by `signWith` (a public-key-only merchant), or unsigned. */
+  notFound(signWith?: { serial: string; keyPem: string }): void {
+    this.mode = 'not-found';
+    this.served = [];
+    this.signer = signWith;
   }
 
   /** Serve these certificates; answers signed by `signWith` (default: the first). */
