@@ -170,7 +170,10 @@ export interface CheckCertificatesInput {
 }
 
 export interface CertificateCheckReport {
+  /** No problem, and something was checked (a merchant certificate, platform certificates or the public key). */
   ok: boolean;
+  /** What was checked and found good, one sentence each (what `certs check` prints on success). */
+  checked: string[];
   merchant?: CertificateStatus & { keyMatchesCertificate?: boolean; serialMatchesConfig?: boolean };
   platform: CertificateStatus[];
   wechatPayPublicKeyId?: string;
@@ -189,23 +192,35 @@ function status(c: ParsedCertificate, now: number): CertificateStatus {
   };
 }
 
-/** The `certs check` report: serials, validity, days left, key-matches-cert, problems. Pure, no I/O. */
+/**
+ * The `certs check` report: serials, validity, days left, key-matches-cert, problems, and what was
+ * checked. Pure, no I/O. A private key, serial or APIv3 key alone is nothing to check: with no
+ * merchant certificate, platform certificate or WeChat Pay public key the report is not ok.
+ */
 export function checkCertificates(input: CheckCertificatesInput): CertificateCheckReport {
   const now = input.nowMs ?? Date.now();
   const warnDays = input.warnDays ?? 30;
   const problems: string[] = [];
   const warnings: string[] = [];
-  const report: CertificateCheckReport = { ok: false, platform: [], problems, warnings };
+  const checked: string[] = [];
+  const report: CertificateCheckReport = { ok: false, checked, platform: [], problems, warnings };
+  if (input.merchantCertificatePem === undefined && (input.platformCertificatePems ?? []).length === 0 && input.wechatPayPublicKey === undefined) {
+    problems.push('nothing to check: give the merchant certificate (with the private key and serial_no to match), platform certificates or the WeChat Pay public key');
+  }
   if (input.merchantCertificatePem !== undefined) {
     const c = parseCertificatePem(input.merchantCertificatePem, 'merchant certificate', problems);
     if (c !== undefined) {
       const m: NonNullable<CertificateCheckReport['merchant']> = status(c, now);
       if (m.expired) problems.push(`merchant certificate ${c.serial} expired at ${m.validTo}`);
-      else if (m.daysLeft < warnDays) warnings.push(`merchant certificate ${c.serial} expires in ${m.daysLeft} days`);
+      else {
+        checked.push(`merchant certificate ${c.serial} valid until ${m.validTo} (${m.daysLeft} days left)`);
+        if (m.daysLeft < warnDays) warnings.push(`merchant certificate ${c.serial} expires in ${m.daysLeft} days`);
+      }
       if (input.privateKeyPem !== undefined) {
         try {
           m.keyMatchesCertificate = c.x509.checkPrivateKey(createPrivateKey(input.privateKeyPem));
           if (!m.keyMatchesCertificate) problems.push(`merchant private key does not match merchant certificate ${c.serial}`);
+          else checked.push(`merchant private key matches merchant certificate ${c.serial}`);
         } catch {
           m.keyMatchesCertificate = false;
           problems.push('merchant private key is not a readable PEM private key');
@@ -221,18 +236,23 @@ export function checkCertificates(input: CheckCertificatesInput): CertificateChe
         if (configured !== undefined) {
           m.serialMatchesConfig = configured === c.serial;
           if (!m.serialMatchesConfig) problems.push(`configured serial_no ${configured} differs from the merchant certificate's serial ${c.serial}`);
+          else checked.push(`serial_no ${configured} is the merchant certificate's serial`);
         }
       }
       report.merchant = m;
     }
-  } else if (input.privateKeyPem !== undefined) {
-    try {
-      const k = createPrivateKey(input.privateKeyPem);
-      const rsa = rsaProblem(k, 'merchant private key');
-      if (rsa !== undefined) problems.push(rsa);
-    } catch {
-      problems.push('merchant private key is not a readable PEM private key');
+  } else {
+    if (input.privateKeyPem !== undefined) {
+      try {
+        const k = createPrivateKey(input.privateKeyPem);
+        const rsa = rsaProblem(k, 'merchant private key');
+        if (rsa !== undefined) problems.push(rsa);
+        else warnings.push('merchant private key only read, not matched: no merchant certificate given');
+      } catch {
+        problems.push('merchant private key is not a readable PEM private key');
+      }
     }
+    if (input.serialNo !== undefined) warnings.push('serial_no not checked: no merchant certificate given');
   }
   const seen = new Set<string>();
   for (const [i, text] of (input.platformCertificatePems ?? []).entries()) {
@@ -248,12 +268,18 @@ export function checkCertificates(input: CheckCertificatesInput): CertificateChe
     }
   }
   if (report.platform.length > 0 && !report.platform.some((p) => !p.expired)) problems.push('no platform certificate is currently valid');
-  const newest = report.platform.filter((p) => !p.expired).sort((a, b) => b.validTo.localeCompare(a.validTo))[0];
+  const valid = report.platform.filter((p) => !p.expired).sort((a, b) => a.validTo.localeCompare(b.validTo));
+  const nearest = valid[0];
+  if (nearest !== undefined) {
+    checked.push(`${valid.length} platform certificate${valid.length === 1 ? '' : 's'} valid, nearest expiry ${nearest.validTo} (${nearest.serial}, ${nearest.daysLeft} days left)`);
+  }
+  const newest = valid[valid.length - 1];
   if (newest !== undefined && newest.daysLeft < warnDays) warnings.push(`newest platform certificate ${newest.serial} expires in ${newest.daysLeft} days`);
   if (input.wechatPayPublicKey !== undefined) {
     try {
-      wechatPayPublicKey(input.wechatPayPublicKey.id, input.wechatPayPublicKey.pem);
+      const k = wechatPayPublicKey(input.wechatPayPublicKey.id, input.wechatPayPublicKey.pem);
       report.wechatPayPublicKeyId = input.wechatPayPublicKey.id;
+      checked.push(`WeChat Pay public key ${k.id} is a readable RSA-${k.publicKey.asymmetricKeyDetails?.modulusLength ?? '?'} key`);
     } catch {
       problems.push('WeChat Pay public key (or its PUB_KEY_ID_ id) is not usable');
     }
@@ -261,10 +287,11 @@ export function checkCertificates(input: CheckCertificatesInput): CertificateChe
   if (input.apiV3Key !== undefined) {
     try {
       apiV3KeyBytes(input.apiV3Key);
+      checked.push('APIv3 key is 32 bytes');
     } catch {
       problems.push('APIv3 key must be exactly 32 bytes');
     }
   }
-  report.ok = problems.length === 0;
+  report.ok = problems.length === 0 && checked.length > 0;
   return report;
 }
