@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -42,6 +43,22 @@ const instant = z.union([int(0), z.string()]).transform((value, ctx) => {
   }
   return Math.floor(ms / 1000);
 });
+
+// A wxseal request needs up to 14 header fields of its own, plus Host, Content-Length, ….
+const MIN_HEADER_COUNT = 32;
+/** The largest `limits.maxHeaderCount` (the gateway's server collects one field more than this). */
+export const MAX_HEADER_COUNT = 1_000;
+
+/** An IPv4/IPv6 address, or one with a prefix length in range (`10.0.0.0/8`, `fd00::/8`). */
+function isAddressOrCidr(value: string): boolean {
+  const slash = value.indexOf('/');
+  const address = slash < 0 ? value : value.slice(0, slash);
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (slash < 0) return true;
+  const bits = value.slice(slash + 1);
+  return /^[0-9]{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
 
 function isSafePrefix(p: string): boolean {
   if (!/^\/[\x21-\x7e]*$/.test(p) || /[?#%\\]/.test(p)) return false;
@@ -158,9 +175,13 @@ const schema = z
         maxResponseBytes: bytes.default(8 * 1024 * 1024),
         upstreamTimeoutMs: ms.default(30_000),
         upstreamConnectTimeoutMs: ms.default(5_000),
+        // Node's server keeps at most 2,000 header fields and drops the rest silently; the gateway
+        // refuses a request over this count instead (431), before reading anything else.
+        maxHeaderCount: int(MIN_HEADER_COUNT, MAX_HEADER_COUNT).default(100),
       })
       .strict()
       .prefault({}),
+    trustedProxies: z.array(z.string().refine(isAddressOrCidr, { error: 'must be an IP address or a CIDR block (10.0.0.0/8, fd00::/8)' })).max(1024).default([]),
     sessionKeyCache: z.object({ maxEntries: int(1).default(10_000), ttlSeconds: int(1, 86_400).default(300) }).strict().optional(),
     shutdown: z.object({ drainTimeoutMs: ms.default(10_000) }).strict().prefault({}),
     log: z.object({ level: z.enum(LOG_LEVELS).default('info') }).strict().prefault({}),
@@ -264,6 +285,8 @@ export interface LimitsConfig {
   readonly maxResponseBytes: number;
   readonly upstreamTimeoutMs: number;
   readonly upstreamConnectTimeoutMs: number;
+  /** Most header fields a request may have (431 WXSEAL_TOO_MANY_HEADERS beyond). */
+  readonly maxHeaderCount: number;
 }
 
 export interface GatewayConfig {
@@ -275,6 +298,8 @@ export interface GatewayConfig {
   readonly serverKeys: readonly ServerKeyConfig[];
   readonly nonceStore: NonceStoreConfig;
   readonly limits: LimitsConfig;
+  /** Peers whose X-Forwarded-For is believed for the client address (addresses and CIDR blocks). */
+  readonly trustedProxies: readonly string[];
   readonly sessionKeyCache: { readonly maxEntries: number; readonly ttlSeconds: number } | undefined;
   readonly shutdown: { readonly drainTimeoutMs: number };
   readonly log: { readonly level: LogLevel };
@@ -561,6 +586,7 @@ export function loadGatewayConfig(source: string | GatewayConfigInput | GatewayC
     serverKeys,
     nonceStore,
     limits: { ...c.limits },
+    trustedProxies: [...c.trustedProxies],
     sessionKeyCache: c.sessionKeyCache ? { ...c.sessionKeyCache } : undefined,
     shutdown: { ...c.shutdown },
     log: { ...c.log },

@@ -93,10 +93,14 @@ export class DeviceEndpoints {
     this.#perSource = new TokenBuckets(rl.perSource.burst, rl.perSource.perMinute, rl.maxTrackedKeys, ctx.now);
   }
 
-  /** POST to the activation path, SPEC.md 15.5 steps 1-8, then the delivery of 15.6. */
-  async activate(req: IncomingMessage): Promise<ActivationOutcome> {
+  /**
+   * POST to the activation path, SPEC.md 15.5 steps 1-8, then the delivery of 15.6. `clientAddress`
+   * is the caller as the gateway sees it (behind a trusted proxy, from X-Forwarded-For); the
+   * per-source limit counts by it.
+   */
+  async activate(req: IncomingMessage, clientAddress: string | undefined = req.socket.remoteAddress): Promise<ActivationOutcome> {
     const ctx = this.#ctx;
-    const source = req.socket.remoteAddress ?? 'unknown';
+    const source = clientAddress ?? 'unknown';
     // Per source before anything is read: the cheapest bound on a flood from one address.
     const sourceWait = this.#perSource.take(source);
     if (sourceWait > 0) return rateLimited(sourceWait, req);

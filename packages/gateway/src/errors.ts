@@ -1,10 +1,12 @@
 import { WxsealError } from '@wxseal/protocol';
 
 /**
- * Codes the gateway itself answers with, beside the verifier's codes of SPEC.md section 10. They
- * are not verifier rejections, so they never travel in `Wxseal-Error` (a client would take them
- * for one); they travel in the JSON body `{"error":{"code","message"}}`, which on wxseal routes is
- * sealed (or signed) with the request's session key, so the client can authenticate them.
+ * Codes the gateway itself answers with, beside the codes of SPEC.md section 10 (which include the
+ * gateway's unsigned rejections WXSEAL_ROUTE_NOT_FOUND and WXSEAL_TOO_MANY_HEADERS). They are not
+ * rejections, so they never travel in `Wxseal-Error` (a client would take them for one); they
+ * travel in the JSON body `{"error":{"code","message"}}`, which on wxseal routes is sealed (or
+ * signed) with the request's session key, so the client can authenticate them. On passthrough
+ * routes the same body comes as plain JSON.
  */
 export const GATEWAY_ERROR_STATUS = {
   /** The upstream refused the connection, reset it, or could not be resolved. Sealed 502. */
@@ -15,8 +17,12 @@ export const GATEWAY_ERROR_STATUS = {
   WXSEAL_UPSTREAM_RESPONSE_TOO_LARGE: 502,
   /** The upstream's response could not be read (cut short, unknown content-encoding). Sealed 502. */
   WXSEAL_UPSTREAM_BAD_RESPONSE: 502,
-  /** No route matches the path. Plain 404: nothing was verified, so nothing can be sealed. */
-  WXSEAL_ROUTE_NOT_FOUND: 404,
+  /**
+   * Anything that went wrong after the request verified (building the upstream request, sealing
+   * the answer, a handler): still sealed (or signed) with the request's keys, since its nonce is
+   * spent and the client must be able to tell this answer from a forged one. Sealed 500.
+   */
+  WXSEAL_GATEWAY_INTERNAL_ERROR: 500,
 } as const;
 
 export type GatewayErrorCode = keyof typeof GATEWAY_ERROR_STATUS;
@@ -29,7 +35,7 @@ export const GATEWAY_ERROR_MESSAGES: Readonly<Record<GatewayErrorCode, string>> 
   WXSEAL_UPSTREAM_TIMEOUT: 'the upstream service did not answer in time',
   WXSEAL_UPSTREAM_RESPONSE_TOO_LARGE: 'the upstream response is too large to seal',
   WXSEAL_UPSTREAM_BAD_RESPONSE: 'the upstream response could not be read',
-  WXSEAL_ROUTE_NOT_FOUND: 'no route matches this path',
+  WXSEAL_GATEWAY_INTERNAL_ERROR: 'the gateway failed to handle this request',
 };
 
 /** The JSON body of a gateway error. */

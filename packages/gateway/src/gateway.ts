@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, BlockList } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { HEADERS, WxsealError, rejectionResponse, type WireResponse } from '@wxseal/protocol';
+import { HEADERS, WxsealError, rejectionResponse, type WireErrorCode, type WireResponse } from '@wxseal/protocol';
 import {
   ServerKeyRing,
   SessionKeyCache,
@@ -17,9 +18,19 @@ import {
   type VerifierDependency,
 } from '@wxseal/server';
 import type { Registry } from 'prom-client';
-import { loadGatewayConfig, markLoaded, type GatewayConfig, type GatewayConfigInput } from './config.js';
+import { MAX_HEADER_COUNT, loadGatewayConfig, markLoaded, type GatewayConfig, type GatewayConfigInput } from './config.js';
 import { GATEWAY_ERROR_STATUS, GatewayConfigError, gatewayErrorBody, type GatewayErrorCode } from './errors.js';
-import { addIdentityHeaders, firstValue, forwardRequestHeaders, forwardResponseHeaders, type OutgoingHeaders } from './headers.js';
+import {
+  REQUEST_ID_HEADER,
+  addIdentityHeaders,
+  clientAddressOf,
+  firstValue,
+  forwardRequestHeaders,
+  forwardResponseHeaders,
+  incomingRequestId,
+  trustedProxyList,
+  type OutgoingHeaders,
+} from './headers.js';
 import { gatewayLogger, type Logger } from './logger.js';
 import { GatewayMetrics, type RequestOutcome } from './metrics.js';
 import { DeviceEndpoints } from './device-endpoints.js';
@@ -80,6 +91,42 @@ interface State {
   readonly config: GatewayConfig;
   readonly routes: RouteTable;
   readonly verifier: Verifier;
+  readonly trustedProxies: BlockList | undefined;
+}
+
+/** One request on the public listener, from its arrival to its log line. */
+interface RequestScope {
+  readonly started: number;
+  /** The client's valid `x-request-id`, or a new UUID: sent to the upstream, returned, logged. */
+  readonly requestId: string;
+  /** The socket's peer, or the client behind a trusted proxy (config `trustedProxies`). */
+  readonly clientAddress: string | undefined;
+  /**
+   * Set as soon as the verifier accepted the request, i.e. its nonce is spent: from then on any
+   * failure is answered sealed or signed with the request's keys (WXSEAL_GATEWAY_INTERNAL_ERROR),
+   * never with an unsigned 5xx the client could not tell from a forgery.
+   */
+  verified: VerifiedRequest | undefined;
+  verifier: Verifier | undefined;
+  /** What the request was doing, for the log line of an unexpected failure. */
+  stage: string;
+  route: string;
+}
+
+/** The body of an unexpected failure after verification; sealed or signed like any answer. */
+const INTERNAL_ERROR_ANSWER: ResponseInput = Object.freeze({
+  status: GATEWAY_ERROR_STATUS.WXSEAL_GATEWAY_INTERNAL_ERROR,
+  contentType: 'application/json',
+  body: gatewayErrorBody('WXSEAL_GATEWAY_INTERNAL_ERROR'),
+});
+
+/**
+ * Node checks headersTimeout/requestTimeout on a timer (30 s by default), so a slow client was cut
+ * up to 30 s late. Checking at a quarter of the shorter timeout, at most every second, enforces
+ * both within a second of their setting.
+ */
+export function connectionsCheckingIntervalMs(headersTimeoutMs: number, requestTimeoutMs: number): number {
+  return Math.max(50, Math.min(1000, Math.floor(Math.min(headersTimeoutMs, requestTimeoutMs) / 4)));
 }
 
 const RESTART_ONLY = ['listeners', 'nonceStore', 'sessionKeyCache', 'log', 'devices', 'admin'] as const;
@@ -105,7 +152,7 @@ const UPSTREAM_OUTCOME: Record<GatewayErrorCode, RequestOutcome> = {
   WXSEAL_UPSTREAM_TIMEOUT: 'upstream_timeout',
   WXSEAL_UPSTREAM_RESPONSE_TOO_LARGE: 'upstream_too_large',
   WXSEAL_UPSTREAM_BAD_RESPONSE: 'upstream_bad_response',
-  WXSEAL_ROUTE_NOT_FOUND: 'not_found',
+  WXSEAL_GATEWAY_INTERNAL_ERROR: 'internal_error',
 };
 
 /** Logs at most one line per `intervalMs` for a recurring failure, with how many were folded in. */
@@ -130,6 +177,19 @@ function errSummary(err: unknown): { code?: string; message: string } {
   const code = (err as { code?: unknown })?.code;
   const message = err instanceof Error ? err.message : String(err);
   return typeof code === 'string' ? { code, message } : { message };
+}
+
+/**
+ * An unexpected error as logged for a request: its name, code and message, with quoted parts of the
+ * message cut (V8 quotes the input it failed on, e.g. JSON.parse's, which could be plaintext) and
+ * the rest bounded. Never the stack's arguments, a body or a header value.
+ */
+function requestErrSummary(err: unknown): { name: string; code?: string; message: string } {
+  const name = err instanceof Error ? err.name : typeof err;
+  const code = (err as { code?: unknown })?.code;
+  const raw = err instanceof Error ? err.message : '';
+  const message = raw.replace(/"[^"]*"|'[^']*'|`[^`]*`/g, '…').slice(0, 200);
+  return typeof code === 'string' ? { name, code, message } : { name, message };
 }
 
 class Gateway implements RunningGateway {
@@ -222,9 +282,19 @@ class Gateway implements RunningGateway {
     }
     const p = config.listeners.public;
     this.#public = createServer(
-      { requestTimeout: p.requestTimeoutMs, headersTimeout: p.headersTimeoutMs, keepAliveTimeout: p.keepAliveTimeoutMs },
+      {
+        requestTimeout: p.requestTimeoutMs,
+        headersTimeout: p.headersTimeoutMs,
+        keepAliveTimeout: p.keepAliveTimeoutMs,
+        connectionsCheckingInterval: connectionsCheckingIntervalMs(p.headersTimeoutMs, p.requestTimeoutMs),
+      },
       (req, res) => this.#onRequest(req, res),
     );
+    // Node drops the header fields beyond maxHeadersCount silently. One more than the largest
+    // limit the config accepts, so that a request over the configured limit is seen (and refused
+    // with 431) rather than cut to what fits — also after a reload raised the limit, since Node
+    // reads this once per connection.
+    this.#public.maxHeadersCount = MAX_HEADER_COUNT + 1;
     this.#admin = createServer((req, res) => {
       this.#onAdmin(req, res).catch((err) => {
         this.#log.error({ err: errSummary(err) }, 'admin request failed');
@@ -347,7 +417,7 @@ class Gateway implements RunningGateway {
         this.#dependencyErrors.run((suppressed) => this.#log.warn({ dependency, err: errSummary(err), suppressed }, 'verifier dependency failed'));
       },
     });
-    return { config, routes, verifier };
+    return { config, routes, verifier, trustedProxies: trustedProxyList(config.trustedProxies) };
   }
 
   // ------------------------------------------------------------------------------------------
@@ -362,11 +432,69 @@ class Gateway implements RunningGateway {
       this.#metrics.inFlight.dec();
       if (this.#inFlight === 0) this.#onIdle?.();
     });
-    this.#handle(req, res).catch((err) => {
-      this.#log.error({ err: errSummary(err), method: req.method }, 'request handling failed');
-      if (!res.headersSent) sendWireResponse(res, jsonResponse(500, { error: { message: 'internal gateway error' } }), { close: true });
-      else res.destroy();
-    });
+    const state = this.#state; // one snapshot per request: a reload never changes it midway
+    const scope: RequestScope = {
+      started: performance.now(),
+      requestId: incomingRequestId(req.rawHeaders) ?? randomUUID(),
+      clientAddress: clientAddressOf(req.socket.remoteAddress, req.rawHeaders, state.trustedProxies),
+      verified: undefined,
+      verifier: undefined,
+      stage: 'routing',
+      route: '-',
+    };
+    this.#handle(req, res, state, scope).catch((err: unknown) => this.#failed(req, res, scope, err));
+  }
+
+  /**
+   * The answer to anything unexpected (a bug, a dependency that throws, an answer that cannot be
+   * sealed): once the request verified, a sealed (or signed) 500 WXSEAL_GATEWAY_INTERNAL_ERROR with
+   * the request's keys — its nonce is spent, so the client must be able to authenticate the
+   * outcome; before that, the same code as plain JSON. Never throws.
+   */
+  #failed(req: IncomingMessage, res: ServerResponse, scope: RequestScope, err: unknown): void {
+    const path = (req.url ?? '').split('?')[0]!;
+    const method = req.method ?? '';
+    try {
+      this.#log.error(
+        { requestId: scope.requestId, route: scope.route, stage: scope.stage, verified: scope.verified !== undefined, err: requestErrSummary(err) },
+        'request handling failed',
+      );
+    } catch {
+      // A failing logger must not stop the answer.
+    }
+    try {
+      if (res.headersSent || res.destroyed) {
+        res.destroy();
+        return;
+      }
+      let wire: WireResponse;
+      if (scope.verified !== undefined && scope.verifier !== undefined) {
+        try {
+          wire = scope.verifier.sealResponse(scope.verified, INTERNAL_ERROR_ANSWER);
+        } catch {
+          // Sealing a fixed answer cannot fail with keys that just opened the request; if it
+          // did, no answer at all (the client sees a network error) beats an unsigned 5xx.
+          res.destroy();
+          return;
+        }
+      } else {
+        wire = jsonResponse(GATEWAY_ERROR_STATUS.WXSEAL_GATEWAY_INTERNAL_ERROR, JSON.parse(gatewayErrorBody('WXSEAL_GATEWAY_INTERNAL_ERROR').toString('utf8')));
+      }
+      // Whatever the request still had on the wire is unread: its connection cannot be reused.
+      this.#send(res, scope, wire, !req.complete);
+      this.#done({
+        scope,
+        route: scope.route,
+        method,
+        path: scope.verified?.path ?? path,
+        status: wire.status,
+        outcome: 'internal_error',
+        code: 'WXSEAL_GATEWAY_INTERNAL_ERROR',
+        ...(scope.verified ? { verified: scope.verified } : {}),
+      });
+    } catch {
+      res.destroy();
+    }
   }
 
   /** While draining, every response closes its connection so clients reconnect elsewhere. */
@@ -374,50 +502,66 @@ class Gateway implements RunningGateway {
     if (this.#draining && !res.headersSent) res.setHeader('connection', 'close');
   }
 
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const started = performance.now();
+  /** Sends an answer the gateway made itself, with the request id. */
+  #send(res: ServerResponse, scope: RequestScope, wire: WireResponse, close: boolean): void {
+    this.#closeIfDraining(res);
+    sendWireResponse(res, { status: wire.status, headers: { ...wire.headers, [REQUEST_ID_HEADER]: scope.requestId }, body: wire.body }, { close });
+  }
+
+  /** An unsigned section-10 rejection raised before any verifier step. */
+  #reject(req: IncomingMessage, res: ServerResponse, scope: RequestScope, code: WireErrorCode, message: string, log: { path: string; outcome: RequestOutcome }): void {
+    const wire = rejectionResponse(code, message, Math.floor(this.#now() / 1000));
+    // A refused request's body is left unread: its connection closes.
+    this.#send(res, scope, wire, hasBody(req));
+    this.#done({ scope, route: scope.route, method: req.method ?? '', path: log.path, status: wire.status, outcome: log.outcome, code });
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse, state: State, scope: RequestScope): Promise<void> {
     const target = req.url ?? '';
+    const method = req.method ?? '';
+
+    // Node stops collecting header fields at maxHeadersCount (one more than the limit): a request
+    // over the limit is refused before anything reads its headers, so a repeated Wxseal-Nonce
+    // cannot hide behind 2,000 junk fields.
+    const maxHeaders = state.config.limits.maxHeaderCount;
+    if (req.rawHeaders.length > 2 * maxHeaders) {
+      return this.#reject(req, res, scope, 'WXSEAL_TOO_MANY_HEADERS', `the request has more than ${maxHeaders} header fields`, { path: '-', outcome: 'bad_request' });
+    }
+
     const q = target.indexOf('?');
     const path = q < 0 ? target : target.slice(0, q);
     const rawQuery = q < 0 ? '' : target.slice(q + 1);
-    const method = req.method ?? '';
-
     const unsafe = unsafePathReason(path) ?? (target.includes('#') ? 'the request target holds a fragment' : undefined);
     if (unsafe !== undefined) {
       // A wxseal rejection (SPEC.md 9 step 2.6 words it the same way), readable by any client.
-      const wire = rejectionResponse('WXSEAL_MALFORMED_HEADER', unsafe, Math.floor(Date.now() / 1000));
-      this.#closeIfDraining(res);
-      sendWireResponse(res, wire, { close: hasBody(req) });
-      this.#done({ route: '-', method, path: '-', status: wire.status, outcome: 'bad_request', started });
-      return;
+      return this.#reject(req, res, scope, 'WXSEAL_MALFORMED_HEADER', unsafe, { path: '-', outcome: 'bad_request' });
     }
 
-    const state = this.#state; // one snapshot per request: a reload never changes it midway
     const devices = state.config.devices;
     if (devices && this.#deviceEndpoints) {
       // Answered before routing (the config refuses a route that covers these paths).
       if (devices.activation.enabled && path === devices.activation.path && method === 'POST') {
-        return this.#activate(req, res, started);
+        return this.#activate(req, res, scope);
       }
-      if (devices.rotation.enabled && path === devices.rotation.path) return this.#rotate(req, res, state, target, started);
+      if (devices.rotation.enabled && path === devices.rotation.path) return this.#rotate(req, res, state, target, scope);
     }
     const route = state.routes.match(path);
     if (!route) {
-      this.#closeIfDraining(res);
-      sendWireResponse(res, { status: 404, headers: { 'content-type': 'application/json' }, body: gatewayErrorBody('WXSEAL_ROUTE_NOT_FOUND') }, { close: hasBody(req) });
-      this.#done({ route: '-', method, path, status: 404, outcome: 'not_found', started });
-      return;
+      return this.#reject(req, res, scope, 'WXSEAL_ROUTE_NOT_FOUND', 'no route matches this path', { path, outcome: 'not_found' });
     }
-    if (route.mode === 'passthrough') return this.#passthrough(req, res, route, path, rawQuery, started);
-    return this.#wxseal(req, res, state, route, target, started);
+    scope.route = route.name;
+    if (route.mode === 'passthrough') return this.#passthrough(req, res, route, path, rawQuery, scope);
+    return this.#wxseal(req, res, state, route, target, scope);
   }
 
-  async #wxseal(req: IncomingMessage, res: ServerResponse, state: State, route: Route, target: string, started: number): Promise<void> {
+  async #wxseal(req: IncomingMessage, res: ServerResponse, state: State, route: Route, target: string, scope: RequestScope): Promise<void> {
     const verifier = state.verifier;
     const method = req.method ?? '';
+    const started = scope.started;
     let verified: VerifiedRequest;
     let failed = false;
     let failure: unknown;
+    scope.stage = 'verify';
     try {
       const body = await readRequestBody(req, { limit: route.maxBodyBytes, contentLength: req.headers['content-length'] });
       const out = await verifier.verifyOrFailure({
@@ -444,24 +588,29 @@ class Gateway implements RunningGateway {
       const wire = verifier.rejection(failure);
       const code = wire.headers[HEADERS.error] ?? 'WXSEAL_MALFORMED_HEADER';
       this.#metrics.rejections.inc({ route: route.name, code });
-      this.#closeIfDraining(res);
       // A body over the limit is left unread: the connection closes instead.
-      sendWireResponse(res, wire, { close: code === 'WXSEAL_BODY_TOO_LARGE' });
-      this.#done({ route: route.name, method, path: target.split('?')[0]!, status: wire.status, outcome: 'rejected', code, started });
+      this.#send(res, scope, wire, code === 'WXSEAL_BODY_TOO_LARGE');
+      this.#done({ scope, route: route.name, method, path: target.split('?')[0]!, status: wire.status, outcome: 'rejected', code });
       return;
     }
+    // The nonce is spent: from here on every answer is sealed or signed (#failed included).
+    scope.verified = verified;
+    scope.verifier = verifier;
     this.#metrics.verification.observe({ route: route.name }, (performance.now() - started) / 1000);
 
-    // The plaintext, its own content type and the verified identity go to the upstream; every
-    // x-wxseal-* header the caller sent was dropped by forwardRequestHeaders.
-    // (forwardRequestHeaders drops every name identityHeaders, accept-encoding and content-type
-    // set, so writing them into its object adds them in this order, as a spread would.)
-    const headers: OutgoingHeaders = forwardRequestHeaders(req.rawHeaders, 'wxseal', { remoteAddress: req.socket.remoteAddress, encrypted: false });
+    // The verified identity goes first (an upstream that caps its header count still sees it),
+    // then the request id, then the caller's headers: every x-wxseal-* header the caller sent is
+    // dropped by forwardRequestHeaders, as are the names set here.
+    scope.stage = 'upstream-headers';
+    const headers: OutgoingHeaders = {};
     addIdentityHeaders(headers, verified);
+    headers[REQUEST_ID_HEADER] = scope.requestId;
+    forwardRequestHeaders(req.rawHeaders, 'wxseal', { remoteAddress: req.socket.remoteAddress, encrypted: false }, headers);
     // The answer is sealed as the representation itself; ask for no compression.
     headers['accept-encoding'] = 'identity';
     if (verified.contentType !== undefined) headers['content-type'] = verified.contentType;
 
+    scope.stage = 'upstream';
     const clientGone = new Cancel();
     const onClose = (): void => {
       if (!res.writableFinished) clientGone.abort(undefined);
@@ -488,38 +637,50 @@ class Gateway implements RunningGateway {
     } catch (err) {
       res.off('close', onClose);
       if (isClientGone(err)) {
-        this.#done({ route: route.name, method, path: verified.path, status: undefined, outcome: 'client_closed', verified, started });
+        this.#done({ scope, route: route.name, method, path: verified.path, status: undefined, outcome: 'client_closed', verified });
         return;
       }
-      const failure = err instanceof UpstreamFailure ? err : new UpstreamFailure('WXSEAL_UPSTREAM_UNAVAILABLE', 'upstream request failed', { cause: err });
-      gatewayCode = failure.code;
-      outcome = UPSTREAM_OUTCOME[failure.code];
+      // Anything but an upstream failure is the gateway's own: answered by #failed, sealed.
+      if (!(err instanceof UpstreamFailure)) throw err;
+      gatewayCode = err.code;
+      outcome = UPSTREAM_OUTCOME[err.code];
       this.#metrics.upstream.observe({ route: route.name, outcome }, (performance.now() - upstreamStarted) / 1000);
       this.#log.warn(
-        { route: route.name, upstream: route.origin, code: failure.code, reason: failure.message, cause: failure.cause === undefined ? undefined : errSummary(failure.cause) },
+        {
+          requestId: scope.requestId,
+          route: route.name,
+          upstream: route.origin,
+          code: err.code,
+          reason: err.message,
+          cause: err.cause === undefined ? undefined : errSummary(err.cause),
+        },
         'upstream failed',
       );
       // Sealed (or signed) like any answer, so the client can tell the gateway's 502 from a forged one.
-      answer = { status: GATEWAY_ERROR_STATUS[failure.code], contentType: 'application/json', body: gatewayErrorBody(failure.code) };
+      answer = { status: GATEWAY_ERROR_STATUS[err.code], contentType: 'application/json', body: gatewayErrorBody(err.code) };
     }
     res.off('close', onClose);
 
+    scope.stage = 'seal';
     const wire = verifier.sealResponse(verified, answer);
     if (res.destroyed) {
-      this.#done({ route: route.name, method, path: verified.path, status: undefined, outcome: 'client_closed', verified, started });
+      this.#done({ scope, route: route.name, method, path: verified.path, status: undefined, outcome: 'client_closed', verified });
       return;
     }
     // One flat header list for writeHead, in the order setHeader calls would give, instead of a
     // setHeader per header (each validated, lower-cased and stored, then serialised again).
+    scope.stage = 'respond';
     const head: Array<string | string[]> = [];
     for (const name of Object.keys(passHeaders)) head.push(name, passHeaders[name]!);
     for (const name of Object.keys(wire.headers)) head.push(name, wire.headers[name]!);
+    if (passHeaders[REQUEST_ID_HEADER] === undefined) head.push(REQUEST_ID_HEADER, scope.requestId);
     if (wire.status !== 204 && wire.status !== 304) head.push('content-length', String(wire.body.length));
     // While draining, every response closes its connection (#closeIfDraining, here in the list).
     if (this.#draining) head.push('connection', 'close');
     res.writeHead(wire.status, head);
     res.end(wire.body);
     this.#done({
+      scope,
       route: route.name,
       method,
       path: verified.path,
@@ -527,18 +688,19 @@ class Gateway implements RunningGateway {
       outcome,
       ...(gatewayCode ? { code: gatewayCode } : {}),
       verified,
-      started,
       upstreamMs: performance.now() - upstreamStarted,
     });
   }
 
-  async #activate(req: IncomingMessage, res: ServerResponse, started: number): Promise<void> {
-    const out = await this.#deviceEndpoints!.activate(req);
+  async #activate(req: IncomingMessage, res: ServerResponse, scope: RequestScope): Promise<void> {
+    scope.route = 'device-activation';
+    scope.stage = 'activation';
+    const out = await this.#deviceEndpoints!.activate(req, scope.clientAddress);
     const path = this.#state.config.devices!.activation.path;
     if (out.code !== undefined) this.#metrics.rejections.inc({ route: 'device-activation', code: out.code });
-    this.#closeIfDraining(res);
-    sendWireResponse(res, out.wire, { close: out.close });
+    this.#send(res, scope, out.wire, out.close);
     this.#done({
+      scope,
       route: 'device-activation',
       method: 'POST',
       path,
@@ -546,15 +708,16 @@ class Gateway implements RunningGateway {
       outcome: out.outcome === 'activated' ? 'forwarded' : 'rejected',
       ...(out.code !== undefined ? { code: out.code } : out.outcome === 'rate_limited' ? { code: 'rate_limited' } : {}),
       ...(out.serial !== undefined ? { keyId: out.serial } : {}),
-      started,
     });
   }
 
   /** Rotation (SPEC.md 15.7): verified like any request, answered by the handler, sealed or signed. */
-  async #rotate(req: IncomingMessage, res: ServerResponse, state: State, target: string, started: number): Promise<void> {
+  async #rotate(req: IncomingMessage, res: ServerResponse, state: State, target: string, scope: RequestScope): Promise<void> {
     const verifier = state.verifier;
     const method = req.method ?? '';
     const path = state.config.devices!.rotation.path;
+    scope.route = 'device-rotation';
+    scope.stage = 'verify';
     let verified: VerifiedRequest;
     try {
       const body = await readRequestBody(req, { limit: state.config.limits.maxBodyBytes, contentLength: req.headers['content-length'] });
@@ -563,32 +726,36 @@ class Gateway implements RunningGateway {
       const wire = verifier.rejection(err);
       const code = wire.headers[HEADERS.error] ?? 'WXSEAL_MALFORMED_HEADER';
       this.#metrics.rejections.inc({ route: 'device-rotation', code });
-      this.#closeIfDraining(res);
-      sendWireResponse(res, wire, { close: code === 'WXSEAL_BODY_TOO_LARGE' });
-      this.#done({ route: 'device-rotation', method, path, status: wire.status, outcome: 'rejected', code, started });
+      this.#send(res, scope, wire, code === 'WXSEAL_BODY_TOO_LARGE');
+      this.#done({ scope, route: 'device-rotation', method, path, status: wire.status, outcome: 'rejected', code });
       return;
     }
-    const { noStore, ...answer } = await this.#deviceEndpoints!.rotate(verified, req.socket.remoteAddress);
+    scope.verified = verified;
+    scope.verifier = verifier;
+    scope.stage = 'rotation';
+    const { noStore, ...answer } = await this.#deviceEndpoints!.rotate(verified, scope.clientAddress);
+    scope.stage = 'seal';
     const wire = verifier.sealResponse(verified, answer);
     if (noStore) res.setHeader('cache-control', 'no-store');
-    this.#closeIfDraining(res);
-    sendWireResponse(res, wire);
-    this.#done({ route: 'device-rotation', method, path, status: wire.status, outcome: 'forwarded', verified, started });
+    this.#send(res, scope, wire, false);
+    this.#done({ scope, route: 'device-rotation', method, path, status: wire.status, outcome: 'forwarded', verified });
   }
 
-  async #passthrough(req: IncomingMessage, res: ServerResponse, route: Route, path: string, rawQuery: string, started: number): Promise<void> {
+  async #passthrough(req: IncomingMessage, res: ServerResponse, route: Route, path: string, rawQuery: string, scope: RequestScope): Promise<void> {
     const method = req.method ?? '';
+    scope.stage = 'passthrough';
     const declared = Number(firstValue(req.headers['content-length']));
     const tooLarge = (): void => {
-      this.#closeIfDraining(res);
-      sendWireResponse(res, jsonResponse(413, { error: { code: 'WXSEAL_BODY_TOO_LARGE', message: `the body exceeds ${route.maxBodyBytes} bytes` } }), { close: true });
-      this.#done({ route: route.name, method, path, status: 413, outcome: 'body_too_large', started });
+      // The section-10 rejection, Wxseal-Error included, so any wxseal client reads its code.
+      const wire = rejectionResponse('WXSEAL_BODY_TOO_LARGE', `the body exceeds ${route.maxBodyBytes} bytes`, Math.floor(this.#now() / 1000));
+      this.#send(res, scope, wire, true);
+      this.#done({ scope, route: route.name, method, path, status: wire.status, outcome: 'body_too_large' });
     };
     if (Number.isFinite(declared) && declared > route.maxBodyBytes) return tooLarge();
 
     // Identity headers from outside are dropped here too: a passthrough route must not become a
     // way to reach the upstream with a forged x-wxseal-openid.
-    const headers = forwardRequestHeaders(req.rawHeaders, 'passthrough', { remoteAddress: req.socket.remoteAddress, encrypted: false });
+    const headers = forwardRequestHeaders(req.rawHeaders, 'passthrough', { remoteAddress: req.socket.remoteAddress, encrypted: false }, { [REQUEST_ID_HEADER]: scope.requestId });
     const upstreamStarted = performance.now();
     const result = await streamThrough(
       this.#pools.get(route),
@@ -603,21 +770,23 @@ class Gateway implements RunningGateway {
       res,
       (upstreamHeaders) => {
         this.#closeIfDraining(res);
-        return forwardResponseHeaders(upstreamHeaders, 'passthrough');
+        const out = forwardResponseHeaders(upstreamHeaders, 'passthrough');
+        if (out[REQUEST_ID_HEADER] === undefined) out[REQUEST_ID_HEADER] = scope.requestId;
+        return out;
       },
     );
     const upstreamMs = performance.now() - upstreamStarted;
     switch (result.kind) {
       case 'response':
         this.#metrics.upstream.observe({ route: route.name, outcome: 'ok' }, upstreamMs / 1000);
-        this.#done({ route: route.name, method, path, status: result.status, outcome: 'forwarded', started, upstreamMs });
+        this.#done({ scope, route: route.name, method, path, status: result.status, outcome: 'forwarded', upstreamMs });
         return;
       case 'cut':
         this.#metrics.upstream.observe({ route: route.name, outcome: 'upstream_bad_response' }, upstreamMs / 1000);
-        this.#done({ route: route.name, method, path, status: result.status, outcome: 'client_closed', started, upstreamMs });
+        this.#done({ scope, route: route.name, method, path, status: result.status, outcome: 'client_closed', upstreamMs });
         return;
       case 'client-gone':
-        this.#done({ route: route.name, method, path, status: undefined, outcome: 'client_closed', started, upstreamMs });
+        this.#done({ scope, route: route.name, method, path, status: undefined, outcome: 'client_closed', upstreamMs });
         return;
       case 'too-large':
         return tooLarge();
@@ -625,10 +794,10 @@ class Gateway implements RunningGateway {
         const code = result.failure.code;
         const outcome = UPSTREAM_OUTCOME[code];
         this.#metrics.upstream.observe({ route: route.name, outcome }, upstreamMs / 1000);
-        this.#log.warn({ route: route.name, upstream: route.origin, code, reason: result.failure.message }, 'upstream failed');
-        this.#closeIfDraining(res);
-        sendWireResponse(res, { status: GATEWAY_ERROR_STATUS[code], headers: { 'content-type': 'application/json' }, body: gatewayErrorBody(code) }, { close: hasBody(req) && !req.readableEnded });
-        this.#done({ route: route.name, method, path, status: GATEWAY_ERROR_STATUS[code], outcome, code, started, upstreamMs });
+        this.#log.warn({ requestId: scope.requestId, route: route.name, upstream: route.origin, code, reason: result.failure.message }, 'upstream failed');
+        // Plain JSON: nothing on a passthrough route can be authenticated.
+        this.#send(res, scope, jsonResponse(GATEWAY_ERROR_STATUS[code], JSON.parse(gatewayErrorBody(code).toString('utf8'))), hasBody(req) && !req.readableEnded);
+        this.#done({ scope, route: route.name, method, path, status: GATEWAY_ERROR_STATUS[code], outcome, code, upstreamMs });
         return;
       }
     }
@@ -636,6 +805,7 @@ class Gateway implements RunningGateway {
 
   /** One access-log line and the request counter. No query, body, identity or header values. */
   #done(e: {
+    scope: RequestScope;
     route: string;
     method: string;
     path: string;
@@ -644,11 +814,10 @@ class Gateway implements RunningGateway {
     code?: string;
     verified?: VerifiedRequest;
     keyId?: string;
-    started: number;
     upstreamMs?: number;
   }): void {
     this.#metrics.requests.inc({ route: e.route, outcome: e.outcome });
-    const durationMs = performance.now() - e.started;
+    const durationMs = performance.now() - e.scope.started;
     if (this.#stats) {
       this.#stats.record(STATS_OUTCOME[e.outcome], e.outcome === 'body_too_large' ? 'WXSEAL_BODY_TOO_LARGE' : e.code, durationMs);
       // lastSeenAt of the admin API: devices only (a configured client's key id is never a serial).
@@ -658,6 +827,8 @@ class Gateway implements RunningGateway {
     // with info off).
     if (!this.#log.isLevelEnabled('info')) return;
     const entry: Record<string, unknown> = {
+      requestId: e.scope.requestId,
+      clientAddress: e.scope.clientAddress,
       route: e.route,
       method: e.method,
       path: e.path,
@@ -801,6 +972,7 @@ const STATS_OUTCOME: Record<RequestOutcome, StatsOutcome> = {
   not_found: 'other',
   bad_request: 'other',
   client_closed: 'other',
+  internal_error: 'other',
 };
 
 /** The origins a browser uses for the admin listener (its address; localhost names when it is loopback). */

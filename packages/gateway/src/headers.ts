@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { BlockList, isIP, isIPv4 } from 'node:net';
 import type { Mode, WechatIdentity } from '@wxseal/protocol';
 
 /** The identity headers the upstream receives (and the only x-wxseal-* headers it ever sees). */
@@ -57,6 +58,27 @@ function addConnectionTokens(value: string, out: Set<string>): void {
 
 export type OutgoingHeaders = Record<string, string | string[]>;
 
+/** The request id header: kept from the client when valid (see requestIdOf), sent to the upstream, returned. */
+export const REQUEST_ID_HEADER = 'x-request-id';
+
+const VALID_REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
+/**
+ * The request id for this request: the client's `x-request-id` when it sent exactly one of at most
+ * 128 visible ASCII characters (an id set by a proxy in front, kept so logs can be joined), else
+ * undefined and the caller makes one.
+ */
+export function incomingRequestId(rawHeaders: readonly string[]): string | undefined {
+  let found: string | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length !== 12 || name.toLowerCase() !== REQUEST_ID_HEADER) continue;
+    if (found !== undefined) return undefined; // repeated: which one would be meant?
+    found = rawHeaders[i + 1]!;
+  }
+  return found !== undefined && VALID_REQUEST_ID.test(found) ? found : undefined;
+}
+
 function append(headers: OutgoingHeaders, name: string, value: string): void {
   const prev = headers[name];
   if (prev === undefined) headers[name] = value;
@@ -72,19 +94,22 @@ export interface ForwardContext {
 }
 
 /** Request headers that describe the body or the wxseal envelope rather than the request. */
-const WXSEAL_REPLACED = new Set(['host', 'content-length', 'content-type', 'content-encoding', 'expect', 'traceparent', 'accept-encoding']);
+const WXSEAL_REPLACED = new Set(['host', 'content-length', 'content-type', 'content-encoding', 'expect', 'traceparent', 'accept-encoding', REQUEST_ID_HEADER]);
 /** Passthrough keeps the body as sent, with its framing headers. */
-const PASSTHROUGH_REPLACED = new Set(['host', 'expect']);
+const PASSTHROUGH_REPLACED = new Set(['host', 'expect', REQUEST_ID_HEADER]);
 
 /**
  * The headers of a request as it goes to the upstream: hop-by-hop headers and every
  * `x-wxseal-*`/`wxseal-*` header the caller sent are dropped (nothing can be spoofed), repeated
- * headers keep every value, and X-Forwarded-* are set.
+ * headers keep every value, and X-Forwarded-* are set. Written into `out` after what it already
+ * holds (the gateway's identity headers go first, so an upstream that caps its header count still
+ * sees them); names the gateway sets itself (identity, traceparent, x-request-id) are never copied.
  */
 export function forwardRequestHeaders(
   rawHeaders: readonly string[],
   kind: 'wxseal' | 'passthrough',
   ctx: ForwardContext,
+  out: OutgoingHeaders = {},
 ): OutgoingHeaders {
   const replaced = kind === 'wxseal' ? WXSEAL_REPLACED : PASSTHROUGH_REPLACED;
   // One pass to lower-case the names and read what the headers say about the others (Connection
@@ -118,7 +143,6 @@ export function forwardRequestHeaders(
         break;
     }
   }
-  const out: OutgoingHeaders = {};
   for (let i = 0; i < count; i++) {
     const name = names[i]!;
     if (HOP_BY_HOP.has(name) || (hop !== undefined && hop.has(name)) || replaced.has(name) || isReservedLower(name)) continue;
@@ -134,13 +158,24 @@ export function forwardRequestHeaders(
   return out;
 }
 
+// A UTF-16 code unit of a surrogate pair without its other half.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const ANY_SURROGATE = /[\ud800-\udfff]/;
+
+/** `value` with every lone surrogate replaced by U+FFFD (what UTF-8 encoders write for one; SPEC.md section 7). */
+export function toWellFormed(value: string): string {
+  return ANY_SURROGATE.test(value) ? value.replace(LONE_SURROGATE, '\ufffd') : value;
+}
+
 /**
- * An identity value as a header value: percent-encoded as by encodeURIComponent, so any UTF-8
- * string (and nothing that could break the header) gets through. WeChat ids (letters, digits,
- * `-`, `_`) are unchanged by it.
+ * An identity value as a header value: lone surrogates become U+FFFD, then the UTF-8 bytes are
+ * percent-encoded as by encodeURIComponent, so any string (and nothing that could break the
+ * header) gets through. Cannot throw: encodeURIComponent's only failure is a lone surrogate.
+ * WeChat ids (letters, digits, `-`, `_`) are unchanged by it. The contract for upstreams is in
+ * the README ("Identity header encoding").
  */
 export function encodeIdentityValue(value: string): string {
-  return encodeURIComponent(value);
+  return encodeURIComponent(toWellFormed(value));
 }
 
 /** The verified identity as headers for the upstream; absent members give absent headers. */
@@ -199,4 +234,68 @@ export function forwardResponseHeaders(headers: IncomingHttpHeaders | Record<str
 /** A single header value, whatever form it came in. */
 export function firstValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
+}
+
+/** A socket or forwarded address in its plain form: IPv4-mapped IPv6 (`::ffff:10.0.0.1`) as IPv4. */
+export function plainAddress(address: string): string {
+  if (address.length > 7 && address.charCodeAt(0) === 58 /* : */ && address.slice(0, 7).toLowerCase() === '::ffff:') {
+    const v4 = address.slice(7);
+    if (isIPv4(v4)) return v4;
+  }
+  return address;
+}
+
+/** One X-Forwarded-For entry as an IP address (brackets and a port removed), or undefined when it is none. */
+function forwardedAddress(entry: string): string | undefined {
+  let a = entry.trim();
+  if (a.startsWith('[')) {
+    const end = a.indexOf(']');
+    if (end < 0) return undefined;
+    a = a.slice(1, end);
+  } else if (a.indexOf(':') === a.lastIndexOf(':') && a.includes(':')) {
+    a = a.slice(0, a.indexOf(':')); // IPv4 with a port
+  }
+  return isIP(a) === 0 ? undefined : plainAddress(a);
+}
+
+/** The trusted proxies of the config as a lookup (addresses and CIDR blocks); undefined for none. */
+export function trustedProxyList(entries: readonly string[]): BlockList | undefined {
+  if (entries.length === 0) return undefined;
+  const list = new BlockList();
+  for (const entry of entries) {
+    const slash = entry.indexOf('/');
+    const address = plainAddress(slash < 0 ? entry : entry.slice(0, slash));
+    const family = isIPv4(address) ? 'ipv4' : 'ipv6';
+    if (slash < 0) list.addAddress(address, family);
+    else list.addSubnet(address, Number(entry.slice(slash + 1)), family);
+  }
+  return list;
+}
+
+function isTrusted(list: BlockList, address: string): boolean {
+  return list.check(address, isIPv4(address) ? 'ipv4' : 'ipv6');
+}
+
+/**
+ * The client's address for logs and per-source limits: the socket's peer, unless that peer is a
+ * trusted proxy; then X-Forwarded-For is read from the right, skipping trusted hops, and the first
+ * untrusted one is the client (hops left of it could be forged by the client itself). An entry
+ * that is not an IP address ends the walk at the nearest hop known so far.
+ */
+export function clientAddressOf(socketAddress: string | undefined, rawHeaders: readonly string[], trusted: BlockList | undefined): string | undefined {
+  if (socketAddress === undefined) return undefined;
+  const peer = plainAddress(socketAddress);
+  if (trusted === undefined || !isTrusted(trusted, peer)) return peer;
+  const hops: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.length === 15 && rawHeaders[i]!.toLowerCase() === 'x-forwarded-for') hops.push(...rawHeaders[i + 1]!.split(','));
+  }
+  let nearest = peer;
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = forwardedAddress(hops[i]!);
+    if (hop === undefined) return nearest;
+    if (!isTrusted(trusted, hop)) return hop;
+    nearest = hop;
+  }
+  return nearest;
 }

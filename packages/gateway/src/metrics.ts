@@ -7,7 +7,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  * - `upstream_unavailable`, `upstream_timeout`, `upstream_too_large`, `upstream_bad_response`:
  *   the upstream failed and the client got the gateway's (sealed) error;
  * - `not_found`: no route; `bad_request`: a path the gateway refuses to route;
- * - `client_closed`: the client went away before the answer.
+ * - `client_closed`: the client went away before the answer;
+ * - `internal_error`: the gateway itself failed (WXSEAL_GATEWAY_INTERNAL_ERROR, sealed or signed
+ *   once the request had verified).
  */
 export type RequestOutcome =
   | 'forwarded'
@@ -19,7 +21,8 @@ export type RequestOutcome =
   | 'not_found'
   | 'bad_request'
   | 'body_too_large'
-  | 'client_closed';
+  | 'client_closed'
+  | 'internal_error';
 
 /** The Prometheus metrics of one gateway, in a registry of its own. */
 export class GatewayMetrics {

@@ -131,13 +131,18 @@ describe('gateway forwarding', () => {
     assert.equal(last().url, '/base/');
   });
 
-  test('prefixes match whole segments; unknown paths are 404', async () => {
+  test('prefixes match whole segments; unknown paths are a section-10 rejection WXSEAL_ROUTE_NOT_FOUND 404', async () => {
     const before = upstream.seen.length;
     const r = await plainRequest(gw.url, `/apix/1`);
     assert.equal(r.status, 404);
     assert.deepEqual(JSON.parse(r.body), { error: { code: 'WXSEAL_ROUTE_NOT_FOUND', message: 'no route matches this path' } });
+    assert.equal(r.headers['wxseal-error'], 'WXSEAL_ROUTE_NOT_FOUND');
+    assert.match(String(r.headers['wxseal-server-time']), /^[0-9]+$/);
+    assert.equal(r.headers['wxseal-signature'], undefined, 'nothing was verified: unsigned');
     assert.equal((await plainRequest(gw.url, `/`)).status, 404);
-    await assert.rejects(client.get('/nowhere'), (e) => isWxsealError(e, 'WXSEAL_RESPONSE_INVALID') && e.status === 404);
+    // The client reports the gateway's code rather than "response is not sealed".
+    await assert.rejects(client.get('/nowhere'), (e) => isWxsealError(e, 'WXSEAL_ROUTE_NOT_FOUND') && e.status === 404);
+    await assert.rejects(client.post('/nowhere', { mode: 'signed', json: {} }), (e) => isWxsealError(e, 'WXSEAL_ROUTE_NOT_FOUND'));
     assert.equal(upstream.seen.length, before);
   });
 
