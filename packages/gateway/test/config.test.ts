@@ -95,6 +95,25 @@ describe('gateway config validation', () => {
     }
   });
 
+  test('limits.maxHeaderCount (default 100, 32-1000) and trustedProxies (addresses and CIDR blocks, default none)', () => {
+    const c = loadGatewayConfig(valid() as GatewayConfigInput);
+    assert.equal(c.limits.maxHeaderCount, 100);
+    assert.deepEqual(c.trustedProxies, []);
+    const set = loadGatewayConfig(withPatch((x) => {
+      x.limits = { maxHeaderCount: 32 };
+      x.trustedProxies = ['10.0.0.0/8', '192.168.1.7', 'fd00::/8', '::1', '::ffff:172.16.0.0/108'];
+    }) as GatewayConfigInput);
+    assert.equal(set.limits.maxHeaderCount, 32);
+    assert.deepEqual(set.trustedProxies, ['10.0.0.0/8', '192.168.1.7', 'fd00::/8', '::1', '::ffff:172.16.0.0/108']);
+    assert.deepEqual(issuesOf(withPatch((x) => (x.limits = { maxHeaderCount: 31 }))), ['limits.maxHeaderCount: must be an integer from 32 to 1000']);
+    assert.deepEqual(issuesOf(withPatch((x) => (x.limits = { maxHeaderCount: 1001 }))), ['limits.maxHeaderCount: must be an integer from 32 to 1000']);
+    const bad = ['10.0.0.0/33', 'fd00::/129', 'proxy.internal', '10.0.0.1/', '10.0.0.1/8x', ''];
+    assert.deepEqual(
+      issuesOf(withPatch((x) => (x.trustedProxies = bad))),
+      bad.map((_, i) => `trustedProxies[${i}]: must be an IP address or a CIDR block (10.0.0.0/8, fd00::/8)`),
+    );
+  });
+
   test('every mistake of a config is listed at once, one per line in the message', () => {
     const input = withPatch((c) => {
       c.routes[0].upstream = 'nope';

@@ -48,6 +48,7 @@ describe('gateway forwarding', () => {
           { prefix: '/slow', upstream: upstream.url, mode: 'sealed-or-signed', timeoutMs: 300 },
           { prefix: '/big', upstream: upstream.url, mode: 'sealed', maxResponseBytes: 1000 },
           { prefix: '/small', upstream: upstream.url, mode: 'sealed-or-signed', maxBodyBytes: 300 },
+          { prefix: '/public-small', upstream: upstream.url, mode: 'passthrough', maxBodyBytes: 300 },
         ],
       }),
       { logger: logs.logger },
@@ -267,6 +268,18 @@ describe('gateway forwarding', () => {
     const before = upstream.seen.length;
     await assert.rejects(client.post('/small/big', { body: 'x'.repeat(1000) }), (e) => isWxsealError(e, 'WXSEAL_BODY_TOO_LARGE') && e.status === 413);
     assert.equal(upstream.seen.length, before);
+  });
+
+  test("passthrough: a body over the route's limit is the section-10 rejection 413 WXSEAL_BODY_TOO_LARGE (Wxseal-Error included)", async () => {
+    const before = upstream.seen.length;
+    const r = await plainRequest(gw.url, '/public-small/upload', { method: 'POST', body: 'x'.repeat(1000) });
+    assert.equal(r.status, 413);
+    assert.equal(r.headers['wxseal-error'], 'WXSEAL_BODY_TOO_LARGE');
+    assert.match(String(r.headers['wxseal-server-time']), /^[0-9]+$/);
+    assert.equal(r.headers.connection, 'close', 'the unread body closes the connection');
+    assert.equal(JSON.parse(r.body).error.code, 'WXSEAL_BODY_TOO_LARGE');
+    assert.equal(upstream.seen.length, before);
+    assert.equal((await plainRequest(gw.url, '/public-small/upload', { method: 'POST', body: 'x'.repeat(100) })).status, 200);
   });
 
   test('verifier rejections are answered as the spec says and never reach the upstream', async () => {
