@@ -161,8 +161,10 @@ export async function main(argv: string[]): Promise<number> {
     .option('--api-v3-key-env <name>', 'environment variable holding the APIv3 key', 'WECHATPAY_APIV3_KEY')
     .option('--api-v3-key-file <file>', 'file holding the APIv3 key')
     .option('--base-url <url>', 'WeChat Pay API (default https://api.mch.weixin.qq.com; a mock in tests)')
+    .option('--public-key-id <id>', 'WeChat Pay public key id (PUB_KEY_ID_…): verifies a public-key-only merchant\'s "no certificates" answer')
+    .option('--public-key <file>', 'WeChat Pay public key PEM (pub_key.pem)')
     .option('-o, --out <dir>', 'output directory', '.')
-    .action(async (o: { mchid: string; serialNo: string; privateKey: string; apiV3KeyEnv?: string; apiV3KeyFile?: string; baseUrl?: string; out: string }) => {
+    .action(async (o: { mchid: string; serialNo: string; privateKey: string; apiV3KeyEnv?: string; apiV3KeyFile?: string; baseUrl?: string; publicKeyId?: string; publicKey?: string; out: string }) => {
       exitCode = await payCertsDownload(o, payIo);
     });
   certs
@@ -175,7 +177,7 @@ export async function main(argv: string[]): Promise<number> {
     });
   certs
     .command('check')
-    .description('check the merchant key and certificate and the platform certificates (exit 1 on a problem)')
+    .description('check the merchant key and certificate, the platform certificates and the public key (exit 1 on a problem, 2 when given nothing to check)')
     .option('--mchid <id>', 'merchant id')
     .option('--serial-no <serial>', 'expected merchant certificate serial')
     .option('--private-key <file>', 'merchant API private key')
