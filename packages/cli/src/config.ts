@@ -67,7 +67,14 @@ export function loadClientConfig(path: string, env: NodeJS.ProcessEnv = process.
   if (sources.length !== 1) fail('config: give exactly one of "secret", "secretFile" or "secretEnv"');
   let secret: string;
   if (obj.secret !== undefined) secret = str(obj, 'secret', true)!;
-  else if (obj.secretFile !== undefined) secret = readFileSync(rel(str(obj, 'secretFile', true)!), 'utf8').trim();
+  else if (obj.secretFile !== undefined) {
+    const file = str(obj, 'secretFile', true)!;
+    try {
+      secret = readFileSync(rel(file), 'utf8').trim();
+    } catch (cause) {
+      secret = fail(`config: cannot read secretFile ${file} (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message})`);
+    }
+  }
   else {
     const name = str(obj, 'secretEnv', true)!;
     secret = env[name] ?? fail(`config: environment variable ${name} (secretEnv) is not set`);

@@ -5,11 +5,15 @@ export type CliErrorCode =
   | 'CLI_USAGE'
   | 'CLI_FILE_NOT_FOUND'
   | 'CLI_FILE_UNREADABLE'
+  | 'CLI_FILE_EXISTS'
+  | 'CLI_FILE_UNWRITABLE'
   | 'CLI_INVALID_INPUT'
   | 'CLI_NOTHING_TO_CHECK'
   | 'CLI_CHECK_FAILED'
   | 'CLI_PORT_IN_USE'
-  | 'CLI_NOT_CONFIGURED';
+  | 'CLI_PORT_NOT_ALLOWED'
+  | 'CLI_NOT_CONFIGURED'
+  | 'CLI_INTERNAL_ERROR';
 
 /**
  * A failure of the command line itself: printed as one line, `wxseal: CODE: message (--option)`,

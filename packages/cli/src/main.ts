@@ -15,7 +15,7 @@ import type {
   RotateCommandOptions,
 } from './commands/device.js';
 import { gateway } from './commands/gateway.js';
-import { keygen } from './commands/keygen.js';
+import { DEFAULT_ADMIN_PORT, DEFAULT_UPSTREAM, keygen } from './commands/keygen.js';
 import { mockWechat } from './commands/mock-wechat.js';
 import { payCertsCheck, payCertsDownload, payCertsList } from './commands/pay-certs.js';
 import { CliError, formatCliError } from './errors.js';
@@ -23,6 +23,12 @@ import { CliError, formatCliError } from './errors.js';
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError('must be a port number (1-65535)');
   return n;
 }
 
@@ -60,21 +66,32 @@ export async function main(argv: string[]): Promise<number> {
     .name('wxseal')
     .description('Authenticated, confidential, replay-proof API calls for the WeChat ecosystem')
     .version('0.1.0')
-    .showHelpAfterError();
+    .option('--debug', 'print the stack of an unexpected error (also WXSEAL_DEBUG=1)')
+    // Usage mistakes throw (exit 2 below) and print one line with a code, like every other
+    // failure; subcommands created after this inherit both.
+    .exitOverride()
+    .showHelpAfterError(false)
+    .configureOutput({ outputError: (text, write) => write(`${text.replace(/^error: /, 'wxseal: CLI_USAGE: ').trimEnd()} (add --help for usage)\n`) });
 
   program
     .command('keygen')
-    .description('generate a server RSA key pair, a client secret and sample configs')
+    .description('generate a server RSA key pair, a client secret, client.json and a gateway.yaml that work together')
     .requiredOption('--out <dir>', 'directory to write into')
     .option('--bits <n>', 'RSA modulus size (2048, 3072, 4096)', positiveInt, 2048)
     .option('--key-id <id>', 'client key id', 'bff-1')
-    .option('--base-url <url>', 'server URL written into client.json', 'http://127.0.0.1:8080')
+    .option('--base-url <url>', 'gateway URL written into client.json; its port is the gateway\'s listener', 'http://127.0.0.1:8080')
+    .option('--upstream <url>', 'the service gateway.yaml forwards /api to', DEFAULT_UPSTREAM)
+    .option('--admin-port <n>', 'gateway admin listener port (health, metrics)', port, DEFAULT_ADMIN_PORT)
     .option('--force', 'overwrite existing files', false)
-    .action((o: { out: string; bits: number; keyId: string; baseUrl: string; force: boolean }) => {
+    .action((o: { out: string; bits: number; keyId: string; baseUrl: string; upstream: string; adminPort: number; force: boolean }) => {
       const r = keygen(o);
       console.log(`server key id: ${r.serverKeyId}`);
       for (const f of r.files) console.log(`wrote ${f}`);
-      console.log('private files (server-private.pem, client-secret.txt, client.json, server.json) are mode 0600: keep them out of git');
+      console.log('private files (server-private.pem, client-secret.txt, client.json, gateway.yaml, server.json) are mode 0600: keep them out of git');
+      const dir = o.out.replace(/\/+$/, '') || '.';
+      console.log('next:');
+      console.log(`  npx wxseal gateway --config ${dir}/gateway.yaml                 # /api → ${o.upstream}`);
+      console.log(`  npx wxseal call -c ${dir}/client.json -d '{"sku":"A-1"}' /api/orders`);
     });
 
   program
@@ -83,10 +100,10 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<path>', 'path and query, e.g. /api/orders?id=7')
     .option('-c, --config <file>', 'client config (see `wxseal keygen`)', process.env.WXSEAL_CONFIG ?? 'wxseal/client.json')
     .option('-X, --method <method>', 'HTTP method (default GET, or POST with --data)')
-    .option('-d, --data <data>', 'request body, or @file')
-    .option('-t, --content-type <type>', 'media type of --data (default application/json)')
+    .option('-d, --data <data>', 'request body, or @file; must be JSON unless --content-type is given')
+    .option('-t, --content-type <type>', 'media type of --data (default application/json, checked)')
     .option('--base-url <url>', 'override the config\'s baseUrl')
-    .option('--mode <mode>', 'sealed or signed (default from config)')
+    .addOption(new Option('--mode <mode>', 'sealed or signed (default from config)').choices(['sealed', 'signed']))
     .option('--timeout <ms>', 'deadline for the whole call', positiveInt)
     .option('--openid <id>', 'WeChat identity: OPENID to assert')
     .option('--appid <id>', 'WeChat identity: APPID')
@@ -295,7 +312,7 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
-      // Only `wxseal device …` throws these (exitOverride): help and version are not errors.
+      // Help and version are not errors; the usage line is already printed.
       return err.exitCode === 0 ? 0 : 2;
     }
     if (err instanceof CliError) {
@@ -306,7 +323,15 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`wxseal: ${err.code}: ${err.message}`);
       return 2;
     }
-    throw err;
+    // A failure nobody anticipated: still one line with a code; the stack only when asked for.
+    const debug = argv.includes('--debug') || isTruthy(process.env.WXSEAL_DEBUG);
+    const message = err instanceof Error ? err.message : String(err);
+    const errno = (err as { code?: unknown } | null)?.code;
+    console.error(`wxseal: CLI_INTERNAL_ERROR: ${message.replace(/\s*\n\s*/g, ' ')}${typeof errno === 'string' ? ` [${errno}]` : ''}${debug ? '' : ' (--debug or WXSEAL_DEBUG=1 prints the stack)'}`);
+    if (debug && err instanceof Error && err.stack) console.error(err.stack);
+    return 2;
   }
   return exitCode;
 }
+
+const isTruthy = (value: string | undefined): boolean => value !== undefined && value !== '' && value !== '0' && value.toLowerCase() !== 'false';

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { WxsealError, b64uDecodeStrict, unwrapSessionKey, wrapSessionKey } from '@wxseal/protocol';
-import { keygen, serverKeyIdOf } from '../src/commands/keygen.js';
+import { keygen, serverKeyIdOf, type KeygenOptions } from '../src/commands/keygen.js';
+import { CliError } from '../src/errors.js';
 import { loadClientConfig } from '../src/config.js';
 
 const fresh = () => mkdtempSync(join(tmpdir(), 'wxseal-keygen-'));
@@ -21,7 +22,7 @@ describe('wxseal keygen', () => {
     assert.match(r.serverKeyId, /^sk-[0-9a-f]{16}$/);
     const session = Buffer.alloc(32, 9);
     assert.deepEqual(unwrapSessionKey(priv, wrapSessionKey(pub, session)), session);
-    for (const f of ['server-private.pem', 'client-secret.txt', 'client.json', 'server.json']) {
+    for (const f of ['server-private.pem', 'client-secret.txt', 'client.json', 'gateway.yaml', 'server.json']) {
       assert.equal(statSync(join(out, f)).mode & 0o777, 0o600, f);
     }
     const cfg = loadClientConfig(join(out, 'client.json'));
@@ -44,10 +45,40 @@ describe('wxseal keygen', () => {
     const out = fresh();
     keygen({ out, bits: 2048, keyId: 'x', baseUrl: 'http://h', force: false });
     const before = readFileSync(join(out, 'server-private.pem'), 'utf8');
-    assert.throws(() => keygen({ out, bits: 2048, keyId: 'x', baseUrl: 'http://h', force: false }), (e: WxsealError) => e.code === 'WXSEAL_CONFIG_INVALID');
+    assert.throws(() => keygen({ out, bits: 2048, keyId: 'x', baseUrl: 'http://h', force: false }), (e: CliError) => e.code === 'CLI_FILE_EXISTS' && e.option === '--out');
     assert.equal(readFileSync(join(out, 'server-private.pem'), 'utf8'), before);
-    assert.throws(() => keygen({ out: fresh(), bits: 1024, keyId: 'x', baseUrl: 'http://h', force: false }), /bits/);
-    assert.throws(() => keygen({ out: fresh(), bits: 2048, keyId: 'bad id', baseUrl: 'http://h', force: false }), /key-id/);
+    const refused = (opts: Partial<KeygenOptions>, option: string) =>
+      assert.throws(() => keygen({ out: fresh(), bits: 2048, keyId: 'x', baseUrl: 'http://h', force: false, ...opts }), (e: CliError) => e.code === 'CLI_INVALID_INPUT' && e.option === option, option);
+    refused({ bits: 1024 }, '--bits');
+    refused({ keyId: 'bad id' }, '--key-id');
+    refused({ baseUrl: 'ftp://h' }, '--base-url');
+    refused({ upstream: 'not a url' }, '--upstream');
+    refused({ baseUrl: 'http://127.0.0.1:9090', adminPort: 9090 }, '--admin-port');
+  });
+
+  test('gateway.yaml: the port of --base-url, the upstream, the client credential and the server key; loads as a valid gateway config', async () => {
+    const out = fresh();
+    const r = keygen({ out, bits: 2048, keyId: 'bff-yaml', baseUrl: 'http://127.0.0.1:18080', force: false, upstream: 'http://10.0.0.7:8081/v1/', adminPort: 19090 });
+    assert.ok(r.files.includes(join(out, 'gateway.yaml')));
+    assert.equal(statSync(join(out, 'gateway.yaml')).mode & 0o777, 0o600);
+    const { loadGatewayConfig } = await import('@wxseal/gateway');
+    const config = loadGatewayConfig(join(out, 'gateway.yaml'));
+    assert.equal(config.listeners.public.port, 18080);
+    assert.equal(config.listeners.public.host, '127.0.0.1');
+    assert.equal(config.listeners.admin.port, 19090);
+    assert.equal(config.routes.length, 1);
+    assert.equal(config.routes[0]!.prefix, '/api');
+    assert.equal(config.routes[0]!.upstream.toString(), 'http://10.0.0.7:8081/v1');
+    assert.deepEqual(config.clients.map((c) => c.keyId), ['bff-yaml']);
+    assert.deepEqual(config.serverKeys.map((k) => k.id), [r.serverKeyId]);
+    assert.equal(config.nonceStore.type, 'memory');
+    assert.match(readFileSync(join(out, 'gateway.yaml'), 'utf8'), /^# /m, 'commented');
+    // A public base URL: the gateway listens on every interface, on 8080 when the URL names no port.
+    const pub = fresh();
+    keygen({ out: pub, bits: 2048, keyId: 'x', baseUrl: 'https://api.example.com', force: false });
+    const pubConfig = loadGatewayConfig(join(pub, 'gateway.yaml'));
+    assert.equal(pubConfig.listeners.public.host, '0.0.0.0');
+    assert.equal(pubConfig.listeners.public.port, 8080);
   });
 });
 

@@ -1,7 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import type { ClientRequest } from 'node:http';
 import { createClient, type ClientLogEntry } from '@wxseal/client';
-import { WxsealError, type WechatIdentity } from '@wxseal/protocol';
-import { loadClientConfig } from '../config.js';
+import { HEADERS, WxsealError, type WechatIdentity } from '@wxseal/protocol';
+import { loadClientConfig, type ResolvedClientConfig } from '../config.js';
+import { CliError, readOptionFile } from '../errors.js';
 
 export interface CallOptions {
   config: string;
@@ -27,8 +29,24 @@ export interface CallIo {
 /** Reads `-d` like curl: `@file` reads a file, `-` is not supported (no stdin in CI). */
 function readData(data: string | undefined): Buffer | undefined {
   if (data === undefined) return undefined;
-  if (data.startsWith('@')) return readFileSync(data.slice(1));
+  if (data.startsWith('@')) return readOptionFile(data.slice(1), '--data');
   return Buffer.from(data, 'utf8');
+}
+
+/**
+ * The body is sent as application/json unless --content-type says otherwise, so text that is not
+ * JSON would reach the server labelled as JSON: refused here, where the user can still fix it.
+ */
+function checkJson(body: Buffer): void {
+  try {
+    JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new CliError(
+      'CLI_INVALID_INPUT',
+      `the body is not valid JSON (${(err as Error).message}); to send another media type, give it with -t/--content-type, e.g. -t text/plain`,
+      '--data',
+    );
+  }
 }
 
 // Long opaque values are shortened in --verbose output; they are not secret but they are noise.
@@ -36,15 +54,61 @@ function shorten(value: string): string {
   return value.length > 48 ? `${value.slice(0, 24)}…(${value.length} chars)` : value;
 }
 
+// Signatures, wrapped keys and identity blocks: enough to tell two apart, not a screenful.
+function abbreviate(value: string): string {
+  return value.length > 16 ? `${value.slice(0, 12)}…(${value.length} chars)` : value;
+}
+
+// What a request carries that --verbose shows in full: short, and what a reader compares by eye.
+const SHOWN_IN_FULL = new Set<string>([HEADERS.version, HEADERS.mode, HEADERS.keyId, HEADERS.timestamp, HEADERS.nonce, HEADERS.serverKeyId, HEADERS.contentType, HEADERS.contentLength, HEADERS.traceparent, 'host']);
+
+/**
+ * Prints each request the client sends (every attempt), the way curl -v does: method, URL and
+ * headers, long values (signature, wrapped key, identity block) shortened, and the body's size.
+ * Read from node:http's diagnostics channel, so what is shown is what went out. No header holds a
+ * secret: the client secret only keys the HMAC, and the session key travels RSA-wrapped.
+ */
+function traceRequests(io: CallIo, innerContentType: string | undefined): () => void {
+  // The client is the only thing in this process that makes HTTP requests.
+  const onStart = (message: unknown): void => {
+    const req = (message as { request: ClientRequest }).request;
+    const headers = req.getHeaders();
+    io.stderr(`> ${req.method} ${req.protocol}//${headers.host ?? req.host}${req.path}\n`);
+    for (const [name, value] of Object.entries(headers)) {
+      if (value === undefined || name === 'host') continue;
+      const text = Array.isArray(value) ? value.join(', ') : String(value);
+      io.stderr(`> ${name}: ${SHOWN_IN_FULL.has(name) ? text : abbreviate(text)}\n`);
+    }
+    const sealed = headers[HEADERS.wrappedKey] !== undefined;
+    io.stderr(`> (body: ${headers[HEADERS.contentLength] ?? 0} bytes${sealed ? `, sealed; inside: ${innerContentType ?? 'no content type'}` : ''})\n`);
+  };
+  subscribe('http.client.request.start', onStart);
+  return () => unsubscribe('http.client.request.start', onStart);
+}
+
+function loadConfig(path: string, io: CallIo): ResolvedClientConfig | undefined {
+  try {
+    return loadClientConfig(path);
+  } catch (err) {
+    if (!(err instanceof WxsealError)) throw err;
+    io.stderr(`wxseal: ${err.code}: ${err.message} (--config)\n`);
+    return undefined;
+  }
+}
+
 /** `wxseal call PATH`: a sealed request like curl; prints the decrypted body. Returns the exit code. */
 export async function call(path: string, opts: CallOptions, io: CallIo): Promise<number> {
-  const cfg = loadClientConfig(opts.config);
+  const cfg = loadConfig(opts.config, io);
+  if (!cfg) return 2;
+  const body = readData(opts.data);
+  if (body && opts.contentType === undefined) checkJson(body);
   const mode = opts.mode ?? cfg.mode;
+  const baseUrl = opts.baseUrl ?? cfg.baseUrl;
   const logger = opts.verbose
     ? (e: ClientLogEntry) => io.stderr(`* ${e.event}${e.attempt ? ` attempt=${e.attempt}` : ''}${e.status ? ` status=${e.status}` : ''}${e.code ? ` code=${e.code}` : ''}${e.durationMs !== undefined ? ` ${Math.round(e.durationMs)}ms` : ''}\n`)
     : undefined;
   const client = createClient({
-    baseUrl: opts.baseUrl ?? cfg.baseUrl,
+    baseUrl,
     keyId: cfg.keyId,
     secret: cfg.secret,
     mode,
@@ -55,9 +119,9 @@ export async function call(path: string, opts: CallOptions, io: CallIo): Promise
   });
   const identity: WechatIdentity = {};
   for (const k of ['openid', 'appid', 'unionid', 'env', 'source'] as const) if (opts[k]) identity[k] = opts[k];
-  const body = readData(opts.data);
   const method = (opts.method ?? (body ? 'POST' : 'GET')).toUpperCase();
   const contentType = opts.contentType ?? (body ? 'application/json' : undefined);
+  const untrace = opts.verbose ? traceRequests(io, contentType) : undefined;
   try {
     const res = await client.request({
       method,
@@ -85,7 +149,7 @@ export async function call(path: string, opts: CallOptions, io: CallIo): Promise
     }
     throw err;
   } finally {
+    untrace?.();
     client.close?.();
   }
 }
-

@@ -1,3 +1,6 @@
+import { statSync } from 'node:fs';
+import { CliError } from '../errors.js';
+
 export interface GatewayCommandOptions {
   /** Path of the gateway config (YAML or JSON). */
   config: string;
@@ -18,8 +21,25 @@ export interface GatewayCommandIo {
  */
 export async function gateway(options: GatewayCommandOptions, io: GatewayCommandIo): Promise<number> {
   // Loaded here, not at the top: `wxseal keygen` and `wxseal call` need none of the proxy's dependencies.
-  const { loadGatewayConfig, startGateway } = await import('@wxseal/gateway');
-  const config = loadGatewayConfig(options.config);
+  const { GatewayConfigError, loadGatewayConfig, startGateway } = await import('@wxseal/gateway');
+  try {
+    if (!statSync(options.config).isFile()) throw new CliError('CLI_FILE_UNREADABLE', `${options.config} is not a file`, '--config');
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new CliError(code === 'ENOENT' ? 'CLI_FILE_NOT_FOUND' : 'CLI_FILE_UNREADABLE', code === 'ENOENT' ? `no such file: ${options.config}` : `cannot read ${options.config}: ${code ?? 'error'}`, '--config');
+  }
+  let config: ReturnType<typeof loadGatewayConfig>;
+  try {
+    config = loadGatewayConfig(options.config);
+  } catch (err) {
+    if (!(err instanceof GatewayConfigError)) throw err;
+    // One line per problem is clearer than one long line; the first names the code and the option.
+    const issues = err.issues.map((i) => `${i.path ? `${i.path}: ` : ''}${i.message}`);
+    if (issues.length === 1) io.stderr(`wxseal: ${err.code}: ${options.config}: ${issues[0]} (--config)\n`);
+    else io.stderr(`wxseal: ${err.code}: ${options.config} has ${issues.length} problems (--config):\n${issues.map((i) => `  - ${i}\n`).join('')}`);
+    return 2;
+  }
   if (options.check) {
     io.stdout(`config OK: ${config.routes.length} route(s), ${config.clients.length} client(s), ${config.serverKeys.length} server key(s)\n`);
     return 0;
@@ -62,7 +82,22 @@ export async function gateway(options: GatewayCommandOptions, io: GatewayCommand
   process.on('SIGTERM', onStop);
   process.on('SIGINT', onStop);
   try {
-    running = await startGateway(config);
+    try {
+      running = await startGateway(config);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException & { port?: number; address?: string };
+      if (e.code !== 'EADDRINUSE' && e.code !== 'EACCES') throw err;
+      // The listener that did open (if any) was closed by startGateway: nothing keeps the process alive.
+      const listener = e.port === config.listeners.admin.port ? 'listeners.admin' : 'listeners.public';
+      const where = e.address !== undefined && e.port !== undefined ? `${e.address}:${e.port}` : `port ${e.port ?? '?'}`;
+      throw new CliError(
+        e.code === 'EADDRINUSE' ? 'CLI_PORT_IN_USE' : 'CLI_PORT_NOT_ALLOWED',
+        e.code === 'EADDRINUSE'
+          ? `${where} is already in use: stop what listens there, or choose another port in ${listener}.port of ${options.config}`
+          : `not allowed to listen on ${where} (ports below 1024 need privileges): choose another port in ${listener}.port of ${options.config}`,
+        '--config',
+      );
+    }
     if (stopRequested) stop();
     return await done;
   } finally {
