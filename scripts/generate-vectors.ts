@@ -3,10 +3,11 @@
  * `npm run vectors`; the output is checked in and the tests reproduce every value. Everything is
  * fixed except the RSA key pair and OAEP ciphertexts (OAEP is randomised), which are generated
  * here once, kept in the vectors and used nowhere else. Re-running keeps the RSA keys already in
- * rsa-oaep.json (pass --new-keys to replace them); OAEP ciphertexts change on every run.
+ * rsa-oaep.json (pass --new-keys to replace them) and every OAEP ciphertext already in the files
+ * (found by unwrapping them), so a re-run changes nothing that exists and only adds new cases.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { constants, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, privateDecrypt, type KeyObject } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import {
   EMPTY_BODY_SHA256,
   HEADERS,
@@ -109,6 +110,57 @@ const keys = [
   { bits: 2048, id: serverKeyId(publicKey), privateKeyPem: pem(privateKey), publicKeyPem: pem(publicKey), priv: privateKey, pub: publicKey },
   { bits: 4096, id: serverKeyId(publicKey4096), privateKeyPem: pem(privateKey4096), publicKeyPem: pem(publicKey4096), priv: privateKey4096, pub: publicKey4096 },
 ];
+type VectorKey = (typeof keys)[number];
+
+// OAEP ciphertexts already in the files, by key size and plaintext: a re-run reuses them, so the
+// values that depend on them (wrapped keys, signatures over them) stay as they are.
+const keptWraps = new Map<string, Buffer>();
+if (existingKeys) {
+  const collect = (value: unknown): void => {
+    if (typeof value === 'string') {
+      if (!/^(?:[A-Za-z0-9_-]{342}|[A-Za-z0-9_-]{683})$/.test(value)) return;
+      const k = keys.find((x) => x.bits / 8 === Buffer.from(value, 'base64url').length);
+      if (!k) return;
+      try {
+        const plain = unwrapSessionKeyAnyLength(k.priv, Buffer.from(value, 'base64url'));
+        const id = `${k.bits}:${plain.toString('hex')}`;
+        if (!keptWraps.has(id)) keptWraps.set(id, Buffer.from(value, 'base64url'));
+      } catch {
+        // Not a ciphertext under this key (a corrupted one in reject.json, say).
+      }
+    } else if (Array.isArray(value)) value.forEach(collect);
+    else if (value !== null && typeof value === 'object') Object.values(value).forEach(collect);
+  };
+  for (const name of readdirSync(out)) if (name.endsWith('.json')) collect(JSON.parse(readFileSync(new URL(name, out), 'utf8')));
+}
+function unwrapSessionKeyAnyLength(priv: KeyObject, wrapped: Buffer): Buffer {
+  return privateDecrypt({ key: priv, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, wrapped);
+}
+/** OAEP-wraps `plain` under `k`, reusing the ciphertext the files already hold for it. */
+const wrap = (k: VectorKey, plain: Buffer): Buffer => {
+  const id = `${k.bits}:${plain.toString('hex')}`;
+  let w = keptWraps.get(id);
+  if (!w) {
+    w = wrapSessionKey(k.pub, plain);
+    keptWraps.set(id, w);
+  }
+  return w;
+};
+/**
+ * The session key and IV of a request built with random ones by an earlier version of this script,
+ * read back from the case of reject.json with this description (its wrapped key unwrapped), or
+ * fixed ones derived from `label` for a new case.
+ */
+const existingReject: Array<{ description: string; request: { headers: Record<string, string> } }> =
+  existsSync(new URL('reject.json', out)) ? JSON.parse(readFileSync(new URL('reject.json', out), 'utf8')).cases : [];
+const keptEnvelope = (description: string, label: string): { sessionKey: Buffer; iv: Buffer } => {
+  const c = existingReject.find((x) => x.description === description);
+  if (c && existingKeys) {
+    const wrapped = Buffer.from(c.request.headers[HEADERS.wrappedKey]!, 'base64url');
+    return { sessionKey: unwrapSessionKeyAnyLength(keys[0]!.priv, wrapped), iv: Buffer.from(c.request.headers[HEADERS.iv]!, 'base64url') };
+  }
+  return { sessionKey: bytes(`${label}-session`, 32), iv: bytes(`${label}-iv`, 12) };
+};
 write('rsa-oaep.json', {
   description: 'RSA-OAEP, SHA-256 hash and MGF1-SHA-256, empty label. Keys generated for these vectors only (PKCS#8 / SPKI PEM). Each wrapped value must unwrap to sessionKey. serverKeyId = "sk-" + first 16 hex of SHA-256(DER SPKI).',
   keys: keys.map((k) => ({
@@ -118,7 +170,7 @@ write('rsa-oaep.json', {
     publicKeyPem: k.publicKeyPem,
     cases: [0, 1, 2].map((i) => {
       const sessionKey = bytes(`session-key-${k.bits}-${i}`, 32);
-      return { sessionKey: b64uEncode(sessionKey), wrapped: b64uEncode(wrapSessionKey(k.pub, sessionKey)) };
+      return { sessionKey: b64uEncode(sessionKey), wrapped: b64uEncode(wrap(k, sessionKey)) };
     }),
   })),
 });
@@ -128,7 +180,7 @@ const sealCase = (description: string, o: { method: string; target: string; body
   const k = keys[0]!;
   const sessionKey = bytes(`${o.label}-session`, 32);
   const iv = bytes(`${o.label}-iv`, 12);
-  const wrapped = wrapSessionKey(k.pub, sessionKey);
+  const wrapped = wrap(k, sessionKey);
   const built = buildRequest({
     mode: 'sealed', method: o.method, target: o.target, keyId: 'bff-prod', secret, body: o.body,
     ...(o.contentType ? { contentType: o.contentType } : {}), ...(o.identity ? { identity: o.identity } : {}), ...(o.traceparent ? { traceparent: o.traceparent } : {}),
@@ -218,6 +270,7 @@ const k0 = keys[0]!;
 const good = buildRequest({
   mode: 'sealed', method: 'POST', target: '/api/orders', keyId: 'bff-prod', secret, body: utf8('{"sku":"A-1"}'), contentType: 'application/json', identity,
   serverKey: { id: k0.id, publicKey: k0.pub }, timestamp: 1763900000, nonce: 'cmVqZWN0LW5vbmNlLTAwMDE', sessionKey: bytes('reject-session', 32), iv: bytes('reject-iv', 12),
+  wrappedKey: wrap(k0, bytes('reject-session', 32)),
 });
 const goodSigned = buildRequest({ mode: 'signed', method: 'POST', target: '/api/ping', keyId: 'bff-prod', secret, body: utf8('{"ping":1}'), contentType: 'application/json', identity, timestamp: 1763900000, nonce: 'cmVqZWN0LW5vbmNlLTAwMDI' });
 type Req = { method: string; target: string; headers: Record<string, string>; body: Buffer };
@@ -229,10 +282,12 @@ const with_ = (r: Req, h: Record<string, string | null>, extra: Partial<Req> = {
   for (const [n, v] of Object.entries(h)) { if (v === null) delete headers[n]; else headers[n] = v; }
   return { ...r, ...extra, headers };
 };
-const forged = buildRequest({ mode: 'sealed', method: 'POST', target: '/api/orders', keyId: 'bff-prod', secret: bytes('not-the-secret', 32), body: utf8('{"sku":"A-1"}'), contentType: 'application/json', serverKey: { id: k0.id, publicKey: k0.pub }, timestamp: 1763900000, nonce: 'cmVqZWN0LW5vbmNlLTAwMDM' });
+const forgedEnvelope = keptEnvelope('signature made with another secret', 'reject-forged');
+const forged = buildRequest({ mode: 'sealed', method: 'POST', target: '/api/orders', keyId: 'bff-prod', secret: bytes('not-the-secret', 32), body: utf8('{"sku":"A-1"}'), contentType: 'application/json', serverKey: { id: k0.id, publicKey: k0.pub }, timestamp: 1763900000, nonce: 'cmVqZWN0LW5vbmNlLTAwMDM', ...forgedEnvelope, wrappedKey: wrap(k0, forgedEnvelope.sessionKey) });
 // A request signed with the real secret whose ciphertext is garbage: only decryption can catch it.
 const badCipher = (() => {
-  const r = buildRequest({ mode: 'sealed', method: 'POST', target: '/api/orders', keyId: 'bff-prod', secret, body: utf8('x'), serverKey: { id: k0.id, publicKey: k0.pub }, timestamp: 1763900000, nonce: 'cmVqZWN0LW5vbmNlLTAwMDQ' });
+  const envelope = keptEnvelope('authentic signature over a corrupted ciphertext', 'reject-bad-cipher');
+  const r = buildRequest({ mode: 'sealed', method: 'POST', target: '/api/orders', keyId: 'bff-prod', secret, body: utf8('x'), serverKey: { id: k0.id, publicKey: k0.pub }, timestamp: 1763900000, nonce: 'cmVqZWN0LW5vbmNlLTAwMDQ', ...envelope, wrappedKey: wrap(k0, envelope.sessionKey) });
   const body = flip(r.body, 0);
   const fields = { mode: 'sealed' as const, method: 'POST', path: '/api/orders', rawQuery: '', timestamp: '1763900000', nonce: 'cmVqZWN0LW5vbmNlLTAwMDQ', keyId: 'bff-prod', contentType: r.headers[HEADERS.contentType]!, serverKeyId: k0.id, wrappedKey: r.headers[HEADERS.wrappedKey]!, iv: r.headers[HEADERS.iv]!, identity: '', traceparent: '', bodySha256: sha256Hex(body) };
   return { ...r, body, headers: { ...r.headers, [HEADERS.signature]: signCanonical(secret, canonicalRequestString(fields)) } };
@@ -250,7 +305,7 @@ const signedSealed = (nonce: string, wrapped: Buffer, body: Buffer): Req => {
 const sealedPlain = (nonce: string, plaintext: Buffer, sessionKey: Buffer): Req => {
   const iv = bytes('iv-' + nonce, 12);
   const aad = requestAad({ method: 'POST', path: '/api/orders', rawQuery: '', timestamp: '1763900000', nonce, keyId: 'bff-prod', serverKeyId: k0.id });
-  return signedSealed(nonce, wrapSessionKey(k0.pub, sessionKey), aesGcmEncrypt(sessionKey, iv, aad, plaintext));
+  return signedSealed(nonce, wrap(k0, sessionKey), aesGcmEncrypt(sessionKey, iv, aad, plaintext));
 };
 const garbageWrap = (() => { const w = Buffer.from(bytes('garbage-wrap', 256)); w[0] = 0x00; return w; })();
 const signedIdentity = (nonce: string, identityHeaderValue: string): Req => {
@@ -309,7 +364,7 @@ const cases: Array<{ description: string; request: Req; now: number; expectedCod
   { description: 'sign-only request on a route that accepts only sealed', request: { method: 'POST', target: '/api/ping', headers: goodSigned.headers, body: goodSigned.body }, now: 1763900000, expectedCode: 'WXSEAL_MODE_NOT_ALLOWED', allowedModes: ['sealed'] },
   { description: 'body over the limit (maxBodyBytes 16)', request: base0, now: 1763900000, expectedCode: 'WXSEAL_BODY_TOO_LARGE', maxBodyBytes: 16 },
   { description: 'authentic request whose wrapped key does not decrypt', request: signedSealed('cmVqZWN0LW5vbmNlLTAwMDU', garbageWrap, bytes('some-ciphertext', 40)), now: 1763900000, expectedCode: 'WXSEAL_UNWRAP_FAILED' },
-  { description: 'authentic request whose wrapped key holds 16 bytes, not 32', request: signedSealed('cmVqZWN0LW5vbmNlLTAwMDY', wrapSessionKey(k0.pub, bytes('short-key', 16)), bytes('some-ciphertext', 40)), now: 1763900000, expectedCode: 'WXSEAL_UNWRAP_FAILED' },
+  { description: 'authentic request whose wrapped key holds 16 bytes, not 32', request: signedSealed('cmVqZWN0LW5vbmNlLTAwMDY', wrap(k0, bytes('short-key', 16)), bytes('some-ciphertext', 40)), now: 1763900000, expectedCode: 'WXSEAL_UNWRAP_FAILED' },
   { description: 'authentic request whose plaintext has no LF', request: sealedPlain('cmVqZWN0LW5vbmNlLTAwMDc', utf8('{"contentType":"application/json"}'), bytes('plain-1', 32)), now: 1763900000, expectedCode: 'WXSEAL_MALFORMED_PAYLOAD' },
   { description: 'authentic request whose meta is a JSON array', request: sealedPlain('cmVqZWN0LW5vbmNlLTAwMDg', utf8('[]\n{}'), bytes('plain-2', 32)), now: 1763900000, expectedCode: 'WXSEAL_MALFORMED_PAYLOAD' },
   { description: 'authentic request whose meta is not UTF-8', request: sealedPlain('cmVqZWN0LW5vbmNlLTAwMDk', Buffer.concat([utf8('{"contentType":"'), Buffer.from([0xc3, 0x28]), utf8('"}\n')]), bytes('plain-3', 32)), now: 1763900000, expectedCode: 'WXSEAL_MALFORMED_PAYLOAD' },
