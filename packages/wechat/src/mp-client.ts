@@ -75,7 +75,12 @@ export interface CallOptions {
   security?: boolean;
   /** Send `access_token` in the query; default true. */
   accessToken?: boolean;
-  /** Extra query parameters (never signed or encrypted; access_token is added by the client). */
+  /**
+   * The API's URL parameters (besides access_token, which the client adds). In a secured call
+   * they travel inside the encrypted data with the POST parameters, as the API security guide
+   * requires ("原请求字段，包含URL参数、POST参数，不包含AccessToken"): WeChat reads them only
+   * from there, and the URL then carries access_token alone. In a plain call they go in the query.
+   */
   query?: Record<string, string>;
   signal?: AbortSignal;
 }
@@ -330,14 +335,16 @@ export class MpClient {
     if (!sec) throw new WechatApiSecurityError('WXMP_INVALID_ARGUMENT', 'API security is not configured');
     const urlPath = this.http.urlOf(path);
     const timestamp = Math.floor(this.now() / 1000);
-    const req = buildEncryptedRequest({ urlPath, appid: this.appid, timestamp, symKey: sec.symKey, symSn: sec.symSn, params });
+    const req = buildEncryptedRequest({ urlPath, appid: this.appid, timestamp, symKey: sec.symKey, symSn: sec.symSn, params: securedParams(params, options.query, token !== undefined) });
     const signature = signRequest({ urlPath, appid: this.appid, timestamp, body: req.body, privateKey: sec.privateKey });
     const headers = requestHeaders(this.appid, timestamp, signature);
     if (sec.sendRequestSerial) headers['Wechatmp-Serial'] = sec.privateKeySn;
+    // Only access_token stays in the URL; every other URL parameter is inside the encrypted data.
+    const accessToken = token ?? options.query?.access_token;
     const res = await this.http.request({
       method: 'POST',
       path,
-      query: { ...options.query, ...(token !== undefined ? { access_token: token } : {}) },
+      query: accessToken !== undefined ? { access_token: accessToken } : {},
       headers,
       body: req.body,
       ...(options.signal ? { signal: options.signal } : {}),
@@ -388,6 +395,25 @@ export class MpClient {
     if (err) throw err;
     throw new WechatApiSecurityError('WXMP_MALFORMED_ENVELOPE', `${path}: signed response is neither encrypted nor an error`);
   }
+}
+
+/**
+ * The fields of a secured request: POST parameters and URL parameters (without access_token)
+ * together. A name in both, or an access_token beside the one the client adds, is refused rather
+ * than silently dropped.
+ */
+function securedParams(body: Record<string, unknown>, query: Record<string, string> | undefined, clientAddsToken: boolean): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new WechatApiSecurityError('WXMP_INVALID_ARGUMENT', 'body must be an object');
+  const out: Record<string, unknown> = { ...body };
+  for (const [name, value] of Object.entries(query ?? {})) {
+    if (name === 'access_token') {
+      if (clientAddsToken) throw new WechatApiSecurityError('WXMP_INVALID_ARGUMENT', 'query.access_token: the client adds the access token itself');
+      continue; // sent in the URL (accessToken: false and a token of the caller's own)
+    }
+    if (Object.prototype.hasOwnProperty.call(body, name)) throw new WechatApiSecurityError('WXMP_INVALID_ARGUMENT', `parameter ${name} given both in query and in the body`);
+    out[name] = value;
+  }
+  return out;
 }
 
 export function createMpClient(options: MpClientOptions): MpClient {
