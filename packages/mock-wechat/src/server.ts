@@ -31,6 +31,12 @@ export interface MockWechatLogEntry {
   errcode?: number;
   /** Fault applied, if any. */
   fault?: string;
+  /**
+   * Names (never values) of URL parameters besides access_token that a secured call sent in the
+   * clear. WeChat reads a secured call's parameters only from the encrypted data, so the mock
+   * ignores these, like WeChat: the handler never sees them.
+   */
+  ignoredUrlParameters?: string[];
   ms: number;
 }
 
@@ -492,10 +498,18 @@ class MockWechatServer implements MockWechat {
       return;
     }
     const path = url.pathname;
-    const log = (status: number, errcode?: number, fault?: string) => {
+    const log = (status: number, errcode?: number, fault?: string, ignoredUrlParameters?: string[]) => {
       if (!this.#opts.logger) return;
       try {
-        this.#opts.logger({ method, path: path.slice(0, 200), status, ...(errcode !== undefined ? { errcode } : {}), ...(fault ? { fault } : {}), ms: Date.now() - started });
+        this.#opts.logger({
+          method,
+          path: path.slice(0, 200),
+          status,
+          ...(errcode !== undefined ? { errcode } : {}),
+          ...(fault ? { fault } : {}),
+          ...(ignoredUrlParameters !== undefined ? { ignoredUrlParameters } : {}),
+          ms: Date.now() - started,
+        });
       } catch {
         // a throwing logger must not break the mock
       }
@@ -596,7 +610,7 @@ class MockWechatServer implements MockWechat {
       const errcode = typeof answer.errcode === 'number' && answer.errcode !== 0 ? answer.errcode : undefined;
       if (errcode !== undefined) this.#stats.rejection(errcode);
       sendJson(res, 200, answer.body, answer.headers);
-      log(200, errcode);
+      log(200, errcode, undefined, answer.ignoredUrlParameters);
     } catch (err) {
       if (err instanceof MockWechatError) {
         this.#stats.rejection(err.errcode);
@@ -617,7 +631,7 @@ class MockWechatServer implements MockWechat {
     path: string,
     query: URLSearchParams,
     body: Buffer,
-  ): Promise<{ body: unknown; headers?: Record<string, string>; errcode?: number } | undefined> {
+  ): Promise<ApiAnswer | undefined> {
     if (path === '/cgi-bin/token') {
       if (method !== 'GET' && method !== 'POST') return undefined;
       return { body: classicToken(query, this.#apps, this.#tokens) };
@@ -637,7 +651,7 @@ class MockWechatServer implements MockWechat {
     return undefined;
   }
 
-  async #api(req: IncomingMessage, path: string, query: URLSearchParams, body: Buffer): Promise<{ body: unknown; headers?: Record<string, string>; errcode?: number }> {
+  async #api(req: IncomingMessage, path: string, query: URLSearchParams, body: Buffer): Promise<ApiAnswer> {
     const token = query.get('access_token');
     if (!token) throw new MockWechatError(41001);
     const checked = this.#tokens.check(token);
@@ -649,6 +663,7 @@ class MockWechatServer implements MockWechat {
     const urlPath = this.#baseUrl(req) + path;
     const nowSeconds = this.#nowSeconds();
     let params: Record<string, unknown>;
+    let ignoredUrlParameters: string[] | undefined;
     if (secured) {
       const opened = openSecuredRequest({
         urlPath,
@@ -660,8 +675,12 @@ class MockWechatServer implements MockWechat {
         knownAppid: (id) => this.#apps.get(id) !== undefined,
       });
       this.#stats.secured();
-      // URL parameters of a secured call travel inside the encrypted data; the query only carries access_token.
+      // URL parameters of a secured call travel inside the encrypted data (the guide: 原请求字段，
+      // 包含URL参数、POST参数，不包含AccessToken); WeChat reads none from the URL but
+      // access_token, so any other is ignored here too, and named in the log.
       params = opened.params;
+      const names = [...new Set([...query.keys()].filter((k) => k !== 'access_token'))];
+      if (names.length > 0) ignoredUrlParameters = names.slice(0, 16).map((k) => k.slice(0, 64));
     } else {
       params = {};
       for (const [k, v] of query) if (k !== 'access_token' && params[k] === undefined) params[k] = v;
@@ -692,8 +711,16 @@ class MockWechatServer implements MockWechat {
     const errcode = typeof result.errcode === 'number' ? result.errcode : undefined;
     if (!secured) return { body: result, ...(errcode !== undefined ? { errcode } : {}) };
     const sealed = sealResponse({ urlPath, app, platform: this.#platform, nowSeconds: this.#nowSeconds(), result });
-    return { body: sealed.body, headers: sealed.headers, ...(errcode !== undefined ? { errcode } : {}) };
+    return { body: sealed.body, headers: sealed.headers, ...(errcode !== undefined ? { errcode } : {}), ...(ignoredUrlParameters !== undefined ? { ignoredUrlParameters } : {}) };
   }
+}
+
+/** What an endpoint answers: the body (JSON), extra headers, the errcode for stats and logs. */
+interface ApiAnswer {
+  body: unknown;
+  headers?: Record<string, string>;
+  errcode?: number;
+  ignoredUrlParameters?: string[];
 }
 
 const DEFAULT_FAULT_BODY = 'mock-wechat: injected HTTP error';

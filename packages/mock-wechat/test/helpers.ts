@@ -67,6 +67,8 @@ export interface SecuredCallOptions {
   omitHeaders?: string[];
   extraHeaders?: Record<string, string>;
   token?: string;
+  /** URL parameters sent in the clear beside access_token (a secured call should carry none). */
+  extraQuery?: Record<string, string>;
 }
 
 export interface SecuredCall {
@@ -113,6 +115,7 @@ export async function securedCall(mock: MockWechat, app: MockMpApp, token: strin
   if (o.headerAppid !== undefined) headers['Wechatmp-Appid'] = o.headerAppid;
   for (const h of o.omitHeaders ?? []) delete headers[h];
   Object.assign(headers, o.extraHeaders ?? {});
-  const answer = await postJson(`${mock.url}${path}?access_token=${encodeURIComponent(o.token ?? token)}`, body, headers);
+  const query = new URLSearchParams({ access_token: o.token ?? token, ...(o.extraQuery ?? {}) });
+  const answer = await postJson(`${mock.url}${path}?${query}`, body, headers);
   return { urlPath, answer };
 }
