@@ -7,9 +7,9 @@
  * does not go as told.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@wxseal/client';
 import { startGateway } from '@wxseal/gateway';
@@ -29,7 +29,17 @@ function expect(ok: boolean, what: string): void {
 }
 
 // --- Set-up: keys, the upstream service, the gateway in front of it ------------------------------
-const keys = ensureDevKeys(process.env.WXSEAL_DEV_DIR ?? mkdtempSync(join(tmpdir(), 'wxseal-demo-')));
+// Without WXSEAL_DEV_DIR the demo works in a temporary folder of its own, which holds a private
+// key, a client secret and an admin token: it is removed on every way out — the end of the
+// demo, an error (an 'exit' follows), Ctrl-C, SIGTERM or a closed terminal.
+const ownDir = process.env.WXSEAL_DEV_DIR ? undefined : mkdtempSync(join(tmpdir(), 'wxseal-demo-'));
+if (ownDir !== undefined) {
+  process.on('exit', () => rmSync(ownDir, { recursive: true, force: true }));
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => process.exit(128 + constants.signals[signal]));
+  }
+}
+const keys = ensureDevKeys(process.env.WXSEAL_DEV_DIR || ownDir!);
 const upstream = await startDemoUpstream();
 const seenByUpstream: Array<Record<string, string | undefined>> = [];
 upstream.server.prependListener('request', (req) => {
