@@ -114,6 +114,9 @@ describe('wxseal device import (SQLite)', () => {
       const io = captureIo();
       assert.equal(await deviceImport(csv, opts, io, env), 2, `${name}: ${io.stderrText}`);
       assert.match(io.stderrText, pattern, name);
+      // The mistake is all that is printed: no progress line ("import: 0 rows in 0s") before it.
+      assert.doesNotMatch(io.stderrText, /^import: /m, name);
+      assert.equal(io.err.length, 1, `${name}: ${io.stderrText}`);
       if (opts.out) assert.equal(existsSync(opts.out), false, `${name} left ${opts.out}`);
     }
     const missing = captureIo();

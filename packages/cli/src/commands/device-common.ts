@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { WxsealError } from '@wxseal/protocol';
 import {
   DeviceRepository,
@@ -12,6 +12,7 @@ import {
   openDeviceDatabase,
   type ChangeContext,
 } from '@wxseal/devices';
+import { CliError } from '../errors.js';
 import { cliSource, osUser } from './device-args.js';
 
 /** Environment variable naming the device database (overridden by --db). */
@@ -98,6 +99,31 @@ export function loadMasterKeys(opts: DeviceCommonOptions, io: DeviceIo, env: Dev
   return MasterKeyRing.fromEnv(env);
 }
 
+/** The file of a `sqlite:` URL (as @wxseal/devices reads it); undefined for other databases and :memory:. */
+function sqliteFile(url: string): string | undefined {
+  if (!url.toLowerCase().startsWith('sqlite:')) return undefined;
+  let rest = url.slice('sqlite:'.length);
+  if (rest === ':memory:' || rest === '') return undefined;
+  if (rest.startsWith('//')) rest = rest.slice(2);
+  return rest;
+}
+
+/**
+ * A command that only reads must not leave a new, empty registry behind (SQLite creates the file
+ * on open): a missing file means the registry is somewhere else, or was never made.
+ */
+function requireExistingSqlite(url: string, opts: DeviceCommonOptions, env: DeviceEnv): void {
+  const file = sqliteFile(url);
+  if (file === undefined || existsSync(file)) return;
+  const from = opts.db !== undefined ? '--db' : env[DEVICE_DB_ENV] ? `$${DEVICE_DB_ENV}` : 'the default';
+  throw new CliError(
+    'CLI_NOT_CONFIGURED',
+    `no device registry at ${file} (${from}), and a command that only reads creates none: point --db or $${DEVICE_DB_ENV} at the registry, ` +
+      `or create one with \`wxseal device product create\` (which needs the master keys: --master-key-file or $${MASTER_KEY_FILE_ENV})`,
+    '--db',
+  );
+}
+
 /**
  * Opens and migrates the database, runs `run`, and always closes the database. `keys: 'optional'`
  * is for commands that only read metadata: they work without the master keys.
@@ -112,7 +138,9 @@ export async function withRegistry(
   return guard(io, async () => {
     const ring = keys === 'required' || masterKeysConfigured(opts, env) ? loadMasterKeys(opts, io, env) : undefined;
     const actor = opts.actor ?? osUser(env);
-    const db = openDeviceDatabase(opts.db ?? (env[DEVICE_DB_ENV] || DEFAULT_DEVICE_DB));
+    const url = opts.db ?? (env[DEVICE_DB_ENV] || DEFAULT_DEVICE_DB);
+    if (keys === 'optional') requireExistingSqlite(url, opts, env);
+    const db = openDeviceDatabase(url);
     try {
       await migrateDeviceDatabase(db);
       // Reading metadata never seals or opens anything, so a throwaway key stands in for the ring:

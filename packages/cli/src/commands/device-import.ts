@@ -64,6 +64,12 @@ async function runImport(file: string, opts: DeviceImportOptions, io: DeviceIo, 
     throw usageError(`cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
 
+  // The header decides whether --out is needed: checked before the progress starts or the keys
+  // file is created, so a mistake in the options is the only thing printed.
+  const names = await readHeader(file);
+  if (names === undefined) throw usageError(`${file} is empty: the first line must be a header naming the columns (serial, product, key)`);
+  checkHeader(names, opts, io, true);
+
   // Created before anything is stored, and never over an existing file: an old keys file must
   // not be clobbered, and a key that was generated but could not be written would be lost.
   let out: number | undefined;
@@ -102,7 +108,7 @@ async function runImport(file: string, opts: DeviceImportOptions, io: DeviceIo, 
           return undefined;
         },
         columns: (names: string[]) => {
-          header = checkHeader(names, opts, io);
+          header = checkHeader(names, opts, io, false);
           return header;
         },
       }),
@@ -193,7 +199,23 @@ async function runImport(file: string, opts: DeviceImportOptions, io: DeviceIo, 
   return counters.failed > 0 ? 1 : 0;
 }
 
-function checkHeader(raw: string[], opts: DeviceImportOptions, io: DeviceIo): Column[] {
+/** The first record of the file (the header row), read on its own; undefined when the file has none. */
+async function readHeader(file: string): Promise<string[] | undefined> {
+  const source = createReadStream(file);
+  const parser = source.pipe(parse({ bom: true, trim: true, skip_empty_lines: true, relax_column_count: true, to: 1 }));
+  try {
+    for await (const record of parser as AsyncIterable<string[]>) return record;
+    return undefined;
+  } catch (err) {
+    if (err instanceof CsvError) throw usageError(`${file}: the header row is not valid CSV: ${oneLine(err.message)}`);
+    throw usageError(`cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  } finally {
+    parser.destroy();
+    source.destroy();
+  }
+}
+
+function checkHeader(raw: string[], opts: DeviceImportOptions, io: DeviceIo, warn: boolean): Column[] {
   const names = raw.map((n) => n.trim().toLowerCase());
   const seen = new Set<string>();
   for (const n of names) {
@@ -204,7 +226,7 @@ function checkHeader(raw: string[], opts: DeviceImportOptions, io: DeviceIo): Co
   if (!seen.has('product') && opts.product === undefined) throw usageError('the CSV has no "product" column: add one or give --product');
   if (!seen.has('key') && opts.out === undefined) throw usageError('the CSV has no "key" column, so every key is generated: give --out keys.csv to save them');
   const ignored = names.filter((n) => !(COLUMNS as readonly string[]).includes(n));
-  if (ignored.length > 0) io.stderr(`wxseal device: warning: ignoring column(s) ${ignored.join(', ')} (known: ${COLUMNS.join(', ')})\n`);
+  if (warn && ignored.length > 0) io.stderr(`wxseal device: warning: ignoring column(s) ${ignored.join(', ')} (known: ${COLUMNS.join(', ')})\n`);
   // csv-parse takes the returned names as the record's keys; the ignored ones are simply unread.
   return names as Column[];
 }
