@@ -103,7 +103,8 @@ describe('request ids and client addresses in the access log', () => {
   });
 
   test('absent or invalid: a new UUID, the same in the log, at the upstream and in the answer', async () => {
-    for (const headers of [{}, { 'x-request-id': 'x'.repeat(200) }, { 'x-request-id': 'two words' }]) {
+    const variants: Record<string, string>[] = [{}, { 'x-request-id': 'x'.repeat(200) }, { 'x-request-id': 'two words' }];
+    for (const headers of variants) {
       const res = await directClient.post('/api/orders', { json: {}, headers });
       const id = String(res.headers['x-request-id']);
       assert.match(id, UUID);
