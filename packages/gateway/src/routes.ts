@@ -43,30 +43,7 @@ export function upstreamTarget(route: Route, path: string, rawQuery: string): st
   return rawQuery === '' ? joined : `${joined}?${rawQuery}`;
 }
 
-// A percent-encoded unreserved character (RFC 3986 2.3) means the same as the character itself,
-// so no well-behaved client needs one; an upstream that decodes it could see another path than
-// the one the gateway routed (`/%61pi` → `/api`).
-const ENCODED_UNRESERVED = /%(?:[46][1-9a-f]|[57][0-9a]|3[0-9]|2d|2e|5f|7e)/i;
-// Encoded separators and NUL: `/a%2f..` or `\` turn into path structure in some servers.
-const ENCODED_SEPARATOR = /%(?:2f|5c|00)/i;
-
-/**
- * Why a request path is refused before routing, or undefined when it is fine. The gateway routes
- * on the raw path and the upstream (often Java or Go) normalises it again; any path the two could
- * read differently — dot-segments (also `..;` as Tomcat reads it, and `%2e%2e`), encoded separators
- * or unreserved characters, backslashes — could reach a protected path through a passthrough
- * route, so it is refused.
- */
-export function unsafePathReason(path: string): string | undefined {
-  if (!path.startsWith('/')) return 'the request target must be a path starting with /';
-  // Every check below needs a backslash, a '%' or a '.': most paths have none of them.
-  if (!path.includes('\\') && !path.includes('%') && !path.includes('.')) return undefined;
-  if (path.includes('\\')) return 'the path holds a backslash';
-  if (ENCODED_SEPARATOR.test(path)) return 'the path holds an encoded separator';
-  if (ENCODED_UNRESERVED.test(path)) return 'the path holds a percent-encoded unreserved character';
-  for (const segment of path.split('/')) {
-    const bare = segment.split(';')[0]!;
-    if (bare === '.' || bare === '..') return 'the path holds a dot-segment';
-  }
-  return undefined;
-}
+// The path rule lives in the protocol (SPEC.md section 9 step 2.6), so the gateway routes exactly
+// the paths every verifier accepts: dot-segments, encoded separators, NUL or unreserved characters,
+// backslashes and bytes outside visible ASCII are refused before routing.
+export { unsafePathReason } from '@wxseal/protocol';

@@ -7,10 +7,11 @@
  */
 import { hkdfSync, randomBytes } from 'node:crypto';
 import { HEADERS, IV_BYTES, LIMITS, SIGNATURE_BYTES, TAG_BYTES } from './constants.js';
-import { b64uDecodeStrict, b64uEncode, decodeUtf8Strict } from './encoding.js';
+import { b64uDecodeStrict, b64uEncode } from './encoding.js';
 import { aesGcmDecrypt, aesGcmEncrypt } from './envelope.js';
 import { WxsealError } from './errors.js';
 import { matchSignature, signCanonical } from './hmac.js';
+import { parseJsonObject } from './json.js';
 import { generateNonce, unixNow, type RequestSpec } from './request.js';
 import { parseRejection, type Rejection } from './response.js';
 import type { HeaderGetter } from './verify.js';
@@ -63,25 +64,6 @@ export function formatKeyVersion(version: number): string {
     throw new RangeError(`key version must be an integer in 1..${MAX_KEY_VERSION}`);
   }
   return String(version);
-}
-
-/**
- * Members written in a JSON text already parsed as an object: the colons at depth 1 outside strings.
- * More than the parsed object's own keys means a member name was repeated (SPEC.md 15.3, 15.6):
- * JSON.parse would silently keep the last, and other parsers keep the first or fail.
- */
-function writtenMemberCount(text: string): number {
-  let depth = 0;
-  let count = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22) {
-      for (i++; text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
-    } else if (c === 0x7b || c === 0x5b) depth++;
-    else if (c === 0x7d || c === 0x5d) depth--;
-    else if (c === 0x3a && depth === 1) count++;
-  }
-  return count;
 }
 
 function parseKeyVersion(text: string): number | undefined {
@@ -202,7 +184,7 @@ export function parseActivationRequest(body: Uint8Array): ParsedActivationReques
   if (body.length > MAX_ACTIVATION_BODY_BYTES) {
     throw new WxsealError('WXSEAL_BODY_TOO_LARGE', `activation body exceeds ${MAX_ACTIVATION_BODY_BYTES} bytes`);
   }
-  const raw = parseJsonObjectOnce(body, 'activation body', malformedPayload);
+  const raw = parseJsonObject(body, 'activation body', malformedPayload);
   for (const name of Object.keys(raw)) {
     // Unknown members are refused: nothing outside the canonical string may reach the server unsigned.
     if (!(ACTIVATION_MEMBERS as readonly string[]).includes(name)) malformedPayload('activation body has an unknown member');
@@ -333,28 +315,9 @@ const responseInvalid = (message: string, status?: number): never => {
   throw new WxsealError('WXSEAL_RESPONSE_INVALID', message, status === undefined ? undefined : { status });
 };
 
-/**
- * A UTF-8 JSON object whose member names each appear once (SPEC.md 15.3, 15.6: parsers disagree on
- * repeats, and a signed body must read the same to every parser); anything else goes to `fail`.
- */
-function parseJsonObjectOnce(body: Uint8Array, what: string, fail: (message: string) => never): Record<string, unknown> {
-  let text: string;
-  let parsed: unknown;
-  try {
-    text = decodeUtf8Strict(body);
-    parsed = JSON.parse(text);
-  } catch {
-    return fail(`${what} is not UTF-8 JSON`);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return fail(`${what} must be a JSON object`);
-  const raw = parsed as Record<string, unknown>;
-  if (writtenMemberCount(text) !== Object.keys(raw).length) return fail(`${what} repeats a member`);
-  return raw;
-}
-
 /** Reads a delivery body; members it does not know are ignored, a repeated one is refused (SPEC.md 15.6). */
 export function parseDeviceKeyDelivery(body: Uint8Array): DeviceKeyDelivery {
-  const raw = parseJsonObjectOnce(body, 'key delivery', responseInvalid);
+  const raw = parseJsonObject(body, 'key delivery', responseInvalid);
   const member = (name: keyof DeviceKeyDelivery, pattern: RegExp): string => {
     const value = raw[name];
     if (typeof value !== 'string' || !pattern.test(value)) return responseInvalid(`key delivery member ${name} is missing or malformed`);

@@ -39,3 +39,17 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 export function decodeUtf8Strict(bytes: Uint8Array): string {
   return utf8.decode(bytes);
 }
+
+// A lone surrogate: a high one not followed by a low one, or a low one not preceded by a high one.
+// Regular expressions, not String.prototype.toWellFormed (Node 20+): this package runs on Node 16.13.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const LONE_SURROGATES = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * The string with every lone surrogate replaced by U+FFFD, as UTF-8 encoding reads it (SPEC.md
+ * section 7). JSON's `\ud800` escape yields such strings; code that needs well-formed text
+ * (encodeURIComponent, TextEncoder round trips, other languages) would otherwise throw or differ.
+ */
+export function toWellFormed(value: string): string {
+  return LONE_SURROGATE.test(value) ? value.replace(LONE_SURROGATES, '\ufffd') : value;
+}

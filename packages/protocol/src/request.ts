@@ -16,6 +16,7 @@ import { WxsealError } from './errors.js';
 import { signCanonical } from './hmac.js';
 import { encodeIdentityHeader, type WechatIdentity } from './identity.js';
 import { encodePayload } from './payload.js';
+import { requestTargetReason } from './target.js';
 
 export interface ServerPublicKey {
   id: string;
@@ -76,9 +77,9 @@ function checkSpec(spec: RequestSpec): void {
     throw new WxsealError('WXSEAL_CONFIG_INVALID', msg);
   };
   if (!LIMITS.methodPattern.test(spec.method)) bad(`method must be 1-16 upper-case letters`);
-  // Printable ASCII only: Node's HTTP client refuses or rewrites anything else, which would break the signature.
-  if (!/^\/[\x21-\x7e]*$/.test(spec.target) || spec.target.includes('#')) bad('target must start with / and be printable ASCII without spaces or #; percent-encode the rest');
-  if (Buffer.byteLength(spec.target) > LIMITS.maxTargetBytes) bad(`target exceeds ${LIMITS.maxTargetBytes} bytes`);
+  // The verifier's own rule (SPEC.md 9 step 2.6): a target it would refuse is never sent.
+  const unsafeTarget = requestTargetReason(spec.target);
+  if (unsafeTarget !== undefined) bad(`target: ${unsafeTarget}`);
   if (!LIMITS.idPattern.test(spec.keyId)) bad('keyId must be 1-64 characters of A-Z a-z 0-9 . _ : -');
   if (spec.nonce !== undefined && !LIMITS.noncePattern.test(spec.nonce)) bad('nonce breaks the nonce syntax');
   if (spec.traceparent !== undefined && (spec.traceparent.length > LIMITS.maxTraceparentChars || /[\r\n]/.test(spec.traceparent))) {

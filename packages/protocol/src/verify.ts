@@ -1,6 +1,7 @@
 import { canonicalRequestString, requestAad, splitTarget, trimContentType, type SignedRequestFields } from './canonical.js';
 import { HEADERS, IV_BYTES, LIMITS, MODES, PROTOCOL_VERSION, SEALED_CONTENT_TYPE, SIGNATURE_BYTES, type Mode } from './constants.js';
 import { decodeHeaderBytes, sha256Hex } from './encoding.js';
+import { requestTargetReason } from './target.js';
 import { aesGcmDecrypt } from './envelope.js';
 import { WxsealError } from './errors.js';
 import { matchSignature } from './hmac.js';
@@ -61,6 +62,8 @@ const WRAPPED_KEY_PATTERN = /^[A-Za-z0-9_-]{342,683}$/;
 const IDENTITY_PATTERN = new RegExp(`^[A-Za-z0-9_-]{1,${LIMITS.maxIdentityHeaderChars}}$`);
 const TRACEPARENT_PATTERN = new RegExp(`^[\\x21-\\x7e]{1,${LIMITS.maxTraceparentChars}}$`);
 const VISIBLE = /^[\x20-\x7e\t]*$/;
+// Without the u flag, /i folds ASCII letters only: no other character compares equal to them.
+const IDENTITY_ENCODING = /^identity$/i;
 
 /**
  * Step 2 of the verification order: every header present once, within its length and alphabet.
@@ -93,8 +96,9 @@ export function parseRequestHeaders(input: {
   if (mode === 'sealed' && input.method === 'HEAD') {
     throw new WxsealError('WXSEAL_MODE_NOT_ALLOWED', 'sealed mode cannot be used with HEAD');
   }
-  if (Buffer.byteLength(input.target) > LIMITS.maxTargetBytes) malformed(`request target exceeds ${LIMITS.maxTargetBytes} bytes`);
-  if (!input.target.startsWith('/') || /[\r\n#]/.test(input.target)) malformed('request target must be origin-form, without a fragment');
+  // Step 2.6: one rule for every verifier and for a gateway's routing (target.ts).
+  const unsafeTarget = requestTargetReason(input.target);
+  if (unsafeTarget !== undefined) malformed(unsafeTarget);
   const { path, rawQuery } = splitTarget(input.target);
 
   const keyId = required(header, HEADERS.keyId, LIMITS.idPattern);
@@ -102,11 +106,14 @@ export function parseRequestHeaders(input: {
   const nonce = required(header, HEADERS.nonce, LIMITS.noncePattern);
   const signature = decodeHeaderBytes(HEADERS.signature, required(header, HEADERS.signature, SIGNATURE_PATTERN), SIGNATURE_BYTES);
 
+  // The 256-character limit counts the value as received, before trimming (SPEC.md 9 step 2.8).
   const contentTypeRaw = single(header, HEADERS.contentType);
-  if (contentTypeRaw !== undefined && (!VISIBLE.test(contentTypeRaw) || contentTypeRaw.length > 256)) malformed('content-type breaks its syntax');
+  if (contentTypeRaw !== undefined && (contentTypeRaw.length > 256 || !VISIBLE.test(contentTypeRaw))) malformed('content-type breaks its syntax');
   const contentType = trimContentType(contentTypeRaw);
+  // Trimmed of spaces and tabs only (not String.prototype.trim, which also drops NBSP, VT, …),
+  // then compared ASCII-case-insensitively: every language gets the same answer.
   const encoding = single(header, HEADERS.contentEncoding);
-  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') malformed('content-encoding must be identity');
+  if (encoding !== undefined && !IDENTITY_ENCODING.test(trimContentType(encoding))) malformed('content-encoding must be identity');
 
   const traceparentRaw = single(header, HEADERS.traceparent);
   if (traceparentRaw !== undefined && !TRACEPARENT_PATTERN.test(traceparentRaw)) malformed('traceparent breaks its syntax');

@@ -25,7 +25,9 @@ const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 20
 const serverKey = { id: 'sk-test', publicKey };
 const secret = Buffer.alloc(32, 7);
 
-const pathSegment = fc.stringMatching(/^[A-Za-z0-9._~%-]{1,12}$/);
+// Segments a verifier accepts (SPEC.md 9 step 2.6): unreserved characters and percent-encoded
+// bytes that are neither unreserved nor separators, never a dot-segment.
+const pathSegment = fc.stringMatching(/^(?:[A-Za-z0-9._~-]|%[89A-F][0-9A-F]|%3[A-F]){1,12}$/).filter((s) => s !== '.' && s !== '..');
 const target = fc
   .tuple(fc.array(pathSegment, { minLength: 1, maxLength: 4 }), fc.array(fc.stringMatching(/^[a-z]{1,3}(=[A-Za-z0-9%+]{0,5})?$/), { maxLength: 5 }))
   .map(([segs, q]) => '/' + segs.join('/') + (q.length ? '?' + q.join('&') : ''));

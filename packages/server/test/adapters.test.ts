@@ -162,12 +162,23 @@ for (const adapter of ADAPTERS) {
         }
       });
 
-      test('verifies the target as sent: percent-encoding, dot segments and query order untouched', async () => {
-        const target = '/api/a%2Fb/./c?z=%20&a=2&a=1';
+      test('verifies the target as sent: percent-encoding, dots inside names and query order untouched', async () => {
+        const target = '/api/a%3Ab/%E4%B8%AD/c.d/...?z=%20&a=2&a=1&next=../x%2Fy';
         const built = fx.build({ mode: 'sealed', target, body: Buffer.from('x') });
         const echo = echoOf(built, await post(built, target));
-        assert.equal(echo.path, '/api/a%2Fb/./c');
-        assert.equal(echo.rawQuery, 'z=%20&a=2&a=1');
+        assert.equal(echo.path, '/api/a%3Ab/%E4%B8%AD/c.d/...');
+        assert.equal(echo.rawQuery, 'z=%20&a=2&a=1&next=../x%2Fy');
+      });
+
+      test('paths an upstream could read differently are MALFORMED_HEADER at step 2.6, though correctly signed', async () => {
+        // Signed for the exact target, so only the target rule can refuse them (SPEC.md 9 step 2.6).
+        for (const target of ['/api/x/../echo', '/api/./x', '/api/..;/x', '/api/a%2Fb', '/api/a%5cb', '/api/a%00b', '/api/%2e%2e/x', '/api/%61', '/api/a\\b']) {
+          const ok = fx.build({ mode: 'signed', target: '/api/x', body: Buffer.from('{}'), contentType: 'application/json' });
+          const built = resign(fx.secret, ok, 'POST', target);
+          const res = await post(built, target);
+          expectRejection(res, 'WXSEAL_MALFORMED_HEADER');
+          assert.equal(res.headers[HEADERS.signature], undefined, 'refused before the signature: unsigned');
+        }
       });
 
       test('sealed 204 and 304 become 200 with an empty sealed body; the status is bound', async () => {

@@ -254,6 +254,58 @@ describe('authentic requests that still fail (steps 7-8)', () => {
   });
 });
 
+describe('JSON inside the request (SPEC.md 6.1, 7): one rule for the meta and the identity', () => {
+  const signedIdentity = (fx: Fixture, json: string) => {
+    const built = fx.build({ mode: 'signed', target: '/x', identity: { openid: 'o' } });
+    return resign(fx.secret, { ...built, headers: { ...built.headers, [HEADERS.identity]: Buffer.from(json, 'utf8').toString('base64url') } }, 'POST', '/x');
+  };
+  const rejectionOf = async (fx: Fixture, built: BuiltRequest) => {
+    try {
+      await fx.verifier.verify(inputOf(built, 'POST', '/x'));
+    } catch (err) {
+      return { err, wire: fx.verifier.rejection(err) };
+    }
+    return assert.fail('accepted');
+  };
+
+  test('a lone surrogate in an identity value reaches the handler as U+FFFD, in both modes', async () => {
+    const fx = makeFixture(keyA);
+    const signed = await fx.verifier.verify(inputOf(signedIdentity(fx, '{"openid":"o-\\ud800-1","source":"wx_client"}'), 'POST', '/x'));
+    assert.deepEqual(signed.identity, { openid: 'o-\ufffd-1', source: 'wx_client' });
+    const sealed = await fx.verifier.verify(inputOf(sealedWithPlaintext(fx, '/x', Buffer.from('{"identity":{"openid":"\\udc00"}}\n')), 'POST', '/x'));
+    assert.deepEqual(sealed.identity, { openid: '\ufffd' });
+    // What the gateway does with it towards the upstream: no URIError.
+    for (const v of [signed.identity.openid!, sealed.identity.openid!]) assert.doesNotThrow(() => encodeURIComponent(v));
+  });
+
+  test('"contentType": null in the sealed meta counts as absent', async () => {
+    const fx = makeFixture(keyA);
+    const v = await fx.verifier.verify(inputOf(sealedWithPlaintext(fx, '/x', Buffer.from('{"contentType":null}\nhello')), 'POST', '/x'));
+    assert.equal(v.contentType, undefined);
+    assert.equal(v.body.toString(), 'hello');
+  });
+
+  test('a repeated member (at any depth, after unescaping) or a byte-order mark is refused with a signed rejection', async () => {
+    const fx = makeFixture(keyA);
+    for (const [plaintext, code] of [
+      ['{"contentType":"a/b","contentType":"a/b"}\n', 'WXSEAL_MALFORMED_PAYLOAD'],
+      ['{"identity":{"openid":"a","\\u006fpenid":"b"}}\n', 'WXSEAL_MALFORMED_PAYLOAD'],
+      ['{"x":[{"k":1,"k":1}]}\n', 'WXSEAL_MALFORMED_PAYLOAD'],
+      ['\ufeff{}\n', 'WXSEAL_MALFORMED_PAYLOAD'],
+    ] as const) {
+      const built = sealedWithPlaintext(fx, '/x', Buffer.from(plaintext, 'utf8'));
+      const { err, wire } = await rejectionOf(fx, built);
+      assert.ok(isWxsealError(err, code), plaintext);
+      assert.ok(wire.headers[HEADERS.signature], 'signed: the nonce is spent');
+    }
+    for (const json of ['{"openid":"a","openid":"b"}', '{"openid":"a","\\u006fpenid":"a"}', '\ufeff{"openid":"a"}']) {
+      const { err, wire } = await rejectionOf(fx, signedIdentity(fx, json));
+      assert.ok(isWxsealError(err, 'WXSEAL_MALFORMED_HEADER'), json);
+      assert.ok(wire.headers[HEADERS.signature], 'signed: raised at step 8, after the signature');
+    }
+  });
+});
+
 describe('key rotation', () => {
   test('two secrets valid at once: either verifies, and the matching one signs the response', async () => {
     const fx = makeFixture(keyA);
