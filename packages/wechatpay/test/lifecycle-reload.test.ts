@@ -89,7 +89,11 @@ test('hot reload under load: 2,000 sign+verify operations, zero failures, new se
   await operation(99_999);
   assert.equal(failures, 0);
   assert.ok(mgr.current(MCHID).version > v1);
-  assert.equal(ev.of('validation-failed').length, 0, JSON.stringify(ev.of('validation-failed')));
+  // The key and the certificate are two files replaced one after the other: on a busy machine the
+  // debounce can fire between them and see the new key with the old certificate. The manager must
+  // refuse that half-done pair (the only failure allowed) and keep serving, which `failures` shows.
+  const unexpected = ev.of('validation-failed').filter((e) => !(e.problems.length === 1 && /^merchant private key does not match the public key of merchant certificate /.test(e.problems[0]!)));
+  assert.deepEqual(unexpected, []);
   const swapped = ev.of('swapped');
   assert.equal(swapped.at(-1)?.merchantSerialNo, merchant2.serial);
   const metrics = await registry.getMetricsAsJSON();
