@@ -7,6 +7,7 @@ import {
   isWxsealError,
   openResponse,
   parseRejection,
+  sealedBodyLength,
   validateIdentity,
   type HeaderGetter,
   type Mode,
@@ -229,6 +230,20 @@ class Client implements WxsealClient {
     const contentType = options.contentType ?? (body.length > 0 ? inferredType : undefined);
 
     const identity = options.identity === undefined ? undefined : validateIdentity(options.identity, 'WXSEAL_CONFIG_INVALID');
+    // The server's limit is on the bytes sent (SPEC.md 6.1, 9 step 1): in sealed mode the meta, an
+    // LF and the GCM tag come on top of the body. A request that cannot fit is refused here, where
+    // the caller learns why, instead of costing a round trip and a WXSEAL_BODY_TOO_LARGE.
+    const wireBytes =
+      mode === 'sealed'
+        ? sealedBodyLength({ ...(contentType ? { contentType } : {}), ...(identity ? { identity } : {}) }, body.length)
+        : body.length;
+    if (wireBytes > this.o.maxBodyBytes) {
+      configError(
+        mode === 'sealed'
+          ? `the sealed body would be ${wireBytes} bytes (body ${body.length} + meta, LF and 16-byte tag ${wireBytes - body.length}), over maxBodyBytes ${this.o.maxBodyBytes}, the server's limit`
+          : `the body is ${body.length} bytes, over maxBodyBytes ${this.o.maxBodyBytes}, the server's limit`,
+      );
+    }
     let traceparent: string;
     if (options.traceparent === undefined) traceparent = generateTraceparent();
     else if (typeof options.traceparent === 'string' && isValidTraceparent(options.traceparent)) traceparent = options.traceparent;

@@ -59,6 +59,14 @@ export interface ClientOptions {
   maxClockCorrectionSeconds?: number;
   /** Largest response body read, in bytes. Default 8 MiB. */
   maxResponseBytes?: number;
+  /**
+   * The server's request body limit in bytes (SPEC.md section 9 step 1; the reference server's
+   * default is 1 MiB). It applies to the bytes sent: in sealed mode the ciphertext, that is the
+   * meta JSON, an LF, the body and the 16-byte GCM tag. A request that cannot fit is refused
+   * before it is sent (WXSEAL_CONFIG_INVALID) instead of being answered WXSEAL_BODY_TOO_LARGE.
+   * Default 1 MiB.
+   */
+  maxBodyBytes?: number;
   /** Receives one structured entry per event; never bodies, secrets, identities or queries. */
   logger?: Logger;
   /** Wall clock in ms since the epoch (tests). Default Date.now. */
@@ -87,6 +95,7 @@ export interface ResolvedOptions {
   maxDelayMs: number;
   maxClockCorrectionSeconds: number;
   maxResponseBytes: number;
+  maxBodyBytes: number;
   logger: Logger | undefined;
   now: () => number;
   agent: ClientAgentOptions | Agent;
@@ -101,6 +110,7 @@ export const DEFAULTS = {
   maxDelayMs: 2_000,
   maxClockCorrectionSeconds: 86_400,
   maxResponseBytes: 8 * 1024 * 1024,
+  maxBodyBytes: LIMITS.defaultMaxBodyBytes,
   keepAliveMsecs: 1_000,
   maxSockets: 64,
   freeSocketTimeoutMs: 4_000,
@@ -237,6 +247,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
       10 * 365 * 86_400,
     ),
     maxResponseBytes: optionalInteger('maxResponseBytes', options.maxResponseBytes, DEFAULTS.maxResponseBytes, 1, 2 ** 31 - 1),
+    maxBodyBytes: optionalInteger('maxBodyBytes', options.maxBodyBytes, DEFAULTS.maxBodyBytes, 1, 2 ** 31 - 1),
     logger: options.logger,
     now: options.now ?? Date.now,
     agent: resolveAgent(options.agent),
