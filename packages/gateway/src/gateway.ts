@@ -131,8 +131,9 @@ export function connectionsCheckingIntervalMs(headersTimeoutMs: number, requestT
 
 const RESTART_ONLY = ['listeners', 'nonceStore', 'sessionKeyCache', 'log', 'devices', 'admin'] as const;
 
-function jsonResponse(status: number, body: unknown): WireResponse {
-  return { status, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(body), 'utf8') };
+/** A gateway code as plain JSON, for requests nothing can authenticate (passthrough, unverified). */
+function gatewayErrorResponse(code: GatewayErrorCode): WireResponse {
+  return { status: GATEWAY_ERROR_STATUS[code], headers: { 'content-type': 'application/json' }, body: gatewayErrorBody(code) };
 }
 
 function urlOf(server: Server): string {
@@ -478,7 +479,7 @@ class Gateway implements RunningGateway {
           return;
         }
       } else {
-        wire = jsonResponse(GATEWAY_ERROR_STATUS.WXSEAL_GATEWAY_INTERNAL_ERROR, JSON.parse(gatewayErrorBody('WXSEAL_GATEWAY_INTERNAL_ERROR').toString('utf8')));
+        wire = gatewayErrorResponse('WXSEAL_GATEWAY_INTERNAL_ERROR');
       }
       // Whatever the request still had on the wire is unread: its connection cannot be reused.
       this.#send(res, scope, wire, !req.complete);
@@ -796,7 +797,7 @@ class Gateway implements RunningGateway {
         this.#metrics.upstream.observe({ route: route.name, outcome }, upstreamMs / 1000);
         this.#log.warn({ requestId: scope.requestId, route: route.name, upstream: route.origin, code, reason: result.failure.message }, 'upstream failed');
         // Plain JSON: nothing on a passthrough route can be authenticated.
-        this.#send(res, scope, jsonResponse(GATEWAY_ERROR_STATUS[code], JSON.parse(gatewayErrorBody(code).toString('utf8'))), hasBody(req) && !req.readableEnded);
+        this.#send(res, scope, gatewayErrorResponse(code), hasBody(req) && !req.readableEnded);
         this.#done({ scope, route: route.name, method, path, status: GATEWAY_ERROR_STATUS[code], outcome, code, upstreamMs });
         return;
       }

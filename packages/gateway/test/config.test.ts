@@ -236,7 +236,8 @@ describe('wxseal gateway --check', () => {
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /config OK: 1 route\(s\), 1 client\(s\), 1 server key\(s\)/);
     assert.equal(broken.code, 2);
-    assert.match(broken.stderr, /WXSEAL_CONFIG_INVALID: invalid gateway config \(.*bad\.yaml\):/);
+    // The CLI's failure format: the code, the file and the option first, then one issue per line.
+    assert.match(broken.stderr, /^wxseal: WXSEAL_CONFIG_INVALID: .*bad\.yaml has 2 problems \(--config\):\n/);
     assert.match(broken.stderr, /- routes\[0\]\.upstream: must be an http\(s\) URL/);
     assert.match(broken.stderr, /- limits\.windowSeconds: must be an integer from 1 to 300/);
   });

@@ -138,13 +138,18 @@ describe('property: no unsigned 5xx, no spent nonce without a signed answer', ()
         try {
           built = buildWire(keys, spec);
         } catch (err) {
-          // What a client refuses to send (sealed HEAD, a target over 8 KiB, an identity too
-          // large for its header or meta) never reaches the gateway.
-          if (err instanceof WxsealError && err.code === 'WXSEAL_CONFIG_INVALID') {
+          if (!(err instanceof WxsealError && err.code === 'WXSEAL_CONFIG_INVALID')) throw err;
+          if (err.message.startsWith('target:')) {
+            // A target the protocol's builder refuses (SPEC.md 9 step 2.6) is still sent, signed
+            // for another one: the gateway must refuse it before verifying anything.
+            built = buildWire(keys, { ...spec, target: '/api/decoy' });
+            count('refused target');
+          } else {
+            // What a client cannot send at all (a target over 8 KiB, an identity too large for
+            // its header or meta) never reaches the gateway.
             count('not buildable');
             return;
           }
-          throw err;
         }
         const first = await sendWire(gw.url, built, method, target, r.extra);
         const firstVerdict = verdictOf(built, first);
