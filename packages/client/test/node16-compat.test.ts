@@ -2,10 +2,10 @@
  * The client runs in WeChat cloud functions as old as Node 16.13. This scans the client's and the
  * protocol's sources (the code that ships to that runtime) for APIs Node 16.13 lacks. It parses
  * the TypeScript, so comments and strings never count, and a local declaration of the same name
- * (an import, a parameter) is not mistaken for the global.
+ * (an import, a parameter) is not mistaken for the global. node16-runtime.test.ts runs the
+ * client's tests and calls through a gateway on a real Node 16.13; this scan names the cause early.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -240,30 +240,5 @@ describe('Node 16.13 compatibility', () => {
     const protocol = JSON.parse(readFileSync(join(root, 'packages/protocol/package.json'), 'utf8')) as { dependencies?: Record<string, string> };
     assert.deepEqual(Object.keys(client.dependencies ?? {}), ['@wxseal/protocol']);
     assert.deepEqual(Object.keys(protocol.dependencies ?? {}), []);
-  });
-
-  it('runs (round trip, retry, timeout, abort) with the APIs Node 16.13 lacks removed from the globals', () => {
-    const child = spawnSync(
-      process.execPath,
-      ['--conditions=wxseal-source', '--import', 'tsx', join(root, 'packages/client/test/legacy-runtime.ts')],
-      { cwd: root, encoding: 'utf8', timeout: 30_000 },
-    );
-    assert.equal(child.status, 0, child.stderr);
-    const result = JSON.parse(child.stdout.trim()) as {
-      removed: string[];
-      status: number;
-      attempts: number;
-      identity: unknown;
-      timeout: string;
-      aborted: string;
-    };
-    for (const api of ['fetch', 'structuredClone', 'AbortSignal.timeout', 'AbortSignal.any', 'AbortSignal#reason', 'Array#findLast', 'Array#toSorted']) {
-      assert.ok(result.removed.includes(api), `${api} was not removed`);
-    }
-    assert.equal(result.status, 200);
-    assert.equal(result.attempts, 2);
-    assert.deepEqual(result.identity, { openid: 'o-16', source: 'wx_client' });
-    assert.equal(result.timeout, 'WXSEAL_TIMEOUT');
-    assert.equal(result.aborted, 'WXSEAL_ABORTED');
   });
 });
