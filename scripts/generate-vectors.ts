@@ -30,6 +30,10 @@ import {
   wrapSessionKey,
   type SignedRequestFields,
   type WechatIdentity,
+  type WireErrorCode,
+  canonicalRejectionString,
+  rejectionResponse,
+  signRejection,
   DEVICE_ACTIVATION_PATH,
   DEVICE_LABELS,
   DEVICE_ROTATION_PATH,
@@ -257,11 +261,61 @@ const negative = (() => {
     { description: 'another response nonce', ...base, responseNonce: b64uEncode(bytes('other-response-nonce', 32)) },
   ];
 })();
+// Signed rejections (SPEC.md 10.1): what a client checks offline before it trusts a rejection.
+const rejectionMessages: Partial<Record<WireErrorCode, string>> = {
+  WXSEAL_REPLAYED_NONCE: 'this nonce was already accepted for this key id',
+  WXSEAL_NONCE_STORE_FULL: 'the nonce store refuses new nonces until old ones expire',
+  WXSEAL_NONCE_STORE_UNAVAILABLE: 'the nonce store cannot be reached',
+  WXSEAL_UNWRAP_FAILED: 'the wrapped session key does not decrypt with the named server key',
+  WXSEAL_DECRYPT_FAILED: 'authenticated decryption failed',
+  WXSEAL_MALFORMED_PAYLOAD: 'payload meta repeats a member name',
+  WXSEAL_MALFORMED_HEADER: 'Wxseal-Identity is not UTF-8 JSON',
+};
+type RejectionRequest = { keyId: string; nonce: string; secret: Buffer };
+const rejectionRequest: RejectionRequest = { keyId: 'bff-prod', nonce: 'cmVqZWN0LW5vbmNlLTAwMDE', secret };
+const signedRejection = (code: WireErrorCode, serverTime: number, req: RejectionRequest = rejectionRequest) => {
+  const wire = signRejection(rejectionResponse(code, rejectionMessages[code]!, serverTime), req);
+  return {
+    description: `${code} (${wire.status})`,
+    request: { keyId: req.keyId, nonce: req.nonce, secret: b64uEncode(req.secret) },
+    response: { status: wire.status, headers: wire.headers, body: b64uEncode(wire.body) },
+    expected: {
+      canonical: canonicalRejectionString({ keyId: req.keyId, requestNonce: req.nonce, status: wire.status, code, serverTime: String(serverTime) }),
+      signature: wire.headers[HEADERS.signature]!,
+    },
+  };
+};
+const rejections = [
+  signedRejection('WXSEAL_REPLAYED_NONCE', 1763900000),
+  signedRejection('WXSEAL_NONCE_STORE_FULL', 1763900001),
+  signedRejection('WXSEAL_NONCE_STORE_UNAVAILABLE', 1763900002, { keyId: 'bff-prod', nonce: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', secret: secret2 }),
+  signedRejection('WXSEAL_UNWRAP_FAILED', 1763900003),
+  signedRejection('WXSEAL_DECRYPT_FAILED', 1763900004),
+  signedRejection('WXSEAL_MALFORMED_PAYLOAD', 1763900005),
+  signedRejection('WXSEAL_MALFORMED_HEADER', 1763900006, { keyId: 'bff-prod', nonce: 'twenty-five-chars-nonce-1', secret }), // nonces are opaque: 25 characters
+];
+// Each from a valid signed rejection with one thing changed; a client must not trust any of them.
+const r0 = rejections[1]!; // NONCE_STORE_FULL, 503: the one a client would retry a POST after
+const rejectionMustNotVerify = [
+  { description: 'the rejection of another request (other request nonce)', request: { ...r0.request, nonce: 'cmVqZWN0LW5vbmNlLTAwMDI' }, response: r0.response },
+  { description: 'checked for another key id', request: { ...r0.request, keyId: 'bff-test' }, response: r0.response },
+  { description: 'checked with another secret', request: { ...r0.request, secret: b64uEncode(secret2) }, response: r0.response },
+  { description: 'Wxseal-Server-Time changed by one second', request: r0.request, response: { ...r0.response, headers: { ...r0.response.headers, [HEADERS.serverTime]: '1763900002' } } },
+  { description: 'another code of the same status (NONCE_STORE_UNAVAILABLE)', request: r0.request, response: { ...r0.response, headers: { ...r0.response.headers, [HEADERS.error]: 'WXSEAL_NONCE_STORE_UNAVAILABLE' } } },
+  { description: 'a status other than the code\'s (500): not a rejection at all', request: r0.request, response: { ...r0.response, status: 500 } },
+  { description: 'no Wxseal-Signature (an unsigned 503)', request: r0.request, response: { ...r0.response, headers: Object.fromEntries(Object.entries(r0.response.headers).filter(([n]) => n !== HEADERS.signature)) } },
+  { description: 'the signature with its padding (44 characters)', request: r0.request, response: { ...r0.response, headers: { ...r0.response.headers, [HEADERS.signature]: `${r0.expected.signature}=` } } },
+  { description: 'the signature over the canonical string without its first line', request: r0.request, response: { ...r0.response, headers: { ...r0.response.headers, [HEADERS.signature]: signCanonical(secret, r0.expected.canonical.split('\n').slice(1).join('\n')) } } },
+];
+
 write('response.json', {
-  description: 'SPEC.md 6.3 (sealed) and 12 (sign-only). OKM = HKDF-SHA256(IKM=sessionKey, salt=responseNonce, info="WXSEAL1 response", L=44); key = OKM[0..32), iv = OKM[32..44). A 204 is sent as 200 (wireStatus), and the AAD uses the wire status.',
+  description: 'SPEC.md 6.3 (sealed) and 12 (sign-only). OKM = HKDF-SHA256(IKM=sessionKey, salt=responseNonce, info="WXSEAL1 response", L=44); key = OKM[0..32), iv = OKM[32..44). A 204 is sent as 200 (wireStatus), and the AAD uses the wire status. ' +
+    'signedRejections (SPEC.md 10.1): a rejection raised after the request signature verified, answered for request (key id, nonce, the secret that verified it): expected.canonical is the canonical rejection string of its status, Wxseal-Error and Wxseal-Server-Time, expected.signature its b64u HMAC-SHA256, sent as Wxseal-Signature; response.body (b64u) is informative. rejectionMustNotVerify: rejections a client checking for request must not trust (not a recognised rejection, or a signature that does not verify).',
   sealed: [respCase('resp-1', 200, 'application/json', utf8('{"ok":true,"orderId":"42"}')), respCase('resp-2', 404, 'application/json', utf8('{"error":"not found"}')), respCase('resp-3', 204, undefined, Buffer.alloc(0))],
   signed: [signedResp(200, 'application/json', utf8('{"ok":true}')), signedResp(500, 'text/plain', utf8('boom'))],
   mustNotOpen: negative,
+  signedRejections: rejections,
+  rejectionMustNotVerify,
 });
 
 // --- reject.json -------------------------------------------------------------------------------
@@ -318,7 +372,8 @@ const signedIdentity = (nonce: string, identityHeaderValue: string): Req => {
 const sig = good.headers[HEADERS.signature]!;
 // Last character with non-zero unused bits: decodes to the same 32 bytes under a lenient decoder.
 const sigTrailingBits = sig.slice(0, 42) + String.fromCharCode(sig.charCodeAt(42) + 1);
-const cases: Array<{ description: string; request: Req; now: number; expectedCode: string | null; sendTwice?: boolean; precededBy?: Req; maxBodyBytes?: number; allowedModes?: string[] }> = [
+type RejectCase = { description: string; request: Req; now: number; expectedCode: string | null; sendTwice?: boolean; precededBy?: Req; maxBodyBytes?: number; allowedModes?: string[]; expectedIdentity?: WechatIdentity; expectedContentType?: string | null };
+const cases: RejectCase[] = [
   { description: 'valid sealed request (accepted)', request: base0, now: 1763900000, expectedCode: null },
   { description: 'valid sign-only request (accepted)', request: { method: 'POST', target: '/api/ping', headers: goodSigned.headers, body: goodSigned.body }, now: 1763900030, expectedCode: null },
   { description: 'replayed: the same request a second time', request: base0, now: 1763900000, expectedCode: 'WXSEAL_REPLAYED_NONCE', sendTwice: true },
@@ -377,12 +432,87 @@ const cases: Array<{ description: string; request: Req; now: number; expectedCod
   { description: 'a fragment appended to the target', request: { ...base0, target: '/api/orders#x' }, now: 1763900000, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
   { description: 'order: version 2 AND missing nonce -> the version is checked first', request: with_(base0, { [HEADERS.version]: '2', [HEADERS.nonce]: null }), now: 1763900000, expectedCode: 'WXSEAL_UNSUPPORTED_VERSION' },
 ];
+
+// Cases added for the rules SPEC.md fixed after an independent implementation (issue 11). Each
+// request is signed for exactly what it carries (resign), so only the named defect can refuse it.
+const resign = (r: Req, key: Buffer = secret): Req => {
+  const h = r.headers;
+  const { path, rawQuery } = splitTarget(r.target);
+  const fields: SignedRequestFields = {
+    mode: h[HEADERS.mode] as 'sealed' | 'signed', method: r.method, path, rawQuery, timestamp: h[HEADERS.timestamp]!, nonce: h[HEADERS.nonce]!, keyId: h[HEADERS.keyId]!,
+    contentType: h[HEADERS.contentType] ?? '', serverKeyId: h[HEADERS.serverKeyId] ?? '', wrappedKey: h[HEADERS.wrappedKey] ?? '', iv: h[HEADERS.iv] ?? '',
+    identity: h[HEADERS.identity] ?? '', traceparent: h[HEADERS.traceparent] ?? '', bodySha256: sha256Hex(r.body),
+  };
+  return { ...r, headers: { ...h, [HEADERS.signature]: signCanonical(key, canonicalRequestString(fields)) } };
+};
+const nonceN = (n: number) => b64uEncode(utf8(`reject-nonce-${String(n).padStart(4, '0')}`));
+const signedPing = (n: number, target: string, h: Record<string, string | null> = {}): Req =>
+  resign(with_({ method: 'POST', target, headers: goodSigned.headers, body: goodSigned.body }, { [HEADERS.nonce]: nonceN(n), ...h }));
+const sealedMeta = (n: number, meta: Buffer | string, body = '') => sealedPlain(nonceN(n), Buffer.concat([typeof meta === 'string' ? utf8(meta) : meta, utf8(`\n${body}`)]), bytes(`reject-plain-${n}`, 32));
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+const t = 1763900000;
+const nonce25 = 'twenty-five-chars-nonce-1';
+const withNonce25 = (() => {
+  const sessionKey = bytes('reject-nonce25-session', 32);
+  const r = buildRequest({
+    mode: 'sealed', method: 'POST', target: '/api/orders', keyId: 'bff-prod', secret, body: utf8('{"sku":"A-1"}'), contentType: 'application/json', serverKey: { id: k0.id, publicKey: k0.pub },
+    timestamp: t, nonce: nonce25, sessionKey, iv: bytes('reject-nonce25-iv', 12), wrappedKey: wrap(k0, sessionKey),
+  });
+  return { method: 'POST', target: '/api/orders', headers: r.headers, body: r.body };
+})();
+// The wrapped key with a non-zero unused bit in its last character: the same bytes to a lenient decoder.
+const B64U_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const wrapped0 = good.headers[HEADERS.wrappedKey]!;
+const wrappedLoose = wrapped0.slice(0, -1) + B64U_ALPHABET[B64U_ALPHABET.indexOf(wrapped0[wrapped0.length - 1]!) | 1]!;
+const ct256 = `application/json;x=${'a'.repeat(237)}`;
+cases.push(
+  // SPEC.md 7: a lone surrogate escape counts as U+FFFD (a pair escape is one character).
+  { description: 'sign-only identity with lone surrogate escapes (\\ud800, \\udfff) and a pair (\\ud83d\\ude00): accepted, each lone one read as U+FFFD', request: signedIdentity(nonceN(101), b64uEncode(utf8('{"openid":"o-\\ud800-1","unionid":"\\ud83d\\ude00","env":"\\udfff","source":"wx_client"}'))), now: t, expectedCode: null, expectedIdentity: { openid: 'o-\ufffd-1', unionid: '\u{1f600}', env: '\ufffd', source: 'wx_client' } },
+  { description: 'sealed meta identity with lone surrogate escapes: accepted, each read as U+FFFD', request: sealedMeta(102, '{"contentType":"application/json","identity":{"openid":"\\udc00o","appid":"wx\\ud83d"}}', '{}'), now: t, expectedCode: null, expectedIdentity: { openid: '\ufffdo', appid: 'wx\ufffd' }, expectedContentType: 'application/json' },
+  // SPEC.md 6.1: null counts as absent.
+  { description: 'sealed meta {"contentType":null,"identity":null}: null is absent (accepted, no content type, empty identity)', request: sealedMeta(103, '{"contentType":null,"identity":null}', 'x'), now: t, expectedCode: null, expectedIdentity: {}, expectedContentType: null },
+  // SPEC.md 9 step 2.6: the request target.
+  { description: 'target with a dot-segment (/api/x/../ping)', request: signedPing(104, '/api/x/../ping'), now: t, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'target with a "." segment', request: signedPing(105, '/api/./ping'), now: t, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'target with a dot-segment before ;params (/api/..;/ping, as Tomcat reads it)', request: signedPing(106, '/api/..;/ping'), now: t, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'target with an encoded slash (%2F)', request: signedPing(107, '/api/a%2Fping'), now: t, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'target with an encoded slash in lower case (%2f)', request: signedPing(108, '/api/a%2fping'), now: t, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'target with an encoded backslash (%5C)', request: signedPing(109, '/api/a%5Cping'), now: t, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'target with an encoded NUL (%00)', request: signedPing(110, '/api/ping%00'), now: t, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'target with an encoded dot-segment (%2e%2e)', request: signedPing(111, '/api/%2e%2e/ping'), now: t, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'target with a percent-encoded unreserved character (/api/%70ing, %70 = p)', request: signedPing(112, '/api/%70ing'), now: t, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'target with backslashes (/api/x\\..\\ping)', request: signedPing(113, '/api/x\\..\\ping'), now: t, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'target with non-ASCII characters (not percent-encoded)', request: signedPing(114, '/api/订单'), now: t, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'target whose query holds ../, %2F and %2e%2e (the rule is on the path; the query is signed as sent): accepted', request: signedPing(115, '/api/ping?next=../a%2Fb&q=%2e%2e'), now: t, expectedCode: null },
+  { description: 'target with a percent-encoded non-ASCII path (/api/%E8%AE%A2%E5%8D%95): accepted', request: signedPing(116, '/api/%E8%AE%A2%E5%8D%95'), now: t, expectedCode: null },
+  { description: 'order: a dot-segment target AND a stale timestamp -> the target is checked at step 2', request: signedPing(117, '/api/x/../ping'), now: t + 3600, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  // SPEC.md 4: the nonce is opaque (alphabet and length), never decoded.
+  { description: '25-character nonce, not decodable as b64u (the nonce is alphabet and length only): accepted', request: withNonce25, now: t, expectedCode: null },
+  // SPEC.md 9 steps 2.9 and 4: the wrapped key is decoded strictly at step 2.
+  { description: 'wrapped key whose last character has non-zero unused bits', request: resign(with_(base0, { [HEADERS.wrappedKey]: wrappedLoose })), now: t, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'order: a non-strict wrapped key AND a stale timestamp -> MALFORMED_HEADER (decoded at step 2)', request: resign(with_(base0, { [HEADERS.wrappedKey]: wrappedLoose })), now: t + 3600, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'order: a sealed request without Content-Type AND a stale timestamp -> MALFORMED_HEADER (step 2.9)', request: with_(base0, { [HEADERS.contentType]: null }), now: t + 3600, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  // SPEC.md 6.1 and 7: repeated members are refused, at any depth, names compared after unescaping.
+  { description: 'sealed meta repeats a member (contentType twice)', request: sealedMeta(118, '{"contentType":"application/json","contentType":"text/plain"}', '{}'), now: t, expectedCode: 'WXSEAL_MALFORMED_PAYLOAD' },
+  { description: 'sealed meta identity repeats openid, once written with an escape (\\u006fpenid)', request: sealedMeta(119, '{"identity":{"openid":"o-1","\\u006fpenid":"o-2"}}'), now: t, expectedCode: 'WXSEAL_MALFORMED_PAYLOAD' },
+  { description: 'sealed meta repeats a member inside an unknown member (any depth)', request: sealedMeta(120, '{"contentType":"application/json","x":[{"k":1,"k":2}]}', '{}'), now: t, expectedCode: 'WXSEAL_MALFORMED_PAYLOAD' },
+  { description: 'sign-only identity repeats openid', request: signedIdentity(nonceN(121), b64uEncode(utf8('{"openid":"o-1","openid":"o-2"}'))), now: t, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  // RFC 8259 8.1: no byte-order mark.
+  { description: 'sealed meta starts with a UTF-8 byte-order mark', request: sealedMeta(122, Buffer.concat([BOM, utf8('{"contentType":"application/json"}')]), '{}'), now: t, expectedCode: 'WXSEAL_MALFORMED_PAYLOAD' },
+  { description: 'sign-only identity JSON starts with a UTF-8 byte-order mark', request: signedIdentity(nonceN(123), b64uEncode(Buffer.concat([BOM, utf8('{"openid":"o-1"}')]))), now: t, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  // SPEC.md 9 step 2.8: Content-Type counted as received; Content-Encoding trimmed of SP/HTAB only.
+  { description: 'Content-Type of 256 characters (accepted)', request: signedPing(124, '/api/ping', { [HEADERS.contentType]: ct256 }), now: t, expectedCode: null },
+  { description: 'Content-Type of 256 characters after a leading space: 257 as received (the limit counts before trimming)', request: signedPing(125, '/api/ping', { [HEADERS.contentType]: ` ${ct256}` }), now: t, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'Content-Encoding " IDENTITY<HTAB>": trimmed of spaces and tabs, compared case-insensitively (accepted)', request: signedPing(126, '/api/ping', { [HEADERS.contentEncoding]: ' IDENTITY\t' }), now: t, expectedCode: null },
+  { description: 'Content-Encoding "identity" followed by U+00A0 (no-break space is not trimmed)', request: signedPing(127, '/api/ping', { [HEADERS.contentEncoding]: 'identity\u00a0' }), now: t, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+  { description: 'Content-Encoding "identity" followed by a vertical tab (not trimmed)', request: signedPing(128, '/api/ping', { [HEADERS.contentEncoding]: 'identity\u000b' }), now: t, expectedCode: 'WXSEAL_MALFORMED_HEADER' },
+);
 write('reject.json', {
-  description: 'Verifier behaviour (SPEC.md 9-10). Server state: key id "bff-prod" with the single secret below; server keys: rsa-oaep.json keys[0] under its serverKeyId; window 60 s; body limit 1 MiB; a fresh nonce store per case. "now" is the server clock. expectedCode null means accepted. sendTwice: the request is sent twice, the first is accepted and the second gets expectedCode precededBy: a valid request sent first (accepted), then this case\'s request. maxBodyBytes / allowedModes, when present, replace the defaults for that case. Bodies are b64u; header names are lower-case.',
+  description: 'Verifier behaviour (SPEC.md 9-10). Server state: key id "bff-prod" with the single secret below; server keys: rsa-oaep.json keys[0] under its serverKeyId; window 60 s; body limit 1 MiB; a fresh nonce store per case. "now" is the server clock. expectedCode null means accepted. sendTwice: the request is sent twice, the first is accepted and the second gets expectedCode precededBy: a valid request sent first (accepted), then this case\'s request. maxBodyBytes / allowedModes, when present, replace the defaults for that case. expectedIdentity / expectedContentType, when present, are what an accepted request hands on: the identity (only its members) and the inner (sealed) or Content-Type (sign-only) media type, null meaning none. Bodies are b64u; header names are lower-case. Targets and header values are the text a verifier is handed by its HTTP stack (a character above U+007E stands for itself; on the wire a non-ASCII target is UTF-8). A few cannot travel over HTTP/1.1 as written and test the verifier alone: an HTTP parser drops spaces and tabs around a field value (RFC 9110 5.5), and many stacks refuse control characters in a field value or a target outside visible ASCII before any verifier runs.',
   keyId: 'bff-prod',
   secret: b64uEncode(secret),
   serverKeyIndex: 0,
-  cases: cases.map((c) => ({ description: c.description, now: c.now, request: { method: c.request.method, target: c.request.target, headers: c.request.headers, body: b64uEncode(c.request.body) }, expectedCode: c.expectedCode, ...(c.sendTwice ? { sendTwice: true } : {}), ...(c.precededBy ? { precededBy: { method: c.precededBy.method, target: c.precededBy.target, headers: c.precededBy.headers, body: b64uEncode(c.precededBy.body) } } : {}), ...(c.maxBodyBytes ? { maxBodyBytes: c.maxBodyBytes } : {}), ...(c.allowedModes ? { allowedModes: c.allowedModes } : {}) })),
+  cases: cases.map((c) => ({ description: c.description, now: c.now, request: { method: c.request.method, target: c.request.target, headers: c.request.headers, body: b64uEncode(c.request.body) }, expectedCode: c.expectedCode, ...(c.sendTwice ? { sendTwice: true } : {}), ...(c.precededBy ? { precededBy: { method: c.precededBy.method, target: c.precededBy.target, headers: c.precededBy.headers, body: b64uEncode(c.precededBy.body) } } : {}), ...(c.maxBodyBytes ? { maxBodyBytes: c.maxBodyBytes } : {}), ...(c.allowedModes ? { allowedModes: c.allowedModes } : {}), ...(c.expectedIdentity ? { expectedIdentity: c.expectedIdentity } : {}), ...(c.expectedContentType !== undefined ? { expectedContentType: c.expectedContentType } : {}) })),
 });
 
 // --- device-activation.json and device-request.json (SPEC.md section 15) ------------------------
@@ -402,7 +532,7 @@ const activationCase = (description: string, o: { productId: string; serial: str
   return {
     description,
     input: { productId: o.productId, serial: o.serial, productSecret: b64uEncode(o.productSecret), timestamp: String(o.timestamp), nonce: o.nonce },
-    expected: { canonical: built.canonical, signature: built.fields.signature, body: built.body.toString('utf8'), headers: built.headers },
+    expected: { canonical: built.canonical, signature: built.fields.signature, body: b64uEncode(built.body), headers: built.headers },
   };
 };
 const activation = [
@@ -428,7 +558,7 @@ const deliveryCase = (description: string, o: DeliveryInput) => {
       wrapIvHex: iv.toString('hex'),
       aad: deviceKeyAad({ productId: o.productId, serial: o.serial, keyVersion: o.keyVersion }).toString('utf8'),
       sealedKey: sealed.delivery.sealedKey,
-      body: sealed.body.toString('utf8'),
+      body: b64uEncode(sealed.body),
       headers: sealed.headers,
     },
   };
@@ -494,8 +624,9 @@ const actCases: ActCase[] = [
 // Deliveries a device must refuse (all derived from delivery[0]).
 const d0 = delivery[0]!;
 const binding0 = { purpose: 'activate' as DeviceKeyPurpose, wrappingSecret: d0.input.wrappingSecret, productId, serial, requestNonce: activationNonce };
+const d0Text = Buffer.from(d0.expected.body, 'base64url').toString('utf8');
 const withDelivery = (edit: (o: Record<string, string>) => void): string => {
-  const o = JSON.parse(d0.expected.body) as Record<string, string>;
+  const o = JSON.parse(d0Text) as Record<string, string>;
   edit(o);
   return JSON.stringify(o);
 };
@@ -505,22 +636,22 @@ const mustNotOpenDevice = [
   { description: 'a flipped bit in the GCM tag', binding: binding0, body: flipSealed(47) },
   { description: 'keyVersion changed to 2', binding: binding0, body: withDelivery((o) => { o.keyVersion = '2'; }) },
   { description: 'keyVersion with a leading zero', binding: binding0, body: withDelivery((o) => { o.keyVersion = '01'; }) },
-  { description: 'keyVersion as a JSON number', binding: binding0, body: d0.expected.body.replace('"keyVersion":"1"', '"keyVersion":1') },
+  { description: 'keyVersion as a JSON number', binding: binding0, body: d0Text.replace('"keyVersion":"1"', '"keyVersion":1') },
   { description: 'another server nonce', binding: binding0, body: withDelivery((o) => { o.serverNonce = b64uEncode(bytes('server-nonce-9', 32)); }) },
   { description: 'sealedKey one byte short', binding: binding0, body: withDelivery((o) => { o.sealedKey = b64uEncode(Buffer.from(o.sealedKey!, 'base64url').subarray(1)); }) },
   { description: 'no serverNonce', binding: binding0, body: withDelivery((o) => { delete o.serverNonce; }) },
-  { description: 'meant for another serial', binding: { ...binding0, serial: 'SL2-0001-A7F4' }, body: d0.expected.body },
-  { description: 'meant for another product', binding: { ...binding0, productId: lampProduct }, body: d0.expected.body },
-  { description: 'the answer to another request (other request nonce)', binding: { ...binding0, requestNonce: rotationNonce }, body: d0.expected.body },
-  { description: 'opened with another product secret', binding: { ...binding0, wrappingSecret: b64uEncode(productSecret2) }, body: d0.expected.body },
-  { description: 'opened as a rotation (other HKDF info)', binding: { ...binding0, purpose: 'rotate' as DeviceKeyPurpose }, body: d0.expected.body },
-];
+  { description: 'meant for another serial', binding: { ...binding0, serial: 'SL2-0001-A7F4' }, body: d0Text },
+  { description: 'meant for another product', binding: { ...binding0, productId: lampProduct }, body: d0Text },
+  { description: 'the answer to another request (other request nonce)', binding: { ...binding0, requestNonce: rotationNonce }, body: d0Text },
+  { description: 'opened with another product secret', binding: { ...binding0, wrappingSecret: b64uEncode(productSecret2) }, body: d0Text },
+  { description: 'opened as a rotation (other HKDF info)', binding: { ...binding0, purpose: 'rotate' as DeviceKeyPurpose }, body: d0Text },
+].map((c) => ({ ...c, body: b64uEncode(utf8(c.body)) }));
 
 write('device-activation.json', {
   description:
-    'SPEC.md section 15. activation: the signed activation request (canonical string, b64u HMAC-SHA256 under the product secret, JSON body as the reference serialises it). ' +
+    'SPEC.md section 15. Every body member is b64u of the body bytes, as in every vector file (SPEC.md section 13). activation: the signed activation request (canonical string, b64u HMAC-SHA256 under the product secret, JSON body as the reference serialises it). ' +
     'delivery: OKM = HKDF-SHA256(IKM = wrappingSecret, salt = UTF-8(requestNonce) || serverNonce, info = hkdfInfo, L = 44); wrapKey = OKM[0..32), wrapIv = OKM[32..44); sealedKey = b64u(AES-256-GCM(wrapKey, wrapIv, aad, deviceKey)), 48 bytes; body is the answer (activation) or the rotation handler\'s response body. ' +
-    'verify: a fresh server per case: it holds productId, enabled, with productSecrets (a case may replace them), all valid at "now" (the server clock); window 60 s; an empty nonce store; an empty serial store and no registration in advance, so an activation that passes steps 1-6 passes step 7 and creates the serial at step 8 (SPEC.md 15.5, 15.8). expectedCode null means accepted, and then expectedSecretIndex is the index of the product secret that matched; sendTwice and precededBy as in reject.json (the first request is accepted and leaves the serial pending; in sendTwice the second is refused at step 6, before step 7 looks at the serial). Bodies in verify are b64u. ' +
+    'verify: a fresh server per case: it holds productId, enabled, with productSecrets (a case may replace them), all valid at "now" (the server clock); window 60 s; an empty nonce store; an empty serial store and no registration in advance, so an activation that passes steps 1-6 passes step 7 and creates the serial at step 8 (SPEC.md 15.5, 15.8). expectedCode null means accepted, and then expectedSecretIndex is the index of the product secret that matched; sendTwice and precededBy as in reject.json (the first request is accepted and leaves the serial pending; in sendTwice the second is refused at step 6, before step 7 looks at the serial). ' +
     'mustNotOpen: deliveries a device opening with binding must refuse (WXSEAL_RESPONSE_INVALID).',
   activationPath: DEVICE_ACTIVATION_PATH,
   activation,
@@ -558,7 +689,7 @@ const rotationResponse = signResponse({ keyId: serial, nonce: rotationNonce, sec
 write('device-request.json', {
   description:
     'SPEC.md 15.2 and 15.7: a device signs v1 requests with its serial as key id and its 32-byte device key as secret; nothing else differs from sign.json. ' +
-    'rotation: the device asks for a new key with a sign-only POST signed under key version 1; the handler answers 200 application/json with a delivery (device-activation.json delivery[2]) wrapped under that same key, and Cache-Control: no-store (not signed, as delivery[2] lists it); the response is signed as any sign-only response (section 12).',
+    'rotation: the device asks for a new key with a sign-only POST signed under key version 1; the handler answers 200 application/json with a delivery (device-activation.json delivery[2]) wrapped under that same key, and Cache-Control: no-store (not signed, as delivery[2] lists it); the response is signed as any sign-only response (section 12). Bodies are b64u (the request body is empty: b64u of no bytes is the empty string).',
   cases: [
     deviceCase('sign-only POST of telemetry', { mode: 'signed', method: 'POST', target: '/api/devices/telemetry', contentType: 'application/json', body: utf8('{"battery":87,"locked":true}'), timestamp: 1763900100, nonce: b64uEncode(bytes('device-request-nonce-1', 16)) }),
     deviceCase('sign-only GET of pending commands, with a query and no body', { mode: 'signed', method: 'GET', target: '/api/devices/commands?since=1763899000&limit=10', timestamp: 1763900200, nonce: b64uEncode(bytes('device-request-nonce-2', 16)) }),
@@ -568,9 +699,9 @@ write('device-request.json', {
     productId,
     deviceKey: b64uEncode(deviceKey1),
     keyVersion: '1',
-    request: { method: 'POST', target: DEVICE_ROTATION_PATH, headers: rotationRequest.headers, body: '', canonical: rotationRequest.canonical },
+    request: { method: 'POST', target: DEVICE_ROTATION_PATH, headers: rotationRequest.headers, body: b64uEncode(rotationRequest.body), canonical: rotationRequest.canonical },
     // The handler's Cache-Control (SPEC.md 15.7) passes through next to the section 12 headers; it is not signed.
-    response: { status: rotationResponse.status, headers: { ...rotationResponse.headers, 'cache-control': rotationAnswer.headers['cache-control']! }, body: rotationAnswer.body.toString('utf8') },
+    response: { status: rotationResponse.status, headers: { ...rotationResponse.headers, 'cache-control': rotationAnswer.headers['cache-control']! }, body: b64uEncode(rotationAnswer.body) },
     newDeviceKey: b64uEncode(deviceKey2),
     newKeyVersion: '2',
   },

@@ -71,17 +71,17 @@ describe('device-activation.json: activation', () => {
       assert.equal(canonical.split('\n').length, 5);
       assert.equal(canonical.split('\n')[0], DEVICE_LABELS.activation);
       assert.equal(signCanonical(b(i.productSecret), canonical), c.expected.signature);
-      assert.equal(encodeActivationBody({ ...fields, signature: c.expected.signature }).toString('utf8'), c.expected.body);
+      assert.equal(b64u(encodeActivationBody({ ...fields, signature: c.expected.signature })), c.expected.body);
 
       const built = buildActivationRequest({ productId: i.productId, serial: i.serial, productSecret: b(i.productSecret), timestamp: Number(i.timestamp), nonce: i.nonce });
       assert.equal(built.canonical, c.expected.canonical);
-      assert.equal(built.body.toString('utf8'), c.expected.body);
+      assert.equal(b64u(built.body), c.expected.body);
       assert.deepEqual(built.headers, c.expected.headers);
       assert.equal(built.fields.signature, c.expected.signature);
       assert.deepEqual(built.context, { productId: i.productId, serial: i.serial, nonce: i.nonce, productSecret: b(i.productSecret) });
 
       // And the server side reads it back.
-      const parsed = parseActivationRequest(Buffer.from(c.expected.body, 'utf8'));
+      const parsed = parseActivationRequest(b(c.expected.body));
       assert.equal(parsed.productId, i.productId);
       assert.equal(parsed.serial, i.serial);
       assert.equal(parsed.timestamp, i.timestamp);
@@ -112,22 +112,22 @@ describe('device-activation.json: delivery', () => {
       const sealed = sealDeviceKey(binding, keyVersion, { deviceKey: b(i.deviceKey), serverNonce });
       assert.equal(sealed.delivery.sealedKey, c.expected.sealedKey);
       assert.equal(b(sealed.delivery.sealedKey).length, 48);
-      assert.equal(sealed.body.toString('utf8'), c.expected.body);
+      assert.equal(b64u(sealed.body), c.expected.body);
       assert.deepEqual(sealed.headers, c.expected.headers);
       assert.equal(sealed.status, 200);
       assert.equal(b64u(sealed.deviceKey), i.deviceKey);
 
-      const opened = openDeviceKey(binding, Buffer.from(c.expected.body, 'utf8'));
+      const opened = openDeviceKey(binding, b(c.expected.body));
       assert.equal(b64u(opened.deviceKey), i.deviceKey);
       assert.equal(opened.keyVersion, keyVersion);
-      assert.deepEqual(openDeviceKey(binding, parseDeviceKeyDelivery(Buffer.from(c.expected.body, 'utf8'))), opened);
+      assert.deepEqual(openDeviceKey(binding, parseDeviceKeyDelivery(b(c.expected.body))), opened);
     });
   }
   test('the activation answer opens through openActivationResponse with the context buildActivationRequest returned', () => {
     const a = act.activation[0].input;
     const d = act.delivery[0];
     const { context } = buildActivationRequest({ productId: a.productId, serial: a.serial, productSecret: b(a.productSecret), timestamp: Number(a.timestamp), nonce: a.nonce });
-    const result = openActivationResponse(context, { status: 200, header: header(d.expected.headers), body: Buffer.from(d.expected.body, 'utf8') });
+    const result = openActivationResponse(context, { status: 200, header: header(d.expected.headers), body: b(d.expected.body) });
     assert.ok(result.ok);
     assert.equal(b64u(result.deviceKey), d.input.deviceKey);
     assert.equal(result.keyVersion, 1);
@@ -174,7 +174,7 @@ describe('device-activation.json: verify (steps 1-6 of SPEC.md 15.5)', () => {
 describe('device-activation.json: mustNotOpen', () => {
   for (const c of act.mustNotOpen) {
     test(c.description, () => {
-      assert.equal(codeOf(() => openDeviceKey(bindingOf(c.binding), Buffer.from(c.body, 'utf8'))), 'WXSEAL_RESPONSE_INVALID');
+      assert.equal(codeOf(() => openDeviceKey(bindingOf(c.binding), b(c.body))), 'WXSEAL_RESPONSE_INVALID');
     });
   }
 });
@@ -217,13 +217,14 @@ describe('device-request.json', () => {
     assert.equal(d.input.requestNonce, nonce);
     assert.equal(d.input.wrappingSecret, r.deviceKey);
     const answer = sealDeviceKey({ purpose: 'rotate', wrappingSecret: oldKey, productId: r.productId, serial: r.serial, requestNonce: nonce }, 2, { deviceKey: b(r.newDeviceKey), serverNonce: b(d.input.serverNonce) });
-    assert.equal(answer.body.toString('utf8'), r.response.body);
+    assert.equal(b64u(answer.body), r.response.body);
+    assert.equal(r.request.body, ''); // b64u of the empty body
     const res = signResponse({ keyId: r.serial, nonce, secret: oldKey }, { status: 200, contentType: 'application/json', body: answer.body });
     // The handler's Cache-Control: no-store (SPEC.md 15.7) travels next to the signed headers.
     assert.deepEqual({ ...res.headers, 'cache-control': answer.headers['cache-control'] }, r.response.headers);
 
     // Device: authenticate the response (section 12), then open the delivery with the old key.
-    const opened = openResponse(built.context, { status: r.response.status, header: header(r.response.headers), body: Buffer.from(r.response.body, 'utf8') });
+    const opened = openResponse(built.context, { status: r.response.status, header: header(r.response.headers), body: b(r.response.body) });
     const key = openDeviceKey({ purpose: 'rotate', wrappingSecret: oldKey, productId: r.productId, serial: r.serial, requestNonce: nonce }, opened.body);
     assert.equal(b64u(key.deviceKey), r.newDeviceKey);
     assert.equal(String(key.keyVersion), r.newKeyVersion);

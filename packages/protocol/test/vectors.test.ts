@@ -1,11 +1,18 @@
 // Reproduces every known-answer vector of spec/vectors/ (SPEC.md section 13).
 import assert from 'node:assert/strict';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import {
   EMPTY_BODY_SHA256,
   HEADERS,
+  SIGNED_REJECTION_CODES,
+  WIRE_ERROR_STATUS,
+  canonicalRejectionString,
+  isAuthenticRejection,
+  parseRejection,
+  rejectionResponse,
+  signRejection,
   buildRequest,
   canonicalQuery,
   canonicalRequestString,
@@ -29,6 +36,7 @@ import {
   verifyRequestSignature,
   wrapSessionKey,
   type SignedRequestFields,
+  type WireErrorCode,
 } from '@wxseal/protocol';
 
 const vectors = (name: string) => JSON.parse(readFileSync(new URL(`../../../spec/vectors/${name}`, import.meta.url), 'utf8'));
@@ -174,6 +182,7 @@ describe('reject.json (protocol-level steps; the full verifier is tested in @wxs
   for (const c of v.cases) {
     test(c.description, () => {
       type Req = { method: string; target: string; headers: Record<string, string>; body: string };
+      let handedOn: { identity: Record<string, string>; contentType: string | null } | undefined;
       const run = (seen: Set<string>, req: Req): string | null => {
         try {
           const body = b(req.body);
@@ -189,8 +198,13 @@ describe('reject.json (protocol-level steps; the full verifier is tested in @wxs
           const id = `${parsed.keyId} ${parsed.nonce}`;
           if (seen.has(id)) return 'WXSEAL_REPLAYED_NONCE';
           seen.add(id);
-          if (parsed.mode === 'sealed') openSealedRequest(parsed, unwrapSessionKey(priv, parsed.wrappedKey!), body);
-          else if (parsed.identityHeader) decodeIdentityHeader(parsed.identityHeader);
+          if (parsed.mode === 'sealed') {
+            const { meta } = openSealedRequest(parsed, unwrapSessionKey(priv, parsed.wrappedKey!), body);
+            handedOn = { identity: { ...meta.identity }, contentType: meta.contentType ?? null };
+          } else {
+            const identity = parsed.identityHeader ? decodeIdentityHeader(parsed.identityHeader) : {};
+            handedOn = { identity: { ...identity }, contentType: parsed.contentType || null };
+          }
           return null;
         } catch (err) {
           return (err as { code: string }).code;
@@ -200,6 +214,61 @@ describe('reject.json (protocol-level steps; the full verifier is tested in @wxs
       if (c.precededBy) assert.equal(run(seen, c.precededBy), null);
       if (c.sendTwice) assert.equal(run(seen, c.request), null);
       assert.equal(run(seen, c.request), c.expectedCode);
+      if (c.expectedIdentity !== undefined) assert.deepEqual(handedOn?.identity, c.expectedIdentity);
+      if (c.expectedContentType !== undefined) assert.equal(handedOn?.contentType, c.expectedContentType);
     });
   }
+});
+
+describe('response.json signed rejections (SPEC.md 10.1): the client check, offline', () => {
+  const v = vectors('response.json');
+  type Wire = { status: number; headers: Record<string, string>; body: string };
+  type Req = { keyId: string; nonce: string; secret: string };
+  /** What a client does: recognise the rejection (6.4), then check its signature for its own request. */
+  const trusted = (request: Req, response: Wire): boolean => {
+    const rejection = parseRejection(response.status, (n) => response.headers[n], b(response.body));
+    return rejection !== undefined && isAuthenticRejection(rejection, { keyId: request.keyId, nonce: request.nonce, secret: b(request.secret) });
+  };
+  test('the vectors cover every code section 10.1 signs', () => {
+    const codes = new Set((v.signedRejections as Array<{ response: Wire }>).map((c) => c.response.headers[HEADERS.error]));
+    for (const code of [...SIGNED_REJECTION_CODES, 'WXSEAL_MALFORMED_HEADER']) assert.ok(codes.has(code), code);
+  });
+  for (const c of v.signedRejections as Array<{ description: string; request: Req; response: Wire; expected: { canonical: string; signature: string } }>) {
+    test(c.description, () => {
+      const h = c.response.headers;
+      assert.equal(c.response.status, WIRE_ERROR_STATUS[h[HEADERS.error] as WireErrorCode]);
+      const canonical = canonicalRejectionString({ keyId: c.request.keyId, requestNonce: c.request.nonce, status: c.response.status, code: h[HEADERS.error]!, serverTime: h[HEADERS.serverTime]! });
+      assert.equal(canonical, c.expected.canonical);
+      assert.equal(canonical.split('\n').length, 6);
+      assert.equal(signCanonical(b(c.request.secret), canonical), c.expected.signature);
+      assert.equal(h[HEADERS.signature], c.expected.signature);
+      // The server side makes the same response, and the client trusts it.
+      const code = h[HEADERS.error] as WireErrorCode;
+      const message = JSON.parse(b(c.response.body).toString('utf8')).error.message as string;
+      const wire = signRejection(rejectionResponse(code, message, Number(h[HEADERS.serverTime])), { keyId: c.request.keyId, nonce: c.request.nonce, secret: b(c.request.secret) });
+      assert.deepEqual({ status: wire.status, headers: wire.headers, body: b64u(wire.body) }, c.response);
+      assert.equal(trusted(c.request, c.response), true);
+    });
+  }
+  for (const c of v.rejectionMustNotVerify as Array<{ description: string; request: Req; response: Wire }>) {
+    test(`must not be trusted: ${c.description}`, () => assert.equal(trusted(c.request, c.response), false));
+  }
+});
+
+describe('every body in every vector file is b64u (SPEC.md 13)', () => {
+  test('no member named body holds anything but the b64u alphabet', () => {
+    const bodies: Array<[string, unknown]> = [];
+    const walk = (file: string, at: string, x: unknown): void => {
+      if (Array.isArray(x)) x.forEach((y, i) => walk(file, `${at}[${i}]`, y));
+      else if (x !== null && typeof x === 'object') {
+        for (const [k, y] of Object.entries(x)) {
+          if (k === 'body' || k === 'precededBy' && typeof y === 'string') bodies.push([`${file}${at}.${k}`, y]);
+          walk(file, `${at}.${k}`, y);
+        }
+      }
+    };
+    for (const file of readdirSync(new URL('../../../spec/vectors/', import.meta.url))) walk(file, '', vectors(file));
+    assert.ok(bodies.length > 100);
+    for (const [where, body] of bodies) assert.ok(typeof body === 'string' && /^[A-Za-z0-9_-]*$/.test(body), where);
+  });
 });
