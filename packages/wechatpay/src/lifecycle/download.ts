@@ -108,7 +108,9 @@ export async function downloadPlatformCertificates(opts: DownloadPlatformCertifi
     if (deadline.aborted) fail(`no answer from ${url.origin}${url.pathname} within ${timeoutMs} ms`, e);
     fail(`cannot reach ${url.origin}${url.pathname}: ${describeError(e)}`, e);
   }
-  const requestId = typeof headers['request-id'] === 'string' ? headers['request-id'] : undefined;
+  // Bounded and printable: an answer that is not WeChat Pay's may carry anything here.
+  const rawRequestId = headers['request-id'];
+  const requestId = typeof rawRequestId === 'string' && /^[\x21-\x7e]{1,128}$/.test(rawRequestId) ? rawRequestId : undefined;
   const withId = (m: string) => (requestId ? `${m} (Request-ID ${requestId})` : m);
   const where = `${url.origin}${url.pathname}`;
   if (status === 404) {
