@@ -52,7 +52,8 @@ console.log(`wxseal gateway (development) listening on ${gateway.url}`);
 console.log(`  routes      /api/* → demo upstream ${upstream.url} (sealed or sign-only)`);
 console.log(`  keys        ${keys.fresh ? 'generated in' : 'reused from'} ${keys.dir} (server key ${keys.serverKeyId}, client ${setup.keyId})`);
 console.log(`  operations  ${gateway.adminUrl}/healthz  /readyz  /metrics`);
-console.log(`  console     ${gateway.adminUrl}/console/   (admin API ${gateway.adminUrl}/admin/api/v1)`);
+// ?login=token: this setup has only a token login, and the console cannot ask which logins exist.
+console.log(`  console     ${gateway.adminUrl}/console/?login=token   (admin API ${gateway.adminUrl}/admin/api/v1)`);
 console.log(`  admin login development token ${setup.adminToken}`);
 console.log(`              (saved in ${relative(process.cwd(), setup.adminTokenPath) || setup.adminTokenPath}; build the console with \`npm run build -w @wxseal/console\`)`);
 console.log('');

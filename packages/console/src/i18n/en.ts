@@ -119,6 +119,8 @@ export const en: Messages = {
   'devices.statusAll': 'All',
   'devices.empty': 'No devices match.',
   'devices.searchInvalid': 'A serial prefix holds only letters, digits and . _ : - (at most 64 characters)',
+  'devices.notConfiguredTitle': 'Device management (one key per device) is not enabled on this gateway',
+  'devices.notConfiguredHelp': 'The gateway configuration has no devices section, so devices cannot be listed, provisioned or imported here. Add a devices section (device database and master keys, see the @wxseal/gateway README) and restart the gateway.',
 
   'device.serial': 'Serial',
   'device.product': 'Product ID',

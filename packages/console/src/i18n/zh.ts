@@ -119,6 +119,8 @@ export const zh = {
   'devices.statusAll': '全部',
   'devices.empty': '没有符合条件的设备。',
   'devices.searchInvalid': '序列号前缀只能包含字母、数字和 . _ : -（最多 64 个字符）',
+  'devices.notConfiguredTitle': '此网关未启用设备管理（一机一密）',
+  'devices.notConfiguredHelp': '网关配置中没有 devices 部分，因此这里无法查看、开通或导入设备。请在网关配置中添加 devices 部分（设备数据库与主密钥，见 @wxseal/gateway 的 README），然后重启网关。',
 
   'device.serial': '序列号',
   'device.product': '产品 ID',

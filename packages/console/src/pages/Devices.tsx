@@ -1,7 +1,7 @@
 // Devices (一机一密): server-side prefix search, filters and keyset paging only — the list never
 // loads more than one page, so it stays fast with millions of devices.
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api, isAbort, seg } from '../api.js';
+import { api, ApiError, isAbort, seg } from '../api.js';
 import { ConfirmDialog, checkReason, ReasonField } from '../components/ConfirmDialog.js';
 import { Dialog } from '../components/Dialog.js';
 import { ErrorBox } from '../components/ErrorBox.js';
@@ -70,15 +70,18 @@ export function Devices() {
   };
 
   const devices = list?.devices ?? [];
+  // A gateway without a devices section answers every device call with ADMIN_NOT_CONFIGURED: the
+  // page says so in the console's language, and offers nothing that could only fail.
+  const notConfigured = error instanceof ApiError && error.code === 'ADMIN_NOT_CONFIGURED';
   return (
     <section aria-labelledby="devices-title">
       <div class="page-head">
         <h1 id="devices-title">{t('devices.title')}</h1>
         <div class="page-tools">
-          <button type="button" class="primary" data-testid="device-provision" onClick={() => setDialog('provision')}>
+          <button type="button" class="primary" data-testid="device-provision" disabled={notConfigured} onClick={() => setDialog('provision')}>
             {t('devices.provision')}
           </button>
-          <button type="button" data-testid="device-import" onClick={() => setDialog('import')}>
+          <button type="button" data-testid="device-import" disabled={notConfigured} onClick={() => setDialog('import')}>
             {t('devices.import')}
           </button>
         </div>
@@ -94,6 +97,7 @@ export function Devices() {
             autocomplete="off"
             spellcheck={false}
             maxLength={64}
+            disabled={notConfigured}
             aria-invalid={qValid ? 'false' : 'true'}
             aria-describedby="device-search-error"
             onInput={(e) => setQ(e.currentTarget.value)}
@@ -112,12 +116,13 @@ export function Devices() {
             value={product}
             autocomplete="off"
             spellcheck={false}
+            disabled={notConfigured}
             onInput={(e) => setProduct(e.currentTarget.value)}
           />
         </label>
         <label class="field inline">
           <span>{t('devices.status')}</span>
-          <select data-testid="device-status-filter" value={status} onChange={(e) => setStatus(e.currentTarget.value as '' | 'active' | 'revoked')}>
+          <select data-testid="device-status-filter" value={status} disabled={notConfigured} onChange={(e) => setStatus(e.currentTarget.value as '' | 'active' | 'revoked')}>
             <option value="">{t('devices.statusAll')}</option>
             <option value="active">{t('status.active')}</option>
             <option value="revoked">{t('status.revoked')}</option>
@@ -129,16 +134,27 @@ export function Devices() {
           {notice}
         </p>
       )}
-      <ErrorBox error={error} />
-      <DeviceTable devices={devices} loading={loading} onOpen={setSelected} onAction={setAction} />
-      <Pager
-        page={pager.page}
-        hasPrev={pager.hasPrev}
-        hasNext={Boolean(list?.nextCursor)}
-        busy={loading}
-        onPrev={pager.prev}
-        onNext={() => list?.nextCursor && pager.next(list.nextCursor)}
-      />
+      {notConfigured ? (
+        <div class="notice" role="status" data-testid="devices-not-configured">
+          <p>
+            <strong>{t('devices.notConfiguredTitle')}</strong>
+          </p>
+          <p>{t('devices.notConfiguredHelp')}</p>
+        </div>
+      ) : (
+        <>
+          <ErrorBox error={error} />
+          <DeviceTable devices={devices} loading={loading} onOpen={setSelected} onAction={setAction} />
+          <Pager
+            page={pager.page}
+            hasPrev={pager.hasPrev}
+            hasNext={Boolean(list?.nextCursor)}
+            busy={loading}
+            onPrev={pager.prev}
+            onNext={() => list?.nextCursor && pager.next(list.nextCursor)}
+          />
+        </>
+      )}
 
       {selected && <DeviceDrawer serial={selected} reload={version} onClose={() => setSelected(null)} onAction={setAction} />}
       {action && (

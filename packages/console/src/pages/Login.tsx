@@ -4,10 +4,11 @@ import { ErrorBox } from '../components/ErrorBox.js';
 import { useI18n } from '../i18n/context.js';
 import type { Session } from '../types.js';
 import { LangSwitch } from '../components/LangSwitch.js';
+import { currentLoginMode, rememberLoginMode, type LoginMode } from '../login-mode.js';
 
 export function Login({ onLogin, notice }: { onLogin: (s: Session) => void; notice?: string | undefined }) {
   const { t } = useI18n();
-  const [mode, setMode] = useState<'password' | 'token'>('password');
+  const [mode, setMode] = useState<LoginMode>(currentLoginMode);
   const [user, setUser] = useState('');
   const [password, setPassword] = useState('');
   const [token, setToken] = useState('');
@@ -24,6 +25,7 @@ export function Login({ onLogin, notice }: { onLogin: (s: Session) => void; noti
       const session = await request<Session>('POST', '/session', { body, login: true });
       setPassword('');
       setToken('');
+      rememberLoginMode(mode);
       onLogin(session);
     } catch (err) {
       setPassword('');
