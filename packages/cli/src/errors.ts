@@ -13,6 +13,7 @@ export type CliErrorCode =
   | 'CLI_PORT_IN_USE'
   | 'CLI_PORT_NOT_ALLOWED'
   | 'CLI_NOT_CONFIGURED'
+  | 'CLI_CANCELLED'
   | 'CLI_INTERNAL_ERROR';
 
 /**

@@ -20,14 +20,17 @@ export interface RunOptions {
   nodeArgs?: string[];
   cwd?: string;
   timeoutMs?: number;
+  /** Written to stdin, which is then closed (always closed: no command waits for a terminal). */
+  input?: string;
 }
 
 export function runWxseal(args: string[], opts: RunOptions = {}): Promise<RunResult> {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, WXSEAL_TEST_RUN: process.env.WXSEAL_TEST_RUN, ...opts.env };
   return new Promise((resolve) => {
-    execFile(process.execPath, [...(opts.nodeArgs ?? []), bin, ...args], { cwd: opts.cwd ?? root, env, timeout: opts.timeoutMs ?? 60_000 }, (err, stdout, stderr) => {
+    const child = execFile(process.execPath, [...(opts.nodeArgs ?? []), bin, ...args], { cwd: opts.cwd ?? root, env, timeout: opts.timeoutMs ?? 60_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 99) : 0, stdout, stderr });
     });
+    child.stdin?.end(opts.input ?? '');
   });
 }
 

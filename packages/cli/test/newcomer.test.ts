@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -179,6 +179,20 @@ test('usage mistakes and config problems: one line with a code and the option, e
     assert.equal(lines(r.stderr).length, 1, `${args.join(' ')} printed more than one line:\n${r.stderr}`);
     assert.match(r.stderr.trimEnd(), pattern, args.join(' '));
   });
+  const empty = await runWxseal(['admin', 'hash-password'], { input: '\n' });
+  assert.equal(empty.code, 2);
+  assert.equal(empty.stderr, 'wxseal: CLI_INVALID_INPUT: the password must not be empty (the first line of stdin, or typed at the prompt)\n');
+  // A port someone else holds, for the WeChat mock.
+  const busy = createNetServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+  try {
+    const port = (busy.address() as AddressInfo).port;
+    const mock = await runWxseal(['mock-wechat', '--state-dir', join(dir, 'mock'), '--port', String(port)]);
+    assert.equal(mock.code, 2, mock.stderr);
+    assert.equal(mock.stderr, `wxseal: CLI_PORT_IN_USE: 127.0.0.1:${port} is already in use: stop what listens there, or choose another port (0 = any free port) (--port)\n`);
+  } finally {
+    await new Promise<void>((r) => busy.close(() => r()));
+  }
   // A client.json whose secret file is gone: the config error, not a bare ENOENT.
   const out = join(dir, 'nosecret');
   assert.equal((await runWxseal(['keygen', '--out', out])).code, 0);

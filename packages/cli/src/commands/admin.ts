@@ -60,25 +60,25 @@ export async function hashPasswordCommand(io: AdminIo): Promise<number> {
       password = await readHidden(io, 'Password: ');
       const again = await readHidden(io, 'Again: ');
       if (again !== password) {
-        io.stderr('wxseal: the two passwords differ\n');
+        io.stderr('wxseal: CLI_INVALID_INPUT: the two passwords differ\n');
         return 2;
       }
     } else {
       password = await readFirstLine(io.stdin);
     }
   } catch {
-    io.stderr('wxseal: cancelled\n');
+    io.stderr('wxseal: CLI_CANCELLED: no password read\n');
     return 130;
   }
   if (password.length === 0) {
-    io.stderr('wxseal: the password must not be empty\n');
+    io.stderr('wxseal: CLI_INVALID_INPUT: the password must not be empty (the first line of stdin, or typed at the prompt)\n');
     return 2;
   }
   if (password.length < 12) io.stderr('wxseal: warning: a password under 12 characters is weak\n');
   try {
     io.stdout(`${await hashPassword(password)}\n`);
   } catch (err) {
-    io.stderr(`wxseal: ${(err as Error).message}\n`);
+    io.stderr(`wxseal: CLI_INVALID_INPUT: ${(err as Error).message}\n`);
     return 2;
   }
   return 0;

@@ -1,3 +1,5 @@
+import { CliError } from '../errors.js';
+
 export interface MockWechatCommandOptions {
   stateDir: string;
   host: string;
@@ -27,6 +29,13 @@ export async function mockWechat(options: MockWechatCommandOptions, io: MockWech
     ...(options.publicBaseUrl !== undefined ? { publicBaseUrl: options.publicBaseUrl } : {}),
     ...(options.controlToken !== undefined ? { controlToken: options.controlToken } : {}),
     ...(options.tokenTtl !== undefined ? { tokenTtlSeconds: options.tokenTtl } : {}),
+  }).catch((err: unknown): never => {
+    const e = err as NodeJS.ErrnoException & { port?: number; address?: string };
+    const where = `${e.address ?? options.host}:${e.port ?? options.port}`;
+    if (e.code === 'EADDRINUSE') throw new CliError('CLI_PORT_IN_USE', `${where} is already in use: stop what listens there, or choose another port (0 = any free port)`, '--port');
+    if (e.code === 'EACCES' && e.syscall === 'listen') throw new CliError('CLI_PORT_NOT_ALLOWED', `not allowed to listen on ${where} (ports below 1024 need privileges)`, '--port');
+    if (typeof e.code === 'string' && e.path !== undefined) throw new CliError('CLI_FILE_UNWRITABLE', `cannot use ${e.path}: ${e.code}`, '--state-dir');
+    throw err;
   });
   io.stdout(describeRunningMockWechat(running));
   return new Promise<number>((resolve) => {
