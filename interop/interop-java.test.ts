@@ -55,6 +55,8 @@ function expectedCaseCount(): number {
     count(response.sealed, 'response.json sealed') +
     count(response.signed, 'response.json signed') +
     count(response.mustNotOpen, 'response.json mustNotOpen') +
+    count(response.signedRejections, 'response.json signedRejections') +
+    count(response.rejectionMustNotVerify, 'response.json rejectionMustNotVerify') +
     count(readJson('reject.json').cases, 'reject.json cases') +
     // SPEC section 15
     count(activation.activation, 'device-activation.json activation') +
@@ -169,8 +171,29 @@ describe('independent Java implementation (interop/java) against spec/vectors', 
     assert.equal(passed, expectedCaseCount() - 1, r.stdout);
   });
 
-  // SPEC section 15: each mutation of a device vector must make exactly its own case fail.
+  // Each mutation of a vector must make exactly its own case fail (SPEC 10.1 and 7, then section 15).
   const deviceMutations: Array<{ name: string; file: string; unit: RegExp; mutate: (v: any) => void }> = [
+    {
+      name: 'signed rejection signature',
+      file: 'response.json',
+      unit: /FAIL response\.signedRejections\[0\]/,
+      mutate: (v) => { v.signedRejections[0].expected.signature = flip(v.signedRejections[0].expected.signature); },
+    },
+    {
+      name: 'rejectionMustNotVerify replaced by a rejection that does verify',
+      file: 'response.json',
+      unit: /FAIL response\.rejectionMustNotVerify\[0\]/,
+      mutate: (v) => { v.rejectionMustNotVerify[0] = { description: 'mutation: an untouched signed rejection', request: v.signedRejections[1].request, response: v.signedRejections[1].response }; },
+    },
+    {
+      name: 'identity handed on (a lone surrogate kept instead of U+FFFD)',
+      file: 'reject.json',
+      unit: /FAIL reject\[\d+\] sign-only identity with lone surrogate escapes/,
+      mutate: (v) => {
+        const c = v.cases.find((x: any) => x.expectedIdentity?.openid === 'o-\ufffd-1');
+        c.expectedIdentity.openid = 'o-?-1';
+      },
+    },
     {
       name: 'activation signature',
       file: 'device-activation.json',

@@ -71,6 +71,7 @@ public final class Json {
 
     private Map<String, Object> object(int depth) {
         Map<String, Object> m = new LinkedHashMap<>();
+        java.util.Set<String> names = new java.util.HashSet<>();
         i++; ws();
         if (i < s.length() && s.charAt(i) == '}') { i++; return m; }
         while (true) {
@@ -81,9 +82,9 @@ public final class Json {
             if (i >= s.length() || s.charAt(i) != ':') throw err("expected :");
             i++; ws();
             Object v = value(depth + 1);
-            // Repeated names are refused: SPEC 15.3/15.6 require it for activation bodies and key
-            // deliveries, and 6.1 allows it for the meta JSON (parsers disagree on repeats).
-            if (m.containsKey(k)) throw err("repeated member name " + k);
+            // Repeated names are refused in every object at any depth (SPEC 6.1, 7, 15.3, 15.6:
+            // parsers disagree on repeats), compared after unescaping, a lone surrogate read as U+FFFD.
+            if (!names.add(Protocol.wellFormed(k))) throw err("repeated member name " + k);
             m.put(k, v);
             ws();
             if (i >= s.length()) throw err("unexpected end");

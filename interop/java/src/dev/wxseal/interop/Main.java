@@ -107,6 +107,7 @@ public final class Main {
         if (rsaKeys != null) rsaOaep(rsaKeys);
         if (v.containsKey("seal-request.json")) sealRequest(v.get("seal-request.json"), rsaKeys);
         if (v.containsKey("response.json")) response(v.get("response.json"));
+        if (v.containsKey("response.json")) signedRejections(v.get("response.json"));
         if (v.containsKey("reject.json")) reject(v.get("reject.json"), rsaKeys);
         if (v.containsKey("device-activation.json")) deviceActivation(v.get("device-activation.json"));
         if (v.containsKey("device-request.json"))
@@ -344,6 +345,41 @@ public final class Main {
         }
     }
 
+    // ---------------------------------------------------------------- response.json: SPEC 10.1
+
+    private void signedRejections(Map<String, Object> file) {
+        int n = 0;
+        for (Object o : Json.arr(file.get("signedRejections"))) {
+            Map<String, Object> c = Json.obj(o);
+            unit("response.signedRejections[" + n++ + "] " + Json.str(c, "description"), () -> {
+                Map<String, Object> rq = Json.obj(c.get("request"));
+                Map<String, Object> rs = Json.obj(c.get("response"));
+                Map<String, Object> ex = Json.obj(c.get("expected"));
+                Map<String, String> h = stringMap(rs.get("headers"));
+                int status = (int) Json.num(rs, "status");
+                byte[] secret = B64u.d(Json.str(rq, "secret"));
+                String code = h.get("wxseal-error");
+                eq("status of " + code, (long) Verifier.statusOf(code), (long) status);
+                String canonical = Protocol.canonicalRejection(Json.str(rq, "keyId"), Json.str(rq, "nonce"), status, code, h.get("wxseal-server-time"));
+                eq("canonical", Json.str(ex, "canonical"), canonical);
+                eq("signature", Json.str(ex, "signature"), B64u.encode(Protocol.sign(secret, canonical)));
+                eq("wxseal-signature header", Json.str(ex, "signature"), h.get("wxseal-signature"));
+                eq("body error.code", code, Json.str(Json.obj(Json.obj(Json.parse(utf8(B64u.d(Json.str(rs, "body"))))).get("error")), "code"));
+                check("a client trusts it for its request", Protocol.trustedRejection(status, h, Json.str(rq, "keyId"), Json.str(rq, "nonce"), secret));
+            });
+        }
+        n = 0;
+        for (Object o : Json.arr(file.get("rejectionMustNotVerify"))) {
+            Map<String, Object> c = Json.obj(o);
+            unit("response.rejectionMustNotVerify[" + n++ + "] " + Json.str(c, "description"), () -> {
+                Map<String, Object> rq = Json.obj(c.get("request"));
+                Map<String, Object> rs = Json.obj(c.get("response"));
+                check("a client must not trust it", !Protocol.trustedRejection((int) Json.num(rs, "status"), stringMap(rs.get("headers")),
+                    Json.str(rq, "keyId"), Json.str(rq, "nonce"), B64u.d(Json.str(rq, "secret"))));
+            });
+        }
+    }
+
     // ---------------------------------------------------------------- reject.json
 
     /** The server state reject.json describes: one key id with one secret; one server key; W = 60; 1 MiB. */
@@ -399,6 +435,29 @@ public final class Main {
                 eq("verifier result", expected == null ? "accepted" : expected, res.accepted() ? "accepted" : res.code);
                 if (!res.accepted() && expected != null && expected.equals(res.code))
                     eq("status of " + res.code, (long) Verifier.statusOf(expected), (long) res.status);
+                if (res.accepted() && c.containsKey("expectedIdentity")) {
+                    Map<String, Object> got = res.payload.identity == null ? Map.of() : res.payload.identity;
+                    eq("identity handed on", Json.stringify(c.get("expectedIdentity")), Json.stringify(got));
+                }
+                if (res.accepted() && c.containsKey("expectedContentType")) {
+                    Object want = c.get("expectedContentType");
+                    eq("content type handed on", want == Json.NULL ? null : want, res.payload.contentType);
+                }
+                if (!res.accepted()) {
+                    // SPEC 10.1: signed exactly when raised after the signature verified, and then
+                    // trusted by a client for this request.
+                    boolean after = java.util.Set.of("WXSEAL_REPLAYED_NONCE", "WXSEAL_NONCE_STORE_FULL", "WXSEAL_NONCE_STORE_UNAVAILABLE",
+                        "WXSEAL_UNWRAP_FAILED", "WXSEAL_DECRYPT_FAILED", "WXSEAL_MALFORMED_PAYLOAD").contains(res.code);
+                    boolean before = !after && !res.code.equals("WXSEAL_MALFORMED_HEADER");
+                    if (after) check(res.code + " must be signed", res.rejectionSignature != null);
+                    if (before) check(res.code + " must not be signed", res.rejectionSignature == null);
+                    if (res.rejectionSignature != null) {
+                        Map<String, String> h = Map.of("wxseal-error", res.code, "wxseal-server-time", res.serverTime,
+                            "wxseal-signature", res.rejectionSignature);
+                        check("a client trusts the signed rejection", Protocol.trustedRejection(res.status, h,
+                            req.headers.get("wxseal-key-id").get(0), req.headers.get("wxseal-nonce").get(0), B64u.d(Json.str(file, "secret"))));
+                    }
+                }
                 if (verbose) System.out.println("     -> " + res);
                 if (!res.accepted() && expected != null && !expected.equals(res.code))
                     caseFailures.add("  detail: " + res.detail);
@@ -484,10 +543,10 @@ public final class Main {
                 Device.ActivationRequest a = Device.buildActivation(productId, serial, ps, ts, nonce);
                 eq("canonical", Json.str(ex, "canonical"), a.canonical);
                 eq("signature", Json.str(ex, "signature"), a.signature);
-                eq("body", Json.str(ex, "body"), a.body);
+                eq("body (b64u)", Json.str(ex, "body"), B64u.encode(Crypto.utf8(a.body)));
                 eqHeaders("header", stringMap(ex.get("headers")), a.headers);
                 // server, step 2: the expected body parses back to the same values
-                Device.ActivationRequest back = Device.parseActivation(Crypto.utf8(Json.str(ex, "body")));
+                Device.ActivationRequest back = Device.parseActivation(B64u.d(Json.str(ex, "body")));
                 eq("parsed", productId + "|" + serial + "|" + ts + "|" + nonce + "|" + Json.str(ex, "signature"),
                     back.productId + "|" + back.serial + "|" + back.timestamp + "|" + back.nonce + "|" + back.signature);
                 eq("parsed canonical", Json.str(ex, "canonical"), back.canonical);
@@ -519,7 +578,7 @@ public final class Main {
                 eq("status", 200, ans.status);
                 eq("matched product secret", 0, ans.secretIndex);
                 if (dEx != null) {
-                    eq("server answer body = delivery vector body", Json.str(dEx, "body"), utf8(ans.body));
+                    eq("server answer body = delivery vector body", Json.str(dEx, "body"), B64u.encode(ans.body));
                     eqHeaders("answer header", stringMap(dEx.get("headers")), ans.headers);
                 }
                 eq("serial state after delivery", DeviceServer.State.PENDING, srv.stateOf(serial, now));
@@ -556,11 +615,11 @@ public final class Main {
                 eq("aad", Json.str(ex, "aad"), d.aad);
                 eq("sealedKey", Json.str(ex, "sealedKey"), B64u.encode(d.sealedKey));
                 eq("sealedKey length", 64, B64u.encode(d.sealedKey).length());
-                eq("body", Json.str(ex, "body"), d.body);
+                eq("body (b64u)", Json.str(ex, "body"), B64u.encode(Crypto.utf8(d.body)));
                 eqHeaders("header", stringMap(ex.get("headers")), d.headers);
                 // device side: the expected body opens with the binding to the device key and version
                 Device.Opened op = Device.open(new Device.Binding(Json.str(in, "purpose"), ws, Json.str(in, "productId"),
-                    Json.str(in, "serial"), Json.str(in, "requestNonce")), Crypto.utf8(Json.str(ex, "body")));
+                    Json.str(in, "serial"), Json.str(in, "requestNonce")), B64u.d(Json.str(ex, "body")));
                 eqBytes("opened device key", devKey, op.deviceKey);
                 eq("opened key version", Json.str(in, "keyVersion"), op.keyVersion);
             });
@@ -628,7 +687,7 @@ public final class Main {
             Map<String, Object> c = Json.obj(o);
             unit("device-activation.mustNotOpen[" + n++ + "] " + Json.str(c, "description"), () -> {
                 Device.Binding b = binding(Json.obj(c.get("binding")));
-                byte[] body = Crypto.utf8(Json.str(c, "body"));
+                byte[] body = B64u.d(Json.str(c, "body"));
                 try {
                     Device.Opened op = Device.openActivationAnswer(b, 200, Map.of("content-type", "application/json"), body);
                     check("must not open, but opened to key version " + op.keyVersion, false);
@@ -694,8 +753,8 @@ public final class Main {
 
             // server: verify (section 9), then the handler (15.7 step 2), then sign (section 12)
             Map<String, Object> rs = Json.obj(rot.get("response"));
-            byte[] respBody = Crypto.utf8(Json.str(rs, "body"));
-            byte[] sn = B64u.d(Json.str(Json.obj(Json.parse(Json.str(rs, "body"))), "serverNonce"));
+            byte[] respBody = B64u.d(Json.str(rs, "body"));
+            byte[] sn = B64u.d(Json.str(Json.obj(Json.parse(utf8(respBody))), "serverNonce"));
             byte[] key2 = B64u.d(Json.str(rot, "newDeviceKey"));
             DeviceServer srv = new DeviceServer();
             srv.restoreActive(productId, serial, v1, key1);
@@ -708,7 +767,7 @@ public final class Main {
             if (!res.accepted()) return;
             DeviceServer.Answer out = DeviceServer.respond(res, srv.rotate(res, req, now));
             eq("status", Json.num(rs, "status"), (long) out.status);
-            eq("response body", Json.str(rs, "body"), utf8(out.body));
+            eq("response body (b64u)", Json.str(rs, "body"), B64u.encode(out.body));
             Map<String, String> expHeaders = stringMap(rs.get("headers"));
             for (Map.Entry<String, String> h : expHeaders.entrySet()) eq("response header " + h.getKey(), h.getValue(), out.headers.get(h.getKey()));
             for (String h : out.headers.keySet())

@@ -57,6 +57,42 @@ public final class Protocol {
         return a.length - b.length;
     }
 
+    // ------------------------------------------------------------------ 9 step 2.6: the request target
+
+    /**
+     * Why the request target breaks SPEC 9 step 2.6, or null: 1-8192 characters 0x21-0x7E, starting
+     * with '/', no '#'; in the path (up to the first '?'): no dot-segment ("." or "..", also before
+     * ";params"), no backslash, no %2F / %5C / %00 (any case), no percent-encoded unreserved character.
+     */
+    public static String targetProblem(String target) {
+        if (target == null || target.isEmpty()) return "empty request target";
+        if (target.length() > 8192) return "request target longer than 8192 bytes";
+        for (int k = 0; k < target.length(); k++) {
+            char c = target.charAt(k);
+            if (c < 0x21 || c > 0x7e) return "request target holds a character outside 0x21-0x7E";
+        }
+        if (target.charAt(0) != '/') return "request target does not start with /";
+        if (target.indexOf('#') >= 0) return "request target holds a fragment";
+        String path = pathOf(target);
+        if (path.indexOf('\\') >= 0) return "path holds a backslash";
+        for (int k = path.indexOf('%'); k >= 0; k = path.indexOf('%', k + 1)) {
+            if (k + 2 >= path.length()) continue;
+            int hi = Character.digit(path.charAt(k + 1), 16), lo = Character.digit(path.charAt(k + 2), 16);
+            if (hi < 0 || lo < 0) continue;
+            int b = hi * 16 + lo;
+            if (b == 0x2f || b == 0x5c || b == 0x00) return "path holds an encoded separator or NUL";
+            boolean unreserved = (b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z') || (b >= '0' && b <= '9')
+                || b == '-' || b == '.' || b == '_' || b == '~';
+            if (unreserved) return "path holds a percent-encoded unreserved character";
+        }
+        for (String seg : path.split("/", -1)) {
+            int semi = seg.indexOf(';');
+            String bare = semi < 0 ? seg : seg.substring(0, semi);
+            if (bare.equals(".") || bare.equals("..")) return "path holds a dot-segment";
+        }
+        return null;
+    }
+
     /** Trim leading and trailing spaces and tabs only (5.1 content type). */
     public static String trimSpTab(String s) {
         if (s == null) return "";
@@ -109,6 +145,33 @@ public final class Protocol {
         public MalformedException(String m) { super(m); }
     }
 
+    /** Strict UTF-8 without a byte-order mark: the JSON texts of SPEC 6.1 and 7 (RFC 8259 8.1). */
+    public static String jsonText(byte[] b) throws MalformedException {
+        if (b.length >= 3 && (b[0] & 0xff) == 0xef && (b[1] & 0xff) == 0xbb && (b[2] & 0xff) == 0xbf)
+            throw new MalformedException("starts with a byte-order mark");
+        return strictUtf8(b);
+    }
+
+    /** Lone surrogates replaced by U+FFFD: SPEC 7 reads them so ("counts as U+FFFD"). */
+    public static String wellFormed(String s) {
+        StringBuilder b = null;
+        for (int k = 0; k < s.length(); k++) {
+            char c = s.charAt(k);
+            boolean lone;
+            if (Character.isHighSurrogate(c)) {
+                if (k + 1 < s.length() && Character.isLowSurrogate(s.charAt(k + 1))) {
+                    if (b != null) b.append(c).append(s.charAt(k + 1));
+                    k++;
+                    continue;
+                }
+                lone = true;
+            } else lone = Character.isLowSurrogate(c);
+            if (lone && b == null) b = new StringBuilder(s.substring(0, k));
+            if (b != null) b.append(lone ? '\ufffd' : c);
+        }
+        return b == null ? s : b.toString();
+    }
+
     public static String strictUtf8(byte[] b) throws MalformedException {
         try {
             return StandardCharsets.UTF_8.newDecoder()
@@ -123,7 +186,8 @@ public final class Protocol {
     /**
      * Split at the first LF and check the meta JSON (6.1); throws for WXSEAL_MALFORMED_PAYLOAD.
      * The meta is at most 4096 bytes, so the LF must be within the first 4097 bytes. A member whose
-     * value is JSON null is absent; unknown members are ignored; a repeated member keeps the last.
+     * value is JSON null is absent; unknown members are ignored; a repeated member (at any depth) and
+     * a byte-order mark are malformed.
      */
     public static Payload unframe(byte[] plaintext) throws MalformedException {
         int lf = -1;
@@ -131,7 +195,7 @@ public final class Protocol {
         for (int k = 0; k < limit; k++) if (plaintext[k] == '\n') { lf = k; break; }
         if (lf < 0) throw new MalformedException("no LF within the first " + (META_MAX_BYTES + 1) + " bytes");
         Object meta;
-        try { meta = Json.parse(strictUtf8(Crypto.slice(plaintext, 0, lf))); }
+        try { meta = Json.parse(jsonText(Crypto.slice(plaintext, 0, lf))); }
         catch (Json.ParseException e) { throw new MalformedException("meta is not JSON: " + e.getMessage()); }
         if (!(meta instanceof Map)) throw new MalformedException("meta is not a JSON object");
         Map<String, Object> m = Json.obj(meta);
@@ -175,7 +239,7 @@ public final class Protocol {
             Object s = id.get(k);
             if (s == null || s == Json.NULL) continue;
             if (!(s instanceof String)) throw new MalformedException("identity." + k + " is not a string");
-            String str = (String) s;
+            String str = wellFormed((String) s); // handed on as Unicode text
             if (utf8Length(str) > IDENTITY_MEMBER_MAX_BYTES)
                 throw new MalformedException("identity." + k + " is longer than 256 UTF-8 bytes");
             out.put(k, str);
@@ -269,6 +333,28 @@ public final class Protocol {
     public static String canonicalResponse(String keyId, String requestNonce, int status, String contentType, byte[] body) {
         return String.join("\n", "WXSEAL1-HMAC-SHA256-RESPONSE", keyId, requestNonce, status3(status),
             trimSpTab(contentType), Crypto.hex(Crypto.sha256(body)));
+    }
+
+    // ------------------------------------------------------------------ 10.1 signed rejections
+
+    public static String canonicalRejection(String keyId, String requestNonce, int status, String code, String serverTime) {
+        return String.join("\n", "WXSEAL1-HMAC-SHA256-REJECTION", keyId, requestNonce, status3(status), code, serverTime);
+    }
+
+    /**
+     * Client side (6.4, 10.1): true only for a verifier rejection (Wxseal-Error names a code of
+     * section 10 and the status is that code's) whose Wxseal-Signature is strict b64u of the HMAC of
+     * its canonical rejection string for this very request (key id, nonce, secret).
+     */
+    public static boolean trustedRejection(int status, Map<String, String> headers, String keyId, String requestNonce, byte[] secret) {
+        String code = headers.get("wxseal-error");
+        if (!Verifier.isWireCode(code) || Verifier.statusOf(code) != status) return false;
+        String time = headers.get("wxseal-server-time"), sig = headers.get("wxseal-signature");
+        if (time == null || sig == null) return false;
+        byte[] got;
+        try { got = B64u.decode(sig); } catch (B64u.MalformedException e) { return false; }
+        if (got.length != 32) return false;
+        return Crypto.constantTimeEquals(sign(secret, canonicalRejection(keyId, requestNonce, status, code, time)), got);
     }
 
     // ------------------------------------------------------------------ client: sealed request (6.2 + 5)

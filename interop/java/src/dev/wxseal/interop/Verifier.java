@@ -91,6 +91,8 @@ public final class Verifier {
         public String mode, keyId, nonce;
         public byte[] matchedSecret, sessionKey;
         public Long deviceKeyVersion;             // 15.2: the version of the device key that matched
+        public String serverTime;                 // a rejection's Wxseal-Server-Time
+        public String rejectionSignature;         // a rejection's Wxseal-Signature (10.1), null when unsigned
         public Protocol.Payload payload;          // sealed: decrypted; signed: body + identity
         public boolean accepted() { return code == null; }
         @Override public String toString() { return accepted() ? "accepted" : code + " (" + detail + ")"; }
@@ -105,6 +107,8 @@ public final class Verifier {
             {"WXSEAL_UNKNOWN_SERVER_KEY", 400}, {"WXSEAL_BAD_SIGNATURE", 401}, {"WXSEAL_REPLAYED_NONCE", 401},
             {"WXSEAL_UNWRAP_FAILED", 400}, {"WXSEAL_DECRYPT_FAILED", 400}, {"WXSEAL_MALFORMED_PAYLOAD", 400},
             {"WXSEAL_NONCE_STORE_FULL", 503}, {"WXSEAL_NONCE_STORE_UNAVAILABLE", 503}, {"WXSEAL_KEY_STORE_UNAVAILABLE", 503},
+            // sent by a gateway before any verifier step (SPEC 10); this verifier never raises them
+            {"WXSEAL_ROUTE_NOT_FOUND", 404}, {"WXSEAL_TOO_MANY_HEADERS", 431},
         };
         for (Object[] r : t) STATUS.put((String) r[0], (Integer) r[1]);
     }
@@ -162,9 +166,21 @@ public final class Verifier {
     }
 
     /**
-     * Content-Type, SPEC 9 step 2.8 "visible ASCII": read as visible ASCII plus SP and HTAB inside the
-     * value (RFC 9110 field text), because "application/json; charset=utf-8" (sign.json) has a space.
+     * ASCII letters compared case-insensitively and nothing else: String.equalsIgnoreCase would take
+     * U+0131 (dotless i) for 'i', since both upper-case to 'I'.
      */
+    static boolean asciiEqualsIgnoreCase(String a, String b) {
+        if (a.length() != b.length()) return false;
+        for (int k = 0; k < a.length(); k++) {
+            char x = a.charAt(k), y = b.charAt(k);
+            if (x >= 'A' && x <= 'Z') x += 32;
+            if (y >= 'A' && y <= 'Z') y += 32;
+            if (x != y) return false;
+        }
+        return true;
+    }
+
+    /** Content-Type, SPEC 9 step 2.8: characters 0x20-0x7E and HTAB, at most 256 as received. */
     static boolean isFieldText(String s) {
         for (int k = 0; k < s.length(); k++) {
             char c = s.charAt(k);
@@ -196,6 +212,10 @@ public final class Verifier {
             res.code = r.code;
             res.status = STATUS.get(r.code);
             res.detail = r.getMessage();
+            res.serverTime = Long.toString(now);
+            if (res.matchedSecret != null) // raised after the signature verified: SPEC 10.1
+                res.rejectionSignature = B64u.encode(Protocol.sign(res.matchedSecret,
+                    Protocol.canonicalRejection(res.keyId, res.nonce, res.status, res.code, res.serverTime)));
         }
         return res;
     }
@@ -228,11 +248,9 @@ public final class Verifier {
         // 2.5 mode allowed for the route; sealed mode never with HEAD
         if (!allowedModes.contains(mode)) throw reject("WXSEAL_MODE_NOT_ALLOWED", "route does not accept " + mode);
         if (sealed && req.method.equals("HEAD")) throw reject("WXSEAL_MODE_NOT_ALLOWED", "sealed mode with HEAD");
-        // 2.6 request target
-        if (req.target == null || req.target.getBytes(StandardCharsets.UTF_8).length > 8192)
-            throw reject("WXSEAL_MALFORMED_HEADER", "request target longer than 8192 bytes");
-        if (!req.target.startsWith("/") || hasCrLf(req.target) || req.target.indexOf('#') >= 0)
-            throw reject("WXSEAL_MALFORMED_HEADER", "request target syntax");
+        // 2.6 request target: visible ASCII, origin-form, no fragment, a path nobody reads differently
+        String targetProblem = req.target == null ? "no request target" : Protocol.targetProblem(req.target);
+        if (targetProblem != null) throw reject("WXSEAL_MALFORMED_HEADER", targetProblem);
         // 2.7 key id, timestamp, nonce, signature: each one present, then its syntax
         String keyId = required(req, "wxseal-key-id");
         if (!isKeyId(keyId)) throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-key-id syntax");
@@ -250,10 +268,11 @@ public final class Verifier {
         // 2.8 Content-Type, Content-Encoding, traceparent
         String ctRaw = one(req, "content-type");
         String contentType = Protocol.trimSpTab(ctRaw); // "" when absent
-        if (ctRaw != null && (contentType.length() > 256 || !isFieldText(contentType)))
+        // the 256-character limit counts the value as received, before trimming (SPEC 9 step 2.8)
+        if (ctRaw != null && (ctRaw.length() > 256 || !isFieldText(ctRaw)))
             throw reject("WXSEAL_MALFORMED_HEADER", "content-type syntax");
         String ce = one(req, "content-encoding");
-        if (ce != null && !Protocol.trimSpTab(ce).equalsIgnoreCase("identity"))
+        if (ce != null && !asciiEqualsIgnoreCase(Protocol.trimSpTab(ce), "identity"))
             throw reject("WXSEAL_MALFORMED_HEADER", "content-encoding must be identity");
         String traceparent = one(req, "traceparent");
         if (traceparent != null && (traceparent.length() < 1 || traceparent.length() > 512 || !isVisible(traceparent)))
@@ -334,16 +353,16 @@ public final class Verifier {
             if (eq && matched == null) { matched = valid.get(k); matchedVersion = versions.get(k); }
         }
         if (matched == null) throw reject("WXSEAL_BAD_SIGNATURE", "no valid secret matches");
-
-        // ---- step 6: nonce check-and-set, kept until t + W
-        String nerr = nonces.checkAndSet(keyId, nonce, t + windowSeconds, now);
-        if (nerr != null) throw reject(nerr, nonce);
-
+        // authentic from here on: every later rejection is signed for this request (SPEC 10.1)
         res.mode = mode;
         res.keyId = keyId;
         res.nonce = nonce;
         res.matchedSecret = matched;
         res.deviceKeyVersion = matchedVersion;
+
+        // ---- step 6: nonce check-and-set, kept until t + W
+        String nerr = nonces.checkAndSet(keyId, nonce, t + windowSeconds, now);
+        if (nerr != null) throw reject(nerr, nonce);
 
         if (sealed) {
             // ---- step 7: RSA-OAEP unwrap
@@ -366,7 +385,7 @@ public final class Verifier {
             p.body = req.body;
             if (identityB64 != null) {
                 byte[] raw = strict(identityB64, "wxseal-identity");
-                try { p.identity = Protocol.checkIdentity(Json.parse(Protocol.strictUtf8(raw))); }
+                try { p.identity = Protocol.checkIdentity(Json.parse(Protocol.jsonText(raw))); }
                 catch (Protocol.MalformedException | Json.ParseException e) {
                     throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-identity: " + e.getMessage());
                 }
