@@ -1,8 +1,9 @@
 // A WeChat cloud function (云函数) that is only a BFF: it forwards the Mini Program's call to the
 // company backend through the wxseal gateway, sealed and signed, asserting the caller's identity.
 //
-// Deploy it like any cloud function (Node 16.13 or later). Configuration comes from the function's
-// environment variables, never from code:
+// Deploy it like any cloud function (Node 16.13 or later); until @wxseal/client is on the npm
+// registry, `node bundle.mjs --out DIR` builds the folder to upload (see README.md). Configuration
+// comes from the function's environment variables, never from code:
 //   WXSEAL_BASE_URL           e.g. https://api.example.com
 //   WXSEAL_KEY_ID             the credential's key id
 //   WXSEAL_SECRET             the client secret (base64url); keep it in the console's env settings
