@@ -1,12 +1,13 @@
 // The two commands a new user runs after `npm ci`: `npm start` (then `npx wxseal call` through
 // it) and `npm run demo`. Both must keep working from a clean clone.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { spawnTracked, stopProcess } from '../support/processes.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const tsx = ['--conditions=wxseal-source', '--import', 'tsx'];
@@ -21,13 +22,13 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: numbe
 
 test('npm start serves, and `wxseal call` through it returns the upstream answer decrypted', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'wxseal-start-'));
-  const child = spawn(process.execPath, [...tsx, 'examples/demo/start.ts'], { cwd: root, env: { ...process.env, PORT: '0', ADMIN_PORT: '0', WXSEAL_DEV_DIR: dir } });
+  const child = spawnTracked(process.execPath, [...tsx, 'examples/demo/start.ts'], { cwd: root, env: { ...process.env, PORT: '0', ADMIN_PORT: '0', WXSEAL_DEV_DIR: dir } });
   try {
     let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
     const url = await new Promise<string>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`npm start did not come up: ${out}`)), 120_000);
-      child.stdout.on('data', () => {
+      child.stdout!.on('data', () => {
         const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
         if (m && out.includes('Stop with Ctrl-C')) {
           clearTimeout(t);
@@ -61,9 +62,8 @@ test('npm start serves, and `wxseal call` through it returns the upstream answer
     const session = (await fetch(new URL('session', admin), { headers: { cookie } })).status;
     assert.equal(session, 200);
   } finally {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
+    // Also when it already exited (waiting for an 'exit' that has fired would hang), and its group with it.
+    await stopProcess(child, 'SIGTERM', 30_000);
   }
 });
 

@@ -1,21 +1,24 @@
 // `wxseal mock-wechat` as a user runs it: state generated on the first run and reused after,
 // client.json consumed by the README's getuserphonenumber example (examples/wechat/phone-number.ts).
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { spawnTracked, stopAllProcesses, stopProcess } from '../support/processes.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const bin = join(root, 'packages/cli/bin/wxseal.js');
 
 function startMock(stateDir: string): Promise<{ child: ChildProcess; url: string; output: string }> {
-  const child = spawn(process.execPath, [bin, 'mock-wechat', '--state-dir', stateDir, '--port', '0'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
+  // Registered for cleanup at spawn, and killed here if it never gets ready: nothing is left running.
+  const child = spawnTracked(process.execPath, [bin, 'mock-wechat', '--state-dir', stateDir, '--port', '0'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const ready = new Promise<{ child: ChildProcess; url: string; output: string }>((resolve, reject) => {
     let output = '';
-    const timer = setTimeout(() => reject(new Error(`mock-wechat did not start: ${output}`)), 20_000);
+    // A guard against a hang, generous for a busy machine.
+    const timer = setTimeout(() => reject(new Error(`mock-wechat did not start: ${output}`)), 120_000);
     child.stdout!.on('data', (d: Buffer) => {
       output += d.toString();
       const m = /listening on (http:\/\/[^\s]+)/.exec(output);
@@ -27,13 +30,14 @@ function startMock(stateDir: string): Promise<{ child: ChildProcess; url: string
     child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
     child.once('exit', (code) => reject(new Error(`mock-wechat exited ${code}: ${output}`)));
   });
+  return ready.catch(async (err: unknown) => {
+    await stopProcess(child, 'SIGKILL');
+    throw err;
+  });
 }
 
-function stop(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => {
-    child.once('exit', (code) => resolve(code));
-    child.kill('SIGTERM');
-  });
+async function stop(child: ChildProcess): Promise<number | null> {
+  return (await stopProcess(child, 'SIGTERM', 30_000)).code;
 }
 
 function runExample(clientJson: string, code: string): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -50,9 +54,7 @@ function runExample(clientJson: string, code: string): Promise<{ code: number; s
 describe('wxseal mock-wechat + the README example', () => {
   const dir = join(mkdtempSync(join(tmpdir(), 'wxseal-mockwx-')), 'state');
   const children: ChildProcess[] = [];
-  after(() => {
-    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  });
+  after(() => stopAllProcesses());
 
   test('first run generates the state; the example gets a phone number with API security; the second run reuses the keys', async () => {
     const first = await startMock(dir);

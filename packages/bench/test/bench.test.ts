@@ -3,13 +3,13 @@
 // quickest mode. It checks that every scenario ran and passed its sanity checks, never the numbers:
 // no performance assertion belongs in a test suite that shares its machine.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import type { BenchReport } from '../src/harness.js';
+import { runProcess } from '../../../tests/support/processes.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const runScript = fileURLToPath(new URL('../src/run.ts', import.meta.url));
@@ -20,20 +20,10 @@ after(() => {
   rmSync(partialOut, { recursive: true, force: true });
 });
 
-function runHarness(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=wxseal-source', '--import', 'tsx', runScript, ...args], {
-      cwd: repoRoot,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => {
-      stderr = (stderr + chunk).slice(-20_000);
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stderr }));
-  });
+/** Runs the harness in a process group of its own, killed with its servers if it runs past the test's bound. */
+async function runHarness(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  const r = await runProcess(process.execPath, ['--conditions=wxseal-source', '--import', 'tsx', runScript, ...args], { cwd: repoRoot, timeoutMs: 230_000 });
+  return { code: r.timedOut ? null : r.code, stderr: r.stderr.slice(-20_000) };
 }
 
 test('npm run bench --quick: every scenario, the devices part and the admin part run and pass their sanity checks', { timeout: 240_000 }, async () => {
