@@ -29,7 +29,7 @@ import {
   type Seen,
   type Upstream,
 } from './helpers.js';
-import { stopAllProcesses } from '../../../tests/support/processes.js';
+import { liveProcessCount, stopAllProcesses } from '../../../tests/support/processes.js';
 
 const keys = makeKeys('bff-procs');
 const prefix = `wxseal-gw-test:${randomUUID()}:`;
@@ -86,6 +86,12 @@ describe('three gateway processes sharing Redis', () => {
       if (found.length > 0) await redis.del(...found);
       redis.disconnect();
     }
+  });
+
+  test('a gateway that is not ready in time is killed, not left running', async () => {
+    const before = liveProcessCount();
+    await assert.rejects(spawnGateway(configPath, {}, 1), /no log line matching|exited before logging/);
+    assert.equal(liveProcessCount(), before, 'the process that never got ready was stopped');
   });
 
   function sealed(target: string, body: object) {
