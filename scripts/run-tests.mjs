@@ -133,6 +133,19 @@ function kill(p) {
   }
 }
 
+// Helpers that detach from their application on purpose and exit with it: Chromium's crash
+// handler double-forks into a session of its own while the browser runs. They are judged by the
+// final sweep, after every test file has ended, not by the watchdog.
+const SELF_DETACHING = new Set(['chrome_crashpad_handler']);
+function selfDetaching(pid) {
+  try {
+    const argv0 = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? '';
+    return SELF_DETACHING.has(argv0.slice(argv0.lastIndexOf('/') + 1));
+  } catch {
+    return false;
+  }
+}
+
 const leaked = [];
 const orphanSince = new Map();
 function reapOrphans() {
@@ -140,9 +153,9 @@ function reapOrphans() {
   const ours = runProcesses(table);
   const ourPids = new Set(ours.map((p) => p.pid));
   const now = Date.now();
+  const hasParent = (p) => p.ppid === runner.pid || ourPids.has(p.ppid);
   for (const p of ours) {
-    const parentAlive = p.ppid === runner.pid || ourPids.has(p.ppid);
-    if (parentAlive) {
+    if (hasParent(p) || selfDetaching(p.pid)) {
       orphanSince.delete(p.pid);
       continue;
     }
