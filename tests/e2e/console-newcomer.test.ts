@@ -49,12 +49,25 @@ describe('console with a token-only login and no devices section (the npm start 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const tokenFormShown = async (): Promise<void> => {
-    await page.getByTestId('login-form').waitFor();
-    assert.equal(await page.getByTestId('login-mode-token').getAttribute('aria-pressed'), 'true');
-    assert.equal(await page.getByTestId('login-token').isVisible(), true);
-    assert.equal(await page.getByTestId('login-user').count(), 0, 'the password form is not shown');
+  // A token-only gateway: the token form, and no switch to a password form that cannot succeed
+  // (the switch goes once GET /session/methods has answered).
+  const tokenFormShown = async (p: Page = page): Promise<void> => {
+    await p.getByTestId('login-form').waitFor();
+    await p.getByTestId('login-token').waitFor();
+    await p.getByTestId('login-mode-token').waitFor({ state: 'detached' });
+    assert.equal(await p.getByTestId('login-user').count(), 0, 'the password form is not shown');
   };
+
+  test('a browser that never logged in, on the bare URL, gets the token form of a token-only gateway', async () => {
+    const fresh = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: 'zh-CN' });
+    try {
+      const p = await fresh.newPage();
+      await p.goto(`${gateway.adminUrl}/console/`);
+      await tokenFormShown(p);
+    } finally {
+      await fresh.close();
+    }
+  });
 
   test('the URL npm start prints opens the token form; after a token login, so does the bare URL', async () => {
     await page.goto(`${gateway.adminUrl}/console/?login=token`);

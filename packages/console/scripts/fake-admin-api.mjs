@@ -216,6 +216,7 @@ async function handleApi(req, res, url, body) {
   const m = req.method;
   const session = sessionOf(req);
 
+  if (path === '/session/methods' && m === 'GET') return [200, { methods: ['token', 'password'] }];
   if (path === '/session' && m === 'POST') {
     const addr = req.socket.remoteAddress ?? '?';
     const now = Date.now();

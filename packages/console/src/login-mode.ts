@@ -1,8 +1,7 @@
-// Which login form the console opens on. The admin API does not say which logins the gateway
-// accepts (token, users or both) before one succeeds, so the console goes by what it can know:
-// a `login=token|password` hint in the URL (`npm start` prints its console URL with
-// `?login=token`, since its development setup has only a token), else the method that last
-// worked in this browser, else the password form.
+// Which login form the console opens on. The admin API lists the methods the gateway accepts
+// (GET /session/methods); where it offers one, that is the form. Where it offers both (or the
+// list cannot be read), the preference decides: a `login=token|password` hint in the URL, else
+// the method that last worked in this browser, else the password form.
 
 export type LoginMode = 'password' | 'token';
 
@@ -22,7 +21,16 @@ export function initialLoginMode(search: string, hash: string, stored: string | 
   return loginHint(search, hash) ?? (isMode(stored) ? stored : 'password');
 }
 
-/** The mode the login page opens on in this browser now. */
+/**
+ * The form to show, given the preferred one and what the gateway accepts (undefined while the list
+ * is unknown): the only accepted method, else the preferred one when it is accepted.
+ */
+export function chooseLoginMode(preferred: LoginMode, accepted: readonly LoginMode[] | undefined): LoginMode {
+  if (accepted === undefined || accepted.length === 0 || accepted.includes(preferred)) return preferred;
+  return accepted[0]!;
+}
+
+/** The mode the login page opens on in this browser now, before the accepted methods are known. */
 export function currentLoginMode(): LoginMode {
   let stored: string | null = null;
   try {

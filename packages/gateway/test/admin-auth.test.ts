@@ -68,6 +68,12 @@ describe('admin API: sessions, rate limit, outages, config', () => {
     await upstream?.close();
   });
 
+  test('the login methods are public and follow the config (token only here)', async () => {
+    const r = await call(gw.adminUrl, 'GET', `${ADMIN_API_PREFIX}/session/methods`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.json, { methods: ['token'] });
+  });
+
   test('sessions expire when idle; activity keeps them alive', async () => {
     const s = await login(gw.adminUrl, { token });
     offset += 9 * 60_000;

@@ -167,6 +167,12 @@ describe('admin API', () => {
     assert.equal(refusals[0]!.actor, 'token', 'refusal audited with the session actor');
   });
 
+  test('the login methods list both kinds when a token and users are configured, without a session', async () => {
+    const r = await call(gw.adminUrl, 'GET', `${ADMIN_API_PREFIX}/session/methods`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.json, { methods: ['token', 'password'] });
+  });
+
   test('login with the token and with a scrypt user; wrong credentials; session; logout; headers', async () => {
     const r = await call(gw.adminUrl, 'POST', `${ADMIN_API_PREFIX}/session`, { body: { user: 'alice', password: PASSWORD } });
     assert.equal(r.status, 200, r.text);

@@ -1,10 +1,10 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { request } from '../api.js';
 import { ErrorBox } from '../components/ErrorBox.js';
 import { useI18n } from '../i18n/context.js';
 import type { Session } from '../types.js';
 import { LangSwitch } from '../components/LangSwitch.js';
-import { currentLoginMode, rememberLoginMode, type LoginMode } from '../login-mode.js';
+import { chooseLoginMode, currentLoginMode, rememberLoginMode, type LoginMode } from '../login-mode.js';
 
 export function Login({ onLogin, notice }: { onLogin: (s: Session) => void; notice?: string | undefined }) {
   const { t } = useI18n();
@@ -14,6 +14,24 @@ export function Login({ onLogin, notice }: { onLogin: (s: Session) => void; noti
   const [token, setToken] = useState('');
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  // The methods the gateway accepts; undefined until known (both forms stay offered meanwhile).
+  const [accepted, setAccepted] = useState<LoginMode[] | undefined>(undefined);
+
+  useEffect(() => {
+    let live = true;
+    request<{ methods: LoginMode[] }>('GET', '/session/methods', { login: true })
+      .then((r) => {
+        if (!live) return;
+        setAccepted(r.methods);
+        setMode((m) => chooseLoginMode(m, r.methods));
+      })
+      .catch(() => {
+        // An older gateway without the list: keep both forms.
+      });
+    return () => {
+      live = false;
+    };
+  }, []);
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -48,19 +66,21 @@ export function Login({ onLogin, notice }: { onLogin: (s: Session) => void; noti
             {notice}
           </p>
         )}
-        <div class="segmented" role="group" aria-label={t('login.mode')}>
-          <button
-            type="button"
-            data-testid="login-mode-password"
-            aria-pressed={mode === 'password'}
-            onClick={() => setMode('password')}
-          >
-            {t('login.modePassword')}
-          </button>
-          <button type="button" data-testid="login-mode-token" aria-pressed={mode === 'token'} onClick={() => setMode('token')}>
-            {t('login.modeToken')}
-          </button>
-        </div>
+        {(accepted === undefined || accepted.length !== 1) && (
+          <div class="segmented" role="group" aria-label={t('login.mode')}>
+            <button
+              type="button"
+              data-testid="login-mode-password"
+              aria-pressed={mode === 'password'}
+              onClick={() => setMode('password')}
+            >
+              {t('login.modePassword')}
+            </button>
+            <button type="button" data-testid="login-mode-token" aria-pressed={mode === 'token'} onClick={() => setMode('token')}>
+              {t('login.modeToken')}
+            </button>
+          </div>
+        )}
         {mode === 'password' ? (
           <>
             <label class="field">

@@ -121,6 +121,7 @@ export class AdminApi {
     const match = sub === undefined ? { params: {}, pathMatched: false } : matchRoute(method, sub);
     const route = match.route;
     try {
+      if (route?.id === 'loginMethods') return sendJson(res, 200, { methods: this.#loginMethods() });
       if (route?.public) return await this.#login(req, res, route, client);
       const session = this.#sessions.touch(parseCookies(req.headers.cookie).get(SESSION_COOKIE));
       if (!session) throw new AdminError('ADMIN_UNAUTHENTICATED', 'log in first (no session, or it expired)');
@@ -178,6 +179,14 @@ export class AdminApi {
     const session = this.#sessions.create(actor);
     this.#write('session.login', actor, 'ok', client, { detail: { method: 'user' in input ? 'password' : 'token' } });
     sendJson(res, 200, this.#sessionBody(session), { 'set-cookie': this.#cookie(session) });
+  }
+
+  /** What the login call can accept with this configuration. */
+  #loginMethods(): Array<'token' | 'password'> {
+    const out: Array<'token' | 'password'> = [];
+    if (this.#deps.config.token !== undefined) out.push('token');
+    if (this.#deps.config.users.length > 0) out.push('password');
+    return out;
   }
 
   #cookie(session: Session): string {

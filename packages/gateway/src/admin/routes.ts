@@ -67,7 +67,7 @@ export interface AdminRouteSpec {
   readonly path: string;
   readonly summary: string;
   readonly tag: string;
-  /** The login call: the only route reachable without a session. */
+  /** Reachable without a session: the login call and the list of login methods. */
   readonly public?: boolean;
   /** Audit action of a state-changing route. */
   readonly action?: string;
@@ -96,6 +96,18 @@ export const ADMIN_ROUTES = [
     ]),
     status: 200,
     response: sessionSchema,
+  },
+  {
+    // Public like the login: a login page opens on the form that can succeed. It tells no more
+    // than the login form itself would (which kinds of credential are accepted), nothing about them.
+    id: 'loginMethods',
+    method: 'GET',
+    path: '/session/methods',
+    tag: 'session',
+    summary: 'The login methods this gateway accepts (admin token, user name and password)',
+    public: true,
+    status: 200,
+    response: z.object({ methods: z.array(z.enum(['token', 'password'])) }),
   },
   { id: 'getSession', method: 'GET', path: '/session', tag: 'session', summary: 'The current session', status: 200, response: sessionSchema },
   { id: 'logout', method: 'DELETE', path: '/session', tag: 'session', summary: 'Log out (clears the cookie)', action: 'session.logout', status: 204 },
