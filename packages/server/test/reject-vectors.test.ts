@@ -122,6 +122,22 @@ describe('reject.json through the verifier', () => {
   }
 });
 
+// Cases HTTP/1.1 cannot carry as written (Node trims field values, refuses control characters and
+// reads values as latin1; a raw non-ASCII target is not a valid request line): the verifier checks
+// them above. Named here, so a vector that silently stops being sent over HTTP fails this test.
+const NOT_CARRIED_BY_HTTP = [
+  'target with non-ASCII characters (not percent-encoded)',
+  'Content-Type of 256 characters after a leading space: 257 as received (the limit counts before trimming)',
+  'Content-Encoding " IDENTITY<HTAB>": trimmed of spaces and tabs, compared case-insensitively (accepted)',
+  'Content-Encoding "identity" followed by a vertical tab (not trimmed)',
+  'Content-Encoding "ıdentity" (U+0131, dotless i: only ASCII letters compare case-insensitively)',
+];
+
+test('every reject.json case goes over HTTP but the few HTTP/1.1 cannot carry, which are named', () => {
+  const notCarried = reject.cases.filter((c) => !carriedByHttp(c.request)).map((c) => c.description);
+  assert.deepEqual(notCarried, NOT_CARRIED_BY_HTTP);
+});
+
 for (const adapter of ADAPTERS) {
   describe(`reject.json through ${adapter} over HTTP`, () => {
     let server: RunningServer;
@@ -134,9 +150,8 @@ for (const adapter of ADAPTERS) {
     });
     after(() => server.close());
 
-    for (const c of reject.cases) {
-      const skip = carriedByHttp(c.request) ? false : 'HTTP/1.1 cannot carry this request as written (checked through the verifier above)';
-      test(`${c.description} → ${c.expectedCode ?? 'accepted'}`, { skip }, async () => {
+    for (const c of reject.cases.filter((x) => carriedByHttp(x.request))) {
+      test(`${c.description} → ${c.expectedCode ?? 'accepted'}`, async () => {
         clock = c.now;
         store = new MemoryNonceStore();
         // A case that changes the server's limits gets a server of its own.
