@@ -2,19 +2,12 @@
 // the registry the commands wrote to.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DeviceRepository, MasterKeyRing, openDeviceDatabase } from '@wxseal/devices';
 import type { DeviceEnv, DeviceIo } from '../src/commands/device.js';
 import { limitConcurrency, runProcess } from '../../../tests/support/processes.js';
+import { bin, root, type RunResult } from './cli-run.js';
 
-export const root = fileURLToPath(new URL('../../../', import.meta.url));
-export const bin = join(root, 'packages/cli/bin/wxseal.js');
-
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export { bin, root, type RunResult };
 
 /** Fails with a clear message when the compiled CLI the bin runs is older than its sources. */
 export function assertBuildIsFresh(): void {
