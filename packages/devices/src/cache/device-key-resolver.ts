@@ -1,10 +1,13 @@
 import { LRUCache } from 'lru-cache';
 import type { Redis } from 'ioredis';
-import { MAX_SECRET_BYTES, MIN_SECRET_BYTES, WxsealError } from '@wxseal/protocol';
-import type { ClientCredential, ClientSecret, KeyResolver } from '@wxseal/server';
+import { WxsealError } from '@wxseal/protocol';
+import type { ClientCredential, KeyResolver } from '@wxseal/server';
 import type { DeviceChangeKind, DeviceKeyRecord, DeviceKeySource, DeviceStoreEvents } from '../store/types.js';
 import { SerialBloom, type BloomRebuildResult } from './bloom.js';
-import { decodeCacheValue, encodeCacheValue, type CachedDeviceKey } from './codec.js';
+import { BloomUpkeep } from './bloom-upkeep.js';
+import { cacheValueOf, checkRecord, credentialAt, deviceEntry, type L1Entry, type UnknownEntry } from './cache-entries.js';
+import { InvalidationBus, type InvalidationKind, type InvalidationResult } from './invalidation-bus.js';
+import { RedisL2 } from './redis-l2.js';
 import { withTimeout } from './timeout.js';
 
 /** Where a background failure happened, for DeviceKeyResolverOptions.onError. */
@@ -95,48 +98,26 @@ export interface DeviceKeyCacheStats {
   subscribed: boolean;
 }
 
-type Counter = Exclude<
-  keyof DeviceKeyCacheStats,
-  'l1Entries' | 'inFlight' | 'invalidationsPending' | 'bloomReady' | 'bloomItems' | 'bloomBytes' | 'bloomEstimatedFalsePositiveRate' | 'redisReady' | 'subscribed'
->;
-
-export interface InvalidationResult {
-  /** Redis confirmed the delete and the publication. False: only this instance knows yet; it retries when Redis is back. */
-  propagated: boolean;
-  /** Instances (subscribed connections) the message reached, this one included. */
-  subscribers: number;
+/** The resolver's own counters; the others are kept by its parts (L2, invalidation bus, Bloom upkeep). */
+interface LookupCounters {
+  lookups: number;
+  bloomReject: number;
+  l1Hit: number;
+  negativeHit: number;
+  l3Load: number;
+  l3NotFound: number;
+  coalesced: number;
+  staleServed: number;
+  errors: number;
+  l3Errors: number;
+  l1Flushes: number;
 }
-
-interface DeviceEntry {
-  kind: 'device';
-  credential: ClientCredential;
-  /** The credential with the previous key too, used while its grace period runs. */
-  withPrevious: ClientCredential | undefined;
-  previousNotAfter: number;
-  freshUntil: number;
-  staleUntil: number;
-  /** After a failed refresh: serve stale without retrying until then. */
-  retryAt: number;
-}
-interface UnknownEntry {
-  kind: 'unknown';
-  freshUntil: number;
-}
-type L1Entry = DeviceEntry | UnknownEntry;
 
 interface Flight {
   promise: Promise<L1Entry>;
   /** Set when an invalidation or flush happens during the load: its result must not be cached. */
   invalidated: boolean;
 }
-
-// Writes the L2 value unless an invalidation left a tombstone: a load that read the database
-// before a revocation and writes after the invalidation's DEL cannot put the old state back.
-const SET_UNLESS_TOMBSTONE = `if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1`;
-
-const MAX_PENDING_INVALIDATIONS = 100_000;
 
 const configError = (message: string): never => {
   throw new WxsealError('WXSEAL_CONFIG_INVALID', message);
@@ -148,17 +129,18 @@ function positive(value: number | undefined, fallback: number, name: string, all
   return v;
 }
 
-const validKey = (key: unknown): key is Uint8Array =>
-  key instanceof Uint8Array && key.length >= MIN_SECRET_BYTES && key.length <= MAX_SECRET_BYTES;
-
 /**
  * KeyResolver for per-device keys (一机一密), the device SERIAL being the key id. Lookup order:
  * Bloom filter of known serials (a serial not in it is unknown, with no I/O at all) → L1
  * in-process LRU → L2 Redis (encrypted, shared by all instances) → L3 source. Concurrent misses
  * of one serial share one load. Writers call invalidate() after changing the database (cache-aside);
- * every instance drops its L1 entry on the pub/sub message. When Redis fails the source is asked
- * directly; when the source fails too, known keys are served stale for a bounded time and anything
- * else throws (the verifier answers 503 WXSEAL_KEY_STORE_UNAVAILABLE).
+ * every instance drops its L1 entry on the message of the invalidation bus. When Redis fails the
+ * source is asked directly; when the source fails too, known keys are served stale for a bounded
+ * time and anything else throws (the verifier answers 503 WXSEAL_KEY_STORE_UNAVAILABLE).
+ *
+ * Its parts: RedisL2 (redis-l2.ts), the InvalidationBus between instances (invalidation-bus.ts),
+ * the BloomUpkeep that keeps the filter in step with the source (bloom-upkeep.ts), and what the
+ * caches hold (cache-entries.ts). This class is the lookup path and the API.
  */
 export class DeviceKeyResolver implements KeyResolver {
   readonly prefix: string;
@@ -177,34 +159,20 @@ export class DeviceKeyResolver implements KeyResolver {
 
   readonly #source: DeviceKeySource;
   readonly #redis: Redis | undefined;
-  #subscriber: Redis | undefined;
-  readonly #ownsSubscriber: boolean;
-  readonly #cacheKey: Buffer | undefined;
   readonly #now: () => number;
   readonly #onError: ((error: unknown, component: DeviceKeyCacheComponent) => void) | undefined;
   readonly #bloom: SerialBloom;
+  readonly #bloomUpkeep: BloomUpkeep;
   readonly #l1: LRUCache<string, L1Entry>;
+  readonly #l2: RedisL2 | undefined;
+  readonly #bus: InvalidationBus;
   readonly #inflight = new Map<string, Flight>();
-  readonly #pending = new Map<string, 'inv' | 'act'>();
-  readonly #background = new Set<Promise<unknown>>();
-  readonly #c: Record<Counter, number> = {
-    lookups: 0, bloomReject: 0, l1Hit: 0, negativeHit: 0, l2Hit: 0, l2Miss: 0, l3Load: 0, l3NotFound: 0,
-    coalesced: 0, staleServed: 0, errors: 0, l2Errors: 0, l3Errors: 0, invalidationsSent: 0,
-    invalidationsReceived: 0, l1Flushes: 0, bloomRebuilds: 0, bloomRebuildErrors: 0,
+  readonly #c: LookupCounters = {
+    lookups: 0, bloomReject: 0, l1Hit: 0, negativeHit: 0, l3Load: 0, l3NotFound: 0,
+    coalesced: 0, staleServed: 0, errors: 0, l3Errors: 0, l1Flushes: 0,
   };
   #started: Promise<void> | undefined;
   #closed = false;
-  #subscribed = false;
-  #everSubscribed = false;
-  /** A subscription attempt failed: messages may have been missed since. */
-  #missed = false;
-  /** Count of subscriber connection losses; a subscription belongs to one connection. */
-  #generation = 0;
-  #subscribedGeneration = -1;
-  #rebuildTimer: NodeJS.Timeout | undefined;
-  #reconnectTimer: NodeJS.Timeout | undefined;
-  #retryTimer: NodeJS.Timeout | undefined;
-  #rebuildAgain = false;
 
   constructor(options: DeviceKeyResolverOptions) {
     if (!options || typeof options.source?.load !== 'function' || typeof options.source.serials !== 'function') {
@@ -212,12 +180,9 @@ export class DeviceKeyResolver implements KeyResolver {
     }
     this.#source = options.source;
     this.#redis = options.redis;
-    if (this.#redis) {
-      if (!(options.cacheKey instanceof Uint8Array) || options.cacheKey.length !== 32) configError('cacheKey must be 32 bytes when redis is given');
-      this.#cacheKey = Buffer.from(options.cacheKey!);
+    if (this.#redis && (!(options.cacheKey instanceof Uint8Array) || options.cacheKey.length !== 32)) {
+      configError('cacheKey must be 32 bytes when redis is given');
     }
-    this.#subscriber = options.subscriber;
-    this.#ownsSubscriber = options.subscriber === undefined && this.#redis !== undefined;
     this.prefix = options.prefix ?? 'wxseal:devkey:';
     this.channel = options.channel ?? `${this.prefix}events`;
     this.l1TtlMs = positive(options.l1TtlMs, 60_000, 'l1TtlMs');
@@ -252,6 +217,41 @@ export class DeviceKeyResolver implements KeyResolver {
       updateAgeOnGet: false,
       perf: { now: this.#now },
     });
+    this.#bloomUpkeep = new BloomUpkeep({
+      bloom: this.#bloom,
+      source: this.#source,
+      intervalMs: this.bloomRebuildIntervalMs,
+      soonJitterMs: this.reconnectRebuildJitterMs,
+      report: (error) => this.#report(error, 'bloom'),
+    });
+    if (this.#redis) {
+      this.#l2 = new RedisL2({
+        redis: this.#redis,
+        cacheKey: Buffer.from(options.cacheKey!),
+        prefix: this.prefix,
+        ttlMs: this.l2TtlMs,
+        timeoutMs: this.redisTimeoutMs,
+        report: (error) => this.#report(error, 'redis'),
+      });
+    }
+    this.#bus = new InvalidationBus({
+      redis: this.#redis,
+      subscriber: options.subscriber,
+      prefix: this.prefix,
+      channel: this.channel,
+      tombstoneMs: this.tombstoneMs,
+      timeoutMs: this.redisTimeoutMs,
+      listener: {
+        changed: (kind, serial) => this.#changed(kind, serial),
+        missed: () => {
+          // What L1 holds may predate a revocation, and an activation may be missing from the Bloom
+          // filter (its device would get WXSEAL_UNKNOWN_KEY_ID until a rebuild): flush, rebuild soon.
+          this.flushL1();
+          this.#bloomUpkeep.rebuildSoon();
+        },
+      },
+      report: (error, component) => this.#report(error, component),
+    });
   }
 
   /**
@@ -266,32 +266,9 @@ export class DeviceKeyResolver implements KeyResolver {
   }
 
   async #start(): Promise<void> {
-    this.#redis?.on('ready', this.#onRedisReady);
-    // Created here, not in the constructor: a resolver that is never started opens no connection.
-    if (this.#ownsSubscriber) this.#subscriber = this.#redis!.duplicate();
-    const sub = this.#subscriber;
-    if (sub) {
-      sub.on('message', this.#onMessage);
-      sub.on('ready', this.#onSubscriberReady);
-      sub.on('close', this.#onSubscriberClose);
-      if (this.#ownsSubscriber) sub.on('error', this.#onSubscriberError);
-    }
-    this.#scheduleRebuild();
-    await Promise.all([this.#redisReady(), this.#subscribe(), this.rebuildBloom()]);
-  }
-
-  /**
-   * Lookups skip a Redis that is not ready (they never queue behind a connection attempt), so a
-   * lazyConnect client would never be connected by them: connect it, and give it redisTimeoutMs.
-   */
-  async #redisReady(): Promise<void> {
-    const redis = this.#redis;
-    if (!redis || redis.status === 'ready') return;
-    if (redis.status === 'wait') redis.connect().catch((err: unknown) => this.#report(err, 'redis'));
-    let onReady: (() => void) | undefined;
-    await withTimeout(() => new Promise<void>((resolve) => redis.once('ready', (onReady = resolve))), this.redisTimeoutMs, 'Redis')
-      .catch(() => undefined) // not ready yet: the resolver works without L2 until it is
-      .finally(() => onReady && redis.off('ready', onReady));
+    this.#bus.attach();
+    this.#bloomUpkeep.schedulePeriodic();
+    await Promise.all([this.#l2?.connect(), this.#bus.subscribe(), this.rebuildBloom()]);
   }
 
   async resolve(serial: string): Promise<ClientCredential | undefined> {
@@ -328,14 +305,14 @@ export class DeviceKeyResolver implements KeyResolver {
    */
   async invalidate(serial: string): Promise<InvalidationResult> {
     this.#evict(serial);
-    return this.#announce('inv', serial);
+    return this.#bus.announce('inv', serial);
   }
 
   /** For the activation path, after the device is in the database: every instance adds it to its Bloom filter. */
   async onActivated(serial: string): Promise<InvalidationResult> {
     this.#bloom.add(serial);
     this.#evict(serial); // a lookup before activation may have left a negative entry
-    return this.#announce('act', serial);
+    return this.#bus.announce('act', serial);
   }
 
   /**
@@ -358,16 +335,8 @@ export class DeviceKeyResolver implements KeyResolver {
   }
 
   /** Rebuilds the Bloom filter from `source.serials()` (joins a rebuild already running). */
-  async rebuildBloom(): Promise<BloomRebuildResult> {
-    try {
-      const result = await this.#bloom.rebuild(this.#source.serials());
-      this.#c.bloomRebuilds++;
-      return result;
-    } catch (err) {
-      this.#c.bloomRebuildErrors++;
-      this.#report(err, 'bloom');
-      throw err;
-    }
+  rebuildBloom(): Promise<BloomRebuildResult> {
+    return this.#bloomUpkeep.rebuild();
   }
 
   /** Empties L1 (all instances' invalidations may have been missed). Loads in flight are not cached. */
@@ -385,17 +354,38 @@ export class DeviceKeyResolver implements KeyResolver {
 
   stats(): DeviceKeyCacheStats {
     const filter = this.#bloom.filter;
+    const l2 = this.#l2?.counts ?? { hits: 0, misses: 0, errors: 0 };
+    const bus = this.#bus.counts;
+    const c = this.#c;
     return {
-      ...this.#c,
+      lookups: c.lookups,
+      bloomReject: c.bloomReject,
+      l1Hit: c.l1Hit,
+      negativeHit: c.negativeHit,
+      l2Hit: l2.hits,
+      l2Miss: l2.misses,
+      l3Load: c.l3Load,
+      l3NotFound: c.l3NotFound,
+      coalesced: c.coalesced,
+      staleServed: c.staleServed,
+      errors: c.errors,
+      // The invalidation transaction is a Redis command too.
+      l2Errors: l2.errors + bus.redisErrors,
+      l3Errors: c.l3Errors,
+      invalidationsSent: bus.sent,
+      invalidationsReceived: bus.received,
+      l1Flushes: c.l1Flushes,
+      bloomRebuilds: this.#bloomUpkeep.counts.rebuilds,
+      bloomRebuildErrors: this.#bloomUpkeep.counts.errors,
       l1Entries: this.#l1.size,
       inFlight: this.#inflight.size,
-      invalidationsPending: this.#pending.size,
+      invalidationsPending: this.#bus.pending,
       bloomReady: this.#bloom.ready,
       bloomItems: filter.count,
       bloomBytes: filter.byteLength,
       bloomEstimatedFalsePositiveRate: filter.estimatedFalsePositiveRate,
       redisReady: this.#redis?.status === 'ready',
-      subscribed: this.#subscribed,
+      subscribed: this.#bus.subscribed,
     };
   }
 
@@ -403,23 +393,8 @@ export class DeviceKeyResolver implements KeyResolver {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#rebuildTimer);
-    clearTimeout(this.#reconnectTimer);
-    clearTimeout(this.#retryTimer);
-    this.#redis?.off('ready', this.#onRedisReady);
-    const sub = this.#subscriber;
-    if (sub) {
-      sub.off('message', this.#onMessage);
-      sub.off('ready', this.#onSubscriberReady);
-      sub.off('close', this.#onSubscriberClose);
-      if (this.#ownsSubscriber) {
-        sub.disconnect(); // its 'error' listener stays: a late error event must not go unheard
-      } else if (sub.status === 'ready') {
-        await withTimeout(() => sub.unsubscribe(this.channel), this.redisTimeoutMs, 'Redis').catch(() => undefined);
-      }
-    }
-    this.#subscribed = false;
-    await Promise.allSettled([...this.#background]);
+    this.#bloomUpkeep.close();
+    await Promise.all([this.#bus.close(), this.#l2?.settle()]);
   }
 
   // ---- loading --------------------------------------------------------------------------------
@@ -467,9 +442,8 @@ export class DeviceKeyResolver implements KeyResolver {
   }
 
   async #fetch(serial: string, flight: Flight): Promise<L1Entry> {
-    const cached = await this.#readL2(serial);
+    const cached = await this.#l2?.read(serial);
     if (cached) {
-      this.#c.l2Hit++;
       const entry = deviceEntry(serial, cached, this.#now(), this.l1TtlMs, this.staleIfErrorMs);
       if (!flight.invalidated) this.#l1.set(serial, entry);
       return entry;
@@ -496,66 +470,18 @@ export class DeviceKeyResolver implements KeyResolver {
     const entry = deviceEntry(serial, value, now, this.l1TtlMs, this.staleIfErrorMs);
     if (!flight.invalidated) {
       this.#l1.set(serial, entry);
-      this.#writeL2(serial, value);
+      this.#l2?.write(serial, value);
     }
     return entry;
   }
 
-  /** The L2 value, or undefined on a miss, an error, a timeout or a Redis that is not ready (never throws). */
-  async #readL2(serial: string): Promise<CachedDeviceKey | undefined> {
-    const redis = this.#redis;
-    // Not ready: skip at once rather than queue behind a reconnect.
-    if (!redis || redis.status !== 'ready') return undefined;
-    try {
-      const blob = await withTimeout(() => redis.getBuffer(this.#valueKey(serial)), this.redisTimeoutMs, 'Redis');
-      if (blob === null) {
-        this.#c.l2Miss++;
-        return undefined;
-      }
-      const value = decodeCacheValue(this.#cacheKey!, serial, blob);
-      if (value === undefined) {
-        // Another cache key (rotated) or tampering: treat as a miss; the next load overwrites it.
-        this.#c.l2Errors++;
-        this.#report(new Error(`the Redis value of ${serial} does not decrypt under the cache key`), 'redis');
-      }
-      return value;
-    } catch (err) {
-      this.#c.l2Errors++;
-      this.#report(err, 'redis');
-      return undefined;
-    }
-  }
-
-  /** Fire and forget: the answer does not wait for the cache fill. */
-  #writeL2(serial: string, value: CachedDeviceKey): void {
-    const redis = this.#redis;
-    if (!redis || redis.status !== 'ready') return;
-    const blob = encodeCacheValue(this.#cacheKey!, serial, value);
-    const write = withTimeout(
-      () => redis.eval(SET_UNLESS_TOMBSTONE, 2, this.#valueKey(serial), this.#tombstoneKey(serial), blob, this.l2TtlMs),
-      this.redisTimeoutMs,
-      'Redis',
-    ).then(
-      () => undefined,
-      (err: unknown) => {
-        this.#c.l2Errors++;
-        this.#report(err, 'redis');
-      },
-    );
-    this.#background.add(write);
-    void write.finally(() => this.#background.delete(write));
-  }
-
-  // The {serial} hash tag keeps a value and its tombstone in one Redis Cluster slot.
-  #valueKey(serial: string): string {
-    return `${this.prefix}{${serial}}`;
-  }
-
-  #tombstoneKey(serial: string): string {
-    return `${this.prefix}{${serial}}:tomb`;
-  }
-
   // ---- invalidation ---------------------------------------------------------------------------
+
+  /** A message of the bus (this instance's own included). */
+  #changed(kind: InvalidationKind, serial: string): void {
+    if (kind === 'act') this.#bloom.add(serial);
+    this.#evict(serial);
+  }
 
   #evict(serial: string): void {
     this.#l1.delete(serial);
@@ -568,157 +494,6 @@ export class DeviceKeyResolver implements KeyResolver {
     }
   }
 
-  async #announce(type: 'inv' | 'act', serial: string): Promise<InvalidationResult> {
-    const redis = this.#redis;
-    if (!redis) return { propagated: false, subscribers: 0 };
-    if (redis.status !== 'ready') {
-      this.#remember(type, serial);
-      return { propagated: false, subscribers: 0 };
-    }
-    try {
-      const results = await withTimeout(
-        () =>
-          redis
-            .multi()
-            .del(this.#valueKey(serial))
-            .set(this.#tombstoneKey(serial), '1', 'PX', this.tombstoneMs)
-            .publish(this.channel, `${type}:${serial}`)
-            .exec(),
-        this.redisTimeoutMs,
-        'Redis',
-      );
-      if (!results) throw new Error('the invalidation transaction was aborted');
-      for (const [err] of results) if (err) throw err;
-      if (this.#pending.get(serial) === type || type === 'act') this.#pending.delete(serial);
-      this.#c.invalidationsSent++;
-      return { propagated: true, subscribers: Number(results[2]?.[1] ?? 0) };
-    } catch (err) {
-      this.#c.l2Errors++;
-      this.#report(err, 'redis');
-      this.#remember(type, serial);
-      return { propagated: false, subscribers: 0 };
-    }
-  }
-
-  #remember(type: 'inv' | 'act', serial: string): void {
-    // 'act' implies 'inv', so it wins when both are pending.
-    if (this.#pending.get(serial) === 'act') return;
-    this.#pending.delete(serial);
-    if (this.#pending.size >= MAX_PENDING_INVALIDATIONS) {
-      const oldest = this.#pending.keys().next().value as string;
-      this.#pending.delete(oldest);
-      this.#report(new Error(`too many invalidations waiting for Redis; ${oldest} relies on the L1 TTL`), 'redis');
-    }
-    this.#pending.set(serial, type);
-  }
-
-  readonly #onRedisReady = (): void => {
-    if (this.#pending.size === 0 || this.#closed) return;
-    const job = (async () => {
-      for (const [serial, type] of [...this.#pending]) {
-        if (this.#closed || this.#redis?.status !== 'ready') return;
-        if ((await this.#announce(type, serial)).propagated === false) return;
-      }
-    })();
-    this.#background.add(job);
-    void job.finally(() => this.#background.delete(job));
-  };
-
-  readonly #onMessage = (channel: string, message: string): void => {
-    if (channel !== this.channel) return;
-    const colon = message.indexOf(':');
-    const type = message.slice(0, colon);
-    const serial = message.slice(colon + 1);
-    if (colon < 0 || serial.length === 0) return;
-    if (type === 'act') this.#bloom.add(serial);
-    else if (type !== 'inv') return;
-    this.#c.invalidationsReceived++;
-    this.#evict(serial);
-  };
-
-  /** Subscribes to the channel; after a (re)connection also flushes L1, since messages may have been missed. */
-  async #subscribe(): Promise<void> {
-    const sub = this.#subscriber;
-    if (!sub || this.#closed) return;
-    try {
-      await withTimeout(() => sub.subscribe(this.channel), this.redisTimeoutMs, 'Redis');
-    } catch (err) {
-      this.#report(err, 'subscriber');
-      this.#missed = true;
-      // A reconnection emits 'ready' and tries again; a connection that is up but slow does not.
-      if (sub.status === 'ready' && !this.#retryTimer) {
-        this.#retryTimer = setTimeout(() => {
-          this.#retryTimer = undefined;
-          if (!this.#subscribed) void this.#subscribe();
-        }, 1000);
-        this.#retryTimer.unref();
-      }
-      return;
-    }
-    if (this.#closed || this.#subscribedGeneration === this.#generation) return; // already in place on this connection
-    const gap = this.#everSubscribed || this.#missed;
-    this.#subscribed = true;
-    this.#everSubscribed = true;
-    this.#missed = false;
-    this.#subscribedGeneration = this.#generation;
-    if (gap) {
-      // Messages sent while no subscription was in place are lost: what L1 holds may predate a
-      // revocation, and an activation may be missing from the Bloom filter (its device would get
-      // WXSEAL_UNKNOWN_KEY_ID until a rebuild). Rebuild soon, at a random delay so instances do not
-      // scan the database together.
-      this.flushL1();
-      this.#scheduleReconnectRebuild();
-    }
-  }
-
-  readonly #onSubscriberReady = (): void => {
-    // ioredis emits 'ready' before it resubscribes by itself: subscribe here and flush once confirmed.
-    void this.#subscribe();
-  };
-
-  readonly #onSubscriberClose = (): void => {
-    this.#generation++;
-    this.#subscribed = false;
-  };
-
-  readonly #onSubscriberError = (err: unknown): void => {
-    this.#report(err, 'subscriber');
-  };
-
-  // ---- Bloom maintenance ----------------------------------------------------------------------
-
-  #scheduleRebuild(): void {
-    if (this.bloomRebuildIntervalMs === 0 || this.#closed) return;
-    // ±10 % jitter, so instances started together do not scan the database together.
-    const delay = this.bloomRebuildIntervalMs * (0.9 + 0.2 * Math.random());
-    this.#rebuildTimer = setTimeout(() => {
-      void this.#backgroundRebuild().finally(() => this.#scheduleRebuild());
-    }, delay);
-    this.#rebuildTimer.unref();
-  }
-
-  #scheduleReconnectRebuild(): void {
-    if (this.#closed || this.#reconnectTimer) return;
-    this.#reconnectTimer = setTimeout(() => {
-      this.#reconnectTimer = undefined;
-      void this.#backgroundRebuild();
-    }, Math.random() * this.reconnectRebuildJitterMs);
-    this.#reconnectTimer.unref();
-  }
-
-  async #backgroundRebuild(): Promise<void> {
-    if (this.#closed) return;
-    if (this.#bloom.rebuilding) {
-      // The running one may have read past serials activated since: run once more after it.
-      this.#rebuildAgain = true;
-      return;
-    }
-    do {
-      this.#rebuildAgain = false;
-      await this.rebuildBloom().catch(() => undefined); // counted and reported; the old filter stays
-    } while (this.#rebuildAgain && !this.#closed);
-  }
-
   #report(error: unknown, component: DeviceKeyCacheComponent): void {
     try {
       this.#onError?.(error, component);
@@ -726,61 +501,4 @@ export class DeviceKeyResolver implements KeyResolver {
       // A failing logger must not change an answer.
     }
   }
-}
-
-/** The credential to answer with at `nowMs`: the previous key only while its grace period runs. */
-function credentialAt(entry: DeviceEntry, nowMs: number): ClientCredential {
-  return entry.withPrevious !== undefined && Math.floor(nowMs / 1000) <= entry.previousNotAfter ? entry.withPrevious : entry.credential;
-}
-
-function deviceEntry(serial: string, value: CachedDeviceKey, now: number, ttlMs: number, staleMs: number): DeviceEntry {
-  const entry: DeviceEntry = {
-    kind: 'device',
-    credential: Object.freeze({ keyId: serial, secrets: Object.freeze([]), revoked: true }),
-    withPrevious: undefined,
-    previousNotAfter: 0,
-    freshUntil: now + ttlMs,
-    staleUntil: now + ttlMs + staleMs,
-    retryAt: 0,
-  };
-  if (value.status === 'active' && value.currentKey) {
-    const current: ClientSecret = Object.freeze({ id: 'current', secret: value.currentKey });
-    entry.credential = Object.freeze({ keyId: serial, secrets: Object.freeze([current]) });
-    if (value.previousKey && value.previousKeyNotAfter !== undefined) {
-      const previous: ClientSecret = Object.freeze({ id: 'previous', secret: value.previousKey, notAfter: value.previousKeyNotAfter });
-      entry.withPrevious = Object.freeze({ keyId: serial, secrets: Object.freeze([current, previous]) });
-      entry.previousNotAfter = value.previousKeyNotAfter;
-    }
-  }
-  return entry;
-}
-
-/** A record from the source, checked: one that is malformed or answers for another serial is a store failure (fail closed). */
-function checkRecord(serial: string, record: DeviceKeyRecord | undefined): DeviceKeyRecord | undefined {
-  if (record === undefined || record === null) return undefined;
-  if (typeof record !== 'object' || record.serial !== serial) throw new Error('the device key source answered for another serial');
-  if (record.status !== 'active' && record.status !== 'revoked') throw new Error(`the device key source gave an unknown status for ${serial}`);
-  if (record.status === 'active' && !validKey(record.currentKey)) throw new Error(`the device key source gave an invalid key for ${serial}`);
-  return record;
-}
-
-/** What L1 and L2 keep of a record: copies of the keys (the source may reuse its buffers), none when revoked. */
-function cacheValueOf(record: DeviceKeyRecord, report: ((error: unknown) => void) | undefined): CachedDeviceKey {
-  const value: CachedDeviceKey = {
-    status: record.status,
-    keyVersion: Number.isFinite(record.keyVersion) ? record.keyVersion : 0,
-    updatedAt: Number.isFinite(record.updatedAt) ? record.updatedAt : 0,
-  };
-  if (record.status !== 'active') return value;
-  value.currentKey = Buffer.from(record.currentKey);
-  if (record.previousKey !== undefined && record.previousKey !== null) {
-    if (validKey(record.previousKey) && Number.isFinite(record.previousKeyNotAfter)) {
-      value.previousKey = Buffer.from(record.previousKey);
-      value.previousKeyNotAfter = record.previousKeyNotAfter!;
-    } else {
-      // A previous key with no end to its grace period would stay valid forever: not served.
-      report?.(new Error(`the previous key of ${record.serial} has no valid previousKeyNotAfter; it is not served`));
-    }
-  }
-  return value;
 }

@@ -4,8 +4,8 @@ export {
   type DeviceKeyCacheComponent,
   type DeviceKeyCacheStats,
   type DeviceKeyResolverOptions,
-  type InvalidationResult,
 } from './device-key-resolver.js';
+export type { InvalidationResult } from './invalidation-bus.js';
 export {
   BloomFilter,
   MAX_BLOOM_BITS,
