@@ -188,7 +188,7 @@ export async function startFixture(options: FixtureOptions): Promise<Fixture> {
         if (parsed.keyId !== keys.keyId) throw new WxsealError('WXSEAL_UNKNOWN_KEY_ID', 'unknown key id');
         if (parsed.mode === 'sealed') {
           if (parsed.serverKeyId !== keys.serverKeyId) throw new WxsealError('WXSEAL_UNKNOWN_SERVER_KEY', 'unknown server key');
-          if (parsed.wrappedKey?.length !== wrappedKeyLength(keys.privateKey)) throw new WxsealError('WXSEAL_MALFORMED_HEADER', 'wrapped key length');
+          if (parsed.wrappedKey.length !== wrappedKeyLength(keys.privateKey)) throw new WxsealError('WXSEAL_MALFORMED_HEADER', 'wrapped key length');
         }
         verifyRequestSignature(parsed, wireBody, [keys.secret]);
         if (nonces.has(parsed.nonce)) throw new WxsealError('WXSEAL_REPLAYED_NONCE', 'nonce seen');
@@ -199,7 +199,7 @@ export async function startFixture(options: FixtureOptions): Promise<Fixture> {
         let contentType: string | undefined;
         let identity: WechatIdentity | undefined;
         if (parsed.mode === 'sealed') {
-          sessionKey = unwrapSessionKey(keys.privateKey, parsed.wrappedKey!);
+          sessionKey = unwrapSessionKey(keys.privateKey, parsed.wrappedKey);
           const opened = openSealedRequest(parsed, sessionKey, wireBody);
           body = opened.body;
           contentType = opened.meta.contentType;
@@ -218,8 +218,8 @@ export async function startFixture(options: FixtureOptions): Promise<Fixture> {
           nonce: parsed.nonce,
           timestamp: parsed.timestampSeconds,
           signature: header('wxseal-signature') as string,
-          wrappedKey: parsed.wrappedKeyHeader,
-          iv: parsed.ivHeader,
+          wrappedKey: parsed.mode === 'sealed' ? parsed.wrappedKeyHeader : '',
+          iv: parsed.mode === 'sealed' ? parsed.ivHeader : '',
           traceparent: parsed.traceparent,
           contentType,
           identity,

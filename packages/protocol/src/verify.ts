@@ -10,9 +10,8 @@ import { decodePayload, type PayloadMeta } from './payload.js';
 /** Reads one header by lower-case name, as Node's IncomingHttpHeaders does. */
 export type HeaderGetter = (name: string) => string | string[] | undefined;
 
-/** A request whose headers passed the syntax step (SPEC.md section 9, step 2). */
-export interface ParsedRequest {
-  mode: Mode;
+/** The fields every request has once its headers passed the syntax step (SPEC.md section 9, step 2). */
+interface ParsedRequestBase {
   method: string;
   path: string;
   rawQuery: string;
@@ -23,15 +22,32 @@ export interface ParsedRequest {
   signature: Buffer;
   contentType: string;
   traceparent: string;
-  /** Sign-only mode: the raw Wxseal-Identity value (decoded after the signature verifies). */
-  identityHeader: string;
-  /** Sealed mode only: empty strings and undefined otherwise. */
-  serverKeyId: string;
-  wrappedKeyHeader: string;
-  wrappedKey: Buffer | undefined;
-  ivHeader: string;
-  iv: Buffer | undefined;
 }
+
+/** A sealed request past step 2: its envelope headers are present and decoded. */
+export interface SealedParsedRequest extends ParsedRequestBase {
+  mode: 'sealed';
+  serverKeyId: string;
+  /** Wxseal-Wrapped-Key as sent (what is signed) and its decoded bytes. */
+  wrappedKeyHeader: string;
+  wrappedKey: Buffer;
+  /** Wxseal-Iv as sent (what is signed) and its decoded 12 bytes. */
+  ivHeader: string;
+  iv: Buffer;
+}
+
+/** A sign-only request past step 2. */
+export interface SignedParsedRequest extends ParsedRequestBase {
+  mode: 'signed';
+  /** The raw Wxseal-Identity value, empty when absent (decoded only after the signature verifies). */
+  identityHeader: string;
+}
+
+/** A request whose headers passed the syntax step (SPEC.md section 9, step 2); `mode` tells which. */
+export type ParsedRequest = SealedParsedRequest | SignedParsedRequest;
+
+/** The parsed request a list of allowed modes can yield: `['sealed']` yields a SealedParsedRequest. */
+export type ParsedRequestOf<M extends Mode> = Extract<ParsedRequest, { mode: M }>;
 
 const missing = (name: string): never => {
   throw new WxsealError('WXSEAL_MISSING_HEADER', `${name} is required`);
@@ -69,7 +85,7 @@ const IDENTITY_ENCODING = /^identity$/i;
  * Step 2 of the verification order: every header present once, within its length and alphabet.
  * Pure string work, no lookups and no cryptography.
  */
-export function parseRequestHeaders(input: {
+export function parseRequestHeaders<M extends Mode = Mode>(input: {
   method: string;
   target: string;
   header: HeaderGetter;
@@ -78,8 +94,8 @@ export function parseRequestHeaders(input: {
    * and keeps only the first Content-Type, so duplicates are only visible here (SPEC.md section 4).
    */
   rawHeaders?: readonly string[];
-  allowedModes?: readonly Mode[];
-}): ParsedRequest {
+  allowedModes?: readonly M[];
+}): ParsedRequestOf<M> {
   const { header } = input;
   if (input.rawHeaders) rejectDuplicates(input.rawHeaders);
   const version = single(header, HEADERS.version) ?? missing(HEADERS.version);
@@ -90,7 +106,7 @@ export function parseRequestHeaders(input: {
   if (!(MODES as readonly string[]).includes(modeValue)) malformed('wxseal-mode must be sealed or signed');
   const mode = modeValue as Mode;
   if (!LIMITS.methodPattern.test(input.method)) malformed('request method breaks its syntax');
-  if (input.allowedModes && !input.allowedModes.includes(mode)) {
+  if (input.allowedModes && !(input.allowedModes as readonly Mode[]).includes(mode)) {
     throw new WxsealError('WXSEAL_MODE_NOT_ALLOWED', `this route does not accept ${mode} requests`);
   }
   if (mode === 'sealed' && input.method === 'HEAD') {
@@ -118,45 +134,34 @@ export function parseRequestHeaders(input: {
   const traceparentRaw = single(header, HEADERS.traceparent);
   if (traceparentRaw !== undefined && !TRACEPARENT_PATTERN.test(traceparentRaw)) malformed('traceparent breaks its syntax');
 
-  const parsed: ParsedRequest = {
-    mode,
-    method: input.method,
-    path,
-    rawQuery,
-    keyId,
-    timestamp,
-    timestampSeconds: Number(timestamp),
-    nonce,
-    signature,
-    contentType,
-    traceparent: traceparentRaw ?? '',
-    identityHeader: '',
-    serverKeyId: '',
-    wrappedKeyHeader: '',
-    wrappedKey: undefined,
-    ivHeader: '',
-    iv: undefined,
-  };
-
+  const traceparent = traceparentRaw ?? '';
+  const timestampSeconds = Number(timestamp);
+  let parsed: ParsedRequest;
   if (mode === 'sealed') {
     if (single(header, HEADERS.identity) !== undefined) malformed('wxseal-identity must not be sent in sealed mode');
     if (contentType !== SEALED_CONTENT_TYPE) malformed(`sealed requests must have content-type ${SEALED_CONTENT_TYPE}`);
-    parsed.serverKeyId = required(header, HEADERS.serverKeyId, LIMITS.idPattern);
-    parsed.wrappedKeyHeader = required(header, HEADERS.wrappedKey, WRAPPED_KEY_PATTERN);
-    parsed.wrappedKey = decodeHeaderBytes(HEADERS.wrappedKey, parsed.wrappedKeyHeader);
-    parsed.ivHeader = required(header, HEADERS.iv, IV_PATTERN);
-    parsed.iv = decodeHeaderBytes(HEADERS.iv, parsed.ivHeader, IV_BYTES);
+    const serverKeyId = required(header, HEADERS.serverKeyId, LIMITS.idPattern);
+    const wrappedKeyHeader = required(header, HEADERS.wrappedKey, WRAPPED_KEY_PATTERN);
+    const wrappedKey = decodeHeaderBytes(HEADERS.wrappedKey, wrappedKeyHeader);
+    const ivHeader = required(header, HEADERS.iv, IV_PATTERN);
+    const iv = decodeHeaderBytes(HEADERS.iv, ivHeader, IV_BYTES);
+    parsed = {
+      mode, method: input.method, path, rawQuery, keyId, timestamp, timestampSeconds, nonce, signature, contentType, traceparent,
+      serverKeyId, wrappedKeyHeader, wrappedKey, ivHeader, iv,
+    };
   } else {
     for (const name of [HEADERS.serverKeyId, HEADERS.wrappedKey, HEADERS.iv]) {
       if (single(header, name) !== undefined) malformed(`${name} must not be sent in signed mode`);
     }
     const identity = single(header, HEADERS.identity);
-    if (identity !== undefined) {
-      if (!IDENTITY_PATTERN.test(identity)) malformed('wxseal-identity breaks its syntax');
-      parsed.identityHeader = identity;
-    }
+    if (identity !== undefined && !IDENTITY_PATTERN.test(identity)) malformed('wxseal-identity breaks its syntax');
+    parsed = {
+      mode, method: input.method, path, rawQuery, keyId, timestamp, timestampSeconds, nonce, signature, contentType, traceparent,
+      identityHeader: identity ?? '',
+    };
   }
-  return parsed;
+  // The mode is one of allowedModes (checked above), so the request is of the narrower type.
+  return parsed as ParsedRequestOf<M>;
 }
 
 /** Headers that must appear at most once (SPEC.md section 4). */
@@ -197,7 +202,9 @@ export function checkTimestamp(timestampSeconds: number, nowSeconds: number, win
   }
 }
 
+/** The fields of the canonical request string (SPEC.md 5.2): the other mode's fields are empty. */
 export function signedFieldsOf(parsed: ParsedRequest, bodySha256: string): SignedRequestFields {
+  const sealed = parsed.mode === 'sealed' ? parsed : undefined;
   return {
     mode: parsed.mode,
     method: parsed.method,
@@ -207,10 +214,10 @@ export function signedFieldsOf(parsed: ParsedRequest, bodySha256: string): Signe
     nonce: parsed.nonce,
     keyId: parsed.keyId,
     contentType: parsed.contentType,
-    serverKeyId: parsed.serverKeyId,
-    wrappedKey: parsed.wrappedKeyHeader,
-    iv: parsed.ivHeader,
-    identity: parsed.identityHeader,
+    serverKeyId: sealed ? sealed.serverKeyId : '',
+    wrappedKey: sealed ? sealed.wrappedKeyHeader : '',
+    iv: sealed ? sealed.ivHeader : '',
+    identity: parsed.mode === 'signed' ? parsed.identityHeader : '',
     traceparent: parsed.traceparent,
     bodySha256,
   };
@@ -233,8 +240,9 @@ export function verifyRequestSignature(parsed: ParsedRequest, body: Uint8Array, 
 }
 
 /** Step 8 (sealed mode): decrypt the body with the unwrapped session key and split the framing. */
-export function openSealedRequest(parsed: ParsedRequest, sessionKey: Uint8Array, body: Uint8Array): { meta: PayloadMeta; body: Buffer } {
-  if (parsed.mode !== 'sealed' || !parsed.iv) throw new WxsealError('WXSEAL_MALFORMED_HEADER', 'not a sealed request');
+export function openSealedRequest(parsed: SealedParsedRequest, sessionKey: Uint8Array, body: Uint8Array): { meta: PayloadMeta; body: Buffer } {
+  // The type says sealed; a JavaScript caller may still pass a sign-only request.
+  if ((parsed as ParsedRequest).mode !== 'sealed' || !parsed.iv) throw new WxsealError('WXSEAL_MALFORMED_HEADER', 'not a sealed request');
   const aad = requestAad(parsed);
   return decodePayload(aesGcmDecrypt(sessionKey, parsed.iv, aad, body, 'WXSEAL_DECRYPT_FAILED'));
 }

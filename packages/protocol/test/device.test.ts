@@ -281,8 +281,9 @@ describe('round trips', () => {
     );
     const parsed = parseRequestHeaders({ method: 'POST', target: '/api/devices/telemetry', header: header(built.headers) });
     assert.equal(parsed.keyId, 'dev-0001');
+    assert.ok(parsed.mode === 'sealed');
     assert.equal(verifyRequestSignature(parsed, built.body, [deviceKey]), 0);
-    const sessionKey = unwrapSessionKey(privateKey, parsed.wrappedKey!);
+    const sessionKey = unwrapSessionKey(privateKey, parsed.wrappedKey);
     const opened = openSealedRequest(parsed, sessionKey, built.body);
     assert.equal(opened.body.toString(), '{"t":21.5}');
     assert.equal(opened.meta.contentType, 'application/json');

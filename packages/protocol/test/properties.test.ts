@@ -53,7 +53,7 @@ function build(input: RequestInput) {
 function verifyAndOpen(method: string, tgt: string, headers: Record<string, string>, body: Buffer) {
   const parsed = parseRequestHeaders({ method, target: tgt, header: (n) => headers[n] });
   verifyRequestSignature(parsed, body, [secret]);
-  if (parsed.mode === 'sealed') return openSealedRequest(parsed, unwrapSessionKey(privateKey, parsed.wrappedKey!), body);
+  if (parsed.mode === 'sealed') return openSealedRequest(parsed, unwrapSessionKey(privateKey, parsed.wrappedKey), body);
   return { meta: {}, body };
 }
 

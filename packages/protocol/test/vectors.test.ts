@@ -119,8 +119,9 @@ describe('seal-request.json', () => {
 
       // And the server side opens it back.
       const parsed = parseRequestHeaders({ method: i.method, target: i.target, header: (n) => c.expected.headers[n] });
+      assert.ok(parsed.mode === 'sealed');
       assert.equal(verifyRequestSignature(parsed, b(c.expected.sealedBody), [b(i.secret)]), 0);
-      const opened = openSealedRequest(parsed, unwrapSessionKey(priv, parsed.wrappedKey!), b(c.expected.sealedBody));
+      const opened = openSealedRequest(parsed, unwrapSessionKey(priv, parsed.wrappedKey), b(c.expected.sealedBody));
       assert.equal(b64u(opened.body), i.body);
       assert.deepEqual(opened.meta, meta);
     });
@@ -192,14 +193,14 @@ describe('reject.json (protocol-level steps; the full verifier is tested in @wxs
           if (parsed.keyId !== v.keyId) return 'WXSEAL_UNKNOWN_KEY_ID';
           if (parsed.mode === 'sealed') {
             if (parsed.serverKeyId !== key.serverKeyId) return 'WXSEAL_UNKNOWN_SERVER_KEY';
-            if (parsed.wrappedKey!.length !== key.bits / 8) return 'WXSEAL_MALFORMED_HEADER';
+            if (parsed.wrappedKey.length !== key.bits / 8) return 'WXSEAL_MALFORMED_HEADER';
           }
           verifyRequestSignature(parsed, body, [b(v.secret)]);
           const id = `${parsed.keyId} ${parsed.nonce}`;
           if (seen.has(id)) return 'WXSEAL_REPLAYED_NONCE';
           seen.add(id);
           if (parsed.mode === 'sealed') {
-            const { meta } = openSealedRequest(parsed, unwrapSessionKey(priv, parsed.wrappedKey!), body);
+            const { meta } = openSealedRequest(parsed, unwrapSessionKey(priv, parsed.wrappedKey), body);
             handedOn = { identity: { ...meta.identity }, contentType: meta.contentType ?? null };
           } else {
             const identity = parsed.identityHeader ? decodeIdentityHeader(parsed.identityHeader) : {};

@@ -332,7 +332,7 @@ export class Verifier {
     }
     if (parsed.mode === 'sealed') {
       try {
-        this.serverKeys!.check(parsed.serverKeyId, parsed.wrappedKey!);
+        this.serverKeys!.check(parsed.serverKeyId, parsed.wrappedKey);
       } catch (err) {
         throw this.#mapped(err, ['WXSEAL_UNKNOWN_SERVER_KEY', 'WXSEAL_MALFORMED_HEADER'], 'WXSEAL_UNKNOWN_SERVER_KEY', undefined, 'server-key-ring');
       }
@@ -368,12 +368,12 @@ export class Verifier {
     if (parsed.mode === 'sealed') {
       // Step 7: RSA, reached only by authentic, fresh requests — or skipped when this client
       // reuses a wrapped key whose unwrapping an earlier verified request already paid for.
-      const digest = this.sessionKeyCache && SessionKeyCache.digest(parsed.keyId, parsed.serverKeyId, parsed.wrappedKey!);
+      const digest = this.sessionKeyCache && SessionKeyCache.digest(parsed.keyId, parsed.serverKeyId, parsed.wrappedKey);
       let sessionKey = digest === undefined ? undefined : this.sessionKeyCache!.get(digest);
       const cached = sessionKey !== undefined;
       if (sessionKey === undefined) {
         try {
-          sessionKey = this.serverKeys!.unwrap(parsed.serverKeyId, parsed.wrappedKey!);
+          sessionKey = this.serverKeys!.unwrap(parsed.serverKeyId, parsed.wrappedKey);
         } catch (err) {
           throw this.#mapped(err, UNWRAP_CODES, 'WXSEAL_UNWRAP_FAILED', undefined, 'server-key-ring');
         }
