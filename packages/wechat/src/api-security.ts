@@ -14,6 +14,7 @@ import {
   verify,
   type KeyObject,
 } from 'node:crypto';
+import { WECHAT_ERRCODES } from './errors.js';
 
 /** Stable codes of errors this module raises. */
 export type WechatApiSecurityErrorCode =
@@ -37,22 +38,20 @@ export class WechatApiSecurityError extends Error {
   }
 }
 
-/** Error codes WeChat answers when a Wechatmp-* request is rejected (guide, section 5). */
-export const WECHAT_API_SECURITY_ERRORS = {
-  40230: { name: 'API_Missing_Wechatmp_Serial', meaning: 'Wechatmp-Serial missing' },
-  40231: { name: 'API_Missing_Wechatmp_Timestamp', meaning: 'Wechatmp-TimeStamp missing' },
-  40232: { name: 'API_Missing_Wechatmp_Signature', meaning: 'Wechatmp-Signature missing' },
-  40233: { name: 'API_Missing_Wechatmp_Appid', meaning: 'Wechatmp-Appid missing' },
-  40234: { name: 'API_Invalid_Signature', meaning: 'invalid signature' },
-  40235: { name: 'API_Invalid_Encrypt', meaning: 'invalid encryption' },
-  40236: { name: 'API_Invalid_Wechatmp_Appid', meaning: 'invalid Wechatmp-Appid' },
-  40237: { name: 'API_Invalid_Wechatmp_Appidmatch', meaning: 'Wechatmp-Appid does not match the access_token' },
-  40238: { name: 'API_NoExist_DevSecretSym', meaning: 'no symmetric key configured by the developer' },
-  40239: { name: 'API_NoExist_DevSecretAsym', meaning: 'no public key configured by the developer' },
-  40240: { name: 'API_Expired_Wechatmp_Timestamp', meaning: 'timestamp expired' },
-} as const;
+/** The errcodes WeChat answers when a Wechatmp-* request is rejected (guide, section 5). */
+const API_SECURITY_ERRCODES = [40230, 40231, 40232, 40233, 40234, 40235, 40236, 40237, 40238, 40239, 40240] as const;
 
-export type WechatApiSecurityErrcode = keyof typeof WECHAT_API_SECURITY_ERRORS;
+export type WechatApiSecurityErrcode = (typeof API_SECURITY_ERRCODES)[number];
+
+/**
+ * Those errcodes under WeChat's own names (`API_Missing_Wechatmp_Serial`, …), read from the one
+ * errcode table, WECHAT_ERRCODES, which also gives WechatApiError its meaning and code.
+ */
+export const WECHAT_API_SECURITY_ERRORS = Object.fromEntries(
+  API_SECURITY_ERRCODES.map((c) => [c, { name: WECHAT_ERRCODES[c].wechatName, meaning: WECHAT_ERRCODES[c].meaning }]),
+) as {
+  readonly [C in WechatApiSecurityErrcode]: { readonly name: (typeof WECHAT_ERRCODES)[C]['wechatName']; readonly meaning: (typeof WECHAT_ERRCODES)[C]['meaning'] };
+};
 
 export function isWechatApiSecurityErrcode(errcode: unknown): errcode is WechatApiSecurityErrcode {
   return typeof errcode === 'number' && Object.prototype.hasOwnProperty.call(WECHAT_API_SECURITY_ERRORS, errcode);

@@ -19,18 +19,19 @@ export const WECHAT_ERRCODES = {
   42001: { name: 'ACCESS_TOKEN_EXPIRED', meaning: 'access_token expired', transient: false },
   45009: { name: 'DAILY_QUOTA_REACHED', meaning: 'API daily quota reached', transient: false },
   45011: { name: 'FREQUENCY_LIMITED', meaning: 'API called too often, retry later', transient: true },
-  // Mini Program server API security (API 安全), guide section "错误码".
-  40230: { name: 'API_MISSING_WECHATMP_SERIAL', meaning: 'Wechatmp-Serial missing', transient: false },
-  40231: { name: 'API_MISSING_WECHATMP_TIMESTAMP', meaning: 'Wechatmp-TimeStamp missing', transient: false },
-  40232: { name: 'API_MISSING_WECHATMP_SIGNATURE', meaning: 'Wechatmp-Signature missing', transient: false },
-  40233: { name: 'API_MISSING_WECHATMP_APPID', meaning: 'Wechatmp-Appid missing', transient: false },
-  40234: { name: 'API_INVALID_SIGNATURE', meaning: 'invalid signature (key, salt length or signed string wrong)', transient: false },
-  40235: { name: 'API_INVALID_ENCRYPT', meaning: 'invalid encryption (key, SN, IV, tag or AAD wrong)', transient: false },
-  40236: { name: 'API_INVALID_WECHATMP_APPID', meaning: 'invalid Wechatmp-Appid', transient: false },
-  40237: { name: 'API_WECHATMP_APPID_TOKEN_MISMATCH', meaning: 'Wechatmp-Appid does not match the access_token', transient: false },
-  40238: { name: 'API_SYMMETRIC_KEY_NOT_CONFIGURED', meaning: 'no symmetric key configured in the console', transient: false },
-  40239: { name: 'API_PUBLIC_KEY_NOT_CONFIGURED', meaning: 'no public key configured in the console', transient: false },
-  40240: { name: 'API_TIMESTAMP_EXPIRED', meaning: 'Wechatmp-TimeStamp expired', transient: false },
+  // Mini Program server API security (API 安全), guide section "错误码". `wechatName` is the
+  // guide's own spelling (what WECHAT_API_SECURITY_ERRORS shows); `name` builds our stable code.
+  40230: { name: 'API_MISSING_WECHATMP_SERIAL', wechatName: 'API_Missing_Wechatmp_Serial', meaning: 'Wechatmp-Serial missing', transient: false },
+  40231: { name: 'API_MISSING_WECHATMP_TIMESTAMP', wechatName: 'API_Missing_Wechatmp_Timestamp', meaning: 'Wechatmp-TimeStamp missing', transient: false },
+  40232: { name: 'API_MISSING_WECHATMP_SIGNATURE', wechatName: 'API_Missing_Wechatmp_Signature', meaning: 'Wechatmp-Signature missing', transient: false },
+  40233: { name: 'API_MISSING_WECHATMP_APPID', wechatName: 'API_Missing_Wechatmp_Appid', meaning: 'Wechatmp-Appid missing', transient: false },
+  40234: { name: 'API_INVALID_SIGNATURE', wechatName: 'API_Invalid_Signature', meaning: 'invalid signature (key, salt length or signed string wrong)', transient: false },
+  40235: { name: 'API_INVALID_ENCRYPT', wechatName: 'API_Invalid_Encrypt', meaning: 'invalid encryption (key, SN, IV, tag or AAD wrong)', transient: false },
+  40236: { name: 'API_INVALID_WECHATMP_APPID', wechatName: 'API_Invalid_Wechatmp_Appid', meaning: 'invalid Wechatmp-Appid', transient: false },
+  40237: { name: 'API_WECHATMP_APPID_TOKEN_MISMATCH', wechatName: 'API_Invalid_Wechatmp_Appidmatch', meaning: 'Wechatmp-Appid does not match the access_token', transient: false },
+  40238: { name: 'API_SYMMETRIC_KEY_NOT_CONFIGURED', wechatName: 'API_NoExist_DevSecretSym', meaning: 'no symmetric key configured in the console', transient: false },
+  40239: { name: 'API_PUBLIC_KEY_NOT_CONFIGURED', wechatName: 'API_NoExist_DevSecretAsym', meaning: 'no public key configured in the console', transient: false },
+  40240: { name: 'API_TIMESTAMP_EXPIRED', wechatName: 'API_Expired_Wechatmp_Timestamp', meaning: 'Wechatmp-TimeStamp expired', transient: false },
 } as const;
 
 export type KnownWechatErrcode = keyof typeof WECHAT_ERRCODES;

@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import {
   WECHAT_API_SECURITY_ERRORS,
+  WECHAT_ERRCODES,
+  WechatApiError,
   buildAad,
   buildEncryptedRequest,
   buildSigningString,
@@ -112,6 +114,18 @@ describe('official worked example (known answers)', () => {
   test('error table covers 40230–40240', () => {
     for (let c = 40230; c <= 40240; c++) assert.ok(c in WECHAT_API_SECURITY_ERRORS, String(c));
     assert.equal(WECHAT_API_SECURITY_ERRORS[40240].name, 'API_Expired_Wechatmp_Timestamp');
+  });
+
+  test("one errcode table: the guide's names beside the stable codes, one meaning each", () => {
+    for (let c = 40230; c <= 40240; c++) {
+      const code = c as keyof typeof WECHAT_API_SECURITY_ERRORS;
+      assert.equal(WECHAT_API_SECURITY_ERRORS[code].name, WECHAT_ERRCODES[code].wechatName, String(c));
+      assert.equal(WECHAT_API_SECURITY_ERRORS[code].meaning, WECHAT_ERRCODES[code].meaning, String(c));
+    }
+    const e = new WechatApiError(40234, 'invalid signature rid: x');
+    assert.equal(e.code, 'WECHAT_API_INVALID_SIGNATURE');
+    assert.equal(WECHAT_API_SECURITY_ERRORS[40234].name, 'API_Invalid_Signature');
+    assert.match(e.message, /^WeChat errcode 40234 API_INVALID_SIGNATURE: invalid signature \(key, salt length or signed string wrong\)/);
   });
 });
 
