@@ -25,7 +25,7 @@ import { Pool } from 'undici';
 import { DeviceRepository, MasterKeyRing, openDeviceDatabase, type ListDevicesOptions } from '@wxseal/devices';
 import { provisionRegistry } from './devices.js';
 import { serialOf } from './device-serials.js';
-import type { ProgressSink } from './harness.js';
+import type { ProgressSink } from './progress.js';
 import { KEYS_ENV } from './keys.js';
 import { startChild, type BenchChild } from './process.js';
 import { DEVICE_MASTER_KEYS_ENV } from './targets.js';

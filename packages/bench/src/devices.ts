@@ -28,7 +28,7 @@ import {
   type DeviceImportRow,
   type DeviceKeyCacheStats,
 } from '@wxseal/devices';
-import type { ProgressSink } from './harness.js';
+import type { ProgressSink } from './progress.js';
 import { serialOf } from './device-serials.js';
 
 /** Redis for L2; `WXSEAL_BENCH_REDIS_URL` overrides it. */

@@ -16,12 +16,16 @@ import { MasterKeyRing, openDeviceDatabase } from '@wxseal/devices';
 import { b64uEncode } from '@wxseal/protocol';
 import { SESSION_KEY_REUSE_OPTIONS, detectSessionKeyCache, type FeatureCheck } from './features.js';
 import { generateBenchKeys, writeBenchKeys, KEYS_ENV, type BenchKeys } from './keys.js';
-import type { LoadJob, LoadResult, LoadgenMessage, LatencySummary, PoolSummary } from './loadgen/types.js';
-import type { TrafficKind } from './loadgen/pool.js';
+import type { LoadJob, LoadResult, LoadgenMessage } from './loadgen/types.js';
 import { startChild } from './process.js';
+import type { ProgressSink } from './progress.js';
 import { computeRatios, type Ratio } from './ratios.js';
+import type { DeviceCacheDelta, DeviceRegistryInfo, ScenarioResult } from './scenario-result.js';
 import { SCENARIOS, type Scenario, type ScenarioId } from './scenarios.js';
 import { TargetUnavailable, upstream as startUpstream, type DeviceRegistryForTarget, type Target } from './targets.js';
+
+export type { ProgressSink } from './progress.js';
+export type { DeviceCacheDelta, DeviceRegistryInfo, ScenarioResult } from './scenario-result.js';
 
 export interface BenchOptions {
   /** Seconds measured per scenario (whole seconds; autocannon samples once a second). */
@@ -53,70 +57,6 @@ export type BenchPart = ScenarioId | 'e' | 'devices' | 'admin';
 
 /** Every part, in the order a full run measures them. */
 export const BENCH_PARTS: readonly BenchPart[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'devices', 'admin'];
-
-export interface ProgressSink {
-  /** A line that replaces the previous live line (on a TTY). */
-  live(text: string): void;
-  /** A line that stays. */
-  line(text: string): void;
-}
-
-export interface ScenarioResult {
-  id: ScenarioId;
-  label: string;
-  measures: string;
-  target: string;
-  traffic: TrafficKind;
-  status: 'ok' | 'failed' | 'skipped';
-  /** Why it failed or was skipped. */
-  reason?: string;
-  reqPerSec?: number;
-  reqPerSecSampleMean?: number;
-  latencyMs?: LatencySummary;
-  totalResponses?: number;
-  durationS?: number;
-  statusCodes?: Record<string, number>;
-  errors?: number;
-  pool?: PoolSummary;
-  /** Sanity checks that passed. */
-  checks: string[];
-  /** The target's own counters after the run. */
-  serverStats?: Record<string, unknown>;
-  /** CPU time the target process spent per request it served during the scenario, in µs. */
-  serverCpuMicrosPerRequest?: number;
-  /** Requests the upstream received during the scenario (checks, warm-up and run). */
-  upstreamRequests?: number;
-  /** Scenario (g): the device registry behind the gateway. */
-  deviceRegistry?: DeviceRegistryInfo;
-}
-
-export interface DeviceRegistryInfo {
-  /** Devices wanted and registered (importMany stops at the time budget). */
-  requested: number;
-  devices: number;
-  provisionS: number;
-  provisionBudgetS: number;
-  hotSet: string;
-  /** Which cache levels the gateway used: L1 + Redis L2 + SQLite, or L1 + SQLite. */
-  levels: string;
-  /** Distinct devices that signed the pooled requests. */
-  distinctDevices?: number;
-  /** The gateway's device cache over the scenario (checks, warm-up and run), from gateway.devices.stats(). */
-  cache?: DeviceCacheDelta;
-}
-
-export interface DeviceCacheDelta {
-  /** Hot devices loaded into the gateway's cache before it reported ready (of hotDevices). */
-  hotPreloaded: number;
-  hotDevices: number;
-  lookups: number;
-  l1Hits: number;
-  l1HitRatio: number;
-  l2Hits: number;
-  sqliteLoads: number;
-  notFound: number;
-  errors: number;
-}
 
 /** The gateway's device-cache counters between two stats() readings, when the gateway has a device runtime. */
 function deviceCacheDelta(before: Record<string, unknown>, after: Record<string, unknown>): DeviceCacheDelta | undefined {

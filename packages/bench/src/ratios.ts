@@ -1,6 +1,6 @@
 /** The ratios the product brief sets targets for, computed from a run's results. */
 import type { CryptoRate } from './crypto-limits.js';
-import type { ScenarioResult } from './harness.js';
+import type { ScenarioResult } from './scenario-result.js';
 
 export interface Ratio {
   id: 'b/a' | 'b/rsa' | 'c/a' | 'c/d' | 'c/d cpu' | 'c/d crypto' | 'f/a' | 'g/a';
