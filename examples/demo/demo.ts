@@ -13,7 +13,8 @@ import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@wxseal/client';
 import { startGateway } from '@wxseal/gateway';
-import { HEADERS, buildRequest, loadServerPublicKey, b64uDecodeStrict } from '@wxseal/protocol';
+import { HEADERS, buildRequest, loadServerPublicKey } from '@wxseal/protocol';
+import { b64uDecodeStrict } from '@wxseal/protocol/primitives';
 import { ensureDevKeys, writeDevConfig } from './dev-setup.js';
 import { startDemoUpstream } from './upstream.js';
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { b64uDecodeStrict } from '@wxseal/protocol';
+import { b64uDecodeStrict } from '@wxseal/protocol/primitives';
 import { makeKeys, startBackend, type Keys } from './helpers.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));

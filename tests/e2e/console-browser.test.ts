@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { MasterKeyRing } from '@wxseal/devices';
 import { createClient, isWxsealError, type WxsealClient } from '@wxseal/client';
-import { b64uEncode } from '@wxseal/protocol';
+import { b64uEncode } from '@wxseal/protocol/primitives';
 import { ADMIN_API_PREFIX, hashPassword, startGateway, type CertificateInfo, type CertificateInventory, type RunningGateway } from '@wxseal/gateway';
 import { baseConfig, captureLogger, makeKeys, startUpstream, tempDir, writeYaml, type Upstream } from '../../packages/gateway/test/helpers.js';
 import { REDIS_URL, call, login, requireRedis } from '../../packages/gateway/test/admin-helpers.js';

@@ -9,7 +9,8 @@
  * One core can do at most this many of each per second; no HTTP server can beat them.
  */
 import { constants, createDecipheriv, createHmac, createPrivateKey, createPublicKey, privateDecrypt } from 'node:crypto';
-import { b64uDecodeStrict, buildRequest, requestAad, splitTarget } from '@wxseal/protocol';
+import { buildRequest } from '@wxseal/protocol';
+import { b64uDecodeStrict, requestAad, splitTarget } from '@wxseal/protocol/primitives';
 import type { BenchKeys } from './keys.js';
 import { BENCH_PATH, IDENTITY, PAYLOAD_BYTES } from './loadgen/pool.js';
 

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { DEFAULT_REDIS_URL, deleteByPrefix, openRedis, provisionRegistry, redactUrl, runDeviceBench, type DeviceBenchResult } from './devices.js';
 import { HOT_SET_DESCRIPTION, deviceKeyOf } from './device-serials.js';
 import { MasterKeyRing, openDeviceDatabase } from '@wxseal/devices';
-import { b64uEncode } from '@wxseal/protocol';
+import { b64uEncode } from '@wxseal/protocol/primitives';
 import { SESSION_KEY_REUSE_OPTIONS, detectSessionKeyCache, type FeatureCheck } from './features.js';
 import { generateBenchKeys, writeBenchKeys, KEYS_ENV, type BenchKeys } from './keys.js';
 import type { LoadJob, LoadResult, LoadgenMessage } from './loadgen/types.js';

@@ -1,7 +1,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { b64uEncode } from '@wxseal/protocol';
+import { b64uEncode } from '@wxseal/protocol/primitives';
 import { serverKeyIdFor } from '@wxseal/server';
 
 /**

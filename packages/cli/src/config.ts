@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { LIMITS, WxsealError, b64uDecodeStrict, type Mode } from '@wxseal/protocol';
+import { LIMITS, WxsealError, type Mode } from '@wxseal/protocol';
+import { b64uDecodeStrict } from '@wxseal/protocol/primitives';
 
 /**
  * The client configuration file `wxseal keygen` writes and `wxseal call` reads. The secret can

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { b64uDecodeStrict } from '@wxseal/protocol';
+import { b64uDecodeStrict } from '@wxseal/protocol/primitives';
 import { Writable } from 'node:stream';
 import { formatDuration, parseDuration } from '../src/commands/device-args.js';
 import { Progress } from '../src/commands/device-progress.js';

@@ -5,11 +5,11 @@ import {
   MAX_SECRET_BYTES,
   MIN_SECRET_BYTES,
   WxsealError,
-  b64uDecodeStrict,
   loadServerPublicKey,
   type Mode,
   type ServerPublicKey,
 } from '@wxseal/protocol';
+import { b64uDecodeStrict } from '@wxseal/protocol/primitives';
 import { SESSION_KEY_REUSE_LIMITS, type SessionKeyReuseOptions } from './session-key-reuse.js';
 import type { Logger } from './log.js';
 

@@ -1,4 +1,5 @@
-import { generateSessionKey, wrapSessionKey, type ServerPublicKey } from '@wxseal/protocol';
+import type { ServerPublicKey } from '@wxseal/protocol';
+import { generateSessionKey, wrapSessionKey } from '@wxseal/protocol/primitives';
 
 export interface SessionKeyReuseOptions {
   /** Longest time one wrapped session key is used, in ms (default 300 000, at most 3 600 000). */

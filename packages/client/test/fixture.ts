@@ -8,7 +8,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import {
   WxsealError,
-  b64uEncode,
   checkTimestamp,
   decodeIdentityHeader,
   isWireErrorCode,
@@ -20,7 +19,6 @@ import {
   signRejection,
   sealResponse,
   signResponse,
-  unwrapSessionKey,
   unixNow,
   verifyRequestSignature,
   wrappedKeyLength,
@@ -31,6 +29,7 @@ import {
   type WireErrorCode,
   type WireResponse,
 } from '@wxseal/protocol';
+import { b64uEncode, unwrapSessionKey } from '@wxseal/protocol/primitives';
 
 export interface TestKeys {
   keyId: string;

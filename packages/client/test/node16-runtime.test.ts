@@ -21,7 +21,7 @@ import { basename } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { startGateway, type RunningGateway } from '@wxseal/gateway';
-import { b64uEncode } from '@wxseal/protocol';
+import { b64uEncode } from '@wxseal/protocol/primitives';
 import { serverKeyIdFor } from '@wxseal/server';
 import { runProcess } from '../../../tests/support/processes.js';
 import { NODE16, assertDistIsFresh, buildNode16Tree, clientTestFiles, node16Env } from './node16-harness.js';

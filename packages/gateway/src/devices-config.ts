@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { DEVICE_ACTIVATION_PATH, DEVICE_ROTATION_PATH, b64uDecodeStrict, type Mode } from '@wxseal/protocol';
+import { DEVICE_ACTIVATION_PATH, DEVICE_ROTATION_PATH, type Mode } from '@wxseal/protocol';
+import { b64uDecodeStrict } from '@wxseal/protocol/primitives';
 import { MASTER_KEYS_ENV, MASTER_KEY_FILE_ENV, MasterKeyRing } from '@wxseal/devices';
 
 const int = (min: number, max: number) =>

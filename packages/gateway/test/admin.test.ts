@@ -21,7 +21,7 @@ import {
   type CertificateInventory,
   type RunningGateway,
 } from '@wxseal/gateway';
-import { b64uEncode } from '@wxseal/protocol';
+import { b64uEncode } from '@wxseal/protocol/primitives';
 import { baseConfig, captureLogger, clientFor, deadPort, makeKeys, plainRequest, startUpstream, tempDir, writeYaml, type Upstream } from './helpers.js';
 import { REDIS_URL, call, concretePath, login, requireRedis, sampleBody, type AdminSession } from './admin-helpers.js';
 

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { b64uEncode } from '@wxseal/protocol';
+import { b64uEncode } from '@wxseal/protocol/primitives';
 import { MasterKeyRing } from '@wxseal/devices';
 import { GatewayConfigError, loadGatewayConfig, type GatewayConfigInput } from '@wxseal/gateway';
 import { baseConfig, makeKeys } from './helpers.js';

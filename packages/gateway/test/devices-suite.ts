@@ -10,7 +10,6 @@ import { Redis } from 'ioredis';
 import {
   DEVICE_ACTIVATION_PATH,
   DEVICE_ROTATION_PATH,
-  b64uEncode,
   buildActivationRequest,
   buildRequest,
   deviceRequestSpec,
@@ -18,6 +17,7 @@ import {
   openDeviceKey,
   type HeaderGetter,
 } from '@wxseal/protocol';
+import { b64uEncode } from '@wxseal/protocol/primitives';
 import { MasterKeyRing } from '@wxseal/devices';
 import { createClient, isWxsealError, type WxsealClient } from '@wxseal/client';
 import { loadGatewayConfig, startGateway, type RunningGateway } from '@wxseal/gateway';

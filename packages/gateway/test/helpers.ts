@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { pino, type Logger } from 'pino';
 import { stringify as toYaml } from 'yaml';
-import { b64uEncode } from '@wxseal/protocol';
+import { b64uEncode } from '@wxseal/protocol/primitives';
 import { serverKeyIdFor } from '@wxseal/server';
 import { createClient, type ClientOptions, type WxsealClient } from '@wxseal/client';
 import type { GatewayConfigInput } from '@wxseal/gateway';

@@ -4,7 +4,6 @@
 import { createPublicKey } from 'node:crypto';
 import { request } from 'node:http';
 import {
-  b64uDecodeStrict,
   buildRequest,
   isAuthenticRejection,
   openResponse,
@@ -14,6 +13,7 @@ import {
   type Mode,
   type WechatIdentity,
 } from '@wxseal/protocol';
+import { b64uDecodeStrict } from '@wxseal/protocol/primitives';
 import type { TestKeys } from './helpers.js';
 
 export interface WireSpec {

@@ -8,22 +8,18 @@ import fc from 'fast-check';
 import {
   HEADERS,
   WxsealError,
-  b64uEncode,
   buildRequest,
   decodeIdentityHeader,
-  decodePayload,
   encodeIdentityHeader,
-  hasRepeatedMember,
   parseActivationRequest,
   parseDeviceKeyDelivery,
-  parseJsonObject,
   parseRequestHeaders,
   requestTargetReason,
   sealedBodyLength,
-  toWellFormed,
   unsafePathReason,
   validateIdentity,
 } from '@wxseal/protocol';
+import { b64uEncode, decodePayload, hasRepeatedMember, parseJsonObject, toWellFormed } from '@wxseal/protocol/primitives';
 
 const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const serverKey = { id: 'sk-test', publicKey };

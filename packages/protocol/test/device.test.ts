@@ -10,14 +10,10 @@ import {
   HEADERS,
   LABELS,
   WxsealError,
-  b64uEncode,
   buildActivationRequest,
   buildRequest,
   canonicalActivationString,
   checkTimestamp,
-  deriveDeviceKeyWrap,
-  deviceKeyAad,
-  deviceKeySalt,
   deviceRequestSpec,
   encodeActivationBody,
   generateDeviceKey,
@@ -31,15 +27,14 @@ import {
   rejectionResponse,
   sealDeviceKey,
   sealResponse,
-  signCanonical,
   signResponse,
-  unwrapSessionKey,
   verifyActivationSignature,
   verifyRequestSignature,
   type DeviceKeyBinding,
   type DeviceKeyPurpose,
   type ParsedActivationRequest,
 } from '@wxseal/protocol';
+import { b64uEncode, deriveDeviceKeyWrap, deviceKeyAad, deviceKeySalt, signCanonical, unwrapSessionKey } from '@wxseal/protocol/primitives';
 
 const vectors = (name: string) => JSON.parse(readFileSync(new URL(`../../../spec/vectors/${name}`, import.meta.url), 'utf8'));
 const b = (s: string) => Buffer.from(s, 'base64url');

@@ -5,14 +5,13 @@ import { describe, test } from 'node:test';
 import {
   LABELS,
   RESPONSE_NONCE_BYTES,
-  deriveResponseKey,
-  generateResponseNonce,
   parseRequestHeaders,
   buildRequest,
   requestSignatureIndex,
   verifyRequestSignature,
   WxsealError,
 } from '../src/index.js';
+import { deriveResponseKey, generateResponseNonce } from '../src/primitives.js';
 
 describe('deriveResponseKey', () => {
   test('deriveResponseKey is HKDF-SHA256(K, R, "WXSEAL1 response", 44) split 32 + 12', () => {

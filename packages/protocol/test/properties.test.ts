@@ -6,20 +6,17 @@ import fc from 'fast-check';
 import {
   HEADERS,
   WxsealError,
-  b64uDecodeStrict,
-  b64uEncode,
   buildRequest,
-  canonicalQuery,
   openResponse,
   openSealedRequest,
   parseRequestHeaders,
   sealResponse,
   signResponse,
-  unwrapSessionKey,
   verifyRequestSignature,
   type Mode,
   type WechatIdentity,
 } from '@wxseal/protocol';
+import { b64uDecodeStrict, b64uEncode, canonicalQuery, unwrapSessionKey } from '@wxseal/protocol/primitives';
 
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const serverKey = { id: 'sk-test', publicKey };

@@ -9,11 +9,11 @@ import {
   SEALED_CONTENT_TYPE,
   WIRE_ERROR_STATUS,
   isWireErrorCode,
-  wrapSessionKey,
   type BuiltRequest,
   type Mode,
   type WireErrorCode,
 } from '@wxseal/protocol';
+import { wrapSessionKey } from '@wxseal/protocol/primitives';
 import { MemoryNonceStore, createVerifier } from '@wxseal/server';
 import {
   ADAPTERS,

@@ -10,15 +10,10 @@ import Fastify from 'fastify';
 import Koa from 'koa';
 import {
   HEADERS,
-  aesGcmEncrypt,
   buildRequest,
   canonicalRequestString,
   openResponse,
   parseRejection,
-  requestAad,
-  sha256Hex,
-  signCanonical,
-  splitTarget,
   type BuiltRequest,
   type HeaderGetter,
   type Mode,
@@ -26,6 +21,7 @@ import {
   type Rejection,
   type RequestSpec,
 } from '@wxseal/protocol';
+import { aesGcmEncrypt, requestAad, sha256Hex, signCanonical, splitTarget } from '@wxseal/protocol/primitives';
 import {
   MemoryNonceStore,
   ServerKeyRing,

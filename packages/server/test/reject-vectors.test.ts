@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { WIRE_ERROR_STATUS, isWxsealError, openResponse, unwrapSessionKey, type Mode, type WireErrorCode } from '@wxseal/protocol';
+import { WIRE_ERROR_STATUS, isWxsealError, openResponse, type Mode, type WireErrorCode } from '@wxseal/protocol';
+import { unwrapSessionKey } from '@wxseal/protocol/primitives';
 import { MemoryNonceStore, ServerKeyRing, StaticKeyResolver, createVerifier, serverKeyIdFor, type NonceStore } from '@wxseal/server';
 import { ADAPTERS, rejectionOf, send, startServer, type EchoBody, type HttpResult, type RunningServer } from './helpers.js';
 

@@ -6,7 +6,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createClient, type WxsealClient } from '@wxseal/client';
-import { encodePayloadMeta, isWxsealError } from '@wxseal/protocol';
+import { isWxsealError } from '@wxseal/protocol';
+import { encodePayloadMeta } from '@wxseal/protocol/primitives';
 import { MemoryNonceStore, ServerKeyRing, StaticKeyResolver, createVerifier, isVerificationFailure, type Verifier } from '@wxseal/server';
 import { generateServerKey, newSecret } from './helpers.js';
 

@@ -9,10 +9,10 @@ import {
   WxsealError,
   isWxsealError,
   openResponse,
-  wrapSessionKey,
   type BuiltRequest,
   type WireErrorCode,
 } from '@wxseal/protocol';
+import { wrapSessionKey } from '@wxseal/protocol/primitives';
 import {
   MemoryNonceStore,
   ServerKeyRing,

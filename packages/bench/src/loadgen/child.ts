@@ -15,7 +15,7 @@
 import autocannon, { type Instance, type RequestData, type Result } from 'autocannon';
 import { request } from 'undici';
 import { createClient, type ClientOptions } from '@wxseal/client';
-import { b64uDecodeStrict, b64uEncode } from '@wxseal/protocol';
+import { b64uDecodeStrict, b64uEncode } from '@wxseal/protocol/primitives';
 import { deviceKeyOf } from '../device-serials.js';
 import { readBenchKeys } from '../keys.js';
 import { announceReady } from '../process.js';

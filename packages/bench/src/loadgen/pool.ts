@@ -18,7 +18,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { createPublicKey, randomBytes } from 'node:crypto';
 import { createClient, type ClientOptions } from '@wxseal/client';
-import { b64uDecodeStrict, b64uEncode, buildRequest, deviceRequestSpec, generateSessionKey, wrapSessionKey, type ServerPublicKey } from '@wxseal/protocol';
+import { buildRequest, deviceRequestSpec, type ServerPublicKey } from '@wxseal/protocol';
+import { b64uDecodeStrict, b64uEncode, generateSessionKey, wrapSessionKey } from '@wxseal/protocol/primitives';
 import { deviceKeyOf, hotSetSerial } from '../device-serials.js';
 import type { BenchKeys } from '../keys.js';
 

@@ -17,10 +17,10 @@ import {
   parseRequestHeaders,
   sealResponse,
   unixNow,
-  unwrapSessionKey,
   verifyRequestSignature,
   type ParsedRequest,
 } from '@wxseal/protocol';
+import { unwrapSessionKey } from '@wxseal/protocol/primitives';
 import { MemoryNonceStore, ServerKeyRing, StaticKeyResolver, headersFromRaw, rejectionFor } from '@wxseal/server';
 import { readBenchKeys } from '../keys.js';
 import { announceReady, childConfig } from '../process.js';

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, fsyncSync, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { CsvError, parse, type Info } from 'csv-parse';
-import { b64uDecodeStrict, b64uEncode, isWxsealError } from '@wxseal/protocol';
+import { isWxsealError } from '@wxseal/protocol';
+import { b64uDecodeStrict, b64uEncode } from '@wxseal/protocol/primitives';
 import type { DeviceImportRow, DeviceRepository } from '@wxseal/devices';
 import { DEFAULT_BATCH } from './device-args.js';
 import { oneLine, usageError, withRegistry, type DeviceCommonOptions, type DeviceEnv, type DeviceIo, type Registry } from './device-common.js';

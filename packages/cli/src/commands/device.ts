@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { LIMITS, b64uEncode } from '@wxseal/protocol';
+import { LIMITS } from '@wxseal/protocol';
+import { b64uEncode } from '@wxseal/protocol/primitives';
 import {
   DeviceStoreError,
   MASTER_KEYS_ENV,

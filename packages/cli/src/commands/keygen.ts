@@ -1,7 +1,8 @@
 import { createHash, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LIMITS, b64uEncode } from '@wxseal/protocol';
+import { LIMITS } from '@wxseal/protocol';
+import { b64uEncode } from '@wxseal/protocol/primitives';
 import { CliError } from '../errors.js';
 
 export interface KeygenOptions {

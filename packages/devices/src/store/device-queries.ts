@@ -1,4 +1,5 @@
-import { LIMITS, b64uDecodeStrict, b64uEncode } from '@wxseal/protocol';
+import { LIMITS } from '@wxseal/protocol';
+import { b64uDecodeStrict, b64uEncode } from '@wxseal/protocol/primitives';
 import { MAX_LIST_LIMIT, checkId, checkLimit, invalid } from './input-rules.js';
 import type { RegistryContext } from './registry-context.js';
 import { toInt, toIntOrUndefined, type AuditAction } from './schema.js';

@@ -1,4 +1,5 @@
-import { LIMITS, b64uDecodeStrict } from '@wxseal/protocol';
+import { LIMITS } from '@wxseal/protocol';
+import { b64uDecodeStrict } from '@wxseal/protocol/primitives';
 import { DeviceStoreError } from './errors.js';
 
 /** What the registry accepts from its callers; every refusal is DeviceStoreError('INVALID_INPUT'). */

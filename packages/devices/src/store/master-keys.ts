@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { IV_BYTES, TAG_BYTES, WxsealError, aesGcmDecrypt, aesGcmEncrypt, b64uDecodeStrict, b64uEncode } from '@wxseal/protocol';
+import { IV_BYTES, TAG_BYTES, WxsealError } from '@wxseal/protocol';
+import { aesGcmDecrypt, aesGcmEncrypt, b64uDecodeStrict, b64uEncode } from '@wxseal/protocol/primitives';
 import { DeviceStoreError } from './errors.js';
 
 /** A master key is 32 random bytes (AES-256), written as base64url without padding. */

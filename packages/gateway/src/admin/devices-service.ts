@@ -3,7 +3,8 @@
  * `wxseal device` CLI uses — shaped for the admin API. Changes go through the repository, so they
  * are audited in the registry too and invalidated on every instance by the existing change hooks.
  */
-import { WxsealError, b64uEncode } from '@wxseal/protocol';
+import { WxsealError } from '@wxseal/protocol';
+import { b64uEncode } from '@wxseal/protocol/primitives';
 import { DeviceStoreError, type AuditEntry as DeviceAuditEntry, type DeviceInfo, type DeviceRepository } from '@wxseal/devices';
 import { AdminError } from './http.js';
 

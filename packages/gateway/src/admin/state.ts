@@ -7,7 +7,8 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPair, randomBytes, type KeyObject } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { MAX_SECRETS_PER_KEY, b64uDecodeStrict, b64uEncode } from '@wxseal/protocol';
+import { MAX_SECRETS_PER_KEY } from '@wxseal/protocol';
+import { b64uDecodeStrict, b64uEncode } from '@wxseal/protocol/primitives';
 import { serverKeyIdFor, type ClientCredentialInput, type ServerKeyInput } from '@wxseal/server';
 import type { ClientConfig, ServerKeyConfig } from '../config.js';
 import { AdminError } from './http.js';

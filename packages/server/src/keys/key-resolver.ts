@@ -1,4 +1,5 @@
-import { LIMITS, MAX_SECRET_BYTES, MAX_SECRETS_PER_KEY, MIN_SECRET_BYTES, MODES, WxsealError, b64uDecodeStrict, type Mode } from '@wxseal/protocol';
+import { LIMITS, MAX_SECRET_BYTES, MAX_SECRETS_PER_KEY, MIN_SECRET_BYTES, MODES, WxsealError, type Mode } from '@wxseal/protocol';
+import { b64uDecodeStrict } from '@wxseal/protocol/primitives';
 
 /** One client secret of a credential (SPEC.md sections 2 and 11). */
 export interface ClientSecret {

@@ -1,5 +1,6 @@
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
-import { LIMITS, WxsealError, loadServerPrivateKey, unwrapSessionKey, wrappedKeyLength, type KeyInput } from '@wxseal/protocol';
+import { LIMITS, WxsealError, loadServerPrivateKey, wrappedKeyLength, type KeyInput } from '@wxseal/protocol';
+import { unwrapSessionKey } from '@wxseal/protocol/primitives';
 
 /** The reference server key id: `sk-` + the first 16 hex digits of SHA-256(DER SubjectPublicKeyInfo) (SPEC.md section 2). */
 export function serverKeyIdFor(key: KeyObject): string {

@@ -1,0 +1,24 @@
+/**
+ * @wxseal/protocol/primitives — the building blocks the protocol functions are made of: strict
+ * base64url and UTF-8, SHA-256, HMAC, AES-256-GCM, RSA-OAEP session keys, the HKDF derivations,
+ * the associated data, the sealed plaintext framing and the strict JSON reader (SPEC.md 1, 5-7, 15.6).
+ * For known-answer vectors, tests, benchmarks and implementations that assemble the steps
+ * themselves; a client or verifier uses `@wxseal/protocol`.
+ */
+export { b64uEncode, b64uDecodeStrict, decodeHeaderBytes, sha256Hex, decodeUtf8Strict, toWellFormed } from './encoding.js';
+export { parseJsonObject, hasRepeatedMember } from './json.js';
+export { hmacSha256, signCanonical, matchSignature } from './hmac.js';
+export {
+  generateSessionKey,
+  generateIv,
+  generateResponseNonce,
+  wrapSessionKey,
+  unwrapSessionKey,
+  aesGcmEncrypt,
+  aesGcmDecrypt,
+  deriveResponseKey,
+} from './envelope.js';
+export { splitTarget, canonicalQuery, trimContentType, requestAad, responseAad } from './canonical.js';
+export { encodePayloadMeta, encodePayload, decodePayload } from './payload.js';
+export { generateNonce } from './request.js';
+export { formatKeyVersion, deviceKeySalt, deriveDeviceKeyWrap, deviceKeyAad } from './device.js';

@@ -1,0 +1,66 @@
+// The package's two entry points: `@wxseal/protocol` names what clients, verifiers and devices use,
+// `@wxseal/protocol/primitives` the building blocks. Both list their names explicitly; this checks
+// that every export of a module is reachable from exactly one of them (nothing lost in a move,
+// nothing public twice) and that the subpath is declared like the main entry.
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+
+const pkg = fileURLToPath(new URL('..', import.meta.url));
+const src = join(pkg, 'src');
+const ENTRIES = ['index.ts', 'primitives.ts'];
+
+const PRIMITIVES = [
+  'b64uEncode', 'b64uDecodeStrict', 'decodeHeaderBytes', 'sha256Hex', 'decodeUtf8Strict', 'toWellFormed',
+  'parseJsonObject', 'hasRepeatedMember',
+  'hmacSha256', 'signCanonical', 'matchSignature',
+  'generateSessionKey', 'generateIv', 'generateResponseNonce', 'wrapSessionKey', 'unwrapSessionKey', 'aesGcmEncrypt', 'aesGcmDecrypt', 'deriveResponseKey',
+  'splitTarget', 'canonicalQuery', 'trimContentType', 'requestAad', 'responseAad',
+  'encodePayloadMeta', 'encodePayload', 'decodePayload',
+  'generateNonce',
+  'formatKeyVersion', 'deviceKeySalt', 'deriveDeviceKeyWrap', 'deviceKeyAad',
+];
+
+function exportsOf(): Map<string, string[]> {
+  const files = readdirSync(src).filter((f) => f.endsWith('.ts')).map((f) => join(src, f));
+  const program = ts.createProgram(files, { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, target: ts.ScriptTarget.ES2021, noEmit: true, types: ['node'] });
+  const checker = program.getTypeChecker();
+  const out = new Map<string, string[]>();
+  for (const file of files) {
+    const symbol = checker.getSymbolAtLocation(program.getSourceFile(file)!);
+    out.set(file.slice(src.length + 1), symbol ? checker.getExportsOfModule(symbol).map((s) => s.name).sort() : []);
+  }
+  return out;
+}
+
+describe('entry points', () => {
+  const all = exportsOf();
+  const main = all.get('index.ts')!;
+  const primitives = all.get('primitives.ts')!;
+
+  test('every export of a module is in exactly one entry point', () => {
+    const modules = [...all].filter(([file]) => !ENTRIES.includes(file));
+    const declared = modules.flatMap(([, names]) => names).sort();
+    assert.deepEqual([...main, ...primitives].sort(), declared);
+    assert.deepEqual(main.filter((n) => primitives.includes(n)), []);
+  });
+
+  test('the primitives are these and no more (a new one is a deliberate choice)', () => {
+    assert.deepEqual(primitives, [...PRIMITIVES].sort());
+  });
+
+  test('./primitives is exported under the same conditions as the main entry and ships in the package', () => {
+    const manifest = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as { exports: Record<string, Record<string, string>>; files: string[] };
+    assert.deepEqual(Object.keys(manifest.exports), ['.', './primitives']);
+    assert.deepEqual(Object.keys(manifest.exports['./primitives']!), Object.keys(manifest.exports['.']!));
+    assert.deepEqual(manifest.exports['./primitives'], {
+      'wxseal-source': './src/primitives.ts',
+      types: './dist/primitives.d.ts',
+      default: './dist/primitives.js',
+    });
+    assert.ok(manifest.files.includes('dist') && manifest.files.includes('src'));
+  });
+});
