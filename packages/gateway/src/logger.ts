@@ -52,3 +52,35 @@ export function gatewayLogger(parent: Logger | undefined, level: LogLevel): Logg
 }
 
 export type { Logger };
+
+/**
+ * Logs at most one line per `intervalMs` for a recurring failure (a dependency that is down fails
+ * every request), with how many were folded in. `now` is the gateway's clock, in ms.
+ */
+export class Throttled {
+  #last = 0;
+  #suppressed = 0;
+  constructor(
+    private readonly intervalMs: number,
+    private readonly now: () => number,
+  ) {}
+
+  run(log: (suppressed: number) => void): void {
+    const now = this.now();
+    if (now - this.#last < this.intervalMs) {
+      this.#suppressed++;
+      return;
+    }
+    this.#last = now;
+    const n = this.#suppressed;
+    this.#suppressed = 0;
+    log(n);
+  }
+}
+
+/** An error as logged by the gateway's own operations: its code and message, never a stack. */
+export function errSummary(err: unknown): { code?: string; message: string } {
+  const code = (err as { code?: unknown })?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  return typeof code === 'string' ? { code, message } : { message };
+}

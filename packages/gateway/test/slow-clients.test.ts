@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startGateway, type RunningGateway } from '@wxseal/gateway';
-import { connectionsCheckingIntervalMs } from '../src/gateway.js';
+import { connectionsCheckingIntervalMs } from '../src/listeners.js';
 import { baseConfig, captureLogger, makeKeys, startUpstream, type Upstream } from './helpers.js';
 
 const keys = makeKeys('bff-slow');

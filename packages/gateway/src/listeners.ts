@@ -1,0 +1,83 @@
+/**
+ * The gateway's two HTTP servers — the public listener (wxseal and passthrough routes, device
+ * endpoints) and the admin listener (probes, admin API, console) — with their timeouts, and the
+ * addresses they listen on.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { MAX_HEADER_COUNT, type GatewayConfig, type PublicListenerConfig } from './config.js';
+
+type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * Node checks headersTimeout/requestTimeout on a timer (30 s by default), so a slow client was cut
+ * up to 30 s late. Checking at a quarter of the shorter timeout, at most every second, enforces
+ * both within a second of their setting.
+ */
+export function connectionsCheckingIntervalMs(headersTimeoutMs: number, requestTimeoutMs: number): number {
+  return Math.max(50, Math.min(1000, Math.floor(Math.min(headersTimeoutMs, requestTimeoutMs) / 4)));
+}
+
+export class Listeners {
+  readonly public: Server;
+  readonly admin: Server;
+  // Kept from listen(): the addresses are gone once the servers close.
+  url = '';
+  adminUrl = '';
+  /** The origins a browser uses for the admin listener, for the admin API's Origin checks. */
+  adminOrigins: readonly string[] = [];
+
+  constructor(config: PublicListenerConfig, onPublic: RequestListener, onAdmin: RequestListener) {
+    this.public = createServer(
+      {
+        requestTimeout: config.requestTimeoutMs,
+        headersTimeout: config.headersTimeoutMs,
+        keepAliveTimeout: config.keepAliveTimeoutMs,
+        connectionsCheckingInterval: connectionsCheckingIntervalMs(config.headersTimeoutMs, config.requestTimeoutMs),
+      },
+      onPublic,
+    );
+    // Node drops the header fields beyond maxHeadersCount silently. One more than the largest
+    // limit the config accepts, so that a request over the configured limit is seen (and refused
+    // with 431) rather than cut to what fits — also after a reload raised the limit, since Node
+    // reads this once per connection.
+    this.public.maxHeadersCount = MAX_HEADER_COUNT + 1;
+    this.admin = createServer(onAdmin);
+  }
+
+  async listen(listeners: GatewayConfig['listeners']): Promise<void> {
+    await listen(this.public, listeners.public.host, listeners.public.port);
+    await listen(this.admin, listeners.admin.host, listeners.admin.port);
+    this.url = urlOf(this.public);
+    this.adminUrl = urlOf(this.admin);
+    this.adminOrigins = ownOrigins(this.admin);
+  }
+}
+
+function urlOf(server: Server): string {
+  const a = server.address() as AddressInfo;
+  const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+  return `http://${host}:${a.port}`;
+}
+
+/** The origins a browser uses for the admin listener (its address; localhost names when it is loopback). */
+function ownOrigins(server: Server): string[] {
+  const a = server.address() as AddressInfo;
+  const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+  const out = [`http://${host}:${a.port}`];
+  if (a.address === '127.0.0.1' || a.address === '::1' || a.address === '0.0.0.0' || a.address === '::') {
+    out.push(`http://localhost:${a.port}`, `http://127.0.0.1:${a.port}`, `http://[::1]:${a.port}`);
+  }
+  return out;
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen({ host, port }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
