@@ -5,9 +5,9 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { FaultKind, FaultSpec } from './faults.js';
 import { sendJson } from './http-util.js';
-import type { MockWechat } from './server.js';
 import { createMockPayMerchant, type PayMerchantMode } from './pay/merchants.js';
 import type { PayNotifyEvent, PayNotifyOptions, PayNotifyTamper } from './pay/side.js';
+import type { MockWechat } from './types.js';
 
 export interface ControlRequest {
   method: string;
@@ -18,7 +18,8 @@ export interface ControlRequest {
   controlToken: string | undefined;
 }
 
-type Controlled = MockWechat & { readonly appids: string[] };
+/** The handle the control API drives: the MockWechat handle plus the list of appids. */
+export type ControlledMock = MockWechat & { readonly appids: string[] };
 
 class ControlError extends Error {
   constructor(
@@ -149,7 +150,7 @@ function notifyOptions(o: Record<string, unknown>): PayNotifyOptions {
 }
 
 /** Answers one control request; returns the HTTP status sent. */
-export async function handleControl(mock: Controlled, req: ControlRequest, res: ServerResponse): Promise<number> {
+export async function handleControl(mock: ControlledMock, req: ControlRequest, res: ServerResponse): Promise<number> {
   const reply = (status: number, body: unknown): number => {
     sendJson(res, status, body, { 'Cache-Control': 'no-store' });
     return status;

@@ -3,6 +3,9 @@
 
 export type FaultKind = 'latency' | 'drop' | 'http-status' | 'errcode';
 
+/** Body of an injected HTTP error without a body of its own (a Pay path answers it as a signed error instead). */
+export const DEFAULT_FAULT_BODY = 'mock-wechat: injected HTTP error';
+
 export interface FaultSpec {
   /** Exact URL path (no query) or a RegExp tested on it; every emulated path when absent. */
   path?: string | RegExp;
@@ -105,7 +108,7 @@ export class FaultRegistry implements FaultControl {
         plan.delayMs += e.spec.latencyMs ?? 1000;
       } else if (plan.terminal === undefined) {
         if (e.spec.kind === 'drop') plan.terminal = { kind: 'drop' };
-        else if (e.spec.kind === 'http-status') plan.terminal = { kind: 'http-status', status: e.spec.status ?? 503, body: e.spec.body ?? 'mock-wechat: injected HTTP error' };
+        else if (e.spec.kind === 'http-status') plan.terminal = { kind: 'http-status', status: e.spec.status ?? 503, body: e.spec.body ?? DEFAULT_FAULT_BODY };
         else plan.terminal = { kind: 'errcode', errcode: e.spec.errcode ?? -1, ...(e.spec.errmsg !== undefined ? { errmsg: e.spec.errmsg } : {}) };
       } else {
         continue;

@@ -1,7 +1,8 @@
 // @wxseal/mock-wechat: a local HTTP server behaving like the WeChat endpoints a backend talks to
 // (access_token, jscode2session, getuserphonenumber, Mini Program API security, WeChat Pay API v3), for tests and
 // local development. See README.md.
-export { startMockWechat, type MockWechat, type MockWechatOptions, type MockWechatLogEntry, type PaySimulationOptions } from './server.js';
+export { startMockWechat } from './server.js';
+export type { MockWechat, MockWechatOptions, MockWechatLogEntry, PaySimulationOptions } from './types.js';
 export {
   createMockPayMerchant,
   type CreateMockPayMerchantOptions,

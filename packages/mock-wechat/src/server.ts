@@ -1,179 +1,25 @@
-// The HTTP server: routing, limits, fault injection, outage simulation, and the MockWechat handle.
-// Layout: src/token/ (access_token), src/mp/ (Mini Program endpoints and API security), src/faults.ts,
-// src/certs.ts (reusable for WeChat Pay platform certificates), src/control.ts (/__mock/ API).
-// src/pay/ is the WeChat Pay API v3 side (every /v3/ path).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+// The mock's assembly: the MockWechat handle over one node:http server. It owns the state (apps,
+// tokens, platform keys, the Pay side, faults, stats), the listener and its outages; what a request
+// does is in routing.ts (where it goes), token/ (access_token endpoints), mp/ (Mini Program
+// endpoints, API security: mp/api-call.ts), pay/ (WeChat Pay API v3, every /v3/ path) and
+// control.ts (/__mock/). The handle's types are in types.ts.
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { generateMpPlatformKey, type MpPlatformKey } from './certs.js';
-import { handleControl } from './control.js';
-import { MockWechatError, errorBody } from './errcodes.js';
-import { FaultRegistry, type FaultControl } from './faults.js';
-import { BodyTooLargeError, readBody, sendJson, sendText } from './http-util.js';
-import { AppRegistry, type AppEntry, type JsCodeFixture, type MockAppConfig, type PhoneFixture } from './mp/apps.js';
+import { errorBody } from './errcodes.js';
+import { FaultRegistry } from './faults.js';
+import { sendJson } from './http-util.js';
+import { AppRegistry, type JsCodeFixture, type MockAppConfig, type PhoneFixture } from './mp/apps.js';
 import { PlatformKeyRing } from './mp/platform.js';
-import { BUILTIN_API_ROUTES, echo, jscode2session, type ApiHandler } from './mp/routes.js';
-import { hasSecurityHeaders, openSecuredRequest, sealResponse } from './mp/security.js';
-import { StatsCounter, type MockStats } from './stats.js';
-import { classicToken, stableToken } from './token/routes.js';
-import { codeForStatus } from './pay/errors.js';
-import { PayKeyRing, generatePayPlatformCertificate, generatePayPublicKey, type PayPlatformCertificate, type PayPublicKeyMaterial, type RotationSigning } from './pay/keys.js';
+import { BUILTIN_API_ROUTES, type ApiHandler } from './mp/routes.js';
+import { PayKeyRing, generatePayPlatformCertificate, generatePayPublicKey, type PayPlatformCertificate, type RotationSigning } from './pay/keys.js';
 import type { MockPayMerchantConfig } from './pay/merchants.js';
-import { PaySide, type PayAnswer, type PayNotifyOptions, type PayNotifyResult, type PayNotifyTamper } from './pay/side.js';
+import { PaySide, type PayNotifyOptions, type PayNotifyResult } from './pay/side.js';
 import { refundView, transactionView, type RefundStatus } from './pay/store.js';
+import { routeRequest, type RouterContext } from './routing.js';
+import { StatsCounter, type MockStats } from './stats.js';
 import { TokenStore, type AppTokenStats, type TokenKind } from './token/store.js';
-
-export interface MockWechatLogEntry {
-  method: string;
-  /** URL path only: queries carry secrets (secret, access_token, js_code) and are never logged. */
-  path: string;
-  status: number;
-  errcode?: number;
-  /** Fault applied, if any. */
-  fault?: string;
-  /**
-   * Names (never values) of URL parameters besides access_token that a secured call sent in the
-   * clear. WeChat reads a secured call's parameters only from the encrypted data, so the mock
-   * ignores these, like WeChat: the handler never sees them.
-   */
-  ignoredUrlParameters?: string[];
-  ms: number;
-}
-
-export interface MockWechatOptions {
-  /** Listen address; default 127.0.0.1. */
-  host?: string;
-  /** Listen port; 0 (default) picks a free one. */
-  port?: number;
-  apps?: MockAppConfig[];
-  /** The platform key responses are signed with; generated (RSA-2048, self-signed) when absent. */
-  platformKey?: MpPlatformKey;
-  /** access_token lifetime; default 7200 s. */
-  tokenTtlSeconds?: number;
-  /** /cgi-bin/token: validity of the previous token after a new fetch; default 300 s. */
-  previousTokenGraceSeconds?: number;
-  /** /cgi-bin/stable_token: normal-mode renewal window before expiry; default 300 s. */
-  stableRenewWindowSeconds?: number;
-  /** stable_token force_refresh: minimum interval between refreshes; default 30 s. */
-  forceRefreshMinIntervalSeconds?: number;
-  /** stable_token force_refresh: refreshes per day before 45009; default 20. */
-  forceRefreshDailyLimit?: number;
-  /** Accepted |now − Wechatmp-TimeStamp|; default 300 s. */
-  timestampWindowSeconds?: number;
-  /**
-   * Scheme and host the client computes urlpath with (AAD and signatures), e.g.
-   * `https://api.weixin.qq.com`; default `http://<Host header>`.
-   */
-  publicBaseUrl?: string;
-  /** Clock in Unix milliseconds; default Date.now. Token lifetimes, timestamps and watermarks use it. */
-  clock?: () => number;
-  /** Largest accepted request body; default 256 KiB. */
-  maxBodyBytes?: number;
-  /** Serve the /__mock/ control API; default true. */
-  controlApi?: boolean;
-  /** When set, the control API requires `Authorization: Bearer <controlToken>`. */
-  controlToken?: string;
-  /** Extra API routes (path → handler) under /wxa/ or /cgi-bin/; they replace built-ins of the same path. */
-  routes?: Record<string, ApiHandler>;
-  /** One call per answered request (never with secrets). */
-  logger?: (entry: MockWechatLogEntry) => void;
-  /** WeChat Pay merchants (see createMockPayMerchant); the Pay side's keys are generated at start when given. */
-  payMerchants?: MockPayMerchantConfig[];
-  /** The first Pay platform certificate (with its private key); generated when absent. */
-  payPlatformCertificate?: PayPlatformCertificate;
-  /** The WeChat Pay public key (public key mode); generated when absent. */
-  payPublicKey?: PayPublicKeyMaterial;
-}
-
-/** Options of simulatePayment / completePayRefund. */
-export interface PaySimulationOptions {
-  mchid?: string;
-  /** Send the callback (default true) to the order's / refund's notify_url (or `url`). */
-  notify?: boolean;
-  url?: string;
-  tamper?: PayNotifyTamper;
-  signWith?: 'certificate' | 'public-key';
-  retryDelaysMs?: number[];
-}
-
-/** Handle on a running mock. */
-export interface MockWechat {
-  /** `http://host:port`, no trailing slash. */
-  readonly url: string;
-  readonly host: string;
-  readonly port: number;
-  /** False between down() and up(). */
-  readonly isUp: boolean;
-  /** Stops for good (closes open connections). */
-  close(): Promise<void>;
-  /** Simulates an outage: the listener closes and open connections are destroyed; state is kept. */
-  down(): Promise<void>;
-  /** Ends an outage: listens again on the same port. */
-  up(): Promise<void>;
-  /** down(), then up() after `ms` (not awaited; returns at once after down()). */
-  outage(ms: number): Promise<void>;
-
-  /** Console number → certificate PEM: the current one and, during a rotation, the deprecated one. */
-  platformCertificates(): Record<string, string>;
-  /** Console number of the current platform certificate (sent as Wechatmp-Serial). */
-  platformSerial(): string;
-  /** Console number of the certificate being retired, during a rotation. */
-  deprecatedPlatformSerial(): string | undefined;
-  /** Starts a rotation; returns the new console number. Responses then carry both signatures. */
-  rotatePlatformKey(next?: MpPlatformKey): Promise<string>;
-  /** Ends the rotation: only the new key signs. */
-  finishRotation(): void;
-
-  addApp(config: MockAppConfig): void;
-  addJsCode(appid: string, code: string, fixture: JsCodeFixture): void;
-  addPhoneCode(appid: string, code: string, fixture: PhoneFixture): void;
-  /** Adds or replaces an API route under /wxa/ or /cgi-bin/. */
-  route(path: string, handler: ApiHandler): void;
-
-  /** Every token of `appid` answers 40001 from now on; returns how many were valid. */
-  invalidateTokens(appid: string): number;
-  /** Successful token fetches (classic + stable, or one kind). */
-  tokenFetchCount(appid: string, kind?: TokenKind): number;
-  tokenStats(appid: string): AppTokenStats;
-  /** The currently valid token of a kind (default stable), if any. */
-  currentToken(appid: string, kind?: TokenKind): string | undefined;
-  /** Resets the daily force_refresh quota of `appid`. */
-  resetForceRefreshQuota(appid: string): void;
-
-  // ---- WeChat Pay API v3 (/v3/ paths) ----
-  /** Registers (or replaces) a Pay merchant; generates the Pay side's keys on first use. */
-  addPayMerchant(config: MockPayMerchantConfig): Promise<void>;
-  /** mchids of the Pay merchants. */
-  payMerchants(): string[];
-  /** Serial → PEM of the listed platform certificates (oldest first); `{}` for a public-key-only merchant. */
-  payPlatformCertificates(mchid?: string): Record<string, string>;
-  /** Serial of the newest platform certificate. */
-  payPlatformSerial(): string;
-  /** The WeChat Pay public key: id `PUB_KEY_ID_…` and SPKI PEM. */
-  payPublicKey(): { id: string; pem: string };
-  /**
-   * Lists a new platform certificate next to the current one; answers and callbacks are then signed
-   * with the new one (`signWith: 'old'` keeps the old one signing, `'alternate'` alternates). Returns its serial.
-   */
-  rotatePayPlatformCertificate(options?: { next?: PayPlatformCertificate; signWith?: RotationSigning }): Promise<string>;
-  /** Removes all but the newest platform certificate from /v3/certificates; returns the serials removed. */
-  withdrawOldPayPlatformCertificate(): string[];
-  /** POSTs a signed, encrypted callback (TRANSACTION.SUCCESS / REFUND.*) and reports the answer. */
-  payNotify(options: PayNotifyOptions): Promise<PayNotifyResult>;
-  /** Marks an order paid (SUCCESS) and, unless `notify: false`, sends TRANSACTION.SUCCESS to its notify_url. */
-  simulatePayment(outTradeNo: string, options?: PaySimulationOptions): Promise<PayNotifyResult | undefined>;
-  /** Ends a PROCESSING refund (SUCCESS unless told) and, when it has a notify_url (or `url`), sends REFUND.<status>. */
-  completePayRefund(outRefundNo: string, options?: PaySimulationOptions & { status?: Exclude<RefundStatus, 'PROCESSING'> }): Promise<PayNotifyResult | undefined>;
-  /** The order as the query API shows it, or undefined. */
-  payOrder(outTradeNo: string, mchid?: string): Record<string, unknown> | undefined;
-  /** The refund as the query API shows it, or undefined. */
-  payRefund(outRefundNo: string, mchid?: string): Record<string, unknown> | undefined;
-
-  readonly faults: FaultControl;
-  /** A snapshot of the counters. */
-  readonly stats: MockStats;
-  resetStats(): void;
-}
+import type { MockWechat, MockWechatOptions, PaySimulationOptions } from './types.js';
 
 const DEFAULT_MAX_BODY = 256 * 1024;
 const HOST_HEADER = /^[A-Za-z0-9.\-:[\]]{1,255}$/;
@@ -200,8 +46,8 @@ class MockWechatServer implements MockWechat {
   readonly #opts: MockWechatOptions;
   readonly #clock: () => number;
   readonly #publicBase: string | undefined;
-  readonly #maxBody: number;
   readonly #window: number;
+  readonly #router: RouterContext;
   readonly #sockets = new Set<Socket>();
   #server: Server | undefined;
   #host: string;
@@ -219,8 +65,8 @@ class MockWechatServer implements MockWechat {
     this.#port = opts.port ?? 0;
     if (!Number.isInteger(this.#port) || this.#port < 0 || this.#port > 65535) throw new RangeError('port must be 0..65535');
     this.#publicBase = opts.publicBaseUrl === undefined ? undefined : normaliseBaseUrl(opts.publicBaseUrl);
-    this.#maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
-    if (!Number.isInteger(this.#maxBody) || this.#maxBody < 1024 || this.#maxBody > 64 * 1024 * 1024) throw new RangeError('maxBodyBytes must be 1 KiB..64 MiB');
+    const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
+    if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1024 || maxBodyBytes > 64 * 1024 * 1024) throw new RangeError('maxBodyBytes must be 1 KiB..64 MiB');
     this.#window = opts.timestampWindowSeconds ?? 300;
     if (!Number.isFinite(this.#window) || this.#window < 0) throw new RangeError('timestampWindowSeconds must be ≥ 0');
     if (opts.controlToken !== undefined && (typeof opts.controlToken !== 'string' || opts.controlToken.length < 8)) throw new TypeError('controlToken must be at least 8 characters');
@@ -234,6 +80,27 @@ class MockWechatServer implements MockWechat {
     this.#platform = new PlatformKeyRing(platformKey);
     for (const app of opts.apps ?? []) this.#apps.add(app);
     for (const [path, handler] of Object.entries(opts.routes ?? {})) this.route(path, handler);
+    this.#router = {
+      options: opts,
+      maxBodyBytes,
+      stats: this.#stats,
+      faults: this.faults,
+      apps: this.#apps,
+      tokens: this.#tokens,
+      api: {
+        apps: this.#apps,
+        tokens: this.#tokens,
+        platform: this.#platform,
+        routes: this.#routes,
+        stats: this.#stats,
+        timestampWindowSeconds: this.#window,
+        nowSeconds: () => Math.floor(this.#clock() / 1000),
+        baseUrl: (req) => this.#baseUrl(req),
+      },
+      control: this,
+      lifetime: () => this.#lifetime.signal,
+      pay: () => this.ensurePay(),
+    };
   }
 
   // ---- lifecycle -------------------------------------------------------------------------
@@ -256,7 +123,7 @@ class MockWechatServer implements MockWechat {
     if (this.#closed) throw new Error('mock-wechat is closed');
     if (this.#server) return;
     const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 15_000, keepAliveTimeout: 5_000 }, (req, res) => {
-      this.#handle(req, res).catch(() => {
+      routeRequest(this.#router, req, res).catch(() => {
         if (!res.headersSent) sendJson(res, 500, errorBody(-1));
         else res.destroy();
       });
@@ -475,264 +342,11 @@ class MockWechatServer implements MockWechat {
     return this.#apps.appids();
   }
 
-  // ---- request handling --------------------------------------------------------------------
-
-  #nowSeconds(): number {
-    return Math.floor(this.#clock() / 1000);
-  }
-
   #baseUrl(req: IncomingMessage): string {
     if (this.#publicBase) return this.#publicBase;
     const host = req.headers.host;
     return typeof host === 'string' && HOST_HEADER.test(host) ? `http://${host}` : this.url;
   }
-
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const started = Date.now();
-    const method = req.method ?? 'GET';
-    let url: URL;
-    try {
-      url = new URL(req.url ?? '/', 'http://mock.invalid');
-    } catch {
-      sendText(res, 400, 'bad request target', true);
-      return;
-    }
-    const path = url.pathname;
-    const log = (status: number, errcode?: number, fault?: string, ignoredUrlParameters?: string[]) => {
-      if (!this.#opts.logger) return;
-      try {
-        this.#opts.logger({
-          method,
-          path: path.slice(0, 200),
-          status,
-          ...(errcode !== undefined ? { errcode } : {}),
-          ...(fault ? { fault } : {}),
-          ...(ignoredUrlParameters !== undefined ? { ignoredUrlParameters } : {}),
-          ms: Date.now() - started,
-        });
-      } catch {
-        // a throwing logger must not break the mock
-      }
-    };
-
-    if (path === '/__mock' || path.startsWith('/__mock/')) {
-      if (this.#opts.controlApi === false) {
-        sendText(res, 404, 'not found');
-        return;
-      }
-      let body: Buffer;
-      try {
-        body = await readBody(req, 64 * 1024);
-      } catch (err) {
-        if (err instanceof BodyTooLargeError) sendText(res, 413, 'body too large', true);
-        return;
-      }
-      const status = await handleControl(this, { method, path, query: url.searchParams, headers: req.headers, body, controlToken: this.#opts.controlToken }, res);
-      log(status);
-      return;
-    }
-
-    this.#stats.request(path);
-    const plan = this.faults.plan(path);
-    if (plan.delayMs > 0 || plan.terminal) this.#stats.fault();
-    if (plan.delayMs > 0) {
-      try {
-        await sleep(plan.delayMs, undefined, { signal: this.#lifetime.signal });
-      } catch {
-        req.socket.destroy();
-        return;
-      }
-    }
-    if (plan.terminal?.kind === 'drop') {
-      req.socket.destroy();
-      log(0, undefined, 'drop');
-      return;
-    }
-    if (isPayPath(path) && (plan.terminal?.kind === 'http-status' || plan.terminal?.kind === 'errcode')) {
-      // Pay flavour: a signed `{code, message}` JSON answer (errcode 45009/45011 → 429 FREQUENCY_LIMITED, others → 500 SYSTEM_ERROR).
-      const t = plan.terminal;
-      if (t.kind === 'errcode' || t.body === DEFAULT_FAULT_BODY) {
-        const status = t.kind === 'http-status' ? t.status : t.errcode === 45009 || t.errcode === 45011 ? 429 : 500;
-        const message = t.kind === 'errcode' ? t.errmsg : undefined;
-        const answer = (await this.ensurePay()).faultAnswer(req.headers, status, codeForStatus(status).code, message);
-        sendPay(res, answer);
-        log(answer.status, undefined, t.kind);
-        return;
-      }
-    }
-    if (plan.terminal?.kind === 'http-status') {
-      sendText(res, plan.terminal.status, plan.terminal.body);
-      log(plan.terminal.status, undefined, 'http-status');
-      return;
-    }
-    if (plan.terminal?.kind === 'errcode') {
-      const errcode = plan.terminal.errcode;
-      this.#stats.rejection(errcode);
-      const body = plan.terminal.errmsg !== undefined ? { errcode, errmsg: plan.terminal.errmsg } : errorBody(errcode, 'injected');
-      sendJson(res, 200, body);
-      log(200, errcode, 'errcode');
-      return;
-    }
-
-    let body: Buffer;
-    try {
-      body = await readBody(req, this.#maxBody);
-    } catch (err) {
-      if (err instanceof BodyTooLargeError) {
-        sendText(res, 413, 'request body too large', true);
-        log(413);
-      }
-      return;
-    }
-
-    if (isPayPath(path)) {
-      let answer: PayAnswer;
-      try {
-        const pay = await this.ensurePay();
-        answer = pay.handle({ method, target: req.url ?? path, path, query: url.searchParams, headers: req.headers, body });
-      } catch {
-        sendJson(res, 500, { code: 'SYSTEM_ERROR', message: '系统错误' });
-        log(500);
-        return;
-      }
-      sendPay(res, answer);
-      log(answer.status);
-      return;
-    }
-
-    try {
-      const answer = await this.#dispatch(req, method, path, url.searchParams, body);
-      if (answer === undefined) {
-        sendText(res, 404, 'mock-wechat: no such endpoint');
-        log(404);
-        return;
-      }
-      const errcode = typeof answer.errcode === 'number' && answer.errcode !== 0 ? answer.errcode : undefined;
-      if (errcode !== undefined) this.#stats.rejection(errcode);
-      sendJson(res, 200, answer.body, answer.headers);
-      log(200, errcode, undefined, answer.ignoredUrlParameters);
-    } catch (err) {
-      if (err instanceof MockWechatError) {
-        this.#stats.rejection(err.errcode);
-        sendJson(res, 200, errorBody(err.errcode, err.detail));
-        log(200, err.errcode);
-        return;
-      }
-      this.#stats.rejection(-1);
-      sendJson(res, 500, errorBody(-1));
-      log(500, -1);
-    }
-  }
-
-  /** Returns the answer, or undefined for an unknown endpoint; throws MockWechatError for plain error answers. */
-  async #dispatch(
-    req: IncomingMessage,
-    method: string,
-    path: string,
-    query: URLSearchParams,
-    body: Buffer,
-  ): Promise<ApiAnswer | undefined> {
-    if (path === '/cgi-bin/token') {
-      if (method !== 'GET' && method !== 'POST') return undefined;
-      return { body: classicToken(query, this.#apps, this.#tokens) };
-    }
-    if (path === '/cgi-bin/stable_token') {
-      if (method !== 'POST') throw new MockWechatError(43002);
-      return { body: stableToken(body, this.#apps, this.#tokens) };
-    }
-    if (path === '/sns/jscode2session') {
-      if (method !== 'GET' && method !== 'POST') return undefined;
-      return { body: jscode2session(query, this.#apps) };
-    }
-    if (path.startsWith('/wxa/') || path.startsWith('/cgi-bin/')) {
-      if (method !== 'GET' && method !== 'POST') return undefined;
-      return this.#api(req, path, query, body);
-    }
-    return undefined;
-  }
-
-  async #api(req: IncomingMessage, path: string, query: URLSearchParams, body: Buffer): Promise<ApiAnswer> {
-    const token = query.get('access_token');
-    if (!token) throw new MockWechatError(41001);
-    const checked = this.#tokens.check(token);
-    if (!checked.ok) throw new MockWechatError(checked.errcode, checked.detail);
-    const app: AppEntry | undefined = this.#apps.get(checked.appid);
-    if (!app) throw new MockWechatError(40001, 'the app of this access_token is gone');
-
-    const secured = app.mode === 'required' || (app.mode === 'optional' && hasSecurityHeaders(req.headers));
-    const urlPath = this.#baseUrl(req) + path;
-    const nowSeconds = this.#nowSeconds();
-    let params: Record<string, unknown>;
-    let ignoredUrlParameters: string[] | undefined;
-    if (secured) {
-      const opened = openSecuredRequest({
-        urlPath,
-        headers: req.headers,
-        body,
-        nowSeconds,
-        timestampWindowSeconds: this.#window,
-        tokenApp: app,
-        knownAppid: (id) => this.#apps.get(id) !== undefined,
-      });
-      this.#stats.secured();
-      // URL parameters of a secured call travel inside the encrypted data (the guide: 原请求字段，
-      // 包含URL参数、POST参数，不包含AccessToken); WeChat reads none from the URL but
-      // access_token, so any other is ignored here too, and named in the log.
-      params = opened.params;
-      const names = [...new Set([...query.keys()].filter((k) => k !== 'access_token'))];
-      if (names.length > 0) ignoredUrlParameters = names.slice(0, 16).map((k) => k.slice(0, 64));
-    } else {
-      params = {};
-      for (const [k, v] of query) if (k !== 'access_token' && params[k] === undefined) params[k] = v;
-      if (body.length > 0) {
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(body.toString('utf8'));
-        } catch {
-          throw new MockWechatError(47001, 'POST data is not JSON');
-        }
-        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new MockWechatError(47001, 'POST data is not a JSON object');
-        Object.assign(params, parsed);
-      }
-    }
-
-    const handler = this.#routes.get(path) ?? echo;
-    let result: Record<string, unknown>;
-    try {
-      const r = await handler({ appid: app.config.appid, path, params, secured, nowSeconds, apps: this.#apps });
-      result = typeof r === 'object' && r !== null && !Array.isArray(r) ? r : { errcode: -1, errmsg: 'system error: handler returned no object' };
-      if (result.errcode === undefined) result = { errcode: 0, errmsg: 'ok', ...result };
-    } catch (err) {
-      if (!(err instanceof MockWechatError)) throw err;
-      // Business errors of a verified call are answered sealed like any result.
-      if (!secured) throw err;
-      result = errorBody(err.errcode, err.detail);
-    }
-    const errcode = typeof result.errcode === 'number' ? result.errcode : undefined;
-    if (!secured) return { body: result, ...(errcode !== undefined ? { errcode } : {}) };
-    const sealed = sealResponse({ urlPath, app, platform: this.#platform, nowSeconds: this.#nowSeconds(), result });
-    return { body: sealed.body, headers: sealed.headers, ...(errcode !== undefined ? { errcode } : {}), ...(ignoredUrlParameters !== undefined ? { ignoredUrlParameters } : {}) };
-  }
-}
-
-/** What an endpoint answers: the body (JSON), extra headers, the errcode for stats and logs. */
-interface ApiAnswer {
-  body: unknown;
-  headers?: Record<string, string>;
-  errcode?: number;
-  ignoredUrlParameters?: string[];
-}
-
-const DEFAULT_FAULT_BODY = 'mock-wechat: injected HTTP error';
-
-function isPayPath(path: string): boolean {
-  return path === '/v3' || path.startsWith('/v3/');
-}
-
-function sendPay(res: ServerResponse, answer: PayAnswer): void {
-  if (res.headersSent || res.destroyed) return;
-  res.writeHead(answer.status, { ...answer.headers, 'Content-Length': String(Buffer.byteLength(answer.body)) });
-  res.end(answer.body);
 }
 
 function notifyExtras(o: PaySimulationOptions): Partial<PayNotifyOptions> {

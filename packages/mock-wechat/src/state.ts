@@ -7,7 +7,8 @@ import { generateMpPlatformKey, type MpPlatformKey } from './certs.js';
 import { toAppEntry, type MockAppConfig } from './mp/apps.js';
 import { createMockMpApp, type MockMpClientConfig } from './mp/create-app.js';
 import { PlatformKeyRing } from './mp/platform.js';
-import { startMockWechat, type MockWechat, type MockWechatOptions } from './server.js';
+import { startMockWechat } from './server.js';
+import type { MockWechat, MockWechatOptions } from './types.js';
 
 export const STATE_FILES = {
   platformKey: 'platform-key.json',
