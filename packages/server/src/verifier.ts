@@ -1,14 +1,10 @@
 import {
   LIMITS,
-  MAX_SECRET_BYTES,
-  MAX_SECRETS_PER_KEY,
-  MIN_SECRET_BYTES,
   MODES,
   SINGLE_HEADERS,
   WxsealError,
   checkTimestamp,
   decodeIdentityHeader,
-  isWireErrorCode,
   openSealedRequest,
   parseRequestHeaders,
   rejectionResponse,
@@ -26,10 +22,13 @@ import {
   type WireErrorCode,
   type WireResponse,
 } from '@wxseal/protocol';
-import type { ClientCredential, ClientSecret, KeyResolver } from './keys/key-resolver.js';
+import type { ClientSecret, KeyResolver } from './keys/key-resolver.js';
 import { ServerKeyRing, type ServerKeyInput } from './keys/server-key-ring.js';
 import type { NonceStore } from './nonce/nonce-store.js';
 import { SessionKeyCache, type SessionKeyCacheOptions } from './keys/session-key-cache.js';
+import { VerifierDependencies, wireCodeOf, type VerifierDependency } from './verifier-dependencies.js';
+
+export type { VerifierDependency } from './verifier-dependencies.js';
 
 /** Marks an error raised after the request's signature verified, with what signing its rejection needs. */
 const AUTHENTIC_REQUEST = Symbol('wxseal.authenticRequest');
@@ -50,9 +49,6 @@ export function isVerificationFailure(value: VerifiedRequest | VerificationFailu
 
 /** Request headers as a lookup function or as an object (Node's IncomingHttpHeaders, a plain record). */
 export type HeaderSource = HeaderGetter | Readonly<Record<string, string | string[] | undefined>>;
-
-/** The dependency whose failure a verifier reports through `onDependencyError`. */
-export type VerifierDependency = 'key-resolver' | 'nonce-store' | 'server-key-ring';
 
 export interface VerifierOptions {
   /** Looks up client credentials by key id. */
@@ -145,27 +141,10 @@ export function isBodylessStatus(status: number): boolean {
   return status < 200 || status === 204 || status === 304;
 }
 
-// For each stage, the codes a dependency may report as they are; anything else becomes the fallback.
+// For each stage, the codes it may raise as they are; anything else becomes the stage's fallback.
 const PARSE_CODES: readonly WireErrorCode[] = ['WXSEAL_UNSUPPORTED_VERSION', 'WXSEAL_MISSING_HEADER', 'WXSEAL_MALFORMED_HEADER', 'WXSEAL_MODE_NOT_ALLOWED'];
-const KEY_CODES: readonly WireErrorCode[] = ['WXSEAL_KEY_STORE_UNAVAILABLE', 'WXSEAL_UNKNOWN_KEY_ID', 'WXSEAL_KEY_REVOKED'];
-const NONCE_CODES: readonly WireErrorCode[] = ['WXSEAL_NONCE_STORE_FULL', 'WXSEAL_NONCE_STORE_UNAVAILABLE', 'WXSEAL_REPLAYED_NONCE'];
 const UNWRAP_CODES: readonly WireErrorCode[] = ['WXSEAL_UNWRAP_FAILED', 'WXSEAL_UNKNOWN_SERVER_KEY', 'WXSEAL_MALFORMED_HEADER'];
 const DECRYPT_CODES: readonly WireErrorCode[] = ['WXSEAL_DECRYPT_FAILED', 'WXSEAL_MALFORMED_PAYLOAD'];
-
-/** Fixed messages for failures of dependencies: their own messages might say more than a client should hear. */
-const DEPENDENCY_MESSAGES: Partial<Record<WireErrorCode, string>> = {
-  WXSEAL_KEY_STORE_UNAVAILABLE: 'the credential store cannot be reached',
-  WXSEAL_UNKNOWN_KEY_ID: 'no credential has this key id',
-  WXSEAL_KEY_REVOKED: 'the credential is revoked or not valid now',
-  WXSEAL_NONCE_STORE_FULL: 'the nonce store refuses new nonces until old ones expire',
-  WXSEAL_NONCE_STORE_UNAVAILABLE: 'the nonce store cannot be reached',
-  WXSEAL_REPLAYED_NONCE: 'this nonce was already accepted for this key id',
-  WXSEAL_UNWRAP_FAILED: 'the wrapped session key does not decrypt with the named server key',
-};
-
-function wireCodeOf(err: unknown): WireErrorCode | undefined {
-  return err instanceof WxsealError && isWireErrorCode(err.code) ? err.code : undefined;
-}
 
 function headerGetterOf(source: HeaderSource): HeaderGetter {
   if (typeof source === 'function') return source;
@@ -188,25 +167,10 @@ function contentLengthOf(header: HeaderGetter): number | undefined {
   return Number(text.trim());
 }
 
-function secretUsable(s: ClientSecret, now: number): boolean {
-  if (typeof s !== 'object' || s === null || !(s.secret instanceof Uint8Array)) return false;
-  // A secret outside the protocol's size range is never tried: an empty HMAC key would accept forgeries.
-  if (s.secret.length < MIN_SECRET_BYTES || s.secret.length > MAX_SECRET_BYTES) return false;
-  if (s.notBefore !== undefined && !(now >= s.notBefore)) return false;
-  if (s.notAfter !== undefined && !(now <= s.notAfter)) return false;
-  return true;
-}
-
 function checkModes(modes: readonly Mode[], name: string): void {
   if (!Array.isArray(modes) || modes.length === 0 || modes.some((m) => !MODES.includes(m))) {
     throw new WxsealError('WXSEAL_CONFIG_INVALID', `${name} must list "sealed" and/or "signed"`);
   }
-}
-
-function positive(value: number | undefined, fallback: number, name: string): number {
-  const v = value ?? fallback;
-  if (!Number.isFinite(v) || v <= 0) throw new WxsealError('WXSEAL_CONFIG_INVALID', `${name} must be a positive number`);
-  return v;
 }
 
 /**
@@ -219,12 +183,9 @@ export class Verifier {
   readonly maxBodyBytes: number;
   readonly allowedModes: readonly Mode[];
   readonly serverKeys: ServerKeyRing | undefined;
-  readonly #keys: KeyResolver;
-  readonly #nonceStore: NonceStore;
   readonly #now: () => number;
-  readonly #keyTimeoutMs: number;
-  readonly #nonceTimeoutMs: number;
-  readonly #onDependencyError: VerifierOptions['onDependencyError'];
+  /** The key resolver and the nonce store, and the fail-closed rule for every step's errors. */
+  readonly #dependencies: VerifierDependencies;
   /** Opt-in cache of unwrapped session keys (SPEC.md section 14); undefined when off. */
   readonly sessionKeyCache: SessionKeyCache | undefined;
 
@@ -245,12 +206,8 @@ export class Verifier {
     this.windowSeconds = window;
     this.maxBodyBytes = maxBody;
     this.allowedModes = [...modes];
-    this.#keys = options.keys;
-    this.#nonceStore = options.nonceStore;
     this.#now = options.now ?? unixNow;
-    this.#keyTimeoutMs = positive(options.keyResolverTimeoutMs, 5000, 'keyResolverTimeoutMs');
-    this.#nonceTimeoutMs = positive(options.nonceStoreTimeoutMs, 5000, 'nonceStoreTimeoutMs');
-    this.#onDependencyError = options.onDependencyError;
+    this.#dependencies = new VerifierDependencies(options);
     const cache = options.sessionKeyCache;
     this.sessionKeyCache = cache === undefined || cache instanceof SessionKeyCache ? cache : new SessionKeyCache(cache);
   }
@@ -306,7 +263,7 @@ export class Verifier {
         ...(input.rawHeaders ? { rawHeaders: input.rawHeaders } : {}),
       });
     } catch (err) {
-      throw this.#mapped(err, PARSE_CODES, 'WXSEAL_MALFORMED_HEADER', 'the request headers could not be parsed');
+      throw this.#dependencies.stepError(err, PARSE_CODES, 'WXSEAL_MALFORMED_HEADER', 'the request headers could not be parsed');
     }
     if (parsed.mode === 'sealed' && !this.serverKeys) {
       throw new WxsealError('WXSEAL_MODE_NOT_ALLOWED', 'this server does not accept sealed requests');
@@ -318,23 +275,12 @@ export class Verifier {
 
     // Step 4: lookups, no cryptography. SPEC.md pins the order: the key id (its credential and
     // valid secrets), then the server key id, then the wrapped key's length.
-    const credential = await this.#resolve(parsed.keyId);
-    if (credential.revoked === true) throw new WxsealError('WXSEAL_KEY_REVOKED', DEPENDENCY_MESSAGES.WXSEAL_KEY_REVOKED!);
-    const usable = credential.secrets.filter((s) => secretUsable(s, now));
-    if (usable.length === 0) throw new WxsealError('WXSEAL_KEY_REVOKED', 'no secret of this key id is valid now');
-    if (usable.length > MAX_SECRETS_PER_KEY) {
-      // More than the protocol allows is a broken store; refuse rather than run unbounded HMACs.
-      this.#report(new Error(`credential ${parsed.keyId} has more than ${MAX_SECRETS_PER_KEY} valid secrets`), 'key-resolver');
-      throw new WxsealError('WXSEAL_KEY_STORE_UNAVAILABLE', DEPENDENCY_MESSAGES.WXSEAL_KEY_STORE_UNAVAILABLE!);
-    }
-    if (credential.allowedModes !== undefined && !credential.allowedModes.includes(parsed.mode)) {
-      throw new WxsealError('WXSEAL_MODE_NOT_ALLOWED', `this client may not send ${parsed.mode} requests`);
-    }
+    const usable = await this.#dependencies.validSecrets(parsed.keyId, parsed.mode, now);
     if (parsed.mode === 'sealed') {
       try {
         this.serverKeys!.check(parsed.serverKeyId, parsed.wrappedKey);
       } catch (err) {
-        throw this.#mapped(err, ['WXSEAL_UNKNOWN_SERVER_KEY', 'WXSEAL_MALFORMED_HEADER'], 'WXSEAL_UNKNOWN_SERVER_KEY', undefined, 'server-key-ring');
+        throw this.#dependencies.stepError(err, ['WXSEAL_UNKNOWN_SERVER_KEY', 'WXSEAL_MALFORMED_HEADER'], 'WXSEAL_UNKNOWN_SERVER_KEY', undefined, 'server-key-ring');
       }
     }
 
@@ -346,7 +292,7 @@ export class Verifier {
       if (index === -1) return BAD_SIGNATURE;
       matched = usable[index]!;
     } catch (err) {
-      throw this.#mapped(err, ['WXSEAL_BAD_SIGNATURE'], 'WXSEAL_BAD_SIGNATURE', 'signature does not match');
+      throw this.#dependencies.stepError(err, ['WXSEAL_BAD_SIGNATURE'], 'WXSEAL_BAD_SIGNATURE', 'signature does not match');
     }
 
     // From here on the request is authentic: rejections are signed for it (SPEC.md 10.1), so a
@@ -363,7 +309,7 @@ export class Verifier {
 
   async #afterSignature(parsed: ParsedRequest, body: Buffer, matched: ClientSecret, now: number): Promise<VerifiedRequest> {
     // Step 6: only an authentic request may claim its nonce.
-    await this.#claimNonce(parsed, now);
+    await this.#dependencies.claimNonce(parsed.keyId, parsed.nonce, parsed.timestampSeconds + this.windowSeconds, now);
 
     if (parsed.mode === 'sealed') {
       // Step 7: RSA, reached only by authentic, fresh requests — or skipped when this client
@@ -375,7 +321,7 @@ export class Verifier {
         try {
           sessionKey = this.serverKeys!.unwrap(parsed.serverKeyId, parsed.wrappedKey);
         } catch (err) {
-          throw this.#mapped(err, UNWRAP_CODES, 'WXSEAL_UNWRAP_FAILED', undefined, 'server-key-ring');
+          throw this.#dependencies.stepError(err, UNWRAP_CODES, 'WXSEAL_UNWRAP_FAILED', undefined, 'server-key-ring');
         }
       }
       // Step 8: AES-GCM with the request AAD, then the framing of 6.1.
@@ -383,7 +329,7 @@ export class Verifier {
       try {
         opened = openSealedRequest(parsed, sessionKey, body);
       } catch (err) {
-        throw this.#mapped(err, DECRYPT_CODES, 'WXSEAL_DECRYPT_FAILED', 'authenticated decryption failed');
+        throw this.#dependencies.stepError(err, DECRYPT_CODES, 'WXSEAL_DECRYPT_FAILED', 'authenticated decryption failed');
       }
       // Cached only once the key has proved itself on a whole verified message.
       if (digest !== undefined && !cached) this.sessionKeyCache!.set(digest, sessionKey);
@@ -400,7 +346,7 @@ export class Verifier {
       try {
         identity = decodeIdentityHeader(parsed.identityHeader);
       } catch (err) {
-        throw this.#mapped(err, ['WXSEAL_MALFORMED_HEADER'], 'WXSEAL_MALFORMED_HEADER', 'wxseal-identity is malformed');
+        throw this.#dependencies.stepError(err, ['WXSEAL_MALFORMED_HEADER'], 'WXSEAL_MALFORMED_HEADER', 'wxseal-identity is malformed');
       }
     }
     return verifiedRequest(parsed, matched, identity, body, parsed.contentType || undefined, undefined, {
@@ -422,81 +368,6 @@ export class Verifier {
   /** The SPEC.md section 10 response to a verification failure. */
   rejection(err: unknown, nowSeconds: number = this.#now()): WireResponse {
     return rejectionFor(err, nowSeconds);
-  }
-
-  async #resolve(keyId: string): Promise<ClientCredential> {
-    let credential: ClientCredential | undefined;
-    try {
-      credential = await withTimeout(() => this.#keys.resolve(keyId), this.#keyTimeoutMs, 'the credential store did not answer in time');
-    } catch (err) {
-      throw this.#mapped(err, KEY_CODES, 'WXSEAL_KEY_STORE_UNAVAILABLE', undefined, 'key-resolver');
-    }
-    if (credential === undefined || credential === null) throw new WxsealError('WXSEAL_UNKNOWN_KEY_ID', DEPENDENCY_MESSAGES.WXSEAL_UNKNOWN_KEY_ID!);
-    if (
-      typeof credential !== 'object' ||
-      credential.keyId !== keyId ||
-      !Array.isArray(credential.secrets) ||
-      (credential.allowedModes !== undefined && !Array.isArray(credential.allowedModes))
-    ) {
-      // A store that answers for another key id, or with junk, is broken: fail closed.
-      this.#report(new Error('the key resolver returned an invalid credential'), 'key-resolver');
-      throw new WxsealError('WXSEAL_KEY_STORE_UNAVAILABLE', DEPENDENCY_MESSAGES.WXSEAL_KEY_STORE_UNAVAILABLE!);
-    }
-    return credential;
-  }
-
-  async #claimNonce(parsed: ParsedRequest, now: number): Promise<void> {
-    let fresh: boolean;
-    try {
-      fresh = await withTimeout(
-        () =>
-          this.#nonceStore.checkAndSet({
-            keyId: parsed.keyId,
-            nonce: parsed.nonce,
-            expiresAt: parsed.timestampSeconds + this.windowSeconds,
-            now,
-          }),
-        this.#nonceTimeoutMs,
-        'the nonce store did not answer in time',
-      );
-    } catch (err) {
-      throw this.#mapped(err, NONCE_CODES, 'WXSEAL_NONCE_STORE_UNAVAILABLE', undefined, 'nonce-store');
-    }
-    if (fresh === false) throw new WxsealError('WXSEAL_REPLAYED_NONCE', DEPENDENCY_MESSAGES.WXSEAL_REPLAYED_NONCE!);
-    // Only an explicit true records the nonce; anything else would be accepting it unchecked.
-    if (fresh !== true) {
-      this.#report(new Error('the nonce store returned neither true nor false'), 'nonce-store');
-      throw new WxsealError('WXSEAL_NONCE_STORE_UNAVAILABLE', DEPENDENCY_MESSAGES.WXSEAL_NONCE_STORE_UNAVAILABLE!);
-    }
-  }
-
-  /**
-   * Keeps an error whose code is allowed at this stage and maps anything else to `fallback`.
-   * A dependency's own message is replaced by a fixed one (it might name internals), and its
-   * unexpected failures are reported.
-   */
-  #mapped(
-    err: unknown,
-    allowed: readonly WireErrorCode[],
-    fallback: WireErrorCode,
-    fallbackMessage: string | undefined,
-    dependency?: VerifierDependency,
-  ): WxsealError {
-    const code = wireCodeOf(err);
-    if (code !== undefined && allowed.includes(code)) {
-      const fixed = dependency ? DEPENDENCY_MESSAGES[code] : undefined;
-      return fixed !== undefined && (err as WxsealError).message !== fixed ? new WxsealError(code, fixed, { cause: err }) : (err as WxsealError);
-    }
-    if (dependency) this.#report(err, dependency);
-    return new WxsealError(fallback, fallbackMessage ?? DEPENDENCY_MESSAGES[fallback] ?? 'the request could not be verified', { cause: err });
-  }
-
-  #report(error: unknown, dependency: VerifierDependency): void {
-    try {
-      this.#onDependencyError?.(error, dependency);
-    } catch {
-      // A failing logger must not change the outcome of a verification.
-    }
   }
 }
 
@@ -536,23 +407,6 @@ function verifiedRequest(
   } as VerifiedRequest;
   Object.defineProperty(verified, 'responseContext', { value: ctx, enumerable: false, writable: false, configurable: false });
   return Object.freeze(verified);
-}
-
-async function withTimeout<T>(run: () => Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(message)), ms);
-  });
-  try {
-    // Promise.resolve().then: a dependency that throws synchronously is handled like one that rejects.
-    return await Promise.race([Promise.resolve().then(run), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-class TimeoutError extends Error {
-  override readonly name = 'TimeoutError';
 }
 
 function bytesOf(body: Uint8Array | string | undefined): Buffer {
