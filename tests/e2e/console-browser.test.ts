@@ -14,8 +14,8 @@ import { MasterKeyRing } from '@wxseal/devices';
 import { createClient, isWxsealError, type WxsealClient } from '@wxseal/client';
 import { b64uEncode } from '@wxseal/protocol/primitives';
 import { ADMIN_API_PREFIX, hashPassword, startGateway, type CertificateInfo, type CertificateInventory, type RunningGateway } from '@wxseal/gateway';
-import { baseConfig, captureLogger, makeKeys, startUpstream, tempDir, writeYaml, type Upstream } from '../../packages/gateway/test/helpers.js';
-import { REDIS_URL, call, login, requireRedis } from '../../packages/gateway/test/admin-helpers.js';
+import { baseConfig, captureLogger, makeKeys, startUpstream, tempDir, writeYaml, type Upstream } from '../support/gateway.js';
+import { REDIS_URL, call, login, requireRedis } from '../support/gateway-admin.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';

@@ -13,23 +13,9 @@ import { isWxsealError } from '@wxseal/client';
 import type { GatewayConfigInput } from '@wxseal/gateway';
 import { buildRequest, openResponse } from '@wxseal/protocol';
 import { headersFromRaw } from '@wxseal/server';
-import {
-  baseConfig,
-  clientFor,
-  defaultHandler,
-  eventually,
-  makeKeys,
-  newSecret,
-  plainRequest,
-  spawnGateway,
-  startUpstream,
-  tempDir,
-  writeYaml,
-  type GatewayProcess,
-  type Seen,
-  type Upstream,
-} from './helpers.js';
-import { liveProcessCount, stopAllProcesses } from '../../../tests/support/processes.js';
+import { baseConfig, clientFor, defaultHandler, eventually, makeKeys, newSecret, plainRequest, startUpstream, tempDir, writeYaml, type Seen, type Upstream } from '../support/gateway.js';
+import { spawnGateway, type GatewayProcess } from '../support/gateway-process.js';
+import { liveProcessCount, stopAllProcesses } from '../support/processes.js';
 
 const keys = makeKeys('bff-procs');
 const prefix = `wxseal-gw-test:${randomUUID()}:`;

@@ -1,8 +1,7 @@
 // Admin API edges on small gateways: idle session expiry and the login rate limit (with an
-// injected clock), the console before it is built, a device database that is down (503), the
-// admin section's validation, and `wxseal admin hash-password`.
+// injected clock), the console before it is built, a device database that is down (503), and the
+// admin section's validation. (`wxseal admin hash-password` is tested in tests/e2e/gateway-cli.test.ts.)
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,13 +12,12 @@ import {
   GatewayConfigError,
   hashPassword,
   loadGatewayConfig,
-  parsePasswordHash,
   startGateway,
-  verifyPassword,
   type RunningGateway,
 } from '@wxseal/gateway';
-import { baseConfig, captureLogger, deadPort, makeKeys, root, startUpstream, tempDir, type Upstream } from './helpers.js';
-import { call, login } from './admin-helpers.js';
+import { baseConfig, captureLogger, makeKeys, startUpstream, tempDir, type Upstream } from '../../../tests/support/gateway.js';
+import { deadPort } from './helpers.js';
+import { call, login } from '../../../tests/support/gateway-admin.js';
 
 describe('admin API: sessions, rate limit, outages, config', () => {
   const keys = makeKeys('bff-admin-auth');
@@ -152,24 +150,5 @@ describe('admin API: sessions, rate limit, outages, config', () => {
     const ok = loadGatewayConfig(baseConfig(keys, upstream.url, { admin: { auth: { tokenEnv: 'T' } } }), { env: { T: token } });
     assert.ok(!JSON.stringify(ok).includes(token), 'the token is not enumerable');
     assert.equal(ok.admin!.sessionTtlMs, 8 * 3600_000, 'default 8h');
-  });
-
-  test('wxseal admin hash-password reads stdin and prints a scrypt hash', async () => {
-    const child = spawn(process.execPath, ['--conditions=wxseal-source', '--import', 'tsx', join(root, 'packages/gateway/test/fixtures/cli.ts'), 'admin', 'hash-password'], {
-      cwd: root,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdin.end('a long enough password\n');
-    const code = await new Promise<number | null>((r) => child.once('exit', r));
-    assert.equal(code, 0, err);
-    const parsed = parsePasswordHash(out.trim());
-    assert.ok(parsed, `a scrypt hash: ${out}`);
-    assert.ok(await verifyPassword('a long enough password', parsed), 'verifies');
-    assert.ok(!(await verifyPassword('a long enough password\n', parsed)), 'the newline is not part of it');
-    assert.ok(!out.includes('a long enough password') && !err.includes('a long enough password'), 'never echoed');
   });
 });

@@ -22,8 +22,10 @@ import {
   type RunningGateway,
 } from '@wxseal/gateway';
 import { b64uEncode } from '@wxseal/protocol/primitives';
-import { baseConfig, captureLogger, clientFor, deadPort, makeKeys, plainRequest, startUpstream, tempDir, writeYaml, type Upstream } from './helpers.js';
-import { REDIS_URL, call, concretePath, login, requireRedis, sampleBody, type AdminSession } from './admin-helpers.js';
+import { baseConfig, captureLogger, clientFor, makeKeys, plainRequest, startUpstream, tempDir, writeYaml, type Upstream } from '../../../tests/support/gateway.js';
+import { deadPort } from './helpers.js';
+import { REDIS_URL, call, login, requireRedis, type AdminSession } from '../../../tests/support/gateway-admin.js';
+import { concretePath, sampleBody } from './admin-helpers.js';
 
 const PASSWORD = 'correct horse battery staple';
 const DAY = 86_400_000;

@@ -1,13 +1,12 @@
 // Config validation: every mistake is reported with the path of its field; secrets and keys from
 // the environment and from files (relative to the config file); defaults; secrets never printed.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { isWxsealError } from '@wxseal/client';
 import { GatewayConfigError, loadGatewayConfig, startGateway, type GatewayConfigInput } from '@wxseal/gateway';
-import { baseConfig, captureLogger, clientFor, makeKeys, newSecret, root, startUpstream, tempDir, writeYaml } from './helpers.js';
+import { baseConfig, captureLogger, clientFor, makeKeys, newSecret, startUpstream, tempDir, writeYaml } from '../../../tests/support/gateway.js';
 
 const keys = makeKeys('bff-config');
 const valid = (): Record<string, unknown> => baseConfig(keys, 'http://127.0.0.1:9');
@@ -215,30 +214,5 @@ describe('secrets and keys from the environment and from files', () => {
     const path = join(dir, 'gateway.json');
     writeFileSync(path, JSON.stringify(valid()));
     assert.equal(loadGatewayConfig(path).routes[0]!.prefix, '/api');
-  });
-});
-
-describe('wxseal gateway --check', () => {
-  function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const child = spawn(process.execPath, ['--conditions=wxseal-source', '--import', 'tsx', join(root, 'packages/gateway/test/fixtures/cli.ts'), ...args], { cwd: root });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
-  }
-
-  test('a valid config: exit 0; a broken one: exit 2 and every issue with its path on stderr', async () => {
-    const dir = tempDir();
-    const good = writeYaml(dir, 'good.yaml', valid());
-    const bad = writeYaml(dir, 'bad.yaml', withPatch((c) => ((c.routes[0].upstream = 'nope'), (c.limits = { windowSeconds: 0 }))));
-    const [ok, broken] = await Promise.all([run(['gateway', '--config', good, '--check']), run(['gateway', '--config', bad, '--check'])]);
-    assert.equal(ok.code, 0, ok.stderr);
-    assert.match(ok.stdout, /config OK: 1 route\(s\), 1 client\(s\), 1 server key\(s\)/);
-    assert.equal(broken.code, 2);
-    // The CLI's failure format: the code, the file and the option first, then one issue per line.
-    assert.match(broken.stderr, /^wxseal: WXSEAL_CONFIG_INVALID: .*bad\.yaml has 2 problems \(--config\):\n/);
-    assert.match(broken.stderr, /- routes\[0\]\.upstream: must be an http\(s\) URL/);
-    assert.match(broken.stderr, /- limits\.windowSeconds: must be an integer from 1 to 300/);
   });
 });

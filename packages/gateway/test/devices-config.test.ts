@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { b64uEncode } from '@wxseal/protocol/primitives';
 import { MasterKeyRing } from '@wxseal/devices';
 import { GatewayConfigError, loadGatewayConfig, type GatewayConfigInput } from '@wxseal/gateway';
-import { baseConfig, makeKeys } from './helpers.js';
+import { baseConfig, makeKeys } from '../../../tests/support/gateway.js';
 
 const keys = makeKeys('bff-devcfg');
 const env = { MK: `m1:${MasterKeyRing.generateKey()}`, CK: b64uEncode(randomBytes(32)) };

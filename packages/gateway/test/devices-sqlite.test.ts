@@ -2,7 +2,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineDeviceSuite } from './devices-suite.js';
-import { tempDir } from './helpers.js';
+import { tempDir } from '../../../tests/support/gateway.js';
 
 let dir: string | undefined;
 defineDeviceSuite('SQLite', {

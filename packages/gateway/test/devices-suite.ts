@@ -21,7 +21,7 @@ import { b64uEncode } from '@wxseal/protocol/primitives';
 import { MasterKeyRing } from '@wxseal/devices';
 import { createClient, isWxsealError, type WxsealClient } from '@wxseal/client';
 import { loadGatewayConfig, startGateway, type RunningGateway } from '@wxseal/gateway';
-import { baseConfig, captureLogger, makeKeys, plainRequest, startUpstream, type Upstream } from './helpers.js';
+import { baseConfig, captureLogger, makeKeys, plainRequest, startUpstream, type Upstream } from '../../../tests/support/gateway.js';
 
 export const REDIS_URL = 'redis://127.0.0.1:6379';
 

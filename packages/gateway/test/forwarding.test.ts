@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { isWxsealError, type WxsealClient } from '@wxseal/client';
 import { startGateway, type RunningGateway } from '@wxseal/gateway';
-import { captureLogger, baseConfig, clientFor, deadPort, makeKeys, plainRequest, startUpstream, type Seen, type Upstream } from './helpers.js';
+import { captureLogger, baseConfig, clientFor, makeKeys, plainRequest, startUpstream, type Seen, type Upstream } from '../../../tests/support/gateway.js';
+import { deadPort } from './helpers.js';
 
 const keys = makeKeys('bff-forward');
 const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startGateway, type RunningGateway } from '@wxseal/gateway';
-import { baseConfig, captureLogger, clientFor, makeKeys, plainRequest, startUpstream, type Upstream } from './helpers.js';
+import { baseConfig, captureLogger, clientFor, makeKeys, plainRequest, startUpstream, type Upstream } from '../../../tests/support/gateway.js';
 import { buildWire, sendWire, verdictOf } from './wire-helpers.js';
 
 const keys = makeKeys('bff-headers');

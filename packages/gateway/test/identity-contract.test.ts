@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import type { WxsealClient } from '@wxseal/client';
 import { IDENTITY_HEADERS, startGateway, type RunningGateway } from '@wxseal/gateway';
 import type { WechatIdentity } from '@wxseal/protocol';
-import { baseConfig, captureLogger, clientFor, makeKeys, startUpstream, type Upstream } from './helpers.js';
+import { baseConfig, captureLogger, clientFor, makeKeys, startUpstream, type Upstream } from '../../../tests/support/gateway.js';
 
 const keys = makeKeys('bff-contract');
 

@@ -10,7 +10,8 @@ import { Writable } from 'node:stream';
 import { isWxsealError, type WxsealClient } from '@wxseal/client';
 import { GATEWAY_ERROR_STATUS, encodeIdentityValue, startGateway, type RunningGateway } from '@wxseal/gateway';
 import { WIRE_ERROR_STATUS } from '@wxseal/protocol';
-import { baseConfig, captureLogger, clientFor, deadPort, makeKeys, plainRequest, startUpstream, type Upstream } from './helpers.js';
+import { baseConfig, captureLogger, clientFor, makeKeys, plainRequest, startUpstream, type Upstream } from '../../../tests/support/gateway.js';
+import { deadPort } from './helpers.js';
 import { buildWire, sendWire, verdictOf } from './wire-helpers.js';
 
 const keys = makeKeys('bff-internal');

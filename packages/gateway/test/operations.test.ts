@@ -7,19 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { isWxsealError } from '@wxseal/client';
 import { GatewayConfigError, startGateway, type RunningGateway } from '@wxseal/gateway';
 import { buildRequest } from '@wxseal/protocol';
-import {
-  baseConfig,
-  captureLogger,
-  clientFor,
-  makeKeys,
-  newSecret,
-  plainRequest,
-  sleep,
-  startUpstream,
-  tempDir,
-  writeYaml,
-  type Upstream,
-} from './helpers.js';
+import { baseConfig, captureLogger, clientFor, makeKeys, newSecret, plainRequest, sleep, startUpstream, tempDir, writeYaml, type Upstream } from '../../../tests/support/gateway.js';
 
 const keys = makeKeys('bff-ops');
 

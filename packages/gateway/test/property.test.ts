@@ -13,7 +13,8 @@ import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { startGateway, type RunningGateway } from '@wxseal/gateway';
 import { WxsealError, type WechatIdentity } from '@wxseal/protocol';
-import { baseConfig, captureLogger, deadPort, makeKeys, startUpstream, type Upstream } from './helpers.js';
+import { baseConfig, captureLogger, makeKeys, startUpstream, type Upstream } from '../../../tests/support/gateway.js';
+import { deadPort } from './helpers.js';
 import { buildWire, sendWire, verdictOf, type Verdict, type WireSpec } from './wire-helpers.js';
 
 const keys = makeKeys('bff-property');

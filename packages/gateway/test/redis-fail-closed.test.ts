@@ -6,7 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { isWxsealError } from '@wxseal/client';
 import { startGateway, type GatewayConfigInput } from '@wxseal/gateway';
-import { baseConfig, captureLogger, clientFor, eventually, freePort, makeKeys, redisServerProcess, startUpstream } from './helpers.js';
+import { baseConfig, captureLogger, clientFor, eventually, makeKeys, startUpstream } from '../../../tests/support/gateway.js';
+import { freePort, redisServerProcess } from './helpers.js';
 
 const keys = makeKeys('bff-redis');
 

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import type { WxsealClient } from '@wxseal/client';
 import { startGateway, type RunningGateway } from '@wxseal/gateway';
 import { clientAddressOf, incomingRequestId, trustedProxyList } from '../src/headers.js';
-import { baseConfig, captureLogger, clientFor, makeKeys, plainRequest, startUpstream, type Upstream } from './helpers.js';
+import { baseConfig, captureLogger, clientFor, makeKeys, plainRequest, startUpstream, type Upstream } from '../../../tests/support/gateway.js';
 
 const keys = makeKeys('bff-reqid');
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

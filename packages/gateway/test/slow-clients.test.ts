@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startGateway, type RunningGateway } from '@wxseal/gateway';
 import { connectionsCheckingIntervalMs } from '../src/listeners.js';
-import { baseConfig, captureLogger, makeKeys, startUpstream, type Upstream } from './helpers.js';
+import { baseConfig, captureLogger, makeKeys, startUpstream, type Upstream } from '../../../tests/support/gateway.js';
 
 const keys = makeKeys('bff-slow');
 const HEADERS_TIMEOUT_MS = 1500;

@@ -14,7 +14,7 @@ import {
   type WechatIdentity,
 } from '@wxseal/protocol';
 import { b64uDecodeStrict } from '@wxseal/protocol/primitives';
-import type { TestKeys } from './helpers.js';
+import type { TestKeys } from '../../../tests/support/gateway.js';
 
 export interface WireSpec {
   mode: Mode;
