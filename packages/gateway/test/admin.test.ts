@@ -3,7 +3,7 @@
 // table; then each area: sessions, devices, client secrets (through a reload), server keys
 // (through a restart), certificates, stats, the audit log and the OpenAPI document.
 import assert from 'node:assert/strict';
-import { createPublicKey, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
