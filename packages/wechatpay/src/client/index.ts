@@ -1,22 +1,19 @@
 // WeChat Pay API v3 HTTP client.
-export {
-  WECHATPAY_API_BACKUP_BASE_URL,
-  WECHATPAY_API_BASE_URL,
-  createWechatPayClient,
-  isWechatPayResponseError,
-  type BreakerOptions,
-  type BreakerState,
-  type CallOptions,
-  type FallbackRequest,
-  type HttpMethod,
-  type RetryOptions,
-  type WechatPayClient,
-  type WechatPayClientEvent,
-  type WechatPayClientOptions,
-  type WechatPayMerchantClient,
-  type WechatPayRequest,
-  type WechatPayResponse,
-} from './client.js';
+export { WECHATPAY_API_BACKUP_BASE_URL, WECHATPAY_API_BASE_URL, createWechatPayClient, isWechatPayResponseError } from './client.js';
+export type {
+  BreakerOptions,
+  BreakerState,
+  CallOptions,
+  FallbackRequest,
+  HttpMethod,
+  RetryOptions,
+  WechatPayClient,
+  WechatPayClientEvent,
+  WechatPayClientOptions,
+  WechatPayMerchantClient,
+  WechatPayRequest,
+  WechatPayResponse,
+} from './interface.js';
 export {
   RETRYABLE_API_CODES,
   WechatPayApiError,

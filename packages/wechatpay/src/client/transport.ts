@@ -1,0 +1,56 @@
+// One HTTP exchange through undici: the attempt's deadline joined with the caller's signal, the
+// answer body read up to a bound, and every failure turned into a WechatPayTransportError
+// (aborted by the caller, timed out, or unreachable).
+import { request as undiciRequest, type Dispatcher } from 'undici';
+import { WechatPayTransportError } from './errors.js';
+import type { PreparedRequest } from './prepare.js';
+
+export interface RawAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+export interface TransportOptions {
+  dispatcher: Dispatcher;
+  maxResponseBytes: number;
+  /** host[:port], for error messages. */
+  host: string;
+}
+
+export function headerValue(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export async function sendRequest(t: TransportOptions, p: PreparedRequest, headers: Record<string, string>): Promise<RawAnswer> {
+  const deadline = AbortSignal.timeout(p.timeoutMs);
+  const signal = p.signal ? AbortSignal.any([p.signal, deadline]) : deadline;
+  const where = { method: p.method, path: p.path };
+  try {
+    const res = await undiciRequest(p.url, { method: p.method, headers, body: p.bodyText, signal, dispatcher: t.dispatcher });
+    const declared = Number(headerValue(res.headers, 'content-length'));
+    if (Number.isFinite(declared) && declared > t.maxResponseBytes) {
+      res.body.destroy();
+      throw new WechatPayTransportError('WECHATPAY_BAD_RESPONSE', `answer body of ${declared} bytes exceeds ${t.maxResponseBytes}`, { status: res.statusCode, ...where });
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body) {
+      const buf = chunk as Buffer;
+      size += buf.length;
+      if (size > t.maxResponseBytes) {
+        res.body.destroy();
+        throw new WechatPayTransportError('WECHATPAY_BAD_RESPONSE', `answer body exceeds ${t.maxResponseBytes} bytes`, { status: res.statusCode, ...where });
+      }
+      chunks.push(buf);
+    }
+    return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) };
+  } catch (err) {
+    if (err instanceof WechatPayTransportError) throw err;
+    if (p.signal?.aborted) throw new WechatPayTransportError('WECHATPAY_ABORTED', `${p.method} ${p.path} aborted by the caller`, { ...where, cause: err });
+    if (deadline.aborted) throw new WechatPayTransportError('WECHATPAY_TIMEOUT', `no answer to ${p.method} ${p.path} within ${p.timeoutMs} ms`, { ...where, cause: err });
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new WechatPayTransportError('WECHATPAY_UNAVAILABLE', `cannot reach ${t.host} for ${p.method} ${p.path}: ${msg}`, { ...where, cause: err });
+  }
+}
