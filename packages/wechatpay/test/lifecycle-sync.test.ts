@@ -157,3 +157,50 @@ test('Redis unreachable: start() neither hangs nor crashes, downloads locally, r
   fake.serve([A, B], B);
   await until(() => serialsOf(mgr).includes(B.serial), 5_000, 'B while Redis is down');
 });
+
+test('a follower that cannot ask the leader for an unknown serial downloads it itself instead of hanging', async (t) => {
+  const fake = await fakeServer(t);
+  const prefix = `wxseal:test:${randomBytes(6).toString('hex')}:`;
+  const admin = new Redis({ host: '127.0.0.1', port: 6379, maxRetriesPerRequest: 1 });
+  const leaderClient = new Redis({ host: '127.0.0.1', port: 6379 });
+  const followerClient = new Redis({ host: '127.0.0.1', port: 6379 });
+  t.after(async () => {
+    const keys = await admin.keys(`${prefix}*`);
+    if (keys.length) await admin.del(...keys);
+    for (const c of [admin, leaderClient, followerClient]) c.disconnect();
+  });
+  // The follower's store answers reads and the leader lock, but refuses PUBLISH (its refresh request).
+  let refusePublish = false;
+  const flaky = new Proxy(followerClient, {
+    get(target, key) {
+      if (key === 'publish' && refusePublish) return async () => Promise.reject(new Error('PUBLISH refused'));
+      const v = Reflect.get(target, key, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const make = (client: Redis) =>
+    new CertificateManager({
+      merchants: [{ mchid: MCHID, privateKey: { value: merchant.keyPem }, certificate: { value: merchant.certPem }, apiV3Key: { value: APIV3_KEY } }],
+      baseUrl: fake.url,
+      sync: { kind: 'redis', client, prefix, lockTtlMs: 2000 },
+      watchFiles: false,
+      refreshIntervalMs: 3 * 3600_000,
+      electionIntervalMs: 150,
+      followerWaitMs: 1000,
+    });
+  const leader = make(leaderClient);
+  t.after(() => leader.close());
+  await leader.start();
+  const follower = make(flaky);
+  t.after(() => follower.close());
+  await follower.start();
+  assert.ok(leader.isLeader(MCHID) && !follower.isLeader(MCHID));
+  assert.equal(follower.downloadCount, 0);
+
+  fake.serve([A, B], B);
+  refusePublish = true;
+  const outcome = await Promise.race([follower.refreshForUnknownSerial(MCHID, B.serial), new Promise((r) => setTimeout(() => r('hung'), 8_000).unref())]);
+  assert.equal(outcome, true, 'the follower fetched B itself');
+  assert.equal(follower.downloadCount, 1);
+  assert.ok(serialsOf(follower).includes(B.serial));
+});

@@ -1,15 +1,9 @@
 // Certificate and key lifecycle for WeChat Pay API v3: hot-reloading, validated, cluster-synchronised
 // merchant material (CertificateManager implements MerchantMaterialSource) and the helpers behind
 // `wxseal pay certs list|download|check`.
-export {
-  CertificateManager,
-  type CertificateManagerEvent,
-  type CertificateManagerEventType,
-  type CertificateManagerOptions,
-  type LifecycleLogger,
-  type MaterialChangeReason,
-  type MerchantConfig,
-} from './manager.js';
+export { CertificateManager } from './manager.js';
+export type { CertificateManagerOptions, LifecycleLogger, MerchantConfig } from './config.js';
+export type { CertificateManagerEvent, CertificateManagerEventType, MaterialChangeReason } from './events.js';
 export { InMemorySecretStore, describeSource, readSource, type SecretSource, type SecretStore } from './sources.js';
 export {
   checkCertificates,
