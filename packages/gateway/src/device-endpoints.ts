@@ -20,6 +20,7 @@ import {
 } from '@wxseal/protocol';
 import { readRequestBody, type NonceStore, type ResponseInput, type VerifiedRequest } from '@wxseal/server';
 import { isDeviceStoreError } from '@wxseal/devices';
+import { withTimeout } from '@wxseal/support';
 import type { DevicesConfig } from './devices-config.js';
 import { TokenBuckets, type DeviceRuntime } from './devices.js';
 
@@ -70,15 +71,6 @@ function storeCode(err: unknown): WireErrorCode {
   if (isDeviceStoreError(err, 'PRODUCT_NOT_FOUND') || isDeviceStoreError(err, 'DEVICE_PRODUCT_MISMATCH')) return 'WXSEAL_UNKNOWN_KEY_ID';
   if (isDeviceStoreError(err, 'DEVICE_ALREADY_ACTIVE') || isDeviceStoreError(err, 'DEVICE_REVOKED')) return 'WXSEAL_KEY_REVOKED';
   return 'WXSEAL_KEY_STORE_UNAVAILABLE';
-}
-
-async function bounded<T>(run: () => Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([run(), new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error('timed out')), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 export class DeviceEndpoints {
@@ -132,9 +124,10 @@ export class DeviceEndpoints {
       // Step 6: the gateway's own nonce store, under the scope `activate/<product>` (never a key id).
       let fresh: boolean;
       try {
-        fresh = await bounded(
+        fresh = await withTimeout(
           () => ctx.nonceStore.checkAndSet({ keyId: parsed.nonceScope, nonce: parsed.nonce, expiresAt: parsed.timestampSeconds + ctx.windowSeconds, now: nowSeconds }),
           ctx.nonceTimeoutMs,
+          () => new Error('timed out'), // answered WXSEAL_NONCE_STORE_UNAVAILABLE below
         );
       } catch (err) {
         const code = err instanceof WxsealError && (err.code === 'WXSEAL_NONCE_STORE_FULL' || err.code === 'WXSEAL_NONCE_STORE_UNAVAILABLE') ? err.code : 'WXSEAL_NONCE_STORE_UNAVAILABLE';

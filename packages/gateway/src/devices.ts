@@ -5,6 +5,7 @@
  */
 import { Redis } from 'ioredis';
 import type { Mode } from '@wxseal/protocol';
+import { withTimeout } from '@wxseal/support';
 import type { ClientCredential, KeyResolver } from '@wxseal/server';
 import {
   DeviceKeyResolver,
@@ -153,9 +154,10 @@ export class DeviceRuntime implements GatewayDevices {
     await this.resolver.close().catch((err: unknown) => this.#hooks.onError(err, 'redis'));
     if (this.#redis) {
       try {
-        if (this.#redis.status === 'ready') await Promise.race([this.#redis.quit(), new Promise((r) => setTimeout(r, 1000).unref())]);
+        const redis = this.#redis;
+        if (redis.status === 'ready') await withTimeout(() => redis.quit(), 1000, () => new Error('QUIT timed out'), { unref: true });
       } catch {
-        // already gone; disconnect below ends it either way
+        // already gone, or no answer in time; disconnect below ends it either way
       }
       this.#redis.disconnect();
     }

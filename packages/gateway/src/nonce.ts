@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { withTimeout } from '@wxseal/support';
 import { MemoryNonceStore, type NonceRecord, type NonceStore } from '@wxseal/server';
 import { RedisNonceStore } from '@wxseal/server/redis';
 import type { NonceStoreConfig } from './config.js';
@@ -70,14 +71,8 @@ export function createNonceBackend(
     hooks.onStoreError,
   );
 
-  const withTimeout = async <T>(p: Promise<T>, ms: number): Promise<T | undefined> => {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([p, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)))]);
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+  // Readiness probes and shutdown wait a bounded time; no answer in time counts as "not ready".
+  const timedOut = (): Error => new Error('Redis did not answer in time');
 
   return {
     store,
@@ -85,7 +80,7 @@ export function createNonceBackend(
     async ready(timeoutMs) {
       if (redis.status !== 'ready') return false;
       try {
-        return (await withTimeout(redis.ping(), timeoutMs)) === 'PONG';
+        return (await withTimeout(() => redis.ping(), timeoutMs, timedOut)) === 'PONG';
       } catch {
         return false;
       }
@@ -94,19 +89,18 @@ export function createNonceBackend(
     async waitReady(timeoutMs) {
       if (redis.status === 'ready') return true;
       let onReady: (() => void) | undefined;
-      const ok = await withTimeout(
-        new Promise<boolean>((resolve) => {
-          onReady = () => resolve(true);
-          redis.once('ready', onReady);
-        }),
-        timeoutMs,
-      );
+      // Listening from now on, not from the next microtask: 'ready' must not be missed in between.
+      const ready = new Promise<boolean>((resolve) => {
+        onReady = () => resolve(true);
+        redis.once('ready', onReady);
+      });
+      const ok = await withTimeout(() => ready, timeoutMs, timedOut).catch(() => false);
       if (onReady) redis.off('ready', onReady);
-      return ok === true;
+      return ok;
     },
     async close() {
       try {
-        if (redis.status === 'ready') await withTimeout(redis.quit(), 1000);
+        if (redis.status === 'ready') await withTimeout(() => redis.quit(), 1000, timedOut);
       } catch {
         // quit fails when the connection is already gone; disconnect below ends it either way.
       }

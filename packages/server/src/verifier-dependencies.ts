@@ -1,4 +1,5 @@
 import { MAX_SECRET_BYTES, MAX_SECRETS_PER_KEY, MIN_SECRET_BYTES, WxsealError, isWireErrorCode, type Mode, type WireErrorCode } from '@wxseal/protocol';
+import { withTimeout } from '@wxseal/support';
 import type { ClientCredential, ClientSecret, KeyResolver } from './keys/key-resolver.js';
 import type { NonceStore } from './nonce/nonce-store.js';
 
@@ -77,7 +78,7 @@ export class VerifierDependencies {
   async validSecrets(keyId: string, mode: Mode, now: number): Promise<ClientSecret[]> {
     let credential: ClientCredential | undefined;
     try {
-      credential = await withTimeout(() => this.#keys.resolve(keyId), this.#keyTimeoutMs, 'the credential store did not answer in time');
+      credential = await withTimeout(() => this.#keys.resolve(keyId), this.#keyTimeoutMs, () => new TimeoutError('the credential store did not answer in time'));
     } catch (err) {
       throw this.stepError(err, KEY_CODES, 'WXSEAL_KEY_STORE_UNAVAILABLE', undefined, 'key-resolver');
     }
@@ -113,7 +114,7 @@ export class VerifierDependencies {
       fresh = await withTimeout(
         () => this.#nonceStore.checkAndSet({ keyId, nonce, expiresAt, now }),
         this.#nonceTimeoutMs,
-        'the nonce store did not answer in time',
+        () => new TimeoutError('the nonce store did not answer in time'),
       );
     } catch (err) {
       throw this.stepError(err, NONCE_CODES, 'WXSEAL_NONCE_STORE_UNAVAILABLE', undefined, 'nonce-store');
@@ -154,19 +155,6 @@ export class VerifierDependencies {
     } catch {
       // Swallowed on purpose (see above).
     }
-  }
-}
-
-async function withTimeout<T>(run: () => Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(message)), ms);
-  });
-  try {
-    // Promise.resolve().then: a dependency that throws synchronously is handled like one that rejects.
-    return await Promise.race([Promise.resolve().then(run), timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
+import { withTimeout } from '@wxseal/support';
 import { deviceDatabaseInfo } from './database.js';
 import { DeviceStoreError, storeUnavailable, toStoreError } from './errors.js';
 import { checkLimit, invalid, type CheckedContext } from './input-rules.js';
@@ -73,16 +74,10 @@ export class RegistryContext {
 
   /** Runs a read under the read deadline; every failure that is not ours becomes WXSEAL_KEY_STORE_UNAVAILABLE. */
   async read<T>(what: string, run: () => Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(storeUnavailable(`${what} did not answer within ${this.#readTimeoutMs} ms`)), this.#readTimeoutMs);
-    });
     try {
-      return await Promise.race([run(), deadline]);
+      return await withTimeout(run, this.#readTimeoutMs, () => storeUnavailable(`${what} did not answer within ${this.#readTimeoutMs} ms`));
     } catch (err) {
       throw toStoreError(what, err);
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -1,4 +1,5 @@
 import { WxsealError } from '@wxseal/protocol';
+import { withTimeout } from '@wxseal/support';
 import type { NonceRecord, NonceStore } from './nonce-store.js';
 
 /**
@@ -62,27 +63,18 @@ export class RedisNonceStore implements NonceStore {
     // +1: Redis counts whole seconds from the moment of the SET, and the pair must survive all of
     // second `expiresAt`, during which the timestamp check still accepts the request.
     const ttl = Math.max(1, Math.ceil(record.expiresAt - record.now) + 1 + this.ttlMarginSeconds);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new WxsealError('WXSEAL_NONCE_STORE_UNAVAILABLE', 'the nonce store did not answer in time')),
-        this.commandTimeoutMs,
-      );
-    });
     try {
-      // Promise.race keeps a handler on the losing command, so its late failure is never unhandled.
-      const reply = await Promise.race([
-        Promise.resolve().then(() => this.#client.set(this.keyFor(record.keyId, record.nonce), '1', 'EX', ttl, 'NX')),
-        timeout,
-      ]);
+      const reply = await withTimeout(
+        () => this.#client.set(this.keyFor(record.keyId, record.nonce), '1', 'EX', ttl, 'NX'),
+        this.commandTimeoutMs,
+        () => new WxsealError('WXSEAL_NONCE_STORE_UNAVAILABLE', 'the nonce store did not answer in time'),
+      );
       if (reply === 'OK') return true;
       if (reply === null) return false;
       throw new WxsealError('WXSEAL_NONCE_STORE_UNAVAILABLE', 'the nonce store gave an unexpected answer');
     } catch (cause) {
       if (cause instanceof WxsealError && cause.code === 'WXSEAL_NONCE_STORE_UNAVAILABLE') throw cause;
       throw new WxsealError('WXSEAL_NONCE_STORE_UNAVAILABLE', 'the nonce store cannot be reached', { cause });
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

@@ -1,5 +1,6 @@
 // The shared store: one Redis hash per token and one plain key per lock, all keys of one name in
 // the same hash slot (`{...}` tag) so the Lua scripts also run on Redis Cluster.
+import { withTimeout } from '@wxseal/support';
 import { AccessTokenError } from './errors.js';
 import type { StoredAccessToken, TokenStore, TokenStoreSetOptions } from './store.js';
 
@@ -129,21 +130,15 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async #bounded<T>(op: string, run: () => Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new AccessTokenError('WECHAT_TOKEN_STORE_UNAVAILABLE', `the token store did not answer ${op} within ${this.commandTimeoutMs} ms`)),
-        this.commandTimeoutMs,
-      );
-    });
     try {
-      // Promise.race keeps a handler on the losing command, so its late failure is never unhandled.
-      return await Promise.race([Promise.resolve().then(run), timeout]);
+      return await withTimeout(
+        run,
+        this.commandTimeoutMs,
+        () => new AccessTokenError('WECHAT_TOKEN_STORE_UNAVAILABLE', `the token store did not answer ${op} within ${this.commandTimeoutMs} ms`),
+      );
     } catch (cause) {
       if (cause instanceof AccessTokenError) throw cause;
       throw new AccessTokenError('WECHAT_TOKEN_STORE_UNAVAILABLE', `the token store cannot be reached (${op})`, { cause });
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

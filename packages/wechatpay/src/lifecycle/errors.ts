@@ -47,19 +47,3 @@ export function describeError(err: unknown): string {
   const line = msg.split('\n', 1)[0] ?? '';
   return line.length > 300 ? `${line.slice(0, 300)}…` : line;
 }
-
-/** Races a promise against a deadline; the loser's late rejection is swallowed. */
-export async function withTimeout<T>(op: () => Promise<T> | T, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new CertificateLifecycleError('WECHATPAY_LIFECYCLE_SYNC_UNAVAILABLE', `${what} did not answer within ${ms} ms`)), ms);
-    timer.unref?.();
-  });
-  const work = Promise.resolve().then(op);
-  work.catch(() => undefined);
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

@@ -7,7 +7,8 @@
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Etcd3, Lease, Watcher } from 'etcd3';
-import { CertificateLifecycleError, withTimeout } from './errors.js';
+import { withTimeout as deadline } from '@wxseal/support';
+import { CertificateLifecycleError } from './errors.js';
 
 export type SyncOptions =
   | { kind: 'redis'; client: Redis; prefix?: string; lockTtlMs?: number; opTimeoutMs?: number }
@@ -30,6 +31,14 @@ export interface SyncPayload {
 }
 
 const MAC_SALT = Buffer.from('wxseal/wechatpay/certificate-sync');
+
+/**
+ * The deadline of every store operation: WECHATPAY_LIFECYCLE_SYNC_UNAVAILABLE, "<what> did not
+ * answer within <ms> ms". Unref'd: background sync must not hold a closing process open.
+ */
+function withTimeout<T>(op: () => PromiseLike<T> | T, ms: number, what: string): Promise<T> {
+  return deadline(op, ms, () => new CertificateLifecycleError('WECHATPAY_LIFECYCLE_SYNC_UNAVAILABLE', `${what} did not answer within ${ms} ms`), { unref: true });
+}
 
 /** HMAC key of a merchant's sync payloads: HKDF-SHA256(APIv3 key, salt, "v1|" + mchid). */
 export function syncMacKey(apiV3Key: string, mchid: string): Buffer {
