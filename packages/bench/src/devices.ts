@@ -17,6 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { redactUrl } from '@wxseal/support';
 import {
   BloomFilter,
   DeviceKeyResolver,
@@ -219,15 +220,9 @@ function benchBloom(s: Sizes, progress: ProgressSink | undefined): BloomBench {
   };
 }
 
-/** The URL without its password, for the report. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== '') u.password = '***';
-    return u.toString();
-  } catch {
-    return 'an invalid Redis URL';
-  }
+/** The Redis URL without its password, for the report. */
+export function redisDisplayUrl(url: string): string {
+  return redactUrl(url, 'an invalid Redis URL');
 }
 
 /** Opens Redis, or says why not: the L2 measurements are skipped without it. */
@@ -238,10 +233,10 @@ export async function openRedis(url: string): Promise<{ redis?: Redis; detail: s
     await redis.connect();
     const pong = await redis.ping();
     if (pong !== 'PONG') throw new Error(`PING answered ${pong}`);
-    return { redis, detail: `Redis at ${redactUrl(url)}` };
+    return { redis, detail: `Redis at ${redisDisplayUrl(url)}` };
   } catch (err) {
     redis.disconnect();
-    return { detail: `Redis at ${redactUrl(url)} not reachable (${(err as Error).message}): L2 not measured` };
+    return { detail: `Redis at ${redisDisplayUrl(url)} not reachable (${(err as Error).message}): L2 not measured` };
   }
 }
 
@@ -319,7 +314,7 @@ export async function runDeviceBench(options: DeviceBenchOptions): Promise<Devic
     latency: [],
     l1P99TargetUs: L1_P99_TARGET_US,
     l1TargetMet: null,
-    redis: { url: redactUrl(options.redisUrl), available: false, detail: 'not opened' },
+    redis: { url: redisDisplayUrl(options.redisUrl), available: false, detail: 'not opened' },
     checks: [],
     // Signed-request throughput through the gateway with the device resolver is scenario (g).
     notMeasured: [],
@@ -360,7 +355,7 @@ export async function runDeviceBench(options: DeviceBenchOptions): Promise<Devic
     // ---- Resolver A: Bloom built from the registry ------------------------------------------
     const opened = await openRedis(options.redisUrl);
     redis = opened.redis;
-    result.redis = { url: redactUrl(options.redisUrl), available: redis !== undefined, detail: opened.detail };
+    result.redis = { url: redisDisplayUrl(options.redisUrl), available: redis !== undefined, detail: opened.detail };
     if (!redis) progress?.line(`[devices] ${opened.detail}`);
     const cacheKey = randomBytes(32);
     const l1MaxEntries = 100_000;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { runAdminBench, type AdminBenchResult } from './admin.js';
 import { measureCryptoLimits, type CryptoRate } from './crypto-limits.js';
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_REDIS_URL, deleteByPrefix, openRedis, provisionRegistry, redactUrl, runDeviceBench, type DeviceBenchResult } from './devices.js';
+import { DEFAULT_REDIS_URL, deleteByPrefix, openRedis, provisionRegistry, redisDisplayUrl, runDeviceBench, type DeviceBenchResult } from './devices.js';
 import { HOT_SET_DESCRIPTION, deviceKeyOf } from './device-serials.js';
 import { MasterKeyRing, openDeviceDatabase } from '@wxseal/devices';
 import { b64uEncode } from '@wxseal/protocol/primitives';
@@ -398,7 +398,7 @@ async function provisionGatewayRegistry(
     progress?.line(`${tag} FAILED to provision the device registry: ${typeof provisioned === 'string' ? provisioned : `only ${provisioned.devices} devices`}`);
     return { cleanup };
   }
-  const levels = redis ? `Bloom → L1 → Redis L2 (${redactUrl(redisUrl)}, run prefix) → SQLite` : `Bloom → L1 → SQLite (no Redis: ${opened.detail})`;
+  const levels = redis ? `Bloom → L1 → Redis L2 (${redisDisplayUrl(redisUrl)}, run prefix) → SQLite` : `Bloom → L1 → SQLite (no Redis: ${opened.detail})`;
   progress?.line(`${tag} the gateway's key lookup: ${levels}`);
   return {
     registry: {
@@ -436,7 +436,7 @@ export async function runBench(options: BenchOptions, command: string): Promise<
   };
   const dir = mkdtempSync(join(tmpdir(), 'wxseal-bench-'));
   const { progress: _omit, ...recordedOptions } = options;
-  if (recordedOptions.redisUrl !== undefined) recordedOptions.redisUrl = redactUrl(recordedOptions.redisUrl);
+  if (recordedOptions.redisUrl !== undefined) recordedOptions.redisUrl = redisDisplayUrl(recordedOptions.redisUrl);
   const scenarios: ScenarioResult[] = [];
   let crypto: CryptoRate[] = [];
   let devices: DeviceBenchResult | undefined;

@@ -10,6 +10,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { loadServerPrivateKey, type Mode } from '@wxseal/protocol';
 import { ServerKeyRing, normalizeSecret } from '@wxseal/server';
+import { redactUrl } from '@wxseal/support';
 import { resolveDevicesConfig, type DevicesConfig } from './devices-config.js';
 import { resolveAdminConfig, type AdminConfig } from './admin/config.js';
 import { GatewayConfigError, type ConfigIssue } from './errors.js';
@@ -138,16 +139,6 @@ export function isGatewayConfig(value: unknown): value is GatewayConfig {
 function hidden<T extends object, K extends string, V>(target: T, key: K, value: V): T & { readonly [P in K]: V } {
   Object.defineProperty(target, key, { value, enumerable: false, writable: false, configurable: false });
   return target as T & { readonly [P in K]: V };
-}
-
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '[invalid url]';
-  }
 }
 
 function readText(file: string, baseDir: string): string {

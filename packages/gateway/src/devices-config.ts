@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { DEVICE_ACTIVATION_PATH, DEVICE_ROTATION_PATH, type Mode } from '@wxseal/protocol';
 import { b64uDecodeStrict } from '@wxseal/protocol/primitives';
 import { MASTER_KEYS_ENV, MASTER_KEY_FILE_ENV, MasterKeyRing } from '@wxseal/devices';
+import { redactUrl } from '@wxseal/support';
 
 const int = (min: number, max: number) =>
   z
@@ -141,16 +142,6 @@ function hide<T extends object>(target: T, key: string, value: unknown): void {
   Object.defineProperty(target, key, { value, enumerable: false, writable: false, configurable: false });
 }
 
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '[invalid url]';
-  }
-}
-
 const errText = (err: unknown): string => (err as NodeJS.ErrnoException)?.code ?? (err instanceof Error ? err.message : String(err));
 
 interface ResolveContext {
@@ -213,7 +204,7 @@ export function resolveDevicesConfig(d: z.output<typeof devicesSchema>, ctx: Res
       if (!decoded || decoded.length !== 32) issue(keyAt, 'the cache key must be 32 bytes in canonical base64url (43 characters)');
       else cacheKey = decoded;
     }
-    const out = { displayUrl: redact(url), prefix: r.prefix, timeoutMs: r.timeoutMs, connectTimeoutMs: r.connectTimeoutMs };
+    const out = { displayUrl: redactUrl(url), prefix: r.prefix, timeoutMs: r.timeoutMs, connectTimeoutMs: r.connectTimeoutMs };
     hide(out, 'url', url);
     hide(out, 'cacheKey', cacheKey);
     redis = out as DevicesRedisConfig;
@@ -233,7 +224,7 @@ export function resolveDevicesConfig(d: z.output<typeof devicesSchema>, ctx: Res
   if (d.allowedModes?.includes('sealed') && !ctx.hasServerKeys) issue('devices.allowedModes', 'sealed needs at least one entry in serverKeys');
 
   const database = {
-    displayUrl: redact(dbUrl),
+    displayUrl: redactUrl(dbUrl),
     connectTimeoutMs: d.database.connectTimeoutMs,
     queryTimeoutMs: d.database.queryTimeoutMs,
     poolSize: d.database.poolSize,

@@ -19,6 +19,7 @@ import {
 import type { Pool as PgPool, PoolClient as PgPoolClient } from 'pg';
 import type { Pool as MysqlDriverPool, PoolConnection as MysqlDriverConnection } from 'mysql2';
 import { WxsealError } from '@wxseal/protocol';
+import { redactUrl } from '@wxseal/support';
 import { storeUnavailable } from './errors.js';
 import type { DeviceDatabase } from './schema.js';
 
@@ -144,7 +145,7 @@ export function openDeviceDatabase(url: string, options: OpenDeviceDatabaseOptio
         },
       }),
     });
-    info = { dialect: 'postgres', connectTimeoutMs, queryTimeoutMs, displayUrl: redact(parsed) };
+    info = { dialect: 'postgres', connectTimeoutMs, queryTimeoutMs, displayUrl: redactUrl(parsed) };
     if (schema !== undefined) info.schema = schema;
   } else if (scheme === 'mysql:' || scheme === 'mariadb:') {
     if (options.schema !== undefined) configError('the schema option is for PostgreSQL only; put the MySQL database in the URL');
@@ -190,7 +191,7 @@ export function openDeviceDatabase(url: string, options: OpenDeviceDatabaseOptio
         },
       }),
     });
-    info = { dialect: 'mysql', connectTimeoutMs, queryTimeoutMs, displayUrl: redact(parsed) };
+    info = { dialect: 'mysql', connectTimeoutMs, queryTimeoutMs, displayUrl: redactUrl(parsed) };
   } else {
     return configError('the device database URL must start with sqlite:, postgres://, mysql:// or mariadb://');
   }
@@ -204,12 +205,6 @@ function parseUrl(url: string): URL {
   } catch {
     return configError('the device database URL is not a valid URL');
   }
-}
-
-function redact(url: URL): string {
-  const copy = new URL(url.toString());
-  if (copy.password !== '') copy.password = '***';
-  return copy.toString();
 }
 
 function sqlitePath(url: string): string {
