@@ -4,6 +4,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { Pool } from 'undici';
+import { readBounded } from '@wxseal/support';
 import type { GatewayErrorCode } from './errors.js';
 import { firstValue, type OutgoingHeaders } from './headers.js';
 import type { Route } from './routes.js';
@@ -161,7 +162,12 @@ export async function requestBuffered(pool: Pool, req: BufferedRequest): Promise
     }
     let body: Buffer;
     try {
-      body = await readBounded(res.body, req.maxResponseBytes);
+      // Listeners rather than an async iterator (cheaper per request); the outcomes are the
+      // iterator's: the stream's own error, ERR_STREAM_PREMATURE_CLOSE when it closes before its end.
+      body = await readBounded(res.body, {
+        limit: req.maxResponseBytes,
+        tooLarge: () => new UpstreamFailure('WXSEAL_UPSTREAM_RESPONSE_TOO_LARGE', `response exceeds ${req.maxResponseBytes} bytes`),
+      });
     } catch (err) {
       res.body.destroy();
       throw rethrowable(err, controller, 'body');
@@ -185,54 +191,6 @@ function rethrowable(err: unknown, signal: Cancel, stage: 'request' | 'body'): u
 /** True for the rejection of an exchange cut because the client went away. */
 export function isClientGone(err: unknown): boolean {
   return err instanceof Aborted && err.reason === 'client';
-}
-
-const noop = (): void => undefined;
-
-/**
- * The whole body, at most `max` bytes. Listeners rather than an async iterator (cheaper per
- * request); the outcomes are the iterator's: the stream's own error, `ERR_STREAM_PREMATURE_CLOSE`
- * when it closes before its end, an UpstreamFailure past `max`.
- */
-function readBounded(stream: Readable, max: number): Promise<Buffer> {
-  return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    const cleanup = (): void => {
-      stream.off('data', onData);
-      stream.off('end', onEnd);
-      stream.off('error', onError);
-      stream.off('close', onClose);
-      // Whatever the stream emits later (the caller destroys it) must not become an uncaught error.
-      stream.on('error', noop);
-    };
-    const onData = (chunk: Buffer): void => {
-      total += chunk.length;
-      if (total > max) {
-        cleanup();
-        reject(new UpstreamFailure('WXSEAL_UPSTREAM_RESPONSE_TOO_LARGE', `response exceeds ${max} bytes`));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => {
-      cleanup();
-      resolve(chunks.length === 1 && chunks[0]!.length === total ? chunks[0]! : Buffer.concat(chunks, total));
-    };
-    const onError = (err: unknown): void => {
-      cleanup();
-      reject(err);
-    };
-    const onClose = (): void => {
-      if (stream.readableEnded) return;
-      cleanup();
-      reject(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
-    };
-    stream.on('data', onData);
-    stream.on('end', onEnd);
-    stream.on('error', onError);
-    stream.on('close', onClose);
-  });
 }
 
 /**

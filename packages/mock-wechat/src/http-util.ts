@@ -1,5 +1,6 @@
 // Small node:http helpers: bounded body reading and JSON answers.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readBounded } from '@wxseal/support';
 
 export class BodyTooLargeError extends Error {
   constructor(limit: number) {
@@ -8,43 +9,12 @@ export class BodyTooLargeError extends Error {
   }
 }
 
-/** Reads the whole body, refusing more than `limit` bytes (declared or actual). */
+/**
+ * Reads the whole body, refusing more than `limit` bytes (declared or actual). Past the limit the
+ * rest is drained while the 413 goes out, so the client is not reset mid-upload.
+ */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = req.headers['content-length'];
-    if (declared !== undefined && (!/^[0-9]{1,15}$/.test(declared) || Number(declared) > limit)) {
-      reject(new BodyTooLargeError(limit));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    req.on('data', (chunk: Buffer) => {
-      if (done) return;
-      size += chunk.length;
-      if (size > limit) {
-        done = true;
-        reject(new BodyTooLargeError(limit));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (done) return;
-      done = true;
-      resolve(Buffer.concat(chunks, size));
-    });
-    req.on('error', (err) => {
-      if (done) return;
-      done = true;
-      reject(err);
-    });
-    req.on('close', () => {
-      if (done) return;
-      done = true;
-      reject(new Error('request closed before its body ended'));
-    });
-  });
+  return readBounded(req, { limit, tooLarge: () => new BodyTooLargeError(limit), declaredLength: req.headers['content-length'], rest: 'drain' });
 }
 
 export const JSON_CONTENT_TYPE = 'application/json; encoding=utf-8';

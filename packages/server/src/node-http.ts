@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { WxsealError, type HeaderGetter, type Mode, type WireResponse } from '@wxseal/protocol';
+import { collectBounded, declaredLengthExceeds, readBounded } from '@wxseal/support';
 import type { VerifiedRequest, Verifier } from './verifier.js';
 
 /**
@@ -35,55 +36,44 @@ export interface ReadBodyOptions {
  */
 export function readRequestBody(stream: Readable, options: ReadBodyOptions): Promise<Buffer> {
   const { limit } = options;
-  const declaredText = Array.isArray(options.contentLength) ? options.contentLength[0] : options.contentLength;
-  if (declaredText !== undefined && /^\s*[0-9]+\s*$/.test(declaredText) && Number(declaredText) > limit) {
-    return Promise.reject(new WxsealError('WXSEAL_BODY_TOO_LARGE', `the body exceeds ${limit} bytes`));
-  }
+  const tooLarge = (): WxsealError => new WxsealError('WXSEAL_BODY_TOO_LARGE', `the body exceeds ${limit} bytes`);
+  // The declared size first: a body too large is refused as such even when it was consumed already.
+  if (declaredLengthExceeds(options.contentLength, limit)) return Promise.reject(tooLarge());
   if (stream.readableEnded) {
     // Someone (a body parser mounted before wxseal) consumed the stream: the signed bytes are gone.
     return Promise.reject(
       new WxsealError('WXSEAL_CONFIG_INVALID', 'the request body was read before wxseal could verify it; mount wxseal before any body parser'),
     );
   }
-  return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let received = 0;
-    const cleanup = (): void => {
-      stream.off('data', onData);
-      stream.off('end', onEnd);
-      stream.off('error', onError);
-      stream.off('close', onClose);
-    };
-    const onData = (chunk: Buffer | string): void => {
-      const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
-      received += buf.length;
-      if (received > limit) {
-        cleanup();
-        stream.pause(); // stop reading at the limit
-        chunks.length = 0;
-        reject(new WxsealError('WXSEAL_BODY_TOO_LARGE', `the body exceeds ${limit} bytes`));
-        return;
-      }
-      chunks.push(buf);
-    };
-    const onEnd = (): void => {
-      cleanup();
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received));
-    };
-    const onError = (): void => {
-      cleanup();
-      reject(new WxsealError('WXSEAL_MALFORMED_HEADER', 'the request body could not be read'));
-    };
-    const onClose = (): void => {
-      // 'close' before 'end': the client went away mid-body.
-      if (!stream.readableEnded) onError();
-    };
-    stream.on('data', onData);
-    stream.on('end', onEnd);
-    stream.on('error', onError);
-    stream.on('close', onClose);
-    stream.resume();
-  });
+  // Past the limit reading stops (rest: 'pause'); a failing stream or a client gone mid-body is an
+  // unreadable request.
+  return readBounded(stream, { limit, tooLarge, failed: unreadableBody });
+}
+
+function unreadableBody(): WxsealError {
+  return new WxsealError('WXSEAL_MALFORMED_HEADER', 'the request body could not be read');
+}
+
+const PAYLOAD_TOO_LARGE = new Error('the reply payload is larger than the limit'); // never leaves collectReplyStream
+
+/**
+ * A reply payload stream (Node or web, through `chunks`) collected into one Buffer, bounded;
+ * undefined when it is larger than `limit`. `release` lets go of the stream at that point (the
+ * adapters destroy a Node stream; a web stream is cancelled by ending its iteration).
+ */
+export async function collectReplyStream(chunks: AsyncIterable<unknown>, limit: number, release?: () => void): Promise<Buffer | undefined> {
+  try {
+    return await collectBounded(chunks, {
+      limit,
+      tooLarge: () => {
+        release?.();
+        return PAYLOAD_TOO_LARGE;
+      },
+    });
+  } catch (err) {
+    if (err === PAYLOAD_TOO_LARGE) return undefined;
+    throw err;
+  }
 }
 
 /** Writes a wire response (a rejection) on a bare Node response. */

@@ -48,7 +48,7 @@ const noop = (): void => undefined;
  */
 export function readBounded(stream: Readable, options: ReadBoundedOptions): Promise<Buffer> {
   const { limit, failed } = options;
-  if (declaredOver(options.declaredLength, limit)) return Promise.reject(options.tooLarge());
+  if (declaredLengthExceeds(options.declaredLength, limit)) return Promise.reject(options.tooLarge());
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;
@@ -109,7 +109,7 @@ export function readBounded(stream: Readable, options: ReadBoundedOptions): Prom
  */
 export async function collectBounded(source: AsyncIterable<unknown>, options: BoundedOptions): Promise<Buffer> {
   const { limit } = options;
-  if (declaredOver(options.declaredLength, limit)) throw options.tooLarge();
+  if (declaredLengthExceeds(options.declaredLength, limit)) throw options.tooLarge();
   const chunks: Buffer[] = [];
   let received = 0;
   for await (const chunk of source) {
@@ -121,7 +121,12 @@ export async function collectBounded(source: AsyncIterable<unknown>, options: Bo
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received);
 }
 
-function declaredOver(declared: string | readonly string[] | undefined, limit: number): boolean {
+/**
+ * True when a Content-Length (several values: the first) declares more than `limit` bytes. A value
+ * that is not a decimal number declares nothing (Node's HTTP parser refuses it before any handler
+ * runs). For callers that answer a declared size before doing anything else with the stream.
+ */
+export function declaredLengthExceeds(declared: string | readonly string[] | undefined, limit: number): boolean {
   const text = typeof declared === 'string' ? declared : declared?.[0];
   return text !== undefined && /^\s*[0-9]+\s*$/.test(text) && Number(text) > limit;
 }

@@ -4,7 +4,7 @@ import { createServer, request, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import { test } from 'node:test';
-import { collectBounded, readBounded } from '@wxseal/support';
+import { collectBounded, declaredLengthExceeds, readBounded } from '@wxseal/support';
 
 class TooLarge extends Error {}
 const tooLarge = (): Error => new TooLarge('too large');
@@ -120,4 +120,13 @@ test('collectBounded: a server request past the limit still gets its answer (the
     server.close();
     server.closeAllConnections();
   }
+});
+
+test('declaredLengthExceeds: decimal lengths only, the first of several', () => {
+  assert.equal(declaredLengthExceeds('11', 10), true);
+  assert.equal(declaredLengthExceeds(' 10 ', 10), false);
+  assert.equal(declaredLengthExceeds(['11', '1'], 10), true);
+  assert.equal(declaredLengthExceeds(undefined, 10), false);
+  assert.equal(declaredLengthExceeds('1e3', 10), false);
+  assert.equal(declaredLengthExceeds('', 0), false);
 });

@@ -3,6 +3,7 @@
 // breaker (cockatiel) so that a WeChat outage turns into fast typed failures, not a request storm.
 import { CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, isBrokenCircuitError, type CircuitBreakerPolicy } from 'cockatiel';
 import { Agent, request, type Dispatcher } from 'undici';
+import { collectBounded } from '@wxseal/support';
 import { WechatTransportError } from './errors.js';
 
 export const WECHAT_API_BASE_URL = 'https://api.weixin.qq.com';
@@ -116,18 +117,15 @@ export class WechatHttp {
         signal,
         dispatcher: this.dispatcher,
       });
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of res.body) {
-        const buf = chunk as Buffer;
-        size += buf.length;
-        if (size > this.maxResponseBytes) {
-          res.body.destroy();
-          throw new WechatTransportError('WECHAT_BAD_RESPONSE', `response body over ${this.maxResponseBytes} bytes`, { status: res.statusCode });
-        }
-        chunks.push(buf);
-      }
-      const body = Buffer.concat(chunks).toString('utf8');
+      const body = (
+        await collectBounded(res.body, {
+          limit: this.maxResponseBytes,
+          tooLarge: () => {
+            res.body.destroy();
+            return new WechatTransportError('WECHAT_BAD_RESPONSE', `response body over ${this.maxResponseBytes} bytes`, { status: res.statusCode });
+          },
+        })
+      ).toString('utf8');
       if (res.statusCode >= 500) {
         throw new WechatTransportError('WECHAT_UNAVAILABLE', `HTTP ${res.statusCode} from ${url.pathname}`, { status: res.statusCode });
       }

@@ -1,5 +1,6 @@
 /** Small HTTP pieces of the admin API: its errors, security headers, JSON bodies. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { collectBounded } from '@wxseal/support';
 
 export const ADMIN_ERROR_STATUS = {
   ADMIN_UNAUTHENTICATED: 401,
@@ -65,20 +66,12 @@ export function sendError(res: ServerResponse, err: AdminError): void {
  * over the limit is refused before it is all read (the connection then closes).
  */
 export async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw tooLarge(limit);
-    chunks.push(chunk as Buffer);
-  }
-  if (size === 0) return undefined;
+  const body = await collectBounded(req, { limit, tooLarge: () => tooLarge(limit), declaredLength: req.headers['content-length'] });
+  if (body.length === 0) return undefined;
   const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json') throw new AdminError('ADMIN_BAD_REQUEST', 'content-type must be application/json');
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    return JSON.parse(body.toString('utf8')) as unknown;
   } catch {
     throw new AdminError('ADMIN_BAD_REQUEST', 'the body is not valid JSON');
   }

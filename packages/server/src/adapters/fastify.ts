@@ -8,6 +8,7 @@ import {
   contentTypeOf,
   headersFromRaw,
   isServerConfigError,
+  collectReplyStream,
   readRequestBody,
   responseTooLargeBody,
 } from '../node-http.js';
@@ -74,38 +75,31 @@ async function collectPayload(payload: unknown, limit: number): Promise<Buffer |
     const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
     return bytes.length > limit ? undefined : bytes;
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const add = (chunk: unknown): boolean => {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk as Uint8Array);
-    size += buf.length;
-    if (size > limit) return false;
-    chunks.push(buf);
-    return true;
-  };
   if (payload instanceof Readable || typeof (payload as Readable).pipe === 'function') {
     const stream = payload as Readable;
-    for await (const chunk of stream) {
-      if (!add(chunk)) {
-        stream.destroy();
-        return undefined;
-      }
-    }
-    return Buffer.concat(chunks, size);
+    return collectReplyStream(stream, limit, () => stream.destroy());
   }
   if (typeof (payload as ReadableStream).getReader === 'function') {
-    const reader = (payload as ReadableStream<Uint8Array>).getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (!add(value)) {
-        await reader.cancel().catch(() => undefined);
-        return undefined;
-      }
-    }
-    return Buffer.concat(chunks, size);
+    return collectReplyStream(readerChunks((payload as ReadableStream<Uint8Array>).getReader()), limit);
   }
   throw new TypeError('wxseal cannot seal this reply payload type');
+}
+
+/** A web stream's chunks through its reader; ending the iteration early cancels the stream. */
+async function* readerChunks(reader: ReadableStreamDefaultReader<Uint8Array>): AsyncGenerator<Uint8Array> {
+  let ended = false;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) {
+        ended = true;
+        return;
+      }
+      yield value;
+    }
+  } finally {
+    if (!ended) await reader.cancel().catch(() => undefined);
+  }
 }
 
 // Payloads this module produced: a second registration of the plugin (nested scopes) must not

@@ -9,6 +9,7 @@ import {
   contentTypeOf,
   headersFromRaw,
   isServerConfigError,
+  collectReplyStream,
   readRequestBody,
   responseTooLargeBody,
 } from '../node-http.js';
@@ -56,18 +57,8 @@ async function bodyBytes(body: unknown, limit: number): Promise<Buffer | undefin
     if (!stream) return Buffer.alloc(0);
   } else return bounded(Buffer.from(JSON.stringify(body), 'utf8')); // what Koa itself sends for an object
 
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk as Uint8Array);
-    size += buf.length;
-    if (size > limit) {
-      stream.destroy();
-      return undefined;
-    }
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks, size);
+  const source = stream;
+  return collectReplyStream(source, limit, () => source.destroy());
 }
 
 /** Reports through the app's 'error' event, as Koa does; never lets the reporting itself throw. */

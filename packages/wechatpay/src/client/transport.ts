@@ -2,6 +2,7 @@
 // answer body read up to a bound, and every failure turned into a WechatPayTransportError
 // (aborted by the caller, timed out, or unreachable).
 import { request as undiciRequest, type Dispatcher } from 'undici';
+import { collectBounded } from '@wxseal/support';
 import { WechatPayTransportError } from './errors.js';
 import type { PreparedRequest } from './prepare.js';
 
@@ -34,18 +35,14 @@ export async function sendRequest(t: TransportOptions, p: PreparedRequest, heade
       res.body.destroy();
       throw new WechatPayTransportError('WECHATPAY_BAD_RESPONSE', `answer body of ${declared} bytes exceeds ${t.maxResponseBytes}`, { status: res.statusCode, ...where });
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of res.body) {
-      const buf = chunk as Buffer;
-      size += buf.length;
-      if (size > t.maxResponseBytes) {
+    const body = await collectBounded(res.body, {
+      limit: t.maxResponseBytes,
+      tooLarge: () => {
         res.body.destroy();
-        throw new WechatPayTransportError('WECHATPAY_BAD_RESPONSE', `answer body exceeds ${t.maxResponseBytes} bytes`, { status: res.statusCode, ...where });
-      }
-      chunks.push(buf);
-    }
-    return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) };
+        return new WechatPayTransportError('WECHATPAY_BAD_RESPONSE', `answer body exceeds ${t.maxResponseBytes} bytes`, { status: res.statusCode, ...where });
+      },
+    });
+    return { status: res.statusCode, headers: res.headers, body };
   } catch (err) {
     if (err instanceof WechatPayTransportError) throw err;
     if (p.signal?.aborted) throw new WechatPayTransportError('WECHATPAY_ABORTED', `${p.method} ${p.path} aborted by the caller`, { ...where, cause: err });

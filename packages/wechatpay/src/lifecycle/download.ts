@@ -12,6 +12,7 @@
 // which binds the answer to the certificates and catches a mixed or replayed list. An empty list is
 // never used to replace held certificates (it cannot be authenticated by decryption).
 import { Agent, request, type Dispatcher } from 'undici';
+import { collectBounded } from '@wxseal/support';
 import { signRequest } from '../signing.js';
 import { decryptCertificateList, certificateVerificationKey, type PlatformCertificate } from '../certificates.js';
 import { isPublicKeyId, verifySignature, readSignatureHeaders, type VerificationKey } from '../verification.js';
@@ -91,18 +92,13 @@ export async function downloadPlatformCertificates(opts: DownloadPlatformCertifi
     });
     status = res.statusCode;
     headers = res.headers;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of res.body) {
-      const buf = chunk as Buffer;
-      size += buf.length;
-      if (size > maxBytes) {
+    body = await collectBounded(res.body, {
+      limit: maxBytes,
+      tooLarge: () => {
         res.body.destroy();
-        fail(`response body over ${maxBytes} bytes`);
-      }
-      chunks.push(buf);
-    }
-    body = Buffer.concat(chunks);
+        return new CertificateLifecycleError('WECHATPAY_LIFECYCLE_DOWNLOAD_FAILED', `response body over ${maxBytes} bytes`);
+      },
+    });
   } catch (e) {
     if (e instanceof CertificateLifecycleError) throw e;
     if (deadline.aborted) fail(`no answer from ${url.origin}${url.pathname} within ${timeoutMs} ms`, e);

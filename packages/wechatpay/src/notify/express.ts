@@ -4,6 +4,7 @@
 // parsed into an object (express.json before it) cannot be verified and is refused with 500.
 //   app.post('/wechatpay/notify', wechatPayExpress({ mchid, source, onTransaction }))
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { declaredLengthExceeds, readBounded } from '@wxseal/support';
 import type { MerchantMaterialSource } from '../merchant/material.js';
 import { MAX_NOTIFICATION_BYTES } from '../notification.js';
 import { failAnswer, handleNotification, notificationRouter, type NotificationAnswer, type NotificationEvent, type NotificationHandlers } from './core.js';
@@ -23,30 +24,36 @@ export interface ExpressNotificationOptions extends NotificationHandlers {
 
 type RequestLike = IncomingMessage & { body?: unknown; params?: Record<string, string> };
 
-/** Reads the request stream (bounded); undefined when the body is over `limit`. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+const BODY_TOO_LARGE = new Error('notification body over the limit'); // never leaves readBody
+
+/**
+ * Reads the request stream (bounded); undefined when the body is over `limit`. The rest is
+ * drained so the answer can be written: at once for a declared length over the limit, once the
+ * body has ended when it goes past the limit while being read.
+ */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  if (declaredLengthExceeds(req.headers['content-length'], limit)) {
+    req.resume();
+    return undefined;
+  }
+  try {
+    return await readBounded(req, { limit, tooLarge: () => BODY_TOO_LARGE, rest: 'drain' });
+  } catch (err) {
+    if (err !== BODY_TOO_LARGE) throw err;
+    await drained(req);
+    return undefined;
+  }
+}
+
+/** Resolves when a draining request has ended (rejects with its error). */
+function drained(req: IncomingMessage): Promise<void> {
   return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      req.resume();
-      resolve(undefined);
+    if (req.readableEnded) {
+      resolve();
       return;
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (chunk: Buffer) => {
-      if (over) return;
-      size += chunk.length;
-      if (size > limit) {
-        over = true;
-        chunks.length = 0;
-        return; // keep draining so the answer can be written
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(over ? undefined : Buffer.concat(chunks)));
-    req.on('error', reject);
+    req.once('end', () => resolve());
+    req.once('error', reject);
   });
 }
 
