@@ -3,7 +3,10 @@
 // list cannot be read), the preference decides: a `login=token|password` hint in the URL, else
 // the method that last worked in this browser, else the password form.
 
-export type LoginMode = 'password' | 'token';
+import type { LoginMethod } from './types.js';
+
+/** A login method of the admin API: 'password' or 'token'. */
+export type LoginMode = LoginMethod;
 
 const STORAGE_KEY = 'wxseal.console.login';
 const isMode = (v: string | null | undefined): v is LoginMode => v === 'password' || v === 'token';

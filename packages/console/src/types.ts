@@ -1,105 +1,57 @@
-// Shapes of the admin API v1 (packages/gateway/ADMIN-API.md). Only what the console reads.
+// The admin API v1 shapes the console uses (packages/gateway/ADMIN-API.md), named. Each is an alias
+// of the generated types (generated/admin-api.ts, written by `npm run console:types` from the
+// gateway's route table), so no shape is written down here: a change of the API shows up as a
+// type error in the console, not as a drift.
+import type { components } from './generated/admin-api.js';
 
-export interface Session {
-  actor: string;
-  csrfToken: string;
-  expiresAt: string;
-}
+type Api = components['schemas'];
 
-export type DeviceStatus = 'active' | 'revoked';
+// --- answers, by route --------------------------------------------------------------------------
 
-export interface Device {
-  serial: string;
-  productId: string;
-  status: DeviceStatus;
-  keyVersion: number;
-  createdAt: string;
-  updatedAt: string;
-  revokedAt?: string;
-  revokeReason?: string;
-  lastSeenAt?: string;
-}
+/** POST /session and GET /session. */
+export type Session = Api['LoginResponse'];
+/** GET /session/methods. */
+export type LoginMethods = Api['LoginMethodsResponse'];
+/** GET /devices. */
+export type DeviceList = Api['ListDevicesResponse'];
+/** GET /devices/:serial. */
+export type DeviceDetails = Api['GetDeviceResponse'];
+/** POST /devices: the device and its key, shown this once. */
+export type ProvisionedDevice = Api['ProvisionDeviceResponse'];
+/** POST /devices/:serial/rotate: the device and its new key, shown this once. */
+export type RotatedDevice = Api['RotateDeviceResponse'];
+/** POST /devices/:serial/revoke. */
+export type RevokedDevice = Api['RevokeDeviceResponse'];
+/** POST /devices/import. */
+export type ImportResult = Api['ImportDevicesResponse'];
+/** GET /credentials. */
+export type CredentialList = Api['ListCredentialsResponse'];
+/** POST /credentials/:keyId/secrets: the new secret, shown this once. */
+export type NewSecret = Api['AddSecretResponse'];
+/** GET /server-keys. */
+export type ServerKeyList = Api['ListServerKeysResponse'];
+/** POST /server-keys/rotate. */
+export type NewServerKey = Api['RotateServerKeyResponse'];
+/** GET /certificates. */
+export type CertificateList = Api['ListCertificatesResponse'];
+/** POST /certificates/refresh. */
+export type RefreshResult = Api['RefreshCertificatesResponse'];
+/** GET /audit. */
+export type AuditPage = Api['ListAuditResponse'];
+/** GET /stats. */
+export type Stats = Api['GetStatsResponse'];
 
-export interface DeviceKey {
-  keyId: string;
-  secret: string;
-  version: number;
-}
+// --- their parts --------------------------------------------------------------------------------
 
-export interface AuditEntry {
-  /** An integer in the gateway (the audit cursor is the last id as a string). */
-  id: number | string;
-  at: string;
-  actor: string;
-  action: string;
-  target?: string;
-  reason?: string;
-  outcome: 'ok' | 'refused' | 'failed';
-  client: string;
-  detail?: unknown;
-}
-
-export interface DeviceList {
-  devices: Device[];
-  nextCursor?: string;
-}
-
-export interface DeviceDetails {
-  device: Device;
-  audit: AuditEntry[];
-}
-
-export interface ImportResult {
-  imported: number;
-  skipped: number;
-  failed: { serial: string; error: string }[];
-}
-
-export interface CredentialSecret {
-  secretId: string;
-  source: 'config' | 'admin';
-  status: 'active' | 'retired';
-  createdAt?: string;
-}
-
-export interface Credential {
-  keyId: string;
-  secrets: CredentialSecret[];
-}
-
-export interface ServerKey {
-  kid: string;
-  status: 'active' | 'decrypt-only' | 'retired';
-  source: 'config' | 'admin';
-  createdAt?: string;
-  publicKeyPem: string;
-}
-
-export type CertificateOwner = { kind: 'wechatpay'; mchid: string } | { kind: 'mp'; appid: string };
-export type CertificateStatus = 'ok' | 'warning' | 'critical' | 'expired';
-
-export interface Certificate {
-  owner: CertificateOwner;
-  kind: 'platform' | 'merchant' | 'public-key';
-  serial: string;
-  source: string;
-  notAfter?: string;
-  secondsToExpiry?: number;
-  status: CertificateStatus;
-}
-
-export interface StatsBucket {
-  t: string;
-  accepted: number;
-  rejected: Record<string, number>;
-}
-
-export interface Stats {
-  since: string;
-  accepted: number;
-  rejected: Record<string, number>;
-  replays: number;
-  upstreamErrors: number;
-  latencyMs: { p50: number; p90: number; p99: number };
-  series: StatsBucket[];
-}
+export type Device = DeviceList['devices'][number];
+export type DeviceStatus = Device['status'];
+export type DeviceKey = ProvisionedDevice['key'];
+export type AuditEntry = AuditPage['entries'][number];
+export type Credential = CredentialList['credentials'][number];
+export type CredentialSecret = Credential['secrets'][number];
+export type ServerKey = ServerKeyList['keys'][number];
+export type Certificate = CertificateList['certificates'][number];
+export type CertificateOwner = Certificate['owner'];
+export type CertificateStatus = Certificate['status'];
+export type StatsBucket = Stats['series'][number];
+export type LoginMethod = LoginMethods['methods'][number];

@@ -5,7 +5,7 @@ import { Pager } from '../components/Pager.js';
 import { useCursorStack, useDebounced, useQuery } from '../hooks.js';
 import { TableHead } from '../components/TableHead.js';
 import { useI18n } from '../i18n/context.js';
-import type { AuditEntry } from '../types.js';
+import type { AuditPage } from '../types.js';
 
 export const AUDIT_PAGE_SIZE = 50;
 
@@ -18,7 +18,7 @@ export function Audit() {
   const dAction = useDebounced(action.trim(), 300);
   const pager = useCursorStack(JSON.stringify([dActor, dAction]));
   const { data, error, loading, reload } = useQuery(
-    (signal) => api.get<{ entries: AuditEntry[]; nextCursor?: string }>('/audit', { actor: dActor, action: dAction, cursor: pager.cursor, limit: AUDIT_PAGE_SIZE }, signal),
+    (signal) => api.get<AuditPage>('/audit', { actor: dActor, action: dAction, cursor: pager.cursor, limit: AUDIT_PAGE_SIZE }, signal),
     [dActor, dAction, pager.cursor],
   );
 

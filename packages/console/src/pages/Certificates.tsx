@@ -8,7 +8,7 @@ import { TableHead } from '../components/TableHead.js';
 import { useNow } from '../hooks.js';
 import { useI18n } from '../i18n/context.js';
 import type { I18n } from '../i18n/index.js';
-import type { Certificate, CertificateOwner, CertificateStatus } from '../types.js';
+import type { Certificate, CertificateList, CertificateOwner, CertificateStatus, RefreshResult } from '../types.js';
 
 const DAY = 86_400;
 const RANK: Record<CertificateStatus, number> = { ok: 0, warning: 1, critical: 2, expired: 3 };
@@ -63,7 +63,7 @@ export function Certificates() {
   const load = useCallback(async () => {
     setLoading(true);
     try {
-      const r = await api.get<{ certificates: Certificate[] }>('/certificates');
+      const r = await api.get<CertificateList>('/certificates');
       setData({ certs: r.certificates, fetchedAt: Date.now() });
       setError(null);
     } catch (err) {
@@ -144,7 +144,7 @@ export function Certificates() {
           confirmLabel={t('cert.refresh')}
           onConfirm={async ({ reason }) => {
             const body = refreshOwner === 'all' ? { reason } : { owner: refreshOwner, reason };
-            const r = await api.post<{ refreshed: number }>('/certificates/refresh', body);
+            const r = await api.post<RefreshResult>('/certificates/refresh', body);
             setNotice(t('cert.refreshed', { n: r.refreshed }));
             await load();
           }}

@@ -7,7 +7,7 @@ import { ErrorBox } from '../components/ErrorBox.js';
 import { TableHead } from '../components/TableHead.js';
 import { SecretDialog, type SecretItem } from '../components/SecretDialog.js';
 import { useI18n } from '../i18n/context.js';
-import type { Credential, ServerKey } from '../types.js';
+import type { Credential, CredentialList, NewSecret, NewServerKey, ServerKey, ServerKeyList } from '../types.js';
 
 type Pending =
   | { kind: 'add-secret'; keyId: string }
@@ -37,8 +37,8 @@ function useList<T>(path: string, pick: (body: never) => T[]) {
 export function Credentials() {
   const i18n = useI18n();
   const { t, tv } = i18n;
-  const creds = useList<Credential>('/credentials', (b: { credentials: Credential[] }) => b.credentials);
-  const keys = useList<ServerKey>('/server-keys', (b: { keys: ServerKey[] }) => b.keys);
+  const creds = useList<Credential>('/credentials', (b: CredentialList) => b.credentials);
+  const keys = useList<ServerKey>('/server-keys', (b: ServerKeyList) => b.keys);
   const [pending, setPending] = useState<Pending | null>(null);
   const [shown, setShown] = useState<{ title: string; intro?: string; once: boolean; items: SecretItem[] } | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
@@ -46,7 +46,7 @@ export function Credentials() {
   const run = async (p: Pending, { reason }: ConfirmInput) => {
     switch (p.kind) {
       case 'add-secret': {
-        const r = await api.post<{ secretId: string; secret: string }>(`/credentials/${seg(p.keyId)}/secrets`, { reason });
+        const r = await api.post<NewSecret>(`/credentials/${seg(p.keyId)}/secrets`, { reason });
         setShown({
           title: t('cred.addedTitle', { keyId: p.keyId }),
           once: true,
@@ -65,7 +65,7 @@ export function Credentials() {
         await creds.load();
         return;
       case 'rotate-key': {
-        const r = await api.post<{ kid: string; publicKeyPem: string }>('/server-keys/rotate', { reason });
+        const r = await api.post<NewServerKey>('/server-keys/rotate', { reason });
         setShown({
           title: t('keys.rotatedTitle'),
           intro: t('keys.rotatedIntro'),

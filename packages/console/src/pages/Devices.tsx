@@ -10,7 +10,7 @@ import { Pager } from '../components/Pager.js';
 import { SecretDialog, type SecretItem } from '../components/SecretDialog.js';
 import { useCursorStack, useDebounced, useQuery } from '../hooks.js';
 import { useI18n } from '../i18n/context.js';
-import type { Device, DeviceDetails, DeviceKey, DeviceList, ImportResult } from '../types.js';
+import type { Device, DeviceDetails, DeviceKey, DeviceList, ImportResult, ProvisionedDevice, RevokedDevice, RotatedDevice } from '../types.js';
 
 export const PAGE_SIZE = 50;
 export const IMPORT_CHUNK = 10_000;
@@ -60,10 +60,10 @@ export function Devices() {
 
   const runAction = async (a: Action, reason: string, graceSeconds?: number) => {
     if (a.kind === 'revoke') {
-      await api.post<{ device: Device }>(`/devices/${seg(a.serial)}/revoke`, { reason });
+      await api.post<RevokedDevice>(`/devices/${seg(a.serial)}/revoke`, { reason });
       setNotice(t('device.revoked', { serial: a.serial }));
     } else {
-      const r = await api.post<{ device: Device; key: DeviceKey }>(`/devices/${seg(a.serial)}/rotate`, { reason, graceSeconds: graceSeconds ?? 3600 });
+      const r = await api.post<RotatedDevice>(`/devices/${seg(a.serial)}/rotate`, { reason, graceSeconds: graceSeconds ?? 3600 });
       showKey(t('device.rotatedTitle', { serial: a.serial }), r.device, r.key);
     }
     reload();
@@ -347,7 +347,7 @@ function ProvisionDialog({ onClose, onDone }: { onClose: () => void; onDone: (de
     setBusy(true);
     setError(null);
     try {
-      const res = await api.post<{ device: Device; key: DeviceKey }>('/devices', { serial: serial.trim(), productId: productId.trim(), reason: r.reason });
+      const res = await api.post<ProvisionedDevice>('/devices', { serial: serial.trim(), productId: productId.trim(), reason: r.reason });
       onDone(res.device, res.key);
     } catch (err) {
       setError(err);

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { request } from '../api.js';
 import { ErrorBox } from '../components/ErrorBox.js';
 import { useI18n } from '../i18n/context.js';
-import type { Session } from '../types.js';
+import type { LoginMethods, Session } from '../types.js';
 import { LangSwitch } from '../components/LangSwitch.js';
 import { chooseLoginMode, currentLoginMode, rememberLoginMode, type LoginMode } from '../login-mode.js';
 
@@ -19,7 +19,7 @@ export function Login({ onLogin, notice }: { onLogin: (s: Session) => void; noti
 
   useEffect(() => {
     let live = true;
-    request<{ methods: LoginMode[] }>('GET', '/session/methods', { login: true })
+    request<LoginMethods>('GET', '/session/methods', { login: true })
       .then((r) => {
         if (!live) return;
         setAccepted(r.methods);
