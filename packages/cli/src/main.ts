@@ -1,5 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { WxsealError } from '@wxseal/protocol';
+import { CodedError } from '@wxseal/protocol';
 import { hashPasswordCommand } from './commands/admin.js';
 import { call } from './commands/call.js';
 import { DEFAULT_BATCH, parseBatch, parseDuration } from './commands/device-args.js';
@@ -221,7 +221,7 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     // One line naming the problem, like the other device errors, instead of the whole help text.
     .showHelpAfterError('(add --help for usage)')
-    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'wxseal device: USAGE: ')) });
+    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'wxseal device: CLI_USAGE: ')) });
   const product = device.command('product').description('products and their secrets');
   withDeviceOptions(product.command('create'))
     .description('create a product; prints its secret once')
@@ -319,8 +319,9 @@ export async function main(argv: string[]): Promise<number> {
       console.error(formatCliError(err));
       return 2;
     }
-    if (err instanceof WxsealError) {
-      console.error(`wxseal: ${err.code}: ${err.message}`);
+    if (err instanceof CodedError) {
+      // Any library's coded error (WXSEAL_, WECHATPAY_, DEVICE_, …), in its display form.
+      console.error(`wxseal: ${err.toString()}`);
       return 2;
     }
     // A failure nobody anticipated: still one line with a code; the stack only when asked for.

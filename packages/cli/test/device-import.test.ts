@@ -42,13 +42,13 @@ describe('wxseal device import (SQLite)', () => {
     const bad: Record<number, [string, string]> = {
       250: ['S-0010,imp,', 'DEVICE_EXISTS'], // twice in one batch
       900: ['S-0005,imp,', 'DEVICE_EXISTS'], // stored by an earlier batch
-      1200: ['bad serial!,imp,', 'INVALID_INPUT'],
-      1300: [`S-${'x'.repeat(70)},imp,`, 'INVALID_INPUT'],
-      1400: [`S-1400,imp,${given1}`, 'DUPLICATE_KEY'], // the key of row 100, in another batch
-      1500: ['S-1500,imp,c2hvcnQ', 'INVALID_INPUT'], // a 5-byte key
-      1600: ['S-1600,ghost,', 'PRODUCT_NOT_FOUND'],
-      1700: ['S-1700,imp,,extra', 'INVALID_INPUT'], // one field too many
-      1800: [',imp,', 'INVALID_INPUT'],
+      1200: ['bad serial!,imp,', 'DEVICE_INVALID_INPUT'],
+      1300: [`S-${'x'.repeat(70)},imp,`, 'DEVICE_INVALID_INPUT'],
+      1400: [`S-1400,imp,${given1}`, 'DEVICE_DUPLICATE_KEY'], // the key of row 100, in another batch
+      1500: ['S-1500,imp,c2hvcnQ', 'DEVICE_INVALID_INPUT'], // a 5-byte key
+      1600: ['S-1600,ghost,', 'DEVICE_PRODUCT_NOT_FOUND'],
+      1700: ['S-1700,imp,,extra', 'DEVICE_INVALID_INPUT'], // one field too many
+      1800: [',imp,', 'DEVICE_INVALID_INPUT'],
     };
     for (const [i, [row]] of Object.entries(bad)) rows[Number(i)] = row;
     const csv = join(dir, 'devices.csv');
@@ -62,7 +62,7 @@ describe('wxseal device import (SQLite)', () => {
     const expected = Object.entries(bad).map(([i, [, c]]) => [Number(i) + 2, c] as const);
     assert.deepEqual(failures(io.stdoutText).map(([line, , c]) => [line, c]), expected);
     assert.match(io.stdoutText, /^line 252: S-0010: DEVICE_EXISTS: /m);
-    assert.match(io.stdoutText, /^line 1802: \(no serial\): INVALID_INPUT: /m);
+    assert.match(io.stdoutText, /^line 1802: \(no serial\): DEVICE_INVALID_INPUT: /m);
     assert.match(io.stdoutText, /^import: 1991 stored, 9 failed \(2000 rows\)$/m);
     assert.match(io.stdoutText, /^1989 generated keys written to .*keys\.csv \(mode 0600\)/m);
 
@@ -141,8 +141,8 @@ describe('wxseal device import (SQLite)', () => {
     const io = captureIo();
     assert.equal(await deviceImport(csv, { product: 'given' }, io, env), 1);
     assert.deepEqual(failures(io.stdoutText).map(([line, serial, c]) => [line, serial, c]), [
-      [3, 'G-2', 'INVALID_INPUT'], // no key and nowhere to save a generated one
-      [4, 'G-3', 'INVALID_INPUT'], // product differs from --product
+      [3, 'G-2', 'DEVICE_INVALID_INPUT'], // no key and nowhere to save a generated one
+      [4, 'G-3', 'DEVICE_INVALID_INPUT'], // product differs from --product
     ]);
     assert.match(io.stdoutText, /no key given and no --out/);
     assert.match(io.stdoutText, /product other differs from --product given/);
@@ -185,7 +185,7 @@ describe('wxseal device import (PostgreSQL)', () => {
     assert.equal(await deviceImport(csv, { product: 'pg-lamp', out, batch: 250 }, io, env), 1, io.stderrText);
     assert.deepEqual(failures(io.stdoutText).map(([line, , c]) => [line, c]), [
       [12, 'DEVICE_EXISTS'],
-      [602, 'INVALID_INPUT'],
+      [602, 'DEVICE_INVALID_INPUT'],
       [1001, 'DEVICE_EXISTS'],
     ]);
     assert.match(io.stdoutText, /^import: 997 stored, 3 failed \(1000 rows\)$/m);

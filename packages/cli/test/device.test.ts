@@ -100,19 +100,19 @@ describe('wxseal device (real bin, SQLite)', () => {
 
     const cases: Array<[string[], number, RegExp]> = [
       [['device', 'activate', 'R-1', '--product', 'refusals'], 1, /^wxseal device: DEVICE_ALREADY_ACTIVE: device R-1 is already active\n/],
-      [['device', 'product', 'create', 'refusals'], 1, /PRODUCT_EXISTS/],
-      [['device', 'activate', 'R-2', '--product', 'nope'], 1, /PRODUCT_NOT_FOUND/],
+      [['device', 'product', 'create', 'refusals'], 1, /DEVICE_PRODUCT_EXISTS/],
+      [['device', 'activate', 'R-2', '--product', 'nope'], 1, /DEVICE_PRODUCT_NOT_FOUND/],
       [['device', 'rotate', 'R-404'], 1, /^wxseal device: DEVICE_NOT_FOUND: device R-404 does not exist\n/],
       [['device', 'show', 'R-404'], 1, /DEVICE_NOT_FOUND/],
       [['device', 'revoke', 'R-404', '--reason', 'x'], 1, /DEVICE_NOT_FOUND/],
-      [['device', 'revoke', 'R-1'], 2, /^wxseal device: USAGE: required option '--reason <text>' not specified\n/],
-      [['device', 'rotate', 'R-1', '--grace', '7x'], 2, /USAGE: .*not a duration/],
-      [['device', 'rotate', 'R-1', '--grace', '400d'], 2, /USAGE: .*maximum grace/],
-      [['device', 'show', 'not a serial'], 2, /INVALID_INPUT/],
-      [['device', 'list', '--status', 'lost'], 2, /USAGE: .*choices/],
-      [['device', 'list', '--limit', '5000'], 2, /INVALID_INPUT: limit/],
-      [['device', 'frobnicate'], 2, /USAGE: unknown command/],
-      [['device', 'rewrap', '--to', 'm9'], 2, /MASTER_KEY_UNKNOWN/],
+      [['device', 'revoke', 'R-1'], 2, /^wxseal device: CLI_USAGE: required option '--reason <text>' not specified\n/],
+      [['device', 'rotate', 'R-1', '--grace', '7x'], 2, /CLI_USAGE: .*not a duration/],
+      [['device', 'rotate', 'R-1', '--grace', '400d'], 2, /CLI_USAGE: .*maximum grace/],
+      [['device', 'show', 'not a serial'], 2, /DEVICE_INVALID_INPUT/],
+      [['device', 'list', '--status', 'lost'], 2, /CLI_USAGE: .*choices/],
+      [['device', 'list', '--limit', '5000'], 2, /DEVICE_INVALID_INPUT: limit/],
+      [['device', 'frobnicate'], 2, /CLI_USAGE: unknown command/],
+      [['device', 'rewrap', '--to', 'm9'], 2, /DEVICE_MASTER_KEY_UNKNOWN/],
     ];
     // None of these changes anything, so they run side by side.
     const results = await Promise.all(cases.map(([args]) => wxseal(args, env)));
@@ -133,7 +133,7 @@ describe('wxseal device (real bin, SQLite)', () => {
     // A wrong master key does not decrypt: exit 2, nothing changed.
     const wrong = await wxseal(['device', 'rotate', 'R-1'], { ...noKeys, WXSEAL_DEVICE_MASTER_KEYS: ring.replace(/:.*/, ':' + 'A'.repeat(43)) });
     assert.equal(wrong.code, 2);
-    assert.match(wrong.stderr, /^wxseal device: KEY_DECRYPT_FAILED: master key m1 does not open .*nothing was changed\n/);
+    assert.match(wrong.stderr, /^wxseal device: DEVICE_KEY_DECRYPT_FAILED: master key m1 does not open .*nothing was changed\n/);
     assert.equal((await withRepository(url, ring, (repo) => repo.show('R-1')))?.keyVersion, 1);
 
     // Re-activation when asked for: a revoked device comes back with a new key.
@@ -210,7 +210,7 @@ describe('wxseal device (command functions)', () => {
 
     const bad = captureIo();
     assert.equal(await list({ cursor: 'not-a-cursor!' }, bad, env), 2);
-    assert.match(bad.stderrText, /INVALID_INPUT/);
+    assert.match(bad.stderrText, /DEVICE_INVALID_INPUT/);
   });
 
   test('master-key generate + rewrap: every row moves to the new key, the old one can go', async () => {
@@ -253,7 +253,7 @@ describe('wxseal device (command functions)', () => {
     assert.match(again.stdoutText, /0 product secrets and 0 devices re-encrypted/);
     const unknown = captureIo();
     assert.equal(await rewrap({ to: 'm3' }, unknown, both), 2);
-    assert.match(unknown.stderrText, /MASTER_KEY_UNKNOWN: master key m3 is not in the ring/);
+    assert.match(unknown.stderrText, /DEVICE_MASTER_KEY_UNKNOWN: master key m3 is not in the ring/);
     const notActive = captureIo();
     assert.equal(await rewrap({ to: 'm1' }, notActive, both), 0);
     assert.match(notActive.stderrText, /warning: the ring's active key is m2, not m1/);

@@ -95,13 +95,13 @@ describe('MasterKeyRing', () => {
       ['m2', ctx],
     ];
     for (const [id, other] of wrong) {
-      assert.throws(() => ring.open(id, sealed, other), (err: unknown) => isDeviceStoreError(err, 'KEY_DECRYPT_FAILED'));
+      assert.throws(() => ring.open(id, sealed, other), (err: unknown) => isDeviceStoreError(err, 'DEVICE_KEY_DECRYPT_FAILED'));
     }
     const flipped = Buffer.from(sealed);
     flipped[20] = (flipped[20] ?? 0) ^ 1;
-    assert.throws(() => ring.open('m1', flipped, ctx), (err: unknown) => isDeviceStoreError(err, 'KEY_DECRYPT_FAILED'));
-    assert.throws(() => ring.open('m1', sealed.subarray(0, 20), ctx), (err: unknown) => isDeviceStoreError(err, 'KEY_DECRYPT_FAILED'));
-    assert.throws(() => ring.open('m7', sealed, ctx), (err: unknown) => isDeviceStoreError(err, 'MASTER_KEY_UNKNOWN'));
+    assert.throws(() => ring.open('m1', flipped, ctx), (err: unknown) => isDeviceStoreError(err, 'DEVICE_KEY_DECRYPT_FAILED'));
+    assert.throws(() => ring.open('m1', sealed.subarray(0, 20), ctx), (err: unknown) => isDeviceStoreError(err, 'DEVICE_KEY_DECRYPT_FAILED'));
+    assert.throws(() => ring.open('m7', sealed, ctx), (err: unknown) => isDeviceStoreError(err, 'DEVICE_MASTER_KEY_UNKNOWN'));
     // Sealed under a named (non-active) key, as rewrapAll does.
     assert.deepEqual(ring.open('m2', ring.seal(secret, ctx, 'm2'), ctx), secret);
     assert.equal(ring.withActive('m2').activeId, 'm2');

@@ -155,9 +155,9 @@ export function defineStoreSuite(target: StoreTarget): void {
       const secret = await repo.createProduct('lamp-v1', who);
       assert.equal(secret.length, 32);
       assert.deepEqual(await repo.getProductSecret('lamp-v1'), secret);
-      await rejectsWith(repo.createProduct('lamp-v1', who), 'PRODUCT_EXISTS');
-      await rejectsWith(repo.getProductSecret('nope'), 'PRODUCT_NOT_FOUND');
-      await rejectsWith(repo.createProduct('bad id!', who), 'INVALID_INPUT');
+      await rejectsWith(repo.createProduct('lamp-v1', who), 'DEVICE_PRODUCT_EXISTS');
+      await rejectsWith(repo.getProductSecret('nope'), 'DEVICE_PRODUCT_NOT_FOUND');
+      await rejectsWith(repo.createProduct('bad id!', who), 'DEVICE_INVALID_INPUT');
       assert.deepEqual(await repo.listProducts(), ['lamp-v1']);
     });
 
@@ -178,16 +178,16 @@ export function defineStoreSuite(target: StoreTarget): void {
       assert.equal(record.previousKeyNotAfter, undefined);
       assert.equal(await repo.load('SN-9999'), undefined);
       assert.equal(await repo.load('not a key id!'), undefined);
-      await rejectsWith(repo.activate('SN-0002', 'no-such-product', who), 'PRODUCT_NOT_FOUND');
-      await rejectsWith(repo.activate('bad serial', 'lamp-v1', who), 'INVALID_INPUT');
-      await rejectsWith(repo.activate('SN-0003', 'lamp-v1', { actor: '' }), 'INVALID_INPUT');
+      await rejectsWith(repo.activate('SN-0002', 'no-such-product', who), 'DEVICE_PRODUCT_NOT_FOUND');
+      await rejectsWith(repo.activate('bad serial', 'lamp-v1', who), 'DEVICE_INVALID_INPUT');
+      await rejectsWith(repo.activate('SN-0003', 'lamp-v1', { actor: '' }), 'DEVICE_INVALID_INPUT');
       assert.deepEqual(events, [['SN-0001', 'activate']]);
       events.length = 0;
       // A key derived by the activation protocol can be given instead of drawn (32 bytes only).
       const derived = randomBytes(32);
       assert.deepEqual((await repo.activate('SN-DERIVED', 'lamp-v1', { ...who, key: derived })).key, derived);
       assert.deepEqual((await repo.load('SN-DERIVED'))?.currentKey, derived);
-      await rejectsWith(repo.activate('SN-SHORT', 'lamp-v1', { ...who, key: randomBytes(16) }), 'INVALID_INPUT');
+      await rejectsWith(repo.activate('SN-SHORT', 'lamp-v1', { ...who, key: randomBytes(16) }), 'DEVICE_INVALID_INPUT');
       const rotatedTo = randomBytes(32);
       await repo.rotate('SN-DERIVED', { ...who, graceSeconds: 0, key: rotatedTo });
       assert.deepEqual((await repo.load('SN-DERIVED'))?.currentKey, rotatedTo);
@@ -271,8 +271,8 @@ export function defineStoreSuite(target: StoreTarget): void {
       assert.equal((await repo.show('SN-R'))?.rotatedAt, clock.now);
 
       await rejectsWith(repo.rotate('SN-NONE', { ...who, graceSeconds: 60 }), 'DEVICE_NOT_FOUND');
-      await rejectsWith(repo.rotate('SN-R', { ...who, graceSeconds: -1 }), 'INVALID_INPUT');
-      await rejectsWith(repo.rotate('SN-R', { ...who, graceSeconds: 1.5 }), 'INVALID_INPUT');
+      await rejectsWith(repo.rotate('SN-R', { ...who, graceSeconds: -1 }), 'DEVICE_INVALID_INPUT');
+      await rejectsWith(repo.rotate('SN-R', { ...who, graceSeconds: 1.5 }), 'DEVICE_INVALID_INPUT');
       assert.deepEqual(events.filter(([, k]) => k === 'rotate').length, 3);
     });
 
@@ -333,7 +333,7 @@ export function defineStoreSuite(target: StoreTarget): void {
       assert.deepEqual((await repo.list({ productId: 'fan-v1' })).devices.map((d) => d.serial), ['SN-L1', 'SN-L3', 'SN-L5']);
       assert.deepEqual((await repo.list({ status: 'revoked' })).devices.map((d) => d.serial), ['SN-L1']);
       assert.deepEqual((await repo.list({ productId: 'fan-v1', status: 'active' })).devices.map((d) => d.serial), ['SN-L3', 'SN-L5']);
-      await rejectsWith(repo.list({ cursor: '!!' }), 'INVALID_INPUT');
+      await rejectsWith(repo.list({ cursor: '!!' }), 'DEVICE_INVALID_INPUT');
       // A serial prefix is a range on the serial index, pageable with the cursor.
       await repo.activate('SN-L', 'lamp-v1', who);
       await repo.activate('SN-M0', 'lamp-v1', who);
@@ -345,7 +345,7 @@ export function defineStoreSuite(target: StoreTarget): void {
       const second = await repo.list({ serialPrefix: 'SN-L', status: 'active', limit: 4, cursor: first.nextCursor! });
       assert.deepEqual(second.devices.map((d) => d.serial), ['SN-L4', 'SN-L5', 'SN-L6']);
       assert.equal(second.nextCursor, undefined);
-      await rejectsWith(repo.list({ serialPrefix: 'SN L' }), 'INVALID_INPUT');
+      await rejectsWith(repo.list({ serialPrefix: 'SN L' }), 'DEVICE_INVALID_INPUT');
 
       const everything = JSON.stringify([shown, pages, await repo.audit('SN-L0'), await repo.auditLog()]);
       for (const key of keys) {
@@ -369,12 +369,12 @@ export function defineStoreSuite(target: StoreTarget): void {
         [
           { serial: 'SN-I0', productId: 'lamp-v1' }, // 0 ok, generated
           { serial: 'SN-I1', productId: 'lamp-v1', key: given }, // 1 ok, given bytes
-          { serial: 'bad serial', productId: 'lamp-v1' }, // 2 INVALID_INPUT
-          { serial: 'SN-I3', productId: 'ghost' }, // 3 PRODUCT_NOT_FOUND
+          { serial: 'bad serial', productId: 'lamp-v1' }, // 2 DEVICE_INVALID_INPUT
+          { serial: 'SN-I3', productId: 'ghost' }, // 3 DEVICE_PRODUCT_NOT_FOUND
           { serial: 'SN-I0', productId: 'lamp-v1' }, // 4 DEVICE_EXISTS (twice in input)
           { serial: 'SN-EXISTING', productId: 'lamp-v1' }, // 5 DEVICE_EXISTS (already provisioned)
-          { serial: 'SN-I6', productId: 'lamp-v1', key: randomBytes(16) }, // 6 INVALID_INPUT (key length)
-          { serial: 'SN-I7', productId: 'lamp-v1', key: given }, // 7 DUPLICATE_KEY
+          { serial: 'SN-I6', productId: 'lamp-v1', key: randomBytes(16) }, // 6 DEVICE_INVALID_INPUT (key length)
+          { serial: 'SN-I7', productId: 'lamp-v1', key: given }, // 7 DEVICE_DUPLICATE_KEY
           { serial: 'SN-I8', productId: 'lamp-v1', key: givenText.toString('base64url') }, // 8 ok, base64url
           { serial: 'SN-I9', productId: 'lamp-v1' }, // 9 ok
         ],
@@ -384,7 +384,7 @@ export function defineStoreSuite(target: StoreTarget): void {
       assert.equal(summary.failed, 6);
       assert.deepEqual(
         summary.results.map((r) => (r.ok ? 'ok' : r.code)),
-        ['ok', 'ok', 'INVALID_INPUT', 'PRODUCT_NOT_FOUND', 'DEVICE_EXISTS', 'DEVICE_EXISTS', 'INVALID_INPUT', 'DUPLICATE_KEY', 'ok', 'ok'],
+        ['ok', 'ok', 'DEVICE_INVALID_INPUT', 'DEVICE_PRODUCT_NOT_FOUND', 'DEVICE_EXISTS', 'DEVICE_EXISTS', 'DEVICE_INVALID_INPUT', 'DEVICE_DUPLICATE_KEY', 'ok', 'ok'],
       );
       assert.deepEqual(summary.results.map((r) => r.index), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
       const r0 = summary.results[0];
@@ -421,7 +421,7 @@ export function defineStoreSuite(target: StoreTarget): void {
       assert.deepEqual(last, [1, 2]);
     });
 
-    test('importMany: when the database fails mid-way, stored rows are reported stored and the rest STORE_UNAVAILABLE', async () => {
+    test('importMany: when the database fails mid-way, stored rows are reported stored and the rest DEVICE_STORE_UNAVAILABLE', async () => {
       const { repo, url, ring } = await setup();
       await repo.createProduct('lamp-v1');
       // A second handle on the same database, closed after the first batch (the "outage").
@@ -438,7 +438,7 @@ export function defineStoreSuite(target: StoreTarget): void {
       });
       assert.deepEqual(
         summary.results.map((r) => (r.ok ? 'ok' : r.code)),
-        ['ok', 'ok', 'STORE_UNAVAILABLE', 'STORE_UNAVAILABLE', 'STORE_UNAVAILABLE', 'STORE_UNAVAILABLE'],
+        ['ok', 'ok', 'DEVICE_STORE_UNAVAILABLE', 'DEVICE_STORE_UNAVAILABLE', 'DEVICE_STORE_UNAVAILABLE', 'DEVICE_STORE_UNAVAILABLE'],
       );
       assert.equal(summary.imported + summary.failed, rows.length, 'every row has a result');
       // Exactly the rows reported stored are in the database, with the keys that were returned.
@@ -576,10 +576,10 @@ export function defineStoreSuite(target: StoreTarget): void {
       assert.equal((await newOnly.load('SN-M6'))?.status, 'revoked');
       // ...and nothing decrypts with m1 alone any more.
       const oldOnly = new DeviceRepository({ db, masterKeys: oldRing, now: () => clock.now });
-      await rejectsWith(oldOnly.load('SN-M1'), 'MASTER_KEY_UNKNOWN');
-      await rejectsWith(oldOnly.getProductSecret('lamp-v1'), 'MASTER_KEY_UNKNOWN');
+      await rejectsWith(oldOnly.load('SN-M1'), 'DEVICE_MASTER_KEY_UNKNOWN');
+      await rejectsWith(oldOnly.getProductSecret('lamp-v1'), 'DEVICE_MASTER_KEY_UNKNOWN');
       // A row stays readable as long as its own master key is in the ring.
-      await rejectsWith(r2.rewrapAll('m9'), 'MASTER_KEY_UNKNOWN');
+      await rejectsWith(r2.rewrapAll('m9'), 'DEVICE_MASTER_KEY_UNKNOWN');
     });
 
     test('a ciphertext moved to another row or column does not decrypt', async () => {
@@ -598,23 +598,23 @@ export function defineStoreSuite(target: StoreTarget): void {
       assert.ok(aCt);
       // A's current key copied onto B (same key version, same master key): B does not load.
       await sql`update ${devices} set current_key_ct = ${aCt} where serial = 'SN-B'`.execute(db);
-      await rejectsWith(repo.load('SN-B'), 'KEY_DECRYPT_FAILED');
+      await rejectsWith(repo.load('SN-B'), 'DEVICE_KEY_DECRYPT_FAILED');
       assert.ok(await repo.load('SN-A'), 'the original row still loads');
       // C's current key copied into its own previous-key column: does not load either.
       const c = await sql<{ current_key_ct: Buffer }>`select current_key_ct from ${devices} where serial = 'SN-C'`.execute(db);
       await sql`update ${devices} set previous_key_ct = ${c.rows[0]?.current_key_ct} where serial = 'SN-C'`.execute(db);
-      await rejectsWith(repo.load('SN-C'), 'KEY_DECRYPT_FAILED');
+      await rejectsWith(repo.load('SN-C'), 'DEVICE_KEY_DECRYPT_FAILED');
       // A's row with its key version changed (an old ciphertext replayed at another version).
       await sql`update ${devices} set key_version = 5 where serial = 'SN-A'`.execute(db);
-      await rejectsWith(repo.load('SN-A'), 'KEY_DECRYPT_FAILED');
+      await rejectsWith(repo.load('SN-A'), 'DEVICE_KEY_DECRYPT_FAILED');
       // One product's secret copied onto another product.
       const products = sql.table(TABLES.products);
       const p = await sql<{ secret_ct: Buffer }>`select secret_ct from ${products} where product_id = 'lamp-v1'`.execute(db);
       await sql`update ${products} set secret_ct = ${p.rows[0]?.secret_ct} where product_id = 'fan-v1'`.execute(db);
-      await rejectsWith(repo.getProductSecret('fan-v1'), 'KEY_DECRYPT_FAILED');
+      await rejectsWith(repo.getProductSecret('fan-v1'), 'DEVICE_KEY_DECRYPT_FAILED');
       // A device key copied into the product table.
       await sql`update ${products} set secret_ct = ${aCt} where product_id = 'lamp-v1'`.execute(db);
-      await rejectsWith(repo.getProductSecret('lamp-v1'), 'KEY_DECRYPT_FAILED');
+      await rejectsWith(repo.getProductSecret('lamp-v1'), 'DEVICE_KEY_DECRYPT_FAILED');
       // Tampered rows are reported by rewrapAll and left as they are; the others move on.
       const both = new MasterKeyRing({ active: 'm2', keys: { ...ringKeys, m2: MasterKeyRing.generateKey() } });
       const r2 = new DeviceRepository({ db, masterKeys: both, now: () => clock.now });
@@ -622,11 +622,11 @@ export function defineStoreSuite(target: StoreTarget): void {
       assert.deepEqual(
         summary.failures.map((f) => `${f.table}:${f.id}:${f.code}`).sort(),
         [
-          'devices:SN-A:KEY_DECRYPT_FAILED',
-          'devices:SN-B:KEY_DECRYPT_FAILED',
-          'devices:SN-C:KEY_DECRYPT_FAILED',
-          'products:fan-v1:KEY_DECRYPT_FAILED',
-          'products:lamp-v1:KEY_DECRYPT_FAILED',
+          'devices:SN-A:DEVICE_KEY_DECRYPT_FAILED',
+          'devices:SN-B:DEVICE_KEY_DECRYPT_FAILED',
+          'devices:SN-C:DEVICE_KEY_DECRYPT_FAILED',
+          'products:fan-v1:DEVICE_KEY_DECRYPT_FAILED',
+          'products:lamp-v1:DEVICE_KEY_DECRYPT_FAILED',
         ],
       );
       assert.equal(summary.devices, 1);
@@ -646,7 +646,7 @@ export function defineStoreSuite(target: StoreTarget): void {
       const rotations = await Promise.allSettled(Array.from({ length: 4 }, () => repo.rotate('SN-RACE', { ...who, graceSeconds: 60 })));
       const done = rotations.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
       for (const r of rotations) {
-        if (r.status === 'rejected') assert.ok(isDeviceStoreError(r.reason, 'CONCURRENT_MODIFICATION'), String(r.reason));
+        if (r.status === 'rejected') assert.ok(isDeviceStoreError(r.reason, 'DEVICE_CONCURRENT_MODIFICATION'), String(r.reason));
       }
       assert.ok(done.length >= 1);
       const latest = done.reduce((a, b) => (a.keyVersion > b.keyVersion ? a : b));
@@ -700,7 +700,7 @@ export function defineStoreSuite(target: StoreTarget): void {
         );
         assert.deepEqual(
           summary.results.map((r) => (r.ok ? 'ok' : r.code)),
-          ['STORE_UNAVAILABLE', 'STORE_UNAVAILABLE'],
+          ['DEVICE_STORE_UNAVAILABLE', 'DEVICE_STORE_UNAVAILABLE'],
         );
         const second = summary.results[1];
         assert.ok(second && !second.ok && /not attempted/.test(second.message));

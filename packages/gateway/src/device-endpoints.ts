@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import {
+  CodedError,
   MAX_ACTIVATION_BODY_BYTES,
   MAX_KEY_VERSION,
   WxsealError,
@@ -56,9 +57,11 @@ const MESSAGES: Partial<Record<WireErrorCode, string>> = {
   WXSEAL_KEY_STORE_UNAVAILABLE: 'the device registry cannot be reached',
 };
 
-class Rejected extends Error {
-  constructor(readonly code: WireErrorCode) {
-    super(code);
+/** A refusal decided here, answered with its fixed message (caught below, never escapes). */
+class Rejected extends CodedError<WireErrorCode> {
+  override readonly name = 'Rejected';
+  constructor(code: WireErrorCode) {
+    super(code, MESSAGES[code] ?? 'activation refused');
   }
 }
 
@@ -68,7 +71,7 @@ const reject = (code: WireErrorCode): never => {
 
 /** Registry failures at steps 4, 7 and 8: refusals keep their meaning, anything else is an outage (503). */
 function storeCode(err: unknown): WireErrorCode {
-  if (isDeviceStoreError(err, 'PRODUCT_NOT_FOUND') || isDeviceStoreError(err, 'DEVICE_PRODUCT_MISMATCH')) return 'WXSEAL_UNKNOWN_KEY_ID';
+  if (isDeviceStoreError(err, 'DEVICE_PRODUCT_NOT_FOUND') || isDeviceStoreError(err, 'DEVICE_PRODUCT_MISMATCH')) return 'WXSEAL_UNKNOWN_KEY_ID';
   if (isDeviceStoreError(err, 'DEVICE_ALREADY_ACTIVE') || isDeviceStoreError(err, 'DEVICE_REVOKED')) return 'WXSEAL_KEY_REVOKED';
   return 'WXSEAL_KEY_STORE_UNAVAILABLE';
 }
@@ -171,7 +174,7 @@ export class DeviceEndpoints {
       sealed.deviceKey.fill(0);
       return { wire: { status: sealed.status, headers: sealed.headers, body: sealed.body }, close: false, serial: parsed.serial, outcome: 'activated' };
     } catch (err) {
-      if (err instanceof Rejected) return this.#rejection(err.code, MESSAGES[err.code] ?? 'activation refused', false, serial);
+      if (err instanceof Rejected) return this.#rejection(err.code, err.message, false, serial);
       if (err instanceof WxsealError && isWireErrorCode(err.code)) return this.#rejection(err.code, err.message, false, serial);
       throw err;
     }

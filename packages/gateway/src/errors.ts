@@ -1,33 +1,51 @@
-import { WxsealError } from '@wxseal/protocol';
+import { WxsealError, type ErrorCatalogue } from '@wxseal/protocol';
 
 /**
- * Codes the gateway itself answers with, beside the codes of SPEC.md section 10 (which include the
- * gateway's unsigned rejections WXSEAL_ROUTE_NOT_FOUND and WXSEAL_TOO_MANY_HEADERS). They are not
- * rejections, so they never travel in `Wxseal-Error` (a client would take them for one); they
- * travel in the JSON body `{"error":{"code","message"}}`, which on wxseal routes is sealed (or
- * signed) with the request's session key, so the client can authenticate them. On passthrough
- * routes the same body comes as plain JSON.
+ * Codes the gateway itself answers with (SPEC.md 10.3), beside the codes of SPEC.md section 10
+ * (which include the gateway's unsigned rejections WXSEAL_ROUTE_NOT_FOUND and
+ * WXSEAL_TOO_MANY_HEADERS). They are not rejections, so they never travel in `Wxseal-Error` (a
+ * client would take them for one); they travel in the JSON body `{"error":{"code","message"}}`,
+ * which on wxseal routes is sealed (or signed) with the request's session key, so the client can
+ * authenticate them. On passthrough routes the same body comes as plain JSON.
  */
-export const GATEWAY_ERROR_STATUS = {
-  /** The upstream refused the connection, reset it, or could not be resolved. Sealed 502. */
-  WXSEAL_UPSTREAM_UNAVAILABLE: 502,
-  /** The upstream did not connect or answer within the route's timeouts. Sealed 504. */
-  WXSEAL_UPSTREAM_TIMEOUT: 504,
-  /** The upstream's response is larger than the route's `maxResponseBytes`. Sealed 502. */
-  WXSEAL_UPSTREAM_RESPONSE_TOO_LARGE: 502,
-  /** The upstream's response could not be read (cut short, unknown content-encoding). Sealed 502. */
-  WXSEAL_UPSTREAM_BAD_RESPONSE: 502,
-  /**
-   * Anything that went wrong after the request verified (building the upstream request, sealing
-   * the answer, a handler): still sealed (or signed) with the request's keys, since its nonce is
-   * spent and the client must be able to tell this answer from a forged one. Sealed 500.
-   */
-  WXSEAL_GATEWAY_INTERNAL_ERROR: 500,
-} as const;
+export const GATEWAY_ERRORS = {
+  WXSEAL_UPSTREAM_UNAVAILABLE: {
+    status: 502,
+    meaning: 'The gateway could not reach the upstream (connection refused or reset, name not resolved).',
+    action: 'Check that the upstream of the route is running and reachable from the gateway (the route\'s `upstream` URL).',
+  },
+  WXSEAL_UPSTREAM_TIMEOUT: {
+    status: 504,
+    meaning: 'The upstream did not connect or answer within the route\'s timeouts.',
+    action: 'Find out why the upstream is slow, or raise the route\'s timeouts.',
+  },
+  WXSEAL_UPSTREAM_RESPONSE_TOO_LARGE: {
+    status: 502,
+    meaning: 'The upstream\'s response is larger than the route\'s `maxResponseBytes`.',
+    action: 'Make the upstream answer less, or raise the route\'s `maxResponseBytes`.',
+  },
+  WXSEAL_UPSTREAM_BAD_RESPONSE: {
+    status: 502,
+    meaning: 'The upstream\'s response could not be read (cut short, unknown content-encoding).',
+    action: 'Check the upstream\'s logs for the request; make it answer with identity, gzip, deflate or br encoding.',
+  },
+  WXSEAL_GATEWAY_INTERNAL_ERROR: {
+    // Still sealed (or signed) with the request's keys: its nonce is spent, and the client must be
+    // able to tell this answer from a forged one.
+    status: 500,
+    meaning: 'The gateway failed after the request verified (building the upstream request, sealing the answer, a handler).',
+    action: 'A bug or an outage of the gateway: look for the request in the gateway\'s log (by its request id) and report it.',
+  },
+} as const satisfies ErrorCatalogue;
 
-export type GatewayErrorCode = keyof typeof GATEWAY_ERROR_STATUS;
+export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;
 
-export const GATEWAY_ERROR_CODES = Object.keys(GATEWAY_ERROR_STATUS) as readonly GatewayErrorCode[];
+/** The HTTP status of each gateway code. */
+export const GATEWAY_ERROR_STATUS = Object.fromEntries(Object.entries(GATEWAY_ERRORS).map(([code, info]) => [code, info.status])) as {
+  readonly [C in GatewayErrorCode]: (typeof GATEWAY_ERRORS)[C]['status'];
+};
+
+export const GATEWAY_ERROR_CODES = Object.keys(GATEWAY_ERRORS) as readonly GatewayErrorCode[];
 
 /** Fixed, client-facing messages: they never echo upstream details. */
 export const GATEWAY_ERROR_MESSAGES: Readonly<Record<GatewayErrorCode, string>> = {

@@ -25,6 +25,7 @@ export {
   type ServerKeyConfig,
 } from './config.js';
 export {
+  GATEWAY_ERRORS,
   GATEWAY_ERROR_CODES,
   GATEWAY_ERROR_MESSAGES,
   GATEWAY_ERROR_STATUS,
@@ -40,6 +41,7 @@ export type { DevicesConfig, DevicesConfigInput, DevicesRedisConfig, TokenBucket
 export { CompositeKeyResolver, type GatewayDevices, type GatewayDevicesStats } from './devices.js';
 export {
   ADMIN_ROUTES,
+  ADMIN_ERRORS,
   ADMIN_ERROR_STATUS,
   API_PREFIX as ADMIN_API_PREFIX,
   AdminError,

@@ -5,26 +5,25 @@ import { pipeline } from 'node:stream/promises';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { Pool } from 'undici';
 import { readBounded } from '@wxseal/support';
+import { CodedError } from '@wxseal/protocol';
 import type { GatewayErrorCode } from './errors.js';
 import { firstValue, type OutgoingHeaders } from './headers.js';
 import type { Route } from './routes.js';
 
 /** An upstream exchange that failed, with the code the client gets. */
-export class UpstreamFailure extends Error {
+export class UpstreamFailure extends CodedError<GatewayErrorCode> {
   override readonly name = 'UpstreamFailure';
-  constructor(
-    readonly code: GatewayErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message);
-    if (options?.cause !== undefined) (this as { cause?: unknown }).cause = options.cause;
-  }
 }
 
-/** Thrown into a passthrough request body that goes past the route's limit. */
-export class BodyTooLargeError extends Error {
+/**
+ * Thrown into a passthrough request body that goes past the route's limit; the client is answered
+ * WXSEAL_BODY_TOO_LARGE (413).
+ */
+export class BodyTooLargeError extends CodedError<'WXSEAL_BODY_TOO_LARGE'> {
   override readonly name = 'BodyTooLargeError';
+  constructor(message: string) {
+    super('WXSEAL_BODY_TOO_LARGE', message);
+  }
 }
 
 /** Why an exchange was cut: our deadline, or the client that went away. */

@@ -3,6 +3,8 @@
 // counted in stats. Optional bearer token (MockWechatOptions.controlToken).
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { CodedError } from '@wxseal/protocol/errors';
+import { MOCK_ERRORS, type MockErrorCode } from './errors.js';
 import type { FaultKind, FaultSpec } from './faults.js';
 import { sendJson } from './http-util.js';
 import { createMockPayMerchant, type PayMerchantMode } from './pay/merchants.js';
@@ -21,12 +23,15 @@ export interface ControlRequest {
 /** The handle the control API drives: the MockWechat handle plus the list of appids. */
 export type ControlledMock = MockWechat & { readonly appids: string[] };
 
-class ControlError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
+type ControlErrorCode = Extract<MockErrorCode, `MOCK_CONTROL_${string}`>;
+
+/** A refused control call: answered with its catalogue status and `{ error: message }`. */
+class ControlError extends CodedError<ControlErrorCode> {
+  override readonly name = 'ControlError';
+  readonly status: number;
+  constructor(code: ControlErrorCode, message: string) {
+    super(code, message);
+    this.status = MOCK_ERRORS[code].status;
   }
 }
 
@@ -36,23 +41,23 @@ function bodyObject(body: Buffer): Record<string, unknown> {
   try {
     v = JSON.parse(body.toString('utf8'));
   } catch {
-    throw new ControlError(400, 'body is not JSON');
+    throw new ControlError('MOCK_CONTROL_BAD_REQUEST', 'body is not JSON');
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ControlError(400, 'body must be a JSON object');
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ControlError('MOCK_CONTROL_BAD_REQUEST', 'body must be a JSON object');
   return v as Record<string, unknown>;
 }
 
 function str(o: Record<string, unknown>, name: string, required = true): string | undefined {
   const v = o[name];
   if (v === undefined && !required) return undefined;
-  if (typeof v !== 'string' || v.length === 0 || v.length > 4096) throw new ControlError(400, `${name} must be a non-empty string`);
+  if (typeof v !== 'string' || v.length === 0 || v.length > 4096) throw new ControlError('MOCK_CONTROL_BAD_REQUEST', `${name} must be a non-empty string`);
   return v;
 }
 
 function num(o: Record<string, unknown>, name: string): number | undefined {
   const v = o[name];
   if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ControlError(400, `${name} must be a number`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ControlError('MOCK_CONTROL_BAD_REQUEST', `${name} must be a number`);
   return v;
 }
 
@@ -67,14 +72,14 @@ function faultFromJson(o: Record<string, unknown>): FaultSpec {
   const spec: FaultSpec = { kind };
   const path = str(o, 'path', false);
   const pathRegex = str(o, 'pathRegex', false);
-  if (path !== undefined && pathRegex !== undefined) throw new ControlError(400, 'give path or pathRegex, not both');
+  if (path !== undefined && pathRegex !== undefined) throw new ControlError('MOCK_CONTROL_BAD_REQUEST', 'give path or pathRegex, not both');
   if (path !== undefined) spec.path = path;
   if (pathRegex !== undefined) {
-    if (pathRegex.length > 200) throw new ControlError(400, 'pathRegex too long (200 chars at most)');
+    if (pathRegex.length > 200) throw new ControlError('MOCK_CONTROL_BAD_REQUEST', 'pathRegex too long (200 chars at most)');
     try {
       spec.path = new RegExp(pathRegex);
     } catch {
-      throw new ControlError(400, 'pathRegex is not a valid regular expression');
+      throw new ControlError('MOCK_CONTROL_BAD_REQUEST', 'pathRegex is not a valid regular expression');
     }
   }
   const latencyMs = num(o, 'latencyMs');
@@ -101,7 +106,7 @@ function payCall<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    throw new ControlError(400, (err as Error).message);
+    throw new ControlError('MOCK_CONTROL_BAD_REQUEST', (err as Error).message);
   }
 }
 
@@ -109,7 +114,7 @@ async function payAsync<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    throw new ControlError(400, (err as Error).message);
+    throw new ControlError('MOCK_CONTROL_BAD_REQUEST', (err as Error).message);
   }
 }
 
@@ -129,9 +134,9 @@ function simulationOptions(o: Record<string, unknown>): { mchid?: string; url?: 
   const url = str(o, 'url', false);
   const tamper = str(o, 'tamper', false);
   const signWith = str(o, 'signWith', false);
-  if (tamper !== undefined && !TAMPERS.includes(tamper as PayNotifyTamper)) throw new ControlError(400, `tamper must be one of ${TAMPERS.join(', ')}`);
-  if (signWith !== undefined && signWith !== 'certificate' && signWith !== 'public-key') throw new ControlError(400, "signWith must be 'certificate' or 'public-key'");
-  if (o['notify'] !== undefined && typeof o['notify'] !== 'boolean') throw new ControlError(400, 'notify must be a boolean');
+  if (tamper !== undefined && !TAMPERS.includes(tamper as PayNotifyTamper)) throw new ControlError('MOCK_CONTROL_BAD_REQUEST', `tamper must be one of ${TAMPERS.join(', ')}`);
+  if (signWith !== undefined && signWith !== 'certificate' && signWith !== 'public-key') throw new ControlError('MOCK_CONTROL_BAD_REQUEST', "signWith must be 'certificate' or 'public-key'");
+  if (o['notify'] !== undefined && typeof o['notify'] !== 'boolean') throw new ControlError('MOCK_CONTROL_BAD_REQUEST', 'notify must be a boolean');
   return {
     ...(mchid !== undefined ? { mchid } : {}),
     ...(url !== undefined ? { url } : {}),
@@ -159,12 +164,12 @@ export async function handleControl(mock: ControlledMock, req: ControlRequest, r
     if (req.controlToken !== undefined) {
       const auth = req.headers.authorization;
       const given = typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7) : '';
-      if (!sameSecret(given, req.controlToken)) throw new ControlError(401, 'control token required (Authorization: Bearer …)');
+      if (!sameSecret(given, req.controlToken)) throw new ControlError('MOCK_CONTROL_UNAUTHORIZED', 'control token required (Authorization: Bearer …)');
     }
     const route = `${req.method} ${req.path}`;
     const appidOf = (o: Record<string, unknown>) => {
       const appid = str(o, 'appid')!;
-      if (!mock.appids.includes(appid)) throw new ControlError(404, `unknown appid ${appid}`);
+      if (!mock.appids.includes(appid)) throw new ControlError('MOCK_CONTROL_NOT_FOUND', `unknown appid ${appid}`);
       return appid;
     };
     switch (route) {
@@ -205,7 +210,7 @@ export async function handleControl(mock: ControlledMock, req: ControlRequest, r
           id = mock.faults.add(faultFromJson(bodyObject(req.body)));
         } catch (err) {
           if (err instanceof ControlError) throw err;
-          throw new ControlError(400, (err as Error).message);
+          throw new ControlError('MOCK_CONTROL_BAD_REQUEST', (err as Error).message);
         }
         return reply(200, { id });
       }
@@ -221,7 +226,7 @@ export async function handleControl(mock: ControlledMock, req: ControlRequest, r
           mock.addJsCode(appid, str(o, 'code')!, { openid: str(o, 'openid')!, session_key: sessionKey, ...(unionid !== undefined ? { unionid } : {}) });
         } catch (err) {
           if (err instanceof ControlError) throw err;
-          throw new ControlError(400, (err as Error).message);
+          throw new ControlError('MOCK_CONTROL_BAD_REQUEST', (err as Error).message);
         }
         return reply(200, { ok: true });
       }
@@ -234,7 +239,7 @@ export async function handleControl(mock: ControlledMock, req: ControlRequest, r
           mock.addPhoneCode(appid, str(o, 'code')!, { phoneNumber: str(o, 'phoneNumber')!, ...(pure !== undefined ? { purePhoneNumber: pure } : {}), ...(cc !== undefined ? { countryCode: cc } : {}) });
         } catch (err) {
           if (err instanceof ControlError) throw err;
-          throw new ControlError(400, (err as Error).message);
+          throw new ControlError('MOCK_CONTROL_BAD_REQUEST', (err as Error).message);
         }
         return reply(200, { ok: true });
       }
@@ -245,7 +250,7 @@ export async function handleControl(mock: ControlledMock, req: ControlRequest, r
       case 'POST /__mock/pay/platform/rotate': {
         const o = bodyObject(req.body);
         const signWith = str(o, 'signWith', false);
-        if (signWith !== undefined && signWith !== 'new' && signWith !== 'old' && signWith !== 'alternate') throw new ControlError(400, "signWith must be 'new', 'old' or 'alternate'");
+        if (signWith !== undefined && signWith !== 'new' && signWith !== 'old' && signWith !== 'alternate') throw new ControlError('MOCK_CONTROL_BAD_REQUEST', "signWith must be 'new', 'old' or 'alternate'");
         const serial = await mock.rotatePayPlatformCertificate(signWith !== undefined ? { signWith } : {});
         return reply(200, { rotatedTo: serial, ...payKeys(mock) });
       }
@@ -255,14 +260,14 @@ export async function handleControl(mock: ControlledMock, req: ControlRequest, r
         // Generates a merchant and registers it; answers the client side (test material only).
         const o = bodyObject(req.body);
         const mode = str(o, 'mode', false);
-        if (mode !== undefined && mode !== 'certificate' && mode !== 'public-key' && mode !== 'both') throw new ControlError(400, "mode must be 'certificate', 'public-key' or 'both'");
+        if (mode !== undefined && mode !== 'certificate' && mode !== 'public-key' && mode !== 'both') throw new ControlError('MOCK_CONTROL_BAD_REQUEST', "mode must be 'certificate', 'public-key' or 'both'");
         const mchid = str(o, 'mchid', false);
         let merchant: Awaited<ReturnType<typeof createMockPayMerchant>>;
         try {
           merchant = await createMockPayMerchant({ ...(mchid !== undefined ? { mchid } : {}), ...(mode !== undefined ? { mode: mode as PayMerchantMode } : {}) });
           await mock.addPayMerchant(merchant.config);
         } catch (err) {
-          throw new ControlError(400, (err as Error).message);
+          throw new ControlError('MOCK_CONTROL_BAD_REQUEST', (err as Error).message);
         }
         return reply(200, { client: merchant.client, mode: merchant.config.mode, ...payKeys(mock, merchant.config.mchid) });
       }
@@ -282,26 +287,26 @@ export async function handleControl(mock: ControlledMock, req: ControlRequest, r
         const o = bodyObject(req.body);
         const outRefundNo = str(o, 'out_refund_no')!;
         const status = str(o, 'status', false);
-        if (status !== undefined && status !== 'SUCCESS' && status !== 'CLOSED' && status !== 'ABNORMAL') throw new ControlError(400, 'status must be SUCCESS, CLOSED or ABNORMAL');
+        if (status !== undefined && status !== 'SUCCESS' && status !== 'CLOSED' && status !== 'ABNORMAL') throw new ControlError('MOCK_CONTROL_BAD_REQUEST', 'status must be SUCCESS, CLOSED or ABNORMAL');
         const extra = simulationOptions(o);
         const result = await payAsync(() => mock.completePayRefund(outRefundNo, { ...extra, ...(status !== undefined ? { status } : {}) }));
         return reply(200, { refund: mock.payRefund(outRefundNo, extra.mchid) ?? null, notification: result ?? null });
       }
       case 'GET /__mock/pay/order': {
         const no = req.query.get('out_trade_no');
-        if (!no) throw new ControlError(400, 'out_trade_no is required');
+        if (!no) throw new ControlError('MOCK_CONTROL_BAD_REQUEST', 'out_trade_no is required');
         const order = mock.payOrder(no, req.query.get('mchid') ?? undefined);
         return reply(order ? 200 : 404, { order: order ?? null });
       }
       case 'GET /__mock/pay/refund': {
         const no = req.query.get('out_refund_no');
-        if (!no) throw new ControlError(400, 'out_refund_no is required');
+        if (!no) throw new ControlError('MOCK_CONTROL_BAD_REQUEST', 'out_refund_no is required');
         const refund = mock.payRefund(no, req.query.get('mchid') ?? undefined);
         return reply(refund ? 200 : 404, { refund: refund ?? null });
       }
       case 'POST /__mock/outage': {
         const ms = num(bodyObject(req.body), 'durationMs');
-        if (ms === undefined || ms < 0 || ms > 3_600_000) throw new ControlError(400, 'durationMs must be 0..3600000');
+        if (ms === undefined || ms < 0 || ms > 3_600_000) throw new ControlError('MOCK_CONTROL_BAD_REQUEST', 'durationMs must be 0..3600000');
         // Answer first, then go down: the caller gets its confirmation before the listener closes.
         reply(202, { ok: true, downForMs: ms });
         await new Promise<void>((resolve) => (res.writableFinished ? resolve() : res.once('finish', () => resolve())));
@@ -311,10 +316,10 @@ export async function handleControl(mock: ControlledMock, req: ControlRequest, r
       default:
         if (req.path.startsWith('/__mock/faults/') && req.method === 'DELETE') {
           const id = Number(req.path.slice('/__mock/faults/'.length));
-          if (!Number.isSafeInteger(id)) throw new ControlError(400, 'fault id must be an integer');
+          if (!Number.isSafeInteger(id)) throw new ControlError('MOCK_CONTROL_BAD_REQUEST', 'fault id must be an integer');
           return reply(mock.faults.remove(id) ? 200 : 404, { removed: id });
         }
-        throw new ControlError(404, `no control endpoint ${route}`);
+        throw new ControlError('MOCK_CONTROL_NOT_FOUND', `no control endpoint ${route}`);
     }
   } catch (err) {
     if (err instanceof ControlError) return reply(err.status, { error: err.message });

@@ -1,6 +1,7 @@
 // errmsg texts the mock answers with, modelled on what WeChat's servers print (lowercase English,
 // then " rid: <request id>"). Clients must key on errcode, never on errmsg.
 import { randomBytes } from 'node:crypto';
+import { CodedError } from '@wxseal/protocol/errors';
 
 export const ERRMSG: Readonly<Record<number, string>> = {
   [-1]: 'system error',
@@ -47,13 +48,16 @@ export function errorBody(errcode: number, detail?: string, rid = newRid()): { e
   return { errcode, errmsg: `${base}${detail ? `: ${detail}` : ''} rid: ${rid}` };
 }
 
-/** Thrown inside handlers to answer `{errcode, errmsg}` (plain, unsigned). */
-export class MockWechatError extends Error {
+/**
+ * Thrown inside handlers to answer `{errcode, errmsg}` (plain, unsigned). The code is the mock's
+ * own (MOCK_WECHAT_ERRCODE); the errcode is WeChat's.
+ */
+export class MockWechatError extends CodedError<'MOCK_WECHAT_ERRCODE'> {
+  override readonly name = 'MockWechatError';
   readonly errcode: number;
   readonly detail: string | undefined;
   constructor(errcode: number, detail?: string) {
-    super(`errcode ${errcode}${detail ? `: ${detail}` : ''}`);
-    this.name = 'MockWechatError';
+    super('MOCK_WECHAT_ERRCODE', `errcode ${errcode}${detail ? `: ${detail}` : ''}`);
     this.errcode = errcode;
     this.detail = detail;
   }

@@ -1,11 +1,12 @@
 // Small node:http helpers: bounded body reading and JSON answers.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBounded } from '@wxseal/support';
+import { CodedError } from '@wxseal/protocol/errors';
 
-export class BodyTooLargeError extends Error {
+export class BodyTooLargeError extends CodedError<'MOCK_BODY_TOO_LARGE'> {
+  override readonly name = 'BodyTooLargeError';
   constructor(limit: number) {
-    super(`request body larger than ${limit} bytes`);
-    this.name = 'BodyTooLargeError';
+    super('MOCK_BODY_TOO_LARGE', `request body larger than ${limit} bytes`);
   }
 }
 

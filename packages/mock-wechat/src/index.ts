@@ -18,6 +18,7 @@ export { createMockMpApp, type CreateMockMpAppOptions, type MockMpApp, type Mock
 export type { ApiSecurityMode, JsCodeFixture, MockApiSecurityConfig, MockAppConfig, PhoneFixture } from './mp/apps.js';
 export type { ApiContext, ApiHandler } from './mp/routes.js';
 export { MockWechatError, wxFail, ERRMSG } from './errcodes.js';
+export { MOCK_ERRORS, type MockErrorCode } from './errors.js';
 export type { ActiveFault, FaultControl, FaultKind, FaultSpec } from './faults.js';
 export type { MockStats } from './stats.js';
 export { DEFAULT_TOKEN_TIMINGS, type AppTokenStats, type TokenKind, type TokenTimings } from './token/store.js';

@@ -29,13 +29,23 @@ export {
   type Mode,
 } from './constants.js';
 export {
+  CodedError,
+  isCodedError,
+  errorText,
+  WIRE_ERRORS,
   WIRE_ERROR_STATUS,
+  CLIENT_ERRORS,
   CLIENT_ERROR_CODES,
+  LOCAL_ERRORS,
+  LOCAL_ERROR_CODES,
   WxsealError,
   isWireErrorCode,
   isWxsealError,
+  type ErrorInfo,
+  type ErrorCatalogue,
   type WireErrorCode,
   type ClientErrorCode,
+  type LocalErrorCode,
   type WxsealErrorCode,
 } from './errors.js';
 export { unsafePathReason, requestTargetReason } from './target.js';

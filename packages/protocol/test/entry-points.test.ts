@@ -1,7 +1,9 @@
-// The package's two entry points: `@wxseal/protocol` names what clients, verifiers and devices use,
-// `@wxseal/protocol/primitives` the building blocks. Both list their names explicitly; this checks
-// that every export of a module is reachable from exactly one of them (nothing lost in a move,
-// nothing public twice) and that the subpath is declared like the main entry.
+// The package's entry points: `@wxseal/protocol` names what clients, verifiers and devices use,
+// `@wxseal/protocol/primitives` the building blocks, `@wxseal/protocol/errors` the error model alone
+// (errors.ts itself, a subset of the main entry, for browsers). The first two list their names
+// explicitly; this checks that every export of a module is reachable from exactly one of them
+// (nothing lost in a move, nothing public twice) and that the subpaths are declared like the main
+// entry.
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -54,7 +56,7 @@ describe('entry points', () => {
 
   test('./primitives is exported under the same conditions as the main entry and ships in the package', () => {
     const manifest = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as { exports: Record<string, Record<string, string>>; files: string[] };
-    assert.deepEqual(Object.keys(manifest.exports), ['.', './primitives']);
+    assert.deepEqual(Object.keys(manifest.exports), ['.', './primitives', './errors']);
     assert.deepEqual(Object.keys(manifest.exports['./primitives']!), Object.keys(manifest.exports['.']!));
     assert.deepEqual(manifest.exports['./primitives'], {
       'wxseal-source': './src/primitives.ts',
@@ -62,5 +64,18 @@ describe('entry points', () => {
       default: './dist/primitives.js',
     });
     assert.ok(manifest.files.includes('dist') && manifest.files.includes('src'));
+  });
+
+  test('./errors is declared like the others, and its module imports nothing (a browser bundles it)', () => {
+    const manifest = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as { exports: Record<string, Record<string, string>> };
+    assert.deepEqual(manifest.exports['./errors'], {
+      'wxseal-source': './src/errors.ts',
+      types: './dist/errors.d.ts',
+      default: './dist/errors.js',
+    });
+    const text = readFileSync(join(src, 'errors.ts'), 'utf8');
+    assert.deepEqual(text.match(/^\s*(import|export)\b[^;]*\bfrom\s+['"][^'"]+['"]/gm) ?? [], []);
+    assert.ok(!/\b(require|import)\s*\(/.test(text), 'no dynamic import');
+    assert.ok(!/\bBuffer\b|\bprocess\./.test(text), 'no Node globals');
   });
 });

@@ -40,4 +40,5 @@ export {
   type ReadBodyOptions,
   type VerifyNodeRequestOptions,
 } from './node-http.js';
+export { SERVER_ERRORS, type ServerErrorCode } from './errors.js';
 export { WxsealError, isWxsealError, type Mode, type WechatIdentity, type WireErrorCode, type WireResponse } from '@wxseal/protocol';

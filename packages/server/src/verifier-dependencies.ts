@@ -1,4 +1,5 @@
-import { MAX_SECRET_BYTES, MAX_SECRETS_PER_KEY, MIN_SECRET_BYTES, WxsealError, isWireErrorCode, type Mode, type WireErrorCode } from '@wxseal/protocol';
+import { CodedError, MAX_SECRET_BYTES, MAX_SECRETS_PER_KEY, MIN_SECRET_BYTES, WxsealError, isWireErrorCode, type Mode, type WireErrorCode } from '@wxseal/protocol';
+import type { ServerErrorCode } from './errors.js';
 import { withTimeout } from '@wxseal/support';
 import type { ClientCredential, ClientSecret, KeyResolver } from './keys/key-resolver.js';
 import type { NonceStore } from './nonce/nonce-store.js';
@@ -158,6 +159,10 @@ export class VerifierDependencies {
   }
 }
 
-class TimeoutError extends Error {
+/** A dependency that did not answer in time; reported through onDependencyError, never sent. */
+class TimeoutError extends CodedError<ServerErrorCode> {
   override readonly name = 'TimeoutError';
+  constructor(message: string) {
+    super('WXSEAL_DEPENDENCY_TIMEOUT', message);
+  }
 }

@@ -14,28 +14,58 @@ import {
   verify,
   type KeyObject,
 } from 'node:crypto';
+import { CodedError, type ErrorCatalogue } from '@wxseal/protocol/errors';
 import { WECHAT_ERRCODES } from './errors.js';
 
-/** Stable codes of errors this module raises. */
-export type WechatApiSecurityErrorCode =
-  | 'WXMP_INVALID_ARGUMENT'
-  | 'WXMP_MISSING_HEADER'
-  | 'WXMP_MALFORMED_ENVELOPE'
-  | 'WXMP_DECRYPT_FAILED'
-  | 'WXMP_MALFORMED_PLAINTEXT'
-  | 'WXMP_APPID_MISMATCH'
-  | 'WXMP_TIMESTAMP_MISMATCH'
-  | 'WXMP_TIMESTAMP_EXPIRED'
-  | 'WXMP_UNKNOWN_SERIAL'
-  | 'WXMP_BAD_SIGNATURE';
+/** The WXMP_ codes: this module's own checks of Wechatmp-* requests and answers (API 安全). */
+export const WXMP_ERRORS = {
+  WXMP_INVALID_ARGUMENT: {
+    meaning: 'An argument given to the API security functions is missing or malformed (key, serial, appid, timestamp, body).',
+    action: 'Fix the argument the message names (keys and serials as shown in the Mini Program console).',
+  },
+  WXMP_MISSING_HEADER: {
+    meaning: 'A Wechatmp-* header is absent, repeated or unreadable (an unsigned answer is refused).',
+    action: 'Check for a proxy that strips or duplicates headers, or for an answer that did not come from WeChat.',
+  },
+  WXMP_MALFORMED_ENVELOPE: {
+    meaning: 'The encrypted {iv, data, authtag} body breaks its syntax, or a signed answer is neither encrypted nor an error.',
+    action: 'Check for a proxy that alters bodies, or for an answer that did not come from WeChat.',
+  },
+  WXMP_DECRYPT_FAILED: {
+    meaning: 'The AES-256-GCM body does not decrypt: wrong symmetric key or SN, or altered data.',
+    action: 'Check that the symmetric key and its SN match the console (API 安全).',
+  },
+  WXMP_MALFORMED_PLAINTEXT: {
+    meaning: 'The decrypted body is not the JSON object the scheme defines (missing _n, _appid, _timestamp).',
+    action: 'Report the call: the peer does not follow the API security scheme.',
+  },
+  WXMP_APPID_MISMATCH: {
+    meaning: 'The appid inside the decrypted body or header is not the expected one.',
+    action: 'Check the appid the client is configured with; an answer for another appid is refused.',
+  },
+  WXMP_TIMESTAMP_MISMATCH: {
+    meaning: 'The timestamp inside the decrypted body differs from the Wechatmp-TimeStamp header.',
+    action: 'Report the call: the answer was tampered with or does not follow the scheme.',
+  },
+  WXMP_TIMESTAMP_EXPIRED: {
+    meaning: 'The answer\'s Wechatmp-TimeStamp is outside the accepted window around the clock.',
+    action: 'Synchronise the server clock (NTP).',
+  },
+  WXMP_UNKNOWN_SERIAL: {
+    meaning: 'The answer is signed with a platform certificate serial the client does not hold.',
+    action: 'Download the current platform certificate from the Mini Program console (API 安全) and add it.',
+  },
+  WXMP_BAD_SIGNATURE: {
+    meaning: 'An RSA-PSS signature (of a request, or of WeChat\'s answer) does not verify.',
+    action: 'Check the key or platform certificate configured for the serial; a message that does not verify is never trusted.',
+  },
+} as const satisfies ErrorCatalogue;
 
-export class WechatApiSecurityError extends Error {
-  readonly code: WechatApiSecurityErrorCode;
-  constructor(code: WechatApiSecurityErrorCode, message: string) {
-    super(`${code}: ${message}`);
-    this.name = 'WechatApiSecurityError';
-    this.code = code;
-  }
+/** Stable codes of errors this module raises. */
+export type WechatApiSecurityErrorCode = keyof typeof WXMP_ERRORS;
+
+export class WechatApiSecurityError extends CodedError<WechatApiSecurityErrorCode> {
+  override readonly name = 'WechatApiSecurityError';
 }
 
 /** The errcodes WeChat answers when a Wechatmp-* request is rejected (guide, section 5). */

@@ -1,38 +1,64 @@
 // Typed errors of the WeChat Pay API v3 core. Codes are stable: callers branch on `code`,
 // never on the message text.
+import { CodedError, type ErrorCatalogue } from '@wxseal/protocol/errors';
 
-/** Stable codes of every error this package raises. */
-export type WechatPayErrorCode =
-  /** A caller-supplied argument is missing, of the wrong type or out of range. */
-  | 'WECHATPAY_BAD_ARGUMENT'
-  /** A required Wechatpay-* header is absent, empty or repeated. */
-  | 'WECHATPAY_MISSING_HEADER'
-  /** A header, Authorization value, body, JSON document or base64 field is malformed. */
-  | 'WECHATPAY_MALFORMED'
-  /** Wechatpay-Signature-Type or resource.algorithm names an algorithm this core does not implement. */
-  | 'WECHATPAY_UNSUPPORTED_ALGORITHM'
-  /** The signature starts with `WECHATPAY/SIGNTEST/`: a probe WeChat Pay sends to see that signatures are checked. */
-  | 'WECHATPAY_PROBE_SIGNATURE'
-  /** The timestamp is outside the accepted window around the clock. */
-  | 'WECHATPAY_TIMESTAMP_EXPIRED'
-  /** No key is held for the serial / public key id: refresh the platform certificates once, then retry. */
-  | 'WECHATPAY_UNKNOWN_SERIAL'
-  /** The key for the serial is held but the certificate is not valid at the given time. */
-  | 'WECHATPAY_CERTIFICATE_EXPIRED'
-  /** The signature does not verify. */
-  | 'WECHATPAY_BAD_SIGNATURE'
-  /** AEAD_AES_256_GCM or RSA-OAEP decryption failed (wrong key, nonce, associated data or tampered ciphertext). */
-  | 'WECHATPAY_DECRYPT_FAILED'
-  /** A decrypted platform certificate does not carry the serial number its list item announced. */
-  | 'WECHATPAY_SERIAL_MISMATCH';
+/**
+ * The codes of the WeChat Pay core (signatures, AEAD, certificates, notifications). The HTTP client
+ * (client/errors.ts) and the certificate lifecycle (lifecycle/errors.ts) declare theirs beside
+ * their classes.
+ */
+export const WECHATPAY_ERRORS = {
+  WECHATPAY_BAD_ARGUMENT: {
+    meaning: 'A caller-supplied argument is missing, of the wrong type or out of range (the message names it).',
+    action: 'Fix the argument the message names.',
+  },
+  WECHATPAY_MISSING_HEADER: {
+    meaning: 'A required Wechatpay-* header is absent, empty or repeated.',
+    action: 'Hand the handler the request\'s headers as received; check for a proxy that strips them.',
+  },
+  WECHATPAY_MALFORMED: {
+    meaning: 'A header, Authorization value, body, JSON document or base64 field is malformed.',
+    action: 'Check that the raw body and headers reach the verifier unchanged (no JSON re-serialisation by a framework).',
+  },
+  WECHATPAY_UNSUPPORTED_ALGORITHM: {
+    meaning: 'Wechatpay-Signature-Type or resource.algorithm names an algorithm this core does not implement.',
+    action: 'Use WECHATPAY2-SHA256-RSA2048 and AEAD_AES_256_GCM (the only ones WeChat Pay v3 uses).',
+  },
+  WECHATPAY_PROBE_SIGNATURE: {
+    meaning: 'The signature starts with WECHATPAY/SIGNTEST/: a probe WeChat Pay sends to see that signatures are checked.',
+    action: 'Nothing: refusing it is the right answer.',
+  },
+  WECHATPAY_TIMESTAMP_EXPIRED: {
+    meaning: 'The timestamp is outside the accepted window around the clock.',
+    action: 'Synchronise the server clock (NTP).',
+  },
+  WECHATPAY_UNKNOWN_SERIAL: {
+    meaning: 'No key is held for the serial or public key id of the signature.',
+    action: 'Refresh the platform certificates once and retry (the client and the notification handler do); for a public key id, configure the WeChat Pay public key.',
+  },
+  WECHATPAY_CERTIFICATE_EXPIRED: {
+    meaning: 'The key for the serial is held, but its certificate is not valid at the signature\'s time.',
+    action: 'Download the current platform certificates (wxseal pay certs download).',
+  },
+  WECHATPAY_BAD_SIGNATURE: {
+    meaning: 'The signature does not verify.',
+    action: 'Treat the message as forged; check that the raw body reached the verifier unchanged.',
+  },
+  WECHATPAY_DECRYPT_FAILED: {
+    meaning: 'AEAD_AES_256_GCM or RSA-OAEP decryption failed (wrong key, nonce, associated data, or tampered ciphertext).',
+    action: 'Check the merchant\'s APIv3 key (or private key); a tampered resource is refused.',
+  },
+  WECHATPAY_SERIAL_MISMATCH: {
+    meaning: 'A decrypted platform certificate does not carry the serial number its list item announced.',
+    action: 'Refuse the certificate list and report it: the answer was tampered with.',
+  },
+} as const satisfies ErrorCatalogue;
 
-export class WechatPayError extends Error {
-  readonly code: WechatPayErrorCode;
-  constructor(code: WechatPayErrorCode, message: string, options?: { cause?: unknown }) {
-    super(`${code}: ${message}`, options);
-    this.name = 'WechatPayError';
-    this.code = code;
-  }
+/** Stable codes of every error the core raises. */
+export type WechatPayErrorCode = keyof typeof WECHATPAY_ERRORS;
+
+export class WechatPayError extends CodedError<WechatPayErrorCode> {
+  override readonly name: string = 'WechatPayError';
 }
 
 /** True when `err` is a WechatPayError (optionally with the given code). */

@@ -1,5 +1,5 @@
 // @wxseal/wechatpay: protocol core of WeChat Pay API v3 (pure functions over node:crypto, no I/O).
-export { WechatPayError, isWechatPayError, type WechatPayErrorCode } from './errors.js';
+export { WECHATPAY_ERRORS, WechatPayError, isWechatPayError, type WechatPayErrorCode } from './errors.js';
 export type { HeaderInput, PrivateKeyInput, PublicKeyInput } from './internal.js';
 export { DEFAULT_WINDOW_SECONDS, MIN_RSA_BITS } from './internal.js';
 export {
@@ -134,6 +134,7 @@ export {
   readSource,
   describeSource,
   CertificateLifecycleError,
+  WECHATPAY_LIFECYCLE_ERRORS,
   isCertificateLifecycleError,
   CERTIFICATES_PATH,
   DEFAULT_WECHATPAY_BASE_URL,

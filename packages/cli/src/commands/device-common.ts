@@ -51,7 +51,7 @@ export interface Registry {
 
 // Refusals that come from what the operator typed or configured rather than from the state of
 // the registry: they exit 2 like any other usage or configuration mistake.
-const USAGE_CODES: ReadonlySet<string> = new Set(['INVALID_INPUT', 'MASTER_KEY_UNKNOWN', 'KEY_DECRYPT_FAILED']);
+const USAGE_CODES: ReadonlySet<string> = new Set(['DEVICE_INVALID_INPUT', 'DEVICE_MASTER_KEY_UNKNOWN', 'DEVICE_KEY_DECRYPT_FAILED']);
 
 /** Exit code of an error a device command reports itself: 1 for a refusal, 2 for usage/config/outage; undefined for a bug. */
 export function exitCodeFor(err: unknown): 1 | 2 | undefined {
@@ -181,9 +181,9 @@ async function openable(read: () => Promise<Buffer | { currentKey: Buffer; previ
       value.previousKey?.fill(0);
     }
   } catch (err) {
-    if (isDeviceStoreError(err, 'KEY_DECRYPT_FAILED')) {
+    if (isDeviceStoreError(err, 'DEVICE_KEY_DECRYPT_FAILED')) {
       throw new DeviceStoreError(
-        'KEY_DECRYPT_FAILED',
+        'DEVICE_KEY_DECRYPT_FAILED',
         `${id !== undefined ? `master key ${id}` : 'the master key ring'} does not open ${what}: wrong master key for this database; nothing was changed`,
       );
     }

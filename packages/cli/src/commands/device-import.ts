@@ -121,7 +121,7 @@ async function runImport(file: string, opts: DeviceImportOptions, io: DeviceIo, 
       while (skipped.length > 0 && (skipped[0]!.line < beforeLine || beforeLine === Infinity)) {
         const s = skipped.shift()!;
         counters.rows++;
-        pending.push({ line: s.line, serial: '', failure: { code: 'INVALID_INPUT', message: s.message } });
+        pending.push({ line: s.line, serial: '', failure: { code: 'DEVICE_INVALID_INPUT', message: s.message } });
       }
     };
     const flush = async (): Promise<void> => {
@@ -194,7 +194,7 @@ async function runImport(file: string, opts: DeviceImportOptions, io: DeviceIo, 
     return 2;
   }
   if (fatal !== undefined) {
-    io.stderr(`wxseal device: INVALID_INPUT: import stopped, the rest of ${file} could not be read: ${fatal}\n`);
+    io.stderr(`wxseal device: DEVICE_INVALID_INPUT: import stopped, the rest of ${file} could not be read: ${fatal}\n`);
     return 2;
   }
   return counters.failed > 0 ? 1 : 0;
@@ -236,16 +236,16 @@ function toPending(record: Partial<Record<Column, string>>, line: number, opts: 
   const serial = record.serial ?? '';
   const fail = (code: string, message: string): Pending => ({ line, serial, failure: { code, message } });
   const product = record.product === undefined || record.product === '' ? opts.product : record.product;
-  if (product === undefined || product === '') return fail('INVALID_INPUT', 'no product: fill the product column or give --product');
-  if (opts.product !== undefined && product !== opts.product) return fail('INVALID_INPUT', `product ${product} differs from --product ${opts.product}`);
+  if (product === undefined || product === '') return fail('DEVICE_INVALID_INPUT', 'no product: fill the product column or give --product');
+  if (opts.product !== undefined && product !== opts.product) return fail('DEVICE_INVALID_INPUT', `product ${product} differs from --product ${opts.product}`);
   const key = record.key === undefined || record.key === '' ? undefined : record.key;
-  if (key === undefined && !canSaveKeys) return fail('INVALID_INPUT', 'no key given and no --out to save a generated one');
+  if (key === undefined && !canSaveKeys) return fail('DEVICE_INVALID_INPUT', 'no key given and no --out to save a generated one');
   if (key !== undefined) {
     // The registry finds duplicate keys within one batch; this catches them across batches.
     const bytes = b64uDecodeStrict(key);
     if (bytes) {
       const fingerprint = createHash('sha256').update(bytes).digest('base64');
-      if (seenKeys.has(fingerprint)) return fail('DUPLICATE_KEY', 'this device key is also given to an earlier row of the file');
+      if (seenKeys.has(fingerprint)) return fail('DEVICE_DUPLICATE_KEY', 'this device key is also given to an earlier row of the file');
       seenKeys.add(fingerprint);
     }
   }
@@ -287,7 +287,7 @@ async function storeBatch(repo: DeviceRepository, batch: Pending[], change: Regi
       }
     } else {
       result.failures.push({ line: p.line, serial: p.serial, code: r.code, message: r.message });
-      if (r.code === 'STORE_UNAVAILABLE') result.outage ??= r.message;
+      if (r.code === 'DEVICE_STORE_UNAVAILABLE') result.outage ??= r.message;
     }
   }
   return result;

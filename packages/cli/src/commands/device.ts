@@ -22,7 +22,7 @@ export { DEFAULT_DEVICE_DB, DEVICE_DB_ENV, exitCodeFor, type DeviceCommonOptions
 const KEY_WARNING = 'store it now: it is shown only once and the CLI cannot print it again';
 
 function checkSerial(serial: string): void {
-  if (!LIMITS.idPattern.test(serial)) throw new DeviceStoreError('INVALID_INPUT', 'serial must be 1-64 characters of A-Z a-z 0-9 . _ : -');
+  if (!LIMITS.idPattern.test(serial)) throw new DeviceStoreError('DEVICE_INVALID_INPUT', 'serial must be 1-64 characters of A-Z a-z 0-9 . _ : -');
 }
 
 // --- products ---------------------------------------------------------------------------------
@@ -255,7 +255,7 @@ export interface RewrapCommandOptions extends DeviceCommonOptions {
 /** `wxseal device rewrap --to ID`: re-encrypts every product secret and device key under that master key. */
 export function rewrap(opts: RewrapCommandOptions, io: DeviceIo, env: DeviceEnv = process.env): Promise<number> {
   return withRegistry(opts, io, env, 'required', async ({ repo, db, ring, change }) => {
-    if (!ring!.has(opts.to)) throw new DeviceStoreError('MASTER_KEY_UNKNOWN', `master key ${opts.to} is not in the ring (ids: ${ring!.ids.join(', ')})`);
+    if (!ring!.has(opts.to)) throw new DeviceStoreError('DEVICE_MASTER_KEY_UNKNOWN', `master key ${opts.to} is not in the ring (ids: ${ring!.ids.join(', ')})`);
     if (ring!.activeId !== opts.to) {
       io.stderr(`wxseal device: warning: the ring's active key is ${ring!.activeId}, not ${opts.to}: put ${opts.to} first on every instance, or new writes stay under ${ring!.activeId}\n`);
     }
@@ -285,7 +285,7 @@ export function rewrap(opts: RewrapCommandOptions, io: DeviceIo, env: DeviceEnv 
     io.stdout(`rewrap to ${summary.masterKeyId}: ${summary.products} product secrets and ${summary.devices} devices re-encrypted, ${summary.failures.length} failed\n`);
     for (const f of summary.failures) io.stdout(`  ${f.table} ${f.id}: ${f.code}\n`);
     if (summary.failures.length > 0) {
-      io.stderr('wxseal device: REWRAP_INCOMPLETE: some rows are still under an older master key: keep the older keys in the ring; run rewrap again (CONCURRENT_MODIFICATION) or investigate (KEY_DECRYPT_FAILED)\n');
+      io.stderr('wxseal device: CLI_REWRAP_INCOMPLETE: some rows are still under an older master key: keep the older keys in the ring; run rewrap again (DEVICE_CONCURRENT_MODIFICATION) or investigate (DEVICE_KEY_DECRYPT_FAILED)\n');
       return 1;
     }
     io.stdout(`every row is under ${summary.masterKeyId}: older master keys can leave the ring once every instance runs with ${summary.masterKeyId} active\n`);

@@ -94,9 +94,9 @@ export async function payCertsDownload(a: PayMerchantArgs & PayPublicKeyArgs & {
       ...(a.baseUrl !== undefined ? { baseUrl: a.baseUrl } : {}),
     });
   } catch (e) {
-    // The library's message starts with its code: one line, and nothing secret in it.
+    // The library's error in its display form (`CODE: message`): one line, and nothing secret in it.
     if (isCertificateLifecycleError(e)) {
-      io.stderr(`wxseal: ${e.message.replace(/\s*\n\s*/g, ' ')}\n`);
+      io.stderr(`wxseal: ${e.toString().replace(/\s*\n\s*/g, ' ')}\n`);
       return 1;
     }
     throw e;

@@ -1,8 +1,12 @@
+import { CodedError } from '@wxseal/protocol';
 import { withTimeout as deadline } from '@wxseal/support';
 
 /** Raised when a bounded call (Redis command, source load, Bloom rebuild step) took too long. */
-export class CacheTimeoutError extends Error {
+export class CacheTimeoutError extends CodedError<'DEVICE_CACHE_TIMEOUT'> {
   override readonly name = 'CacheTimeoutError';
+  constructor(message: string) {
+    super('DEVICE_CACHE_TIMEOUT', message);
+  }
 }
 
 /**

@@ -77,7 +77,7 @@ export async function importMany(reg: RegistryContext, rows: Iterable<DeviceImpo
     if (pending.length === 0) {
       // nothing to store
     } else if (outage !== undefined) {
-      for (const p of pending) fail(p.index, p.serial, 'STORE_UNAVAILABLE', 'not attempted: the database failed earlier in this import');
+      for (const p of pending) fail(p.index, p.serial, 'DEVICE_STORE_UNAVAILABLE', 'not attempted: the database failed earlier in this import');
     } else {
       const stored: PendingImport[] = [];
       const succeed = (p: PendingImport): void => {
@@ -92,7 +92,7 @@ export async function importMany(reg: RegistryContext, rows: Iterable<DeviceImpo
       } catch (err) {
         outage = err;
         const reason = toStoreError('importMany', err).message;
-        for (const p of pending) if (results[p.index] === undefined) fail(p.index, p.serial, 'STORE_UNAVAILABLE', reason);
+        for (const p of pending) if (results[p.index] === undefined) fail(p.index, p.serial, 'DEVICE_STORE_UNAVAILABLE', reason);
       }
       for (const p of stored) await reg.emit(p.serial, 'import');
     }
@@ -118,7 +118,7 @@ export async function importMany(reg: RegistryContext, rows: Iterable<DeviceImpo
       const key = given ?? randomBytes(DEVICE_KEY_BYTES);
       const fingerprint = createHash('sha256').update(key).digest('base64');
       if (seenKeys.has(fingerprint)) {
-        fail(i, serial, 'DUPLICATE_KEY', 'this device key is also given to another row of the import');
+        fail(i, serial, 'DEVICE_DUPLICATE_KEY', 'this device key is also given to another row of the import');
         continue;
       }
       seenSerials.add(serial);
@@ -152,7 +152,7 @@ async function importBatch(
   );
   const good: PendingImport[] = [];
   for (const p of pending) {
-    if (!knownProducts.has(p.productId)) fail(p.index, p.serial, 'PRODUCT_NOT_FOUND', `product ${p.productId} does not exist`);
+    if (!knownProducts.has(p.productId)) fail(p.index, p.serial, 'DEVICE_PRODUCT_NOT_FOUND', `product ${p.productId} does not exist`);
     else if (existing.has(p.serial)) fail(p.index, p.serial, 'DEVICE_EXISTS', `device ${p.serial} is already provisioned`);
     else good.push(p);
   }

@@ -71,7 +71,7 @@ export async function activate(reg: RegistryContext, serial: string, productId: 
   try {
     issued = await reg.db.transaction().execute(async (trx) => {
       const product = await trx.selectFrom('wxseal_products').select('product_id').where('product_id', '=', productId).executeTakeFirst();
-      if (!product) throw new DeviceStoreError('PRODUCT_NOT_FOUND', `product ${productId} does not exist`);
+      if (!product) throw new DeviceStoreError('DEVICE_PRODUCT_NOT_FOUND', `product ${productId} does not exist`);
       const row = await selectDevice(trx, serial);
       const now = reg.nowMs();
       if (!row) {
@@ -110,7 +110,7 @@ export async function activate(reg: RegistryContext, serial: string, productId: 
   } catch (err) {
     if (isUniqueViolation(err)) {
       // Another activation of the same serial committed between our read and our insert.
-      throw new DeviceStoreError(allow ? 'CONCURRENT_MODIFICATION' : 'DEVICE_ALREADY_ACTIVE', `device ${serial} was activated concurrently`);
+      throw new DeviceStoreError(allow ? 'DEVICE_CONCURRENT_MODIFICATION' : 'DEVICE_ALREADY_ACTIVE', `device ${serial} was activated concurrently`);
     }
     throw toStoreError('activate', err);
   }

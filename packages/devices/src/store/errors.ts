@@ -1,48 +1,81 @@
-import { WxsealError, isWxsealError } from '@wxseal/protocol';
+import { CodedError, WxsealError, isWxsealError, type ErrorCatalogue } from '@wxseal/protocol';
 
 /**
- * Stable codes of the device registry's own refusals. Outages are not among them: they are
- * WxsealError('WXSEAL_KEY_STORE_UNAVAILABLE'), the code a verifier answers with (503).
+ * The DEVICE_ codes: the device registry's own refusals, and the cache's timeout. Outages are not
+ * among the refusals: they are WxsealError('WXSEAL_KEY_STORE_UNAVAILABLE'), the code a verifier
+ * answers with (503).
  */
-export const DEVICE_STORE_ERROR_CODES = [
-  /** The serial was never provisioned. */
-  'DEVICE_NOT_FOUND',
-  /** activate() on a serial that is already active, without allowReactivation. */
-  'DEVICE_ALREADY_ACTIVE',
-  /** The device is revoked: rotate() refused, activate() refused without allowReactivation, revoke() twice. */
-  'DEVICE_REVOKED',
-  /** importMany(): the serial is already provisioned (or appears twice in the input). */
-  'DEVICE_EXISTS',
-  /** activate() of a known serial under another product. */
-  'DEVICE_PRODUCT_MISMATCH',
-  'PRODUCT_NOT_FOUND',
-  'PRODUCT_EXISTS',
-  /** A malformed argument: serial or product id syntax, key length, grace period, text too long. */
-  'INVALID_INPUT',
-  /** importMany(): the same device key appears twice in the input. */
-  'DUPLICATE_KEY',
-  /** Another writer changed the row between our read and our write; retry the operation. */
-  'CONCURRENT_MODIFICATION',
-  /** A row is encrypted under a master key id the MasterKeyRing does not hold. */
-  'MASTER_KEY_UNKNOWN',
-  /** A ciphertext does not decrypt: wrong master key, or the row was tampered with or moved. */
-  'KEY_DECRYPT_FAILED',
-  /** importMany(): the row was not stored because the database failed (see the cause in the message). */
-  'STORE_UNAVAILABLE',
-] as const;
+export const DEVICE_ERRORS = {
+  DEVICE_NOT_FOUND: {
+    meaning: 'The serial was never provisioned.',
+    action: 'Check the serial; provision it (wxseal device activate, or import) if it should exist.',
+  },
+  DEVICE_ALREADY_ACTIVE: {
+    meaning: 'activate() on a serial that is already active, without allowReactivation.',
+    action: 'Rotate the device\'s key instead, or activate with allowReactivation (--allow-reactivation) to issue a new one.',
+  },
+  DEVICE_REVOKED: {
+    meaning: 'The device is revoked: rotation refused, activation refused without allowReactivation, or revoked twice.',
+    action: 'Reactivate the device (allowReactivation) if it should come back; otherwise nothing to do.',
+  },
+  DEVICE_EXISTS: {
+    meaning: 'importMany(): the serial is already provisioned (or appears twice in the input).',
+    action: 'Nothing for a re-run import (the row is skipped); otherwise remove the duplicate row.',
+  },
+  DEVICE_PRODUCT_MISMATCH: {
+    meaning: 'activate() of a known serial under another product.',
+    action: 'Use the product the serial was provisioned under (wxseal device show <serial>).',
+  },
+  DEVICE_PRODUCT_NOT_FOUND: {
+    meaning: 'No product has this id.',
+    action: 'Create the product first (wxseal device product create), or check the id.',
+  },
+  DEVICE_PRODUCT_EXISTS: {
+    meaning: 'createProduct() of an id that already exists.',
+    action: 'Use the existing product, or pick another id.',
+  },
+  DEVICE_INVALID_INPUT: {
+    meaning: 'A malformed argument: serial or product id syntax, key length, grace period, text too long (the message says which).',
+    action: 'Fix the argument the message names (serials: 1-64 of A-Z a-z 0-9 . _ : -; keys: 32 bytes).',
+  },
+  DEVICE_DUPLICATE_KEY: {
+    meaning: 'importMany(): the same device key appears twice in the input.',
+    action: 'Give every device its own key; generated keys never collide.',
+  },
+  DEVICE_CONCURRENT_MODIFICATION: {
+    meaning: 'Another writer changed the row between this operation\'s read and its write; nothing was changed.',
+    action: 'Retry the operation (after looking at the device\'s new state).',
+  },
+  DEVICE_MASTER_KEY_UNKNOWN: {
+    meaning: 'A row is encrypted under a master key id the MasterKeyRing does not hold.',
+    action: 'Add that master key to the ring (WXSEAL_DEVICE_MASTER_KEYS or the key file); never delete a master key before `wxseal device rewrap` moved every row off it.',
+  },
+  DEVICE_KEY_DECRYPT_FAILED: {
+    meaning: 'A ciphertext does not decrypt: wrong master key under that id, or the row was tampered with or moved.',
+    action: 'Check that the master key under that id is the one the rows were written with; restore the row from a backup if it was altered.',
+  },
+  DEVICE_STORE_UNAVAILABLE: {
+    meaning: 'importMany(): the row was not stored because the database failed (the cause is in the message).',
+    action: 'Check the database, then run the import again (stored rows are skipped).',
+  },
+  DEVICE_CACHE_TIMEOUT: {
+    meaning: 'A bounded call of the device key cache (Redis command, source load, Bloom rebuild step) took too long.',
+    action: 'Check Redis and the database latency; the lookup is answered WXSEAL_KEY_STORE_UNAVAILABLE (503) meanwhile.',
+  },
+} as const satisfies ErrorCatalogue;
 
-export type DeviceStoreErrorCode = (typeof DEVICE_STORE_ERROR_CODES)[number];
+export type DeviceErrorCode = keyof typeof DEVICE_ERRORS;
+
+/** The codes a DeviceStoreError carries (every DEVICE_ code but the cache's timeout). */
+export type DeviceStoreErrorCode = Exclude<DeviceErrorCode, 'DEVICE_CACHE_TIMEOUT'>;
+
+export const DEVICE_STORE_ERROR_CODES = (Object.keys(DEVICE_ERRORS) as DeviceErrorCode[]).filter(
+  (c): c is DeviceStoreErrorCode => c !== 'DEVICE_CACHE_TIMEOUT',
+) as readonly DeviceStoreErrorCode[];
 
 /** A refusal of the device registry, with a stable `code`. Messages never contain key material. */
-export class DeviceStoreError extends Error {
+export class DeviceStoreError extends CodedError<DeviceStoreErrorCode> {
   override readonly name = 'DeviceStoreError';
-  readonly code: DeviceStoreErrorCode;
-
-  constructor(code: DeviceStoreErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message);
-    this.code = code;
-    if (options?.cause !== undefined) (this as { cause?: unknown }).cause = options.cause;
-  }
 }
 
 export function isDeviceStoreError(err: unknown, code?: DeviceStoreErrorCode): err is DeviceStoreError {
@@ -71,7 +104,7 @@ export function storeUnavailable(what: string, cause?: unknown): WxsealError {
 /** Keeps our own typed errors, turns anything else (driver, network, SQL) into WXSEAL_KEY_STORE_UNAVAILABLE. */
 export function toStoreError(what: string, err: unknown): Error {
   if (err instanceof DeviceStoreError || err instanceof WxsealError) return err;
-  if (isConflict(err)) return new DeviceStoreError('CONCURRENT_MODIFICATION', `${what}: the database reported a conflict with a concurrent change; retry`, { cause: err });
+  if (isConflict(err)) return new DeviceStoreError('DEVICE_CONCURRENT_MODIFICATION', `${what}: the database reported a conflict with a concurrent change; retry`, { cause: err });
   return storeUnavailable(what, err);
 }
 

@@ -3,7 +3,7 @@
  * with device keys and product secrets encrypted at rest under a master key ring.
  */
 export type { DeviceChangeKind, DeviceKeyRecord, DeviceKeySource, DeviceStatus, DeviceStoreEvents } from './types.js';
-export { DEVICE_STORE_ERROR_CODES, DeviceStoreError, isDeviceStoreError, type DeviceStoreErrorCode } from './errors.js';
+export { DEVICE_ERRORS, DEVICE_STORE_ERROR_CODES, DeviceStoreError, isDeviceStoreError, type DeviceErrorCode, type DeviceStoreErrorCode } from './errors.js';
 export { TABLES, type AuditAction, type AuditTable, type DeviceDatabase, type DevicesTable, type ProductsTable } from './schema.js';
 export {
   detectDialect,

@@ -2,7 +2,7 @@ import { LIMITS } from '@wxseal/protocol';
 import { b64uDecodeStrict } from '@wxseal/protocol/primitives';
 import { DeviceStoreError } from './errors.js';
 
-/** What the registry accepts from its callers; every refusal is DeviceStoreError('INVALID_INPUT'). */
+/** What the registry accepts from its callers; every refusal is DeviceStoreError('DEVICE_INVALID_INPUT'). */
 
 /** Device keys and product secrets are 256-bit random values. */
 export const DEVICE_KEY_BYTES = 32;
@@ -36,7 +36,7 @@ export interface CheckedContext {
 }
 
 export const invalid = (message: string): never => {
-  throw new DeviceStoreError('INVALID_INPUT', message);
+  throw new DeviceStoreError('DEVICE_INVALID_INPUT', message);
 };
 
 /** A serial or product id: the key id syntax of SPEC section 2. */

@@ -186,12 +186,12 @@ export class MasterKeyRing {
     return Buffer.concat([Buffer.of(FORMAT_V1), iv, sealed]);
   }
 
-  /** Opens a sealed value; DeviceStoreError KEY_DECRYPT_FAILED when it does not belong to this context. */
+  /** Opens a sealed value; DeviceStoreError DEVICE_KEY_DECRYPT_FAILED when it does not belong to this context. */
   open(masterKeyId: string, sealed: Uint8Array, context: SealContext): Buffer {
     const key = this.#keys.get(masterKeyId) ?? masterKeyUnknown(masterKeyId);
     const data = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
     const failed = (): never => {
-      throw new DeviceStoreError('KEY_DECRYPT_FAILED', `the ${context.purpose} of ${context.subject} does not decrypt (wrong master key, or the row was altered)`);
+      throw new DeviceStoreError('DEVICE_KEY_DECRYPT_FAILED', `the ${context.purpose} of ${context.subject} does not decrypt (wrong master key, or the row was altered)`);
     };
     if (data.length < 1 + IV_BYTES + TAG_BYTES || data[0] !== FORMAT_V1) return failed();
     try {
@@ -203,5 +203,5 @@ export class MasterKeyRing {
 }
 
 function masterKeyUnknown(id: string): never {
-  throw new DeviceStoreError('MASTER_KEY_UNKNOWN', `master key ${id} is not in the ring (keep old master keys until rewrapAll has finished)`);
+  throw new DeviceStoreError('DEVICE_MASTER_KEY_UNKNOWN', `master key ${id} is not in the ring (keep old master keys until rewrapAll has finished)`);
 }

@@ -20,7 +20,7 @@ export async function createProduct(reg: RegistryContext, productId: string, con
       await reg.audit(trx, { serial: null, productId, action: 'create_product', ctx, keyVersion: null, at: now });
     });
   } catch (err) {
-    if (isUniqueViolation(err)) throw new DeviceStoreError('PRODUCT_EXISTS', `product ${productId} already exists`);
+    if (isUniqueViolation(err)) throw new DeviceStoreError('DEVICE_PRODUCT_EXISTS', `product ${productId} already exists`);
     throw toStoreError('createProduct', err);
   }
   return secret;
@@ -31,7 +31,7 @@ export async function getProductSecret(reg: RegistryContext, productId: string):
   const row = await reg.read('getProductSecret', () =>
     reg.db.selectFrom('wxseal_products').select(['secret_ct', 'master_key_id']).where('product_id', '=', productId).executeTakeFirst(),
   );
-  if (!row) throw new DeviceStoreError('PRODUCT_NOT_FOUND', `product ${productId} does not exist`);
+  if (!row) throw new DeviceStoreError('DEVICE_PRODUCT_NOT_FOUND', `product ${productId} does not exist`);
   return reg.ring.open(row.master_key_id, row.secret_ct, productSecretSeal(productId));
 }
 

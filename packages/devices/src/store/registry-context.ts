@@ -81,7 +81,7 @@ export class RegistryContext {
     }
   }
 
-  /** One transaction; failures that are not ours become WXSEAL_KEY_STORE_UNAVAILABLE (or CONCURRENT_MODIFICATION). */
+  /** One transaction; failures that are not ours become WXSEAL_KEY_STORE_UNAVAILABLE (or DEVICE_CONCURRENT_MODIFICATION). */
   async transaction<T>(what: string, run: (trx: Transaction<DeviceDatabase>) => Promise<T>): Promise<T> {
     try {
       return await this.db.transaction().execute(run);
@@ -132,5 +132,5 @@ export class RegistryContext {
 }
 
 export function concurrent(serial: string): DeviceStoreError {
-  return new DeviceStoreError('CONCURRENT_MODIFICATION', `device ${serial} was changed concurrently; retry`);
+  return new DeviceStoreError('DEVICE_CONCURRENT_MODIFICATION', `device ${serial} was changed concurrently; retry`);
 }

@@ -24,7 +24,7 @@ export type { RewrapFailure, RewrapOptions, RewrapSummary } from './rewrap.js';
  *
  * Every state change writes its audit row in the same transaction, then calls the onChange hook.
  * Concurrent writers are detected (optimistic check on key_version): the loser gets
- * CONCURRENT_MODIFICATION and nothing is changed.
+ * DEVICE_CONCURRENT_MODIFICATION and nothing is changed.
  *
  * This class is the facade; each job lives in its module: products.ts, device-lifecycle.ts
  * (activate, rotate, revoke), device-queries.ts (metadata and audit reads), key-source.ts (what the
@@ -44,12 +44,12 @@ export class DeviceRepository implements DeviceKeySource {
 
   // --- products -----------------------------------------------------------------------------
 
-  /** Creates a product and returns its 32-byte secret (shown once). PRODUCT_EXISTS if the id is taken. */
+  /** Creates a product and returns its 32-byte secret (shown once). DEVICE_PRODUCT_EXISTS if the id is taken. */
   createProduct(productId: string, context: ChangeContext = { actor: 'system' }): Promise<Buffer> {
     return createProduct(this.#reg, productId, context);
   }
 
-  /** The product secret, decrypted. PRODUCT_NOT_FOUND for an unknown product. */
+  /** The product secret, decrypted. DEVICE_PRODUCT_NOT_FOUND for an unknown product. */
   getProductSecret(productId: string): Promise<Buffer> {
     return getProductSecret(this.#reg, productId);
   }
@@ -65,7 +65,7 @@ export class DeviceRepository implements DeviceKeySource {
    * Provisions a device: a new random 256-bit key, returned once. A serial that is already
    * provisioned is refused (DEVICE_ALREADY_ACTIVE, or DEVICE_REVOKED) unless allowReactivation,
    * in which case it gets a new key as in a rotation (audit action `reactivate`; a revoked device
-   * becomes active again, without any previous key). PRODUCT_NOT_FOUND, DEVICE_PRODUCT_MISMATCH.
+   * becomes active again, without any previous key). DEVICE_PRODUCT_NOT_FOUND, DEVICE_PRODUCT_MISMATCH.
    */
   activate(serial: string, productId: string, options: ActivateOptions): Promise<IssuedDeviceKey> {
     return activate(this.#reg, serial, productId, options);
@@ -113,7 +113,7 @@ export class DeviceRepository implements DeviceKeySource {
    * The decrypted keys of a device for the verifier's cache: undefined for a serial never
    * provisioned (or not a valid key id), the previous key only while its grace period runs.
    * Rejects with WXSEAL_KEY_STORE_UNAVAILABLE (never hangs) when the database cannot answer, and
-   * with KEY_DECRYPT_FAILED / MASTER_KEY_UNKNOWN when the row does not decrypt.
+   * with DEVICE_KEY_DECRYPT_FAILED / DEVICE_MASTER_KEY_UNKNOWN when the row does not decrypt.
    */
   load(serial: string): Promise<DeviceKeyRecord | undefined> {
     return load(this.#reg, serial);
@@ -129,9 +129,9 @@ export class DeviceRepository implements DeviceKeySource {
   /**
    * Provisions many devices (factory lists), in batches of one transaction each. Every input row
    * gets a result, in input order: ok (with the generated key when none was given) or an error
-   * code (INVALID_INPUT, PRODUCT_NOT_FOUND, DEVICE_EXISTS, DUPLICATE_KEY, STORE_UNAVAILABLE). A
+   * code (DEVICE_INVALID_INPUT, DEVICE_PRODUCT_NOT_FOUND, DEVICE_EXISTS, DEVICE_DUPLICATE_KEY, DEVICE_STORE_UNAVAILABLE). A
    * bad row never stops the others; if the database fails, the rows not stored are reported as
-   * STORE_UNAVAILABLE and the import stops, so it can be run again with them.
+   * DEVICE_STORE_UNAVAILABLE and the import stops, so it can be run again with them.
    */
   importMany(rows: Iterable<DeviceImportRow> | AsyncIterable<DeviceImportRow>, options: ImportOptions): Promise<ImportSummary> {
     return importMany(this.#reg, rows, options);

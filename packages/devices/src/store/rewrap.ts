@@ -129,7 +129,7 @@ function devicesTable(reg: RegistryContext): RewrapTable<DeviceKeysRow, { cur: B
 }
 
 export async function rewrapAll(reg: RegistryContext, newMasterKeyId: string, options: RewrapOptions): Promise<RewrapSummary> {
-  if (!reg.ring.has(newMasterKeyId)) throw new DeviceStoreError('MASTER_KEY_UNKNOWN', `master key ${newMasterKeyId} is not in the ring`);
+  if (!reg.ring.has(newMasterKeyId)) throw new DeviceStoreError('DEVICE_MASTER_KEY_UNKNOWN', `master key ${newMasterKeyId} is not in the ring`);
   const ctx = checkContext({ actor: options.actor ?? 'rewrap', ...(options.source !== undefined ? { source: options.source } : {}) });
   const batchSize = checkLimit(options.batchSize, 500, MAX_BATCH);
   const summary: RewrapSummary = { masterKeyId: newMasterKeyId, products: 0, devices: 0, failures: [] };
@@ -161,11 +161,11 @@ async function rewrapTable<Row, Plain>(
         try {
           plain = spec.open(row);
         } catch (err) {
-          summary.failures.push({ table: spec.table, id: spec.id(row), code: err instanceof DeviceStoreError ? err.code : 'KEY_DECRYPT_FAILED' });
+          summary.failures.push({ table: spec.table, id: spec.id(row), code: err instanceof DeviceStoreError ? err.code : 'DEVICE_KEY_DECRYPT_FAILED' });
           continue;
         }
         if (await spec.update(trx, row, plain, newMasterKeyId, now)) changed++;
-        else summary.failures.push({ table: spec.table, id: spec.id(row), code: 'CONCURRENT_MODIFICATION' });
+        else summary.failures.push({ table: spec.table, id: spec.id(row), code: 'DEVICE_CONCURRENT_MODIFICATION' });
       }
       if (changed > 0) {
         const reason = `${changed} ${spec.noun} re-encrypted under master key ${newMasterKeyId}`;

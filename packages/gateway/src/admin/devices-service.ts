@@ -47,16 +47,16 @@ export function deviceError(err: unknown): AdminError {
   if (err instanceof DeviceStoreError) {
     switch (err.code) {
       case 'DEVICE_NOT_FOUND':
-      case 'PRODUCT_NOT_FOUND':
+      case 'DEVICE_PRODUCT_NOT_FOUND':
         return new AdminError('ADMIN_NOT_FOUND', err.message);
       case 'DEVICE_ALREADY_ACTIVE':
       case 'DEVICE_REVOKED':
       case 'DEVICE_EXISTS':
       case 'DEVICE_PRODUCT_MISMATCH':
-      case 'CONCURRENT_MODIFICATION':
-      case 'DUPLICATE_KEY':
+      case 'DEVICE_CONCURRENT_MODIFICATION':
+      case 'DEVICE_DUPLICATE_KEY':
         return new AdminError('ADMIN_CONFLICT', err.message);
-      case 'INVALID_INPUT':
+      case 'DEVICE_INVALID_INPUT':
         return new AdminError('ADMIN_BAD_REQUEST', err.message);
       default:
         return new AdminError('ADMIN_UNAVAILABLE', `the device registry failed (${err.code})`);

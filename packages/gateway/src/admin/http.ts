@@ -1,35 +1,74 @@
 /** Small HTTP pieces of the admin API: its errors, security headers, JSON bodies. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { collectBounded } from '@wxseal/support';
+import { CodedError, type ErrorCatalogue } from '@wxseal/protocol';
 
-export const ADMIN_ERROR_STATUS = {
-  ADMIN_UNAUTHENTICATED: 401,
-  ADMIN_BAD_CREDENTIALS: 401,
-  ADMIN_LOGIN_RATE_LIMITED: 429,
-  ADMIN_CSRF: 403,
-  ADMIN_BAD_REQUEST: 400,
-  ADMIN_NOT_FOUND: 404,
-  ADMIN_CONFLICT: 409,
-  ADMIN_UNAVAILABLE: 503,
-  ADMIN_NOT_CONFIGURED: 404,
-} as const;
+/** The codes of the admin API (`{ error: { code, message } }`), with the status each is answered with. */
+export const ADMIN_ERRORS = {
+  ADMIN_UNAUTHENTICATED: {
+    status: 401,
+    meaning: 'No session, or the session expired.',
+    action: 'Log in again (POST /admin/api/v1/session).',
+  },
+  ADMIN_BAD_CREDENTIALS: {
+    status: 401,
+    meaning: 'The login was refused: wrong user, password or admin token.',
+    action: 'Check the user and password, or the admin token (admin.auth in the gateway config).',
+  },
+  ADMIN_LOGIN_RATE_LIMITED: {
+    status: 429,
+    meaning: 'Too many login attempts from this address.',
+    action: 'Wait for the time the retry-after header gives, then log in again.',
+  },
+  ADMIN_CSRF: {
+    status: 403,
+    meaning: 'A state-changing call came without the session\'s x-csrf-token header, or from a foreign Origin.',
+    action: 'Reload the console and try again; API clients send the csrfToken of the login answer as x-csrf-token.',
+  },
+  ADMIN_BAD_REQUEST: {
+    status: 400,
+    meaning: 'The body or query fails its schema (the message names the field), or the body is too large.',
+    action: 'Fix the field the message names (see ADMIN-API.md for the shapes).',
+  },
+  ADMIN_NOT_FOUND: {
+    status: 404,
+    meaning: 'No such device, credential, key or route.',
+    action: 'Check the identifier; the object may have been removed meanwhile.',
+  },
+  ADMIN_CONFLICT: {
+    status: 409,
+    meaning: 'The change conflicts with the current state (device already revoked, last active secret, changed by someone else).',
+    action: 'Reload to see the current state, then decide again.',
+  },
+  ADMIN_UNAVAILABLE: {
+    status: 503,
+    meaning: 'A backing store (device database, Redis, the admin state directory) is unreachable; the change was refused.',
+    action: 'Check the gateway\'s log and the store it names; retry when it is back.',
+  },
+  ADMIN_NOT_CONFIGURED: {
+    status: 404,
+    meaning: 'The feature is not configured on this gateway (no devices or admin section, console disabled).',
+    action: 'Add the section to the gateway config if the feature is wanted (see the gateway README).',
+  },
+} as const satisfies ErrorCatalogue;
 
-export type AdminErrorCode = keyof typeof ADMIN_ERROR_STATUS;
+export type AdminErrorCode = keyof typeof ADMIN_ERRORS;
+
+/** The HTTP status of each admin code. */
+export const ADMIN_ERROR_STATUS = Object.fromEntries(Object.entries(ADMIN_ERRORS).map(([code, info]) => [code, info.status])) as {
+  readonly [C in AdminErrorCode]: (typeof ADMIN_ERRORS)[C]['status'];
+};
 
 /** A refusal of the admin API: `{ error: { code, message } }` with its status. Messages never carry secrets. */
-export class AdminError extends Error {
+export class AdminError extends CodedError<AdminErrorCode> {
   override readonly name = 'AdminError';
   readonly status: number;
-  constructor(
-    readonly code: AdminErrorCode,
-    message: string,
-    options: { status?: number; headers?: Record<string, string> } = {},
-  ) {
-    super(message);
-    this.status = options.status ?? ADMIN_ERROR_STATUS[code];
+  readonly headers: Record<string, string>;
+  constructor(code: AdminErrorCode, message: string, options: { status?: number; headers?: Record<string, string>; cause?: unknown } = {}) {
+    super(code, message, options);
+    this.status = options.status ?? ADMIN_ERRORS[code].status;
     this.headers = options.headers ?? {};
   }
-  readonly headers: Record<string, string>;
 }
 
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {

@@ -6,7 +6,7 @@ export { LastSeen } from './devices-service.js';
 export { ADMIN_ROUTES, API_PREFIX, type AdminRouteSpec } from './routes.js';
 export { buildOpenApi } from './openapi.js';
 export { hashPassword, verifyPassword, parsePasswordHash, DEFAULT_SCRYPT, type PasswordHash } from './passwords.js';
-export { ADMIN_ERROR_STATUS, AdminError, CONSOLE_CSP, SECURITY_HEADERS, type AdminErrorCode } from './http.js';
+export { ADMIN_ERRORS, ADMIN_ERROR_STATUS, AdminError, CONSOLE_CSP, SECURITY_HEADERS, type AdminErrorCode } from './http.js';
 export { SESSION_COOKIE } from './auth.js';
 export type { AdminConfig, AdminConfigInput, AdminUserConfig } from './config.js';
 export {

@@ -1,6 +1,7 @@
 // WeChat Pay API v3 error answers: an HTTP status and `{code, message[, detail]}`.
 // Codes and texts follow pay.weixin.qq.com (接口规则 HTTP 状态码, 签名相关 FAQ, the per-API error
 // tables) and what WeChat Pay answers in the wild. Clients must key on status + code, never on message.
+import { CodedError } from '@wxseal/protocol/errors';
 
 export const PAY_MESSAGES = {
   authorizationMalformed: 'Http头Authorization值格式错误，请参考《微信支付商户REST API签名规则》',
@@ -21,15 +22,17 @@ export const PAY_MESSAGES = {
   notFound: '请求的资源不存在',
 } as const;
 
-export class PayError extends Error {
+/**
+ * A WeChat Pay error answer. `code` is WeChat Pay's own wire code (PARAM_ERROR, SIGN_ERROR, …),
+ * emulated as WeChat Pay spells it, so it is in no catalogue of ours.
+ */
+export class PayError extends CodedError<string> {
+  override readonly name = 'PayError';
   readonly status: number;
-  readonly code: string;
   readonly detail: Record<string, unknown> | undefined;
   constructor(status: number, code: string, message: string, detail?: Record<string, unknown>) {
-    super(message);
-    this.name = 'PayError';
+    super(code, message);
     this.status = status;
-    this.code = code;
     this.detail = detail;
   }
 

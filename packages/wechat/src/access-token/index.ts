@@ -11,6 +11,6 @@ export {
   type AccessTokenStats,
   type StoreOperation,
 } from './options.js';
-export { ACCESS_TOKEN_ERROR_CODES, AccessTokenError, isAccessTokenError, type AccessTokenErrorCode } from './errors.js';
+export { ACCESS_TOKEN_ERRORS, ACCESS_TOKEN_ERROR_CODES, AccessTokenError, isAccessTokenError, type AccessTokenErrorCode } from './errors.js';
 export { MemoryTokenStore, type StoredAccessToken, type TokenStore, type TokenStoreSetOptions } from './store.js';
 export { RedisTokenStore, type RedisTokenClient, type RedisTokenStoreOptions } from './redis-store.js';

@@ -6,6 +6,7 @@
 //  - WechatPayResponseError: an answer failed signature verification (a WechatPayError with the
 //    core's code — WECHATPAY_BAD_SIGNATURE, _UNKNOWN_SERIAL, … — plus status and request id).
 // No error carries keys, the Authorization header or a signature.
+import { CodedError, type ErrorCatalogue } from '@wxseal/protocol/errors';
 import { WechatPayError, type WechatPayErrorCode } from '../errors.js';
 
 /** WeChat error codes after which the same request may be sent again (with a fresh signature). */
@@ -40,12 +41,15 @@ export interface WechatPayApiErrorInit {
   path: string;
 }
 
-/** WeChat Pay answered with an HTTP error status. */
-export class WechatPayApiError extends Error {
+/**
+ * WeChat Pay answered with an HTTP error status. `code` is WeChat Pay's own (its wire), never one of
+ * ours, so it is in no catalogue of ours; the message does not repeat it (the display form,
+ * `toString()`, leads with it).
+ */
+export class WechatPayApiError extends CodedError<string> {
+  override readonly name = 'WechatPayApiError';
   /** HTTP status. */
   readonly status: number;
-  /** WeChat's error code (`PARAM_ERROR`, `SIGN_ERROR`, `ORDER_NOT_EXIST`, …), or `HTTP_<status>` when the body carried none. */
-  readonly code: string;
   /** WeChat's message (clipped to 512 characters). */
   readonly apiMessage: string;
   /** WeChat's `detail` object when present. */
@@ -59,10 +63,10 @@ export class WechatPayApiError extends Error {
   readonly path: string;
   constructor(init: WechatPayApiErrorInit) {
     const apiMessage = clip(init.message, 512);
-    super(`WeChat Pay ${init.method} ${init.path} → HTTP ${init.status} ${init.code}: ${apiMessage}${init.requestId ? ` (Request-ID ${init.requestId})` : ''}${init.authenticated ? '' : ' [unauthenticated answer]'}`);
-    this.name = 'WechatPayApiError';
+    // `code` is WeChat's error code (`PARAM_ERROR`, `SIGN_ERROR`, `ORDER_NOT_EXIST`, …), or
+    // `HTTP_<status>` when the body carried none.
+    super(init.code, `WeChat Pay ${init.method} ${init.path} → HTTP ${init.status}: ${apiMessage}${init.requestId ? ` (Request-ID ${init.requestId})` : ''}${init.authenticated ? '' : ' [unauthenticated answer]'}`);
     this.status = init.status;
-    this.code = init.code;
     this.apiMessage = apiMessage;
     this.detail = init.detail;
     this.requestId = init.requestId;
@@ -73,28 +77,40 @@ export class WechatPayApiError extends Error {
   }
 }
 
-export type WechatPayTransportErrorCode =
-  /** No answer within the deadline. */
-  | 'WECHATPAY_TIMEOUT'
-  /** The caller's AbortSignal fired. */
-  | 'WECHATPAY_ABORTED'
-  /** Connection refused/reset, DNS, TLS… */
-  | 'WECHATPAY_UNAVAILABLE'
-  /** The answer was too large, or a verified 2xx body is not JSON / lacks a documented field. */
-  | 'WECHATPAY_BAD_RESPONSE'
-  /** The circuit breaker for this merchant and host is open: failing fast instead of calling. */
-  | 'WECHATPAY_CIRCUIT_OPEN';
+/** The codes of WechatPayTransportError: no usable answer from WeChat Pay. */
+export const WECHATPAY_TRANSPORT_ERRORS = {
+  WECHATPAY_TIMEOUT: {
+    meaning: 'No answer from WeChat Pay within the deadline.',
+    action: 'Idempotent requests are retried; for a payment, query the order before trying again. If it lasts, check the outbound network.',
+  },
+  WECHATPAY_ABORTED: {
+    meaning: 'The caller\'s AbortSignal fired.',
+    action: 'Nothing, if the abort was meant; query the order if a payment call was cut.',
+  },
+  WECHATPAY_UNAVAILABLE: {
+    meaning: 'WeChat Pay could not be reached (connection refused or reset, DNS, TLS).',
+    action: 'Idempotent requests are retried (and the backup host tried); if it lasts, check the outbound network or proxy.',
+  },
+  WECHATPAY_BAD_RESPONSE: {
+    meaning: 'The answer was too large, or a verified 2xx body is not JSON or lacks a documented field.',
+    action: 'Check for a proxy answering in WeChat Pay\'s place; report the call if WeChat Pay changed its answer.',
+  },
+  WECHATPAY_CIRCUIT_OPEN: {
+    meaning: 'The circuit breaker for this merchant and host is open: the call failed fast instead of being sent.',
+    action: 'Wait until the breaker half-opens; look at the failures that opened it.',
+  },
+} as const satisfies ErrorCatalogue;
+
+export type WechatPayTransportErrorCode = keyof typeof WECHATPAY_TRANSPORT_ERRORS;
 
 /** No usable answer from WeChat Pay. */
-export class WechatPayTransportError extends Error {
-  readonly code: WechatPayTransportErrorCode;
+export class WechatPayTransportError extends CodedError<WechatPayTransportErrorCode> {
+  override readonly name = 'WechatPayTransportError';
   readonly status: number | undefined;
   readonly method: string | undefined;
   readonly path: string | undefined;
   constructor(code: WechatPayTransportErrorCode, message: string, options: { status?: number; method?: string; path?: string; cause?: unknown } = {}) {
-    super(`${code}: ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'WechatPayTransportError';
-    this.code = code;
+    super(code, message, options);
     this.status = options.status;
     this.method = options.method;
     this.path = options.path;
@@ -107,6 +123,7 @@ export class WechatPayTransportError extends Error {
 
 /** An answer from WeChat Pay failed signature verification; `code` is the core's verification code. */
 export class WechatPayResponseError extends WechatPayError {
+  override readonly name = 'WechatPayResponseError';
   readonly status: number;
   readonly requestId: string | undefined;
   readonly method: string;
@@ -115,7 +132,6 @@ export class WechatPayResponseError extends WechatPayError {
   readonly retryable = false;
   constructor(code: WechatPayErrorCode, message: string, options: { status: number; requestId?: string; method: string; path: string; cause?: unknown }) {
     super(code, `${options.method} ${options.path} → HTTP ${options.status}: ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'WechatPayResponseError';
     this.status = options.status;
     this.requestId = options.requestId;
     this.method = options.method;

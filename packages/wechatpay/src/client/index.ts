@@ -19,6 +19,7 @@ export {
   WechatPayApiError,
   WechatPayResponseError,
   WechatPayTransportError,
+  WECHATPAY_TRANSPORT_ERRORS,
   isRetryableApiAnswer,
   isWechatPayApiError,
   isWechatPayTransportError,

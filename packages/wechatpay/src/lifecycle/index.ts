@@ -26,4 +26,4 @@ export {
 } from './download.js';
 export { createLifecycleMetrics, type LifecycleMetrics } from './metrics.js';
 export { openSyncPayload, sealSyncPayload, syncMacKey, type SyncOptions, type SyncPayload } from './sync.js';
-export { CertificateLifecycleError, isCertificateLifecycleError, type CertificateLifecycleErrorCode } from './errors.js';
+export { CertificateLifecycleError, WECHATPAY_LIFECYCLE_ERRORS, isCertificateLifecycleError, type CertificateLifecycleErrorCode } from './errors.js';

@@ -6,6 +6,7 @@
 // Answers never contain keys, signatures, plaintext or the handler's error message.
 // Sources: pay.weixin.qq.com/docs/merchant/apis/mini-program-payment/payment-notice.html (通知应答),
 //          …/refund/refunds/refund-result-notice.html, development/interface-rules/signature-verification.html
+import { CodedError, type ErrorCatalogue } from '@wxseal/protocol/errors';
 import { decryptAead } from '../aead.js';
 import { WechatPayError, isWechatPayError } from '../errors.js';
 import { bodyBytes, type HeaderInput } from '../internal.js';
@@ -100,11 +101,19 @@ export function failAnswer(reason: NotificationFailure): NotificationAnswer {
   return { status: STATUS[reason], body: JSON.stringify({ code: 'FAIL', message: MESSAGES[reason] }), headers: { 'content-type': 'application/json; charset=utf-8' } };
 }
 
+/** The code of NoNotificationHandlerError (the notification side's own; verification failures are WechatPayError). */
+export const WECHATPAY_NOTIFY_ERRORS = {
+  WECHATPAY_NO_NOTIFICATION_HANDLER: {
+    meaning: 'A verified notification arrived for an event type no handler takes; it was answered 500, so WeChat Pay sends it again.',
+    action: 'Add a handler for the event type (onTransaction, onRefund, or onOther).',
+  },
+} as const satisfies ErrorCatalogue;
+
 /** Thrown by notificationRouter when no handler takes the event (answered 500: WeChat retries). */
-export class NoNotificationHandlerError extends Error {
+export class NoNotificationHandlerError extends CodedError<keyof typeof WECHATPAY_NOTIFY_ERRORS> {
+  override readonly name = 'NoNotificationHandlerError';
   constructor(readonly eventType: string) {
-    super(`no handler registered for ${eventType}`);
-    this.name = 'NoNotificationHandlerError';
+    super('WECHATPAY_NO_NOTIFICATION_HANDLER', `no handler registered for ${eventType}`);
   }
 }
 

@@ -1,6 +1,7 @@
 // WeChat Pay callback notifications: framework-free core, Fastify plugin, Express middleware.
 export {
   NoNotificationHandlerError,
+  WECHATPAY_NOTIFY_ERRORS,
   failAnswer,
   handleNotification,
   notificationRouter,
