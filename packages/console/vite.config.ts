@@ -3,7 +3,7 @@
 // no inline script or style: no modulepreload polyfill, no inlined assets, one stylesheet.
 import { fileURLToPath } from 'node:url';
 import preact from '@preact/preset-vite';
-import { defineConfig } from 'vite';
+import { defaultClientConditions, defineConfig } from 'vite';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 const adminTarget = process.env['WXSEAL_ADMIN_URL'] ?? 'http://127.0.0.1:9090';
@@ -12,6 +12,9 @@ export default defineConfig({
   root,
   base: '/console/',
   plugins: [preact({ prerender: { enabled: false } })],
+  // @wxseal/protocol/errors (the error catalogue the console explains codes with) from its
+  // TypeScript source, like the tests run it, so a build never bundles a stale dist/.
+  resolve: { conditions: ['wxseal-source', ...defaultClientConditions] },
   build: {
     outDir: 'dist',
     emptyOutDir: true,

@@ -2,7 +2,8 @@
 // gateway: log in, find a device, revoke it with a reason, see its next signed request rejected,
 // see the action in the audit log, see a certificate close to expiry highlighted; a request
 // without a session or without the CSRF token is refused. Screenshots of each page go to
-// test-results/console/.
+// test-results/console/. Rejection codes and refusals come with their explanation, in the page's
+// language.
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { MasterKeyRing } from '@wxseal/devices';
 import { createClient, isWxsealError, type WxsealClient } from '@wxseal/client';
+import { WIRE_ERRORS } from '@wxseal/protocol';
 import { b64uEncode } from '@wxseal/protocol/primitives';
 import { ADMIN_API_PREFIX, hashPassword, startGateway, type CertificateInfo, type CertificateInventory, type RunningGateway } from '@wxseal/gateway';
 import { baseConfig, captureLogger, makeKeys, startUpstream, tempDir, writeYaml, type Upstream } from '../support/gateway.js';
@@ -141,11 +143,18 @@ describe('admin console in Chromium', () => {
     await page.getByTestId('login-password').fill('wrong password');
     await page.getByTestId('login-submit').click();
     await page.getByTestId('login-error').waitFor();
+    const hint = await page.getByTestId('login-error-explanation').innerText();
+    assert.match(hint, /[\u4e00-\u9fff]/, `the refusal says what to do, in zh-CN: ${hint}`);
     await page.getByTestId('login-password').fill(PASSWORD);
     await page.getByTestId('login-submit').click();
     await page.getByTestId('session-actor').waitFor();
     assert.match(await page.getByTestId('session-actor').innerText(), /alice/);
     await page.getByTestId('nav-overview').click();
+    const forged = page.locator('[data-testid="rejection-row"][data-code="WXSEAL_BAD_SIGNATURE"]');
+    await forged.waitFor();
+    const why = await forged.getByTestId('rejection-explanation').innerText();
+    assert.match(why, /HMAC/, why);
+    assert.match(why, /[\u4e00-\u9fff]/, `the rejection code is explained in zh-CN: ${why}`);
     await page.waitForTimeout(500);
     await shot('02-overview');
 
@@ -197,6 +206,12 @@ describe('admin console in Chromium', () => {
     assert.match(enNav, /Devices/i, enNav);
     assert.match(zhNav, /[\u4e00-\u9fff]/, `zh-CN is the default: ${zhNav}`);
     await shot('08-credentials-keys-en');
+    await page.getByTestId('nav-overview').click();
+    const forged = page.locator('[data-testid="rejection-row"][data-code="WXSEAL_BAD_SIGNATURE"]').getByTestId('rejection-explanation');
+    await forged.waitFor();
+    const why = await forged.innerText();
+    assert.ok(why.includes(WIRE_ERRORS.WXSEAL_BAD_SIGNATURE.meaning), `the English explanation is the catalogue's: ${why}`);
+    assert.doesNotMatch(why, /[\u4e00-\u9fff]/, why);
   });
 
   test('no Content-Security-Policy violation on any page', () => {

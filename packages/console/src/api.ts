@@ -2,19 +2,29 @@
 // only) on every non-GET call, and the API's `{ error: { code, message } }` turned into ApiError.
 // Any 401 outside the login call hands control back to the login page.
 
+import { CodedError } from '@wxseal/protocol/errors';
+import type { ConsoleErrorCode } from './errors.js';
+
 const BASE = '/admin/api/v1';
 
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly retryAfterSeconds?: number,
-  ) {
-    super(message);
-    this.name = 'ApiError';
+/**
+ * A failed admin API call: `code` is the API's ADMIN_ code, or one of the console's own
+ * (CONSOLE_NETWORK, CONSOLE_BAD_RESPONSE, CONSOLE_HTTP_ERROR) when the API gave none.
+ */
+export class ApiError extends CodedError<string> {
+  override readonly name = 'ApiError';
+  readonly status: number;
+  readonly retryAfterSeconds: number | undefined;
+  constructor(status: number, code: string, message: string, retryAfterSeconds?: number) {
+    super(code, message);
+    this.status = status;
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
+
+const NETWORK: ConsoleErrorCode = 'CONSOLE_NETWORK';
+const BAD_RESPONSE: ConsoleErrorCode = 'CONSOLE_BAD_RESPONSE';
+const HTTP_ERROR: ConsoleErrorCode = 'CONSOLE_HTTP_ERROR';
 
 let csrfToken: string | null = null;
 let unauthenticated: (() => void) | null = null;
@@ -65,7 +75,7 @@ export async function request<T>(method: string, path: string, opts: RequestOpti
     });
   } catch (err) {
     if (err instanceof DOMException && err.name === 'AbortError') throw err;
-    throw new ApiError(0, 'NETWORK', err instanceof Error ? err.message : String(err));
+    throw new ApiError(0, NETWORK, err instanceof Error ? err.message : String(err));
   }
   if (res.status === 204) return undefined as T;
   const text = await res.text();
@@ -79,7 +89,7 @@ export async function request<T>(method: string, path: string, opts: RequestOpti
   }
   if (!res.ok) {
     const e = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-    const code = typeof e?.code === 'string' ? e.code : `HTTP_${res.status}`;
+    const code = typeof e?.code === 'string' ? e.code : HTTP_ERROR;
     const message = typeof e?.message === 'string' ? e.message : res.statusText;
     const retry = Number(res.headers.get('retry-after'));
     const error = new ApiError(res.status, code, message, Number.isFinite(retry) && retry > 0 ? retry : undefined);
@@ -89,7 +99,7 @@ export async function request<T>(method: string, path: string, opts: RequestOpti
     }
     throw error;
   }
-  if (json === undefined) throw new ApiError(res.status, 'BAD_RESPONSE', 'response is not JSON');
+  if (json === undefined) throw new ApiError(res.status, BAD_RESPONSE, 'response is not JSON');
   return json as T;
 }
 

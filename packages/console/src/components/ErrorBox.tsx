@@ -17,9 +17,16 @@ export function errorText(err: unknown, i18n: I18n): string {
 export function ErrorBox({ error, testid = 'error' }: { error: unknown; testid?: string }) {
   const i18n = useI18n();
   if (error === null || error === undefined) return null;
+  // What to do about it, from the code's explanation (ADMIN_ and CONSOLE_ codes), in the page's language.
+  const why = error instanceof ApiError ? i18n.explain(error.code) : undefined;
   return (
     <div class="error" role="alert" data-testid={testid}>
       {errorText(error, i18n)}
+      {why && (
+        <div class="error-hint" data-testid={`${testid}-explanation`}>
+          {i18n.t('error.whatToDo', { action: why.action })}
+        </div>
+      )}
     </div>
   );
 }

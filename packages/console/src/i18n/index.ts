@@ -1,9 +1,10 @@
 // Language selection and message lookup. The dictionaries are plain modules (zh.ts, en.ts) so node
 // can import them in tests; this module adds interpolation and formatting.
 import { en } from './en.js';
+import { explainCode, type Explanation } from './explanations.js';
 import { zh, type MessageKey, type Messages } from './zh.js';
 
-export type { MessageKey, Messages };
+export type { Explanation, MessageKey, Messages };
 export type Lang = 'zh-CN' | 'en';
 export const LANGS: readonly Lang[] = ['zh-CN', 'en'];
 export const DEFAULT_LANG: Lang = 'zh-CN';
@@ -48,6 +49,8 @@ export interface I18n {
   t: (key: MessageKey, params?: Params) => string;
   /** Known value → its label; unknown value → the value itself. */
   tv: (prefix: string, value: string) => string;
+  /** What an error code (WXSEAL_, ADMIN_, CONSOLE_) means and what to do, in this language. */
+  explain: (code: string) => Explanation | undefined;
   time: (iso: string | undefined) => string;
   num: (n: number) => string;
 }
@@ -67,6 +70,7 @@ export function makeI18n(lang: Lang): I18n {
     lang,
     t: (key, params) => translate(lang, key, params),
     tv: (prefix, value) => translateValue(lang, prefix, value) ?? value,
+    explain: (code) => explainCode(lang, code),
     time: (iso) => {
       if (!iso) return '—';
       const d = new Date(iso);

@@ -119,16 +119,27 @@ export function Overview() {
         <div class="panel">
           <h2>{t('overview.byReason')}</h2>
           <table class="table compact" data-testid="rejections-table">
-            <TableHead actions={false} columns={['overview.reasonCode', { key: 'overview.count', numeric: true }]} />
+            <TableHead actions={false} columns={['overview.reasonCode', 'overview.explanation', { key: 'overview.count', numeric: true }]} />
             <tbody>
-              {codes.map((c) => (
-                <tr key={c} data-testid="rejection-row" data-code={c}>
-                  <td>
-                    <code>{c}</code>
-                  </td>
-                  <td class="num">{num(stats.rejected[c] ?? 0)}</td>
-                </tr>
-              ))}
+              {codes.map((c) => {
+                const why = i18n.explain(c);
+                return (
+                  <tr key={c} data-testid="rejection-row" data-code={c}>
+                    <td>
+                      <code>{c}</code>
+                    </td>
+                    <td data-testid="rejection-explanation">
+                      {why && (
+                        <>
+                          <div>{why.meaning}</div>
+                          <div class="hint">{why.action}</div>
+                        </>
+                      )}
+                    </td>
+                    <td class="num">{num(stats.rejected[c] ?? 0)}</td>
+                  </tr>
+                );
+              })}
             </tbody>
           </table>
         </div>
