@@ -18,8 +18,9 @@ import { CLIENT_ERRORS, LOCAL_ERRORS, WIRE_ERRORS, type ErrorCatalogue } from '@
 import { SERVER_ERRORS } from '@wxseal/server';
 import { ACCESS_TOKEN_ERRORS, WECHAT_API_ERRORS, WECHAT_TRANSPORT_ERRORS, WXMP_ERRORS } from '@wxseal/wechat';
 import { WECHATPAY_ERRORS, WECHATPAY_LIFECYCLE_ERRORS, WECHATPAY_NOTIFY_ERRORS, WECHATPAY_TRANSPORT_ERRORS } from '@wxseal/wechatpay';
-// The console is a browser app without a Node entry point; its catalogue module imports only a type.
-import { CONSOLE_ERRORS } from '../packages/console/src/errors.js';
+// The console is a browser app: its catalogue (a module that imports only a type) is a source-only
+// entry, for the scripts and tests that run with --conditions=wxseal-source.
+import { CONSOLE_ERRORS } from '@wxseal/console/errors';
 
 export const ERRORS_DOC = fileURLToPath(new URL('../docs/errors.md', import.meta.url));
 

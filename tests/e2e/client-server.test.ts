@@ -10,7 +10,7 @@ import { makeKeys, startBackend } from './helpers.js';
 
 const keys = makeKeys();
 let redis: Redis;
-let backends: Array<Awaited<ReturnType<typeof startBackend>>> = [];
+const backends: Array<Awaited<ReturnType<typeof startBackend>>> = [];
 let clients: WxsealClient[] = [];
 
 before(async () => {

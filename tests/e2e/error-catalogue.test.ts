@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { ADMIN_ERRORS } from '@wxseal/gateway';
-import { ADMIN_EXPLANATIONS } from '../../packages/console/src/i18n/explanations.js';
+import { ADMIN_EXPLANATIONS } from '@wxseal/console/explanations';
 import { ERRORS_DOC, FAMILIES, renderErrorDocs } from '../../scripts/generate-error-docs.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));

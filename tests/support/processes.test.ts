@@ -3,7 +3,6 @@
 // finds, kills and fails a run for processes a test left behind.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { limitConcurrency, liveProcessCount, runProcess, spawnTracked, stopAllProcesses, stopProcess } from './processes.js';

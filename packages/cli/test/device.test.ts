@@ -158,6 +158,7 @@ describe('wxseal device (real bin, SQLite)', () => {
     // Not a TTY: periodic plain lines (the first batch, then the final line), no escape codes.
     assert.match(r.stderr, /^import: 250 rows \(\d+%\), \d+ rows\/s, ETA \S+, 250 stored, 0 failed$/m);
     assert.match(r.stderr, /^import: 1201 rows in \S+, \d+ rows\/s, 1200 stored, 1 failed$/m);
+    // eslint-disable-next-line no-control-regex -- ESC opens the progress bar's terminal sequences
     assert.doesNotMatch(r.stderr, /\x1b\[/);
     assert.equal(statSync(out).mode & 0o777, 0o600);
     const before = readFileSync(out, 'utf8');

@@ -334,6 +334,7 @@ describe('clock skew', () => {
   it('corrects at most once per call', async () => {
     // The server's clock leaps 1000 s on every hit, so even the corrected request is stale.
     let f: Fixture | undefined;
+    // eslint-disable-next-line prefer-const -- the clock reads f, undefined until fixture() returns
     f = await fixture({ nowSeconds: () => unixNow() + 1000 * (f?.hits ?? 0) });
     const c = client(f.url);
     await rejectsWith(c.get('/x'), 'WXSEAL_TIMESTAMP_EXPIRED', 401);

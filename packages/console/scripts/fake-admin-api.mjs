@@ -156,11 +156,9 @@ function listDevices(q) {
   let i = lowerBound(after && after >= prefix ? after : prefix);
   if (after && state.devices[i]?.serial === after) i++;
   const out = [];
-  let scanned = 0;
   for (; i < state.devices.length && out.length < limit; i++) {
     const d = state.devices[i];
     if (!d.serial.startsWith(prefix)) break;
-    scanned++;
     if (status && d.status !== status) continue;
     if (product && d.productId !== product) continue;
     out.push(d);

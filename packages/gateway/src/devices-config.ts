@@ -19,7 +19,7 @@ const int = (min: number, max: number) =>
     .max(max, { error: `must be an integer from ${min} to ${max}` });
 const nonEmpty = z.string().min(1, { error: 'must not be empty' });
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be an environment variable name' });
-const path = z.string().regex(/^\/[A-Za-z0-9._~\/-]*$/, { error: 'must be a path starting with / (A-Z a-z 0-9 . _ ~ / -)' });
+const path = z.string().regex(/^\/[A-Za-z0-9._~/-]*$/, { error: 'must be a path starting with / (A-Z a-z 0-9 . _ ~ / -)' });
 const MAX_GRACE_SECONDS = 366 * 24 * 3600;
 
 function atMostOne(keys: readonly string[], required: boolean) {

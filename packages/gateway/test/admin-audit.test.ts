@@ -243,8 +243,7 @@ describe('audit log reader', () => {
         const path = join(dir, 'audit.jsonl');
         writeLog(path, items, 'none');
         let pending: string | null = null;
-        let log: AuditLog | undefined;
-        log = new AuditLog(dir, () => 0, {
+        const log = new AuditLog(dir, () => 0, {
           chunkSize: 256,
           read: (fd, b, o, l, p) => {
             if (pending !== null) {

@@ -49,7 +49,7 @@ export function Chart({ data, series, testid, label, height = 220 }: ChartProps)
       u.destroy();
       plot.current = null;
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- shape stands for series; new data goes through setData below, not a new plot
   }, [shape, height]);
 
   useEffect(() => {

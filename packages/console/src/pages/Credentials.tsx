@@ -26,7 +26,7 @@ function useList<T>(path: string, pick: (body: never) => T[]) {
     } catch (err) {
       setError(err);
     }
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- pick is an inline function, new on every render: path says what to load
   }, [path]);
   useEffect(() => {
     void load();

@@ -15,7 +15,7 @@ import {
 import { isBodylessStatus, type VerifiedRequest, type Verifier } from '../verifier.js';
 
 declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
+  // eslint-disable-next-line @typescript-eslint/no-namespace -- Express's types declare Request in this global namespace: merging needs it
   namespace Express {
     interface Request {
       /** Set by the wxseal middleware once the request is verified. */
