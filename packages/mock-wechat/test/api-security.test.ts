@@ -205,7 +205,7 @@ describe('Mini Program API security (mock server side)', () => {
   });
 
   test("accepts the official guide's worked example request (independent check of the server side)", async () => {
-    const g = JSON.parse(readFileSync(new URL('../../wechat/test/fixtures/api-signature-guide.json', import.meta.url), 'utf8')) as {
+    const g = JSON.parse(readFileSync(new URL('../../../tests/support/fixtures/api-signature-guide.json', import.meta.url), 'utf8')) as {
       appid: string;
       symmetric: { sn: string; keyBase64: string };
       appKey: { sn: string; privateKeyPem: string };

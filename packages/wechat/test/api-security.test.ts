@@ -1,5 +1,6 @@
 // Known-answer tests from the official worked example of the API-security guide
-// (fixtures/api-signature-guide.json), plus negative cases.
+// (tests/support/fixtures/api-signature-guide.json, which mock-wechat's tests read too), plus
+// negative cases.
 import assert from 'node:assert/strict';
 import { constants, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -20,7 +21,7 @@ import {
   type WechatApiSecurityErrorCode,
 } from '@wxseal/wechat';
 
-const g = JSON.parse(readFileSync(new URL('./fixtures/api-signature-guide.json', import.meta.url), 'utf8')) as {
+const g = JSON.parse(readFileSync(new URL('../../../tests/support/fixtures/api-signature-guide.json', import.meta.url), 'utf8')) as {
   urlPath: string;
   appid: string;
   symmetric: { sn: string; keyBase64: string };
