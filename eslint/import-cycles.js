@@ -3,8 +3,8 @@
 // eslint-plugin-import-x's no-cycle skips every `import type` (it only cares about evaluation
 // order), but a type-only cycle is still two modules that cannot be understood, moved or split
 // apart, which is what this rule guards. See eslint/README.md.
-import { dirname, join, relative, sep } from 'node:path';
-import { classify, findWorkspaceRoot, isInside, isRelative, loadWorkspace, moduleSpecifierVisitor, relativeTargetsOf, resolveRelative } from './workspace.js';
+import { join, relative, sep } from 'node:path';
+import { isInside, isRelative, lintedFile, moduleSpecifierVisitor, relativeTargetsOf, resolveRelative } from './workspace.js';
 
 /** @type {import('eslint').Rule.RuleModule} */
 const rule = {
@@ -18,11 +18,9 @@ const rule = {
   },
   create(context) {
     const file = context.physicalFilename;
-    const root = findWorkspaceRoot(dirname(file));
-    if (!root) return {};
-    const ws = loadWorkspace(root);
-    const where = classify(ws, file);
-    if (!where) return {};
+    const linted = lintedFile(file);
+    if (!linted) return {};
+    const { ws, where } = linted;
     const packagesDir = join(ws.root, 'packages');
     // The modules that can take part: the file's own package, or everything outside packages/.
     const inUnit = where.kind === 'root' ? (f) => isInside(ws.root, f) && !isInside(packagesDir, f) : (f) => isInside(where.pkg.dir, f);

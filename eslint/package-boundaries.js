@@ -4,14 +4,12 @@
 // packages. The rule reads the package.json files at lint time: a dependency is declared once.
 import { dirname, join, relative, sep } from 'node:path';
 import {
-  classify,
-  findWorkspaceRoot,
   importsOf,
   isBuiltin,
   isExported,
   isInside,
   isRelative,
-  loadWorkspace,
+  lintedFile,
   moduleSpecifierVisitor,
   packageOf,
   reachable,
@@ -60,11 +58,9 @@ const rule = {
   },
   create(context) {
     const file = context.physicalFilename;
-    const root = findWorkspaceRoot(dirname(file));
-    if (!root) return {};
-    const ws = loadWorkspace(root);
-    const where = classify(ws, file);
-    if (!where) return {};
+    const linted = lintedFile(file);
+    if (!linted) return {};
+    const { ws, where } = linted;
     const options = context.options[0] ?? {};
     const layer0 = new Set(options.layer0 ?? []);
     const bundled = new Set(options.bundled ?? []);

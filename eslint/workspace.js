@@ -130,6 +130,15 @@ export function classify(ws, file) {
   return { kind: parts[2] === 'src' ? 'src' : 'dev', pkg };
 }
 
+/** The workspace and the place of the file being linted, or undefined when the rule has nothing to check. */
+export function lintedFile(file) {
+  const root = findWorkspaceRoot(dirname(file));
+  if (!root) return undefined;
+  const ws = loadWorkspace(root);
+  const where = classify(ws, file);
+  return where ? { ws, where } : undefined;
+}
+
 export function isInside(dir, file) {
   const rel = relative(dir, file);
   return rel !== '' && !rel.startsWith('..') && !rel.startsWith(sep) && !/^[a-zA-Z]:/.test(rel);

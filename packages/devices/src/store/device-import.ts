@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import { DeviceStoreError, isUniqueViolation, toStoreError, type DeviceStoreErrorCode } from './errors.js';
 import { DEVICE_KEY_BYTES, MAX_BATCH, checkContext, checkId, checkLimit, importKey, type ChangeContext, type CheckedContext } from './input-rules.js';
-import { currentKeySeal, type RegistryContext } from './registry-context.js';
+import type { RegistryContext } from './registry-context.js';
 import type { DeviceDatabase } from './schema.js';
 
 /**
@@ -182,20 +182,7 @@ async function insertImported(reg: RegistryContext, trx: Transaction<DeviceDatab
   await trx
     .insertInto('wxseal_devices')
     .values(
-      rows.map((p) => ({
-        serial: p.serial,
-        product_id: p.productId,
-        status: 'active' as const,
-        key_version: 1,
-        current_key_ct: reg.ring.seal(p.key, currentKeySeal(p.serial, 1)),
-        previous_key_ct: null,
-        previous_key_not_after: null,
-        master_key_id: reg.ring.activeId,
-        activated_at: now,
-        rotated_at: null,
-        revoked_at: null,
-        updated_at: now,
-      })),
+      rows.map((p) => reg.newDeviceRow(p.serial, p.productId, p.key, now)),
     )
     .execute();
   await trx

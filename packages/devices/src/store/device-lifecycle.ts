@@ -77,20 +77,7 @@ export async function activate(reg: RegistryContext, serial: string, productId: 
       if (!row) {
         await trx
           .insertInto('wxseal_devices')
-          .values({
-            serial,
-            product_id: productId,
-            status: 'active',
-            key_version: 1,
-            current_key_ct: reg.ring.seal(key, currentKeySeal(serial, 1)),
-            previous_key_ct: null,
-            previous_key_not_after: null,
-            master_key_id: reg.ring.activeId,
-            activated_at: now,
-            rotated_at: null,
-            revoked_at: null,
-            updated_at: now,
-          })
+          .values(reg.newDeviceRow(serial, productId, key, now))
           .execute();
         await reg.audit(trx, { serial, productId, action: 'activate', ctx, keyVersion: 1, at: now });
         return { serial, productId, key, keyVersion: 1, reactivated: false };

@@ -1,10 +1,10 @@
-import type { Kysely, Transaction } from 'kysely';
+import type { Insertable, Kysely, Transaction } from 'kysely';
 import { withTimeout } from '@wxseal/support';
 import { deviceDatabaseInfo } from './database.js';
 import { DeviceStoreError, storeUnavailable, toStoreError } from './errors.js';
 import { checkLimit, invalid, type CheckedContext } from './input-rules.js';
 import type { MasterKeyRing, SealContext } from './master-keys.js';
-import type { AuditAction, DeviceDatabase } from './schema.js';
+import type { AuditAction, DeviceDatabase, DevicesTable } from './schema.js';
 import type { DeviceChangeKind, DeviceStoreEvents } from './types.js';
 
 export interface DeviceRepositoryOptions {
@@ -54,6 +54,24 @@ export class RegistryContext {
   readonly #now: () => number;
   readonly #readTimeoutMs: number;
   readonly #listeners = new Set<DeviceStoreEvents>();
+
+  /** The row of a device provisioned now with key version 1 (activation and import alike). */
+  newDeviceRow(serial: string, productId: string, key: Buffer, now: number): Insertable<DevicesTable> {
+    return {
+      serial,
+      product_id: productId,
+      status: 'active',
+      key_version: 1,
+      current_key_ct: this.ring.seal(key, currentKeySeal(serial, 1)),
+      previous_key_ct: null,
+      previous_key_not_after: null,
+      master_key_id: this.ring.activeId,
+      activated_at: now,
+      rotated_at: null,
+      revoked_at: null,
+      updated_at: now,
+    };
+  }
 
   constructor(options: DeviceRepositoryOptions) {
     if (!options?.db || !options.masterKeys) invalid('DeviceRepository needs { db, masterKeys }');
