@@ -1,4 +1,4 @@
-import { WxsealError, type ErrorCatalogue } from '@wxseal/protocol';
+import { WxsealError, statusesOf, type ErrorCatalogue } from '@wxseal/protocol';
 
 /**
  * Codes the gateway itself answers with (SPEC.md 10.3), beside the codes of SPEC.md section 10
@@ -41,9 +41,7 @@ export const GATEWAY_ERRORS = {
 export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;
 
 /** The HTTP status of each gateway code. */
-export const GATEWAY_ERROR_STATUS = Object.fromEntries(Object.entries(GATEWAY_ERRORS).map(([code, info]) => [code, info.status])) as {
-  readonly [C in GatewayErrorCode]: (typeof GATEWAY_ERRORS)[C]['status'];
-};
+export const GATEWAY_ERROR_STATUS = statusesOf(GATEWAY_ERRORS);
 
 export const GATEWAY_ERROR_CODES = Object.keys(GATEWAY_ERRORS) as readonly GatewayErrorCode[];
 

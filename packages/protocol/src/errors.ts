@@ -23,6 +23,13 @@ export interface ErrorInfo {
  */
 export type ErrorCatalogue<C extends string = string> = { readonly [K in C]: ErrorInfo };
 
+/** The HTTP status of each code of a catalogue whose every entry declares one. */
+export function statusesOf<T extends { readonly [code: string]: ErrorInfo & { readonly status: number } }>(
+  catalogue: T,
+): { readonly [C in keyof T]: T[C]['status'] } {
+  return Object.fromEntries(Object.entries(catalogue).map(([code, info]) => [code, info.status])) as { readonly [C in keyof T]: T[C]['status'] };
+}
+
 /**
  * The base of every error class of wxseal: a stable `code` (prefixed by its family: `WXSEAL_`,
  * `ADMIN_`, `DEVICE_`, …), a `message` for humans that never repeats the code, and the standard
@@ -178,9 +185,7 @@ export const WIRE_ERRORS = {
 export type WireErrorCode = keyof typeof WIRE_ERRORS;
 
 /** Stable codes of SPEC.md section 10, with the HTTP status a server answers each with. */
-export const WIRE_ERROR_STATUS = Object.fromEntries(Object.entries(WIRE_ERRORS).map(([code, info]) => [code, info.status])) as {
-  readonly [C in WireErrorCode]: (typeof WIRE_ERRORS)[C]['status'];
-};
+export const WIRE_ERROR_STATUS = statusesOf(WIRE_ERRORS);
 
 /** Codes only a client raises, about the exchange it tried; they never travel on the wire. */
 export const CLIENT_ERRORS = {

@@ -41,6 +41,7 @@ export {
   WxsealError,
   isWireErrorCode,
   isWxsealError,
+  statusesOf,
   type ErrorInfo,
   type ErrorCatalogue,
   type WireErrorCode,

@@ -1,7 +1,7 @@
 /** Small HTTP pieces of the admin API: its errors, security headers, JSON bodies. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { collectBounded } from '@wxseal/support';
-import { CodedError, type ErrorCatalogue } from '@wxseal/protocol';
+import { CodedError, statusesOf, type ErrorCatalogue } from '@wxseal/protocol';
 
 /** The codes of the admin API (`{ error: { code, message } }`), with the status each is answered with. */
 export const ADMIN_ERRORS = {
@@ -55,9 +55,7 @@ export const ADMIN_ERRORS = {
 export type AdminErrorCode = keyof typeof ADMIN_ERRORS;
 
 /** The HTTP status of each admin code. */
-export const ADMIN_ERROR_STATUS = Object.fromEntries(Object.entries(ADMIN_ERRORS).map(([code, info]) => [code, info.status])) as {
-  readonly [C in AdminErrorCode]: (typeof ADMIN_ERRORS)[C]['status'];
-};
+export const ADMIN_ERROR_STATUS = statusesOf(ADMIN_ERRORS);
 
 /** A refusal of the admin API: `{ error: { code, message } }` with its status. Messages never carry secrets. */
 export class AdminError extends CodedError<AdminErrorCode> {
