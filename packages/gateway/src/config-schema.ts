@@ -9,6 +9,8 @@ import { z } from 'zod';
 import { LIMITS, MAX_SECRETS_PER_KEY } from '@wxseal/protocol';
 import { devicesSchema } from './devices-config.js';
 import { adminSchema } from './admin/config.js';
+import { controlPlaneSchema } from './fleet-config.js';
+import { nonceStoreSchema } from './nonce-config.js';
 import { GatewayConfigError, type ConfigIssue } from './errors.js';
 
 export const ROUTE_MODES = ['sealed', 'signed', 'sealed-or-signed', 'passthrough'] as const;
@@ -138,20 +140,6 @@ const serverKeySchema = z
   .strict()
   .superRefine((k, ctx) => exactlyOne(k, ['privateKey', 'privateKeyEnv', 'privateKeyFile'], ctx));
 
-const memoryStoreSchema = z.object({ type: z.literal('memory'), maxEntries: int(1).default(200_000) }).strict();
-const redisStoreSchema = z
-  .object({
-    type: z.literal('redis'),
-    url: nonEmpty.optional(),
-    urlEnv: envName.optional(),
-    prefix: z.string().default('wxseal:gateway:nonce:'),
-    commandTimeoutMs: ms.default(500),
-    connectTimeoutMs: ms.default(2_000),
-    reconnectMaxDelayMs: ms.default(2_000),
-  })
-  .strict()
-  .superRefine((r, ctx) => exactlyOne(r, ['url', 'urlEnv'], ctx));
-
 const schema = z
   .object({
     listeners: z
@@ -163,7 +151,7 @@ const schema = z
     routes: z.array(routeSchema).min(1, { error: 'must list at least one route' }),
     clients: z.array(clientSchema).default([]),
     serverKeys: z.array(serverKeySchema).default([]),
-    nonceStore: z.discriminatedUnion('type', [memoryStoreSchema, redisStoreSchema]).prefault({ type: 'memory' }),
+    nonceStore: nonceStoreSchema,
     limits: z
       .object({
         windowSeconds: int(1, LIMITS.maxWindowSeconds).default(LIMITS.defaultWindowSeconds),
@@ -183,6 +171,8 @@ const schema = z
     log: z.object({ level: z.enum(LOG_LEVELS).default('info') }).strict().prefault({}),
     devices: devicesSchema.optional(),
     admin: adminSchema.optional(),
+    fleet: z.boolean().default(false),
+    controlPlane: controlPlaneSchema.optional(),
   })
   .strict();
 

@@ -10,10 +10,15 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { loadServerPrivateKey, type Mode } from '@wxseal/protocol';
 import { ServerKeyRing, normalizeSecret } from '@wxseal/server';
-import { redactUrl } from '@wxseal/support';
 import { resolveDevicesConfig, type DevicesConfig } from './devices-config.js';
 import { resolveAdminConfig, type AdminConfig } from './admin/config.js';
+import { resolveControlPlaneConfig, type ControlPlaneConfig } from './fleet-config.js';
+import { resolveNonceStoreConfig, type NonceStoreConfig } from './nonce-config.js';
+
+export type { MemoryNonceStoreConfig, NonceStoreConfig, RedisNonceStoreConfig } from './nonce-config.js';
+export type { ControlPlaneConfig } from './fleet-config.js';
 import { GatewayConfigError, type ConfigIssue } from './errors.js';
+import { hidden } from './config-util.js';
 import { parseConfig, type GatewayConfigInput, type LogLevel, type RouteMode } from './config-schema.js';
 
 export { MAX_HEADER_COUNT, formatPath, type GatewayConfigInput, type LogLevel, type RouteMode } from './config-schema.js';
@@ -73,24 +78,6 @@ export interface ServerKeyConfig {
   readonly privateKey: KeyObject;
 }
 
-export interface MemoryNonceStoreConfig {
-  readonly type: 'memory';
-  readonly maxEntries: number;
-}
-
-export interface RedisNonceStoreConfig {
-  readonly type: 'redis';
-  /** Non-enumerable (it may hold a password); `displayUrl` is safe to log. */
-  readonly url: string;
-  readonly displayUrl: string;
-  readonly prefix: string;
-  readonly commandTimeoutMs: number;
-  readonly connectTimeoutMs: number;
-  readonly reconnectMaxDelayMs: number;
-}
-
-export type NonceStoreConfig = MemoryNonceStoreConfig | RedisNonceStoreConfig;
-
 export interface LimitsConfig {
   readonly windowSeconds: number;
   readonly maxBodyBytes: number;
@@ -119,6 +106,10 @@ export interface GatewayConfig {
   readonly devices: DevicesConfig | undefined;
   /** The admin API and console (ADMIN-API.md); undefined when the section is absent. */
   readonly admin: AdminConfig | undefined;
+  /** Fleet mode: refuse any per-instance state at start (docs/fleet.md). */
+  readonly fleet: boolean;
+  /** The shared control plane (credentials, server keys, admin state, audit); undefined: single node. */
+  readonly controlPlane: ControlPlaneConfig | undefined;
 }
 
 export interface LoadConfigOptions {
@@ -135,11 +126,6 @@ export function isGatewayConfig(value: unknown): value is GatewayConfig {
   return typeof value === 'object' && value !== null && (value as { [CONFIG_MARK]?: boolean })[CONFIG_MARK] === true;
 }
 
-
-function hidden<T extends object, K extends string, V>(target: T, key: K, value: V): T & { readonly [P in K]: V } {
-  Object.defineProperty(target, key, { value, enumerable: false, writable: false, configurable: false });
-  return target as T & { readonly [P in K]: V };
-}
 
 function readText(file: string, baseDir: string): string {
   return readFileSync(resolve(baseDir, file), 'utf8');
@@ -307,33 +293,13 @@ export function loadGatewayConfig(source: string | GatewayConfigInput | GatewayC
     }
   });
 
-  let nonceStore: NonceStoreConfig;
-  if (c.nonceStore.type === 'redis') {
-    const r = c.nonceStore;
-    let url = r.url;
-    if (r.urlEnv !== undefined) {
-      url = env[r.urlEnv];
-      if (url === undefined || url.trim() === '') issue('nonceStore.urlEnv', `environment variable ${r.urlEnv} is not set`);
-    }
-    if (url !== undefined && url.trim() !== '' && !/^rediss?:\/\/[^/]/.test(url.trim())) {
-      issue(r.urlEnv !== undefined ? 'nonceStore.urlEnv' : 'nonceStore.url', 'must be a redis:// or rediss:// URL');
-    }
-    const base = {
-      type: 'redis' as const,
-      displayUrl: redactUrl(url?.trim() ?? ''),
-      prefix: r.prefix,
-      commandTimeoutMs: r.commandTimeoutMs,
-      connectTimeoutMs: r.connectTimeoutMs,
-      reconnectMaxDelayMs: r.reconnectMaxDelayMs,
-    };
-    nonceStore = hidden(base, 'url', url?.trim() ?? '');
-  } else {
-    nonceStore = { type: 'memory', maxEntries: c.nonceStore.maxEntries };
-  }
+  const nonceStore = resolveNonceStoreConfig(c.nonceStore, { env, issue });
 
   const devices = c.devices === undefined ? undefined : resolveDevicesConfig(c.devices, { env, baseDir, issue, routes, hasServerKeys: serverKeys.length > 0 });
 
   const admin = c.admin === undefined ? undefined : resolveAdminConfig(c.admin, { env, baseDir, issue });
+
+  const controlPlane = c.controlPlane === undefined ? undefined : resolveControlPlaneConfig(c.controlPlane, { env, baseDir, issue });
 
   if (issues.length > 0) throw new GatewayConfigError(issues, configPath);
 
@@ -351,6 +317,8 @@ export function loadGatewayConfig(source: string | GatewayConfigInput | GatewayC
     log: { ...c.log },
     devices,
     admin,
+    fleet: c.fleet,
+    controlPlane,
   };
   return markLoaded(config);
 }

@@ -165,10 +165,20 @@ export const WIRE_ERRORS = {
     meaning: 'The nonce store (Redis) cannot be reached; the request is refused, never accepted unchecked.',
     action: RETRY_LATER,
   },
+  WXSEAL_NONCE_STORE_RESET: {
+    status: 503,
+    meaning: 'The nonce store lost its records (a restart without persistence, a failover to a replica that missed writes, a flush); for one timestamp window after the loss a request signed before it is refused, so nothing seen before the loss can be accepted again.',
+    action: 'Build and send a new request (@wxseal/client retries with a fresh timestamp and nonce). Give the nonce store persistence and a failover that keeps writes (see the fleet guide).',
+  },
   WXSEAL_KEY_STORE_UNAVAILABLE: {
     status: 503,
     meaning: 'The credential store (or device registry) cannot be reached.',
     action: RETRY_LATER,
+  },
+  WXSEAL_CREDENTIALS_STALE: {
+    status: 503,
+    meaning: 'This gateway instance could not confirm its view of the credentials with the shared control plane within the configured bound (controlPlane.maxStalenessMs), so it accepts none it cannot confirm (fail closed).',
+    action: 'Transient: retry later (another instance may answer). Check the control-plane database and the instance\'s /readyz detail.',
   },
   WXSEAL_ROUTE_NOT_FOUND: {
     status: 404,

@@ -88,9 +88,17 @@ export const ZH_WIRE_EXPLANATIONS: { readonly [C in WireErrorCode]: Explanation 
     meaning: '无法连接 nonce 存储（Redis）；请求被拒绝，绝不会未经检查就放行。',
     action: RETRY_LATER_ZH,
   },
+  WXSEAL_NONCE_STORE_RESET: {
+    meaning: 'nonce 存储丢失了记录（无持久化的重启、切换到缺少写入的副本、被清空）；丢失后的一个时间窗口内，签名时间早于丢失时刻的请求一律拒绝，确保丢失前见过的请求不会再次被接受。',
+    action: '重新构造并发送请求（@wxseal/client 会用新的时间戳和 nonce 重试）；为 nonce 存储配置持久化和不丢写入的故障切换（见集群部署指南）。',
+  },
   WXSEAL_KEY_STORE_UNAVAILABLE: {
     meaning: '无法连接凭据存储（或设备注册表）。',
     action: RETRY_LATER_ZH,
+  },
+  WXSEAL_CREDENTIALS_STALE: {
+    meaning: '本网关实例在配置的时限内（controlPlane.maxStalenessMs）未能与共享控制面确认凭据视图，因此拒绝所有无法确认的凭据（失败即关闭）。',
+    action: '暂时性问题：稍后重试（其他实例可能可以处理）。检查控制面数据库以及该实例 /readyz 的详情。',
   },
   WXSEAL_ROUTE_NOT_FOUND: {
     meaning: '网关没有与请求路径匹配的路由。',
