@@ -16,7 +16,7 @@ export interface VerifierDependencyOptions {
 }
 
 // The codes the key resolver and the nonce store may report as they are; anything else becomes the fallback.
-const KEY_CODES: readonly WireErrorCode[] = ['WXSEAL_KEY_STORE_UNAVAILABLE', 'WXSEAL_UNKNOWN_KEY_ID', 'WXSEAL_KEY_REVOKED'];
+const KEY_CODES: readonly WireErrorCode[] = ['WXSEAL_KEY_STORE_UNAVAILABLE', 'WXSEAL_UNKNOWN_KEY_ID', 'WXSEAL_KEY_REVOKED', 'WXSEAL_CREDENTIALS_STALE'];
 const NONCE_CODES: readonly WireErrorCode[] = ['WXSEAL_NONCE_STORE_FULL', 'WXSEAL_NONCE_STORE_UNAVAILABLE', 'WXSEAL_REPLAYED_NONCE'];
 
 /** Fixed messages for failures of dependencies: their own messages might say more than a client should hear. */
@@ -24,6 +24,7 @@ const DEPENDENCY_MESSAGES: Partial<Record<WireErrorCode, string>> = {
   WXSEAL_KEY_STORE_UNAVAILABLE: 'the credential store cannot be reached',
   WXSEAL_UNKNOWN_KEY_ID: 'no credential has this key id',
   WXSEAL_KEY_REVOKED: 'the credential is revoked or not valid now',
+  WXSEAL_CREDENTIALS_STALE: 'this instance cannot confirm its credentials with the control plane now',
   WXSEAL_NONCE_STORE_FULL: 'the nonce store refuses new nonces until old ones expire',
   WXSEAL_NONCE_STORE_UNAVAILABLE: 'the nonce store cannot be reached',
   WXSEAL_REPLAYED_NONCE: 'this nonce was already accepted for this key id',
