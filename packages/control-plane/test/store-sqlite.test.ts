@@ -1,0 +1,5 @@
+// ControlPlaneStore on sqlite (see store-suite.ts and targets.ts).
+import { defineStoreSuite } from './store-suite.js';
+import { sqliteTarget } from './targets.js';
+
+defineStoreSuite(sqliteTarget());
