@@ -128,7 +128,7 @@ export class DeviceEndpoints {
       let fresh: boolean;
       try {
         fresh = await withTimeout(
-          () => ctx.nonceStore.checkAndSet({ keyId: parsed.nonceScope, nonce: parsed.nonce, expiresAt: parsed.timestampSeconds + ctx.windowSeconds, now: nowSeconds }),
+          () => ctx.nonceStore.checkAndSet({ keyId: parsed.nonceScope, nonce: parsed.nonce, expiresAt: parsed.timestampSeconds + ctx.windowSeconds, now: nowSeconds, timestamp: parsed.timestampSeconds }),
           ctx.nonceTimeoutMs,
           () => new Error('timed out'), // answered WXSEAL_NONCE_STORE_UNAVAILABLE below
         );

@@ -85,7 +85,7 @@ describe('gateway config validation', () => {
       ['duplicate key id', withPatch((c) => c.clients.push({ keyId: keys.keyId, secrets: [{ secret: newSecret() }] })), 'clients[1].keyId: duplicates clients[0].keyId'],
       ['duplicate prefix', withPatch((c) => c.routes.push({ prefix: '/api/', upstream: 'http://h/' })), 'routes[1].prefix: duplicates routes[0].prefix'],
       ['unknown store', withPatch((c) => (c.nonceStore = { type: 'memcached' })), 'nonceStore.type: must be one of "memory", "redis"'],
-      ['redis without url', withPatch((c) => (c.nonceStore = { type: 'redis' })), 'nonceStore: needs one of url, urlEnv'],
+      ['redis without url', withPatch((c) => (c.nonceStore = { type: 'redis' })), 'nonceStore: needs one of url, urlEnv, sentinels, cluster'],
       ['redis url not redis', withPatch((c) => (c.nonceStore = { type: 'redis', url: 'http://h:6379' })), 'nonceStore.url: must be a redis:// or rediss:// URL'],
       ['window too long', withPatch((c) => (c.limits = { windowSeconds: 301 })), 'limits.windowSeconds: must be an integer from 1 to 300'],
       ['negative body limit', withPatch((c) => (c.limits = { maxBodyBytes: -1 })), 'limits.maxBodyBytes: must be an integer >= 0'],

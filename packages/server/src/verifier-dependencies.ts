@@ -17,7 +17,7 @@ export interface VerifierDependencyOptions {
 
 // The codes the key resolver and the nonce store may report as they are; anything else becomes the fallback.
 const KEY_CODES: readonly WireErrorCode[] = ['WXSEAL_KEY_STORE_UNAVAILABLE', 'WXSEAL_UNKNOWN_KEY_ID', 'WXSEAL_KEY_REVOKED', 'WXSEAL_CREDENTIALS_STALE'];
-const NONCE_CODES: readonly WireErrorCode[] = ['WXSEAL_NONCE_STORE_FULL', 'WXSEAL_NONCE_STORE_UNAVAILABLE', 'WXSEAL_REPLAYED_NONCE'];
+const NONCE_CODES: readonly WireErrorCode[] = ['WXSEAL_NONCE_STORE_FULL', 'WXSEAL_NONCE_STORE_UNAVAILABLE', 'WXSEAL_NONCE_STORE_RESET', 'WXSEAL_REPLAYED_NONCE'];
 
 /** Fixed messages for failures of dependencies: their own messages might say more than a client should hear. */
 const DEPENDENCY_MESSAGES: Partial<Record<WireErrorCode, string>> = {
@@ -27,6 +27,7 @@ const DEPENDENCY_MESSAGES: Partial<Record<WireErrorCode, string>> = {
   WXSEAL_CREDENTIALS_STALE: 'this instance cannot confirm its credentials with the control plane now',
   WXSEAL_NONCE_STORE_FULL: 'the nonce store refuses new nonces until old ones expire',
   WXSEAL_NONCE_STORE_UNAVAILABLE: 'the nonce store cannot be reached',
+  WXSEAL_NONCE_STORE_RESET: 'the nonce store lost its records after this request was signed; send a new request',
   WXSEAL_REPLAYED_NONCE: 'this nonce was already accepted for this key id',
   WXSEAL_UNWRAP_FAILED: 'the wrapped session key does not decrypt with the named server key',
 };
@@ -109,12 +110,12 @@ export class VerifierDependencies {
     return usable;
   }
 
-  /** Step 6: records (key id, nonce) until `expiresAt`, or throws WXSEAL_REPLAYED_NONCE. */
-  async claimNonce(keyId: string, nonce: string, expiresAt: number, now: number): Promise<void> {
+  /** Step 6: records (key id, nonce) until `expiresAt`, or throws WXSEAL_REPLAYED_NONCE. `timestamp`: the request's, for the loss rule. */
+  async claimNonce(keyId: string, nonce: string, expiresAt: number, now: number, timestamp: number): Promise<void> {
     let fresh: boolean;
     try {
       fresh = await withTimeout(
-        () => this.#nonceStore.checkAndSet({ keyId, nonce, expiresAt, now }),
+        () => this.#nonceStore.checkAndSet({ keyId, nonce, expiresAt, now, timestamp }),
         this.#nonceTimeoutMs,
         () => new TimeoutError('the nonce store did not answer in time'),
       );

@@ -309,7 +309,7 @@ export class Verifier {
 
   async #afterSignature(parsed: ParsedRequest, body: Buffer, matched: ClientSecret, now: number): Promise<VerifiedRequest> {
     // Step 6: only an authentic request may claim its nonce.
-    await this.#dependencies.claimNonce(parsed.keyId, parsed.nonce, parsed.timestampSeconds + this.windowSeconds, now);
+    await this.#dependencies.claimNonce(parsed.keyId, parsed.nonce, parsed.timestampSeconds + this.windowSeconds, now, parsed.timestampSeconds);
 
     if (parsed.mode === 'sealed') {
       // Step 7: RSA, reached only by authentic, fresh requests — or skipped when this client

@@ -7,7 +7,7 @@ import { isWxsealError } from '@wxseal/protocol';
 import { MemoryNonceStore } from '@wxseal/server';
 import { generateServerKey, makeFixture } from './helpers.js';
 
-const rec = (nonce: string, expiresAt: number, now: number, keyId = 'k') => ({ keyId, nonce, expiresAt, now });
+const rec = (nonce: string, expiresAt: number, now: number, keyId = 'k') => ({ keyId, nonce, expiresAt, now, timestamp: now });
 
 describe('MemoryNonceStore', () => {
   test('a pair is accepted once; the same nonce under another key id is another pair', async () => {

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { Redis, type RedisOptions } from 'ioredis';
 import { isWxsealError } from '@wxseal/protocol';
 import { createVerifier, type Verifier } from '@wxseal/server';
-import { RedisNonceStore, type RedisSetNxClient } from '@wxseal/server/redis';
+import { RedisNonceStore, type RedisNonceClient } from '@wxseal/server/redis';
 import { generateServerKey, makeFixture, open, rejectionOf, sendBuilt, startServer, unixNow, type RunningServer } from './helpers.js';
 
 const REDIS = { host: '127.0.0.1', port: 6379 };
@@ -32,6 +32,11 @@ async function freePort(): Promise<number> {
 
 const serverKey = generateServerKey();
 
+/** Resolves once the wall clock is in a later second than `ms` (a wait on the clock, not a fixed sleep). */
+async function untilClockPasses(ms: number): Promise<void> {
+  while (Math.floor(Date.now() / 1000) <= Math.floor(ms / 1000)) await new Promise((r) => setTimeout(r, 20));
+}
+
 describe('RedisNonceStore (real Redis)', () => {
   let redis: Redis;
 
@@ -46,6 +51,12 @@ describe('RedisNonceStore (real Redis)', () => {
           'Start it with `npm run services`; the Redis tests fail rather than skip.',
       );
     }
+    // The prefix is new, so its epochs are created now, and a request signed in this very second
+    // would count as signed before a loss (SPEC.md 8.1): wait for the clock to pass that second.
+    const init = new RedisNonceStore({ client: redis, prefix });
+    await init.prepare();
+    init.detach();
+    await untilClockPasses(init.lossAtMs!);
   });
 
   after(async () => {
@@ -62,7 +73,9 @@ describe('RedisNonceStore (real Redis)', () => {
 
   test('check-and-set: first true, then false; the key lives until t + W (+ margin) under the prefix', async () => {
     const store = new RedisNonceStore({ client: redis, prefix, ttlMarginSeconds: 0 });
-    const record = { keyId: 'bff:prod', nonce: 'bm9uY2UtMDAwMDAwMDAwMDAx', expiresAt: 1_000_060, now: 1_000_000 };
+    await store.prepare(); // the epochs exist from here on; requests signed later are claimed
+    const t = unixNow() + 1; // a second after the epochs were created (the loss rule refuses their own second)
+    const record = { keyId: 'bff:prod', nonce: 'bm9uY2UtMDAwMDAwMDAwMDAx', expiresAt: t + 60, now: t, timestamp: t };
     assert.equal(await store.checkAndSet(record), true);
     assert.equal(await store.checkAndSet(record), false);
     assert.equal(await store.checkAndSet({ ...record, keyId: 'bff:other' }), true, 'another key id is another pair');
@@ -72,24 +85,35 @@ describe('RedisNonceStore (real Redis)', () => {
     assert.ok(ttl >= 60 && ttl <= 61, `ttl ${ttl} covers t + W (60 s from now) and one more second`);
   });
 
-  test('one round trip per request: a single SET key 1 EX ttl NX and nothing else', async () => {
+  test('one round trip per request once the epochs are known: a single EVALSHA and nothing else', async () => {
     const calls: unknown[][] = [];
-    // The store gets an object with nothing but `set`: any other command would throw.
-    const counting: RedisSetNxClient = {
-      set: (...args) => {
-        calls.push(args);
-        return redis.set(...args);
-      },
+    // The store gets an object with nothing but these three commands: anything else would throw.
+    const counting: RedisNonceClient = {
+      evalsha: (...args) => (calls.push(['evalsha', ...args]), redis.evalsha(...args)),
+      eval: (...args) => (calls.push(['eval', ...args]), redis.eval(...args)),
+      set: (...args) => (calls.push(['set', ...args]), redis.set(...args)),
     };
     const store = new RedisNonceStore({ client: counting, prefix, ttlMarginSeconds: 5 });
-    await store.checkAndSet({ keyId: 'k', nonce: 'cm91bmQtdHJpcC1ub25jZS0x', expiresAt: 200, now: 100 });
-    assert.deepEqual(calls, [[`${prefix}k:cm91bmQtdHJpcC1ub25jZS0x`, '1', 'EX', 106, 'NX']]);
+    await store.prepare();
+    const t = unixNow() + 1;
+    calls.length = 0;
+    assert.equal(await store.checkAndSet({ keyId: 'k', nonce: 'cm91bmQtdHJpcC1ub25jZS0x', expiresAt: t + 100, now: t, timestamp: t }), true);
+    assert.equal(calls.length, 1);
+    const [command, , numKeys, epochKey, nonceKey, , ttl] = calls[0]!;
+    assert.equal(command, 'evalsha');
+    assert.equal(numKeys, 2);
+    assert.equal(nonceKey, store.keyFor('k', 'cm91bmQtdHJpcC1ub25jZS0x'));
+    assert.equal(epochKey, store.epochKey(store.bucketOf('k', 'cm91bmQtdHJpcC1ub25jZS0x')));
+    assert.equal(ttl, '106');
+    assert.equal(await redis.ttl(store.keyFor('k', 'cm91bmQtdHJpcC1ub25jZS0x')), 106);
   });
 
   test('concurrent claims of one pair from two clients: exactly one wins', async () => {
     const a = new RedisNonceStore({ client: client(), prefix });
     const b = new RedisNonceStore({ client: client(), prefix });
-    const record = { keyId: 'k', nonce: `race-${randomUUID()}`, expiresAt: unixNow() + 60, now: unixNow() };
+    await a.prepare();
+    const t = unixNow() + 1;
+    const record = { keyId: 'k', nonce: `race-${randomUUID()}`, expiresAt: t + 60, now: t, timestamp: t };
     const results = await Promise.all([...Array(10)].flatMap(() => [a.checkAndSet(record), b.checkAndSet(record)]));
     assert.equal(results.filter((r) => r).length, 1);
   });
@@ -136,12 +160,12 @@ describe('RedisNonceStore (real Redis)', () => {
     // Default ioredis behaviour: commands wait in the offline queue while it reconnects.
     const queued = new RedisNonceStore({ client: client({ port, maxRetriesPerRequest: 20 }), prefix, commandTimeoutMs: 200 });
     void (clients[clients.length - 1]!.connect().catch(() => undefined));
-    await assert.rejects(queued.checkAndSet({ keyId: 'k', nonce: 'ZG93bi1ub25jZS0wMDAwMDAx', expiresAt: 200, now: 100 }), (e) =>
+    await assert.rejects(queued.checkAndSet({ keyId: 'k', nonce: 'ZG93bi1ub25jZS0wMDAwMDAx', expiresAt: 200, now: 100, timestamp: 100 }), (e) =>
       isWxsealError(e, 'WXSEAL_NONCE_STORE_UNAVAILABLE'),
     );
     // Without an offline queue ioredis refuses at once; still UNAVAILABLE.
     const immediate = new RedisNonceStore({ client: client({ port, enableOfflineQueue: false }), prefix, commandTimeoutMs: 5000 });
-    await assert.rejects(immediate.checkAndSet({ keyId: 'k', nonce: 'ZG93bi1ub25jZS0wMDAwMDAy', expiresAt: 200, now: 100 }), (e) =>
+    await assert.rejects(immediate.checkAndSet({ keyId: 'k', nonce: 'ZG93bi1ub25jZS0wMDAwMDAy', expiresAt: 200, now: 100, timestamp: 100 }), (e) =>
       isWxsealError(e, 'WXSEAL_NONCE_STORE_UNAVAILABLE'),
     );
     // Through the verifier and an adapter: a 503 with the code, the request never accepted.
@@ -167,7 +191,7 @@ describe('RedisNonceStore (real Redis)', () => {
     try {
       const { port } = blackHole.address() as AddressInfo;
       const store = new RedisNonceStore({ client: client({ port }), prefix, commandTimeoutMs: 150 });
-      await assert.rejects(store.checkAndSet({ keyId: 'k', nonce: 'c2xvdy1ub25jZS0wMDAwMDAx', expiresAt: 200, now: 100 }), (e) =>
+      await assert.rejects(store.checkAndSet({ keyId: 'k', nonce: 'c2xvdy1ub25jZS0wMDAwMDAx', expiresAt: 200, now: 100, timestamp: 100 }), (e) =>
         isWxsealError(e, 'WXSEAL_NONCE_STORE_UNAVAILABLE'),
       );
     } finally {
@@ -178,7 +202,9 @@ describe('RedisNonceStore (real Redis)', () => {
   });
 
   test('configuration errors', () => {
-    assert.throws(() => new RedisNonceStore({ client: {} as RedisSetNxClient }), (e) => isWxsealError(e, 'WXSEAL_CONFIG_INVALID'));
+    assert.throws(() => new RedisNonceStore({ client: {} as RedisNonceClient }), (e) => isWxsealError(e, 'WXSEAL_CONFIG_INVALID'));
     assert.throws(() => new RedisNonceStore({ client: redis, commandTimeoutMs: 0 }), (e) => isWxsealError(e, 'WXSEAL_CONFIG_INVALID'));
+    assert.throws(() => new RedisNonceStore({ client: redis, prefix: 'a{b}:' }), (e) => isWxsealError(e, 'WXSEAL_CONFIG_INVALID'), 'braces would break the Cluster hash tags');
+    assert.throws(() => new RedisNonceStore({ client: redis, resetMarginSeconds: -1 }), (e) => isWxsealError(e, 'WXSEAL_CONFIG_INVALID'));
   });
 });

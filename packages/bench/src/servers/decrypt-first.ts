@@ -62,7 +62,7 @@ async function verifyDecryptFirst(method: string, target: string, rawHeaders: st
 
   // Only now the HMAC (step 5) and the nonce (step 6).
   verifyRequestSignature(parsed, body, credential.secrets.map((s) => s.secret));
-  const fresh = await nonceStore.checkAndSet({ keyId: parsed.keyId, nonce: parsed.nonce, expiresAt: parsed.timestampSeconds + WINDOW_SECONDS, now });
+  const fresh = await nonceStore.checkAndSet({ keyId: parsed.keyId, nonce: parsed.nonce, expiresAt: parsed.timestampSeconds + WINDOW_SECONDS, now, timestamp: parsed.timestampSeconds });
   if (!fresh) throw new WxsealError('WXSEAL_REPLAYED_NONCE', 'this nonce was already accepted for this key id');
   return { parsed, sessionKey, plaintext: opened.body, contentType: opened.meta.contentType || undefined };
 }

@@ -9,6 +9,11 @@ export interface NonceRecord {
   expiresAt: number;
   /** The verifier's clock, Unix seconds. */
   now: number;
+  /**
+   * The request's own timestamp (`Wxseal-Timestamp`), Unix seconds. A store that detects it lost
+   * its records refuses requests signed before the loss with it (SPEC.md 8.1).
+   */
+  timestamp: number;
 }
 
 /**
@@ -16,6 +21,7 @@ export interface NonceRecord {
  *
  * Resolves true when the pair was not known and is now recorded, false when it was already
  * recorded (a replay). Throws WxsealError WXSEAL_NONCE_STORE_FULL when it refuses to record more,
+ * WXSEAL_NONCE_STORE_RESET when it lost its records after the request was signed (SPEC.md 8.1),
  * and anything else when it cannot answer, which the verifier turns into
  * WXSEAL_NONCE_STORE_UNAVAILABLE: a nonce store never lets a request through unchecked.
  */
