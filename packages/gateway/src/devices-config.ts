@@ -69,6 +69,15 @@ export const devicesSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Every instance reads the registry's audit log from the last change it applied (always on: it is
+     * what bounds how stale an instance can be, whoever made the change). Past maxStalenessMs without
+     * a successful check, device lookups are refused unless the database confirms them (503).
+     */
+    changeFeed: z
+      .object({ pollIntervalMs: int(10, 3_600_000).default(250), maxStalenessMs: int(100, 24 * 3_600_000).default(5_000) })
+      .strict()
+      .prefault({}),
     l1TtlMs: int(1, 3_600_000).default(60_000),
     /** How long past its TTL a known key is served while Redis and the database both fail. */
     staleIfErrorMs: int(0, 24 * 3_600_000).default(300_000),
@@ -125,6 +134,7 @@ export interface DevicesConfig {
   readonly masterKeys: MasterKeyRing;
   readonly redis: DevicesRedisConfig | undefined;
   readonly bloom: { readonly expectedSerials: number; readonly falsePositiveRate: number; readonly rebuildIntervalMs: number };
+  readonly changeFeed: { readonly pollIntervalMs: number; readonly maxStalenessMs: number };
   readonly l1TtlMs: number;
   readonly staleIfErrorMs: number;
   readonly sourceTimeoutMs: number;
@@ -221,6 +231,9 @@ export function resolveDevicesConfig(d: z.output<typeof devicesSchema>, ctx: Res
       }
     }
   });
+  if (d.changeFeed.maxStalenessMs <= d.changeFeed.pollIntervalMs) {
+    issue('devices.changeFeed.maxStalenessMs', 'must be greater than devices.changeFeed.pollIntervalMs (every pause between two checks would count as stale)');
+  }
   if (d.allowedModes?.includes('sealed') && !ctx.hasServerKeys) issue('devices.allowedModes', 'sealed needs at least one entry in serverKeys');
 
   const database = {
@@ -234,6 +247,7 @@ export function resolveDevicesConfig(d: z.output<typeof devicesSchema>, ctx: Res
     database: database as DevicesConfig['database'],
     redis,
     bloom: { ...d.bloom },
+    changeFeed: { ...d.changeFeed },
     l1TtlMs: d.l1TtlMs,
     staleIfErrorMs: d.staleIfErrorMs,
     sourceTimeoutMs: d.sourceTimeoutMs,

@@ -8,11 +8,13 @@ import type { Mode } from '@wxseal/protocol';
 import { withTimeout } from '@wxseal/support';
 import type { ClientCredential, KeyResolver } from '@wxseal/server';
 import {
+  DeviceChangeFeed,
   DeviceKeyResolver,
   DeviceRepository,
   deviceDatabaseInfo,
   migrateDeviceDatabase,
   openDeviceDatabase,
+  type DeviceChangeFeedStats,
   type DeviceKeyCacheComponent,
   type DeviceKeyCacheStats,
 } from '@wxseal/devices';
@@ -45,24 +47,31 @@ export interface GatewayDevicesStats {
   /** Commands sent on the cache's Redis connection (the subscriber connection is not counted). */
   readonly redisCommands: number;
   readonly resolver: DeviceKeyCacheStats;
+  /** The change feed: checks, applied, errors, open gaps, last audit id, staleness. */
+  readonly changeFeed: DeviceChangeFeedStats;
 }
 
 /** What a running gateway exposes of its devices: for operations (and tests), never key material by itself. */
 export interface GatewayDevices {
   readonly repository: DeviceRepository;
   readonly resolver: DeviceKeyResolver;
+  /** Reads the audit log every `devices.changeFeed.pollIntervalMs`; see DeviceChangeFeed. */
+  readonly changeFeed: DeviceChangeFeed;
+  /** Ms since this instance last confirmed its device view with the database (for metrics and /readyz). */
+  feedStaleness(): number;
   stats(): GatewayDevicesStats;
 }
 
 export interface DeviceRuntimeHooks {
   /** Unix ms; the registry's and the cache's clock. */
   now: () => number;
-  onError: (error: unknown, component: DeviceKeyCacheComponent | 'database') => void;
+  onError: (error: unknown, component: DeviceKeyCacheComponent | 'database' | 'feed') => void;
 }
 
 export class DeviceRuntime implements GatewayDevices {
   readonly repository: DeviceRepository;
   readonly resolver: DeviceKeyResolver;
+  readonly changeFeed: DeviceChangeFeed;
   readonly #db: ReturnType<typeof openDeviceDatabase>;
   readonly #redis: Redis | undefined;
   readonly #config: DevicesConfig;
@@ -120,12 +129,24 @@ export class DeviceRuntime implements GatewayDevices {
       now: hooks.now,
       onError: hooks.onError,
     });
+    // Not on hooks.now: staleness is elapsed time (monotonic), whatever clock the registry is given.
+    // Its own repository on the uncounted database: sqlQueries counts what requests cost, not the polls.
+    this.changeFeed = new DeviceChangeFeed({
+      log: new DeviceRepository({ db: this.#db, masterKeys: config.masterKeys, now: hooks.now }),
+      resolver: this.resolver,
+      pollIntervalMs: config.changeFeed.pollIntervalMs,
+      maxStalenessMs: config.changeFeed.maxStalenessMs,
+      onError: (err) => hooks.onError(err, 'feed'),
+    });
   }
 
   /**
-   * Migrates (idempotent), starts the resolver (subscription, first Bloom build) and publishes the
-   * changes made through this gateway. A database that is down does not stop the gateway: device
-   * lookups then answer 503 (fail closed) and the periodic rebuild retries.
+   * Migrates (idempotent), starts the change feed (its starting point is read BEFORE the first
+   * Bloom build, so nothing committed between the two is missed), starts the resolver (subscription,
+   * first Bloom build) and publishes the changes made through this gateway. A database that is down
+   * does not stop the gateway: device lookups then answer 503 (fail closed; WXSEAL_CREDENTIALS_STALE
+   * past devices.changeFeed.maxStalenessMs) and the feed retries, rebuilding the Bloom filter when
+   * the database is back.
    */
   async start(): Promise<void> {
     this.#unsubscribe = this.repository.subscribe(this.resolver.storeEvents((err) => this.#hooks.onError(err, 'redis')));
@@ -134,6 +155,7 @@ export class DeviceRuntime implements GatewayDevices {
     } catch (err) {
       this.#hooks.onError(err, 'database');
     }
+    await this.changeFeed.start();
     try {
       await this.resolver.start();
     } catch (err) {
@@ -142,7 +164,11 @@ export class DeviceRuntime implements GatewayDevices {
   }
 
   stats(): GatewayDevicesStats {
-    return { sqlQueries: this.#sqlQueries, redisCommands: this.#redisCommands, resolver: this.resolver.stats() };
+    return { sqlQueries: this.#sqlQueries, redisCommands: this.#redisCommands, resolver: this.resolver.stats(), changeFeed: this.changeFeed.stats() };
+  }
+
+  feedStaleness(): number {
+    return this.changeFeed.staleness();
   }
 
   get databaseDisplayUrl(): string {
@@ -151,6 +177,7 @@ export class DeviceRuntime implements GatewayDevices {
 
   async close(): Promise<void> {
     this.#unsubscribe?.();
+    await this.changeFeed.close();
     await this.resolver.close().catch((err: unknown) => this.#hooks.onError(err, 'redis'));
     if (this.#redis) {
       try {

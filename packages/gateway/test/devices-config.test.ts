@@ -63,3 +63,16 @@ test('devices: every mistake is named with its path', () => {
     assert.ok(later.some((f) => f.startsWith(path)), `${path} in ${later.join('\n')}`);
   }
 });
+
+test('devices.changeFeed: always on, 250 ms / 5 s by default; a bound not above the interval is refused', () => {
+  const base = { database: { url: 'sqlite::memory:' }, masterKeys: { env: 'MK' } };
+  assert.deepEqual(loadGatewayConfig(withDevices(base), { env }).devices!.changeFeed, { pollIntervalMs: 250, maxStalenessMs: 5_000 });
+  assert.deepEqual(loadGatewayConfig(withDevices({ ...base, changeFeed: { pollIntervalMs: 100, maxStalenessMs: 2_000 } }), { env }).devices!.changeFeed, {
+    pollIntervalMs: 100,
+    maxStalenessMs: 2_000,
+  });
+  const found = issues(withDevices({ ...base, changeFeed: { pollIntervalMs: 1_000, maxStalenessMs: 1_000, enabled: false } }));
+  assert.ok(found.some((f) => f.startsWith('devices.changeFeed')), found.join('\n'));
+  const bound = issues(withDevices({ ...base, changeFeed: { pollIntervalMs: 1_000, maxStalenessMs: 1_000 } }));
+  assert.ok(bound.some((f) => f.startsWith('devices.changeFeed.maxStalenessMs: must be greater')), bound.join('\n'));
+});

@@ -86,6 +86,12 @@ export interface DeviceKeyCacheStats {
   l1Flushes: number;
   bloomRebuilds: number;
   bloomRebuildErrors: number;
+  /** Changes applied through applyChange() (the change feed). */
+  changesApplied: number;
+  /** Lookups refused with WXSEAL_CREDENTIALS_STALE (the view was too stale and the source could not confirm). */
+  staleRefused: number;
+  /** Lookups answered while stale from a fresh source read (confirmed), bypassing L1 and L2. */
+  confirmedLoads: number;
   /** Gauges. */
   l1Entries: number;
   inFlight: number;
@@ -96,6 +102,8 @@ export interface DeviceKeyCacheStats {
   bloomEstimatedFalsePositiveRate: number;
   redisReady: boolean;
   subscribed: boolean;
+  /** True while the freshness guard says the view is too stale (lookups must be confirmed by the source). */
+  credentialsStale: boolean;
 }
 
 /** The resolver's own counters; the others are kept by its parts (L2, invalidation bus, Bloom upkeep). */
@@ -111,13 +119,21 @@ interface LookupCounters {
   errors: number;
   l3Errors: number;
   l1Flushes: number;
+  changesApplied: number;
+  staleRefused: number;
+  confirmedLoads: number;
 }
 
 interface Flight {
   promise: Promise<L1Entry>;
+  /** A load for a lookup made while stale: straight from the source, never from L2. */
+  confirming: boolean;
   /** Set when an invalidation or flush happens during the load: its result must not be cached. */
   invalidated: boolean;
 }
+
+/** Bound on the serials whose L2 value is being deleted by applyChange(); past it the oldest is trusted again. */
+const MAX_L2_DISTRUST = 100_000;
 
 const configError = (message: string): never => {
   throw new WxsealError('WXSEAL_CONFIG_INVALID', message);
@@ -170,7 +186,15 @@ export class DeviceKeyResolver implements KeyResolver {
   readonly #c: LookupCounters = {
     lookups: 0, bloomReject: 0, l1Hit: 0, negativeHit: 0, l3Load: 0, l3NotFound: 0,
     coalesced: 0, staleServed: 0, errors: 0, l3Errors: 0, l1Flushes: 0,
+    changesApplied: 0, staleRefused: 0, confirmedLoads: 0,
   };
+  /** Set by guardFreshness(): how stale the view is (ms), and the bound past which lookups must be confirmed. */
+  #freshness: { staleness: () => number; maxStalenessMs: number } | undefined;
+  /**
+   * Serials whose L2 value applyChange() is deleting (serial → until, resolver clock): until Redis
+   * confirms, a lookup here must not read the old value back from L2 into L1.
+   */
+  readonly #l2Distrust = new Map<string, number>();
   #started: Promise<void> | undefined;
   #closed = false;
 
@@ -273,6 +297,7 @@ export class DeviceKeyResolver implements KeyResolver {
 
   async resolve(serial: string): Promise<ClientCredential | undefined> {
     this.#c.lookups++;
+    if (this.#isStale()) return this.#resolveConfirmed(serial);
     // The gate: an unknown serial costs one hash, never a Redis or SQL round trip.
     if (this.#bloom.ready && !this.#bloom.mightContain(serial)) {
       this.#c.bloomReject++;
@@ -334,6 +359,54 @@ export class DeviceKeyResolver implements KeyResolver {
     return events;
   }
 
+  /**
+   * A committed change read from the change log (DeviceChangeFeed), whoever made it: `activate` and
+   * `import` add the serial to the Bloom filter and drop any L1 entry (a negative one included);
+   * `reactivate`, `rotate` and `revoke` also delete the shared L2 value (with its tombstone, so no
+   * load in flight elsewhere writes the old state back; no message is published: every instance
+   * runs its own feed). Synchronous for this instance; the Redis part is kept and retried when
+   * Redis is away.
+   */
+  applyChange(kind: DeviceChangeKind, serial: string): void {
+    this.#c.changesApplied++;
+    if (kind === 'activate' || kind === 'import' || kind === 'reactivate') this.#bloom.add(serial);
+    this.#evict(serial);
+    // A new serial has nothing in L2 (negative answers are never written there).
+    if (this.#redis && kind !== 'activate' && kind !== 'import') {
+      this.#l2Distrust.delete(serial);
+      this.#l2Distrust.set(serial, this.#now() + this.l2TtlMs);
+      if (this.#l2Distrust.size > MAX_L2_DISTRUST) this.#l2Distrust.delete(this.#l2Distrust.keys().next().value!);
+      void this.#bus.announce('inv', serial, false).then((result) => {
+        if (result.propagated) this.#l2Distrust.delete(serial);
+      });
+    }
+  }
+
+  /** Whether L2 may hold a value older than a change applied here (see #l2Distrust). */
+  #distrustsL2(serial: string): boolean {
+    const until = this.#l2Distrust.get(serial);
+    if (until === undefined) return false;
+    if (this.#now() < until) return true;
+    this.#l2Distrust.delete(serial); // the old value has expired from Redis by now
+    return false;
+  }
+
+  /**
+   * Makes lookups fail closed while the view may be stale: whenever `staleness()` exceeds
+   * `maxStalenessMs`, a lookup answers only from a fresh read of the source (never L1, L2 or the
+   * Bloom filter) and, when the source cannot answer, throws WxsealError('WXSEAL_CREDENTIALS_STALE')
+   * (503). Set by DeviceChangeFeed; back to normal as soon as staleness drops.
+   */
+  guardFreshness(staleness: () => number, maxStalenessMs: number): void {
+    if (!(maxStalenessMs > 0) || !Number.isFinite(maxStalenessMs)) configError('maxStalenessMs must be a positive number');
+    this.#freshness = { staleness, maxStalenessMs };
+  }
+
+  /** Whether lookups are now answered only when the source confirms them (see guardFreshness). */
+  get credentialsStale(): boolean {
+    return this.#isStale();
+  }
+
   /** Rebuilds the Bloom filter from `source.serials()` (joins a rebuild already running). */
   rebuildBloom(): Promise<BloomRebuildResult> {
     return this.#bloomUpkeep.rebuild();
@@ -377,6 +450,9 @@ export class DeviceKeyResolver implements KeyResolver {
       l1Flushes: c.l1Flushes,
       bloomRebuilds: this.#bloomUpkeep.counts.rebuilds,
       bloomRebuildErrors: this.#bloomUpkeep.counts.errors,
+      changesApplied: c.changesApplied,
+      staleRefused: c.staleRefused,
+      confirmedLoads: c.confirmedLoads,
       l1Entries: this.#l1.size,
       inFlight: this.#inflight.size,
       invalidationsPending: this.#bus.pending,
@@ -386,6 +462,7 @@ export class DeviceKeyResolver implements KeyResolver {
       bloomEstimatedFalsePositiveRate: filter.estimatedFalsePositiveRate,
       redisReady: this.#redis?.status === 'ready',
       subscribed: this.#bus.subscribed,
+      credentialsStale: this.#isStale(),
     };
   }
 
@@ -399,10 +476,46 @@ export class DeviceKeyResolver implements KeyResolver {
 
   // ---- loading --------------------------------------------------------------------------------
 
+  #isStale(): boolean {
+    const f = this.#freshness;
+    if (!f) return false;
+    try {
+      return !(f.staleness() <= f.maxStalenessMs);
+    } catch {
+      return true; // a probe that fails proves nothing: fail closed
+    }
+  }
+
+  /**
+   * A lookup while the view is too stale: nothing cached is trusted (L1 and L2 may predate a
+   * revocation, the Bloom filter may miss an import), so the answer is a fresh read of the source
+   * or a refusal.
+   */
+  async #resolveConfirmed(serial: string): Promise<ClientCredential | undefined> {
+    if (this.#bloom.ready && !this.#bloom.mightContain(serial)) {
+      // Maybe a device provisioned while the view was stale; asking the source for every unknown
+      // serial would let anyone flood it exactly when it is in trouble. Refused, without I/O.
+      this.#c.staleRefused++;
+      throw new WxsealError('WXSEAL_CREDENTIALS_STALE', 'the device key view is stale and this serial cannot be confirmed now');
+    }
+    let flight = this.#inflight.get(serial);
+    if (flight?.confirming) this.#c.coalesced++;
+    else flight = this.#startFlight(serial, true);
+    try {
+      const entry = await flight.promise;
+      this.#c.confirmedLoads++;
+      return entry.kind === 'unknown' ? undefined : credentialAt(entry, this.#now());
+    } catch (err) {
+      this.#c.staleRefused++;
+      this.#c.errors++;
+      throw new WxsealError('WXSEAL_CREDENTIALS_STALE', 'the device key view is stale and the device key store cannot confirm it', { cause: err });
+    }
+  }
+
   async #loadShared(serial: string): Promise<ClientCredential | undefined> {
     let flight = this.#inflight.get(serial);
     if (flight) this.#c.coalesced++;
-    else flight = this.#startFlight(serial);
+    else flight = this.#startFlight(serial, false);
     try {
       const entry = await flight.promise;
       return entry.kind === 'unknown' ? undefined : credentialAt(entry, this.#now());
@@ -419,8 +532,8 @@ export class DeviceKeyResolver implements KeyResolver {
     }
   }
 
-  #startFlight(serial: string): Flight {
-    const flight: Flight = { invalidated: false, promise: undefined as unknown as Promise<L1Entry> };
+  #startFlight(serial: string, confirming: boolean): Flight {
+    const flight: Flight = { confirming, invalidated: false, promise: undefined as unknown as Promise<L1Entry> };
     flight.promise = this.#fetch(serial, flight).then(
       (entry) => {
         this.#endFlight(serial, flight);
@@ -442,7 +555,7 @@ export class DeviceKeyResolver implements KeyResolver {
   }
 
   async #fetch(serial: string, flight: Flight): Promise<L1Entry> {
-    const cached = await this.#l2?.read(serial);
+    const cached = flight.confirming || this.#distrustsL2(serial) ? undefined : await this.#l2?.read(serial);
     if (cached) {
       const entry = deviceEntry(serial, cached, this.#now(), this.l1TtlMs, this.staleIfErrorMs);
       if (!flight.invalidated) this.#l1.set(serial, entry);

@@ -138,8 +138,10 @@ export class InvalidationBus {
   /**
    * Deletes the L2 value of `serial`, sets its tombstone and publishes the change, in one MULTI.
    * When Redis is not ready or fails, the announcement is kept and sent again when Redis is ready.
+   * `publish: false` (the change feed, which every instance runs on its own) only deletes and
+   * tombstones the shared value; a kept one is sent again in full.
    */
-  async announce(kind: InvalidationKind, serial: string): Promise<InvalidationResult> {
+  async announce(kind: InvalidationKind, serial: string, publish = true): Promise<InvalidationResult> {
     const redis = this.#redis;
     if (!redis) return { propagated: false, subscribers: 0 };
     if (redis.status !== 'ready') {
@@ -148,19 +150,17 @@ export class InvalidationBus {
     }
     try {
       const results = await withTimeout(
-        () =>
-          redis
-            .multi()
-            .del(valueKey(this.#prefix, serial))
-            .set(tombstoneKey(this.#prefix, serial), '1', 'PX', this.#tombstoneMs)
-            .publish(this.#channel, `${kind}:${serial}`)
-            .exec(),
+        () => {
+          const multi = redis.multi().del(valueKey(this.#prefix, serial)).set(tombstoneKey(this.#prefix, serial), '1', 'PX', this.#tombstoneMs);
+          return (publish ? multi.publish(this.#channel, `${kind}:${serial}`) : multi).exec();
+        },
         this.#timeoutMs,
         'Redis',
       );
       if (!results) throw new Error('the invalidation transaction was aborted');
       for (const [err] of results) if (err) throw err;
       if (this.#pending.get(serial) === kind || kind === 'act') this.#pending.delete(serial);
+      if (!publish) return { propagated: true, subscribers: 0 };
       this.counts.sent++;
       return { propagated: true, subscribers: Number(results[2]?.[1] ?? 0) };
     } catch (err) {

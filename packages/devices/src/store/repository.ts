@@ -4,6 +4,7 @@ import { importMany, type DeviceImportRow, type ImportOptions, type ImportSummar
 import { audit, auditLog, list, show, type AuditEntry, type AuditLogOptions, type DeviceInfo, type DevicePage, type ListDevicesOptions } from './device-queries.js';
 import type { ChangeContext } from './input-rules.js';
 import { load, serials } from './key-source.js';
+import { changesAfter, changesWithin, latestChangeId, type ChangeIdRange, type DeviceChange, type DeviceChangeLog } from './change-log.js';
 import { createProduct, getProductSecret, listProducts } from './products.js';
 import { RegistryContext, type DeviceRepositoryOptions } from './registry-context.js';
 import { rewrapAll, type RewrapOptions, type RewrapSummary } from './rewrap.js';
@@ -15,6 +16,7 @@ export type { ActivateOptions, IssuedDeviceKey, RotateOptions } from './device-l
 export type { AuditEntry, AuditLogOptions, DeviceInfo, DevicePage, ListDevicesOptions } from './device-queries.js';
 export type { DeviceImportResult, DeviceImportRow, ImportOptions, ImportProgress, ImportSummary } from './device-import.js';
 export type { RewrapFailure, RewrapOptions, RewrapSummary } from './rewrap.js';
+export type { ChangeIdRange, DeviceChange, DeviceChangeLog } from './change-log.js';
 
 /**
  * The device registry (一机一密): products with their secret, devices with their own 256-bit key,
@@ -30,7 +32,7 @@ export type { RewrapFailure, RewrapOptions, RewrapSummary } from './rewrap.js';
  * (activate, rotate, revoke), device-queries.ts (metadata and audit reads), key-source.ts (what the
  * caches read), device-import.ts, rewrap.ts (master key rotation), over registry-context.ts.
  */
-export class DeviceRepository implements DeviceKeySource {
+export class DeviceRepository implements DeviceKeySource, DeviceChangeLog {
   readonly #reg: RegistryContext;
 
   constructor(options: DeviceRepositoryOptions) {
@@ -122,6 +124,23 @@ export class DeviceRepository implements DeviceKeySource {
   /** Every provisioned serial (active and revoked), in order, read a page at a time. */
   serials(): AsyncIterable<string> {
     return serials(this.#reg);
+  }
+
+  // --- DeviceChangeLog (what every gateway's DeviceChangeFeed reads) ----------------------------
+
+  /** The highest audit id, 0 for an empty log. WXSEAL_KEY_STORE_UNAVAILABLE when the database cannot answer. */
+  latestChangeId(): Promise<number> {
+    return latestChangeId(this.#reg);
+  }
+
+  /** Audit rows (id, serial, action) with id > afterId, in id order, at most `limit` (1–10 000). */
+  changesAfter(afterId: number, limit: number): Promise<DeviceChange[]> {
+    return changesAfter(this.#reg, afterId, limit);
+  }
+
+  /** Audit rows whose id is in one of `ranges` (inclusive, at most 100), in id order, at most `limit`. */
+  changesWithin(ranges: readonly ChangeIdRange[], limit: number): Promise<DeviceChange[]> {
+    return changesWithin(this.#reg, ranges, limit);
   }
 
   // --- bulk provisioning ----------------------------------------------------------------------
