@@ -1,0 +1,100 @@
+// Issue 13: Redis restarted empty under load. A gateway on its own redis-server (no persistence, a
+// free port), a client sending valid requests through a recording proxy; Redis is SIGKILLed and
+// started again empty on the same port while the load runs. Every request sent before the restart,
+// replayed byte for byte after it, is refused (WXSEAL_NONCE_STORE_RESET, or REPLAYED); new requests
+// are accepted without restarting the gateway. Fails, never skips, without redis-server.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, test } from 'node:test';
+import { startGateway, type RunningGateway } from '@wxseal/gateway';
+import { baseConfig, captureLogger, clientFor, makeKeys, startUpstream, type Upstream } from '../support/gateway.js';
+import { freePort } from '../support/net.js';
+import { RecordingProxy, accepted, cleanUp, redisNode, replay, startLoad, until, type RedisNode } from './fleet-redis-support.js';
+
+const keys = makeKeys('bff-redis-loss');
+const nodes: RedisNode[] = [];
+let gateway: RunningGateway | undefined;
+let upstream: Upstream | undefined;
+let proxy: RecordingProxy | undefined;
+
+after(async () => {
+  await proxy?.close();
+  await gateway?.close();
+  await upstream?.close();
+  await cleanUp(nodes);
+});
+
+async function readyz(adminUrl: string): Promise<number> {
+  return (await fetch(`${adminUrl}/readyz`)).status;
+}
+
+test('Redis SIGKILLed and restarted empty under load: every request sent before the restart is refused when replayed; traffic recovers', { timeout: 120_000 }, async (t) => {
+  const redis = redisNode(await freePort(), []);
+  nodes.push(redis);
+  await redis.start();
+  upstream = await startUpstream();
+  const logs = captureLogger();
+  gateway = await startGateway(
+    baseConfig(keys, upstream.url, {
+      nonceStore: {
+        type: 'redis',
+        url: `redis://127.0.0.1:${redis.port}`,
+        prefix: `wxseal-e2e-loss:${randomUUID()}:`,
+        commandTimeoutMs: 300,
+        connectTimeoutMs: 500,
+        reconnectMaxDelayMs: 100,
+      },
+    }),
+    { logger: logs.logger },
+  );
+  const gatewayPort = Number(new URL(gateway.url).port);
+  proxy = new RecordingProxy(gatewayPort);
+  const client = clientFor(keys, await proxy.listen(), { agent: { keepAlive: false } });
+  const load = startLoad(client);
+  try {
+    // Load runs until at least 30 requests have been accepted.
+    await until(() => proxy!.records.filter(accepted).length >= 30, 30_000, '30 accepted requests');
+
+    await redis.stop('SIGKILL');
+    const killedAt = Date.now();
+    await redis.start(); // same port, empty: no persistence
+    const restartedAt = Date.now();
+    // The gateway is not restarted: ioredis reconnects by itself.
+    await until(async () => (await readyz(gateway!.adminUrl)) === 200, 20_000, '/readyz 200 after the restart');
+    await until(() => proxy!.records.some((r) => accepted(r) && r.sentAt > restartedAt), 20_000, 'a new request accepted after the restart');
+    await load.stop();
+
+    const before = proxy.records.filter((r) => r.answeredAt < restartedAt);
+    const acceptedBefore = before.filter(accepted);
+    assert.ok(acceptedBefore.length >= 30, `${acceptedBefore.length} accepted before the kill`);
+    assert.ok(acceptedBefore.every((r) => r.answeredAt <= killedAt + 1000), 'none was accepted while Redis was down');
+
+    const verdicts = await Promise.all(before.map((r) => replay(gatewayPort, r.bytes)));
+    const byCode = new Map<string, number>();
+    for (const v of verdicts) byCode.set(`${v.status} ${v.error ?? '-'}`, (byCode.get(`${v.status} ${v.error ?? '-'}`) ?? 0) + 1);
+    const acceptedAgain = verdicts.filter((v) => v.status === 200 && v.error === undefined).length;
+    const summary = `replayed ${before.length} requests sent before the restart (${acceptedBefore.length} of them accepted before the kill): ${acceptedAgain} accepted again; ${[...byCode].map(([k, n]) => `${k}: ${n}`).join(', ')}`;
+    console.log(summary);
+    t.diagnostic(summary);
+    assert.equal(acceptedAgain, 0, 'no replay accepted');
+    for (const v of verdicts) {
+      assert.ok(
+        (v.status === 503 && v.error === 'WXSEAL_NONCE_STORE_RESET') || (v.status === 401 && v.error === 'WXSEAL_REPLAYED_NONCE'),
+        `refused with the loss code or as a replay, not ${v.status} ${v.error}`,
+      );
+    }
+    assert.ok(verdicts.some((v) => v.error === 'WXSEAL_NONCE_STORE_RESET'), 'the loss code is what refuses them');
+
+    // New requests: accepted, without restarting the gateway; a replay of one is a plain replay.
+    const fresh = await client.post('/api/orders', { json: { after: true } });
+    assert.equal(fresh.status, 200);
+    const last = proxy.records.at(-1)!;
+    assert.deepEqual(await replay(gatewayPort, last.bytes), { status: 401, error: 'WXSEAL_REPLAYED_NONCE' });
+    const metrics = await (await fetch(`${gateway.adminUrl}/metrics`)).text();
+    assert.match(metrics, /wxseal_gateway_rejections_total\{route="\/api",code="WXSEAL_NONCE_STORE_RESET"\} [1-9]/);
+    assert.ok(logs.lines.some((l) => l.includes('WXSEAL_NONCE_STORE_RESET') && l.includes('lost its records')), 'the loss was logged with its time');
+  } finally {
+    await load.stop();
+    client.close();
+  }
+});

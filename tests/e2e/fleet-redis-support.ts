@@ -1,0 +1,225 @@
+// Pieces of the Redis loss / Sentinel / Cluster fleet tests: private redis-server processes (own
+// ports, own temp dirs, tracked for cleanup from spawn), a TCP proxy that records every request's
+// raw wire bytes and the status it got, a load of real @wxseal/client requests through it, and the
+// replay of recorded bytes straight to a gateway.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import type { WxsealClient } from '@wxseal/client';
+import { pingRedis } from '../support/net.js';
+import { spawnTracked, stopProcess } from '../support/processes.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `check` until it is true, at most `ms` (a condition wait). */
+export async function until(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await Promise.resolve().then(check).catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for: ${what}`);
+    await sleep(25);
+  }
+}
+
+/** A free port whose +10000 (a Cluster node's bus port) is free too, below 55536. */
+export async function freeClusterPort(): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 30_000);
+    if ((await portFree(port)) && (await portFree(port + 10_000))) return port;
+  }
+  throw new Error('no free port pair for a Redis Cluster node');
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+export interface RedisNode {
+  readonly port: number;
+  readonly dir: string;
+  /** Starts the process (again) and waits until it answers PING (a Sentinel answers PING too). */
+  start(): Promise<void>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  readonly running: boolean;
+}
+
+/**
+ * A private redis-server (or Sentinel, with `sentinel: true`) on `port`, its config file and data in
+ * a temp dir of its own (a Sentinel rewrites its config). No persistence unless `extra` asks for it.
+ */
+export function redisNode(port: number, lines: readonly string[], options: { sentinel?: boolean } = {}): RedisNode {
+  const dir = mkdtempSync(join(tmpdir(), 'wxseal-redis-'));
+  const conf = join(dir, options.sentinel ? 'sentinel.conf' : 'redis.conf');
+  const base = [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, 'daemonize no', 'protected-mode no'];
+  const persistence = options.sentinel ? [] : ['save ""', 'appendonly no'];
+  writeFileSync(conf, [...base, ...persistence, ...lines, ''].join('\n'));
+  let child: ChildProcess | undefined;
+  return {
+    port,
+    dir,
+    get running() {
+      return child !== undefined && child.exitCode === null && child.signalCode === null;
+    },
+    async start() {
+      const c = spawnTracked('redis-server', options.sentinel ? [conf, '--sentinel'] : [conf], { stdio: 'ignore' });
+      child = c;
+      const failed = new Promise<Error>((resolve) => c.once('error', resolve));
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        if (await pingRedis(port)) return;
+        const err = await Promise.race([failed, sleep(25).then(() => undefined)]);
+        if (err) throw new Error(`cannot start redis-server (install it: npm run services): ${err.message}`);
+        if (Date.now() > deadline || c.exitCode !== null) throw new Error(`redis-server did not start on port ${port}`);
+      }
+    },
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      const c = child;
+      child = undefined;
+      if (c) await stopProcess(c, signal);
+    },
+  };
+}
+
+/** Stops every node and removes its temp dir; never throws (for `after`/`finally`). */
+export async function cleanUp(nodes: readonly RedisNode[]): Promise<void> {
+  await Promise.all(nodes.map((n) => n.stop('SIGKILL').catch(() => undefined)));
+  for (const n of nodes) rmSync(n.dir, { recursive: true, force: true });
+}
+
+/** One request as it went over the wire, and what the gateway answered. */
+export interface Recorded {
+  readonly bytes: Buffer;
+  /** HTTP status of the answer (0: none came). */
+  status: number;
+  /** Wxseal-Error of the answer, if any. */
+  error: string | undefined;
+  readonly sentAt: number;
+  answeredAt: number;
+  readonly nonce: string;
+  readonly keyId: string;
+}
+
+/**
+ * A TCP proxy in front of the gateway that records each connection's request bytes (the client
+ * sends one request per connection: keep-alive off) and the status line of the answer.
+ */
+export class RecordingProxy {
+  readonly records: Recorded[] = [];
+  readonly #server: Server;
+  readonly #sockets = new Set<Socket>();
+  port = 0;
+
+  constructor(private readonly target: number) {
+    this.#server = createServer((client) => this.#handle(client));
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((r) => this.#server.listen(0, '127.0.0.1', r));
+    this.port = (this.#server.address() as AddressInfo).port;
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  #handle(client: Socket): void {
+    const chunks: Buffer[] = [];
+    const answer: Buffer[] = [];
+    const sentAt = Date.now();
+    const upstream = createConnection({ host: '127.0.0.1', port: this.target });
+    this.#sockets.add(client).add(upstream);
+    client.on('data', (d: Buffer) => {
+      chunks.push(d);
+      upstream.write(d);
+    });
+    upstream.on('data', (d: Buffer) => {
+      answer.push(d);
+      client.write(d);
+    });
+    const done = (): void => {
+      client.destroy();
+      upstream.destroy();
+      this.#sockets.delete(client);
+      this.#sockets.delete(upstream);
+      const bytes = Buffer.concat(chunks);
+      if (bytes.length === 0) return;
+      const parsed = parseAnswer(Buffer.concat(answer));
+      const head = bytes.toString('latin1');
+      this.records.push({
+        bytes,
+        status: parsed.status,
+        error: parsed.error,
+        sentAt,
+        answeredAt: Date.now(),
+        nonce: /\r\nwxseal-nonce: ([^\r]+)/i.exec(head)?.[1] ?? '',
+        keyId: /\r\nwxseal-key-id: ([^\r]+)/i.exec(head)?.[1] ?? '',
+      });
+    };
+    client.once('close', done);
+    upstream.once('close', () => client.end());
+    client.on('error', () => undefined);
+    upstream.on('error', () => client.destroy());
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.#sockets) s.destroy();
+    await new Promise<void>((r) => this.#server.close(() => r()));
+  }
+}
+
+function parseAnswer(raw: Buffer): { status: number; error: string | undefined } {
+  const head = raw.toString('latin1');
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0);
+  const error = /\r\nwxseal-error: ([^\r]+)/i.exec(head)?.[1];
+  return { status, error };
+}
+
+/** Sends recorded request bytes straight to the gateway on a new connection; the answer's status and code. */
+export function replay(port: number, bytes: Buffer): Promise<{ status: number; error: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const s = createConnection({ host: '127.0.0.1', port }, () => s.write(bytes));
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error('no answer to a replay within 10 s'));
+    }, 10_000);
+    s.on('data', (d: Buffer) => {
+      chunks.push(d);
+      // The head is enough: status and Wxseal-Error.
+      if (Buffer.concat(chunks).includes('\r\n\r\n')) {
+        clearTimeout(timer);
+        s.destroy();
+        resolve(parseAnswer(Buffer.concat(chunks)));
+      }
+    });
+    s.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
+/** `workers` loops of POSTs through `client` until stopped; failures are expected (Redis goes away). */
+export function startLoad(client: WxsealClient, workers = 4): { stop(): Promise<void>; sent(): number } {
+  let running = true;
+  let sent = 0;
+  const loops = Array.from({ length: workers }, async (_, w) => {
+    while (running) {
+      sent++;
+      await client.post('/api/orders', { json: { w, n: sent } }).catch(() => undefined);
+      await sleep(5);
+    }
+  });
+  return {
+    sent: () => sent,
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+}
+
+export const accepted = (r: Recorded): boolean => r.status === 200 && r.error === undefined;
