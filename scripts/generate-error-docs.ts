@@ -11,6 +11,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CLI_ERRORS } from '@wxseal/cli';
+import { CONTROL_ERRORS } from '@wxseal/control-plane';
 import { DEVICE_ERRORS } from '@wxseal/devices';
 import { ADMIN_ERRORS, GATEWAY_ERRORS } from '@wxseal/gateway';
 import { MOCK_ERRORS } from '@wxseal/mock-wechat';
@@ -112,6 +113,13 @@ export const FAMILIES: readonly Family[] = [
         catalogue: DEVICE_ERRORS,
       },
     ],
+  },
+  {
+    prefix: 'CONTROL',
+    packages: '@wxseal/control-plane',
+    about:
+      'The control-plane store\'s refusals (client secrets, server keys, sessions in the shared SQL database). Outages are not among them: a database that is down gives `WXSEAL_KEY_STORE_UNAVAILABLE`. The admin API maps the refusals to ADMIN_ codes.',
+    catalogues: [{ title: 'Control-plane store', name: 'CONTROL_ERRORS', file: 'packages/control-plane/src/errors.ts', carriedBy: 'ControlPlaneError', catalogue: CONTROL_ERRORS }],
   },
   {
     prefix: 'WECHAT',

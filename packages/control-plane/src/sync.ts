@@ -73,6 +73,7 @@ export class ControlPlaneSync {
   #queued: Deferred | undefined;
   #timer: NodeJS.Timeout | undefined;
   #subscriber: Redis | undefined;
+  #subscribed = false;
   #pg: PgClient | undefined;
   #pgGeneration = 0;
   #pgRetry: NodeJS.Timeout | undefined;
@@ -129,6 +130,17 @@ export class ControlPlaneSync {
     if (this.#redisOptions) this.#subscribe(this.#redisOptions);
     if (this.#pgOptions) void this.#listen(this.#pgOptions);
     await this.checkNow();
+  }
+
+  /**
+   * Whether each announcement channel is in place now (undefined: not configured). While one is
+   * not, changes still arrive within pollIntervalMs.
+   */
+  get listening(): { redis: boolean | undefined; postgres: boolean | undefined } {
+    return {
+      redis: this.#redisOptions === undefined ? undefined : this.#subscribed && this.#subscriber?.status === 'ready',
+      postgres: this.#pgOptions === undefined ? undefined : this.#pg !== undefined,
+    };
   }
 
   /** Milliseconds since the start of the last confirmed check; Infinity before the first. */
@@ -216,7 +228,6 @@ export class ControlPlaneSync {
     // ioredis subscribes again by itself after every reconnect once it has succeeded.
     const sub = new Redis(options.url, { ...redisOptions(2_000), maxRetriesPerRequest: null });
     this.#subscriber = sub;
-    let subscribed = false;
     sub.on('error', (err: unknown) => {
       this.counts.errors++;
       this.#onError(err, 'redis');
@@ -226,11 +237,11 @@ export class ControlPlaneSync {
     });
     // After a reconnect, messages may have been lost while no subscription was in place.
     sub.on('ready', () => {
-      if (subscribed) this.#background();
+      if (this.#subscribed) this.#background();
     });
     sub.subscribe(options.channel).then(
       () => {
-        subscribed = true;
+        this.#subscribed = true;
       },
       (err: unknown) => {
         if (this.#closed) return;
