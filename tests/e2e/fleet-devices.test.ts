@@ -3,13 +3,15 @@
 // (no pub/sub: each instance's change feed, which reads the registry's audit log, is the only path).
 // A device imported or revoked with the real `wxseal device import|revoke` (no gateway involved),
 // revoked through instance 1's admin API, or activated on instance 1 (SPEC §15) is accepted or
-// refused on all three within 1 s; the delays are printed. FAILS, never skips, without the services.
+// refused on all three within 1 s; the delays are printed. Once more on PostgreSQL with devices.redis
+// (the shared L2), which the CLI does not touch either. FAILS, never skips, without the services.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import pg from 'pg';
+import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
 import { DEVICE_ACTIVATION_PATH, buildActivationRequest, openActivationResponse } from '@wxseal/protocol';
 import { b64uEncode } from '@wxseal/protocol/primitives';
@@ -109,12 +111,17 @@ function report(t: TestContext, what: string, delays: number[], first = 1): void
   for (const d of delays) assert.ok(d < BOUND_MS, `${what}: ${d.toFixed(0)} ms (bound ${BOUND_MS} ms)`);
 }
 
-for (const backend of backends) {
-  describe(`device changes on a fleet of three gateways on ${backend.name} (no devices.redis)`, () => {
+// The two databases without devices.redis, and PostgreSQL once more WITH it (L2 shared in Redis):
+// a CLI change, which publishes nothing, must then also clear the shared value.
+const runs = [...backends.map((backend) => ({ backend, redisCache: false })), { backend: backends[0]!, redisCache: true }];
+
+for (const { backend, redisCache } of runs) {
+  describe(`device changes on a fleet of three gateways on ${backend.name} (${redisCache ? 'with' : 'no'} devices.redis)`, () => {
     const keys = makeKeys('bff-fleet-dev');
     const token = randomBytes(32).toString('base64url');
     const ring = `m1:${MasterKeyRing.generateKey()}`;
     const productId = `lamp-${randomBytes(3).toString('hex')}`;
+    const prefix = `wxseal-test:fleetdev:${randomBytes(4).toString('hex')}:`;
     let dir: string;
     let upstream: Upstream | undefined;
     let database: { url: string; drop(): Promise<void> } | undefined;
@@ -142,6 +149,7 @@ for (const backend of backends) {
       database = await backend.create();
       writeFileSync(join(dir, 'admin-token.txt'), `${token}\n`, { mode: 0o600 });
       writeFileSync(join(dir, 'master-keys.txt'), `${ring}\n`, { mode: 0o600 });
+      writeFileSync(join(dir, 'cache-key.txt'), `${b64uEncode(randomBytes(32))}\n`, { mode: 0o600 });
       // The product, made before the fleet starts (its secret is what activations are signed with).
       const db = openDeviceDatabase(database.url);
       try {
@@ -153,7 +161,6 @@ for (const backend of backends) {
       } finally {
         await db.destroy();
       }
-      const prefix = `wxseal-test:fleetdev:${randomBytes(4).toString('hex')}:`;
       fleet = await startFleet({
         dir,
         config: (i) =>
@@ -166,6 +173,7 @@ for (const backend of backends) {
               bloom: { expectedSerials: 10_000, falsePositiveRate: 1e-6 },
               activation: { enabled: true },
               changeFeed: { pollIntervalMs: 250, maxStalenessMs: 5_000 },
+              ...(redisCache ? { redis: { url: REDIS_URL, prefix: `${prefix}devkey:`, cacheKeyFile: 'cache-key.txt' } } : {}),
             },
           }),
       });
@@ -178,6 +186,18 @@ for (const backend of backends) {
       await fleet?.stop();
       await upstream?.close();
       await database?.drop();
+      const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+      redis.on('error', () => undefined);
+      try {
+        let cursor = '0';
+        do {
+          const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+          if (found.length > 0) await redis.del(...found);
+          cursor = next;
+        } while (cursor !== '0');
+      } finally {
+        redis.disconnect();
+      }
     });
 
     test('devices imported with `wxseal device import` alone are accepted on all three within 1 s', async (t) => {

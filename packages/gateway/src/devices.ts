@@ -15,6 +15,7 @@ import {
   migrateDeviceDatabase,
   openDeviceDatabase,
   type DeviceChangeFeedStats,
+  type DeviceChangeLog,
   type DeviceKeyCacheComponent,
   type DeviceKeyCacheStats,
 } from '@wxseal/devices';
@@ -79,6 +80,7 @@ export class DeviceRuntime implements GatewayDevices {
   #sqlQueries = 0;
   #redisCommands = 0;
   #unsubscribe: (() => void) | undefined;
+  #migrated = false;
 
   constructor(config: DevicesConfig, hooks: DeviceRuntimeHooks) {
     this.#config = config;
@@ -131,8 +133,18 @@ export class DeviceRuntime implements GatewayDevices {
     });
     // Not on hooks.now: staleness is elapsed time (monotonic), whatever clock the registry is given.
     // Its own repository on the uncounted database: sqlQueries counts what requests cost, not the polls.
+    const feedRepo = new DeviceRepository({ db: this.#db, masterKeys: config.masterKeys, now: hooks.now });
+    const log: DeviceChangeLog = {
+      // The starting point is read once the tables exist: a database that was down at start was not migrated.
+      latestChangeId: async () => {
+        if (!this.#migrated) await this.#migrate();
+        return feedRepo.latestChangeId();
+      },
+      changesAfter: (afterId, limit) => feedRepo.changesAfter(afterId, limit),
+      changesWithin: (ranges, limit) => feedRepo.changesWithin(ranges, limit),
+    };
     this.changeFeed = new DeviceChangeFeed({
-      log: new DeviceRepository({ db: this.#db, masterKeys: config.masterKeys, now: hooks.now }),
+      log,
       resolver: this.resolver,
       pollIntervalMs: config.changeFeed.pollIntervalMs,
       maxStalenessMs: config.changeFeed.maxStalenessMs,
@@ -150,17 +162,19 @@ export class DeviceRuntime implements GatewayDevices {
    */
   async start(): Promise<void> {
     this.#unsubscribe = this.repository.subscribe(this.resolver.storeEvents((err) => this.#hooks.onError(err, 'redis')));
-    try {
-      await migrateDeviceDatabase(this.#db);
-    } catch (err) {
-      this.#hooks.onError(err, 'database');
-    }
+    await this.#migrate().catch((err: unknown) => this.#hooks.onError(err, 'database'));
     await this.changeFeed.start();
     try {
       await this.resolver.start();
     } catch (err) {
       this.#hooks.onError(err, 'bloom');
     }
+  }
+
+  /** Idempotent migration; remembered once it succeeded. */
+  async #migrate(): Promise<void> {
+    await migrateDeviceDatabase(this.#db);
+    this.#migrated = true;
   }
 
   stats(): GatewayDevicesStats {
