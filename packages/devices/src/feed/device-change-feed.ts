@@ -241,12 +241,15 @@ export class DeviceChangeFeed {
       const chunk = this.#gaps.slice(i, i + MAX_CHANGE_RANGES).map(({ from, to }) => ({ from, to }));
       for (;;) {
         const rows = await this.#log.changesWithin(chunk, this.pageSize);
+        let filled = 0;
         for (const row of rows) {
           if (!this.#fillGap(row.id)) continue; // already seen (cannot happen unless ranges overlap)
+          filled++;
           this.#c.gapsFilled++;
           this.#apply(row);
         }
-        if (rows.length < this.pageSize) break;
+        // A short page is the end; a full one that filled nothing would only repeat itself.
+        if (rows.length < this.pageSize || filled === 0) break;
         // A full page: ask again with what is still missing in this chunk.
         chunk.splice(0, chunk.length, ...this.#gaps.slice(i, i + MAX_CHANGE_RANGES).map(({ from, to }) => ({ from, to })));
       }
