@@ -413,6 +413,58 @@ export class ControlPlaneStore {
     else await insert.onConflict((oc) => oc.column('name').doUpdateSet({ value })).execute();
   }
 
+  /**
+   * Re-seals every secret and private key that is not under the ring's active master key (the
+   * second step of a master key rotation: make the new key active everywhere, rewrap, then drop the
+   * old key). Not a change: what the overlay holds is the same. Each row is updated only if no one
+   * rewrapped or retired it meanwhile. Resolves with the number of rows rewrapped.
+   */
+  async rewrapAll(): Promise<{ rewrapped: number }> {
+    const active = this.#ring.activeId;
+    let rewrapped = 0;
+    try {
+      const secrets = await this.#db
+        .selectFrom(T.clientSecrets)
+        .select(['key_id', 'secret_id', 'secret_ct', 'master_key_id'])
+        .where('master_key_id', 'is not', null)
+        .where('master_key_id', '<>', active)
+        .execute();
+      for (const r of secrets) {
+        if (r.secret_ct === null || r.master_key_id === null) continue;
+        const context = secretContext(r.key_id, r.secret_id);
+        const plain = this.#ring.open(r.master_key_id, r.secret_ct, context);
+        const ct = this.#ring.seal(plain, context, active);
+        plain.fill(0);
+        const result = await this.#db
+          .updateTable(T.clientSecrets)
+          .set({ secret_ct: ct, master_key_id: active })
+          .where('key_id', '=', r.key_id)
+          .where('secret_id', '=', r.secret_id)
+          .where('master_key_id', '=', r.master_key_id)
+          .executeTakeFirst();
+        rewrapped += Number(result.numUpdatedRows);
+      }
+      const keys = await this.#db.selectFrom(T.serverKeys).select(['kid', 'private_key_ct', 'master_key_id']).where('master_key_id', 'is not', null).where('master_key_id', '<>', active).execute();
+      for (const r of keys) {
+        if (r.private_key_ct === null || r.master_key_id === null) continue;
+        const context = serverKeyContext(r.kid);
+        const plain = this.#ring.open(r.master_key_id, r.private_key_ct, context);
+        const ct = this.#ring.seal(plain, context, active);
+        plain.fill(0);
+        const result = await this.#db
+          .updateTable(T.serverKeys)
+          .set({ private_key_ct: ct, master_key_id: active })
+          .where('kid', '=', r.kid)
+          .where('master_key_id', '=', r.master_key_id)
+          .executeTakeFirst();
+        rewrapped += Number(result.numUpdatedRows);
+      }
+    } catch (err) {
+      throw toStoreError('cannot rewrap the control-plane secrets', err);
+    }
+    return { rewrapped };
+  }
+
   // --- admin users ------------------------------------------------------------------------------
 
   readonly users = {

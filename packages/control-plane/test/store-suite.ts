@@ -12,7 +12,9 @@ import {
   isControlPlaneError,
   migrateControlPlaneDatabase,
   migrateControlPlaneDatabaseWithResult,
+  openControlPlane,
   openControlPlaneDatabase,
+  redisChangeNotifier,
   type ControlErrorCode,
   type ControlPlaneDatabase,
 } from '../src/index.js';
@@ -206,6 +208,91 @@ export function defineStoreSuite(target: Target): void {
       await store.addSecret('app-2', 'adm-9', randomBytes(32));
       await db.updateTable(CP_TABLES.clientSecrets).set({ secret_ct: s.secret_ct }).where('secret_id', '=', 'adm-9').execute();
       await rejectsWith(store.loadOverlay(), 'DEVICE_KEY_DECRYPT_FAILED');
+    });
+
+    test('master key rotation: rewrapAll moves every sealed value to the active key; the old key can then go', async () => {
+      const k1 = MasterKeyRing.generateKey();
+      const k2 = MasterKeyRing.generateKey();
+      const oldRing = new MasterKeyRing({ active: 'm1', keys: { m1: k1 } });
+      const { url, db, store, clock } = await setup({ ring: oldRing });
+      const secret = randomBytes(32);
+      const key = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+      await store.addSecret('app-1', 'adm-1', secret);
+      await store.addSecret('app-1', 'adm-2', randomBytes(32));
+      await store.retireAddedSecret('app-1', 'adm-2');
+      await store.addServerKey('sk-1', key, { makeActive: true });
+      const version = await store.version();
+      const both = second(url, new MasterKeyRing({ active: 'm2', keys: { m1: k1, m2: k2 } }), clock, 'cli').store;
+      assert.deepEqual(await both.rewrapAll(), { rewrapped: 2 });
+      assert.deepEqual(await both.rewrapAll(), { rewrapped: 0 });
+      assert.equal(await store.version(), version, 'a rewrap is not a change');
+      const ids = await db.selectFrom(CP_TABLES.clientSecrets).select(['secret_id', 'master_key_id']).orderBy('secret_id').execute();
+      assert.deepEqual(ids, [
+        { secret_id: 'adm-1', master_key_id: 'm2' },
+        { secret_id: 'adm-2', master_key_id: null },
+      ]);
+      const onlyNew = second(url, new MasterKeyRing({ active: 'm2', keys: { m2: k2 } }), clock, 'gw-3').store;
+      const overlay = await onlyNew.loadOverlay();
+      assert.deepEqual(Buffer.from(overlay.clients.get('app-1')!.added[0]!.secret!), secret);
+      assert.deepEqual(overlay.serverKeys.added[0]!.privateKey!.export({ type: 'pkcs8', format: 'der' }), key.export({ type: 'pkcs8', format: 'der' }));
+    });
+
+    test('concurrent writers: the same secret added by two instances at once is stored once, the other gets CONTROL_CONFLICT', async () => {
+      const { url, store, clock, ring } = await setup();
+      const other = second(url, ring, clock, 'gw-2').store;
+      const results = await Promise.allSettled([store.addSecret('app-1', 'same', randomBytes(32)), other.addSecret('app-1', 'same', randomBytes(32))]);
+      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+      const failed = results.find((r) => r.status === 'rejected');
+      assert.ok(failed && isControlPlaneError(failed.reason, 'CONTROL_CONFLICT'), String(failed && (failed as PromiseRejectedResult).reason));
+      assert.equal((await store.loadOverlay()).changeCount, 1, 'the refused one wrote no change row');
+    });
+
+    test('a notifier that fails or hangs never fails the mutation; it is told the seq after commit', async () => {
+      const url = await target.fresh();
+      const db = openControlPlaneDatabase(url);
+      open.push(db);
+      await migrateControlPlaneDatabase(db);
+      const told: number[] = [];
+      const failing = new ControlPlaneStore({
+        db,
+        masterKeys: newRing(),
+        now: Date.now,
+        origin: 'gw-1',
+        notifier: {
+          notify: async (v) => {
+            told.push(v);
+            throw new Error('redis down');
+          },
+          close: async () => undefined,
+        },
+      });
+      await failing.addSecret('app-1', 'a', randomBytes(32));
+      assert.deepEqual(told, [await failing.version()]);
+      // A Redis that is not there: the publication gives up within its bound.
+      const errors: unknown[] = [];
+      const notifier = redisChangeNotifier({ url: `redis://127.0.0.1:${await freePort()}`, channel: 'x', timeoutMs: 300, onError: (e) => errors.push(e) });
+      try {
+        const store = new ControlPlaneStore({ db, masterKeys: newRing(), now: Date.now, origin: 'gw-2', notifier });
+        const started = Date.now();
+        await store.retireConfigSecret('app-1', 'cfg');
+        assert.ok(Date.now() - started < 3000);
+        assert.equal(errors.length, 1);
+        assert.equal(await store.version(), 2);
+      } finally {
+        await notifier.close();
+      }
+    });
+
+    test('openControlPlane (the CLI helper): migrates, writes changes with origin cli, closes', async () => {
+      const url = await target.fresh();
+      const cp = await openControlPlane({ url, masterKeys: newRing() });
+      try {
+        await cp.store.retireConfigSecret('app-1', 'cfg-1');
+        const row = await cp.db.selectFrom(CP_TABLES.changes).select(['origin', 'kind']).executeTakeFirstOrThrow();
+        assert.deepEqual(row, { origin: 'cli', kind: 'credentials' });
+      } finally {
+        await cp.close();
+      }
     });
 
     test('admin users: seeded from the config, a change only when something changed; disabled when no longer configured', async () => {
