@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, platform, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runAdminBench, type AdminBenchResult } from './admin.js';
+import { DEFAULT_FLEET_DATABASE_URL, runFleetBench, type FleetBenchResult } from './fleet.js';
 import { measureCryptoLimits, type CryptoRate } from './crypto-limits.js';
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_REDIS_URL, deleteByPrefix, openRedis, provisionRegistry, redisDisplayUrl, runDeviceBench, type DeviceBenchResult } from './devices.js';
@@ -53,10 +54,10 @@ export interface BenchOptions {
 }
 
 /** What --only selects: an HTTP scenario, the crypto limits (e), the device-key part or the admin API part. */
-export type BenchPart = ScenarioId | 'e' | 'devices' | 'admin';
+export type BenchPart = ScenarioId | 'e' | 'devices' | 'admin' | 'fleet';
 
 /** Every part, in the order a full run measures them. */
-export const BENCH_PARTS: readonly BenchPart[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'devices', 'admin'];
+export const BENCH_PARTS: readonly BenchPart[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'devices', 'admin', 'fleet'];
 
 /** The gateway's device-cache counters between two stats() readings, when the gateway has a device runtime. */
 function deviceCacheDelta(before: Record<string, unknown>, after: Record<string, unknown>): DeviceCacheDelta | undefined {
@@ -97,6 +98,8 @@ export interface BenchReport {
   devices?: DeviceBenchResult;
   /** The admin API part (device search and keyset paging through the gateway), when it ran. */
   admin?: AdminBenchResult;
+  /** The fleet part (control-plane propagation delay, staleness-check cost), when it ran. */
+  fleet?: FleetBenchResult;
   /**
    * Partial runs (--only) merged into this report after the run described by `command` and `date`:
    * the parts each one replaced. Absent after a full run.
@@ -441,6 +444,7 @@ export async function runBench(options: BenchOptions, command: string): Promise<
   let crypto: CryptoRate[] = [];
   let devices: DeviceBenchResult | undefined;
   let admin: AdminBenchResult | undefined;
+  let fleet: FleetBenchResult | undefined;
   let sessionKeyCache: FeatureCheck = { available: false, detail: 'not checked' };
   let upstream: Target | undefined;
   let deviceCleanup: (() => Promise<void>) | undefined;
@@ -507,6 +511,11 @@ export async function runBench(options: BenchOptions, command: string): Promise<
       });
       progress?.line(admin.status === 'ok' ? `[admin] done in ${admin.elapsedS} s` : `[admin] FAILED: ${admin.reason}`);
     }
+    if (wants(options, 'fleet')) {
+      progress?.live('[fleet] control-plane propagation and staleness check…');
+      fleet = await runFleetBench({ quick: options.quick, databaseUrl: DEFAULT_FLEET_DATABASE_URL, redisUrl: options.redisUrl ?? DEFAULT_REDIS_URL, ...(progress ? { progress } : {}) });
+      progress?.line(fleet.status === 'ok' ? `[fleet] done in ${fleet.elapsedS} s` : `[fleet] FAILED: ${fleet.reason}`);
+    }
   } finally {
     await upstream?.close();
     await deviceCleanup?.().catch(() => undefined);
@@ -524,7 +533,8 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     sessionKeyCache,
     ...(devices ? { devices } : {}),
     ...(admin ? { admin } : {}),
-    sanityPassed: scenarios.every((s) => s.status !== 'failed') && devices?.status !== 'failed' && admin?.status !== 'failed',
+    ...(fleet ? { fleet } : {}),
+    sanityPassed: scenarios.every((s) => s.status !== 'failed') && devices?.status !== 'failed' && admin?.status !== 'failed' && fleet?.status !== 'failed',
     elapsedS: Math.round((performance.now() - started) / 100) / 10,
   };
 }

@@ -18,9 +18,10 @@ export function mergeReports(previous: BenchReport, partial: BenchReport, parts:
   const crypto = ran.has('e') ? partial.crypto : previous.crypto;
   const devices = ran.has('devices') ? partial.devices : previous.devices;
   const admin = ran.has('admin') ? partial.admin : previous.admin;
+  const fleet = ran.has('fleet') ? partial.fleet : previous.fleet;
   const order = (list: readonly BenchPart[]): BenchPart[] => [...list].sort((x, y) => BENCH_PARTS.indexOf(x) - BENCH_PARTS.indexOf(y));
   const updates = [...(previous.updates ?? []).filter((u) => !u.parts.every((p) => ran.has(p))), { command: partial.command, date: partial.date, parts: order(parts) }];
-  const { devices: _d, admin: _a, updates: _u, ...rest } = previous;
+  const { devices: _d, admin: _a, fleet: _f, updates: _u, ...rest } = previous;
   return {
     ...rest,
     crypto,
@@ -29,8 +30,9 @@ export function mergeReports(previous: BenchReport, partial: BenchReport, parts:
     sessionKeyCache: ran.has('f') ? partial.sessionKeyCache : previous.sessionKeyCache,
     ...(devices ? { devices } : {}),
     ...(admin ? { admin } : {}),
+    ...(fleet ? { fleet } : {}),
     updates,
-    sanityPassed: scenarios.every((s) => s.status !== 'failed') && devices?.status !== 'failed' && admin?.status !== 'failed',
+    sanityPassed: scenarios.every((s) => s.status !== 'failed') && devices?.status !== 'failed' && admin?.status !== 'failed' && fleet?.status !== 'failed',
   };
 }
 

@@ -17,7 +17,7 @@ usage: npm run bench -- [options]
   --warmup S          seconds of unmeasured load first (default 1; env WXSEAL_BENCH_WARMUP)
   --connections N     concurrent connections (default 50; env WXSEAL_BENCH_CONNECTIONS)
   --quick             smoke test: 2 s per scenario, short crypto runs (env WXSEAL_BENCH_QUICK=1)
-  --only LIST         parts to run, e.g. a,b,e or devices or admin (default: a,b,c,d,e,f,g,devices,admin);
+  --only LIST         parts to run, e.g. a,b,e or devices or admin or fleet (default: a,b,c,d,e,f,g,devices,admin,fleet);
                       a partial run replaces only its parts in an existing benchmarks.json and
                       BENCHMARKS.md, keeping the others from the last run
   --devices N         devices in the registries of the devices part, scenario (g) and admin (default
@@ -35,6 +35,7 @@ usage: npm run bench -- [options]
 Durations are whole seconds (autocannon samples once per second) and at most 40: every sealed
 request is generated before its run and must still be inside the server's 60 s nonce window.
 The admin part runs after the scenarios and reuses (g)'s registry when (g) ran.
+The fleet part uses PostgreSQL at 127.0.0.1:5432 (database test, a schema of its own) and Redis.
 The devices part and scenario (g) use Redis at 127.0.0.1:6379 for L2 (env WXSEAL_BENCH_REDIS_URL);
 without it, the devices part reports L2 as not measured and (g) runs with L1 + SQLite only.
 `;

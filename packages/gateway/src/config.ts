@@ -12,7 +12,7 @@ import { loadServerPrivateKey, type Mode } from '@wxseal/protocol';
 import { ServerKeyRing, normalizeSecret } from '@wxseal/server';
 import { resolveDevicesConfig, type DevicesConfig } from './devices-config.js';
 import { resolveAdminConfig, type AdminConfig } from './admin/config.js';
-import { resolveControlPlaneConfig, type ControlPlaneConfig } from './fleet-config.js';
+import { perInstanceState, resolveControlPlaneConfig, type ControlPlaneConfig } from './fleet-config.js';
 import { resolveNonceStoreConfig, type NonceStoreConfig } from './nonce-config.js';
 
 export type { MemoryNonceStoreConfig, NonceStoreConfig, RedisNonceStoreConfig } from './nonce-config.js';
@@ -300,6 +300,12 @@ export function loadGatewayConfig(source: string | GatewayConfigInput | GatewayC
   const admin = c.admin === undefined ? undefined : resolveAdminConfig(c.admin, { env, baseDir, issue });
 
   const controlPlane = c.controlPlane === undefined ? undefined : resolveControlPlaneConfig(c.controlPlane, { env, baseDir, issue });
+
+  if (c.fleet) {
+    for (const p of perInstanceState({ nonceStore, admin, controlPlane, devices })) {
+      if (p.refusedInFleet) issue(p.path, `fleet mode (fleet: true) refuses per-instance state: ${p.message}`);
+    }
+  }
 
   if (issues.length > 0) throw new GatewayConfigError(issues, configPath);
 

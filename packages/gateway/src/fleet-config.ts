@@ -92,9 +92,11 @@ interface ResolveContext {
 
 /** The instance id used when the config names none: readable in the console, unique per process. */
 export function defaultInstanceId(): string {
-  const host = hostname().replace(/[^A-Za-z0-9._-]/g, '').slice(0, 40) || 'host';
-  return `${host}-${process.pid}-${randomBytes(2).toString('hex')}`;
+  // One per process, so a reload does not see a changed section.
+  processInstanceId ??= `${hostname().replace(/[^A-Za-z0-9._-]/g, '').slice(0, 40) || 'host'}-${process.pid}-${randomBytes(2).toString('hex')}`;
+  return processInstanceId;
 }
+let processInstanceId: string | undefined;
 
 /** Reads what the section names (URLs from the environment, the master key ring) and checks it. */
 export function resolveControlPlaneConfig(c: z.output<typeof controlPlaneSchema>, ctx: ResolveContext): ControlPlaneConfig {
@@ -142,4 +144,48 @@ export function resolveControlPlaneConfig(c: z.output<typeof controlPlaneSchema>
     instanceId: c.instanceId ?? defaultInstanceId(),
   };
   return hidden(out, 'masterKeys', masterKeys as MasterKeyRing);
+}
+
+/** What a config keeps per instance, each with the setting that decides it. */
+export interface PerInstanceState {
+  readonly path: string;
+  readonly message: string;
+  /** True when fleet mode refuses it; false when it is only said (a per-instance limit is not a security decision). */
+  readonly refusedInFleet: boolean;
+}
+
+const isSqlite = (url: string): boolean => /^sqlite:/i.test(url);
+
+/**
+ * The state a gateway with this config would keep for itself alone. In fleet mode the refused
+ * ones stop the start (config error naming the setting); otherwise the start-up log lists them.
+ */
+export function perInstanceState(c: {
+  nonceStore: { type: string };
+  admin: unknown;
+  controlPlane: { database: { url: string } } | undefined;
+  devices: { database: { url: string }; activation: { enabled: boolean } } | undefined;
+}): PerInstanceState[] {
+  const out: PerInstanceState[] = [];
+  if (c.nonceStore.type === 'memory') {
+    out.push({ path: 'nonceStore.type', message: 'the memory nonce store is per instance: a request accepted by one gateway could be replayed to another (use redis)', refusedInFleet: true });
+  }
+  if (!c.controlPlane) {
+    out.push({
+      path: 'controlPlane',
+      message: c.admin
+        ? 'no shared control plane: client secrets, server keys, admin sessions and the audit log live in this instance\'s admin.stateDir'
+        : 'no shared control plane: credentials come from this instance\'s config file alone (a reload changes one instance)',
+      refusedInFleet: true,
+    });
+  } else if (isSqlite(c.controlPlane.database.url)) {
+    out.push({ path: 'controlPlane.database.url', message: 'SQLite is a file of one host: a fleet needs PostgreSQL or MariaDB', refusedInFleet: true });
+  }
+  if (c.devices && isSqlite(c.devices.database.url)) {
+    out.push({ path: 'devices.database.url', message: 'SQLite is a file of one host: a fleet needs PostgreSQL or MariaDB for the device registry', refusedInFleet: true });
+  }
+  if (c.devices?.activation.enabled) {
+    out.push({ path: 'devices.activation.rateLimit', message: 'activation rate limits are counted per instance (N instances admit up to N times the rate)', refusedInFleet: false });
+  }
+  return out;
 }

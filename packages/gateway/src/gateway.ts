@@ -28,7 +28,8 @@ import { UpstreamPools } from './upstream.js';
 import { AdminApi } from './admin/api.js';
 import type { CertificateInventory } from './admin/certificates.js';
 import { LastSeen } from './admin/devices-service.js';
-import { AdminState } from './admin/state.js';
+import { CredentialState } from './admin/state.js';
+import { ControlPlaneRuntime, controlPlaneSettings } from './control-plane.js';
 import { LiveStats } from './admin/stats.js';
 
 export interface StartGatewayOptions {
@@ -90,12 +91,29 @@ class Gateway implements RunningGateway {
     const redisErrors = throttled();
     const deviceErrors = throttled();
     const dependencyErrors = throttled();
+    const controlPlaneErrors = throttled();
+    const stats = new LiveStats(now);
     // First, before any connection is opened: an unusable state directory fails the start here.
-    const admin = config.admin ? { state: new AdminState(config.admin.stateDir, now), stats: new LiveStats(now), lastSeen: new LastSeen() } : undefined;
+    const cpSettings = controlPlaneSettings(config);
+    const controlPlane = cpSettings
+      ? new ControlPlaneRuntime(config, cpSettings, {
+          now,
+          log,
+          applied: () => {
+            live.state = buildState(live.state.config, sources);
+          },
+          heartbeatStats: () => stats.snapshot(),
+          onError: (err, component) => controlPlaneErrors.run((suppressed) => log.warn({ component, err: errSummary(err), suppressed }, 'control plane failed')),
+        })
+      : undefined;
+    const credentials = controlPlane ? new CredentialState(controlPlane) : undefined;
+    const admin = config.admin ? { stats, lastSeen: new LastSeen() } : undefined;
     const sessionKeyCache = config.sessionKeyCache ? new SessionKeyCache(config.sessionKeyCache) : undefined;
     const metrics = new GatewayMetrics({
       nonceStoreUp: () => nonce.up(),
       sessionKeyCache: () => (sessionKeyCache ? { hits: sessionKeyCache.hits, misses: sessionKeyCache.misses, size: sessionKeyCache.size } : undefined),
+      controlPlane: () => (controlPlane ? { stalenessMs: controlPlane.staleness(), version: controlPlane.sync.appliedVersion } : undefined),
+      deviceFeedStalenessMs: () => devices?.feedStaleness(),
     });
     const nonce = createNonceBackend(config.nonceStore, {
       onStoreError: (err) => {
@@ -129,16 +147,18 @@ class Gateway implements RunningGateway {
       nonce,
       sessionKeyCache,
       devices,
-      adminState: admin?.state,
+      credentials,
+      controlPlane,
       now,
       onDependencyError: (err, dependency) => dependencyErrors.run((suppressed) => log.warn({ dependency, err: errSummary(err), suppressed }, 'verifier dependency failed')),
     };
     const live: LiveGateway = { state: buildState(config, sources), draining: false };
     const adminApi =
-      config.admin && admin
+      config.admin && admin && credentials && controlPlane
         ? new AdminApi({
             config: config.admin,
-            state: admin.state,
+            state: credentials,
+            controlPlane,
             stats: admin.stats,
             lastSeen: admin.lastSeen,
             log,
@@ -146,9 +166,6 @@ class Gateway implements RunningGateway {
             gatewayConfig: () => live.state.config,
             devices: devices?.repository,
             certificates: options.certificateInventory,
-            applyState: () => {
-              live.state = buildState(live.state.config, sources);
-            },
             ownOrigins: () => this.#listeners.adminOrigins,
           })
         : undefined;
@@ -165,8 +182,8 @@ class Gateway implements RunningGateway {
       passthrough: new PassthroughPipeline(parts),
       devices: deviceEndpoints && new DevicePipeline(deviceEndpoints, parts),
     });
-    this.#listeners = new Listeners(config.listeners.public, router.onRequest, new AdminListener(adminApi, nonce, metrics, live, log).onRequest);
-    this.#lifecycle = new Lifecycle({ live, sources, log, metrics, inFlight, listeners: this.#listeners, pools: parts.pools, nonce, devices, adminApi });
+    this.#listeners = new Listeners(config.listeners.public, router.onRequest, new AdminListener(adminApi, nonce, metrics, live, log, controlPlane, devices).onRequest);
+    this.#lifecycle = new Lifecycle({ live, sources, log, metrics, inFlight, listeners: this.#listeners, pools: parts.pools, nonce, devices, controlPlane });
     this.#live = live;
     this.#metrics = metrics;
     this.#devices = devices;

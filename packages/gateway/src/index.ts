@@ -39,6 +39,8 @@ export type { RequestOutcome } from './metrics.js';
 export { REDACT_PATHS } from './logger.js';
 export type { DevicesConfig, DevicesConfigInput, DevicesRedisConfig, TokenBucketConfig } from './devices-config.js';
 export { CompositeKeyResolver, type GatewayDevices, type GatewayDevicesStats } from './devices.js';
+export { StalenessGuard } from './control-plane.js';
+export { perInstanceState, type ControlPlaneConfig, type PerInstanceState } from './fleet-config.js';
 export {
   ADMIN_ROUTES,
   ADMIN_ERRORS,
@@ -62,7 +64,7 @@ export {
   type AdminErrorCode,
   type AdminRouteSpec,
   type AdminUserConfig,
-  type AuditRecord,
+  type AuditRow,
   type CertificateInfo,
   type CertificateInventory,
   type CertificateKind,

@@ -13,10 +13,11 @@ import type { GatewayMetrics } from './metrics.js';
 import type { NonceBackend } from './nonce.js';
 import { buildState, type LiveGateway, type StateSources } from './state.js';
 import type { UpstreamPools } from './upstream.js';
-import type { AdminApi } from './admin/api.js';
+import type { ControlPlaneRuntime } from './control-plane.js';
+import { perInstanceState } from './fleet-config.js';
 
 /** Config sections a reload cannot apply: they keep their running values until a restart. */
-const RESTART_ONLY = ['listeners', 'nonceStore', 'sessionKeyCache', 'log', 'devices', 'admin'] as const;
+const RESTART_ONLY = ['listeners', 'nonceStore', 'sessionKeyCache', 'log', 'devices', 'admin', 'fleet', 'controlPlane'] as const;
 
 /** The requests being handled on the public listener, for the gauge and for draining. */
 export class InFlight {
@@ -68,7 +69,7 @@ export interface LifecycleParts {
   readonly pools: UpstreamPools;
   readonly nonce: NonceBackend;
   readonly devices: DeviceRuntime | undefined;
-  readonly adminApi: AdminApi | undefined;
+  readonly controlPlane: ControlPlaneRuntime | undefined;
 }
 
 export class Lifecycle {
@@ -77,7 +78,7 @@ export class Lifecycle {
   constructor(private readonly parts: LifecycleParts) {}
 
   async start(): Promise<void> {
-    const { live, log, listeners, nonce, devices } = this.parts;
+    const { live, log, listeners, nonce, devices, controlPlane } = this.parts;
     const config = live.state.config;
     try {
       if (config.nonceStore.type === 'redis') {
@@ -86,13 +87,15 @@ export class Lifecycle {
         const ok = await nonce.waitReady(config.nonceStore.connectTimeoutMs);
         if (!ok) log.warn({ redis: config.nonceStore.displayUrl }, 'redis is not reachable yet; wxseal requests are refused until it is');
       }
+      // The credentials in force come from the control plane: applied before traffic (fail closed until then).
+      await controlPlane?.start();
       // The Bloom filter is built before traffic: until then every unknown serial would reach SQL.
       await devices?.start();
       await listeners.listen(config.listeners);
     } catch (err) {
       listeners.public.close();
       listeners.admin.close();
-      this.parts.adminApi?.close();
+      await controlPlane?.close();
       await nonce.close();
       await this.parts.pools.close(0);
       await devices?.close();
@@ -106,6 +109,7 @@ export class Lifecycle {
         clients: config.clients.length,
         serverKeys: config.serverKeys.map((k) => k.id),
         ...(config.admin ? { admin: { api: `${listeners.adminUrl}/admin/api/v1`, console: `${listeners.adminUrl}/console/`, stateDir: config.admin.stateDir } } : {}),
+        ...(this.parts.controlPlane ? { controlPlane: { database: this.parts.controlPlane.settings.database.displayUrl, instanceId: this.parts.controlPlane.instanceId } } : {}),
         nonceStore: config.nonceStore.type === 'redis' ? { type: 'redis', url: config.nonceStore.displayUrl } : { type: 'memory' },
         ...(config.devices
           ? {
@@ -120,6 +124,10 @@ export class Lifecycle {
       },
       'gateway listening',
     );
+    const perInstance = perInstanceState(config);
+    if (perInstance.length > 0) {
+      log.warn({ fleet: config.fleet, perInstance: perInstance.map((p) => ({ setting: p.path, why: p.message })) }, 'this gateway keeps some state per instance (not shared with other gateways)');
+    }
   }
 
   async reload(next?: string | GatewayConfigInput | GatewayConfig): Promise<void> {
@@ -141,6 +149,8 @@ export class Lifecycle {
         log: current.log,
         devices: current.devices,
         admin: current.admin,
+        fleet: current.fleet,
+        controlPlane: current.controlPlane,
       });
       // Atomic: requests already verified keep their own state and session keys.
       live.state = buildState(applied, this.parts.sources);
@@ -176,7 +186,7 @@ export class Lifecycle {
     await this.parts.pools.close(1000);
     await this.parts.nonce.close();
     await this.parts.devices?.close();
-    this.parts.adminApi?.close();
+    await this.parts.controlPlane?.close();
     log.info('gateway stopped');
   }
 }

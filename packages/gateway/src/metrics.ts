@@ -35,7 +35,14 @@ export class GatewayMetrics {
   readonly inFlight: Gauge;
   readonly reloads: Counter<'result'>;
 
-  constructor(gauges: { nonceStoreUp: () => number; sessionKeyCache: () => { hits: number; misses: number; size: number } | undefined }) {
+  constructor(gauges: {
+    nonceStoreUp: () => number;
+    sessionKeyCache: () => { hits: number; misses: number; size: number } | undefined;
+    /** How stale this instance's control-plane view is (ms; Infinity before the first check), and the change version applied. */
+    controlPlane?: () => { stalenessMs: number; version: number } | undefined;
+    /** How stale this instance's device change feed is (ms), when it has devices. */
+    deviceFeedStalenessMs?: () => number | undefined;
+  }) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'wxseal_gateway_' });
     this.requests = new Counter({
@@ -83,6 +90,33 @@ export class GatewayMetrics {
       registers,
       collect() {
         this.set(gauges.nonceStoreUp());
+      },
+    });
+    new Gauge({
+      name: 'wxseal_control_plane_staleness_seconds',
+      help: 'Seconds since this instance last confirmed its view of the control plane (+Inf before the first check); past controlPlane.maxStalenessMs credentials are refused',
+      registers,
+      collect() {
+        const c = gauges.controlPlane?.();
+        if (c) this.set(c.stalenessMs / 1000);
+      },
+    });
+    new Gauge({
+      name: 'wxseal_devices_change_feed_staleness_seconds',
+      help: 'Seconds since this instance last read the device change feed (+Inf before the first read); past devices.changeFeed.maxStalenessMs device keys are confirmed in the database or refused',
+      registers,
+      collect() {
+        const ms = gauges.deviceFeedStalenessMs?.();
+        if (ms !== undefined) this.set(ms / 1000);
+      },
+    });
+    new Gauge({
+      name: 'wxseal_control_plane_version',
+      help: 'The control-plane change version this instance has applied',
+      registers,
+      collect() {
+        const c = gauges.controlPlane?.();
+        if (c) this.set(c.version);
       },
     });
     new Gauge({

@@ -1,13 +1,15 @@
 /**
  * The admin listener: the admin API and console under its paths (or a 404 saying it is not
- * configured), and the probes — /healthz (the process runs), /readyz (the nonce store answers and
- * the gateway is not draining), /metrics (Prometheus).
+ * configured), and the probes — /healthz (the process runs), /readyz (the nonce store answers, the
+ * control-plane view is confirmed within its bound, and the gateway is not draining), /metrics (Prometheus).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errSummary, type Logger } from './logger.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { NonceBackend } from './nonce.js';
 import type { LiveGateway } from './state.js';
+import type { ControlPlaneRuntime } from './control-plane.js';
+import type { DeviceRuntime } from './devices.js';
 import { AdminApi } from './admin/api.js';
 import { sendJson } from './admin/http.js';
 
@@ -18,6 +20,8 @@ export class AdminListener {
     private readonly metrics: GatewayMetrics,
     private readonly live: LiveGateway,
     private readonly log: Logger,
+    private readonly controlPlane: ControlPlaneRuntime | undefined,
+    private readonly devices: DeviceRuntime | undefined,
   ) {}
 
   /** The admin server's request listener. */
@@ -43,10 +47,34 @@ export class AdminListener {
         return sendJson(res, 200, { status: 'ok' });
       case '/readyz': {
         const nonceStore = await this.nonce.ready(500);
-        const ready = nonceStore && !this.live.draining;
+        const cp = this.controlPlane;
+        const staleness = cp?.staleness();
+        const fresh = cp === undefined || !cp.stale();
+        const feedMax = this.live.state.config.devices?.changeFeed.maxStalenessMs;
+        const feedStaleness = this.devices?.feedStaleness();
+        const feedFresh = feedStaleness === undefined || feedMax === undefined || feedStaleness <= feedMax;
+        const ready = nonceStore && fresh && feedFresh && !this.live.draining;
         return sendJson(res, ready ? 200 : 503, {
           status: ready ? 'ready' : 'not ready',
-          checks: { nonceStore: nonceStore ? 'ok' : 'unreachable', draining: this.live.draining },
+          checks: {
+            nonceStore: nonceStore ? 'ok' : 'unreachable',
+            draining: this.live.draining,
+            ...(cp
+              ? {
+                  controlPlane: {
+                    status: fresh ? 'ok' : 'stale',
+                    // null before the first confirmed check (JSON has no Infinity)
+                    stalenessMs: staleness !== undefined && Number.isFinite(staleness) ? Math.round(staleness) : null,
+                    maxStalenessMs: cp.settings.maxStalenessMs,
+                    version: cp.sync.appliedVersion,
+                    instanceId: cp.instanceId,
+                  },
+                }
+              : {}),
+            ...(feedStaleness !== undefined
+              ? { deviceFeed: { status: feedFresh ? 'ok' : 'stale', stalenessMs: Number.isFinite(feedStaleness) ? Math.round(feedStaleness) : null, maxStalenessMs: feedMax } }
+              : {}),
+          },
         });
       }
       case '/metrics': {

@@ -20,7 +20,8 @@ import { CompositeKeyResolver, type DeviceRuntime } from './devices.js';
 import { trustedProxyList } from './headers.js';
 import type { NonceBackend } from './nonce.js';
 import { RouteTable } from './routes.js';
-import type { AdminState } from './admin/state.js';
+import type { CredentialState } from './admin/state.js';
+import { StalenessGuard, type ControlPlaneRuntime } from './control-plane.js';
 
 export interface GatewayState {
   readonly config: GatewayConfig;
@@ -42,17 +43,21 @@ export interface StateSources {
   readonly nonce: NonceBackend;
   readonly sessionKeyCache: SessionKeyCache | undefined;
   readonly devices: DeviceRuntime | undefined;
-  /** With an admin section: the secrets and server keys added or retired through the admin API. */
-  readonly adminState: AdminState | undefined;
+  /** With a control plane: the secrets and server keys added or retired through the admin API, shared by the fleet. */
+  readonly credentials: CredentialState | undefined;
+  /** With a control plane: how stale this instance's view is (credentials are refused past the bound). */
+  readonly controlPlane: ControlPlaneRuntime | undefined;
   /** Unix ms. */
   readonly now: () => number;
   readonly onDependencyError: (err: unknown, dependency: VerifierDependency) => void;
 }
 
 export function buildState(config: GatewayConfig, sources: StateSources): GatewayState {
-  const clients = new StaticKeyResolver(clientCredentials(config, sources.adminState));
-  const keys = sources.devices ? new CompositeKeyResolver(clients, sources.devices.resolver, config.devices?.allowedModes) : clients;
-  const serverKeyInputs = serverKeys(config, sources.adminState);
+  const clients = new StaticKeyResolver(clientCredentials(config, sources.credentials));
+  const composite = sources.devices ? new CompositeKeyResolver(clients, sources.devices.resolver, config.devices?.allowedModes) : clients;
+  // Checked before any lookup: a view the control plane has not confirmed lately answers nothing.
+  const keys = sources.controlPlane ? new StalenessGuard(composite, sources.controlPlane) : composite;
+  const serverKeyInputs = serverKeys(config, sources.credentials);
   const serverKeyRing = serverKeyInputs.length > 0 ? new ServerKeyRing(serverKeyInputs) : undefined;
   // The verifier's bound is the largest of any route; each route reads at most its own.
   const maxBodyBytes = Math.max(config.limits.maxBodyBytes, ...config.routes.map((r) => r.maxBodyBytes));
@@ -78,8 +83,8 @@ export function buildState(config: GatewayConfig, sources: StateSources): Gatewa
 }
 
 /** The config's client credentials, with the admin API's secrets overlaid when it has a state. */
-function clientCredentials(config: GatewayConfig, adminState: AdminState | undefined): ClientCredentialInput[] {
-  if (adminState) return adminState.clients(config.clients);
+function clientCredentials(config: GatewayConfig, credentials: CredentialState | undefined): ClientCredentialInput[] {
+  if (credentials) return credentials.clients(config.clients);
   return config.clients.map((c) => ({
     keyId: c.keyId,
     revoked: c.revoked,
@@ -94,7 +99,7 @@ function clientCredentials(config: GatewayConfig, adminState: AdminState | undef
 }
 
 /** The config's server keys, with the admin API's added and retired keys applied when it has a state. */
-function serverKeys(config: GatewayConfig, adminState: AdminState | undefined): ServerKeyInput[] {
-  if (adminState) return adminState.serverKeys(config.serverKeys);
+function serverKeys(config: GatewayConfig, credentials: CredentialState | undefined): ServerKeyInput[] {
+  if (credentials) return credentials.serverKeys(config.serverKeys);
   return config.serverKeys.map((k) => ({ id: k.id, privateKey: k.privateKey }));
 }

@@ -1,5 +1,5 @@
 // The admin API (ADMIN-API.md) on a real gateway: real HTTP, a real SQLite device registry with
-// the shared Redis cache, the stateDir on disk. Authorization is checked for every route of the
+// the shared Redis cache, the control plane in the stateDir's SQLite file. Authorization is checked for every route of the
 // table; then each area: sessions, devices, client secrets (through a reload), server keys
 // (through a restart), certificates, stats, the audit log and the OpenAPI document.
 import assert from 'node:assert/strict';
@@ -86,11 +86,31 @@ describe('admin API', () => {
       throw err;
     }
   };
-  const auditEntries = (): Record<string, unknown>[] =>
-    readFileSync(join(dir, 'state', 'audit.jsonl'), 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  /** Every audit entry, newest first, read page by page through the API (the audit log lives in the control plane). */
+  const auditEntries = async (): Promise<Record<string, unknown>[]> => {
+    const out: Record<string, unknown>[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await admin.get(`/audit?limit=200${cursor ? `&cursor=${cursor}` : ''}`);
+      assert.equal(page.status, 200, page.text);
+      out.push(...(page.json.entries as Record<string, unknown>[]));
+      cursor = page.json.nextCursor as string | undefined;
+    } while (cursor !== undefined);
+    return out;
+  };
+  /** The raw bytes of the control plane's SQLite file (with its WAL), for "nothing in clear at rest" checks. */
+  const controlPlaneBytes = (): string =>
+    ['control-plane.db', 'control-plane.db-wal']
+      .map((f) => {
+        try {
+          return readFileSync(join(dir, 'state', f)).toString('latin1');
+        } catch {
+          return '';
+        }
+      })
+      .join('');
+  /** The client secret in force for keys.keyId (a test below replaces the config's). */
+  let currentClientSecret: string | undefined;
 
   before(async () => {
     await requireRedis();
@@ -164,7 +184,7 @@ describe('admin API', () => {
     // Nothing ran: the session is still there and no device was provisioned.
     assert.equal((await admin.get('/session')).status, 200, 'session survives the refusals');
     assert.equal(await gw.devices!.repository.show('SN-AUTHZ-1'), undefined, 'no device provisioned by a refused call');
-    const refusals = auditEntries().filter((e) => e.outcome === 'refused' && (e.detail as { code?: string })?.code === 'ADMIN_CSRF');
+    const refusals = (await auditEntries()).filter((e) => e.outcome === 'refused' && (e.detail as { code?: string })?.code === 'ADMIN_CSRF');
     assert.ok(refusals.length >= checked * 3, `CSRF / Origin refusals are audited (${refusals.length})`);
     assert.equal(refusals[0]!.actor, 'token', 'refusal audited with the session actor');
   });
@@ -209,12 +229,12 @@ describe('admin API', () => {
     assert.match(String(([] as string[]).concat(out.headers['set-cookie'] ?? [])[0]), /^wxseal_admin=; .*Max-Age=0/, 'cookie cleared');
     assert.equal((await alice.get('/session')).status, 401, 'session gone after logout');
 
-    const entries = auditEntries();
+    const entries = await auditEntries();
     const text = JSON.stringify(entries);
     assert.ok(!text.includes(PASSWORD) && !text.includes('wrong password') && !text.includes(token), 'no password or token in the audit log');
     assert.ok(entries.some((e) => e.action === 'session.login' && e.actor === 'mallory' && e.outcome === 'refused'), 'failed login audited');
     assert.ok(entries.some((e) => e.action === 'session.logout' && e.actor === 'alice' && e.outcome === 'ok'), 'logout audited');
-    assert.equal(statSync(join(dir, 'state', 'audit.jsonl')).mode & 0o777, 0o600, 'audit log is 0600');
+    assert.ok(!controlPlaneBytes().includes(token), 'no token in the control-plane database (sessions are kept by hash)');
     assert.equal(statSync(join(dir, 'state')).mode & 0o777, 0o700, 'stateDir is 0700');
     assert.ok(!logs.text().includes(PASSWORD) && !logs.text().includes(token), 'no password or token in the logs');
   });
@@ -319,7 +339,7 @@ describe('admin API', () => {
     assert.deepEqual(revokedList.json.devices.map((d: { serial: string }) => d.serial), ['SN-ADM-0001']);
     assert.equal((await admin.get('/devices/SN-ADM-0001')).json.device.revokeReason, 'reported stolen');
 
-    const audit = auditEntries();
+    const audit = await auditEntries();
     const revoke = audit.find((e) => e.action === 'device.revoke' && e.outcome === 'ok');
     assert.ok(revoke, 'revocation audited');
     assert.equal(revoke.actor, 'token');
@@ -343,6 +363,7 @@ describe('admin API', () => {
     assert.equal(added.status, 201, added.text);
     conforms('addSecret', added.json);
     const fresh = { ...keys, secret: String(added.json.secret) };
+    currentClientSecret = fresh.secret;
     assert.equal(await outcome(clientFor(fresh, gw.url)), 'ok', 'new secret accepted at once');
     assert.equal(await outcome(clientFor(keys, gw.url)), 'ok', 'old secret still accepted');
 
@@ -359,10 +380,10 @@ describe('admin API', () => {
     await gw.reload(); // what SIGHUP does
     assert.equal(await outcome(clientFor(keys, gw.url)), 'WXSEAL_BAD_SIGNATURE', 'still retired after a reload');
     assert.equal(await outcome(clientFor(fresh, gw.url)), 'ok', 'still accepted after a reload');
-    const state = readFileSync(join(dir, 'state', 'secrets.json'), 'utf8');
-    assert.equal(statSync(join(dir, 'state', 'secrets.json')).mode & 0o777, 0o600, 'secrets.json is 0600');
+    const state = controlPlaneBytes();
     assert.ok(state.includes(String(added.json.secretId)), 'persisted');
-    const audit = JSON.stringify(auditEntries());
+    assert.ok(!state.includes(fresh.secret) && !state.includes(Buffer.from(fresh.secret, 'base64url').toString('latin1')), 'the secret is sealed at rest');
+    const audit = JSON.stringify(await auditEntries());
     assert.ok(!audit.includes(fresh.secret), 'no secret value in the audit log');
     assert.ok(!logs.text().includes(fresh.secret), 'no secret value in the logs');
   });
@@ -376,7 +397,6 @@ describe('admin API', () => {
     conforms('rotateServerKey', rotated.json);
     const kid = String(rotated.json.kid);
     assert.match(kid, /^sk-[0-9a-f]{16}$/);
-    assert.equal(statSync(join(dir, 'state', 'server-keys', `${kid}.pem`)).mode & 0o777, 0o600, 'private key 0600');
     const after = await admin.get('/server-keys');
     assert.deepEqual(after.json.keys.map((k: { kid: string; status: string; source: string }) => [k.kid, k.status, k.source]), [
       [keys.serverKeyId, 'decrypt-only', 'config'],
@@ -409,8 +429,7 @@ describe('admin API', () => {
 
   /** The client secret in force for keys.keyId (the earlier test replaced the config's). */
   async function currentSecret(): Promise<string> {
-    const state = JSON.parse(readFileSync(join(dir, 'state', 'secrets.json'), 'utf8')) as { clients: Record<string, { added: { secret?: string }[] }> };
-    return state.clients[keys.keyId]?.added.find((a) => a.secret)?.secret ?? keys.secret;
+    return currentClientSecret ?? keys.secret;
   }
 
   test('certificates: statuses from the inventory; refresh is audited', async () => {
@@ -426,12 +445,15 @@ describe('admin API', () => {
     assert.equal(refresh.status, 200, refresh.text);
     assert.deepEqual(refresh.json, { refreshed: 2 });
     assert.deepEqual(refreshed.at(-1), { kind: 'wechatpay', mchid: '1900000001' });
-    assert.ok(auditEntries().some((e) => e.action === 'certificates.refresh' && e.target === 'wechatpay:1900000001' && e.reason === 'after a rotation notice'), 'refresh audited');
+    assert.ok((await auditEntries()).some((e) => e.action === 'certificates.refresh' && e.target === 'wechatpay:1900000001' && e.reason === 'after a rotation notice'), 'refresh audited');
   });
 
   test('stats: accepted, rejected by code, replays, upstream errors, latency and the minute series move with traffic', async () => {
-    const before = (await admin.get('/stats')).json;
-    conforms('getStats', before);
+    const view = (await admin.get('/stats')).json;
+    conforms('getStats', view);
+    assert.equal(view.scope, 'fleet');
+    assert.equal(view.instanceCount, 1, 'a single node is a fleet of one');
+    const before = view.totals;
     assert.equal(before.series.length, 60);
     const secret = await currentSecret();
     const c = clientFor({ ...keys, secret }, gw.url, { mode: 'signed' });
@@ -441,7 +463,7 @@ describe('admin API', () => {
     assert.equal((await plainRequest(gw.url, '/api/replay', { headers: built.headers })).status, 401, 'replayed');
     assert.equal(await outcome(clientFor({ ...keys, secret: keys.secret }, gw.url, { mode: 'signed' })), 'WXSEAL_BAD_SIGNATURE');
     assert.equal(await outcome(c, '/down/x'), 'status 502', 'upstream down');
-    const now = (await admin.get('/stats')).json;
+    const now = (await admin.get('/stats')).json.totals;
     assert.equal(now.accepted - before.accepted, 4, 'accepted');
     assert.equal((now.rejected.WXSEAL_REPLAYED_NONCE ?? 0) - (before.rejected.WXSEAL_REPLAYED_NONCE ?? 0), 1, 'replay rejected');
     assert.equal(now.replays - before.replays, 1, 'replays');

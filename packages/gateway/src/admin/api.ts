@@ -10,7 +10,7 @@ import type { z } from 'zod';
 import type { DeviceRepository } from '@wxseal/devices';
 import type { GatewayConfig } from '../config.js';
 import type { Logger } from '../logger.js';
-import { AuditLog, type AuditOutcome } from './audit.js';
+import type { ControlPlaneRuntime } from '../control-plane.js';
 import { LoginLimiter, SESSION_COOKIE, SessionStore, checkLogin, clearedCookie, safeEqual, sessionCookie, type LoginInput, type Session } from './auth.js';
 import { certificateView, type CertificateInventory, type CertificateOwner } from './certificates.js';
 import type { AdminConfig } from './config.js';
@@ -18,13 +18,16 @@ import { consoleDir, serveConsole } from './console-files.js';
 import { DevicesService, LastSeen } from './devices-service.js';
 import { AdminError, clientAddress, parseCookies, readJson, sendError, sendJson, setSecurityHeaders } from './http.js';
 import { buildOpenApi } from './openapi.js';
+import { fleetStatsFor, type FleetStats } from './fleet-stats.js';
 import { API_PREFIX, MAX_BODY_BYTES, matchRoute, type AdminRouteSpec } from './routes.js';
-import type { AdminState } from './state.js';
+import type { CredentialState } from './state.js';
 import type { LiveStats } from './stats.js';
 
 export interface AdminApiDeps {
   config: AdminConfig;
-  state: AdminState;
+  state: CredentialState;
+  /** The shared store of sessions, login failures, users and the audit log. */
+  controlPlane: ControlPlaneRuntime;
   stats: LiveStats;
   lastSeen: LastSeen;
   log: Logger;
@@ -35,11 +38,11 @@ export interface AdminApiDeps {
   /** The device registry when the gateway has a devices section. */
   devices: DeviceRepository | undefined;
   certificates: CertificateInventory | undefined;
-  /** Rebuilds the gateway's key resolvers from the config and the admin state (after a change). */
-  applyState: () => void;
   /** The admin listener's own origins (e.g. http://127.0.0.1:9090), known once it listens. */
   ownOrigins: () => readonly string[];
 }
+
+type AuditOutcome = 'ok' | 'refused' | 'failed';
 
 interface Ctx {
   req: IncomingMessage;
@@ -79,8 +82,8 @@ export class AdminApi {
   readonly #deps: AdminApiDeps;
   readonly #sessions: SessionStore;
   readonly #limiter: LoginLimiter;
-  readonly #audit: AuditLog;
   readonly #devices: DevicesService | undefined;
+  readonly #fleetStats: FleetStats;
   readonly #consoleDir: string | undefined;
   readonly #handlers: Record<string, Handler>;
   #openapi: Record<string, unknown> | undefined;
@@ -88,20 +91,13 @@ export class AdminApi {
   constructor(deps: AdminApiDeps) {
     this.#deps = deps;
     const c = deps.config;
-    this.#sessions = new SessionStore(c.sessionTtlMs, deps.now);
-    this.#limiter = new LoginLimiter(c.loginRateLimit.maxFailures, c.loginRateLimit.windowSeconds * 1000, deps.now);
-    this.#audit = new AuditLog(c.stateDir, deps.now);
+    const store = deps.controlPlane.store;
+    this.#sessions = new SessionStore(store, c.sessionTtlMs, deps.now);
+    this.#limiter = new LoginLimiter(store, c.loginRateLimit.maxFailures, c.loginRateLimit.windowSeconds * 1000, deps.now);
     this.#devices = deps.devices ? new DevicesService(deps.devices, deps.lastSeen) : undefined;
+    this.#fleetStats = fleetStatsFor({ stats: deps.stats, controlPlane: deps.controlPlane, now: deps.now, log: deps.log });
     this.#consoleDir = c.console.enabled ? consoleDir(c.console.dir) : undefined;
     this.#handlers = this.#makeHandlers();
-  }
-
-  get auditPath(): string {
-    return this.#audit.path;
-  }
-
-  close(): void {
-    this.#audit.close();
   }
 
   /** True for the paths this API answers: /admin/… and /console…. */
@@ -123,7 +119,7 @@ export class AdminApi {
     try {
       if (route?.id === 'loginMethods') return sendJson(res, 200, { methods: this.#loginMethods() });
       if (route?.public) return await this.#login(req, res, route, client);
-      const session = this.#sessions.touch(parseCookies(req.headers.cookie).get(SESSION_COOKIE));
+      const session = await this.#sessions.touch(parseCookies(req.headers.cookie).get(SESSION_COOKIE));
       if (!session) throw new AdminError('ADMIN_UNAUTHENTICATED', 'log in first (no session, or it expired)');
       if (!route) {
         throw new AdminError('ADMIN_NOT_FOUND', match.pathMatched ? `${method} is not allowed here` : `no route ${method} ${path}`, match.pathMatched ? { status: 405 } : {});
@@ -153,9 +149,9 @@ export class AdminApi {
     return host !== undefined && (origin === `http://${host}` || (this.#deps.config.cookieSecure && origin === `https://${host}`));
   }
 
-  #write(action: string, actor: string, outcome: AuditOutcome, client: string, extra: { target?: string; reason?: string; detail?: Record<string, unknown> } = {}): void {
+  async #write(action: string, actor: string, outcome: AuditOutcome, client: string, extra: { target?: string; reason?: string; detail?: Record<string, unknown> } = {}): Promise<void> {
     try {
-      this.#audit.write({ actor, action, outcome, client, ...extra });
+      await this.#deps.controlPlane.store.audit.append({ actor, action, outcome, client, ...extra });
     } catch (err) {
       // An audit log that cannot be written is an operator problem; it is logged loudly.
       this.#deps.log.error({ err: { code: (err as NodeJS.ErrnoException).code, message: (err as Error).message } }, 'admin audit log write failed');
@@ -165,19 +161,19 @@ export class AdminApi {
 
   async #login(req: IncomingMessage, res: ServerResponse, route: AdminRouteSpec, client: string): Promise<void> {
     if (!this.#originAllowed(req)) throw new AdminError('ADMIN_CSRF', 'this Origin may not call the admin API');
-    const wait = this.#limiter.retryAfter(client);
+    const wait = await this.#limiter.retryAfter(client);
     if (wait > 0) {
       throw new AdminError('ADMIN_LOGIN_RATE_LIMITED', `too many failed logins from this address; retry in ${wait} s`, { headers: { 'retry-after': String(wait) } });
     }
     const input = parse(route.body, await readJson(req, MAX_BODY_BYTES), 'body') as LoginInput;
-    const actor = await checkLogin(this.#deps.config, input);
+    const actor = await checkLogin(this.#deps.config, this.#deps.controlPlane.store, input);
     if (actor === undefined) {
-      this.#limiter.fail(client);
-      this.#write('session.login', 'user' in input ? input.user : 'token', 'refused', client, { detail: { method: 'user' in input ? 'password' : 'token' } });
+      await this.#limiter.fail(client);
+      await this.#write('session.login', 'user' in input ? input.user : 'token', 'refused', client, { detail: { method: 'user' in input ? 'password' : 'token' } });
       throw new AdminError('ADMIN_BAD_CREDENTIALS', 'login refused');
     }
-    const session = this.#sessions.create(actor);
-    this.#write('session.login', actor, 'ok', client, { detail: { method: 'user' in input ? 'password' : 'token' } });
+    const session = await this.#sessions.create(actor);
+    await this.#write('session.login', actor, 'ok', client, { detail: { method: 'user' in input ? 'password' : 'token' } });
     sendJson(res, 200, this.#sessionBody(session), { 'set-cookie': this.#cookie(session) });
   }
 
@@ -199,14 +195,14 @@ export class AdminApi {
 
   async #call(req: IncomingMessage, res: ServerResponse, route: AdminRouteSpec, session: Session, rawParams: Record<string, string>, rawQuery: string, client: string): Promise<void> {
     const action = route.action;
-    const refuse = (err: AdminError, extra: { target?: string; reason?: string } = {}): never => {
-      if (action) this.#write(action, session.actor, err.status >= 500 ? 'failed' : 'refused', client, { ...extra, detail: { code: err.code, status: err.status } });
+    const refuse = async (err: AdminError, extra: { target?: string; reason?: string } = {}): Promise<never> => {
+      if (action) await this.#write(action, session.actor, err.status >= 500 ? 'failed' : 'refused', client, { ...extra, detail: { code: err.code, status: err.status } });
       throw err;
     };
     if (route.method !== 'GET') {
-      if (!this.#originAllowed(req)) refuse(new AdminError('ADMIN_CSRF', 'this Origin may not call the admin API'));
+      if (!this.#originAllowed(req)) await refuse(new AdminError('ADMIN_CSRF', 'this Origin may not call the admin API'));
       const token = req.headers['x-csrf-token'];
-      if (typeof token !== 'string' || !safeEqual(token, session.csrfToken)) refuse(new AdminError('ADMIN_CSRF', 'missing or wrong x-csrf-token header'));
+      if (typeof token !== 'string' || !safeEqual(token, session.csrfToken)) await refuse(new AdminError('ADMIN_CSRF', 'missing or wrong x-csrf-token header'));
     }
     let params: Record<string, string>;
     let query: Record<string, unknown>;
@@ -216,7 +212,7 @@ export class AdminApi {
       query = parse(route.query, queryObject(rawQuery), 'query') as Record<string, unknown>;
       body = route.body ? (parse(route.body, (await readJson(req, route.bodyLimit ?? MAX_BODY_BYTES)) ?? {}, 'body') as Record<string, unknown>) : {};
     } catch (err) {
-      if (err instanceof AdminError) refuse(err, rawParams.serial !== undefined ? { target: rawParams.serial } : {});
+      if (err instanceof AdminError) await refuse(err, rawParams.serial !== undefined ? { target: rawParams.serial } : {});
       throw err;
     }
     const reason = typeof body.reason === 'string' ? body.reason : undefined;
@@ -229,7 +225,7 @@ export class AdminApi {
       return refuse(e, { ...targetOf(params), ...(reason !== undefined ? { reason } : {}) });
     }
     if (action) {
-      this.#write(action, session.actor, 'ok', client, {
+      await this.#write(action, session.actor, 'ok', client, {
         ...(result.target !== undefined ? { target: result.target } : targetOf(params)),
         ...(reason !== undefined ? { reason } : {}),
         ...(result.detail ? { detail: result.detail } : {}),
@@ -251,7 +247,7 @@ export class AdminApi {
     return {
       getSession: async (c) => ({ body: this.#sessionBody(c.session) }),
       logout: async (c) => {
-        this.#sessions.delete(c.session.id);
+        await this.#sessions.delete(c.session.id);
         return { status: 204 };
       },
       listDevices: async (c) => ({ body: await this.#requireDevices().list(c.query as never) }),
@@ -273,24 +269,20 @@ export class AdminApi {
       },
       listCredentials: async () => ({ body: { credentials: d.state.credentialViews(d.gatewayConfig().clients) } }),
       addSecret: async (c) => {
-        const out = d.state.addSecret(d.gatewayConfig().clients, c.params.keyId!);
-        d.applyState();
+        const out = await d.state.addSecret(d.gatewayConfig().clients, c.params.keyId!);
         return { body: out, target: `${c.params.keyId}/${out.secretId}` };
       },
       retireSecret: async (c) => {
-        d.state.retireSecret(d.gatewayConfig().clients, c.params.keyId!, c.params.secretId!);
-        d.applyState();
+        await d.state.retireSecret(d.gatewayConfig().clients, c.params.keyId!, c.params.secretId!);
         return { body: { secretId: c.params.secretId, status: 'retired' }, target: `${c.params.keyId}/${c.params.secretId}` };
       },
       listServerKeys: async () => ({ body: { keys: d.state.serverKeyViews(d.gatewayConfig().serverKeys) } }),
       rotateServerKey: async () => {
         const out = await d.state.rotateServerKey();
-        d.applyState();
         return { status: 201, body: out, target: out.kid };
       },
       retireServerKey: async (c) => {
-        d.state.retireServerKey(d.gatewayConfig().serverKeys, c.params.kid!);
-        d.applyState();
+        await d.state.retireServerKey(d.gatewayConfig().serverKeys, c.params.kid!);
         return { body: { kid: c.params.kid, status: 'retired' } };
       },
       listCertificates: async () => {
@@ -318,16 +310,15 @@ export class AdminApi {
       },
       listAudit: async (c) => {
         const q = c.query as { cursor?: string; limit: number; actor?: string; action?: string };
-        return {
-          body: this.#audit.query({
-            limit: q.limit,
-            ...(q.cursor !== undefined ? { before: Number(q.cursor) } : {}),
-            ...(q.actor !== undefined ? { actor: q.actor } : {}),
-            ...(q.action !== undefined ? { action: q.action } : {}),
-          }),
-        };
+        const page = await this.#deps.controlPlane.store.audit.query({
+          limit: q.limit,
+          ...(q.cursor !== undefined ? { before: Number(q.cursor) } : {}),
+          ...(q.actor !== undefined ? { actor: q.actor } : {}),
+          ...(q.action !== undefined ? { action: q.action } : {}),
+        });
+        return { body: { entries: page.entries, ...(page.nextCursor !== undefined ? { nextCursor: String(page.nextCursor) } : {}) } };
       },
-      getStats: async () => ({ body: d.stats.snapshot() }),
+      getStats: async (c) => ({ body: await this.#fleetStats.view(c.query as { instance?: string }) }),
       openapi: async () => ({ body: (this.#openapi ??= buildOpenApi()) }),
     };
   }

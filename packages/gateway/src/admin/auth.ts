@@ -1,11 +1,12 @@
 /** Admin logins (token or scrypt users), sessions with idle expiry, CSRF tokens and the login rate limit. */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { ControlPlaneStore } from '@wxseal/control-plane';
 import type { AdminConfig } from './config.js';
-import { DUMMY_HASH, verifyPassword } from './passwords.js';
+import { DUMMY_HASH, parsePasswordHash, verifyPassword } from './passwords.js';
 
 export const SESSION_COOKIE = 'wxseal_admin';
-const MAX_SESSIONS = 10_000;
-const MAX_TRACKED_ADDRESSES = 10_000;
+/** How much an idle deadline must gain before it is written again (at most a tenth of the TTL). */
+const TOUCH_GRANULARITY_MS = 60_000;
 
 export interface Session {
   readonly id: string;
@@ -22,102 +23,95 @@ export function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(da, db) && a.length === b.length;
 }
 
-export class SessionStore {
-  readonly #sessions = new Map<string, Session>();
+/** What the sessions and login limits are kept in: the control-plane store, shared by the fleet. */
+type SharedAdminState = Pick<ControlPlaneStore, 'sessions' | 'loginFailures' | 'users'>;
 
+/**
+ * Admin sessions in the shared store, so a session made through one instance works on every
+ * instance behind the load balancer and a logout ends it everywhere. The store keeps a hash of the
+ * session id, never the id itself. The idle deadline moves forward at most once a minute per
+ * session (a write per admin request would be wasted work).
+ */
+export class SessionStore {
   constructor(
+    private readonly store: SharedAdminState,
     private readonly ttlMs: number,
     private readonly now: () => number,
   ) {}
 
-  create(actor: string): Session {
-    const now = this.now();
-    if (this.#sessions.size >= MAX_SESSIONS) this.#prune(now);
-    // Still full: the oldest session goes (Map order is creation order).
-    if (this.#sessions.size >= MAX_SESSIONS) this.#sessions.delete(this.#sessions.keys().next().value!);
+  async create(actor: string): Promise<Session> {
     const session: Session = {
       id: randomBytes(32).toString('base64url'),
       actor,
       csrfToken: randomBytes(32).toString('base64url'),
-      expiresAt: now + this.ttlMs,
+      expiresAt: this.now() + this.ttlMs,
     };
-    this.#sessions.set(session.id, session);
+    await this.store.sessions.create({ token: session.id, user: actor, csrf: session.csrfToken, expiresAt: session.expiresAt });
     return session;
   }
 
   /** The live session of this id, its idle deadline pushed forward; undefined when unknown or expired. */
-  touch(id: string | undefined): Session | undefined {
+  async touch(id: string | undefined): Promise<Session | undefined> {
     if (id === undefined || id.length !== 43) return undefined;
-    const session = this.#sessions.get(id);
-    if (!session) return undefined;
+    const row = await this.store.sessions.get(id);
+    if (!row) return undefined;
     const now = this.now();
-    if (session.expiresAt <= now) {
-      this.#sessions.delete(id);
+    if (row.expiresAt <= now) {
+      await this.store.sessions.delete(id);
       return undefined;
     }
-    session.expiresAt = now + this.ttlMs;
-    return session;
+    let expiresAt = row.expiresAt;
+    if (now + this.ttlMs - expiresAt >= Math.min(TOUCH_GRANULARITY_MS, this.ttlMs / 10)) {
+      expiresAt = now + this.ttlMs;
+      await this.store.sessions.touch(id, expiresAt);
+    }
+    return { id, actor: row.user, csrfToken: row.csrf, expiresAt };
   }
 
-  delete(id: string): void {
-    this.#sessions.delete(id);
-  }
-
-  get size(): number {
-    return this.#sessions.size;
-  }
-
-  #prune(now: number): void {
-    for (const [id, s] of this.#sessions) if (s.expiresAt <= now) this.#sessions.delete(id);
+  async delete(id: string): Promise<void> {
+    await this.store.sessions.delete(id);
   }
 }
 
-/** Failed logins per client address in a sliding window; past `maxFailures` every attempt is refused. */
+/** Failed logins per client address in a sliding window, counted over the whole fleet; past `maxFailures` every attempt is refused. */
 export class LoginLimiter {
-  readonly #failures = new Map<string, number[]>();
-
   constructor(
+    private readonly store: SharedAdminState,
     private readonly maxFailures: number,
     private readonly windowMs: number,
     private readonly now: () => number,
   ) {}
 
   /** 0 when an attempt may be made, else the seconds to wait. */
-  retryAfter(address: string): number {
-    const list = this.#recent(address);
-    if (list.length < this.maxFailures) return 0;
-    return Math.max(1, Math.ceil((list[0]! + this.windowMs - this.now()) / 1000));
+  async retryAfter(address: string): Promise<number> {
+    const { count, oldestAt } = await this.store.loginFailures.window(address, this.windowMs);
+    if (count < this.maxFailures) return 0;
+    // The oldest failure leaving the window frees one attempt.
+    return Math.max(1, Math.ceil(((oldestAt ?? this.now()) + this.windowMs - this.now()) / 1000));
   }
 
-  fail(address: string): void {
-    const list = this.#recent(address);
-    list.push(this.now());
-    this.#failures.delete(address);
-    this.#failures.set(address, list.slice(-this.maxFailures));
-    if (this.#failures.size > MAX_TRACKED_ADDRESSES) this.#failures.delete(this.#failures.keys().next().value!);
-  }
-
-  #recent(address: string): number[] {
-    const since = this.now() - this.windowMs;
-    const list = (this.#failures.get(address) ?? []).filter((t) => t > since);
-    if (list.length === 0) this.#failures.delete(address);
-    return list;
+  async fail(address: string): Promise<void> {
+    await this.store.loginFailures.record(address);
   }
 }
 
 export type LoginInput = { token: string } | { user: string; password: string };
 
-/** Checks a login; resolves with the actor, or undefined when refused. Takes the same time for unknown users. */
-export async function checkLogin(config: AdminConfig, input: LoginInput): Promise<string | undefined> {
+/**
+ * Checks a login; resolves with the actor, or undefined when refused. Users are read from the
+ * shared store (seeded from the config at start). Takes the same time for unknown users.
+ */
+export async function checkLogin(config: AdminConfig, store: SharedAdminState, input: LoginInput): Promise<string | undefined> {
   if ('token' in input) {
     const token = config.token;
     // Compared even without a configured token, so the answer takes as long either way.
     const ok = safeEqual(input.token, token ?? randomBytes(24).toString('base64url'));
     return ok && token !== undefined ? 'token' : undefined;
   }
-  const user = config.users.find((u) => u.name === input.user);
-  const ok = await verifyPassword(input.password, user?.passwordHash ?? DUMMY_HASH);
-  return ok && user ? user.name : undefined;
+  const user = await store.users.get(input.user);
+  const hash = user ? parsePasswordHash(user.passwordHash) : undefined;
+  const ok = await verifyPassword(input.password, hash ?? DUMMY_HASH);
+  return ok && user && hash ? user.user : undefined;
 }
 
 export function sessionCookie(session: Session, ttlMs: number, secure: boolean): string {

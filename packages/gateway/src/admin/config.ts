@@ -83,6 +83,8 @@ export interface AdminUserConfig {
   readonly name: string;
   /** Non-enumerable: the parsed scrypt hash. */
   readonly passwordHash: PasswordHash;
+  /** Non-enumerable: the hash as written in the config (what the control plane stores). */
+  readonly passwordHashText: string;
 }
 
 export interface AdminConfig {
@@ -146,6 +148,7 @@ export function resolveAdminConfig(a: z.output<typeof adminSchema>, ctx: Resolve
     }
     const user = { name: u.name };
     hide(user, 'passwordHash', parsed);
+    hide(user, 'passwordHashText', u.passwordHash);
     users.push(user as AdminUserConfig);
   });
   if (a.auth.tokenEnv === undefined && a.auth.tokenFile === undefined && a.auth.users.length === 0) {

@@ -1,6 +1,6 @@
 export { AdminApi, type AdminApiDeps } from './api.js';
-export { AdminState, configSecretId, writeFileAtomic, type SecretView, type ServerKeyView } from './state.js';
-export { AuditLog, type AuditRecord, type AuditOutcome } from './audit.js';
+export { CredentialState, configSecretId, type SecretView, type ServerKeyView } from './state.js';
+export type { AuditRow } from '@wxseal/control-plane';
 export { LiveStats, REPLAY_CODE, type StatsSnapshot } from './stats.js';
 export { LastSeen } from './devices-service.js';
 export { ADMIN_ROUTES, API_PREFIX, type AdminRouteSpec } from './routes.js';
