@@ -146,9 +146,9 @@ async function measurePropagation(url: string, channel: PropagationChannel, chan
     for (let n = 0; n < changes; n++) {
       // A random gap: changes land at random phases of the readers' polls.
       await sleep(Math.random() * POLL_MS);
-      const secretId = `b-${n}`;
+      const secretId = `${channel}-${n}`;
       if (n % 2 === 0) await writer.addSecret(KEY_ID, secretId, randomBytes(32));
-      else await writer.retireAddedSecret(KEY_ID, `b-${n - 1}`);
+      else await writer.retireAddedSecret(KEY_ID, `${channel}-${n - 1}`);
       const committedAt = performance.now();
       const version = await writer.version();
       const deadline = committedAt + 10_000;
