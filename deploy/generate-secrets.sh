@@ -3,7 +3,7 @@
 # compose.yaml's `secrets:` and k8s/secret.example.yaml expect. Existing files are kept (a second
 # run never replaces a master key or a server key). Needs openssl only.
 #
-#   sh deploy/generate-secrets.sh [DIR] [--postgres-host H] [--redis-host H] [--db-name N]
+#   sh deploy/generate-secrets.sh [DIR] [--postgres-host H] [--db-name N]
 #
 # The directory is 0700 and the files 0644: compose bind-mounts each file as it is on the host and
 # the gateway runs as uid 1000, which may not be the owner; the directory keeps other host users out.
@@ -11,12 +11,10 @@ set -eu
 
 dir=deploy/secrets
 pg_host=postgres
-redis_host=redis-master
 db_name=wxseal
 while [ $# -gt 0 ]; do
   case "$1" in
     --postgres-host) pg_host=$2; shift 2 ;;
-    --redis-host) redis_host=$2; shift 2 ;;
     --db-name) db_name=$2; shift 2 ;;
     -*) echo "generate-secrets: unknown option $1" >&2; exit 2 ;;
     *) dir=$1; shift ;;
@@ -60,4 +58,3 @@ fi
 # Both URLs name the same database; the control plane's tables are wxseal_cp_*.
 printf 'postgres://wxseal:%s@%s:5432/%s\n' "$pg_password" "$pg_host" "$db_name" | write wxseal-control-plane-db
 printf 'postgres://wxseal:%s@%s:5432/%s\n' "$pg_password" "$pg_host" "$db_name" | write wxseal-device-db
-printf 'redis://%s:6379/0\n' "$redis_host" | write wxseal-redis-url

@@ -4,6 +4,9 @@
 // deploy/gateway.fleet.yaml adapted to this machine (ports, upstream, paths), and the secrets made
 // by deploy/generate-secrets.sh into a temporary directory that is deleted at the end.
 //
+// With --sentinel the nonce store is the Redis of deploy/ as local processes: a private master and
+// its replica running deploy/redis/redis.conf, and one Sentinel with deploy/compose.yaml's Sentinel
+// config, which the gateways ask for the master (nonceStore.sentinels, as in the deploy config).
 // Without --check it prints the URLs and runs until Ctrl-C/SIGTERM. With --check it waits until
 // all three /readyz answer 200, sends one sealed request through each gateway with @wxseal/client,
 // prints the results, stops everything and exits 0 (all three answered 200 with the echo) or 1.
@@ -44,9 +47,10 @@ if (process.argv[2] === CHILD_FLAG) {
 }
 
 const check = process.argv.includes('--check');
-const unknown = process.argv.slice(2).filter((a) => a !== '--check');
+const useSentinel = process.argv.includes('--sentinel');
+const unknown = process.argv.slice(2).filter((a) => a !== '--check' && a !== '--sentinel');
 if (unknown.length > 0) {
-  console.error(`fleet-local: unknown argument ${unknown[0]} (usage: fleet-local [--check])`);
+  console.error(`fleet-local: unknown argument ${unknown[0]} (usage: fleet-local [--check] [--sentinel])`);
   process.exit(2);
 }
 const PG_URL = process.env.WXSEAL_FLEET_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -65,10 +69,20 @@ interface Instance {
   log: string;
   url?: string;
   adminUrl?: string;
+  /** The nonce store as the gateway logged it at start (a safe display form). */
+  nonceStore?: string;
   exited: Promise<number | null>;
 }
 const instances: Instance[] = [];
 let upstream: Server | undefined;
+interface Helper {
+  child: ChildProcess;
+  log: string;
+  exited: Promise<number | null>;
+}
+/** The Redis master, replica and Sentinel of --sentinel. */
+const helpers: Helper[] = [];
+let sentinel: { port: number; name: string } | undefined;
 let schemaCreated = false;
 let redisReached = false;
 let cleaning: Promise<void> | undefined;
@@ -80,6 +94,7 @@ const alive = (c: ChildProcess): boolean => c.exitCode === null && c.signalCode 
 // The last resort: whatever ends this process, no gateway outlives it (process.kill is synchronous).
 process.on('exit', () => {
   for (const i of instances) if (alive(i.child)) i.child.kill('SIGKILL');
+  for (const h of helpers) if (alive(h.child)) h.child.kill('SIGKILL');
 });
 
 /** Stops the gateways (SIGTERM: they drain), then the upstream, the schema, the Redis keys and the files. */
@@ -92,6 +107,12 @@ async function cleanUp(): Promise<void> {
       const left = deadline - Date.now();
       const done = await Promise.race([i.exited.then(() => true), sleep(Math.max(0, left)).then(() => false)]);
       if (!done && alive(i.child)) i.child.kill('SIGKILL');
+    }
+    // Sentinel first, so it never sees its master go.
+    for (const h of [...helpers].reverse()) {
+      if (!alive(h.child)) continue;
+      h.child.kill('SIGTERM');
+      if (!(await Promise.race([h.exited.then(() => true), sleep(5_000).then(() => false)]))) h.child.kill('SIGKILL');
     }
     upstream?.closeAllConnections();
     await new Promise<void>((r) => (upstream ? upstream.close(() => r()) : r()));
@@ -109,8 +130,7 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(signal, () => {
     if (signalled) {
       // A second signal: stop waiting for the drain.
-      for (const i of instances) if (alive(i.child)) i.child.kill('SIGKILL');
-      process.exit(130);
+      process.exit(130); // the 'exit' handler kills what is left
     }
     signalled = true;
     say(`fleet-local: ${signal}, stopping the fleet`);
@@ -189,7 +209,10 @@ function localConfig(n: number, secrets: string, upstreamUrl: string): string {
   c.listeners.admin.host = '127.0.0.1';
   c.listeners.admin.port = 0;
   for (const r of c.routes) r.upstream = upstreamUrl;
-  c.nonceStore.prefix = `${redisPrefix}nonce:`;
+  const prefix = `${redisPrefix}nonce:`;
+  c.nonceStore = sentinel
+    ? { ...c.nonceStore, sentinels: [{ host: '127.0.0.1', port: sentinel.port }], name: sentinel.name, prefix }
+    : { type: 'redis', urlEnv: 'WXSEAL_REDIS_URL', prefix };
   c.trustedProxies = [];
   c.shutdown.drainTimeoutMs = 1_000;
   c.controlPlane.instanceId = `local-${n}`;
@@ -198,6 +221,90 @@ function localConfig(n: number, secrets: string, upstreamUrl: string): string {
   const path = join(dir, `gateway-${n}.yaml`);
   writeFileSync(path, toYaml(c), { mode: 0o600 });
   return path;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+/** Starts `redis-server args…` (its output in a log file) and tracks it for the clean-up. */
+function spawnHelper(name: string, args: readonly string[]): Helper {
+  const log = join(dir, `${name}.log`);
+  const out = createWriteStream(log);
+  const child = spawn('redis-server', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.pipe(out);
+  child.stderr!.pipe(out);
+  const helper = { child, log, exited: new Promise<number | null>((r) => child.once('exit', (code) => r(code))) };
+  child.once('error', (err) => out.end(`spawn failed: ${err.message} (install Debian's redis-server, or run without --sentinel)\n`));
+  helpers.push(helper);
+  return helper;
+}
+
+/** Polls `probe` on 127.0.0.1:`port` until it returns true; fails when `helper` exits or at the deadline. */
+async function waitFor(helper: Helper, port: number, what: string, probe: (r: Redis) => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (!alive(helper.child) || helper.child.pid === undefined) throw new Error(`${what}: redis-server exited:\n${tail(helper.log)}`);
+    const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, connectTimeout: 1_000, maxRetriesPerRequest: 1, retryStrategy: () => null, enableOfflineQueue: false });
+    client.on('error', () => undefined);
+    const ok = await client
+      .connect()
+      .then(() => probe(client))
+      .catch(() => false)
+      .finally(() => client.disconnect());
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`${what} not ready on port ${port}:\n${tail(helper.log)}`);
+    await sleep(100);
+  }
+}
+
+/**
+ * The Redis of deploy/compose.yaml on this machine: a master and a replica running
+ * deploy/redis/redis.conf (its port, bind address and directory overridden on the command line),
+ * and one Sentinel running the sentinel.conf of compose.yaml's redis-sentinel-1 (its port, and the
+ * master's group name, address and quorum — 1, there is one Sentinel — are this run's).
+ */
+async function startSentinelRedis(): Promise<void> {
+  const conf = join(root, 'deploy/redis/redis.conf');
+  const masterPort = await freePort();
+  const replicaPort = await freePort();
+  for (const d of ['redis-master', 'redis-replica']) mkdirSync(join(dir, d), { mode: 0o700 });
+  const local = (port: number, d: string): string[] => [conf, '--port', String(port), '--bind', '127.0.0.1', '--dir', join(dir, d)];
+  const master = spawnHelper('redis-master', local(masterPort, 'redis-master'));
+  await waitFor(master, masterPort, 'the Redis master', async (r) => (await r.ping()) === 'PONG');
+  const replica = spawnHelper('redis-replica', [...local(replicaPort, 'redis-replica'), '--replicaof', '127.0.0.1', String(masterPort)]);
+  await waitFor(replica, replicaPort, 'the Redis replica', async (r) => /master_link_status:up/.test(await r.info('replication')));
+
+  const compose = parseYaml(readFileSync(join(root, 'deploy/compose.yaml'), 'utf8'), { merge: true }) as { services: Record<string, { command?: string[] }> };
+  const script = (compose.services['redis-sentinel-1']?.command ?? []).join('\n');
+  const text = /<<'CONF'\n([\s\S]*?)\nCONF/.exec(script)?.[1];
+  const monitor = text === undefined ? null : /^sentinel monitor (\S+) \S+ \d+ \d+$/m.exec(text);
+  if (text === undefined || !monitor) throw new Error('deploy/compose.yaml: no sentinel.conf in the command of redis-sentinel-1');
+  const port = await freePort();
+  const name = `wxseal_local_${runId}`;
+  const sentinelConf = text
+    .split('\n')
+    .map((line) => {
+      if (/^port \d+$/.test(line)) return `port ${port}`;
+      if (line.startsWith('sentinel monitor ')) return `sentinel monitor ${name} 127.0.0.1 ${masterPort} 1`;
+      return line.replace(new RegExp(`^(sentinel [a-z-]+) ${monitor[1]} `), `$1 ${name} `);
+    })
+    .concat(['bind 127.0.0.1', `dir ${dir}`])
+    .join('\n');
+  const file = join(dir, 'sentinel.conf');
+  writeFileSync(file, `${sentinelConf}\n`, { mode: 0o600 });
+  const helper = spawnHelper('redis-sentinel', [file, '--sentinel']);
+  // Ready when it names the master and knows its replica: the gateways ask it exactly that.
+  await waitFor(helper, port, 'the Sentinel', async (r) => {
+    const addr = await r.call('SENTINEL', 'get-master-addr-by-name', name);
+    const replicas = await r.call('SENTINEL', 'replicas', name);
+    return Array.isArray(addr) && addr[1] === String(masterPort) && Array.isArray(replicas) && replicas.length === 1;
+  });
+  sentinel = { port, name };
 }
 
 function spawnGateway(n: number, config: string, env: NodeJS.ProcessEnv): Instance {
@@ -220,10 +327,11 @@ function spawnGateway(n: number, config: string, env: NodeJS.ProcessEnv): Instan
       const line = buffered.slice(0, nl);
       buffered = buffered.slice(nl + 1);
       try {
-        const entry = JSON.parse(line) as { msg?: unknown; url?: unknown; adminUrl?: unknown };
+        const entry = JSON.parse(line) as { msg?: unknown; url?: unknown; adminUrl?: unknown; nonceStore?: { type?: unknown; url?: unknown } };
         if (entry.msg === 'gateway listening' && typeof entry.url === 'string' && typeof entry.adminUrl === 'string') {
           instance.url = entry.url;
           instance.adminUrl = entry.adminUrl;
+          instance.nonceStore = typeof entry.nonceStore?.url === 'string' ? entry.nonceStore.url : String(entry.nonceStore?.type);
         }
       } catch {
         // not a log line
@@ -292,8 +400,9 @@ async function main(): Promise<number> {
   const clientSecret = readFileSync(join(secrets, 'wxseal-client-bff-prod'), 'utf8').trim();
   writeFileSync(join(secrets, 'server-public.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
 
-  // 3. The upstream and the three gateways.
+  // 3. The upstream, the Sentinel if asked for, and the three gateways.
   const upstreamUrl = await startUpstream();
+  if (useSentinel) await startSentinelRedis();
   const dbUrl = schemaUrl();
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -309,11 +418,12 @@ async function main(): Promise<number> {
   const started = Date.now();
   await waitReady();
   say(`fleet-local: ${INSTANCES} gateways ready in ${((Date.now() - started) / 1000).toFixed(1)} s (PostgreSQL schema ${schema}, Redis prefix ${redisPrefix})`);
+  if (sentinel) say(`  nonce store: a private Redis master and replica (deploy/redis/redis.conf) through Sentinel 127.0.0.1:${sentinel.port}, master group ${sentinel.name}`);
   const serverKeyId = serverKeyIdFor(publicKey);
   for (const i of instances) {
     const clientJson = join(dir, `client-${i.name}.json`);
     writeFileSync(clientJson, JSON.stringify({ baseUrl: i.url, keyId: 'bff-prod', secretFile: 'secrets/wxseal-client-bff-prod', serverKeyId, serverPublicKeyFile: 'secrets/server-public.pem', mode: 'sealed' }, null, 2), { mode: 0o600 });
-    say(`  ${i.name}: public ${i.url}  admin ${i.adminUrl} (console ${i.adminUrl}/console/)  log ${i.log}`);
+    say(`  ${i.name}: public ${i.url}  admin ${i.adminUrl} (console ${i.adminUrl}/console/)  nonce store ${i.nonceStore}  log ${i.log}`);
     say(`    wxseal call -c ${clientJson} -d '{"hello":"fleet"}' /api/echo`);
   }
   say(`  upstream (echo): ${upstreamUrl}`);

@@ -80,6 +80,7 @@ describe('deploy/gateway.fleet.yaml', () => {
   test('loads with the real loadGatewayConfig as a fleet: shared nonce store, control plane and devices on PostgreSQL, admin', () => {
     assert.equal(config.fleet, true);
     assert.equal(config.nonceStore.type, 'redis');
+    assert.equal(config.nonceStore.type === 'redis' && config.nonceStore.topology.kind, 'sentinel', 'the nonce store follows failovers through Sentinel');
     assert.ok(config.controlPlane, 'controlPlane section');
     assert.match(config.controlPlane.database.displayUrl, /^postgres:\/\//);
     assert.ok(config.controlPlane.masterKeys, 'the control plane has its master key ring');
@@ -120,8 +121,8 @@ describe('deploy/gateway.fleet.yaml', () => {
 
 describe('deploy/docker-entrypoint.sh', () => {
   test('exports NAME from the file NAME__FILE names (trailing newline dropped), leaves *_FILE variables alone', () => {
-    const env = runEntrypoint({ A_URL__FILE: join(secretsDir, 'wxseal-redis-url'), WXSEAL_DEVICE_MASTER_KEY_FILE: '/run/secrets/wxseal-master-keys' });
-    assert.equal(env.A_URL, 'redis://redis-master:6379/0');
+    const env = runEntrypoint({ A_URL__FILE: join(secretsDir, 'wxseal-device-db'), WXSEAL_DEVICE_MASTER_KEY_FILE: '/run/secrets/wxseal-master-keys' });
+    assert.match(env.A_URL ?? '', /^postgres:\/\/wxseal:[^@\n]+@postgres:5432\/wxseal$/);
     assert.equal(env.A_URL__FILE, undefined);
     assert.equal(env.WXSEAL_DEVICE_MASTER_KEY_FILE, '/run/secrets/wxseal-master-keys');
   });
@@ -302,6 +303,19 @@ describe('deploy/compose.yaml', () => {
       assert.ok(Number(m[4]) >= 2 && Number(m[4]) <= 3, 'a quorum of 2 of the 3 Sentinels');
     }
     assert.equal(postgres.length, 1);
+  });
+
+  test('the config\'s Sentinels and master name are the Sentinel services of the file and the master they monitor', () => {
+    assert.ok(config.nonceStore.type === 'redis' && config.nonceStore.topology.kind === 'sentinel');
+    const { sentinels: endpoints, name } = config.nonceStore.topology;
+    assert.deepEqual(endpoints.map((e) => e.host).sort(), sentinels.map(([n]) => n).sort());
+    for (const [service, s] of sentinels) {
+      const m = /sentinel monitor (\S+) /.exec(commandOf(s));
+      assert.equal(m?.[1], name, `${service} monitors the master group the gateways ask for`);
+      const port = endpoints.find((e) => e.host === service)?.port;
+      assert.match(commandOf(s), new RegExp(`^port ${port}$`, 'm'));
+      assert.match(commandOf(s), /^sentinel resolve-hostnames yes$/m, 'service names, not IPs, in a compose network');
+    }
   });
 
   test('every gateway waits for healthy dependencies, each of which has a healthcheck, and has a healthcheck of its own', () => {

@@ -14,8 +14,9 @@ import { root } from './artefacts.js';
 const PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = 'redis://127.0.0.1:6379/0';
 
-test('fleet-local --check: three gateways ready, one sealed call through each, everything removed after', async () => {
-  const run = await runProcess(process.execPath, ['--conditions=wxseal-source', '--import', 'tsx', join(root, 'scripts/fleet-local.ts'), '--check'], {
+/** Runs the script with `args`, asserts three sealed calls answered and nothing left behind; resolves with its stdout. */
+async function checkRun(args: readonly string[]): Promise<string> {
+  const run = await runProcess(process.execPath, ['--conditions=wxseal-source', '--import', 'tsx', join(root, 'scripts/fleet-local.ts'), ...args], {
     cwd: root,
     env: { ...process.env, WXSEAL_FLEET_PG: PG_URL, WXSEAL_FLEET_REDIS: REDIS_URL },
     // A bound against a hang, not a performance claim: the script has its own readiness deadline.
@@ -50,4 +51,15 @@ test('fleet-local --check: three gateways ready, one sealed call through each, e
   } finally {
     redis.disconnect();
   }
+  return run.stdout;
+}
+
+test('fleet-local --check: three gateways ready on one Redis URL, one sealed call through each, everything removed after', async () => {
+  const stdout = await checkRun(['--check']);
+  assert.equal(stdout.match(/nonce store redis:\/\/127\.0\.0\.1:6379/g)?.length, 3, stdout);
+});
+
+test('fleet-local --check --sentinel: the nonce store reached through a real Sentinel run with compose.yaml\'s Sentinel config', async () => {
+  const stdout = await checkRun(['--check', '--sentinel']);
+  assert.equal(stdout.match(/nonce store redis-sentinel:\/\/127\.0\.0\.1:\d+\/wxseal_local_[a-z0-9]+ /g)?.length, 3, stdout);
 });
