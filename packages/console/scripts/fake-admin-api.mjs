@@ -175,27 +175,72 @@ function listDevices(q) {
   return { devices: out.map(({ revokeReason: _r, ...d }) => d), ...(more && last ? { nextCursor: Buffer.from(last.serial).toString('base64url') } : {}) };
 }
 
-function stats() {
+// Three synthetic instances (one gone), each with its own series; the fleet is the sum of the live ones.
+const INSTANCES = [
+  { instanceId: 'gw-a-1201', scale: 1, live: true, self: true },
+  { instanceId: 'gw-b-1388', scale: 0.6, live: true, self: false },
+  { instanceId: 'gw-c-0977', scale: 0.3, live: false, self: false },
+];
+
+function instanceStats(scale) {
   const now = Date.now();
-  const minute = Math.floor(now / 60_000) * 60_000;
+  const minute = Math.floor(now / 60_000);
   const codes = ['WXSEAL_BAD_SIGNATURE', 'WXSEAL_TIMESTAMP_EXPIRED', 'WXSEAL_REPLAYED_NONCE', 'WXSEAL_KEY_REVOKED'];
   const series = [];
   const rejected = {};
   let accepted = 0;
-  for (let k = 59; k >= 0; k--) {
-    const t = minute - k * 60_000;
-    const phase = t / 60_000;
-    const a = Math.round(800 + 300 * Math.sin(phase / 7) + ((phase * 37) % 50));
+  for (let m = minute - 59; m <= minute; m++) {
+    const a = Math.round(scale * (800 + 300 * Math.sin(m / 7) + ((m * 37) % 50)));
     const r = {};
     codes.forEach((c, ci) => {
-      const v = Math.max(0, Math.round(6 * Math.sin(phase / (3 + ci) + ci) + (ci === 0 ? 4 : 1)));
+      const v = Math.max(0, Math.round(scale * (6 * Math.sin(m / (3 + ci) + ci) + (ci === 0 ? 4 : 1))));
       if (v) r[c] = v;
       rejected[c] = (rejected[c] ?? 0) + v;
     });
     accepted += a;
-    series.push({ t: iso(t), accepted: a, rejected: r });
+    series.push({ t: iso(m * 60_000), minute: m, accepted: a, rejected: r });
   }
-  return { since: state.since, accepted: accepted * 3, rejected, replays: rejected.WXSEAL_REPLAYED_NONCE ?? 0, upstreamErrors: 7, latencyMs: { p50: 3.2, p90: 8.9, p99: 27.4 }, series };
+  const counts = Array.from({ length: 90 }, (_, i) => Math.round(scale * 1000 * Math.exp(-(((i - 30) / 8) ** 2))));
+  return {
+    since: state.since,
+    accepted: accepted * 3,
+    rejected,
+    replays: rejected.WXSEAL_REPLAYED_NONCE ?? 0,
+    upstreamErrors: Math.round(7 * scale),
+    latencyMs: { p50: +(3.2 * scale + 1).toFixed(2), p90: +(8.9 * scale + 2).toFixed(2), p99: +(27.4 * scale + 3).toFixed(2) },
+    latencyHistogram: { minMs: 0.05, growth: 1.08, counts },
+    series,
+  };
+}
+
+function stats(params) {
+  const now = Date.now();
+  const rows = INSTANCES.map((i, k) => {
+    const s = instanceStats(i.scale);
+    const heartbeatAgeMs = i.live ? 400 + 700 * k : 95_000;
+    const rejected = Object.values(s.rejected).reduce((a, b) => a + b, 0);
+    return { row: { instanceId: i.instanceId, startedAt: Date.parse(state.since), heartbeatAt: now - heartbeatAgeMs, heartbeatAgeMs, stalenessMs: 120 + 40 * k, version: 42, self: i.self, live: i.live, hasStats: true, accepted: s.accepted, rejected }, stats: s };
+  });
+  const instances = rows.map((r) => r.row);
+  const fleet = { available: true };
+  const wanted = params.get('instance');
+  if (wanted) {
+    const r = rows.find((x) => x.row.instanceId === wanted);
+    if (!r) throw new HttpError(404, 'ADMIN_NOT_FOUND', `no instance ${wanted}`);
+    return { scope: 'instance', instance: wanted, instanceCount: 1, totals: r.stats, instances, fleet };
+  }
+  const live = rows.filter((r) => r.row.live).map((r) => r.stats);
+  const sumOf = (f) => live.reduce((n, s) => n + f(s), 0);
+  const rejected = {};
+  for (const s of live) for (const [c, n] of Object.entries(s.rejected)) rejected[c] = (rejected[c] ?? 0) + n;
+  const series = live[0].series.map((b, i) => {
+    const r = {};
+    for (const s of live) for (const [c, n] of Object.entries(s.series[i].rejected)) r[c] = (r[c] ?? 0) + n;
+    return { t: b.t, minute: b.minute, accepted: sumOf((s) => s.series[i].accepted), rejected: r };
+  });
+  const counts = live[0].latencyHistogram.counts.map((_, i) => sumOf((s) => s.latencyHistogram.counts[i]));
+  const totals = { ...live[0], accepted: sumOf((s) => s.accepted), rejected, replays: rejected.WXSEAL_REPLAYED_NONCE ?? 0, upstreamErrors: sumOf((s) => s.upstreamErrors), latencyHistogram: { minMs: 0.05, growth: 1.08, counts }, series };
+  return { scope: 'fleet', instanceCount: live.length, totals, instances, fleet };
 }
 
 function sessionOf(req) {
@@ -255,7 +300,7 @@ async function handleApi(req, res, url, body) {
     audit(req, session, 'session.logout');
     return [204];
   }
-  if (path === '/stats' && m === 'GET') return [200, stats()];
+  if (path === '/stats' && m === 'GET') return [200, stats(url.searchParams)];
   if (path === '/devices' && m === 'GET') return [200, listDevices(url.searchParams)];
   if (path === '/devices' && m === 'POST') {
     const reason = reasonOf(body);

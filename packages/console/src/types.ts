@@ -38,7 +38,7 @@ export type CertificateList = Api['ListCertificatesResponse'];
 export type RefreshResult = Api['RefreshCertificatesResponse'];
 /** GET /audit. */
 export type AuditPage = Api['ListAuditResponse'];
-/** GET /stats. */
+/** GET /stats: the fleet's totals (or one instance's, with ?instance=) and the instances. */
 export type Stats = Api['GetStatsResponse'];
 
 // --- their parts --------------------------------------------------------------------------------
@@ -53,5 +53,7 @@ export type ServerKey = ServerKeyList['keys'][number];
 export type Certificate = CertificateList['certificates'][number];
 export type CertificateOwner = Certificate['owner'];
 export type CertificateStatus = Certificate['status'];
-export type StatsBucket = Stats['series'][number];
+export type StatsTotals = Stats['totals'];
+export type StatsBucket = StatsTotals['series'][number];
+export type FleetInstance = Stats['instances'][number];
 export type LoginMethod = LoginMethods['methods'][number];

@@ -62,28 +62,73 @@ export interface components {
             /** @description ISO 8601 date-time */
             expiresAt: string;
         };
+        GetStatsQuery: {
+            instance?: string;
+        };
         GetStatsResponse: {
-            accepted: number;
-            latencyMs: {
-                p50: number;
-                p90: number;
-                p99: number;
+            fleet: {
+                available: boolean;
+                /** @description why the fleet view is unavailable (the totals are then this instance's alone) */
+                reason?: string;
             };
-            rejected: {
-                [key: string]: number;
-            };
-            replays: number;
-            series: {
+            /** @description the instance shown when scope is instance */
+            instance?: string;
+            /** @description how many instances the totals add up */
+            instanceCount: number;
+            instances: {
                 accepted: number;
+                hasStats: boolean;
+                /** @description age of that heartbeat on the answering instance's clock */
+                heartbeatAgeMs: number;
+                /** @description Unix ms of its last heartbeat */
+                heartbeatAt: number;
+                instanceId: string;
+                /** @description heartbeat recent enough; gone instances are listed but not counted */
+                live: boolean;
+                rejected: number;
+                /** @description the instance that answered this call */
+                self: boolean;
+                /** @description how stale its control-plane view was (-1: never confirmed) */
+                stalenessMs: number;
+                /** @description Unix ms */
+                startedAt: number;
+                /** @description the control-plane change version it has applied */
+                version: number;
+            }[];
+            /** @enum {string} */
+            scope: "fleet" | "instance";
+            totals: {
+                accepted: number;
+                /** @description the raw latency histogram, so percentiles of several instances come from summed counts */
+                latencyHistogram: {
+                    /** @description counts[i]: requests that took at most minMs * growth^i ms (the last bucket holds all longer ones); trailing zeros dropped */
+                    counts: number[];
+                    growth: number;
+                    minMs: number;
+                };
+                latencyMs: {
+                    p50: number;
+                    p90: number;
+                    p99: number;
+                };
                 rejected: {
                     [key: string]: number;
                 };
-                /** @description ISO 8601 date-time */
-                t: string;
-            }[];
-            /** @description ISO 8601 date-time */
-            since: string;
-            upstreamErrors: number;
+                replays: number;
+                series: {
+                    accepted: number;
+                    /** @description minutes since the Unix epoch (t as a number): buckets of several instances add up by it */
+                    minute: number;
+                    rejected: {
+                        [key: string]: number;
+                    };
+                    /** @description ISO 8601 date-time: start of the minute */
+                    t: string;
+                }[];
+                /** @description ISO 8601 date-time: when counting started (the earliest instance for a fleet) */
+                since: string;
+                upstreamErrors: number;
+            };
         };
         ImportDevicesBody: {
             productId: string;

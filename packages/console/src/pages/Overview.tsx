@@ -6,14 +6,14 @@ import { ErrorBox } from '../components/ErrorBox.js';
 import { useInterval } from '../hooks.js';
 import { TableHead } from '../components/TableHead.js';
 import { useI18n } from '../i18n/context.js';
-import type { Stats } from '../types.js';
+import type { FleetInstance, Stats, StatsTotals } from '../types.js';
 
 export const REFRESH_MS = 10_000;
 
 const sum = (r: Record<string, number>): number => Object.values(r).reduce((a, b) => a + b, 0);
 
 /** Reason codes over the totals and the series, most frequent first. */
-export function reasonCodes(stats: Stats): string[] {
+export function reasonCodes(stats: StatsTotals): string[] {
   const totals = new Map<string, number>();
   for (const [code, n] of Object.entries(stats.rejected)) totals.set(code, (totals.get(code) ?? 0) + n);
   for (const b of stats.series) for (const code of Object.keys(b.rejected)) if (!totals.has(code)) totals.set(code, 0);
@@ -23,7 +23,9 @@ export function reasonCodes(stats: Stats): string[] {
 export function Overview() {
   const i18n = useI18n();
   const { t, num } = i18n;
-  const [stats, setStats] = useState<Stats | null>(null);
+  const [view, setView] = useState<Stats | null>(null);
+  // '' = the fleet; otherwise one instance's id (GET /stats?instance=).
+  const [instance, setInstance] = useState('');
   const [error, setError] = useState<unknown>(null);
   const [updatedAt, setUpdatedAt] = useState<string | undefined>();
   const ctl = useRef<AbortController | null>(null);
@@ -33,14 +35,14 @@ export function Overview() {
     const c = new AbortController();
     ctl.current = c;
     try {
-      const s = await api.get<Stats>('/stats', undefined, c.signal);
-      setStats(s);
+      const s = await api.get<Stats>('/stats', { instance }, c.signal);
+      setView(s);
       setError(null);
       setUpdatedAt(new Date().toISOString());
     } catch (err) {
       if (!isAbort(err)) setError(err);
     }
-  }, []);
+  }, [instance]);
 
   useEffect(() => {
     void load();
@@ -50,6 +52,8 @@ export function Overview() {
     if (document.visibilityState !== 'hidden') void load();
   }, REFRESH_MS);
 
+  // The numbers on screen are those of the scope asked for: never show the fleet's under an instance's name.
+  const stats: StatsTotals | null = view && (view.scope === 'fleet' ? instance === '' : view.instance === instance) ? view.totals : null;
   const codes = useMemo(() => (stats ? reasonCodes(stats) : []), [stats]);
   const traffic = useMemo<uPlot.AlignedData>(() => {
     const s = stats?.series ?? [];
@@ -72,13 +76,33 @@ export function Overview() {
             {stats ? t('overview.since', { since: i18n.time(stats.since) }) : ''}
             {updatedAt ? ` · ${t('overview.updated', { time: i18n.time(updatedAt) })}` : ''}
           </span>
+          <label>
+            <span class="sr-only">{t('overview.scope')}</span>
+            <select data-testid="overview-instance" aria-label={t('overview.scope')} value={instance} onChange={(e) => setInstance(e.currentTarget.value)}>
+              <option value="">{t('overview.scopeFleet')}</option>
+              {instanceOptions(view?.instances ?? [], instance).map((id) => (
+                <option key={id} value={id}>
+                  {id}
+                </option>
+              ))}
+            </select>
+          </label>
           <button type="button" data-testid="overview-refresh" onClick={() => void load()}>
             {t('action.reload')}
           </button>
         </div>
       </div>
       <ErrorBox error={error} />
+      {view && !view.fleet.available && (
+        <p class="warning-note" role="status" data-testid="fleet-unavailable">
+          {t('overview.fleetUnavailable', { reason: view.fleet.reason ?? '' })}
+        </p>
+      )}
+      <p class="muted" data-testid="overview-scope" data-scope={stats ? view?.scope : undefined}>
+        {stats && view ? (view.scope === 'fleet' ? t('overview.scopeFleetCount', { n: num(view.instanceCount) }) : t('overview.scopeInstance', { id: view.instance ?? '' })) : ''}
+      </p>
       <div class="cards">
+        <Stat label={t('overview.instanceCount')} value={stats && view ? num(view.instanceCount) : '—'} testid="stat-instances" />
         <Stat label={t('overview.accepted')} value={stats ? num(stats.accepted) : '—'} testid="stat-accepted" tone="good" />
         <Stat label={t('overview.rejected')} value={stats ? num(rejectedTotal) : '—'} testid="stat-rejected" tone="bad" />
         <Stat label={t('overview.replays')} value={stats ? num(stats.replays) : '—'} testid="stat-replays" tone="bad" />
@@ -144,7 +168,69 @@ export function Overview() {
           </table>
         </div>
       )}
+      {view && <Instances instances={view.instances} selected={instance} onSelect={setInstance} />}
     </section>
+  );
+}
+
+/** The ids the scope selector offers: every instance listed, and the selected one even once it is gone from the list. */
+export function instanceOptions(instances: readonly FleetInstance[], selected: string): string[] {
+  const ids = instances.map((i) => i.instanceId);
+  if (selected !== '' && !ids.includes(selected)) ids.push(selected);
+  return ids;
+}
+
+function Instances({ instances, selected, onSelect }: { instances: readonly FleetInstance[]; selected: string; onSelect: (id: string) => void }) {
+  const { t, num } = useI18n();
+  return (
+    <div class="panel">
+      <h2>{t('overview.instances')}</h2>
+      <table class="table compact" data-testid="instances-table">
+        <TableHead
+          columns={[
+            'overview.instanceId',
+            'overview.heartbeat',
+            { key: 'overview.staleness', numeric: true },
+            { key: 'overview.version', numeric: true },
+            'overview.state',
+            { key: 'overview.accepted', numeric: true },
+            { key: 'overview.rejected', numeric: true },
+          ]}
+        />
+        <tbody>
+          {instances.map((i) => (
+            <tr key={i.instanceId} data-testid="instance-row" data-instance={i.instanceId} data-live={String(i.live)} class={i.instanceId === selected ? 'selected' : undefined}>
+              <td>
+                <code>{i.instanceId}</code>
+                {i.self && <span class="badge"> {t('overview.self')}</span>}
+              </td>
+              <td data-testid="instance-heartbeat">{t('overview.heartbeatAgo', { n: num(Math.round(i.heartbeatAgeMs / 1000)) })}</td>
+              <td class="num" data-testid="instance-staleness">
+                {i.stalenessMs < 0 ? t('overview.stalenessNever') : t('unit.ms', { n: num(i.stalenessMs) })}
+              </td>
+              <td class="num" data-testid="instance-version">
+                {num(i.version)}
+              </td>
+              <td>
+                <span class={`badge ${i.live ? 'status-active' : 'status-revoked'}`} data-testid="instance-state">
+                  {i.live ? t('overview.live') : t('overview.gone')}
+                </span>
+                {!i.hasStats && <span class="badge"> {t('overview.noStats')}</span>}
+              </td>
+              <td class="num" data-testid="instance-accepted">
+                {num(i.accepted)}
+              </td>
+              <td class="num">{num(i.rejected)}</td>
+              <td>
+                <button type="button" data-testid="instance-view" disabled={i.instanceId === selected} onClick={() => onSelect(i.instanceId)}>
+                  {t('overview.view')}
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }
 

@@ -7,6 +7,7 @@
  * with a flag saying why: the stats page must not fail because the database does.
  */
 import { CodedError } from '@wxseal/protocol';
+import { errSummary } from '../logger.js';
 import { AdminError } from './http.js';
 import { mergeStatsSnapshots, statsSnapshotSchema, type LiveStats, type StatsSnapshot } from './stats.js';
 
@@ -192,4 +193,42 @@ function reasonOf(err: unknown, timeoutMs: number): string {
   if (err instanceof DirectoryTimeout) return `the control-plane database did not answer within ${timeoutMs} ms`;
   if (err instanceof CodedError) return `the control-plane database failed (${err.code})`;
   return 'the control-plane database failed';
+}
+
+/** What fleetStatsFor needs of the gateway's control-plane runtime (control-plane.ts), structurally. */
+export interface FleetStatsSource {
+  readonly instanceId: string;
+  readonly settings: { readonly heartbeatIntervalMs: number };
+  readonly store: { readonly instances: InstanceDirectory };
+  readonly sync: { readonly appliedVersion: number };
+  staleness(): number;
+}
+
+/**
+ * The admin API's FleetStats over the control-plane runtime: an instance is live while its last
+ * heartbeat is at most three intervals old (one lost or slow write does not mark it gone).
+ */
+export function fleetStatsFor(d: {
+  stats: LiveStats;
+  controlPlane: FleetStatsSource | undefined;
+  now: () => number;
+  log?: { warn(obj: object, msg: string): void };
+}): FleetStats {
+  const cp = d.controlPlane;
+  return new FleetStats({
+    local: d.stats,
+    instanceId: cp?.instanceId ?? 'local',
+    directory: cp?.store.instances,
+    maxAgeMs: Math.max(1_500, 3 * (cp?.settings.heartbeatIntervalMs ?? 0)),
+    now: d.now,
+    ...(cp
+      ? {
+          selfStatus: () => {
+            const s = cp.staleness();
+            return { version: cp.sync.appliedVersion, stalenessMs: Number.isFinite(s) ? Math.round(s) : -1 };
+          },
+        }
+      : {}),
+    onError: (err) => d.log?.warn({ err: errSummary(err) }, 'fleet stats: the instance directory failed; answering with this instance alone'),
+  });
 }

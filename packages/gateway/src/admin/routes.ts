@@ -4,6 +4,7 @@
  * api.ts; the OpenAPI document (openapi.ts) is generated from this table.
  */
 import { z } from 'zod';
+import { statsSnapshotSchema } from './stats.js';
 
 export const API_PREFIX = '/admin/api/v1';
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -331,16 +332,30 @@ export const ADMIN_ROUTES = [
     method: 'GET',
     path: '/stats',
     tag: 'stats',
-    summary: 'Live counters of this gateway instance, with the last 60 minutes per minute',
+    summary: 'Live counters of the whole fleet (every live instance added up), or of one instance (?instance=), with the last 60 minutes per minute',
+    query: z.object({ instance: idText('instance').optional() }).strict(),
     status: 200,
     response: z.object({
-      since: iso,
-      accepted: z.number().int(),
-      rejected: z.record(z.string(), z.number().int()),
-      replays: z.number().int(),
-      upstreamErrors: z.number().int(),
-      latencyMs: z.object({ p50: z.number(), p90: z.number(), p99: z.number() }),
-      series: z.array(z.object({ t: iso, accepted: z.number().int(), rejected: z.record(z.string(), z.number().int()) })),
+      scope: z.enum(['fleet', 'instance']),
+      instance: z.string().optional().describe('the instance shown when scope is instance'),
+      instanceCount: z.number().int().describe('how many instances the totals add up'),
+      totals: statsSnapshotSchema,
+      instances: z.array(
+        z.object({
+          instanceId: z.string(),
+          startedAt: z.number().int().describe('Unix ms'),
+          heartbeatAt: z.number().int().describe('Unix ms of its last heartbeat'),
+          heartbeatAgeMs: z.number().int().describe('age of that heartbeat on the answering instance\'s clock'),
+          stalenessMs: z.number().int().describe('how stale its control-plane view was (-1: never confirmed)'),
+          version: z.number().int().describe('the control-plane change version it has applied'),
+          self: z.boolean().describe('the instance that answered this call'),
+          live: z.boolean().describe('heartbeat recent enough; gone instances are listed but not counted'),
+          hasStats: z.boolean(),
+          accepted: z.number().int(),
+          rejected: z.number().int(),
+        }),
+      ),
+      fleet: z.object({ available: z.boolean(), reason: z.string().optional().describe('why the fleet view is unavailable (the totals are then this instance\'s alone)') }),
     }),
   },
   {
