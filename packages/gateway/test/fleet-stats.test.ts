@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { AdminError } from '../src/admin/http.js';
-import { FleetStats, type InstanceDirectory, type InstanceRow } from '../src/admin/fleet-stats.js';
+import { FleetStats, fleetStatsFor, type InstanceDirectory, type InstanceRow } from '../src/admin/fleet-stats.js';
 import { LiveStats, SERIES_MINUTES, mergeStatsSnapshots, statsSnapshotSchema, type StatsSnapshot } from '../src/admin/stats.js';
 
 const MINUTE = 60_000;
@@ -257,5 +257,27 @@ describe('FleetStats', () => {
     assert.equal(v.fleet.available, false);
     assert.match(v.fleet.reason!, /did not answer within 50 ms/);
     assert.equal(sum(v.totals.rejected), 0);
+  });
+});
+
+describe('fleetStatsFor (the admin API\'s wiring)', () => {
+  test('live = a heartbeat at most 3 intervals old; this instance\'s version and staleness are current ones', async () => {
+    const now = T0;
+    const local = stats(T0);
+    const beat = (instanceId: string, ago: number): InstanceRow => ({ instanceId, startedAt: T0, heartbeatAt: now - ago, version: 3, stalenessMs: 10, stats: stats(T0).live.snapshot() });
+    const dir = directory(() => [beat('gw-2', 2_900), beat('gw-3', 3_100)]);
+    let staleness = Infinity;
+    const f = fleetStatsFor({
+      stats: local.live,
+      now: () => now,
+      controlPlane: { instanceId: 'gw-1', settings: { heartbeatIntervalMs: 1_000 }, store: { instances: dir }, sync: { appliedVersion: 12 }, staleness: () => staleness },
+    });
+    const v = await f.view({});
+    assert.deepEqual(v.instances.map((i) => [i.instanceId, i.live]), [['gw-1', true], ['gw-2', true], ['gw-3', false]]);
+    assert.deepEqual([v.instances[0]!.version, v.instances[0]!.stalenessMs], [12, -1], 'never confirmed is -1');
+    staleness = 41.6;
+    assert.equal((await f.view({})).instances[0]!.stalenessMs, 42);
+    const single = await fleetStatsFor({ stats: local.live, now: () => now, controlPlane: undefined }).view({});
+    assert.equal(single.instanceCount, 1);
   });
 });
