@@ -5,6 +5,7 @@
 // and an instance that loses its control-plane database fails closed (503
 // WXSEAL_CREDENTIALS_STALE, /readyz 503) and recovers by itself.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
@@ -16,7 +17,7 @@ import { isWxsealError, type WxsealClient } from '@wxseal/client';
 import { MasterKeyRing } from '@wxseal/devices';
 import { baseConfig, clientFor, makeKeys, plainRequest, startUpstream, tempDir, writeYaml, type TestKeys, type Upstream } from '../support/gateway.js';
 import { REDIS_URL, call, login, requireRedis } from '../support/gateway-admin.js';
-import { spawnGateway, type GatewayProcess } from '../support/gateway-process.js';
+import { WXSEAL_CLI, root, spawnGateway, type GatewayProcess } from '../support/gateway-process.js';
 
 const PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const MARIADB_URL = 'mysql://root@127.0.0.1:3306';
@@ -222,6 +223,29 @@ for (const backend of backends) {
       }
     });
 
+    test('a secret added and retired with the CLI alone (no admin API, no running gateway of its own) takes effect on all three within 1 s', async () => {
+      const cli = async (...args: string[]): Promise<string> => {
+        const r = spawnSync(process.execPath, [...WXSEAL_CLI, 'credentials', ...args, '--config', join(dir, 'gateway-1.yaml')], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+        assert.equal(r.status, 0, `wxseal credentials ${args.join(' ')}: ${r.stderr}`);
+        return r.stdout;
+      };
+      const added = JSON.parse(await cli('add-secret', keys.keyId, '--reason', 'cli rotation', '--json')) as { secretId: string; secret: string };
+      let t0 = performance.now(); // the change was committed before the CLI exited
+      const fresh = { ...keys, secret: added.secret };
+      const addDelays = await delaysUntil(gateways, t0, async (gw) => (await outcome(fresh, gw.url)) === 'ok', 'the CLI\'s secret accepted');
+      await cli('retire-secret', keys.keyId, added.secretId, '--reason', 'cli rotation undone');
+      t0 = performance.now();
+      const retireDelays = await delaysUntil(gateways, t0, async (gw) => (await outcome(fresh, gw.url)) === 'WXSEAL_BAD_SIGNATURE', 'the CLI\'s retirement refused');
+      console.log(`# ${backend.name}: CLI secret added → accepted on instances 1, 2, 3 after ${addDelays.map((d) => d.toFixed(0)).join(', ')} ms; retired → refused after ${retireDelays.map((d) => d.toFixed(0)).join(', ')} ms`);
+      for (const d of [...addDelays, ...retireDelays]) assert.ok(d < BOUND_MS, `propagation ${d.toFixed(0)} ms < ${BOUND_MS} ms`);
+      const listed = JSON.parse(await cli('list', '--json')) as { credentials: { keyId: string; secrets: { secretId: string; status: string }[] }[] };
+      assert.equal(listed.credentials[0]!.secrets.find((x) => x.secretId === added.secretId)?.status, 'retired');
+      // A refusal is a clear error, and nothing changes: the last active secret cannot be retired.
+      const r = spawnSync(process.execPath, [...WXSEAL_CLI, 'credentials', 'retire-secret', keys.keyId, 's1', '--reason', 'x', '--config', join(dir, 'gateway-1.yaml')], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /ADMIN_CONFLICT: secret s1 is already retired/);
+    });
+
     test('sessions, login rate limits and the audit log are the fleet\'s', async () => {
       const [gw1, gw2, gw3] = gateways as [GatewayProcess, GatewayProcess, GatewayProcess];
       const reader = await login(gw3.adminUrl, { token }); // made before the login budget is spent below
@@ -244,6 +268,7 @@ for (const backend of backends) {
       const entries = r.json.entries as Record<string, unknown>[];
       assert.ok(entries.some((e) => e.target === `${keys.keyId}/s1` && e.outcome === 'ok'), 'the retirement made on instance 1 is in instance 3\'s list');
       assert.ok(entries.some((e) => e.action === 'session.logout'), 'the logout made on instance 2 too');
+      assert.ok(entries.some((e) => e.client === 'cli' && e.action === 'credential.secret.retire' && e.instance === 'cli'), 'the CLI\'s change too');
       const instances = new Set(entries.map((e) => e.instance));
       assert.ok(instances.has('gw-1') && instances.has('gw-2'), `entries name the instance that wrote them (${[...instances].join(', ')})`);
     });

@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { CodedError } from '@wxseal/protocol';
 import { hashPasswordCommand } from './commands/admin.js';
 import { call } from './commands/call.js';
+import { credentials, type CredentialsAction, type CredentialsOptions } from './commands/credentials.js';
 import { DEFAULT_BATCH, parseBatch, parseDuration } from './commands/device-args.js';
 import type {
   ActivateCommandOptions,
@@ -162,6 +163,28 @@ export async function main(argv: string[]): Promise<number> {
         stderr: (t) => process.stderr.write(t),
       });
     });
+
+  const credentialsIo = { stdout: (t: string) => process.stdout.write(t), stderr: (t: string) => process.stderr.write(t) };
+  const creds = program.command('credentials').description("a gateway's client secrets and server keys in its control plane (no running gateway needed; every instance applies the change)");
+  const withCredentialOptions = (c: Command, change: boolean): Command => {
+    c.requiredOption('--config <file>', 'the gateway config (names the control plane)').option('--json', 'print JSON');
+    if (change) c.requiredOption('--reason <text>', 'why (written to the audit log)');
+    return c;
+  };
+  const runCredentials = async (action: CredentialsAction, o: CredentialsOptions): Promise<void> => {
+    exitCode = await credentials(action, o, credentialsIo);
+  };
+  withCredentialOptions(creds.command('list').description('client secrets and server keys with their status'), false).action((o: CredentialsOptions) => runCredentials({ kind: 'list' }, o));
+  withCredentialOptions(creds.command('add-secret').argument('<keyId>').description('add a secret to a client credential (printed once)'), true).action((keyId: string, o: CredentialsOptions) =>
+    runCredentials({ kind: 'add-secret', keyId }, o),
+  );
+  withCredentialOptions(creds.command('retire-secret').argument('<keyId>').argument('<secretId>').description('retire a secret (never the last active one)'), true).action(
+    (keyId: string, secretId: string, o: CredentialsOptions) => runCredentials({ kind: 'retire-secret', keyId, secretId }, o),
+  );
+  withCredentialOptions(creds.command('rotate-server-key').description('generate an RSA-2048 server key and make it the active one'), true).action((o: CredentialsOptions) => runCredentials({ kind: 'rotate-server-key' }, o));
+  withCredentialOptions(creds.command('retire-server-key').argument('<kid>').description('retire a server key that is not the active one'), true).action((kid: string, o: CredentialsOptions) =>
+    runCredentials({ kind: 'retire-server-key', kid }, o),
+  );
 
   const payIo = { stdout: (t: string) => process.stdout.write(t), stderr: (t: string) => process.stderr.write(t) };
   const certs = program

@@ -140,7 +140,7 @@ export class ControlPlaneRuntime {
    * the heartbeat. A database that is down does not stop the gateway: it starts stale, so it
    * refuses credentials and reports not ready until the first check succeeds.
    */
-  async start(): Promise<void> {
+  async start(options: { heartbeat?: boolean } = {}): Promise<void> {
     try {
       await migrateControlPlaneDatabase(this.#db);
       const users = this.#config.admin?.users ?? [];
@@ -154,6 +154,8 @@ export class ControlPlaneRuntime {
       this.#hooks.onError(err, 'database');
       this.#hooks.log.warn({ err: errSummary(err), database: this.settings.database.displayUrl }, 'control plane not reachable at start; credentials are refused until it is (fail closed)');
     }
+    // A tool run (the CLI) is not an instance of the fleet: no heartbeat.
+    if (options.heartbeat === false) return;
     this.#beat();
     this.#heartbeat = setInterval(() => this.#beat(), this.settings.heartbeatIntervalMs);
     this.#heartbeat.unref();
@@ -184,7 +186,7 @@ export class ControlPlaneRuntime {
   async close(): Promise<void> {
     if (this.#heartbeat) clearInterval(this.#heartbeat);
     await this.#beating;
-    await this.store.instances.remove(this.instanceId).catch((err: unknown) => this.#hooks.onError(err, 'database'));
+    if (this.#heartbeat) await this.store.instances.remove(this.instanceId).catch((err: unknown) => this.#hooks.onError(err, 'database'));
     await this.sync.close().catch((err: unknown) => this.#hooks.onError(err, 'database'));
     await this.#notifier?.close().catch((err: unknown) => this.#hooks.onError(err, 'redis'));
     await this.#db.destroy().catch((err: unknown) => this.#hooks.onError(err, 'database'));

@@ -40,6 +40,7 @@ export { REDACT_PATHS } from './logger.js';
 export type { DevicesConfig, DevicesConfigInput, DevicesRedisConfig, TokenBucketConfig } from './devices-config.js';
 export { CompositeKeyResolver, type GatewayDevices, type GatewayDevicesStats } from './devices.js';
 export { StalenessGuard } from './control-plane.js';
+export { openCredentialsTool, type CredentialsTool } from './credentials-tool.js';
 export { perInstanceState, type ControlPlaneConfig, type PerInstanceState } from './fleet-config.js';
 export {
   ADMIN_ROUTES,
