@@ -268,6 +268,7 @@ const rejectionMessages: Partial<Record<WireErrorCode, string>> = {
   WXSEAL_REPLAYED_NONCE: 'this nonce was already accepted for this key id',
   WXSEAL_NONCE_STORE_FULL: 'the nonce store refuses new nonces until old ones expire',
   WXSEAL_NONCE_STORE_UNAVAILABLE: 'the nonce store cannot be reached',
+  WXSEAL_NONCE_STORE_RESET: 'the nonce store lost its records after this request was signed; send a new request',
   WXSEAL_UNWRAP_FAILED: 'the wrapped session key does not decrypt with the named server key',
   WXSEAL_DECRYPT_FAILED: 'authenticated decryption failed',
   WXSEAL_MALFORMED_PAYLOAD: 'payload meta repeats a member name',
@@ -295,6 +296,7 @@ const rejections = [
   signedRejection('WXSEAL_DECRYPT_FAILED', 1763900004),
   signedRejection('WXSEAL_MALFORMED_PAYLOAD', 1763900005),
   signedRejection('WXSEAL_MALFORMED_HEADER', 1763900006, { keyId: 'bff-prod', nonce: 'twenty-five-chars-nonce-1', secret }), // nonces are opaque: 25 characters
+  signedRejection('WXSEAL_NONCE_STORE_RESET', 1763900007),
 ];
 // Each from a valid signed rejection with one thing changed; a client must not trust any of them.
 const r0 = rejections[1]!; // NONCE_STORE_FULL, 503: the one a client would retry a POST after

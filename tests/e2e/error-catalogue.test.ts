@@ -45,6 +45,7 @@ const INTERNAL_SIGNALS: Readonly<Record<string, string>> = {
   Aborted: 'gateway upstream: the abort reason of an exchange, turned into UpstreamFailure',
   ScenarioAborted: 'bench load generator: a failed sanity check, reported as the scenario\'s result',
   TargetUnavailable: 'bench harness: a target that cannot run here, reported as skipped',
+  DirectoryTimeout: 'gateway fleet stats: the instance directory did not answer in time, reported as the reason of a local view',
 };
 
 const catalogued = new Map<string, string>();

@@ -141,6 +141,8 @@ const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
 const CONTENT_TYPE = /^[\x20-\x7e\t]{1,256}$/;
 const TIMESTAMP_CODES = new Set(['WXSEAL_TIMESTAMP_EXPIRED', 'WXSEAL_TIMESTAMP_FUTURE']);
 const GATEWAY_STATUSES = new Set([502, 503, 504]);
+/** A reset retry waits for the clock to leave the loss second; more than this means clocks disagree (the usual retry then applies). */
+const MAX_RESET_WAIT_MS = 2_000;
 
 class Client implements WxsealClient {
   private readonly o: ResolvedOptions;
@@ -275,6 +277,7 @@ class Client implements WxsealClient {
     let attempt = 0;
     let retries = 0;
     let corrected = false;
+    let resetRetried = false;
 
     for (;;) {
       attempt += 1;
@@ -341,6 +344,22 @@ class Client implements WxsealClient {
             // Once per call and at once: the new timestamp is the fix, waiting adds nothing.
             continue;
           }
+          // SPEC 8.1: the store lost its records at or before the server time of the rejection; a
+          // request signed in a later second passes. Once per call, beside the attempts it counts,
+          // and for a POST only when the rejection is signed for this request (10.1).
+          if (rejection.code === 'WXSEAL_NONCE_STORE_RESET' && !resetRetried && (idempotent || isAuthenticRejection(rejection, built.context))) {
+            const waitMs = this.msUntilPastSecond(rejection.serverTime);
+            if (waitMs <= MAX_RESET_WAIT_MS && waitMs < scope.remainingMs()) {
+              resetRetried = true;
+              this.log(call, scope, 'retry', attempt, { delayMs: waitMs });
+              try {
+                await scope.sleep(waitMs);
+              } catch {
+                throw this.stopped(call, scope, attempt);
+              }
+              continue;
+            }
+          }
           // A verifier 503 means no handler ran. Rejections are unauthenticated unless signed
           // (SPEC.md 10.1), and a forged 503 must not make us send a POST twice: a
           // non-idempotent request is repeated only after a rejection signed for this request.
@@ -363,7 +382,7 @@ class Client implements WxsealClient {
         }
       }
 
-      const attemptLimit = o.maxAttempts + (corrected ? 1 : 0);
+      const attemptLimit = o.maxAttempts + (corrected ? 1 : 0) + (resetRetried ? 1 : 0);
       if (retryable && attempt < attemptLimit) {
         const delayMs = this.retryDelay(retries + 1, outcome.retryAfterMs, scope);
         if (delayMs !== undefined) {
@@ -391,6 +410,13 @@ class Client implements WxsealClient {
     }
     // Waiting past the deadline would only turn the real error into a timeout.
     return delayMs < scope.remainingMs() ? delayMs : undefined;
+  }
+
+  /** Milliseconds until this client's timestamps are past `serverSecond` (the next second when it is unknown). */
+  private msUntilPastSecond(serverSecond: number | undefined): number {
+    const now = this.o.now();
+    const target = serverSecond === undefined ? Math.floor(now / 1000) + 1 : serverSecond + 1 - this.offsetSeconds;
+    return Math.max(0, target * 1000 - now);
   }
 
   /** SPEC 8: offset = server time - local time, applied once per call and only within the bound. */

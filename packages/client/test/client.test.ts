@@ -297,6 +297,49 @@ describe('deadlines and cancellation', () => {
   });
 });
 
+describe('nonce store reset (SPEC 8.1)', () => {
+  /** A server whose nonce store lost its records in the second a request arrives: it refuses requests signed at or before it. */
+  async function lossFixture(options: { unsignedRejections?: boolean; always?: boolean } = {}): Promise<{ f: Fixture; lossSeconds: number[] }> {
+    const lossSeconds: number[] = [];
+    const f = await fixture({
+      unsignedRejections: options.unsignedRejections,
+      afterVerify: (req) => {
+        if (options.always || lossSeconds.length === 0) lossSeconds.push(unixNow());
+        return req.timestamp <= lossSeconds.at(-1)! ? rejection('WXSEAL_NONCE_STORE_RESET', unixNow()) : undefined;
+      },
+    });
+    return { f, lossSeconds };
+  }
+
+  it('a POST refused with a signed RESET is sent again once the clock has left the loss second, beside maxAttempts', async () => {
+    const { f, lossSeconds } = await lossFixture();
+    const log = collect();
+    const c = client(f.url, { retry: { maxAttempts: 1 }, logger: log.logger });
+    const res = await c.post('/x', { json: { n: 1 } });
+    assert.equal(res.status, 200);
+    assert.equal(res.attempts, 2);
+    assert.equal(f.received.length, 2);
+    assert.ok(f.received[0]!.timestamp <= lossSeconds[0]!);
+    assert.ok(f.received[1]!.timestamp > lossSeconds[0]!, 'the retry is signed after the loss second');
+    assert.notEqual(f.received[0]!.nonce, f.received[1]!.nonce);
+    assert.ok(log.entries.some((e) => e.event === 'retry'));
+  });
+
+  it('an unsigned RESET on a POST is not retried (it could be forged)', async () => {
+    const { f } = await lossFixture({ unsignedRejections: true });
+    const c = client(f.url, { retry: { maxAttempts: 1 } });
+    await rejectsWith(c.post('/x', { json: {} }), 'WXSEAL_NONCE_STORE_RESET', 503);
+    assert.equal(f.hits, 1);
+  });
+
+  it('the reset retry happens once per call: a server that keeps losing its records ends the call', async () => {
+    const { f } = await lossFixture({ always: true });
+    const c = client(f.url, { retry: { maxAttempts: 1 } });
+    await rejectsWith(c.get('/x'), 'WXSEAL_NONCE_STORE_RESET', 503);
+    assert.equal(f.hits, 2);
+  });
+});
+
 describe('clock skew', () => {
   it('corrects a client clock 300 s fast from the FUTURE rejection, and the next call needs no correction', async () => {
     const f = await fixture();

@@ -40,6 +40,8 @@ const redisStoreSchema = z
     reconnectMaxDelayMs: ms.default(2_000),
     /** Seconds past a detected loss whose timestamps are still refused (SPEC.md 8.1; default 0, at most 300). */
     resetMarginSeconds: int(0, 300).default(0),
+    /** Replicas that must acknowledge each nonce (WAIT) before a request is accepted: default 1 with sentinels, else 0. */
+    minReplicaAcks: int(0, 16).optional(),
   })
   .strict()
   .superRefine((r, ctx) => {
@@ -49,6 +51,7 @@ const redisStoreSchema = z
     }
     if (r.sentinels !== undefined && r.name === undefined) ctx.addIssue({ code: 'custom', path: ['name'], message: 'the Sentinel master name is required with sentinels' });
     if (r.sentinels === undefined && r.name !== undefined) ctx.addIssue({ code: 'custom', path: ['name'], message: 'only with sentinels' });
+    if (r.cluster !== undefined && (r.minReplicaAcks ?? 0) > 0) ctx.addIssue({ code: 'custom', path: ['minReplicaAcks'], message: 'not supported with cluster' });
     if (r.sentinels === undefined && r.sentinelPasswordEnv !== undefined) ctx.addIssue({ code: 'custom', path: ['sentinelPasswordEnv'], message: 'only with sentinels' });
     if (r.sentinels === undefined && r.cluster === undefined && r.passwordEnv !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['passwordEnv'], message: 'only with sentinels or cluster (a URL carries its own password)' });
@@ -87,6 +90,8 @@ export interface RedisNonceStoreConfig {
   /** Non-enumerable: the Sentinels' password, from `sentinelPasswordEnv`. */
   readonly sentinelPassword?: string | undefined;
   readonly resetMarginSeconds: number;
+  /** Replicas that acknowledge each nonce before a request is accepted (WAIT). */
+  readonly minReplicaAcks: number;
   readonly prefix: string;
   readonly commandTimeoutMs: number;
   readonly connectTimeoutMs: number;
@@ -136,6 +141,8 @@ export function resolveNonceStoreConfig(n: z.output<typeof nonceStoreSchema>, { 
     connectTimeoutMs: n.connectTimeoutMs,
     reconnectMaxDelayMs: n.reconnectMaxDelayMs,
     resetMarginSeconds: n.resetMarginSeconds,
+    // With Sentinel a failover is expected: a nonce only the old master held would be lost with it.
+    minReplicaAcks: n.minReplicaAcks ?? (topology.kind === 'sentinel' ? 1 : 0),
   };
   const withUrl = hidden(base, 'url', url?.trim() ?? '');
   const withPassword = hidden(withUrl, 'password', secret(n.passwordEnv, 'passwordEnv'));

@@ -100,6 +100,9 @@ class ObservedNonceStore implements NonceStore {
   }
 }
 
+/** How long start-up waits for the clock to leave a just-detected loss second (1 s and some slack). */
+const LOSS_SECOND_WAIT_MS = 1_500;
+
 export function createNonceBackend(config: NonceStoreConfig, hooks: NonceBackendHooks): NonceBackend {
   if (config.type === 'memory') {
     const store = new ObservedNonceStore(new MemoryNonceStore({ maxEntries: config.maxEntries }), hooks.onStoreError);
@@ -131,6 +134,7 @@ export function createNonceBackend(config: NonceStoreConfig, hooks: NonceBackend
     prefix: config.prefix,
     commandTimeoutMs: config.commandTimeoutMs,
     resetMarginSeconds: config.resetMarginSeconds,
+    minReplicaAcks: config.minReplicaAcks,
     onLoss,
   });
   const store = new ObservedNonceStore(redisStore, hooks.onStoreError);
@@ -149,9 +153,12 @@ export function createNonceBackend(config: NonceStoreConfig, hooks: NonceBackend
     } catch {
       return false; // requests are refused (fail closed) and the store tries again on each claim
     }
+    // Its own bound, not the connect timeout's remainder: leaving the second takes up to 1 s (plus
+    // the margin), and a short connect timeout must not cut it. A longer margin is not waited out.
     const lossSecond = Math.floor((redisStore.lossAtMs ?? 0) / 1000) + config.resetMarginSeconds;
-    while (Math.floor(Date.now() / 1000) <= lossSecond && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
+    const waitUntil = Math.max(deadline, Date.now() + LOSS_SECOND_WAIT_MS);
+    while (Math.floor(Date.now() / 1000) <= lossSecond && Date.now() < waitUntil) {
+      await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, waitUntil - Date.now()))));
     }
     return true;
   };

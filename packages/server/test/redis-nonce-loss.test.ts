@@ -182,6 +182,34 @@ describe('RedisNonceStore: a private redis-server (FLUSHALL, restart, reconnect)
     store.detach();
   });
 
+  test('minReplicaAcks: no replica acknowledges → refused (UNAVAILABLE); once a replica follows → accepted', async () => {
+    const store = new RedisNonceStore({ client: await connected(port), prefix: `acks:${randomUUID()}:`, minReplicaAcks: 1, commandTimeoutMs: 1000 });
+    await store.prepare();
+    await untilClockPasses(store.lossAtMs!);
+    await assert.rejects(store.checkAndSet(rec(unixNow())), (e) => isWxsealError(e, 'WXSEAL_NONCE_STORE_UNAVAILABLE'));
+
+    const replicaPort = await freePort();
+    const replica = redisServerProcess(replicaPort);
+    await replica.start();
+    try {
+      const replicaAdmin = await connected(replicaPort);
+      await replicaAdmin.replicaof('127.0.0.1', port);
+      await waitFor(async () => (await replicaAdmin.info('replication')).includes('master_link_status:up'), 'the replica in sync', 20_000);
+      const r = rec(unixNow());
+      assert.equal(await store.checkAndSet(r), true);
+      assert.equal(await replicaAdmin.exists(store.keyFor(r.keyId, r.nonce)), 1, 'the accepted nonce is on the replica');
+      assert.equal(await store.checkAndSet(r), false);
+    } finally {
+      await replica.stop('SIGKILL');
+    }
+    store.detach();
+  });
+
+  test('minReplicaAcks needs a client with WAIT', () => {
+    const client = { evalsha: async () => 1, eval: async () => 1, set: async () => 'OK' };
+    assert.throws(() => new RedisNonceStore({ client, minReplicaAcks: 1 }), (e) => isWxsealError(e, 'WXSEAL_CONFIG_INVALID'));
+  });
+
   test('SCRIPT FLUSH: the store loads its script again (EVAL after NOSCRIPT)', async () => {
     const admin = connect(port);
     await ready(admin);

@@ -11,6 +11,8 @@ export interface RedisNonceClient {
   evalsha(sha1: string, numKeys: number, ...args: string[]): Promise<unknown>;
   eval(script: string, numKeys: number, ...args: string[]): Promise<unknown>;
   set(key: string, value: string): Promise<unknown>;
+  /** `WAIT numreplicas timeout`; needed only with `minReplicaAcks` (a Redis or Sentinel client, not a Cluster). */
+  wait?(numReplicas: number, timeoutMs: number): Promise<number>;
   /**
    * Connection events. When present the store listens for `ready` (and, for a Cluster, `+node` and
    * `-node`) and starts a new epoch on every reconnect (see RedisNonceStore).
@@ -62,6 +64,13 @@ export interface RedisNonceStoreOptions {
    * timestamp check accepts, at the price of refusing everything for W seconds after a loss).
    */
   resetMarginSeconds?: number;
+  /**
+   * Replicas that must acknowledge a claim before the request is accepted (default 0): after the
+   * script, `WAIT n timeout`; fewer acknowledgements refuse the request (WXSEAL_NONCE_STORE_UNAVAILABLE).
+   * With 1, a failover to a replica cannot lose an accepted nonce, and a master cut off from its
+   * replicas (the old one during a failover) can no longer accept anything. Not for a Cluster client.
+   */
+  minReplicaAcks?: number;
   /** Told once per newly known loss (the store refuses requests signed before it). */
   onLoss?: (loss: NonceStoreLoss) => void;
   /** Wall clock in milliseconds (default Date.now); the epoch start times are written with it. */
@@ -135,6 +144,7 @@ export class RedisNonceStore implements NonceStore {
   readonly commandTimeoutMs: number;
   readonly ttlMarginSeconds: number;
   readonly resetMarginSeconds: number;
+  readonly minReplicaAcks: number;
   readonly #client: RedisNonceClient;
   readonly #clock: () => number;
   readonly #onLoss: ((loss: NonceStoreLoss) => void) | undefined;
@@ -168,6 +178,7 @@ export class RedisNonceStore implements NonceStore {
     this.commandTimeoutMs = options.commandTimeoutMs ?? 1000;
     this.ttlMarginSeconds = options.ttlMarginSeconds ?? 5;
     this.resetMarginSeconds = options.resetMarginSeconds ?? 0;
+    this.minReplicaAcks = options.minReplicaAcks ?? 0;
     this.#clock = options.clock ?? Date.now;
     this.#onLoss = options.onLoss;
     if (/[{}]/.test(this.prefix)) {
@@ -182,6 +193,12 @@ export class RedisNonceStore implements NonceStore {
     }
     if (!Number.isSafeInteger(this.resetMarginSeconds) || this.resetMarginSeconds < 0 || this.resetMarginSeconds > 3600) {
       throw new WxsealError('WXSEAL_CONFIG_INVALID', 'resetMarginSeconds must be an integer from 0 to 3600');
+    }
+    if (!Number.isSafeInteger(this.minReplicaAcks) || this.minReplicaAcks < 0 || this.minReplicaAcks > 16) {
+      throw new WxsealError('WXSEAL_CONFIG_INVALID', 'minReplicaAcks must be an integer from 0 to 16');
+    }
+    if (this.minReplicaAcks > 0 && typeof c.wait !== 'function') {
+      throw new WxsealError('WXSEAL_CONFIG_INVALID', 'minReplicaAcks needs a client with WAIT');
     }
     this.#connectedOnce = c.status === 'ready';
     if (typeof c.on === 'function') {
@@ -262,7 +279,10 @@ export class RedisNonceStore implements NonceStore {
       const candidate = this.#newEpoch();
       const reply = await this.#script(CLAIM_SHA, CLAIM_SCRIPT, keys, [this.#epochs[bucket] ?? '', String(ttl), candidate]);
       if (!Array.isArray(reply)) break;
-      if (reply.length === 1 && reply[0] === 1) return true;
+      if (reply.length === 1 && reply[0] === 1) {
+        await this.#replicated();
+        return true;
+      }
       if (reply.length === 1 && reply[0] === 0) return false;
       if (reply.length !== 2 || reply[0] !== 2 || typeof reply[1] !== 'string') break;
       const created = reply[1] === candidate;
@@ -275,6 +295,16 @@ export class RedisNonceStore implements NonceStore {
       this.#refuseIfBeforeLoss(record.timestamp);
     }
     throw new WxsealError('WXSEAL_NONCE_STORE_UNAVAILABLE', 'the nonce store gave an unexpected answer');
+  }
+
+  /** With `minReplicaAcks`: the claim (every write before it on this connection) reached enough replicas. */
+  async #replicated(): Promise<void> {
+    if (this.minReplicaAcks === 0) return;
+    // Half the command timeout: the answer must still come back within it.
+    const acks = await this.#client.wait!(this.minReplicaAcks, Math.max(1, Math.floor(this.commandTimeoutMs / 2)));
+    if (typeof acks !== 'number' || acks < this.minReplicaAcks) {
+      throw new WxsealError('WXSEAL_NONCE_STORE_UNAVAILABLE', 'too few replicas acknowledged the nonce in time');
+    }
   }
 
   #refuseIfBeforeLoss(timestamp: number): void {
