@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, test } from 'node:test';
 import { startGateway, type RunningGateway } from '@wxseal/gateway';
-import { baseConfig, captureLogger, clientFor, makeKeys, startUpstream, type Upstream } from '../support/gateway.js';
+import { baseConfig, captureLogger, makeKeys, startUpstream, type Upstream } from '../support/gateway.js';
 import { freePort } from '../support/net.js';
-import { RecordingProxy, accepted, cleanUp, redisNode, replay, startLoad, until, type RedisNode } from './fleet-redis-support.js';
+import { accepted, cleanUp, recordedLoad, redisNode, replay, replayAllRefused, until, type RecordingProxy, type RedisNode } from './fleet-redis-support.js';
 
 const keys = makeKeys('bff-redis-loss');
 const nodes: RedisNode[] = [];
@@ -48,12 +48,12 @@ test('Redis SIGKILLed and restarted empty under load: every request sent before 
     { logger: logs.logger },
   );
   const gatewayPort = Number(new URL(gateway.url).port);
-  proxy = new RecordingProxy(gatewayPort);
-  const client = clientFor(keys, await proxy.listen(), { agent: { keepAlive: false } });
-  const load = startLoad(client);
+  const traffic = await recordedLoad(gatewayPort, keys);
+  proxy = traffic.proxy;
+  const { client, load } = traffic;
   try {
     // Load runs until at least 30 requests have been accepted.
-    await until(() => proxy!.records.filter(accepted).length >= 30, 30_000, '30 accepted requests');
+    await until(() => traffic.proxy.records.filter(accepted).length >= 30, 30_000, '30 accepted requests');
 
     await redis.stop('SIGKILL');
     const killedAt = Date.now();
@@ -61,37 +61,30 @@ test('Redis SIGKILLed and restarted empty under load: every request sent before 
     const restartedAt = Date.now();
     // The gateway is not restarted: ioredis reconnects by itself.
     await until(async () => (await readyz(gateway!.adminUrl)) === 200, 20_000, '/readyz 200 after the restart');
-    await until(() => proxy!.records.some((r) => accepted(r) && r.sentAt > restartedAt), 20_000, 'a new request accepted after the restart');
+    await until(() => traffic.proxy.records.some((r) => accepted(r) && r.sentAt > restartedAt), 20_000, 'a new request accepted after the restart');
     await load.stop();
 
-    const before = proxy.records.filter((r) => r.answeredAt < restartedAt);
+    const before = traffic.proxy.records.filter((r) => r.answeredAt < restartedAt);
     const acceptedBefore = before.filter(accepted);
     assert.ok(acceptedBefore.length >= 30, `${acceptedBefore.length} accepted before the kill`);
     assert.ok(acceptedBefore.every((r) => r.answeredAt <= killedAt + 1000), 'none was accepted while Redis was down');
 
-    const verdicts = await Promise.all(before.map((r) => replay(gatewayPort, r.bytes)));
-    const byCode = new Map<string, number>();
-    for (const v of verdicts) byCode.set(`${v.status} ${v.error ?? '-'}`, (byCode.get(`${v.status} ${v.error ?? '-'}`) ?? 0) + 1);
-    const acceptedAgain = verdicts.filter((v) => v.status === 200 && v.error === undefined).length;
-    const summary = `replayed ${before.length} requests sent before the restart (${acceptedBefore.length} of them accepted before the kill): ${acceptedAgain} accepted again; ${[...byCode].map(([k, n]) => `${k}: ${n}`).join(', ')}`;
+    const summary = `requests sent before the restart (${acceptedBefore.length} of them accepted before the kill) ${await replayAllRefused(gatewayPort, before, { resetExpected: true })}`;
     console.log(summary);
     t.diagnostic(summary);
-    assert.equal(acceptedAgain, 0, 'no replay accepted');
-    for (const v of verdicts) {
-      assert.ok(
-        (v.status === 503 && v.error === 'WXSEAL_NONCE_STORE_RESET') || (v.status === 401 && v.error === 'WXSEAL_REPLAYED_NONCE'),
-        `refused with the loss code or as a replay, not ${v.status} ${v.error}`,
-      );
-    }
-    assert.ok(verdicts.some((v) => v.error === 'WXSEAL_NONCE_STORE_RESET'), 'the loss code is what refuses them');
 
     // New requests: accepted, without restarting the gateway; a replay of one is a plain replay.
     const fresh = await client.post('/api/orders', { json: { after: true } });
     assert.equal(fresh.status, 200);
-    const last = proxy.records.at(-1)!;
+    const last = traffic.proxy.records.at(-1)!;
     assert.deepEqual(await replay(gatewayPort, last.bytes), { status: 401, error: 'WXSEAL_REPLAYED_NONCE' });
     const metrics = await (await fetch(`${gateway.adminUrl}/metrics`)).text();
     assert.match(metrics, /wxseal_gateway_rejections_total\{route="\/api",code="WXSEAL_NONCE_STORE_RESET"\} [1-9]/);
+    // The operator's signals: losses counted (the first use of the prefix and the restart at least)
+    // and the loss time applied, after the kill.
+    assert.ok(Number(/^wxseal_gateway_nonce_store_losses (\d+)/m.exec(metrics)?.[1]) >= 2, 'losses counted');
+    const lossTime = Number(/^wxseal_gateway_nonce_store_loss_time_seconds (\S+)/m.exec(metrics)?.[1]);
+    assert.ok(lossTime * 1000 >= killedAt - 1000, `the loss time ${lossTime} is the restart's`);
     assert.ok(logs.lines.some((l) => l.includes('WXSEAL_NONCE_STORE_RESET') && l.includes('lost its records')), 'the loss was logged with its time');
   } finally {
     await load.stop();

@@ -7,7 +7,10 @@ import { createConnection, createServer, type AddressInfo, type Server, type Soc
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
 import type { WxsealClient } from '@wxseal/client';
+import { clientFor, type TestKeys } from '../support/gateway.js';
 import { pingRedis } from '../support/net.js';
 import { spawnTracked, stopProcess } from '../support/processes.js';
 
@@ -223,3 +226,65 @@ export function startLoad(client: WxsealClient, workers = 4): { stop(): Promise<
 }
 
 export const accepted = (r: Recorded): boolean => r.status === 200 && r.error === undefined;
+
+/** `status code` → how many, as one line ("503 WXSEAL_NONCE_STORE_RESET: 35, 401 …"). */
+export function countCodes(answers: ReadonlyArray<{ status: number; error: string | undefined }>): string {
+  const byCode = new Map<string, number>();
+  for (const a of answers) byCode.set(`${a.status} ${a.error ?? '-'}`, (byCode.get(`${a.status} ${a.error ?? '-'}`) ?? 0) + 1);
+  return [...byCode].map(([k, n]) => `${k}: ${n}`).join(', ');
+}
+
+/**
+ * Replays every recorded request straight to the gateway and checks the one rule of these tests:
+ * none is accepted again, each is refused as lost (RESET) or as a replay. Returns a summary line.
+ */
+export async function replayAllRefused(gatewayPort: number, records: readonly Recorded[], options: { resetExpected?: boolean } = {}): Promise<string> {
+  const verdicts = await Promise.all(records.map((r) => replay(gatewayPort, r.bytes)));
+  const acceptedAgain = verdicts.filter((v) => v.status === 200 && v.error === undefined).length;
+  const summary = `replayed ${records.length}: ${acceptedAgain} accepted again; ${countCodes(verdicts)}`;
+  assert.equal(acceptedAgain, 0, `no replay accepted (${summary})`);
+  for (const v of verdicts) {
+    assert.ok(
+      (v.status === 503 && v.error === 'WXSEAL_NONCE_STORE_RESET') || (v.status === 401 && v.error === 'WXSEAL_REPLAYED_NONCE'),
+      `refused with the loss code or as a replay, not ${v.status} ${v.error}`,
+    );
+  }
+  if (options.resetExpected) assert.ok(verdicts.some((v) => v.error === 'WXSEAL_NONCE_STORE_RESET'), 'the loss code is what refuses them');
+  return summary;
+}
+
+/** Admin connections to private Redis nodes, closed together in `after`. */
+export class RedisAdmins {
+  readonly #open = new Set<Redis>();
+
+  connect(port: number): Redis {
+    const c = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1, retryStrategy: () => 100, disconnectTimeout: 50 });
+    c.on('error', () => undefined); // nodes are killed on purpose
+    this.#open.add(c);
+    return c;
+  }
+
+  /** Runs `fn` on a connection of its own, closed afterwards (for polling). */
+  async once<T>(port: number, fn: (c: Redis) => Promise<T>): Promise<T> {
+    const c = this.connect(port);
+    try {
+      return await fn(c);
+    } finally {
+      c.disconnect();
+      this.#open.delete(c);
+    }
+  }
+
+  disconnectAll(): void {
+    for (const c of this.#open) c.disconnect();
+    this.#open.clear();
+  }
+}
+
+/** A gateway's load for these tests: a recording proxy in front of it and a client sending through it. */
+export async function recordedLoad(gatewayPort: number, keys: TestKeys): Promise<{ proxy: RecordingProxy; client: WxsealClient; load: ReturnType<typeof startLoad> }> {
+  const proxy = new RecordingProxy(gatewayPort);
+  // One request per connection, so the proxy sees each request's bytes alone.
+  const client = clientFor(keys, await proxy.listen(), { agent: { keepAlive: false } });
+  return { proxy, client, load: startLoad(client) };
+}

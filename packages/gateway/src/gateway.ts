@@ -111,6 +111,7 @@ class Gateway implements RunningGateway {
     const sessionKeyCache = config.sessionKeyCache ? new SessionKeyCache(config.sessionKeyCache) : undefined;
     const metrics = new GatewayMetrics({
       nonceStoreUp: () => nonce.up(),
+      nonceStoreLosses: () => ({ count: nonce.losses(), lastAtMs: nonce.lossAtMs() }),
       sessionKeyCache: () => (sessionKeyCache ? { hits: sessionKeyCache.hits, misses: sessionKeyCache.misses, size: sessionKeyCache.size } : undefined),
       controlPlane: () => (controlPlane ? { stalenessMs: controlPlane.staleness(), version: controlPlane.sync.appliedVersion } : undefined),
       deviceFeedStalenessMs: () => devices?.feedStaleness(),

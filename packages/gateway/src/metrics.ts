@@ -37,6 +37,8 @@ export class GatewayMetrics {
 
   constructor(gauges: {
     nonceStoreUp: () => number;
+    /** Losses of the nonce store's records detected so far, and the loss time applied now (Unix ms). */
+    nonceStoreLosses?: () => { count: number; lastAtMs: number | undefined };
     sessionKeyCache: () => { hits: number; misses: number; size: number } | undefined;
     /** How stale this instance's control-plane view is (ms; Infinity before the first check), and the change version applied. */
     controlPlane?: () => { stalenessMs: number; version: number } | undefined;
@@ -90,6 +92,25 @@ export class GatewayMetrics {
       registers,
       collect() {
         this.set(gauges.nonceStoreUp());
+      },
+    });
+    new Gauge({
+      // A gauge fed from the store's own count (a counter cannot be set); it only grows.
+      name: 'wxseal_gateway_nonce_store_losses',
+      help: 'Losses of the shared nonce store\'s records this instance detected (restart without persistence, flush, failover, reconnect; SPEC.md 8.1)',
+      registers,
+      collect() {
+        const l = gauges.nonceStoreLosses?.();
+        if (l) this.set(l.count);
+      },
+    });
+    new Gauge({
+      name: 'wxseal_gateway_nonce_store_loss_time_seconds',
+      help: 'Unix time of the newest nonce-store loss this instance applies: requests signed at or before it get WXSEAL_NONCE_STORE_RESET (absent: none)',
+      registers,
+      collect() {
+        const at = gauges.nonceStoreLosses?.().lastAtMs;
+        if (at !== undefined) this.set(at / 1000);
       },
     });
     new Gauge({

@@ -447,7 +447,7 @@ public final class Main {
                     // SPEC 10.1: signed exactly when raised after the signature verified, and then
                     // trusted by a client for this request.
                     boolean after = java.util.Set.of("WXSEAL_REPLAYED_NONCE", "WXSEAL_NONCE_STORE_FULL", "WXSEAL_NONCE_STORE_UNAVAILABLE",
-                        "WXSEAL_UNWRAP_FAILED", "WXSEAL_DECRYPT_FAILED", "WXSEAL_MALFORMED_PAYLOAD").contains(res.code);
+                        "WXSEAL_NONCE_STORE_RESET", "WXSEAL_UNWRAP_FAILED", "WXSEAL_DECRYPT_FAILED", "WXSEAL_MALFORMED_PAYLOAD").contains(res.code);
                     boolean before = !after && !res.code.equals("WXSEAL_MALFORMED_HEADER");
                     if (after) check(res.code + " must be signed", res.rejectionSignature != null);
                     if (before) check(res.code + " must not be signed", res.rejectionSignature == null);

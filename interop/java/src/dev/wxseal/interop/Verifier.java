@@ -107,6 +107,7 @@ public final class Verifier {
             {"WXSEAL_UNKNOWN_SERVER_KEY", 400}, {"WXSEAL_BAD_SIGNATURE", 401}, {"WXSEAL_REPLAYED_NONCE", 401},
             {"WXSEAL_UNWRAP_FAILED", 400}, {"WXSEAL_DECRYPT_FAILED", 400}, {"WXSEAL_MALFORMED_PAYLOAD", 400},
             {"WXSEAL_NONCE_STORE_FULL", 503}, {"WXSEAL_NONCE_STORE_UNAVAILABLE", 503}, {"WXSEAL_KEY_STORE_UNAVAILABLE", 503},
+            {"WXSEAL_NONCE_STORE_RESET", 503}, {"WXSEAL_CREDENTIALS_STALE", 503},
             // sent by a gateway before any verifier step (SPEC 10); this verifier never raises them
             {"WXSEAL_ROUTE_NOT_FOUND", 404}, {"WXSEAL_TOO_MANY_HEADERS", 431},
         };
