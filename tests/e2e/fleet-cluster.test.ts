@@ -7,25 +7,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, test } from 'node:test';
-import { startGateway, type RunningGateway } from '@wxseal/gateway';
-import { baseConfig, captureLogger, makeKeys, startUpstream, type Upstream } from '../support/gateway.js';
+import { makeKeys } from '../support/gateway.js';
 import { runProcess } from '../support/processes.js';
-import { RedisAdmins, accepted, cleanUp, freeClusterPort, recordedLoad, redisNode, replay, replayAllRefused, until, type RecordingProxy, type RedisNode } from './fleet-redis-support.js';
+import { RedisFleetRun, accepted, freeClusterPort, redisNode, replay, replayAllRefused, until } from './fleet-redis-support.js';
 
-const keys = makeKeys('bff-cluster');
-const nodes: RedisNode[] = [];
-const admins = new RedisAdmins();
-let gateway: RunningGateway | undefined;
-let upstream: Upstream | undefined;
-let proxy: RecordingProxy | undefined;
-
-after(async () => {
-  admins.disconnectAll();
-  await proxy?.close();
-  await gateway?.close();
-  await upstream?.close();
-  await cleanUp(nodes);
-});
+const run = new RedisFleetRun(makeKeys('bff-cluster'));
+const { nodes, admins } = run;
+after(() => run.close());
 
 const clusterOk = (port: number): Promise<boolean> => admins.once(port, async (c) => (await c.cluster('INFO')).includes('cluster_state:ok'));
 
@@ -44,49 +32,35 @@ test('Redis Cluster: nonces spread over the shards; a shard restarted empty unde
   for (const port of ports) await until(() => clusterOk(port), 30_000, `cluster_state:ok on ${port}`);
 
   const prefix = `wxseal-e2e-cluster:${randomUUID()}:`;
-  upstream = await startUpstream();
-  gateway = await startGateway(
-    baseConfig(keys, upstream.url, {
-      nonceStore: {
-        type: 'redis',
-        cluster: { nodes: ports.map((port) => ({ host: '127.0.0.1', port })) },
-        prefix,
-        commandTimeoutMs: 500,
-        connectTimeoutMs: 2000,
-        reconnectMaxDelayMs: 200,
-      },
-    }),
-    { logger: captureLogger().logger },
-  );
-  const gatewayPort = Number(new URL(gateway.url).port);
-  const traffic = await recordedLoad(gatewayPort, keys);
-  proxy = traffic.proxy;
-  const { client, load } = traffic;
-  try {
-    await until(() => traffic.proxy.records.filter(accepted).length >= 30, 30_000, '30 accepted requests');
-    // Every shard holds part of the nonces (and its buckets' epoch keys).
-    const perShard = await Promise.all(ports.map((p) => admins.once(p, async (c) => (await c.keys(`${prefix}*`)).length)));
-    assert.ok(perShard.every((n) => n > 0), `keys on every shard: ${perShard.join(', ')}`);
+  // run.close() (after) stops the load, the client and everything else, also on a failure.
+  const { gateway, gatewayPort, proxy, client, load } = await run.start({
+    type: 'redis',
+    cluster: { nodes: ports.map((port) => ({ host: '127.0.0.1', port })) },
+    prefix,
+    commandTimeoutMs: 500,
+    connectTimeoutMs: 2000,
+    reconnectMaxDelayMs: 200,
+  });
+  await until(() => proxy.records.filter(accepted).length >= 30, 30_000, '30 accepted requests');
+  // Every shard holds part of the nonces (and its buckets' epoch keys).
+  const perShard = await Promise.all(ports.map((p) => admins.once(p, async (c) => (await c.keys(`${prefix}*`)).length)));
+  assert.ok(perShard.every((n) => n > 0), `keys on every shard: ${perShard.join(', ')}`);
 
-    const victim = nodes[0]!;
-    await victim.stop('SIGKILL');
-    await victim.start(); // empty: no persistence; nodes.conf brings its slots back
-    const restartedAt = Date.now();
-    for (const port of ports) await until(() => clusterOk(port), 30_000, `cluster_state:ok again on ${port}`);
-    await until(() => traffic.proxy.records.some((r) => accepted(r) && r.sentAt > restartedAt), 30_000, 'a request accepted after the restart');
-    await load.stop();
+  const victim = nodes[0]!;
+  await victim.stop('SIGKILL');
+  await victim.start(); // empty: no persistence; nodes.conf brings its slots back
+  const restartedAt = Date.now();
+  for (const port of ports) await until(() => clusterOk(port), 30_000, `cluster_state:ok again on ${port}`);
+  await until(() => proxy.records.some((r) => accepted(r) && r.sentAt > restartedAt), 30_000, 'a request accepted after the restart');
+  await load.stop();
 
-    const before = traffic.proxy.records.filter((r) => r.answeredAt < restartedAt);
-    assert.ok(before.filter(accepted).length >= 30);
-    const summary = `cluster: keys per shard before ${perShard.join('/')}; requests sent before the restart ${await replayAllRefused(gatewayPort, before, { resetExpected: true })}`;
-    console.log(summary);
-    t.diagnostic(summary);
-    // A request sent now is accepted, on the same gateway; its replay is a plain replay.
-    assert.equal((await client.post('/api/orders', { json: { after: true } })).status, 200);
-    assert.deepEqual(await replay(gatewayPort, traffic.proxy.records.at(-1)!.bytes), { status: 401, error: 'WXSEAL_REPLAYED_NONCE' });
-    assert.equal((await fetch(`${gateway.adminUrl}/readyz`)).status, 200);
-  } finally {
-    await load.stop();
-    client.close();
-  }
+  const before = proxy.records.filter((r) => r.answeredAt < restartedAt);
+  assert.ok(before.filter(accepted).length >= 30);
+  const summary = `cluster: keys per shard before ${perShard.join('/')}; requests sent before the restart ${await replayAllRefused(gatewayPort, before, { resetExpected: true })}`;
+  console.log(summary);
+  t.diagnostic(summary);
+  // A request sent now is accepted, on the same gateway; its replay is a plain replay.
+  assert.equal((await client.post('/api/orders', { json: { after: true } })).status, 200);
+  assert.deepEqual(await replay(gatewayPort, proxy.records.at(-1)!.bytes), { status: 401, error: 'WXSEAL_REPLAYED_NONCE' });
+  assert.equal((await fetch(`${gateway.adminUrl}/readyz`)).status, 200);
 });

@@ -10,7 +10,8 @@ import type { ChildProcess } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import type { WxsealClient } from '@wxseal/client';
-import { clientFor, type TestKeys } from '../support/gateway.js';
+import { startGateway, type GatewayConfigInput, type RunningGateway } from '@wxseal/gateway';
+import { baseConfig, captureLogger, clientFor, startUpstream, type TestKeys, type Upstream } from '../support/gateway.js';
 import { pingRedis } from '../support/net.js';
 import { spawnTracked, stopProcess } from '../support/processes.js';
 
@@ -281,10 +282,46 @@ export class RedisAdmins {
   }
 }
 
-/** A gateway's load for these tests: a recording proxy in front of it and a client sending through it. */
-export async function recordedLoad(gatewayPort: number, keys: TestKeys): Promise<{ proxy: RecordingProxy; client: WxsealClient; load: ReturnType<typeof startLoad> }> {
-  const proxy = new RecordingProxy(gatewayPort);
-  // One request per connection, so the proxy sees each request's bytes alone.
-  const client = clientFor(keys, await proxy.listen(), { agent: { keepAlive: false } });
-  return { proxy, client, load: startLoad(client) };
+/**
+ * One test's fleet pieces: its Redis nodes, admin connections, an upstream, a gateway on the given
+ * nonce store, a recording proxy in front of it and a client load through the proxy. `close()`
+ * stops all of it (for `after`, also when start-up failed half-way).
+ */
+export class RedisFleetRun {
+  readonly nodes: RedisNode[] = [];
+  readonly admins = new RedisAdmins();
+  readonly logs = captureLogger();
+  #upstream: Upstream | undefined;
+  #gateway: RunningGateway | undefined;
+  #proxy: RecordingProxy | undefined;
+  #client: WxsealClient | undefined;
+  #load: ReturnType<typeof startLoad> | undefined;
+
+  constructor(readonly keys: TestKeys) {}
+
+  /** Starts the gateway and the load; answers what the test drives. */
+  async start(nonceStore: GatewayConfigInput['nonceStore']): Promise<{ gateway: RunningGateway; gatewayPort: number; proxy: RecordingProxy; client: WxsealClient; load: ReturnType<typeof startLoad> }> {
+    this.#upstream = await startUpstream();
+    const gateway = await startGateway(baseConfig(this.keys, this.#upstream.url, { nonceStore }), { logger: this.logs.logger });
+    this.#gateway = gateway;
+    const gatewayPort = Number(new URL(gateway.url).port);
+    const proxy = new RecordingProxy(gatewayPort);
+    this.#proxy = proxy;
+    // One request per connection, so the proxy sees each request's bytes alone.
+    const client = clientFor(this.keys, await proxy.listen(), { agent: { keepAlive: false } });
+    this.#client = client;
+    const load = startLoad(client);
+    this.#load = load;
+    return { gateway, gatewayPort, proxy, client, load };
+  }
+
+  async close(): Promise<void> {
+    await this.#load?.stop();
+    this.#client?.close();
+    this.admins.disconnectAll();
+    await this.#proxy?.close();
+    await this.#gateway?.close();
+    await this.#upstream?.close();
+    await cleanUp(this.nodes);
+  }
 }

@@ -9,27 +9,15 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, test } from 'node:test';
-import { startGateway, type RunningGateway } from '@wxseal/gateway';
 import { RedisNonceStore } from '@wxseal/server/redis';
-import { baseConfig, captureLogger, makeKeys, startUpstream, type Upstream } from '../support/gateway.js';
+import { makeKeys } from '../support/gateway.js';
 import { freePort } from '../support/net.js';
-import { RedisAdmins, accepted, cleanUp, countCodes, recordedLoad, redisNode, replayAllRefused, until, type RecordingProxy, type RedisNode } from './fleet-redis-support.js';
+import { RedisFleetRun, accepted, countCodes, redisNode, replayAllRefused, until } from './fleet-redis-support.js';
 
-const keys = makeKeys('bff-sentinel');
 const MASTER = 'wxseal-e2e';
-const nodes: RedisNode[] = [];
-const admins = new RedisAdmins();
-let gateway: RunningGateway | undefined;
-let upstream: Upstream | undefined;
-let proxy: RecordingProxy | undefined;
-
-after(async () => {
-  admins.disconnectAll();
-  await proxy?.close();
-  await gateway?.close();
-  await upstream?.close();
-  await cleanUp(nodes);
-});
+const run = new RedisFleetRun(makeKeys('bff-sentinel'));
+const { nodes, admins } = run;
+after(() => run.close());
 
 const admin = (port: number) => admins.connect(port);
 
@@ -71,74 +59,59 @@ test('Sentinel failover under load: 0 replays accepted, 0 requests accepted unch
   );
 
   const prefix = `wxseal-e2e-sentinel:${randomUUID()}:`;
-  upstream = await startUpstream();
-  const logs = captureLogger();
-  gateway = await startGateway(
-    baseConfig(keys, upstream.url, {
-      nonceStore: {
-        type: 'redis',
-        sentinels: sentinelPorts.map((port) => ({ host: '127.0.0.1', port })),
-        name: MASTER,
-        prefix,
-        commandTimeoutMs: 300,
-        connectTimeoutMs: 1000,
-        reconnectMaxDelayMs: 100,
-      },
-    }),
-    { logger: logs.logger },
+  // run.close() (after) stops the load, the client and everything else, also on a failure.
+  const { gateway, gatewayPort, proxy, client, load } = await run.start({
+    type: 'redis',
+    sentinels: sentinelPorts.map((port) => ({ host: '127.0.0.1', port })),
+    name: MASTER,
+    prefix,
+    commandTimeoutMs: 300,
+    connectTimeoutMs: 1000,
+    reconnectMaxDelayMs: 100,
+  });
+  await until(() => proxy.records.filter(accepted).length >= 30, 30_000, '30 accepted requests');
+
+  const failoverAt = Date.now();
+  assert.equal(await sentinel.call('SENTINEL', 'FAILOVER', MASTER), 'OK');
+  await until(
+    async () => ((await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER)) as string[])[1] === String(replicaPort),
+    30_000,
+    'the Sentinels to name the replica as master',
   );
-  const gatewayPort = Number(new URL(gateway.url).port);
-  const traffic = await recordedLoad(gatewayPort, keys);
-  proxy = traffic.proxy;
-  const { client, load } = traffic;
-  try {
-    await until(() => traffic.proxy.records.filter(accepted).length >= 30, 30_000, '30 accepted requests');
+  const switchedAt = Date.now();
+  // Traffic recovers by itself: requests sent after the switch are accepted again.
+  await until(() => proxy.records.some((r) => accepted(r) && r.sentAt > switchedAt), 30_000, 'a request accepted after the failover');
+  const recoveredAt = Date.now();
+  await until(() => proxy.records.filter((r) => accepted(r) && r.sentAt > switchedAt).length >= 10, 30_000, '10 accepted after the failover');
+  await load.stop();
 
-    const failoverAt = Date.now();
-    assert.equal(await sentinel.call('SENTINEL', 'FAILOVER', MASTER), 'OK');
-    await until(
-      async () => ((await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER)) as string[])[1] === String(replicaPort),
-      30_000,
-      'the Sentinels to name the replica as master',
-    );
-    const switchedAt = Date.now();
-    // Traffic recovers by itself: requests sent after the switch are accepted again.
-    await until(() => traffic.proxy.records.some((r) => accepted(r) && r.sentAt > switchedAt), 30_000, 'a request accepted after the failover');
-    const recoveredAt = Date.now();
-    await until(() => traffic.proxy.records.filter((r) => accepted(r) && r.sentAt > switchedAt).length >= 10, 30_000, '10 accepted after the failover');
-    await load.stop();
+  const records = [...proxy.records];
+  const sentBefore = records.filter((r) => r.sentAt < failoverAt);
+  const acceptedAll = records.filter(accepted);
+  const acceptedAfter = acceptedAll.filter((r) => r.sentAt > switchedAt);
 
-    const records = [...traffic.proxy.records];
-    const sentBefore = records.filter((r) => r.sentAt < failoverAt);
-    const acceptedAll = records.filter(accepted);
-    const acceptedAfter = acceptedAll.filter((r) => r.sentAt > switchedAt);
+  // 0 unchecked: every accepted request, before or after the switch, has its nonce in the new
+  // master (the store waits for a replica's acknowledgement, minReplicaAcks 1 by default with
+  // Sentinel: the old master, cut off from its replica during the failover, accepts nothing).
+  const newMaster = admin(replicaPort!);
+  assert.match(await newMaster.info('replication'), /role:master/);
+  const layout = new RedisNonceStore({ client: newMaster, prefix });
+  layout.detach();
+  const missing: string[] = [];
+  for (const r of acceptedAll) if ((await newMaster.exists(layout.keyFor(r.keyId, r.nonce))) !== 1) missing.push(r.nonce);
+  assert.deepEqual(missing, [], 'nonces of accepted requests missing from the new master');
 
-    // 0 unchecked: every accepted request, before or after the switch, has its nonce in the new
-    // master (the store waits for a replica's acknowledgement, minReplicaAcks 1 by default with
-    // Sentinel: the old master, cut off from its replica during the failover, accepts nothing).
-    const newMaster = admin(replicaPort!);
-    assert.match(await newMaster.info('replication'), /role:master/);
-    const layout = new RedisNonceStore({ client: newMaster, prefix });
-    layout.detach();
-    const missing: string[] = [];
-    for (const r of acceptedAll) if ((await newMaster.exists(layout.keyFor(r.keyId, r.nonce))) !== 1) missing.push(r.nonce);
-    assert.deepEqual(missing, [], 'nonces of accepted requests missing from the new master');
-
-    // 0 replays: every request sent before the failover, and every accepted one, replayed now.
-    const replayed = [...new Set([...sentBefore, ...acceptedAll])];
-    // What the clients saw between the switch and the recovery (the codes a failover answers with).
-    const gap = countCodes(records.filter((x) => x.sentAt >= failoverAt && x.sentAt <= recoveredAt && !accepted(x)));
-    const summary =
-      `failover: ${records.length} requests, ${acceptedAll.length} accepted (${acceptedAfter.length} after the switch), refused during it ${gap || 'none'}; ` +
-      `recovered ${recoveredAt - switchedAt} ms after the Sentinels switched (${switchedAt - failoverAt} ms after SENTINEL FAILOVER); ` +
-      `${sentBefore.length} sent before the failover and every accepted one ${await replayAllRefused(gatewayPort, replayed)}`;
-    console.log(summary);
-    t.diagnostic(summary);
-    // And a request sent now, on the same gateway, is accepted.
-    assert.equal((await client.post('/api/orders', { json: { after: true } })).status, 200);
-    assert.equal((await fetch(`${gateway.adminUrl}/readyz`)).status, 200);
-  } finally {
-    await load.stop();
-    client.close();
-  }
+  // 0 replays: every request sent before the failover, and every accepted one, replayed now.
+  const replayed = [...new Set([...sentBefore, ...acceptedAll])];
+  // What the clients saw between the switch and the recovery (the codes a failover answers with).
+  const gap = countCodes(records.filter((x) => x.sentAt >= failoverAt && x.sentAt <= recoveredAt && !accepted(x)));
+  const summary =
+    `failover: ${records.length} requests, ${acceptedAll.length} accepted (${acceptedAfter.length} after the switch), refused during it ${gap || 'none'}; ` +
+    `recovered ${recoveredAt - switchedAt} ms after the Sentinels switched (${switchedAt - failoverAt} ms after SENTINEL FAILOVER); ` +
+    `${sentBefore.length} sent before the failover and every accepted one ${await replayAllRefused(gatewayPort, replayed)}`;
+  console.log(summary);
+  t.diagnostic(summary);
+  // And a request sent now, on the same gateway, is accepted.
+  assert.equal((await client.post('/api/orders', { json: { after: true } })).status, 200);
+  assert.equal((await fetch(`${gateway.adminUrl}/readyz`)).status, 200);
 });
