@@ -20,13 +20,30 @@ import {
   TAG_BYTES,
 } from './constants.js';
 import { WxsealError } from './errors.js';
+import { HPKE_TAG_BYTES, HPKE_X25519_ENC_BYTES, hpkeOpen, hpkeSeal } from './hpke.js';
 
 export type KeyInput = KeyObject | string | Buffer;
+
+/**
+ * The two ways a session key is wrapped (SPEC.md 6.2 step 2, 6.5), chosen by the type of the server
+ * key: RSA-OAEP-256 for an RSA key, HPKE base mode with DHKEM(X25519, HKDF-SHA256), HKDF-SHA256 and
+ * AES-256-GCM for an X25519 key.
+ */
+export type ServerKeySuite = 'rsa-oaep-256' | 'x25519-hpke';
+
+/** HPKE `info` of the X25519 suite's session-key wrap (SPEC.md 6.5). */
+export const SESSION_KEY_HPKE_INFO = 'wxseal-v1 session key';
+
+/** Length of the X25519 suite's wrapped key: enc (32) || ciphertext of K (32) || tag (16). */
+export const X25519_WRAPPED_KEY_BYTES = HPKE_X25519_ENC_BYTES + SESSION_KEY_BYTES + HPKE_TAG_BYTES;
+
+const HPKE_INFO_BYTES = Buffer.from(SESSION_KEY_HPKE_INFO, 'latin1');
+const EMPTY = Buffer.alloc(0);
 
 function rsaBits(key: KeyObject): number {
   const bits = key.asymmetricKeyDetails?.modulusLength;
   if (key.asymmetricKeyType !== 'rsa' || bits === undefined) {
-    throw new WxsealError('WXSEAL_CONFIG_INVALID', 'server key must be an RSA key (rsa, not rsa-pss)');
+    throw new WxsealError('WXSEAL_CONFIG_INVALID', 'server key must be an RSA key (rsa, not rsa-pss) or an X25519 key');
   }
   if (bits < MIN_RSA_BITS || bits > MAX_RSA_BITS) {
     throw new WxsealError('WXSEAL_CONFIG_INVALID', `server RSA key must have ${MIN_RSA_BITS}-${MAX_RSA_BITS} bits, has ${bits}`);
@@ -34,7 +51,17 @@ function rsaBits(key: KeyObject): number {
   return bits;
 }
 
-/** Parses a server public key once (PEM, DER SPKI or KeyObject) and checks its size. */
+/**
+ * The suite a server key (public or private) wraps session keys with; throws WXSEAL_CONFIG_INVALID
+ * for any other key type and for an RSA key outside the modulus bounds.
+ */
+export function serverKeySuite(key: KeyObject): ServerKeySuite {
+  if (key.asymmetricKeyType === 'x25519') return 'x25519-hpke';
+  rsaBits(key);
+  return 'rsa-oaep-256';
+}
+
+/** Parses a server public key once (PEM, DER SPKI or KeyObject; RSA or X25519) and checks it. */
 export function loadServerPublicKey(input: KeyInput): KeyObject {
   let key: KeyObject;
   try {
@@ -43,11 +70,12 @@ export function loadServerPublicKey(input: KeyInput): KeyObject {
     throw new WxsealError('WXSEAL_CONFIG_INVALID', 'server public key could not be parsed', { cause });
   }
   if (key.type === 'private') key = createPublicKey(key);
-  rsaBits(key);
+  if (key.type !== 'public') throw new WxsealError('WXSEAL_CONFIG_INVALID', 'a public key is required');
+  serverKeySuite(key);
   return key;
 }
 
-/** Parses a server private key once (PEM PKCS#8/PKCS#1 or KeyObject) and checks its size. */
+/** Parses a server private key once (PEM PKCS#8/PKCS#1 or KeyObject; RSA or X25519) and checks it. */
 export function loadServerPrivateKey(input: KeyInput): KeyObject {
   let key: KeyObject;
   try {
@@ -56,13 +84,16 @@ export function loadServerPrivateKey(input: KeyInput): KeyObject {
     throw new WxsealError('WXSEAL_CONFIG_INVALID', 'server private key could not be parsed', { cause });
   }
   if (key.type !== 'private') throw new WxsealError('WXSEAL_CONFIG_INVALID', 'a private key is required');
-  rsaBits(key);
+  serverKeySuite(key);
   return key;
 }
 
-/** Length in bytes of an RSA-OAEP ciphertext under this key: the modulus length. */
+/**
+ * Length in bytes of a wrapped session key under this key: the modulus length for RSA-OAEP, 80 for
+ * the X25519 suite (SPEC.md 9 step 4 compares it with the decoded Wxseal-Wrapped-Key).
+ */
 export function wrappedKeyLength(key: KeyObject): number {
-  return Math.ceil(rsaBits(key) / 8);
+  return serverKeySuite(key) === 'x25519-hpke' ? X25519_WRAPPED_KEY_BYTES : Math.ceil(rsaBits(key) / 8);
 }
 
 export function generateSessionKey(): Buffer {
@@ -91,15 +122,48 @@ export function generateResponseNonce(): Buffer {
   return nonce;
 }
 
-/** RSA-OAEP with SHA-256 and MGF1-SHA-256, empty label (SPEC.md 6.2 step 2). */
-export function wrapSessionKey(publicKey: KeyObject, sessionKey: Uint8Array): Buffer {
+/**
+ * Wraps the session key for the server key (SPEC.md 6.2 step 2), by the key's type: RSA-OAEP with
+ * SHA-256 and MGF1-SHA-256, empty label; or, for X25519, enc || ct of HPKE SealBase with
+ * AES-256-GCM, info "wxseal-v1 session key" and empty aad (SPEC.md 6.5). `ephemeralPrivateKey` fixes
+ * the HPKE ephemeral key, for known-answer vectors only.
+ */
+export function wrapSessionKey(publicKey: KeyObject, sessionKey: Uint8Array, options: { ephemeralPrivateKey?: KeyObject } = {}): Buffer {
+  if (publicKey.asymmetricKeyType === 'x25519') {
+    const recipientPublicKey = publicKey.type === 'private' ? createPublicKey(publicKey) : publicKey;
+    const { enc, ciphertext } = hpkeSeal({
+      aead: 'aes-256-gcm',
+      recipientPublicKey,
+      info: HPKE_INFO_BYTES,
+      aad: EMPTY,
+      plaintext: sessionKey,
+      ...(options.ephemeralPrivateKey ? { ephemeralPrivateKey: options.ephemeralPrivateKey } : {}),
+    });
+    return Buffer.concat([enc, ciphertext]);
+  }
   return publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, sessionKey);
 }
 
+/**
+ * Unwraps a session key with the server's private key (SPEC.md 9 step 7), RSA-OAEP or the X25519
+ * suite by the key's type. Every failure, whatever its cause, is WXSEAL_UNWRAP_FAILED.
+ */
 export function unwrapSessionKey(privateKey: KeyObject, wrapped: Uint8Array): Buffer {
   let key: Buffer;
   try {
-    key = privateDecrypt({ key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, wrapped);
+    if (privateKey.asymmetricKeyType === 'x25519') {
+      if (wrapped.length !== X25519_WRAPPED_KEY_BYTES) throw new Error('wrong length');
+      key = hpkeOpen({
+        aead: 'aes-256-gcm',
+        recipientPrivateKey: privateKey,
+        enc: wrapped.subarray(0, HPKE_X25519_ENC_BYTES),
+        info: HPKE_INFO_BYTES,
+        aad: EMPTY,
+        ciphertext: wrapped.subarray(HPKE_X25519_ENC_BYTES),
+      });
+    } else {
+      key = privateDecrypt({ key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, wrapped);
+    }
   } catch {
     throw new WxsealError('WXSEAL_UNWRAP_FAILED', 'the wrapped session key does not decrypt with the named server key');
   }

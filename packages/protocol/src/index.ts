@@ -1,10 +1,10 @@
 /**
  * @wxseal/protocol — wxseal protocol v1 (SPEC.md): canonical strings, HMAC signatures, the
- * RSA-OAEP + AES-256-GCM envelope and response sealing. Depends on nothing but node:crypto and
+ * AES-256-GCM envelope with its session key wrapped by RSA-OAEP or X25519 HPKE, and response sealing. Depends on nothing but node:crypto and
  * runs on Node 16.13 and later.
  *
  * This entry holds what a client, a verifier or a device speaks the protocol with. The building
- * blocks underneath (base64url, SHA-256, HMAC, AES-GCM, RSA-OAEP, HKDF, the strict JSON reader,
+ * blocks underneath (base64url, SHA-256, HMAC, AES-GCM, RSA-OAEP, HPKE, HKDF, the strict JSON reader,
  * the AADs and the plaintext framing) are in `@wxseal/protocol/primitives`.
  */
 export {
@@ -51,7 +51,16 @@ export {
 } from './errors.js';
 export { unsafePathReason, requestTargetReason } from './target.js';
 export { canonicalRequestString, canonicalResponseString, type SignedRequestFields, type ResponseBinding } from './canonical.js';
-export { loadServerPublicKey, loadServerPrivateKey, wrappedKeyLength, type KeyInput } from './envelope.js';
+export {
+  loadServerPublicKey,
+  loadServerPrivateKey,
+  wrappedKeyLength,
+  serverKeySuite,
+  SESSION_KEY_HPKE_INFO,
+  X25519_WRAPPED_KEY_BYTES,
+  type KeyInput,
+  type ServerKeySuite,
+} from './envelope.js';
 export { IDENTITY_FIELDS, validateIdentity, encodeIdentityHeader, decodeIdentityHeader, type WechatIdentity } from './identity.js';
 export { sealedBodyLength, type PayloadMeta } from './payload.js';
 export { buildRequest, unixNow, type RequestSpec, type RequestContext, type BuiltRequest, type ServerPublicKey } from './request.js';

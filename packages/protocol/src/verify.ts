@@ -74,7 +74,9 @@ function required(header: HeaderGetter, name: string, pattern: RegExp): string {
 
 const SIGNATURE_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 const IV_PATTERN = /^[A-Za-z0-9_-]{16}$/;
-const WRAPPED_KEY_PATTERN = /^[A-Za-z0-9_-]{342,683}$/;
+// 107 characters: the X25519 suite's 80 bytes (SPEC.md 6.5); 342-683: RSA-OAEP under a 2048- to
+// 4096-bit modulus. Step 4 compares the decoded length with the named key's exact length.
+const WRAPPED_KEY_PATTERN = /^(?:[A-Za-z0-9_-]{107}|[A-Za-z0-9_-]{342,683})$/;
 const IDENTITY_PATTERN = new RegExp(`^[A-Za-z0-9_-]{1,${LIMITS.maxIdentityHeaderChars}}$`);
 const TRACEPARENT_PATTERN = new RegExp(`^[\\x21-\\x7e]{1,${LIMITS.maxTraceparentChars}}$`);
 const VISIBLE = /^[\x20-\x7e\t]*$/;
