@@ -33,6 +33,9 @@ import {
   sealDeviceKey,
   type DeviceKeyPurpose,
   type RequestSpec,
+  SESSION_KEY_HPKE_INFO,
+  openSealedRequest,
+  parseRequestHeaders,
 } from '@wxseal/protocol';
 import {
   b64uEncode,
@@ -49,6 +52,12 @@ import {
   deriveDeviceKeyWrap,
   deviceKeyAad,
   deviceKeySalt,
+  hpkeDeriveKeyPair,
+  hpkeEncap,
+  hpkeKeySchedule,
+  x25519RawPrivateKey,
+  x25519RawPublicKey,
+  HPKE_IDS,
 } from '@wxseal/protocol/primitives';
 
 const out = new URL('../spec/vectors/', import.meta.url);
@@ -710,4 +719,113 @@ write('device-request.json', {
     newDeviceKey: b64uEncode(deviceKey2),
     newKeyVersion: '2',
   },
+});
+
+// --- x25519.json (SPEC.md 6.5) ------------------------------------------------------------------
+// Everything is fixed: the server key and each ephemeral key come from HPKE DeriveKeyPair over
+// labelled bytes, so a re-run writes the same file.
+const xServer = hpkeDeriveKeyPair(bytes('wxseal-vector-x25519-server', 32));
+const xServerId = serverKeyId(xServer.publicKey);
+const xInfo = utf8(SESSION_KEY_HPKE_INFO);
+const xWrap = (label: string, sessionKey: Buffer) => {
+  const ephemeralIkm = bytes(`${label}-ephemeral-ikm`, 32);
+  const ephemeral = hpkeDeriveKeyPair(ephemeralIkm);
+  const { enc, sharedSecret } = hpkeEncap(xServer.publicKey, ephemeral.privateKey);
+  const context = hpkeKeySchedule('aes-256-gcm', sharedSecret, xInfo);
+  const wrapped = wrapSessionKey(xServer.publicKey, sessionKey, { ephemeralPrivateKey: ephemeral.privateKey });
+  return {
+    sessionKey,
+    ephemeral,
+    wrapped,
+    vector: {
+      sessionKey: b64uEncode(sessionKey),
+      ephemeralIkmHex: ephemeralIkm.toString('hex'),
+      ephemeralPrivateKeyHex: x25519RawPrivateKey(ephemeral.privateKey).toString('hex'),
+      encHex: enc.toString('hex'),
+      sharedSecretHex: sharedSecret.toString('hex'),
+      keyScheduleContextHex: context.keyScheduleContext.toString('hex'),
+      keyHex: context.key.toString('hex'),
+      baseNonceHex: context.baseNonce.toString('hex'),
+      wrapped: b64uEncode(wrapped),
+    },
+  };
+};
+const xWraps = [0, 1, 2].map((i) => xWrap(`x25519-wrap-${i}`, bytes(`x25519-session-key-${i}`, 32)));
+const xSealCase = (description: string, o: { method: string; target: string; body: Buffer; contentType?: string; identity?: WechatIdentity; nonce: string; timestamp: number; label: string; responseStatus: number; responseContentType?: string; responseBody: Buffer }) => {
+  const w = xWrap(o.label, bytes(`${o.label}-session`, 32));
+  const iv = bytes(`${o.label}-iv`, 12);
+  const built = buildRequest({
+    mode: 'sealed', method: o.method, target: o.target, keyId: 'bff-prod', secret, body: o.body,
+    ...(o.contentType ? { contentType: o.contentType } : {}), ...(o.identity ? { identity: o.identity } : {}),
+    serverKey: { id: xServerId, publicKey: xServer.publicKey }, timestamp: o.timestamp, nonce: o.nonce, sessionKey: w.sessionKey, iv, wrappedKey: w.wrapped,
+  });
+  // The generator checks its own output through the verifier functions before writing it.
+  const parsed = parseRequestHeaders({ method: o.method, target: o.target, header: (n) => built.headers[n], allowedModes: ['sealed'] });
+  if (!openSealedRequest(parsed, w.sessionKey, built.body).body.equals(o.body)) throw new Error(`x25519.json: ${description} does not open`);
+  const responseNonce = bytes(`${o.label}-response-nonce`, 32);
+  const response = sealResponse({ keyId: 'bff-prod', nonce: o.nonce, sessionKey: w.sessionKey }, { status: o.responseStatus, ...(o.responseContentType ? { contentType: o.responseContentType } : {}), body: o.responseBody }, responseNonce);
+  const { path, rawQuery } = splitTarget(o.target);
+  const meta = { ...(o.contentType ? { contentType: o.contentType } : {}), ...(o.identity ? { identity: o.identity } : {}) };
+  return {
+    description,
+    input: {
+      mode: 'sealed', method: o.method, target: o.target, keyId: 'bff-prod', secret: b64uEncode(secret), serverKeyId: xServerId,
+      timestamp: String(o.timestamp), nonce: o.nonce, contentType: o.contentType ?? null, identity: o.identity ?? null,
+      body: b64uEncode(o.body), iv: b64uEncode(iv), wrap: w.vector,
+    },
+    expected: {
+      requestAad: requestAad({ method: o.method, path, rawQuery, timestamp: String(o.timestamp), nonce: o.nonce, keyId: 'bff-prod', serverKeyId: xServerId }).toString('utf8'),
+      plaintext: b64uEncode(encodePayload(meta, o.body)),
+      sealedBody: b64uEncode(built.body),
+      bodySha256Hex: sha256Hex(built.body),
+      canonical: built.canonical,
+      headers: built.headers,
+    },
+    response: {
+      input: { responseNonce: b64uEncode(responseNonce), status: o.responseStatus, contentType: o.responseContentType ?? null, body: b64uEncode(o.responseBody) },
+      expected: { wireStatus: response.status, sealedBody: b64uEncode(response.body), headers: response.headers },
+    },
+  };
+};
+const xFlip = (b: Buffer, i: number): string => b64uEncode(Buffer.from(b).map((x, j) => (j === i ? x ^ 0x01 : x)));
+const otherX = hpkeDeriveKeyPair(bytes('wxseal-vector-x25519-other-server', 32));
+write('x25519.json', {
+  description:
+    'SPEC.md 6.5: the X25519 suite. The session key K is wrapped with HPKE base mode (RFC 9180), KEM DHKEM(X25519, HKDF-SHA256) 0x0020, KDF HKDF-SHA256 0x0001, AEAD AES-256-GCM 0x0002, ' +
+    'info = the ASCII string in hpke.info, aad empty, pt = K; Wxseal-Wrapped-Key = b64u(enc || ct), 80 bytes, 107 characters. Everything after the wrap is as with RSA (seal-request.json, response.json). ' +
+    'Keys are raw X25519 (RFC 7748) in hex and PKCS#8 / SPKI PEM; every key, the server key and each ephemeral key alike, is HPKE DeriveKeyPair(ikm) (RFC 9180 7.1.3) of a fixed ikm, made for these vectors only. ' +
+    'A sender fixes the ephemeral private key to reproduce enc and wrapped; a receiver needs only the server private key. serverKeyId = "sk-" + first 16 hex of SHA-256(DER SPKI), as for RSA keys. ' +
+    'wraps: K -> HPKE intermediate values (shared secret, key schedule context, AEAD key and base nonce) -> wrapped. sealed: full requests and their sealed responses (response key derived from K as in section 6.3). ' +
+    'unwrapFailures: wrapped keys the server private key must refuse with WXSEAL_UNWRAP_FAILED.',
+  hpke: {
+    mode: 0,
+    kemId: HPKE_IDS.kemX25519HkdfSha256,
+    kdfId: HPKE_IDS.kdfHkdfSha256,
+    aeadId: HPKE_IDS.aeadAes256Gcm,
+    info: SESSION_KEY_HPKE_INFO,
+    infoHex: xInfo.toString('hex'),
+    aadHex: '',
+  },
+  serverKey: {
+    ikmHex: bytes('wxseal-vector-x25519-server', 32).toString('hex'),
+    serverKeyId: xServerId,
+    privateKeyHex: x25519RawPrivateKey(xServer.privateKey).toString('hex'),
+    publicKeyHex: x25519RawPublicKey(xServer.publicKey).toString('hex'),
+    privateKeyPem: pem(xServer.privateKey),
+    publicKeyPem: pem(xServer.publicKey),
+    wrappedKeyBytes: 80,
+  },
+  wraps: xWraps.map((w) => w.vector),
+  sealed: [
+    xSealCase('POST JSON with the full WeChat identity', { method: 'POST', target: '/api/orders?source=mini&b=2', body: utf8('{"sku":"A-1","qty":2}'), contentType: 'application/json', identity, nonce: 'eDI1NTE5LW5vbmNlLTAwMDE', timestamp: 1763900000, label: 'x25519-seal-1', responseStatus: 201, responseContentType: 'application/json', responseBody: utf8('{"orderId":"42"}') }),
+    xSealCase('GET without a body or identity, answered 204 (sent as 200 with an empty body)', { method: 'GET', target: '/api/profile', body: Buffer.alloc(0), nonce: 'eDI1NTE5LW5vbmNlLTAwMDI', timestamp: 1763900001, label: 'x25519-seal-2', responseStatus: 204, responseBody: Buffer.alloc(0) }),
+  ],
+  unwrapFailures: [
+    { description: 'a bit of enc changed', wrapped: xFlip(xWraps[0]!.wrapped, 3) },
+    { description: 'a bit of the ciphertext changed', wrapped: xFlip(xWraps[0]!.wrapped, 40) },
+    { description: 'a bit of the tag changed', wrapped: xFlip(xWraps[0]!.wrapped, 79) },
+    { description: 'wrapped for another X25519 key', wrapped: b64uEncode(wrapSessionKey(otherX.publicKey, xWraps[0]!.sessionKey, { ephemeralPrivateKey: xWraps[0]!.ephemeral.privateKey })) },
+    { description: 'enc is the all-zero (low-order) point', wrapped: b64uEncode(Buffer.concat([Buffer.alloc(32), xWraps[0]!.wrapped.subarray(32)])) },
+    { description: 'a 16-byte key wrapped the same way (64 bytes: wrong length)', wrapped: b64uEncode(wrapSessionKey(xServer.publicKey, bytes('x25519-short', 16), { ephemeralPrivateKey: xWraps[1]!.ephemeral.privateKey })) },
+  ],
 });

@@ -26,6 +26,12 @@ import {
   verifyRequestSignature,
   type SignedRequestFields,
   type WireErrorCode,
+  SESSION_KEY_HPKE_INFO,
+  isWxsealError,
+  loadServerPrivateKey,
+  loadServerPublicKey,
+  serverKeySuite,
+  wrappedKeyLength,
 } from '@wxseal/protocol';
 import {
   canonicalQuery,
@@ -39,6 +45,14 @@ import {
   splitTarget,
   unwrapSessionKey,
   wrapSessionKey,
+  HPKE_IDS,
+  hpkeDecap,
+  hpkeDeriveKeyPair,
+  hpkeEncap,
+  hpkeKeySchedule,
+  x25519PrivateKeyFromRaw,
+  x25519RawPrivateKey,
+  x25519RawPublicKey,
 } from '@wxseal/protocol/primitives';
 
 const vectors = (name: string) => JSON.parse(readFileSync(new URL(`../../../spec/vectors/${name}`, import.meta.url), 'utf8'));
@@ -255,6 +269,101 @@ describe('response.json signed rejections (SPEC.md 10.1): the client check, offl
   }
   for (const c of v.rejectionMustNotVerify as Array<{ description: string; request: Req; response: Wire }>) {
     test(`must not be trusted: ${c.description}`, () => assert.equal(trusted(c.request, c.response), false));
+  }
+});
+
+describe('x25519.json (SPEC.md 6.5)', () => {
+  interface XWrap {
+    sessionKey: string;
+    ephemeralIkmHex: string;
+    ephemeralPrivateKeyHex: string;
+    encHex: string;
+    sharedSecretHex: string;
+    keyScheduleContextHex: string;
+    keyHex: string;
+    baseNonceHex: string;
+    wrapped: string;
+  }
+  const v = vectors('x25519.json');
+  const k = v.serverKey;
+  const priv = loadServerPrivateKey(k.privateKeyPem);
+  const pub = loadServerPublicKey(k.publicKeyPem);
+  const hex = (s: string) => Buffer.from(s, 'hex');
+
+  test('the suite, the info string and the server key (raw, PEM, DeriveKeyPair, id)', () => {
+    assert.deepEqual([v.hpke.mode, v.hpke.kemId, v.hpke.kdfId, v.hpke.aeadId], [0, HPKE_IDS.kemX25519HkdfSha256, HPKE_IDS.kdfHkdfSha256, HPKE_IDS.aeadAes256Gcm]);
+    assert.equal(v.hpke.info, SESSION_KEY_HPKE_INFO);
+    assert.equal(Buffer.from(v.hpke.info, 'ascii').toString('hex'), v.hpke.infoHex);
+    assert.equal(serverKeySuite(pub), 'x25519-hpke');
+    assert.equal(wrappedKeyLength(priv), k.wrappedKeyBytes);
+    assert.equal(x25519RawPrivateKey(priv).toString('hex'), k.privateKeyHex);
+    assert.equal(x25519RawPublicKey(pub).toString('hex'), k.publicKeyHex);
+    assert.equal(x25519RawPrivateKey(hpkeDeriveKeyPair(hex(k.ikmHex)).privateKey).toString('hex'), k.privateKeyHex);
+    assert.equal('sk-' + sha256Hex(pub.export({ type: 'spki', format: 'der' })).slice(0, 16), k.serverKeyId);
+  });
+
+  for (const [i, w] of (v.wraps as XWrap[]).entries()) {
+    test(`wraps[${i}]: the HPKE values, the wrapped key, and its unwrapping`, () => {
+      const ephemeral = x25519PrivateKeyFromRaw(hex(w.ephemeralPrivateKeyHex));
+      assert.equal(x25519RawPrivateKey(hpkeDeriveKeyPair(hex(w.ephemeralIkmHex)).privateKey).toString('hex'), w.ephemeralPrivateKeyHex);
+      const { enc, sharedSecret } = hpkeEncap(pub, ephemeral);
+      assert.equal(enc.toString('hex'), w.encHex);
+      assert.equal(sharedSecret.toString('hex'), w.sharedSecretHex);
+      assert.equal(hpkeDecap(enc, priv).toString('hex'), w.sharedSecretHex);
+      const context = hpkeKeySchedule('aes-256-gcm', sharedSecret, Buffer.from(v.hpke.info, 'ascii'));
+      assert.equal(context.keyScheduleContext.toString('hex'), w.keyScheduleContextHex);
+      assert.equal(context.key.toString('hex'), w.keyHex);
+      assert.equal(context.baseNonce.toString('hex'), w.baseNonceHex);
+      const wrapped = wrapSessionKey(pub, b(w.sessionKey), { ephemeralPrivateKey: ephemeral });
+      assert.equal(b64u(wrapped), w.wrapped);
+      assert.equal(w.wrapped.length, 107);
+      assert.equal(wrapped.subarray(0, 32).toString('hex'), w.encHex);
+      assert.equal(b64u(unwrapSessionKey(priv, b(w.wrapped))), w.sessionKey);
+    });
+  }
+
+  for (const c of v.sealed) {
+    test(`sealed: ${c.description}`, () => {
+      const i = c.input;
+      assert.equal(i.serverKeyId, k.serverKeyId);
+      const sessionKey = unwrapSessionKey(priv, b(i.wrap.wrapped));
+      assert.equal(b64u(sessionKey), i.wrap.sessionKey);
+      const { path, rawQuery } = splitTarget(i.target);
+      assert.equal(requestAad({ method: i.method, path, rawQuery, timestamp: i.timestamp, nonce: i.nonce, keyId: i.keyId, serverKeyId: i.serverKeyId }).toString('utf8'), c.expected.requestAad);
+      const meta = { ...(i.contentType ? { contentType: i.contentType } : {}), ...(i.identity ? { identity: i.identity } : {}) };
+      assert.equal(b64u(encodePayload(meta, b(i.body))), c.expected.plaintext);
+      const built = buildRequest({
+        mode: 'sealed', method: i.method, target: i.target, keyId: i.keyId, secret: b(i.secret), body: b(i.body),
+        ...(i.contentType ? { contentType: i.contentType } : {}), ...(i.identity ? { identity: i.identity } : {}),
+        serverKey: { id: i.serverKeyId, publicKey: pub }, timestamp: Number(i.timestamp), nonce: i.nonce,
+        sessionKey, iv: b(i.iv), wrappedKey: wrapSessionKey(pub, sessionKey, { ephemeralPrivateKey: x25519PrivateKeyFromRaw(hex(i.wrap.ephemeralPrivateKeyHex)) }),
+      });
+      assert.equal(b64u(built.body), c.expected.sealedBody);
+      assert.equal(sha256Hex(built.body), c.expected.bodySha256Hex);
+      assert.equal(built.canonical, c.expected.canonical);
+      assert.deepEqual(built.headers, c.expected.headers);
+
+      const parsed = parseRequestHeaders({ method: i.method, target: i.target, header: (n) => c.expected.headers[n], allowedModes: ['sealed'] });
+      assert.equal(parsed.wrappedKey.length, wrappedKeyLength(priv));
+      assert.equal(verifyRequestSignature(parsed, b(c.expected.sealedBody), [b(i.secret)]), 0);
+      const opened = openSealedRequest(parsed, unwrapSessionKey(priv, parsed.wrappedKey), b(c.expected.sealedBody));
+      assert.equal(b64u(opened.body), i.body);
+      assert.deepEqual(opened.meta, meta);
+
+      const r = c.response;
+      const wire = sealResponse({ keyId: i.keyId, nonce: i.nonce, sessionKey }, { status: r.input.status, ...(r.input.contentType ? { contentType: r.input.contentType } : {}), body: b(r.input.body) }, b(r.input.responseNonce));
+      assert.equal(wire.status, r.expected.wireStatus);
+      assert.equal(b64u(wire.body), r.expected.sealedBody);
+      assert.deepEqual(wire.headers, r.expected.headers);
+      const res = openResponse({ mode: 'sealed', keyId: i.keyId, nonce: i.nonce, secret: b(i.secret), sessionKey }, { status: r.expected.wireStatus, header: (n) => r.expected.headers[n], body: b(r.expected.sealedBody) });
+      assert.equal(b64u(res.body), r.input.body);
+    });
+  }
+
+  for (const c of v.unwrapFailures as Array<{ description: string; wrapped: string }>) {
+    test(`unwrap fails: ${c.description}`, () => {
+      assert.throws(() => unwrapSessionKey(priv, b(c.wrapped)), (e) => isWxsealError(e) && e.code === 'WXSEAL_UNWRAP_FAILED');
+    });
   }
 });
 
