@@ -25,13 +25,17 @@ export interface GatewayProcess {
 }
 
 /**
- * Starts a gateway process and waits until it listens (at most `readyMs`: generous, a guard against
- * a hang, since a start on a machine whose cores are busy takes several seconds). The child is
+ * Starts a gateway process (`args`: more options of `wxseal gateway`) and waits until it listens
+ * (at most `readyMs`: generous, a guard against a hang, since a start on a machine whose cores are
+ * busy takes several seconds). The child is
  * registered for cleanup when spawned (tests/support/processes.ts) and killed here when it never
  * gets ready, so a slow or failed start leaves nothing running.
  */
-export async function spawnGateway(configPath: string, env: Record<string, string> = {}, readyMs = 120_000): Promise<GatewayProcess> {
-  const child = spawnTracked(process.execPath, [...WXSEAL_CLI, 'gateway', '--config', configPath], {
+export async function spawnGateway(configPath: string, env: Record<string, string> = {}, readyMs = 120_000, args: readonly string[] = []): Promise<GatewayProcess> {
+  // One process unless the test asks for workers: the default (one per core) would make the number
+  // of processes a test starts depend on the machine.
+  const workers = args.includes('--workers') ? [] : ['--workers', '1'];
+  const child = spawnTracked(process.execPath, [...WXSEAL_CLI, 'gateway', '--config', configPath, ...workers, ...args], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -124,7 +124,8 @@ export async function main(argv: string[]): Promise<number> {
     .description('run the wxseal gateway, a verifying reverse proxy (SIGHUP reloads, SIGTERM/SIGINT drain and stop)')
     .requiredOption('-c, --config <file>', 'gateway config, YAML or JSON (see the @wxseal/gateway README)')
     .option('--check', 'validate the config and exit', false)
-    .action(async (o: { config: string; check: boolean }) => {
+    .option('-w, --workers <n>', 'processes serving requests, one per core by default (1 with the memory nonce store); 1 = no cluster', positiveInt)
+    .action(async (o: { config: string; check: boolean; workers?: number }) => {
       exitCode = await gateway(o, {
         stdout: (t) => process.stdout.write(t),
         stderr: (t) => process.stderr.write(t),

@@ -30,7 +30,8 @@ import type { CertificateInventory } from './admin/certificates.js';
 import { LastSeen } from './admin/devices-service.js';
 import { CredentialState } from './admin/state.js';
 import { ControlPlaneRuntime, controlPlaneSettings } from './control-plane.js';
-import { LiveStats } from './admin/stats.js';
+import { LiveStats, type StatsSource } from './admin/stats.js';
+import type { ClusterMember } from './workers.js';
 
 export interface StartGatewayOptions {
   /** A pino logger; the gateway logs through a child of it with redaction. Default: JSON on stdout. */
@@ -39,6 +40,12 @@ export interface StartGatewayOptions {
   now?: () => number;
   /** What the admin API lists under /certificates (e.g. an adapted @wxseal/wechatpay CertificateManager). */
   certificateInventory?: CertificateInventory;
+  /**
+   * This process as a worker of `wxseal gateway --workers N` (workers.ts): its log lines carry
+   * `worker`, only worker 1 opens the admin listener and heartbeats, and the admin listener's
+   * /metrics and stats cover every worker.
+   */
+  cluster?: ClusterMember;
 }
 
 export interface RunningGateway {
@@ -84,7 +91,8 @@ class Gateway implements RunningGateway {
   readonly #lifecycle: Lifecycle;
 
   constructor(config: GatewayConfig, options: StartGatewayOptions) {
-    const log = gatewayLogger(options.logger, config.log.level);
+    const member = options.cluster;
+    const log = member ? gatewayLogger(options.logger, config.log.level).child({ worker: member.id }) : gatewayLogger(options.logger, config.log.level);
     const now = options.now ?? Date.now;
     const throttled = (): Throttled => new Throttled(FAILURE_LOG_INTERVAL_MS, now);
     const storeErrors = throttled();
@@ -93,6 +101,9 @@ class Gateway implements RunningGateway {
     const dependencyErrors = throttled();
     const controlPlaneErrors = throttled();
     const stats = new LiveStats(now);
+    // The admin worker of a --workers gateway counts every worker (the others' snapshots over IPC).
+    const gatewayStats = member?.admin ? member.statsSource(stats, (err) => log.warn({ err: errSummary(err) }, 'stats: the other workers did not answer')) : undefined;
+    const statsSource: StatsSource = gatewayStats ?? stats;
     // First, before any connection is opened: an unusable state directory fails the start here.
     const cpSettings = controlPlaneSettings(config);
     const controlPlane = cpSettings
@@ -102,7 +113,7 @@ class Gateway implements RunningGateway {
           applied: () => {
             live.state = buildState(live.state.config, sources);
           },
-          heartbeatStats: () => stats.snapshot(),
+          heartbeatStats: () => (gatewayStats ? gatewayStats.cached() : stats.snapshot()),
           onError: (err, component) => controlPlaneErrors.run((suppressed) => log.warn({ component, err: errSummary(err), suppressed }, 'control plane failed')),
         })
       : undefined;
@@ -160,7 +171,7 @@ class Gateway implements RunningGateway {
             config: config.admin,
             state: credentials,
             controlPlane,
-            stats: admin.stats,
+            stats: statsSource,
             lastSeen: admin.lastSeen,
             log,
             now,
@@ -183,8 +194,24 @@ class Gateway implements RunningGateway {
       passthrough: new PassthroughPipeline(parts),
       devices: deviceEndpoints && new DevicePipeline(deviceEndpoints, parts),
     });
-    this.#listeners = new Listeners(config.listeners.public, router.onRequest, new AdminListener(adminApi, nonce, metrics, live, log, controlPlane, devices).onRequest);
-    this.#lifecycle = new Lifecycle({ live, sources, log, metrics, inFlight, listeners: this.#listeners, pools: parts.pools, nonce, devices, controlPlane });
+    // With workers, /metrics is the merge the primary makes of every worker's registry.
+    const metricsText = member ? () => member.metrics() : () => metrics.registry.metrics();
+    this.#listeners = new Listeners(config.listeners.public, router.onRequest, new AdminListener(adminApi, nonce, metrics, live, log, controlPlane, devices, metricsText).onRequest);
+    this.#lifecycle = new Lifecycle({
+      live,
+      sources,
+      log,
+      metrics,
+      inFlight,
+      listeners: this.#listeners,
+      pools: parts.pools,
+      nonce,
+      devices,
+      controlPlane,
+      // Worker 1 alone answers for the gateway: the admin listener and the control-plane heartbeat.
+      adminInstance: member === undefined || member.admin,
+    });
+    member?.attach({ registry: metrics.registry, stats: admin?.stats, reload: () => this.#lifecycle.reload() });
     this.#live = live;
     this.#metrics = metrics;
     this.#devices = devices;

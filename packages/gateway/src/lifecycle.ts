@@ -70,6 +70,8 @@ export interface LifecycleParts {
   readonly nonce: NonceBackend;
   readonly devices: DeviceRuntime | undefined;
   readonly controlPlane: ControlPlaneRuntime | undefined;
+  /** False in workers 2..N of a --workers gateway: no admin listener, no heartbeat (worker 1 answers for them). */
+  readonly adminInstance: boolean;
 }
 
 export class Lifecycle {
@@ -88,10 +90,10 @@ export class Lifecycle {
         if (!ok) log.warn({ redis: config.nonceStore.displayUrl }, 'redis is not reachable yet; wxseal requests are refused until it is');
       }
       // The credentials in force come from the control plane: applied before traffic (fail closed until then).
-      await controlPlane?.start();
+      await controlPlane?.start({ heartbeat: this.parts.adminInstance });
       // The Bloom filter is built before traffic: until then every unknown serial would reach SQL.
       await devices?.start();
-      await listeners.listen(config.listeners);
+      await listeners.listen(config.listeners, { admin: this.parts.adminInstance });
     } catch (err) {
       listeners.public.close();
       listeners.admin.close();
@@ -104,11 +106,11 @@ export class Lifecycle {
     log.info(
       {
         url: listeners.url,
-        adminUrl: listeners.adminUrl,
+        ...(this.parts.adminInstance ? { adminUrl: listeners.adminUrl } : {}),
         routes: live.state.routes.routes.map((r) => ({ name: r.name, prefix: r.prefix, mode: r.mode, upstream: r.origin })),
         clients: config.clients.length,
         serverKeys: config.serverKeys.map((k) => k.id),
-        ...(config.admin ? { admin: { api: `${listeners.adminUrl}/admin/api/v1`, console: `${listeners.adminUrl}/console/`, stateDir: config.admin.stateDir } } : {}),
+        ...(config.admin && this.parts.adminInstance ? { admin: { api: `${listeners.adminUrl}/admin/api/v1`, console: `${listeners.adminUrl}/console/`, stateDir: config.admin.stateDir } } : {}),
         ...(this.parts.controlPlane ? { controlPlane: { database: this.parts.controlPlane.settings.database.displayUrl, instanceId: this.parts.controlPlane.instanceId } } : {}),
         nonceStore: config.nonceStore.type === 'redis' ? { type: 'redis', url: config.nonceStore.displayUrl } : { type: 'memory' },
         ...(config.devices
@@ -180,6 +182,7 @@ export class Lifecycle {
     // Whatever is left is idle keep-alive sockets (or requests past the drain bound).
     listeners.public.closeAllConnections();
     await publicClosed;
+    // (close() on a server that never listened calls back at once, with an error to ignore)
     const adminClosed = new Promise<void>((resolve) => listeners.admin.close(() => resolve()));
     listeners.admin.closeAllConnections();
     await adminClosed;

@@ -45,10 +45,12 @@ export class Listeners {
     this.admin = createServer(onAdmin);
   }
 
-  async listen(listeners: GatewayConfig['listeners']): Promise<void> {
+  /** Opens the public listener, and the admin one unless `admin` is false (workers 2..N of a --workers gateway). */
+  async listen(listeners: GatewayConfig['listeners'], options: { admin?: boolean } = {}): Promise<void> {
     await listen(this.public, listeners.public.host, listeners.public.port);
-    await listen(this.admin, listeners.admin.host, listeners.admin.port);
     this.url = urlOf(this.public);
+    if (options.admin === false) return;
+    await listen(this.admin, listeners.admin.host, listeners.admin.port);
     this.adminUrl = urlOf(this.admin);
     this.adminOrigins = ownOrigins(this.admin);
   }

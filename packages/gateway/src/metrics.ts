@@ -24,7 +24,12 @@ export type RequestOutcome =
   | 'client_closed'
   | 'internal_error';
 
-/** The Prometheus metrics of one gateway, in a registry of its own. */
+/**
+ * The Prometheus metrics of one gateway, in a registry of its own. With `--workers N` each worker
+ * has one and the primary merges them (workers.ts, prom-client's AggregatorRegistry): counters,
+ * histograms and most gauges add up; a gauge with an `aggregator` says how else (the nonce store is
+ * up only when it is up in every worker, staleness is the worst worker's, the version the oldest).
+ */
 export class GatewayMetrics {
   readonly registry = new Registry();
   readonly requests: Counter<'route' | 'outcome'>;
@@ -89,6 +94,7 @@ export class GatewayMetrics {
     new Gauge({
       name: 'wxseal_gateway_nonce_store_up',
       help: '1 when the nonce store is reachable (always 1 for the memory store)',
+      aggregator: 'min',
       registers,
       collect() {
         this.set(gauges.nonceStoreUp());
@@ -98,6 +104,7 @@ export class GatewayMetrics {
       // A gauge fed from the store's own count (a counter cannot be set); it only grows.
       name: 'wxseal_gateway_nonce_store_losses',
       help: 'Losses of the shared nonce store\'s records this instance detected (restart without persistence, flush, failover, reconnect; SPEC.md 8.1)',
+      aggregator: 'max',
       registers,
       collect() {
         const l = gauges.nonceStoreLosses?.();
@@ -107,6 +114,7 @@ export class GatewayMetrics {
     new Gauge({
       name: 'wxseal_gateway_nonce_store_loss_time_seconds',
       help: 'Unix time of the newest nonce-store loss this instance applies: requests signed at or before it get WXSEAL_NONCE_STORE_RESET (absent: none)',
+      aggregator: 'max',
       registers,
       collect() {
         const at = gauges.nonceStoreLosses?.().lastAtMs;
@@ -116,6 +124,7 @@ export class GatewayMetrics {
     new Gauge({
       name: 'wxseal_control_plane_staleness_seconds',
       help: 'Seconds since this instance last confirmed its view of the control plane (+Inf before the first check); past controlPlane.maxStalenessMs credentials are refused',
+      aggregator: 'max',
       registers,
       collect() {
         const c = gauges.controlPlane?.();
@@ -125,6 +134,7 @@ export class GatewayMetrics {
     new Gauge({
       name: 'wxseal_devices_change_feed_staleness_seconds',
       help: 'Seconds since this instance last read the device change feed (+Inf before the first read); past devices.changeFeed.maxStalenessMs device keys are confirmed in the database or refused',
+      aggregator: 'max',
       registers,
       collect() {
         const ms = gauges.deviceFeedStalenessMs?.();
@@ -134,6 +144,7 @@ export class GatewayMetrics {
     new Gauge({
       name: 'wxseal_control_plane_version',
       help: 'The control-plane change version this instance has applied',
+      aggregator: 'min',
       registers,
       collect() {
         const c = gauges.controlPlane?.();

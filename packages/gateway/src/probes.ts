@@ -22,6 +22,8 @@ export class AdminListener {
     private readonly log: Logger,
     private readonly controlPlane: ControlPlaneRuntime | undefined,
     private readonly devices: DeviceRuntime | undefined,
+    /** The Prometheus text of /metrics: this registry's, or with workers every worker's merged. */
+    private readonly metricsText: () => Promise<string> = () => metrics.registry.metrics(),
   ) {}
 
   /** The admin server's request listener. */
@@ -78,7 +80,7 @@ export class AdminListener {
         });
       }
       case '/metrics': {
-        const text = await this.metrics.registry.metrics();
+        const text = await this.metricsText();
         res.writeHead(200, { 'content-type': this.metrics.registry.contentType, 'cache-control': 'no-store' });
         res.end(text);
         return;

@@ -6,6 +6,11 @@ export interface GatewayCommandOptions {
   config: string;
   /** Validate the config and exit without starting. */
   check?: boolean;
+  /**
+   * Processes serving requests (node:cluster workers). Default: every core
+   * (os.availableParallelism()), or 1 with the memory nonce store; 1 = this process alone.
+   */
+  workers?: number;
 }
 
 export interface GatewayCommandIo {
@@ -14,14 +19,17 @@ export interface GatewayCommandIo {
 }
 
 /**
- * `wxseal gateway --config FILE`: runs the gateway until SIGTERM or SIGINT, which drain in-flight
- * requests and stop (a second one exits at once); SIGHUP reloads the config file (credentials,
- * server keys, routes, limits), keeping the running config if the new one is invalid. Resolves
- * with the exit code. Config mistakes throw WXSEAL_CONFIG_INVALID (exit 2, every issue listed).
+ * `wxseal gateway --config FILE [--workers N]`: runs the gateway until SIGTERM or SIGINT, which
+ * drain in-flight requests and stop (a second one exits at once); SIGHUP reloads the config file
+ * (credentials, server keys, routes, limits), keeping the running config if the new one is invalid.
+ * With N > 1 this process is the cluster primary and the workers run this same command
+ * (@wxseal/gateway workers.ts). Resolves with the exit code. Config mistakes throw
+ * WXSEAL_CONFIG_INVALID (exit 2, every issue listed).
  */
 export async function gateway(options: GatewayCommandOptions, io: GatewayCommandIo): Promise<number> {
   // Loaded here, not at the top: `wxseal keygen` and `wxseal call` need none of the proxy's dependencies.
-  const { GatewayConfigError, loadGatewayConfig, startGateway } = await import('@wxseal/gateway');
+  const { ClusterMember, GatewayConfigError, defaultWorkerCount, loadGatewayConfig, runGatewayPrimary, workerIssues } = await import('@wxseal/gateway');
+  const member = ClusterMember.current();
   try {
     if (!statSync(options.config).isFile()) throw new CliError('CLI_FILE_UNREADABLE', `${options.config} is not a file`, '--config');
   } catch (err) {
@@ -40,10 +48,41 @@ export async function gateway(options: GatewayCommandOptions, io: GatewayCommand
     else io.stderr(`wxseal: ${err.code}: ${options.config} has ${issues.length} problems (--config):\n${issues.map((i) => `  - ${i}\n`).join('')}`);
     return 2;
   }
+  // Without --workers, the memory nonce store (per process) runs in this process alone.
+  const workers = options.workers ?? (config.nonceStore.type === 'memory' ? 1 : defaultWorkerCount());
+  const refused = workerIssues(config, workers)[0];
+  if (refused) {
+    io.stderr(`wxseal: ${new GatewayConfigError([refused]).code}: ${options.config}: ${refused.path}: ${refused.message} (--workers)\n`);
+    return 2;
+  }
   if (options.check) {
     io.stdout(`config OK: ${config.routes.length} route(s), ${config.clients.length} client(s), ${config.serverKeys.length} server key(s)\n`);
     return 0;
   }
+  if (workers > 1 && !member) {
+    return runGatewayPrimary({
+      workers,
+      configPath: options.config,
+      config,
+      onForcedExit: (signal) => io.stderr(`wxseal gateway: ${signal} again, exiting without waiting for the drain\n`),
+    });
+  }
+  try {
+    return await runOne(options, io, config, member);
+  } finally {
+    // A worker leaves the cluster (else its IPC channel keeps it alive), whatever happened.
+    member?.leave();
+  }
+}
+
+/** One gateway in this process: the whole gateway, or one worker of a --workers gateway. */
+async function runOne(
+  options: GatewayCommandOptions,
+  io: GatewayCommandIo,
+  config: import('@wxseal/gateway').GatewayConfig,
+  member: import('@wxseal/gateway').ClusterMember | undefined,
+): Promise<number> {
+  const { startGateway } = await import('@wxseal/gateway');
 
   // Handlers go in before the gateway starts (which may wait for Redis): SIGHUP's default action
   // would kill the process, and a SIGTERM during startup must still end in a clean stop.
@@ -78,12 +117,17 @@ export async function gateway(options: GatewayCommandOptions, io: GatewayCommand
     stopRequested = true;
     stop();
   };
+  // The primary's drain (over IPC) is a SIGTERM that does not count as a second one.
+  member?.onDrain(() => {
+    stopRequested = true;
+    stop();
+  });
   process.on('SIGHUP', onHup);
   process.on('SIGTERM', onStop);
   process.on('SIGINT', onStop);
   try {
     try {
-      running = await startGateway(config);
+      running = await startGateway(config, member ? { cluster: member } : {});
     } catch (err) {
       const e = err as NodeJS.ErrnoException & { port?: number; address?: string };
       if (e.code !== 'EADDRINUSE' && e.code !== 'EACCES') throw err;
@@ -99,6 +143,7 @@ export async function gateway(options: GatewayCommandOptions, io: GatewayCommand
       );
     }
     if (stopRequested) stop();
+    member?.ready();
     return await done;
   } finally {
     process.off('SIGHUP', onHup);

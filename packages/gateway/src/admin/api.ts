@@ -21,14 +21,14 @@ import { buildOpenApi } from './openapi.js';
 import { fleetStatsFor, type FleetStats } from './fleet-stats.js';
 import { API_PREFIX, MAX_BODY_BYTES, matchRoute, type AdminRouteSpec } from './routes.js';
 import type { CredentialState } from './state.js';
-import type { LiveStats } from './stats.js';
+import type { StatsSource } from './stats.js';
 
 export interface AdminApiDeps {
   config: AdminConfig;
   state: CredentialState;
   /** The shared store of sessions, login failures, users and the audit log. */
   controlPlane: ControlPlaneRuntime;
-  stats: LiveStats;
+  stats: StatsSource;
   lastSeen: LastSeen;
   log: Logger;
   /** Unix ms. */

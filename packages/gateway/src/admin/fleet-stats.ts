@@ -9,7 +9,7 @@
 import { CodedError } from '@wxseal/protocol';
 import { errSummary } from '../logger.js';
 import { AdminError } from './http.js';
-import { mergeStatsSnapshots, statsSnapshotSchema, type LiveStats, type StatsSnapshot } from './stats.js';
+import { mergeStatsSnapshots, statsSnapshotSchema, type StatsSnapshot, type StatsSource } from './stats.js';
 
 /** One heartbeat as the control-plane store returns it. */
 export interface InstanceRow {
@@ -64,7 +64,8 @@ export interface FleetStatsView {
 }
 
 export interface FleetStatsOptions {
-  local: LiveStats;
+  /** This instance's counters (with `--workers N`, every worker's, merged). */
+  local: StatsSource;
   instanceId: string;
   /** Undefined on a single node: the fleet is this instance alone. */
   directory: InstanceDirectory | undefined;
@@ -96,7 +97,7 @@ export class FleetStats {
   }
 
   async view(query: { instance?: string | undefined }): Promise<FleetStatsView> {
-    const local = this.#o.local.snapshot();
+    const local = await this.#o.local.snapshot();
     const { members, fleet } = await this.#members(local);
     const wanted = query.instance;
     if (wanted !== undefined) {
@@ -209,7 +210,7 @@ export interface FleetStatsSource {
  * heartbeat is at most three intervals old (one lost or slow write does not mark it gone).
  */
 export function fleetStatsFor(d: {
-  stats: LiveStats;
+  stats: StatsSource;
   controlPlane: FleetStatsSource | undefined;
   now: () => number;
   log?: { warn(obj: object, msg: string): void };

@@ -66,6 +66,11 @@ export const statsSnapshotSchema = z.object({
 export type StatsSnapshot = z.output<typeof statsSnapshotSchema>;
 export type StatsBucket = StatsSnapshot['series'][number];
 
+/** Where a stats view gets its own counters: one process's LiveStats, or the workers of one gateway merged (workers.ts). */
+export interface StatsSource {
+  snapshot(): StatsSnapshot | Promise<StatsSnapshot>;
+}
+
 export class LiveStats {
   readonly #since: number;
   #accepted = 0;
