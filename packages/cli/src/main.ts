@@ -2,7 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { CodedError } from '@wxseal/protocol';
 import { hashPasswordCommand } from './commands/admin.js';
 import { call } from './commands/call.js';
-import { credentials, type CredentialsAction, type CredentialsOptions } from './commands/credentials.js';
+import { SERVER_KEY_TYPES, credentials, type CredentialsAction, type CredentialsOptions, type ServerKeyType } from './commands/credentials.js';
 import { DEFAULT_BATCH, parseBatch, parseDuration } from './commands/device-args.js';
 import type {
   ActivateCommandOptions,
@@ -76,17 +76,18 @@ export async function main(argv: string[]): Promise<number> {
 
   program
     .command('keygen')
-    .description('generate a server RSA key pair, a client secret, client.json and a gateway.yaml that work together')
+    .description('generate a server key pair (RSA or X25519), a client secret, client.json and a gateway.yaml that work together')
     .requiredOption('--out <dir>', 'directory to write into')
-    .option('--bits <n>', 'RSA modulus size (2048, 3072, 4096)', positiveInt, 2048)
+    .addOption(new Option('--type <type>', 'server key type: rsa (RSA-OAEP) or x25519 (HPKE: no RSA on the server\'s hot path)').choices(SERVER_KEY_TYPES).default('rsa'))
+    .option('--bits <n>', 'RSA modulus size (2048, 3072, 4096; default 2048; rsa only)', positiveInt)
     .option('--key-id <id>', 'client key id', 'bff-1')
     .option('--base-url <url>', 'gateway URL written into client.json; its port is the gateway\'s listener', 'http://127.0.0.1:8080')
     .option('--upstream <url>', 'the service gateway.yaml forwards /api to', DEFAULT_UPSTREAM)
     .option('--admin-port <n>', 'gateway admin listener port (health, metrics)', port, DEFAULT_ADMIN_PORT)
     .option('--force', 'overwrite existing files', false)
-    .action((o: { out: string; bits: number; keyId: string; baseUrl: string; upstream: string; adminPort: number; force: boolean }) => {
+    .action((o: { out: string; type: ServerKeyType; bits?: number; keyId: string; baseUrl: string; upstream: string; adminPort: number; force: boolean }) => {
       const r = keygen(o);
-      console.log(`server key id: ${r.serverKeyId}`);
+      console.log(`server key id: ${r.serverKeyId} (${r.type})`);
       for (const f of r.files) console.log(`wrote ${f}`);
       console.log('private files (server-private.pem, client-secret.txt, client.json, gateway.yaml, server.json) are mode 0600: keep them out of git');
       const dir = o.out.replace(/\/+$/, '') || '.';
@@ -182,7 +183,13 @@ export async function main(argv: string[]): Promise<number> {
   withCredentialOptions(creds.command('retire-secret').argument('<keyId>').argument('<secretId>').description('retire a secret (never the last active one)'), true).action(
     (keyId: string, secretId: string, o: CredentialsOptions) => runCredentials({ kind: 'retire-secret', keyId, secretId }, o),
   );
-  withCredentialOptions(creds.command('rotate-server-key').description('generate an RSA-2048 server key and make it the active one'), true).action((o: CredentialsOptions) => runCredentials({ kind: 'rotate-server-key' }, o));
+  withCredentialOptions(
+    creds
+      .command('rotate-server-key')
+      .description('generate a server key (RSA-2048, or X25519 with --type x25519) and make it the active one')
+      .addOption(new Option('--type <type>', 'key type: rsa (RSA-OAEP) or x25519 (HPKE: no RSA on the server\'s hot path)').choices(SERVER_KEY_TYPES).default('rsa')),
+    true,
+  ).action((o: CredentialsOptions & { type: ServerKeyType }) => runCredentials({ kind: 'rotate-server-key', type: o.type }, o));
   withCredentialOptions(creds.command('retire-server-key').argument('<kid>').description('retire a server key that is not the active one'), true).action((kid: string, o: CredentialsOptions) =>
     runCredentials({ kind: 'retire-server-key', kid }, o),
   );

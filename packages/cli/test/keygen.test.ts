@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { WxsealError } from '@wxseal/protocol';
+import { WxsealError, loadServerPrivateKey, loadServerPublicKey, wrappedKeyLength } from '@wxseal/protocol';
 import { b64uDecodeStrict, unwrapSessionKey, wrapSessionKey } from '@wxseal/protocol/primitives';
 import { keygen, serverKeyIdOf, type KeygenOptions } from '../src/commands/keygen.js';
 import { CliError } from '../src/errors.js';
@@ -80,6 +80,58 @@ describe('wxseal keygen', () => {
     const pubConfig = loadGatewayConfig(join(pub, 'gateway.yaml'));
     assert.equal(pubConfig.listeners.public.host, '0.0.0.0');
     assert.equal(pubConfig.listeners.public.port, 8080);
+  });
+});
+
+describe('wxseal keygen --type x25519', () => {
+  test('writes an X25519 key pair (PKCS#8 and SPKI PEM), the sk- id of its SPKI, and configs that load', async () => {
+    const out = fresh();
+    const r = keygen({ out, type: 'x25519', keyId: 'bff-x', baseUrl: 'http://127.0.0.1:18081', force: false, adminPort: 19091 });
+    assert.equal(r.type, 'x25519');
+    const privatePem = readFileSync(join(out, 'server-private.pem'), 'utf8');
+    const publicPem = readFileSync(join(out, 'server-public.pem'), 'utf8');
+    assert.match(privatePem, /^-----BEGIN PRIVATE KEY-----\n/, 'PKCS#8');
+    assert.match(publicPem, /^-----BEGIN PUBLIC KEY-----\n/, 'SPKI');
+    const priv = createPrivateKey(privatePem);
+    const pub = createPublicKey(publicPem);
+    assert.equal(priv.asymmetricKeyType, 'x25519');
+    assert.equal(pub.asymmetricKeyType, 'x25519');
+    assert.equal(createPublicKey(priv).export({ type: 'spki', format: 'pem' }).toString(), publicPem, 'the public key is the private key\'s');
+    assert.equal(r.serverKeyId, serverKeyIdOf(pub));
+    const spki = pub.export({ type: 'spki', format: 'der' });
+    assert.equal(r.serverKeyId, `sk-${createHash('sha256').update(spki).digest('hex').slice(0, 16)}`, 'SPEC.md section 2: sk- + SHA-256(DER SPKI)');
+    assert.match(r.serverKeyId, /^sk-[0-9a-f]{16}$/);
+    for (const f of ['server-private.pem', 'client-secret.txt', 'client.json', 'gateway.yaml', 'server.json']) {
+      assert.equal(statSync(join(out, f)).mode & 0o777, 0o600, f);
+    }
+    // The protocol loads both halves and a session key round-trips through them.
+    const loadedPriv = loadServerPrivateKey(privatePem);
+    const loadedPub = loadServerPublicKey(publicPem);
+    const session = Buffer.alloc(32, 7);
+    const wrapped = wrapSessionKey(loadedPub, session);
+    assert.equal(wrapped.length, wrappedKeyLength(loadedPub));
+    assert.deepEqual(unwrapSessionKey(loadedPriv, wrapped), session);
+    // client.json for the SDK and `wxseal call`, gateway.yaml for the gateway.
+    const cfg = loadClientConfig(join(out, 'client.json'));
+    assert.equal(cfg.serverKeyId, r.serverKeyId);
+    assert.equal(cfg.serverPublicKey, publicPem);
+    assert.match(readFileSync(join(out, 'gateway.yaml'), 'utf8'), /# the X25519 key that opens sealed requests/);
+    const { loadGatewayConfig } = await import('@wxseal/gateway');
+    const config = loadGatewayConfig(join(out, 'gateway.yaml'));
+    assert.deepEqual(config.serverKeys.map((k) => [k.id, k.privateKey.asymmetricKeyType]), [[r.serverKeyId, 'x25519']]);
+  });
+
+  test('--bits is refused with an X25519 key; an unknown type is refused', () => {
+    assert.throws(() => keygen({ out: fresh(), type: 'x25519', bits: 2048, keyId: 'x', baseUrl: 'http://h', force: false }), (e: CliError) => e.code === 'CLI_INVALID_INPUT' && e.option === '--bits');
+    assert.throws(
+      () => keygen({ out: fresh(), type: 'ed25519' as never, keyId: 'x', baseUrl: 'http://h', force: false }),
+      (e: CliError) => e.code === 'CLI_INVALID_INPUT' && e.option === '--type',
+    );
+    // The default stays RSA-2048.
+    const out = fresh();
+    const r = keygen({ out, keyId: 'x', baseUrl: 'http://h', force: false });
+    assert.equal(r.type, 'rsa');
+    assert.equal(createPublicKey(readFileSync(join(out, 'server-public.pem'))).asymmetricKeyDetails?.modulusLength, 2048);
   });
 });
 

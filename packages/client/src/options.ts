@@ -46,7 +46,7 @@ export interface ClientOptions {
   keyId: string;
   /** The client secret: its b64u text or its raw bytes (32-64 bytes). */
   secret: string | Uint8Array;
-  /** The server's RSA public key (SPKI PEM or KeyObject). Required for sealed mode. */
+  /** The server's public key, RSA or X25519 (SPKI PEM or KeyObject). Required for sealed mode. */
   serverPublicKey?: string | Buffer | KeyObject;
   /** The id of `serverPublicKey`. Required for sealed mode. */
   serverKeyId?: string;
@@ -75,7 +75,7 @@ export interface ClientOptions {
   agent?: ClientAgentOptions | Agent;
   /**
    * Opt-in: reuse one wrapped session key for a bounded time and number of requests (SPEC.md
-   * section 14), so the server's RSA decryption is paid once per key. Off by default.
+   * section 14), so the server's unwrap (RSA or X25519) is paid once per key. Off by default.
    */
   sessionKeyReuse?: SessionKeyReuseOptions | boolean;
 }

@@ -21,7 +21,7 @@ interface Current {
 
 /**
  * Opt-in reuse of one wrapped session key across requests (SPEC.md section 14), in the spirit of
- * the AWS Encryption SDK's data-key caching: the RSA wrap (client) and unwrap (server) are paid
+ * the AWS Encryption SDK's data-key caching: the wrap (client) and unwrap (server), RSA or X25519, are paid
  * once per key instead of once per request. Every request still gets a fresh IV, nonce and
  * signature; responses still get a fresh key from HKDF with a fresh response nonce.
  */

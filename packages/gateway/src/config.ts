@@ -281,7 +281,7 @@ export function loadGatewayConfig(source: string | GatewayConfigInput | GatewayC
     try {
       privateKey = loadServerPrivateKey(pem);
     } catch (err) {
-      issue(at, `not a usable RSA private key: ${(err as Error).message}`);
+      issue(at, `not a usable server private key (RSA or X25519): ${(err as Error).message}`);
       return;
     }
     try {

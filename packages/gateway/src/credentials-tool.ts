@@ -4,6 +4,8 @@
  * the same checks as the admin API (CredentialState), writes the same change and audit rows, and
  * announces the change the same way, so every running instance applies it within its poll interval.
  */
+import type { ServerKeySuite } from '@wxseal/protocol';
+import type { ServerKeyType } from '@wxseal/server';
 import { ControlPlaneRuntime, controlPlaneSettings } from './control-plane.js';
 import type { GatewayConfig } from './config.js';
 import { gatewayLogger } from './logger.js';
@@ -15,7 +17,8 @@ export interface CredentialsTool {
   serverKeys(): ServerKeyView[];
   addSecret(keyId: string, reason: string): Promise<{ secretId: string; secret: string }>;
   retireSecret(keyId: string, secretId: string, reason: string): Promise<void>;
-  rotateServerKey(reason: string): Promise<{ kid: string; publicKeyPem: string }>;
+  /** Generates a server key of `type` (default rsa: RSA-2048; x25519) and makes it the active one. */
+  rotateServerKey(reason: string, type?: ServerKeyType): Promise<{ kid: string; type: ServerKeyType; suite: ServerKeySuite; publicKeyPem: string }>;
   retireServerKey(kid: string, reason: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -50,10 +53,10 @@ export async function openCredentialsTool(config: GatewayConfig, options: { acto
     await runtime.store.audit.append({ actor: options.actor, action, target, reason, outcome, client: 'cli', ...(detail ? { detail } : {}) });
   };
   /** Runs a change and audits it, refused or not, like the admin API does. */
-  const audited = async <T>(action: string, target: string, reason: string, change: () => Promise<T>): Promise<T> => {
+  const audited = async <T>(action: string, target: string, reason: string, change: () => Promise<T>, detail?: (out: T) => Record<string, unknown>): Promise<T> => {
     try {
       const out = await change();
-      await audit(action, target, reason, 'ok');
+      await audit(action, target, reason, 'ok', detail?.(out));
       return out;
     } catch (err) {
       const e = err instanceof AdminError ? err : undefined;
@@ -75,7 +78,8 @@ export async function openCredentialsTool(config: GatewayConfig, options: { acto
       return out;
     },
     retireSecret: (keyId, secretId, reason) => audited('credential.secret.retire', `${keyId}/${secretId}`, reason, () => state.retireSecret(config.clients, keyId, secretId)),
-    rotateServerKey: (reason) => audited('server-key.rotate', 'server-keys', reason, () => state.rotateServerKey()),
+    rotateServerKey: (reason, type = 'rsa') =>
+      audited('server-key.rotate', 'server-keys', reason, () => state.rotateServerKey(type), (out) => ({ type: out.type })),
     retireServerKey: (kid, reason) => audited('server-key.retire', kid, reason, () => state.retireServerKey(config.serverKeys, kid)),
     close: () => runtime.close(),
   };

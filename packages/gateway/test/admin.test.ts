@@ -391,7 +391,7 @@ describe('admin API', () => {
   test('server keys: a rotated key is active and used, the old one still decrypts; both survive a restart; retirement', async () => {
     const before = await admin.get('/server-keys');
     conforms('listServerKeys', before.json);
-    assert.deepEqual(before.json.keys.map((k: { kid: string; status: string }) => [k.kid, k.status]), [[keys.serverKeyId, 'active']]);
+    assert.deepEqual(before.json.keys.map((k: { kid: string; type: string; status: string }) => [k.kid, k.type, k.status]), [[keys.serverKeyId, 'rsa', 'active']]);
     const rotated = await admin.post('/server-keys/rotate', { reason: 'yearly rotation' });
     assert.equal(rotated.status, 201, rotated.text);
     conforms('rotateServerKey', rotated.json);
@@ -425,6 +425,41 @@ describe('admin API', () => {
     assert.equal(await outcome(clientFor(next, gw.url, { mode: 'sealed', secret: await currentSecret() })), 'ok');
     await gw.reload();
     assert.equal(await outcome(clientFor(keys, gw.url, { mode: 'sealed', secret: await currentSecret() })), 'WXSEAL_UNKNOWN_SERVER_KEY', 'still retired after a reload');
+  });
+
+  test('server keys across suites: rotate to X25519 (type x25519), RSA clients still served; bad types refused; the type is listed and audited', async () => {
+    const before = (await admin.get('/server-keys')).json.keys as { kid: string; type: string; suite: string; status: string }[];
+    const rsaActive = before.find((k) => k.status === 'active');
+    assert.ok(rsaActive, 'an active key from the test before');
+    assert.equal(rsaActive.type, 'rsa');
+    assert.equal(rsaActive.suite, 'rsa-oaep-256');
+    const rsaPem = String((before.find((k) => k.kid === rsaActive.kid) as unknown as { publicKeyPem: string }).publicKeyPem);
+
+    assert.equal((await admin.post('/server-keys/rotate', { type: 'ed25519', reason: 'x' })).status, 400, 'an unknown type');
+    assert.equal((await admin.post('/server-keys/rotate', { type: 'RSA', reason: 'x' })).status, 400, 'types are lower case');
+    const rotated = await admin.post('/server-keys/rotate', { type: 'x25519', reason: 'move to X25519' });
+    assert.equal(rotated.status, 201, rotated.text);
+    conforms('rotateServerKey', rotated.json);
+    assert.equal(rotated.json.type, 'x25519');
+    assert.equal(rotated.json.suite, 'x25519-hpke');
+    const kid = String(rotated.json.kid);
+    assert.match(kid, /^sk-[0-9a-f]{16}$/);
+    assert.match(String(rotated.json.publicKeyPem), /^-----BEGIN PUBLIC KEY-----\n/);
+
+    const listed = await admin.get('/server-keys');
+    conforms('listServerKeys', listed.json);
+    const rows = (listed.json.keys as { kid: string; type: string; suite: string; status: string }[]).filter((k) => k.status !== 'retired');
+    assert.deepEqual(rows.map((k) => [k.kid, k.type, k.suite, k.status]), [
+      [rsaActive.kid, 'rsa', 'rsa-oaep-256', 'decrypt-only'],
+      [kid, 'x25519', 'x25519-hpke', 'active'],
+    ]);
+    const x = { ...keys, serverKeyId: kid, publicKeyPem: String(rotated.json.publicKeyPem) };
+    const rsa = { ...keys, serverKeyId: rsaActive.kid, publicKeyPem: rsaPem };
+    assert.equal(await outcome(clientFor(x, gw.url, { mode: 'sealed', secret: await currentSecret() })), 'ok', 'sealed to the X25519 key');
+    assert.equal(await outcome(clientFor(rsa, gw.url, { mode: 'sealed', secret: await currentSecret() })), 'ok', 'sealed to the RSA key, still decrypting');
+    const entry = (await auditEntries()).find((e) => e.action === 'server-key.rotate' && e.target === kid);
+    assert.deepEqual(entry?.detail, { type: 'x25519' });
+    assert.equal(entry?.outcome, 'ok');
   });
 
   /** The client secret in force for keys.keyId (the earlier test replaced the config's). */

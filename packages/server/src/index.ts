@@ -28,7 +28,7 @@ export {
   type ClientSecretInput,
   type KeyResolver,
 } from './keys/key-resolver.js';
-export { ServerKeyRing, serverKeyIdFor, type ServerKeyInput } from './keys/server-key-ring.js';
+export { SERVER_KEY_TYPES, ServerKeyRing, serverKeyIdFor, serverKeyTypeOf, type ServerKeyInput, type ServerKeyType } from './keys/server-key-ring.js';
 export { SessionKeyCache, type SessionKeyCacheOptions } from './keys/session-key-cache.js';
 export type { NonceRecord, NonceStore } from './nonce/nonce-store.js';
 export { MemoryNonceStore, type MemoryNonceStoreOptions } from './nonce/memory-nonce-store.js';

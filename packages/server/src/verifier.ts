@@ -55,7 +55,7 @@ export interface VerifierOptions {
   keys: KeyResolver;
   /** Records (key id, nonce) pairs; MemoryNonceStore for one process, RedisNonceStore for several. */
   nonceStore: NonceStore;
-  /** The server's RSA private keys. Required when sealed mode is allowed. */
+  /** The server's private keys (RSA or X25519). Required when sealed mode is allowed. */
   serverKeys?: ServerKeyRing | Iterable<ServerKeyInput>;
   /** Modes accepted unless a route says otherwise (default: both, or only `signed` without server keys). */
   allowedModes?: readonly Mode[];
@@ -76,7 +76,7 @@ export interface VerifierOptions {
   onDependencyError?: (error: unknown, dependency: VerifierDependency) => void;
   /**
    * Opt-in cache of unwrapped session keys (SPEC.md section 14) for clients that reuse a wrapped
-   * session key: a hit skips the RSA decryption. Consulted only after the HMAC and the nonce.
+   * session key: a hit skips the unwrapping (RSA or X25519). Consulted only after the HMAC and the nonce.
    */
   sessionKeyCache?: SessionKeyCache | SessionKeyCacheOptions;
 }
@@ -312,7 +312,7 @@ export class Verifier {
     await this.#dependencies.claimNonce(parsed.keyId, parsed.nonce, parsed.timestampSeconds + this.windowSeconds, now, parsed.timestampSeconds);
 
     if (parsed.mode === 'sealed') {
-      // Step 7: RSA, reached only by authentic, fresh requests — or skipped when this client
+      // Step 7: the unwrap (RSA or X25519), reached only by authentic, fresh requests — or skipped when this client
       // reuses a wrapped key whose unwrapping an earlier verified request already paid for.
       const digest = this.sessionKeyCache && SessionKeyCache.digest(parsed.keyId, parsed.serverKeyId, parsed.wrappedKey);
       let sessionKey = digest === undefined ? undefined : this.sessionKeyCache!.get(digest);

@@ -21,8 +21,12 @@ export type CredentialsAction =
   | { kind: 'list' }
   | { kind: 'add-secret'; keyId: string }
   | { kind: 'retire-secret'; keyId: string; secretId: string }
-  | { kind: 'rotate-server-key' }
+  | { kind: 'rotate-server-key'; type?: ServerKeyType }
   | { kind: 'retire-server-key'; kid: string };
+
+/** The type of a generated server key: rsa (RSA-2048, the default) or x25519 (HPKE: no RSA on the server's hot path). */
+export type ServerKeyType = 'rsa' | 'x25519';
+export const SERVER_KEY_TYPES: readonly ServerKeyType[] = ['rsa', 'x25519'];
 
 const printJson = (io: CredentialsIo, value: unknown): void => io.stdout(`${JSON.stringify(value, null, 2)}\n`);
 
@@ -61,7 +65,7 @@ export async function credentials(action: CredentialsAction, options: Credential
         if (options.json) printJson(io, out);
         else {
           for (const c of out.credentials) for (const s of c.secrets) io.stdout(`client ${c.keyId}  secret ${s.secretId}  ${s.status}  (${s.source})\n`);
-          for (const k of out.serverKeys) io.stdout(`server key ${k.kid}  ${k.status}  (${k.source})\n`);
+          for (const k of out.serverKeys) io.stdout(`server key ${k.kid}  ${k.type}  ${k.status}  (${k.source})\n`);
         }
         return 0;
       }
@@ -77,9 +81,9 @@ export async function credentials(action: CredentialsAction, options: Credential
         io.stdout(`secret ${action.secretId} of ${action.keyId} retired\n`);
         return 0;
       case 'rotate-server-key': {
-        const out = await tool.rotateServerKey(reason);
+        const out = await tool.rotateServerKey(reason, action.type ?? 'rsa');
         if (options.json) printJson(io, out);
-        else io.stdout(`server key ${out.kid} is now the active key\n${out.publicKeyPem}`);
+        else io.stdout(`server key ${out.kid} (${out.type}) is now the active key\n${out.publicKeyPem}`);
         return 0;
       }
       case 'retire-server-key':

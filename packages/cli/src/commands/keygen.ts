@@ -4,10 +4,17 @@ import { join } from 'node:path';
 import { LIMITS } from '@wxseal/protocol';
 import { b64uEncode } from '@wxseal/protocol/primitives';
 import { CliError } from '../errors.js';
+import type { ServerKeyType } from './credentials.js';
 
 export interface KeygenOptions {
   out: string;
-  bits: number;
+  /**
+   * The server key type (default rsa). x25519 wraps session keys with HPKE (RFC 9180): no RSA on
+   * the server's hot path, and a 32-byte key instead of a 2048-bit modulus.
+   */
+  type?: ServerKeyType;
+  /** RSA modulus size: 2048 (default), 3072 or 4096. Refused with type x25519. */
+  bits?: number;
   keyId: string;
   /** The gateway's URL as the client reaches it; written into client.json, and its port is the gateway's. */
   baseUrl: string;
@@ -20,6 +27,7 @@ export interface KeygenOptions {
 
 export interface KeygenResult {
   serverKeyId: string;
+  type: ServerKeyType;
   files: string[];
 }
 
@@ -30,6 +38,11 @@ const DEFAULT_GATEWAY_PORT = 8080;
 /** SPEC.md section 2: "sk-" + first 16 hex digits of SHA-256 over the DER SubjectPublicKeyInfo. */
 export function serverKeyIdOf(publicKey: KeyObject): string {
   return 'sk-' + createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+}
+
+/** A server key pair: RSA with the modulus size, or X25519. */
+export function generateServerKeyPair(type: ServerKeyType, bits = 2048): { privateKey: KeyObject; publicKey: KeyObject } {
+  return type === 'x25519' ? generateKeyPairSync('x25519') : generateKeyPairSync('rsa', { modulusLength: bits, publicExponent: 65537 });
 }
 
 function httpUrl(value: string, option: string): URL {
@@ -55,7 +68,7 @@ const q = (value: string): string => JSON.stringify(value);
  * The gateway configuration matching client.json: one route, the client credential, the server
  * key, the in-memory nonce store. Written with comments, since it is the file a newcomer edits next.
  */
-function gatewayYaml(o: { keyId: string; serverKeyId: string; host: string; port: number; adminPort: number; upstream: string; baseUrl: string }): string {
+function gatewayYaml(o: { keyId: string; serverKeyId: string; type: ServerKeyType; host: string; port: number; adminPort: number; upstream: string; baseUrl: string }): string {
   return `# wxseal gateway configuration, written by \`wxseal keygen\` next to client.json.
 #   check:  npx wxseal gateway --config gateway.yaml --check
 #   run:    npx wxseal gateway --config gateway.yaml      (SIGHUP reloads, SIGTERM drains and stops)
@@ -81,7 +94,7 @@ clients:                     # the client credential of client.json
     secrets:
       - secretFile: client-secret.txt
 
-serverKeys:                  # the RSA key that opens sealed requests
+serverKeys:                  # the ${o.type === 'x25519' ? 'X25519' : 'RSA'} key that opens sealed requests
   - id: ${q(o.serverKeyId)}
     privateKeyFile: server-private.pem
 
@@ -92,12 +105,17 @@ nonceStore:                  # replay protection; memory is right for ONE gatewa
 }
 
 /**
- * Writes a server RSA key pair, a client secret, client.json for \`wxseal call\` and the SDK,
+ * Writes a server key pair (RSA, or X25519 with type x25519), a client secret, client.json for \`wxseal call\` and the SDK,
  * gateway.yaml for \`wxseal gateway\`, and server.json for the Node server library. Private
  * material is written with mode 0600; existing files are never overwritten without --force.
  */
 export function keygen(opts: KeygenOptions): KeygenResult {
-  if (![2048, 3072, 4096].includes(opts.bits)) throw new CliError('CLI_INVALID_INPUT', 'the RSA modulus must be 2048, 3072 or 4096 bits', '--bits');
+  const type = opts.type ?? 'rsa';
+  if (type !== 'rsa' && type !== 'x25519') throw new CliError('CLI_INVALID_INPUT', 'the server key type must be rsa or x25519', '--type');
+  if (type === 'x25519' && opts.bits !== undefined) throw new CliError('CLI_INVALID_INPUT', '--bits sizes an RSA key; an X25519 key has no size to choose', '--bits');
+  if (type === 'rsa' && opts.bits !== undefined && ![2048, 3072, 4096].includes(opts.bits)) {
+    throw new CliError('CLI_INVALID_INPUT', 'the RSA modulus must be 2048, 3072 or 4096 bits', '--bits');
+  }
   if (!LIMITS.idPattern.test(opts.keyId)) throw new CliError('CLI_INVALID_INPUT', 'a key id is 1-64 characters of A-Z a-z 0-9 . _ : -', '--key-id');
   const base = httpUrl(opts.baseUrl, '--base-url');
   const upstream = httpUrl(opts.upstream ?? DEFAULT_UPSTREAM, '--upstream').toString().replace(/\/$/, '');
@@ -114,7 +132,7 @@ export function keygen(opts: KeygenOptions): KeygenResult {
   }
   try {
     mkdirSync(opts.out, { recursive: true, mode: 0o700 });
-    return writeFiles(opts, paths as [string, string, string, string, string, string], { port, adminPort, upstream, base });
+    return writeFiles(opts, paths as [string, string, string, string, string, string], { type, port, adminPort, upstream, base });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (typeof code !== 'string' || !/^E[A-Z]+$/.test(code)) throw err;
@@ -126,9 +144,9 @@ export function keygen(opts: KeygenOptions): KeygenResult {
 function writeFiles(
   opts: KeygenOptions,
   [priv, pub, secretPath, clientPath, gatewayPath, serverPath]: [string, string, string, string, string, string],
-  { port, adminPort, upstream, base }: { port: number; adminPort: number; upstream: string; base: URL },
+  { type, port, adminPort, upstream, base }: { type: ServerKeyType; port: number; adminPort: number; upstream: string; base: URL },
 ): KeygenResult {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: opts.bits, publicExponent: 65537 });
+  const { privateKey, publicKey } = generateServerKeyPair(type, opts.bits ?? 2048);
   const serverKeyId = serverKeyIdOf(publicKey);
   const secret = b64uEncode(randomBytes(32));
 
@@ -145,7 +163,7 @@ function writeFiles(
   };
   writeFileSync(clientPath, JSON.stringify(client, null, 2) + '\n', { mode: 0o600 });
   const host = LOOPBACK.has(base.hostname) ? '127.0.0.1' : '0.0.0.0';
-  writeFileSync(gatewayPath, gatewayYaml({ keyId: opts.keyId, serverKeyId, host, port, adminPort, upstream, baseUrl: opts.baseUrl }), { mode: 0o600 });
+  writeFileSync(gatewayPath, gatewayYaml({ keyId: opts.keyId, serverKeyId, type, host, port, adminPort, upstream, baseUrl: opts.baseUrl }), { mode: 0o600 });
   const server = {
     windowSeconds: 60,
     maxBodyBytes: 1048576,
@@ -153,5 +171,5 @@ function writeFiles(
     serverKeys: [{ id: serverKeyId, privateKeyFile: 'server-private.pem' }],
   };
   writeFileSync(serverPath, JSON.stringify(server, null, 2) + '\n', { mode: 0o600 });
-  return { serverKeyId, files: [priv, pub, secretPath, clientPath, gatewayPath, serverPath] };
+  return { serverKeyId, type, files: [priv, pub, secretPath, clientPath, gatewayPath, serverPath] };
 }

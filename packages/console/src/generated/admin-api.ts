@@ -245,6 +245,16 @@ export interface components {
                 source: "config" | "admin";
                 /** @enum {string} */
                 status: "active" | "decrypt-only" | "retired";
+                /**
+                 * @description the suite wrapped session keys use (SPEC.md 6.2), named by the key type
+                 * @enum {string}
+                 */
+                suite: "rsa-oaep-256" | "x25519-hpke";
+                /**
+                 * @description the server key type: rsa (RSA-OAEP-SHA256) or x25519 (HPKE, RFC 9180: no RSA on the server's hot path)
+                 * @enum {string}
+                 */
+                type: "rsa" | "x25519";
             }[];
         };
         LoginBody: {
@@ -390,10 +400,26 @@ export interface components {
         };
         RotateServerKeyBody: {
             reason: string;
+            /**
+             * @description the server key type: rsa (RSA-OAEP-SHA256) or x25519 (HPKE, RFC 9180: no RSA on the server's hot path)
+             * @default rsa
+             * @enum {string}
+             */
+            type?: "rsa" | "x25519";
         };
         RotateServerKeyResponse: {
             kid: string;
             publicKeyPem: string;
+            /**
+             * @description the suite wrapped session keys use (SPEC.md 6.2), named by the key type
+             * @enum {string}
+             */
+            suite: "rsa-oaep-256" | "x25519-hpke";
+            /**
+             * @description the server key type: rsa (RSA-OAEP-SHA256) or x25519 (HPKE, RFC 9180: no RSA on the server's hot path)
+             * @enum {string}
+             */
+            type: "rsa" | "x25519";
         };
     };
     responses: never;

@@ -8,6 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import type { DeviceRepository } from '@wxseal/devices';
+import type { ServerKeyType } from '@wxseal/server';
 import type { GatewayConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { ControlPlaneRuntime } from '../control-plane.js';
@@ -277,9 +278,9 @@ export class AdminApi {
         return { body: { secretId: c.params.secretId, status: 'retired' }, target: `${c.params.keyId}/${c.params.secretId}` };
       },
       listServerKeys: async () => ({ body: { keys: d.state.serverKeyViews(d.gatewayConfig().serverKeys) } }),
-      rotateServerKey: async () => {
-        const out = await d.state.rotateServerKey();
-        return { status: 201, body: out, target: out.kid };
+      rotateServerKey: async (c) => {
+        const out = await d.state.rotateServerKey(c.body.type as ServerKeyType);
+        return { status: 201, body: out, target: out.kid, detail: { type: out.type } };
       },
       retireServerKey: async (c) => {
         await d.state.retireServerKey(d.gatewayConfig().serverKeys, c.params.kid!);

@@ -81,6 +81,10 @@ export interface AdminRouteSpec {
 }
 
 const reasonBody = z.object({ reason }).strict();
+const serverKeyType = z
+  .enum(['rsa', 'x25519'], { error: 'type must be "rsa" or "x25519"' })
+  .describe('the server key type: rsa (RSA-OAEP-SHA256) or x25519 (HPKE, RFC 9180: no RSA on the server\'s hot path)');
+const serverKeySuite = z.enum(['rsa-oaep-256', 'x25519-hpke']).describe('the suite wrapped session keys use (SPEC.md 6.2), named by the key type');
 
 export const ADMIN_ROUTES = [
   {
@@ -241,12 +245,14 @@ export const ADMIN_ROUTES = [
     method: 'GET',
     path: '/server-keys',
     tag: 'server-keys',
-    summary: 'Server RSA keys: the active one, those kept for decryption, the retired ones',
+    summary: 'Server keys (RSA or X25519): the active one, those kept for decryption, the retired ones',
     status: 200,
     response: z.object({
       keys: z.array(
         z.object({
           kid: z.string(),
+          type: serverKeyType,
+          suite: serverKeySuite,
           status: z.enum(['active', 'decrypt-only', 'retired']),
           source: z.enum(['config', 'admin']),
           createdAt: iso.optional(),
@@ -260,11 +266,11 @@ export const ADMIN_ROUTES = [
     method: 'POST',
     path: '/server-keys/rotate',
     tag: 'server-keys',
-    summary: 'Generate an RSA-2048 server key and make it the active one (the previous keys still decrypt)',
+    summary: 'Generate a server key (RSA-2048 by default, or X25519) and make it the active one (the previous keys still decrypt)',
     action: 'server-key.rotate',
-    body: reasonBody,
+    body: z.object({ type: serverKeyType.default('rsa'), reason }).strict(),
     status: 201,
-    response: z.object({ kid: z.string(), publicKeyPem: z.string() }),
+    response: z.object({ kid: z.string(), type: serverKeyType, suite: serverKeySuite, publicKeyPem: z.string() }),
   },
   {
     id: 'retireServerKey',

@@ -6,9 +6,9 @@
  * applies its own at once, the others within their poll interval.
  */
 import { createHash, createPublicKey, generateKeyPair, randomBytes, type KeyObject } from 'node:crypto';
-import { MAX_SECRETS_PER_KEY } from '@wxseal/protocol';
+import { MAX_SECRETS_PER_KEY, type ServerKeySuite } from '@wxseal/protocol';
 import { b64uEncode } from '@wxseal/protocol/primitives';
-import { serverKeyIdFor, type ClientCredentialInput, type ServerKeyInput } from '@wxseal/server';
+import { serverKeyIdFor, serverKeyTypeOf, type ClientCredentialInput, type ServerKeyInput, type ServerKeyType } from '@wxseal/server';
 import { isControlPlaneError, type CredentialOverlay } from '@wxseal/control-plane';
 import type { ClientConfig, ServerKeyConfig } from '../config.js';
 import type { ControlPlaneRuntime } from '../control-plane.js';
@@ -23,6 +23,10 @@ export interface SecretView {
 
 export interface ServerKeyView {
   kid: string;
+  /** The key's type: rsa or x25519. */
+  type: ServerKeyType;
+  /** The suite its wrapped session keys use (SPEC.md 6.2): rsa-oaep-256 or x25519-hpke. */
+  suite: ServerKeySuite;
   status: 'active' | 'decrypt-only' | 'retired';
   source: 'config' | 'admin';
   createdAt?: string;
@@ -35,6 +39,32 @@ export function configSecretId(s: { id?: string; secret: Uint8Array }): string {
 }
 
 const pemOf = (key: KeyObject): string => createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString();
+const SUITES: Readonly<Record<ServerKeyType, ServerKeySuite>> = { rsa: 'rsa-oaep-256', x25519: 'x25519-hpke' };
+
+/**
+ * The type of an added key: from its private key, else (a retired key keeps none) from its stored
+ * public key. A row with neither predates X25519 server keys, so it held an RSA key.
+ */
+function typeOfAdded(a: { privateKey: KeyObject | undefined; publicKeyPem: string }): ServerKeyType {
+  if (a.privateKey) return serverKeyTypeOf(a.privateKey);
+  try {
+    return serverKeyTypeOf(createPublicKey(a.publicKeyPem));
+  } catch {
+    return 'rsa';
+  }
+}
+
+/**
+ * A fresh server private key of the given type, generated off the event loop: RSA-2048 (about
+ * 0.1-1 s) or X25519 (well under a millisecond).
+ */
+export function generateServerKey(type: ServerKeyType): Promise<KeyObject> {
+  return new Promise<KeyObject>((resolve, reject) => {
+    const done = (err: Error | null, _pub: KeyObject, priv: KeyObject): void => (err ? reject(err) : resolve(priv));
+    if (type === 'x25519') generateKeyPair('x25519', undefined, done);
+    else generateKeyPair('rsa', { modulusLength: 2048, publicExponent: 65537 }, done);
+  });
+}
 const iso = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : new Date(ms).toISOString());
 
 const EMPTY: CredentialOverlay = {
@@ -113,9 +143,17 @@ export class CredentialState {
     const s = this.#o.serverKeys;
     const active = this.activeServerKey(config);
     const status = (kid: string, isRetired: boolean): ServerKeyView['status'] => (isRetired ? 'retired' : kid === active ? 'active' : 'decrypt-only');
-    const out: ServerKeyView[] = config.map((k) => ({ kid: k.id, status: status(k.id, s.retiredConfigKids.has(k.id)), source: 'config', publicKeyPem: pemOf(k.privateKey) }));
+    const out: ServerKeyView[] = config.map((k) => ({
+      kid: k.id,
+      type: serverKeyTypeOf(k.privateKey),
+      suite: SUITES[serverKeyTypeOf(k.privateKey)],
+      status: status(k.id, s.retiredConfigKids.has(k.id)),
+      source: 'config',
+      publicKeyPem: pemOf(k.privateKey),
+    }));
     for (const a of s.added) {
-      out.push({ kid: a.kid, status: status(a.kid, a.retiredAt !== undefined), source: 'admin', createdAt: iso(a.createdAt)!, publicKeyPem: a.publicKeyPem });
+      const type = typeOfAdded(a);
+      out.push({ kid: a.kid, type, suite: SUITES[type], status: status(a.kid, a.retiredAt !== undefined), source: 'admin', createdAt: iso(a.createdAt)!, publicKeyPem: a.publicKeyPem });
     }
     return out;
   }
@@ -145,13 +183,12 @@ export class CredentialState {
     await this.#write(() => (target.source === 'config' ? store.retireConfigSecret(keyId, secretId) : store.retireAddedSecret(keyId, secretId)));
   }
 
-  async rotateServerKey(): Promise<{ kid: string; publicKeyPem: string }> {
-    const { privateKey } = await new Promise<{ privateKey: KeyObject }>((resolve, reject) =>
-      generateKeyPair('rsa', { modulusLength: 2048, publicExponent: 65537 }, (err, _pub, priv) => (err ? reject(err) : resolve({ privateKey: priv }))),
-    );
+  /** Generates a server key of `type` (RSA-2048 by default) and makes it the active one. */
+  async rotateServerKey(type: ServerKeyType = 'rsa'): Promise<{ kid: string; type: ServerKeyType; suite: ServerKeySuite; publicKeyPem: string }> {
+    const privateKey = await generateServerKey(type);
     const kid = serverKeyIdFor(privateKey);
     await this.#write(() => this.controlPlane.store.addServerKey(kid, privateKey, { makeActive: true }));
-    return { kid, publicKeyPem: pemOf(privateKey) };
+    return { kid, type, suite: SUITES[type], publicKeyPem: pemOf(privateKey) };
   }
 
   async retireServerKey(config: readonly ServerKeyConfig[], kid: string): Promise<void> {

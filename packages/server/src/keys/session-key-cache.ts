@@ -11,7 +11,7 @@ export interface SessionKeyCacheOptions {
 
 /**
  * Unwrapped session keys by a digest of (key id, server key id, wrapped key): SPEC.md section 14.
- * A client that reuses a wrapped key for a bounded time saves the server one RSA decryption per
+ * A client that reuses a wrapped key for a bounded time saves the server one unwrap (RSA or X25519) per
  * request. Entries are only ever added for requests whose HMAC, nonce and AES-GCM tag all
  * verified, and the digest includes the key id, so one client can never use another's entry.
  */
