@@ -132,7 +132,7 @@ describe('a sealed request and response under an X25519 server key', () => {
   test('the wrapped key is signed: changing it is BAD_SIGNATURE before any unwrap', () => {
     const built = buildRequest({ mode: 'sealed', method: 'POST', target: '/x', keyId: 'bff', secret, serverKey });
     const other = wrapSessionKey(x.publicKey, built.context.sessionKey!).toString('base64url');
-    const headers = { ...built.headers, [HEADERS.wrappedKey]: other };
+    const headers: Record<string, string> = { ...built.headers, [HEADERS.wrappedKey]: other };
     const parsed = parseRequestHeaders({ method: 'POST', target: '/x', header: (n) => headers[n] });
     assert.equal(codeOf(() => verifyRequestSignature(parsed, built.body, [secret])), 'WXSEAL_BAD_SIGNATURE');
   });
@@ -141,7 +141,7 @@ describe('a sealed request and response under an X25519 server key', () => {
     const built = buildRequest({ mode: 'sealed', method: 'POST', target: '/x', keyId: 'bff', secret, serverKey, timestamp: 1000 });
     const w = built.headers[HEADERS.wrappedKey]!;
     const parse = (value: string) => {
-      const headers = { ...built.headers, [HEADERS.wrappedKey]: value };
+      const headers: Record<string, string> = { ...built.headers, [HEADERS.wrappedKey]: value };
       return codeOf(() => parseRequestHeaders({ method: 'POST', target: '/x', header: (n) => headers[n] }));
     };
     assert.equal(parse(w), null);
