@@ -77,4 +77,4 @@ export {
   type MerchantCertificateMaterial,
   type StatsSnapshot,
 } from './admin/index.js';
-export { ClusterMember, RESTART_LIMIT, RESTART_WINDOW_MS, WORKER_ENV, defaultWorkerCount, runGatewayPrimary, workerIssues, type PrimaryOptions } from './workers.js';
+export { ClusterMember, RESTART_LIMIT, RESTART_WINDOW_MS, WORKER_ENV, defaultWorkerCount, restartPlan, runGatewayPrimary, workerIssues, type PrimaryOptions } from './workers.js';

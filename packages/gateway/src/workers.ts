@@ -78,7 +78,8 @@ class Channel {
   readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   readonly #served = new Map<Kind, () => unknown>();
 
-  constructor(private readonly send: (m: Message) => void) {}
+  /** `send` reports a failed send (a channel closing under it) to its callback, never by throwing or an 'error' event. */
+  constructor(private readonly send: (m: Message, failed: (err: Error) => void) => void) {}
 
   serve(kind: Kind, answer: () => unknown): void {
     this.#served.set(kind, answer);
@@ -92,13 +93,11 @@ class Channel {
         reject(new Error(`no answer to ${kind} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.#pending.set(id, { resolve, reject, timer });
-      try {
-        this.send({ wxseal: 'ask', id, kind });
-      } catch (err) {
+      this.send({ wxseal: 'ask', id, kind }, (err) => {
         clearTimeout(timer);
         this.#pending.delete(id);
-        reject(err as Error);
-      }
+        reject(err);
+      });
     });
   }
 
@@ -125,13 +124,8 @@ class Channel {
     }
     if (m.wxseal === 'ask') {
       const answer = this.#served.get(m.kind);
-      const reply = (r: Message): void => {
-        try {
-          this.send(r);
-        } catch {
-          // the other end is gone
-        }
-      };
+      // When the other end is gone there is no one to answer.
+      const reply = (r: Message): void => this.send(r, () => undefined);
       if (!answer) {
         reply({ wxseal: 'answer', id: m.id, ok: false, error: `${m.kind} is not served here` });
         return true;
@@ -155,7 +149,7 @@ export class ClusterMember {
   readonly #channel: Channel;
 
   private constructor(readonly id: number) {
-    this.#channel = new Channel((m) => process.send!(m));
+    this.#channel = new Channel((m, failed) => sendFrom(process, m, failed));
     process.on('message', (m) => this.#channel.receive(m));
     process.on('disconnect', () => this.#channel.abandon('the primary is gone'));
   }
@@ -194,7 +188,7 @@ export class ClusterMember {
 
   /** Tells the primary this worker listens. */
   ready(): void {
-    process.send!({ wxseal: 'ready' } satisfies Message);
+    sendFrom(process, { wxseal: 'ready' }, () => undefined);
   }
 
   /** The whole gateway's metrics, in the Prometheus text format (merged in the primary). */
@@ -247,6 +241,24 @@ export class ClusterMember {
   }
 }
 let member: ClusterMember | undefined;
+
+/** Sends over an IPC channel; a closed channel is told to `failed` (without a callback Node would emit 'error'). */
+function sendFrom(end: { send?: (m: Message, cb: (err: Error | null) => void) => boolean; connected?: boolean }, m: Message, failed: (err: Error) => void): void {
+  if (!end.send || end.connected === false) return failed(new Error('the IPC channel is closed'));
+  end.send(m, (err) => {
+    if (err) failed(err);
+  });
+}
+
+/**
+ * After a worker's unexpected exit at `now`, with the slot's earlier restarts: whether to replace
+ * it (at most RESTART_LIMIT within RESTART_WINDOW_MS), after what pause (none the first time, then
+ * 250 ms doubling up to 10 s), and the restarts to remember. Pure.
+ */
+export function restartPlan(earlier: readonly number[], now: number): { replace: boolean; delayMs: number; recent: number[] } {
+  const recent = [...earlier.filter((t) => now - t < RESTART_WINDOW_MS), now];
+  return { replace: recent.length <= RESTART_LIMIT, delayMs: Math.min(10_000, recent.length > 1 ? 250 * 2 ** (recent.length - 2) : 0), recent };
+}
 
 // --- The primary's side --------------------------------------------------------------------------
 
@@ -302,7 +314,7 @@ export async function runGatewayPrimary(o: PrimaryOptions): Promise<number> {
 
   const fork = (id: number, restarts: number[] = []): Slot => {
     const worker = cluster.fork({ [WORKER_ENV]: String(id) });
-    const channel = new Channel((m) => worker.send(m));
+    const channel = new Channel((m, failed) => sendFrom(worker.process, m, failed));
     const slot: Slot = { id, worker, channel, ready: false, restarts };
     slots.set(id, slot);
     channel.serve('metrics', async () => {
@@ -338,9 +350,8 @@ export async function runGatewayPrimary(o: PrimaryOptions): Promise<number> {
         return;
       }
       if (starting) return;
-      const now = Date.now();
-      const recent = [...restarts.filter((t) => now - t < RESTART_WINDOW_MS), now];
-      if (recent.length > RESTART_LIMIT) {
+      const { replace, delayMs, recent } = restartPlan(restarts, Date.now());
+      if (!replace) {
         log.error({ worker: id, pid: worker.process.pid, code, signal, restarts: recent.length - 1, windowMs: RESTART_WINDOW_MS }, 'worker keeps exiting; stopping the gateway');
         failedCode = 1;
         stop();
@@ -349,7 +360,6 @@ export async function runGatewayPrimary(o: PrimaryOptions): Promise<number> {
       restartsTotal.inc();
       log.warn({ worker: id, pid: worker.process.pid, code, signal }, 'worker exited unexpectedly; starting a replacement');
       // The first replacement at once; then a growing pause, so a crash loop does not spin.
-      const delayMs = Math.min(10_000, recent.length > 1 ? 250 * 2 ** (recent.length - 2) : 0);
       const timer = setTimeout(() => {
         pendingForks.delete(timer);
         if (!stopping) fork(id, recent);
