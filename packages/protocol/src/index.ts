@@ -1,7 +1,7 @@
 /**
  * @wxseal/protocol — wxseal protocol v1 (SPEC.md): canonical strings, HMAC signatures, the
- * AES-256-GCM envelope with its session key wrapped by RSA-OAEP or X25519 HPKE, and response sealing. Depends on nothing but node:crypto and
- * runs on Node 16.13 and later.
+ * AES-256-GCM envelope with its session key wrapped by RSA-OAEP or by HPKE with X25519, and response
+ * sealing. Depends on nothing but node:crypto and runs on Node 16.13 and later.
  *
  * This entry holds what a client, a verifier or a device speaks the protocol with. The building
  * blocks underneath (base64url, SHA-256, HMAC, AES-GCM, RSA-OAEP, HPKE, HKDF, the strict JSON reader,

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import {
   HEADERS,
   SESSION_KEY_HPKE_INFO,
@@ -103,6 +104,21 @@ describe('X25519 server keys', () => {
     // Across suites: an RSA key does not open an X25519 wrap, nor the reverse.
     assert.equal(codeOf(() => unwrapSessionKey(rsa.privateKey, w)), 'WXSEAL_UNWRAP_FAILED');
     assert.equal(codeOf(() => unwrapSessionKey(x.privateKey, wrapSessionKey(rsa.publicKey, randomBytes(32)))), 'WXSEAL_UNWRAP_FAILED');
+  });
+});
+
+describe('properties of the X25519 wrap', () => {
+  test('any session key round-trips; any single flipped bit of the wrapped key is UNWRAP_FAILED', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.nat(80 * 8 - 1), (k, bit) => {
+        const w = wrapSessionKey(x.publicKey, k);
+        assert.deepEqual(unwrapSessionKey(x.privateKey, w), Buffer.from(k));
+        const bad = Buffer.from(w);
+        bad[bit >> 3]! ^= 1 << (bit & 7);
+        assert.equal(codeOf(() => unwrapSessionKey(x.privateKey, bad)), 'WXSEAL_UNWRAP_FAILED');
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 
