@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { createPublicKey, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import type { GatewayConfigInput } from '@wxseal/gateway';
 import { buildRequest } from '@wxseal/protocol';
@@ -119,6 +120,26 @@ describe('wxseal gateway --workers 2', () => {
     const r = await runProcess(process.execPath, [...WXSEAL_CLI, 'gateway', '--config', memory, '--workers', '2', '--check'], { cwd: root, timeoutMs: 60_000 });
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /WXSEAL_CONFIG_INVALID: .*memory\.yaml: nonceStore\.type: the memory nonce store is per process.*\(--workers\)/);
+  });
+
+  test('a worker that cannot listen stops the start with its own message and exit code', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      const busy = writeYaml(dir, 'busy.yaml', {
+        ...config,
+        listeners: { public: { host: '127.0.0.1', port }, admin: { host: '127.0.0.1', port: 0 } },
+        admin: { ...config.admin!, stateDir: join(dir, 'busy-state') },
+      });
+      const r = await runProcess(process.execPath, [...WXSEAL_CLI, 'gateway', '--config', busy, '--workers', '2'], { cwd: root, timeoutMs: 120_000, env: { ...process.env, WXSEAL_TEST_ADMIN_TOKEN: ADMIN_TOKEN } });
+      assert.equal(r.timedOut, false);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`CLI_PORT_IN_USE: 127\\.0\\.0\\.1:${port} is already in use`));
+      assert.match(r.stdout, /"msg":"gateway stopped"/);
+    } finally {
+      await new Promise<void>((r) => taken.close(() => r()));
+    }
   });
 
   test('both workers serve requests; a request accepted by one worker is a replay for the other', async () => {
