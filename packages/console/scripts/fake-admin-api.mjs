@@ -37,7 +37,7 @@ const DAY = 86400;
 
 const b64url = (n) => randomBytes(n).toString('base64url');
 const iso = (ms) => new Date(ms).toISOString();
-const pem = () => `-----BEGIN PUBLIC KEY-----\n${randomBytes(270).toString('base64').match(/.{1,64}/g).join('\n')}\n-----END PUBLIC KEY-----\n`;
+const pem = (type = 'rsa') => `-----BEGIN PUBLIC KEY-----\n${randomBytes(type === 'x25519' ? 44 : 270).toString('base64').match(/.{1,64}/g).join('\n')}\n-----END PUBLIC KEY-----\n`;
 
 let state;
 function reset() {
@@ -70,8 +70,8 @@ function reset() {
       { keyId: 'partner-x', secrets: [{ secretId: 'primary', source: 'config', status: 'active' }, { secretId: 'adm-0a1b2c3d4e5f', source: 'admin', status: 'retired', createdAt: iso(now - 40 * DAY * 1000) }] },
     ],
     serverKeys: [
-      { kid: 'k2', status: 'active', source: 'config', publicKeyPem: pem() },
-      { kid: 'k1', status: 'decrypt-only', source: 'config', createdAt: iso(now - 90 * DAY * 1000), publicKeyPem: pem() },
+      { kid: 'k2', type: 'x25519', suite: 'x25519-hpke', status: 'active', source: 'config', publicKeyPem: pem('x25519') },
+      { kid: 'k1', type: 'rsa', suite: 'rsa-oaep-256', status: 'decrypt-only', source: 'config', createdAt: iso(now - 90 * DAY * 1000), publicKeyPem: pem() },
     ],
     certificates: [
       { owner: { kind: 'wechatpay', mchid: '1900000001' }, kind: 'platform', serial: '5157F09EFDC096DE15EBE81A47057A7232F1B8E1', source: 'download', seconds: 200 * DAY },
@@ -385,12 +385,15 @@ async function handleApi(req, res, url, body) {
   if (path === '/server-keys' && m === 'GET') return [200, { keys: state.serverKeys }];
   if (path === '/server-keys/rotate' && m === 'POST') {
     const reason = reasonOf(body);
+    const type = body?.type ?? 'rsa';
+    if (type !== 'rsa' && type !== 'x25519') throw bad('type: type must be "rsa" or "x25519"');
     for (const k of state.serverKeys) if (k.status === 'active') k.status = 'decrypt-only';
     const kid = `k-${b64url(4)}`;
-    const k = { kid, status: 'active', source: 'admin', createdAt: iso(Date.now()), publicKeyPem: pem() };
+    const suite = type === 'x25519' ? 'x25519-hpke' : 'rsa-oaep-256';
+    const k = { kid, type, suite, status: 'active', source: 'admin', createdAt: iso(Date.now()), publicKeyPem: pem(type) };
     state.serverKeys.unshift(k);
-    audit(req, session, 'server-key.rotate', kid, reason);
-    return [201, { kid, publicKeyPem: k.publicKeyPem }];
+    audit(req, session, 'server-key.rotate', kid, reason, 'ok', { type });
+    return [201, { kid, type, suite, publicKeyPem: k.publicKeyPem }];
   }
   if ((r = /^\/server-keys\/([^/]+)\/retire$/.exec(path)) && m === 'POST') {
     const reason = reasonOf(body);

@@ -50,6 +50,8 @@ export type AuditEntry = AuditPage['entries'][number];
 export type Credential = CredentialList['credentials'][number];
 export type CredentialSecret = Credential['secrets'][number];
 export type ServerKey = ServerKeyList['keys'][number];
+/** A server key's type: rsa or x25519 (its suite is rsa-oaep-256 or x25519-hpke). */
+export type ServerKeyType = ServerKey['type'];
 export type Certificate = CertificateList['certificates'][number];
 export type CertificateOwner = Certificate['owner'];
 export type CertificateStatus = Certificate['status'];

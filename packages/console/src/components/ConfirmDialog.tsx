@@ -1,5 +1,6 @@
 // Confirmation of a state-changing action: every such action needs a reason (1..500 characters,
-// written to the audit log); rotation also takes a grace period.
+// written to the audit log); rotation also takes a grace period, and a page may add fields of its
+// own (the server-key rotation's key type).
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { useI18n } from '../i18n/context.js';
@@ -21,6 +22,8 @@ export interface ConfirmDialogProps {
   danger?: boolean;
   /** Show the grace period field (seconds, default 3600). */
   grace?: boolean;
+  /** More fields, shown before the reason; their state is the caller's. */
+  fields?: ComponentChildren;
   onConfirm: (input: ConfirmInput) => Promise<void>;
   onClose: () => void;
 }
@@ -58,7 +61,7 @@ export function ReasonField({ value, onInput, error, autoFocus }: { value: strin
   );
 }
 
-export function ConfirmDialog({ title, message, confirmLabel, danger, grace, onConfirm, onClose }: ConfirmDialogProps) {
+export function ConfirmDialog({ title, message, confirmLabel, danger, grace, fields, onConfirm, onClose }: ConfirmDialogProps) {
   const { t } = useI18n();
   const [reason, setReason] = useState('');
   const [graceText, setGraceText] = useState('3600');
@@ -120,6 +123,7 @@ export function ConfirmDialog({ title, message, confirmLabel, danger, grace, onC
             )}
           </label>
         )}
+        {fields}
         <ReasonField value={reason} onInput={setReason} error={fieldError} autoFocus={!grace} />
         <ErrorBox error={error} testid="dialog-error" />
         <div class="dialog-actions">

@@ -1,5 +1,6 @@
-// Client credentials (their secrets: add → shown once; retire) and the server's RSA keys
-// (rotate; retire). Secret values are never returned by a GET, so nothing secret is listed.
+// Client credentials (their secrets: add → shown once; retire) and the server's keys, RSA or
+// X25519 (rotate to a key of either type; retire). Secret values are never returned by a GET, so
+// nothing secret is listed.
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { api, seg } from '../api.js';
 import { ConfirmDialog, type ConfirmInput } from '../components/ConfirmDialog.js';
@@ -7,7 +8,12 @@ import { ErrorBox } from '../components/ErrorBox.js';
 import { TableHead } from '../components/TableHead.js';
 import { SecretDialog, type SecretItem } from '../components/SecretDialog.js';
 import { useI18n } from '../i18n/context.js';
-import type { Credential, CredentialList, NewSecret, NewServerKey, ServerKey, ServerKeyList } from '../types.js';
+import type { Credential, CredentialList, NewSecret, NewServerKey, ServerKey, ServerKeyList, ServerKeyType } from '../types.js';
+
+const KEY_TYPES: readonly { value: ServerKeyType; label: 'keys.typeRsa' | 'keys.typeX25519' }[] = [
+  { value: 'rsa', label: 'keys.typeRsa' },
+  { value: 'x25519', label: 'keys.typeX25519' },
+];
 
 type Pending =
   | { kind: 'add-secret'; keyId: string }
@@ -42,6 +48,7 @@ export function Credentials() {
   const [pending, setPending] = useState<Pending | null>(null);
   const [shown, setShown] = useState<{ title: string; intro?: string; once: boolean; items: SecretItem[] } | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
+  const [keyType, setKeyType] = useState<ServerKeyType>('rsa');
 
   const run = async (p: Pending, { reason }: ConfirmInput) => {
     switch (p.kind) {
@@ -65,13 +72,14 @@ export function Credentials() {
         await creds.load();
         return;
       case 'rotate-key': {
-        const r = await api.post<NewServerKey>('/server-keys/rotate', { reason });
+        const r = await api.post<NewServerKey>('/server-keys/rotate', { type: keyType, reason });
         setShown({
           title: t('keys.rotatedTitle'),
           intro: t('keys.rotatedIntro'),
           once: false,
           items: [
             { label: t('keys.kid'), value: r.kid, testid: 'key-kid' },
+            { label: t('keys.type'), value: tv('keyType', r.type), testid: 'key-type' },
             { label: t('keys.publicKey'), value: r.publicKeyPem, testid: 'key-public-pem' },
           ],
         });
@@ -165,7 +173,15 @@ export function Credentials() {
             <button type="button" data-testid="server-keys-reload" onClick={() => void keys.load()}>
               {t('action.reload')}
             </button>
-            <button type="button" class="primary" data-testid="server-key-rotate" onClick={() => setPending({ kind: 'rotate-key' })}>
+            <button
+              type="button"
+              class="primary"
+              data-testid="server-key-rotate"
+              onClick={() => {
+                setKeyType('rsa');
+                setPending({ kind: 'rotate-key' });
+              }}
+            >
               {t('keys.rotate')}
             </button>
           </div>
@@ -174,11 +190,14 @@ export function Credentials() {
         {keys.items?.length === 0 && <p class="muted">{t('keys.empty')}</p>}
         {keys.items && keys.items.length > 0 && (
           <table class="table compact">
-            <TableHead columns={['keys.kid', 'table.status', 'table.source', 'table.created', 'keys.publicKey']} />
+            <TableHead columns={['keys.kid', 'keys.type', 'table.status', 'table.source', 'table.created', 'keys.publicKey']} />
             <tbody>
               {keys.items.map((k) => (
-                <tr key={k.kid} data-testid="server-key-row" data-kid={k.kid} data-status={k.status}>
+                <tr key={k.kid} data-testid="server-key-row" data-kid={k.kid} data-status={k.status} data-type={k.type}>
                   <td class="mono">{k.kid}</td>
+                  <td data-testid="server-key-type" title={k.suite}>
+                    {tv('keyType', k.type)}
+                  </td>
                   <td>
                     <span class={`badge status-${k.status}`}>{tv('status', k.status)}</span>
                   </td>
@@ -210,6 +229,23 @@ export function Credentials() {
             const c = confirmText(pending);
             return { title: c.title, message: c.message, confirmLabel: c.label, danger: c.danger };
           })()}
+          {...(pending.kind === 'rotate-key'
+            ? {
+                fields: (
+                  <label class="field">
+                    <span>{t('field.keyType')}</span>
+                    <select data-testid="key-type-select" value={keyType} onChange={(e) => setKeyType(e.currentTarget.value as ServerKeyType)}>
+                      {KEY_TYPES.map((o) => (
+                        <option key={o.value} value={o.value}>
+                          {t(o.label)}
+                        </option>
+                      ))}
+                    </select>
+                    <span class="hint">{t('field.keyTypeHint')}</span>
+                  </label>
+                ),
+              }
+            : {})}
           onConfirm={(input) => run(pending, input)}
           onClose={() => setPending(null)}
         />
