@@ -66,7 +66,7 @@ export class GatewayMetrics {
     });
     this.verification = new Histogram({
       name: 'wxseal_gateway_verification_duration_seconds',
-      help: 'Time to read and verify a request (body read, HMAC, nonce store, RSA, AES)',
+      help: 'Time to read and verify a request (body read, HMAC, nonce store, RSA or X25519 unwrap, AES)',
       labelNames: ['route'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,

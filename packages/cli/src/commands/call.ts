@@ -66,7 +66,7 @@ const SHOWN_IN_FULL = new Set<string>([HEADERS.version, HEADERS.mode, HEADERS.ke
  * Prints each request the client sends (every attempt), the way curl -v does: method, URL and
  * headers, long values (signature, wrapped key, identity block) shortened, and the body's size.
  * Read from node:http's diagnostics channel, so what is shown is what went out. No header holds a
- * secret: the client secret only keys the HMAC, and the session key travels RSA-wrapped.
+ * secret: the client secret only keys the HMAC, and the session key travels wrapped (RSA-OAEP or X25519 HPKE).
  */
 function traceRequests(io: CallIo, innerContentType: string | undefined): () => void {
   // The client is the only thing in this process that makes HTTP requests.
