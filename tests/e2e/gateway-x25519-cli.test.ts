@@ -14,6 +14,7 @@ import { createClient, isWxsealError, type WxsealClient } from '@wxseal/client';
 import { startGateway, type RunningGateway } from '@wxseal/gateway';
 import { baseConfig, captureLogger, eventually, makeKeys, startUpstream, writeYaml, type TestKeys, type Upstream } from '../support/gateway.js';
 import { WXSEAL_CLI, root } from '../support/gateway-process.js';
+import { freePort } from '../support/net.js';
 
 /** Runs `wxseal args…`: its exit code and output. */
 function runWxseal(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -47,6 +48,32 @@ describe('wxseal keygen --type', () => {
     const unknown = await runWxseal(['keygen', '--out', fresh(), '--type', 'ed25519']);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /^wxseal: CLI_USAGE: .*'ed25519'.*(rsa|x25519)/m);
+  });
+});
+
+describe('wxseal keygen --type x25519, then wxseal gateway and wxseal call with what it wrote', () => {
+  test('a sealed call through a gateway started from the written gateway.yaml round-trips with its identity', async () => {
+    const upstream = await startUpstream();
+    const out = fresh();
+    const [port, adminPort] = [await freePort(), await freePort()];
+    const gen = await runWxseal(['keygen', '--out', out, '--type', 'x25519', '--base-url', `http://127.0.0.1:${port}`, '--admin-port', String(adminPort), '--upstream', upstream.url]);
+    assert.equal(gen.code, 0, gen.stderr);
+    const gw = await startGateway(join(out, 'gateway.yaml'), { logger: captureLogger().logger });
+    try {
+      const r = await runWxseal(['call', '-c', join(out, 'client.json'), '-d', '{"sku":"A-1"}', '--openid', 'o-x25519', '--source', 'wx_client', '--verbose', '/api/orders']);
+      assert.equal(r.code, 0, r.stderr);
+      const echoed = JSON.parse(r.stdout) as { method: string; url: string; body: string };
+      assert.equal(echoed.method, 'POST');
+      assert.equal(echoed.url, '/api/orders');
+      assert.deepEqual(JSON.parse(echoed.body), { sku: 'A-1' });
+      assert.match(r.stderr, /< 200 \(sealed, response authenticated\)/);
+      const seen = upstream.seen.at(-1)!;
+      assert.equal(seen.headers['x-wxseal-openid'], 'o-x25519');
+      assert.equal(seen.headers['x-wxseal-mode'], 'sealed');
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
   });
 });
 
