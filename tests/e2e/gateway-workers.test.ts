@@ -16,7 +16,7 @@ import { buildRequest } from '@wxseal/protocol';
 import { baseConfig, defaultHandler, eventually, makeKeys, newSecret, plainRequest, startUpstream, tempDir, writeYaml, type Seen, type TestKeys, type Upstream } from '../support/gateway.js';
 import { login, type AdminSession } from '../support/gateway-admin.js';
 import { WXSEAL_CLI, root, spawnGateway, type GatewayProcess } from '../support/gateway-process.js';
-import { runProcess, stopAllProcesses } from '../support/processes.js';
+import { runProcess, signalGroup, stopAllProcesses } from '../support/processes.js';
 
 const keys = makeKeys('bff-workers');
 const prefix = `wxseal-gw-workers-test:${randomUUID()}:`;
@@ -211,9 +211,12 @@ describe('wxseal gateway --workers 2', () => {
     const w2 = gw.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((o) => o.msg === 'gateway listening' && o.worker === 2);
     assert.ok(w2, 'worker 2 logged its start');
     process.kill(Number(w2.pid), 'SIGKILL');
+    const exited = await gw.waitForLog(/^worker exited unexpectedly; starting a replacement$/);
+    assert.equal(exited.slot, 2);
+    assert.equal(exited.signal, 'SIGKILL');
     const replaced = await gw.waitForLog(/^worker replaced$/);
-    assert.equal(replaced.worker, 2);
-    assert.notEqual(replaced.pid, w2.pid);
+    assert.equal(replaced.slot, 2);
+    assert.notEqual(replaced.workerPid, w2.pid);
     const workers = new Set<unknown>();
     for (let i = 0; i < 6; i++) {
       const r = await send(keys, `/api/after-kill/${i}`);
@@ -241,5 +244,15 @@ describe('wxseal gateway --workers 2', () => {
     } finally {
       release();
     }
+  });
+
+  test('Ctrl-C to the whole process group: every worker drains once (the primary\'s drain is not a second signal), exit 0', async () => {
+    const plain = writeYaml(dir, 'plain.yaml', { ...config, admin: undefined });
+    const g = await spawnGateway(plain, {}, 120_000, ['--workers', '2']);
+    await g.waitForLog(/^gateway workers ready$/, 120_000);
+    assert.ok(signalGroup(g.child, 'SIGINT'));
+    assert.equal(await g.exited, 0, g.stderr());
+    await eventually(async () => g.lines.filter((l) => l.includes('"msg":"gateway stopped"')).length === 3, 30_000, 'two workers and the primary logged their stop');
+    assert.equal(g.stderr(), '');
   });
 });

@@ -72,6 +72,9 @@ function isMessage(m: unknown): m is Message {
   return typeof m === 'object' && m !== null && typeof (m as { wxseal?: unknown }).wxseal === 'string';
 }
 
+/** No answer within the bound (the other end is busy or hung; a closed channel fails otherwise). */
+class AskTimeout extends Error {}
+
 /** One end of the channel: asks with a bounded wait, answers what it serves. */
 class Channel {
   #next = 1;
@@ -90,7 +93,7 @@ class Channel {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
-        reject(new Error(`no answer to ${kind} within ${timeoutMs} ms`));
+        reject(new AskTimeout(`no answer to ${kind} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.#pending.set(id, { resolve, reject, timer });
       this.send({ wxseal: 'ask', id, kind }, (err) => {
@@ -331,7 +334,7 @@ export async function runGatewayPrimary(o: PrimaryOptions): Promise<number> {
     worker.on('message', (m: unknown) => {
       if (isMessage(m) && m.wxseal === 'ready') {
         slot.ready = true;
-        if (restarts.length > 0) log.info({ worker: id, pid: worker.process.pid }, 'worker replaced');
+        if (restarts.length > 0) log.info({ slot: id, workerPid: worker.process.pid }, 'worker replaced');
         readyWaiters.get(id)?.resolve();
         return;
       }
@@ -345,6 +348,7 @@ export async function runGatewayPrimary(o: PrimaryOptions): Promise<number> {
       const starting = readyWaiters.get(id);
       starting?.reject(code ?? 1);
       if (stopping) {
+        log.info({ slot: id, workerPid: worker.process.pid, code, signal }, 'worker stopped');
         if (code !== 0 && failedCode === undefined) failedCode = 1;
         if (slots.size === 0) settle(failedCode ?? 0);
         return;
@@ -352,13 +356,13 @@ export async function runGatewayPrimary(o: PrimaryOptions): Promise<number> {
       if (starting) return;
       const { replace, delayMs, recent } = restartPlan(restarts, Date.now());
       if (!replace) {
-        log.error({ worker: id, pid: worker.process.pid, code, signal, restarts: recent.length - 1, windowMs: RESTART_WINDOW_MS }, 'worker keeps exiting; stopping the gateway');
+        log.error({ slot: id, workerPid: worker.process.pid, code, signal, restarts: recent.length - 1, windowMs: RESTART_WINDOW_MS }, 'worker keeps exiting; stopping the gateway');
         failedCode = 1;
         stop();
         return;
       }
       restartsTotal.inc();
-      log.warn({ worker: id, pid: worker.process.pid, code, signal }, 'worker exited unexpectedly; starting a replacement');
+      log.warn({ slot: id, workerPid: worker.process.pid, code, signal }, 'worker exited unexpectedly; starting a replacement');
       // The first replacement at once; then a growing pause, so a crash loop does not spin.
       const timer = setTimeout(() => {
         pendingForks.delete(timer);
@@ -394,7 +398,9 @@ export async function runGatewayPrimary(o: PrimaryOptions): Promise<number> {
       // Over IPC, not a signal: a SIGINT from the terminal reaches the workers too, and a second
       // signal would cut their drain short. A worker still starting has no channel yet: it stops
       // on SIGTERM once started.
-      if (s.ready) s.channel.ask('drain', RELOAD_TIMEOUT_MS).catch(() => s.worker.process.kill('SIGTERM'));
+      // SIGTERM only when the question went unanswered: a channel that closed under it belongs to
+      // a worker already leaving (signalled too, and maybe past its handlers: SIGTERM would kill it).
+      if (s.ready) s.channel.ask('drain', RELOAD_TIMEOUT_MS).catch((err: unknown) => err instanceof AskTimeout && s.worker.process.kill('SIGTERM'));
       else s.worker.process.kill('SIGTERM');
     }
   };
@@ -410,8 +416,8 @@ export async function runGatewayPrimary(o: PrimaryOptions): Promise<number> {
     const targets = [...slots.values()].filter((s) => s.ready);
     const results = await Promise.allSettled(targets.map((s) => s.channel.ask('reload', RELOAD_TIMEOUT_MS)));
     const failed = targets.filter((_, i) => results[i]!.status === 'rejected').map((s) => s.id);
-    if (failed.length === 0) log.info({ workers: targets.map((s) => s.id) }, 'config reloaded in every worker');
-    else log.error({ failed, workers: targets.map((s) => s.id) }, 'config reload failed in some workers; they keep their current config');
+    if (failed.length === 0) log.info({ slots: targets.map((s) => s.id) }, 'config reloaded in every worker');
+    else log.error({ failed, slots: targets.map((s) => s.id) }, 'config reload failed in some workers; they keep their current config');
   };
 
   const onHup = (): void => {
@@ -450,7 +456,7 @@ export async function runGatewayPrimary(o: PrimaryOptions): Promise<number> {
         return false;
       },
     );
-    if (started && !stopping) log.info({ workers: o.workers, pids: [...slots.values()].map((s) => s.worker.process.pid) }, 'gateway workers ready');
+    if (started && !stopping) log.info({ workers: o.workers, workerPids: [...slots.values()].map((s) => s.worker.process.pid) }, 'gateway workers ready');
     if (!started) {
       readyWaiters.clear();
       stop();

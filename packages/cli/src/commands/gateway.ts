@@ -117,11 +117,9 @@ async function runOne(
     stopRequested = true;
     stop();
   };
-  // The primary's drain (over IPC) is a SIGTERM that does not count as a second one.
-  member?.onDrain(() => {
-    stopRequested = true;
-    stop();
-  });
+  // The primary's drain (over IPC) stops like SIGTERM but is not a signal: after a Ctrl-C to the
+  // process group it may arrive before the worker's own SIGINT, which must not count as a second one.
+  member?.onDrain(() => stop());
   process.on('SIGHUP', onHup);
   process.on('SIGTERM', onStop);
   process.on('SIGINT', onStop);
