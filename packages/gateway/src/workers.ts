@@ -41,6 +41,8 @@ export const RESTART_WINDOW_MS = 60_000;
 const ASK_TIMEOUT_MS = 2_000;
 /** A reload reads the config and builds the verifier state: generous. */
 const RELOAD_TIMEOUT_MS = 30_000;
+/** Past shutdown.drainTimeoutMs plus this, a worker still running is killed (closing pools and stores took too long). */
+const STOP_GRACE_MS = 10_000;
 
 /** The default `--workers`: every core the process may use. */
 export function defaultWorkerCount(): number {
@@ -305,6 +307,8 @@ export async function runGatewayPrimary(o: PrimaryOptions): Promise<number> {
     },
   });
   const slots = new Map<number, Slot>();
+  // The drain bound in force (a reload may change it).
+  let drainTimeoutMs = o.config.shutdown.drainTimeoutMs;
   let stopping = false;
   let stopSignals = 0;
   let failedCode: number | undefined;
@@ -392,8 +396,13 @@ export async function runGatewayPrimary(o: PrimaryOptions): Promise<number> {
     stopping = true;
     for (const t of pendingForks) clearTimeout(t);
     pendingForks.clear();
-    log.info({ workers: slots.size }, 'draining every worker');
+    log.info({ workers: slots.size, drainTimeoutMs }, 'draining every worker');
     if (slots.size === 0) settle(failedCode ?? 0);
+    setTimeout(() => {
+      if (slots.size === 0) return;
+      log.error({ slots: [...slots.keys()], waitedMs: drainTimeoutMs + STOP_GRACE_MS }, 'workers did not stop in time; killing them');
+      for (const s of slots.values()) s.worker.process.kill('SIGKILL');
+    }, drainTimeoutMs + STOP_GRACE_MS).unref();
     for (const s of slots.values()) {
       // Over IPC, not a signal: a SIGINT from the terminal reaches the workers too, and a second
       // signal would cut their drain short. A worker still starting has no channel yet: it stops
@@ -407,7 +416,7 @@ export async function runGatewayPrimary(o: PrimaryOptions): Promise<number> {
 
   const reload = async (): Promise<void> => {
     try {
-      loadGatewayConfig(o.configPath);
+      drainTimeoutMs = loadGatewayConfig(o.configPath).shutdown.drainTimeoutMs;
     } catch (err) {
       const issues = err instanceof GatewayConfigError ? err.issues : undefined;
       log.error({ err: errSummary(err), issues }, 'config reload failed; every worker keeps the current config');

@@ -70,8 +70,13 @@ export async function gateway(options: GatewayCommandOptions, io: GatewayCommand
   try {
     return await runOne(options, io, config, member);
   } finally {
-    // A worker leaves the cluster (else its IPC channel keeps it alive), whatever happened.
-    member?.leave();
+    if (member) {
+      // A signal sent to the whole process group may reach a worker after its drain ended (the
+      // primary's IPC drain came first): it must not kill the worker, which exits on its own.
+      for (const signal of ['SIGHUP', 'SIGTERM', 'SIGINT'] as const) process.on(signal, () => undefined);
+      // Leaves the cluster (else its IPC channel keeps it alive), whatever happened.
+      member.leave();
+    }
   }
 }
 
