@@ -39,7 +39,8 @@ const CHILD_FLAG = '--run-gateway';
 // ---------------------------------------------------------------------------------------------
 if (process.argv[2] === CHILD_FLAG) {
   const { main } = await import('@wxseal/cli');
-  const code = await main([process.argv[0]!, 'wxseal', 'gateway', '--config', process.argv[3]!]).catch((err: unknown) => {
+  // One process per gateway (the default, one worker per core, would multiply them by the cores).
+  const code = await main([process.argv[0]!, 'wxseal', 'gateway', '--config', process.argv[3]!, '--workers', '1']).catch((err: unknown) => {
     console.error(err instanceof Error ? err.message : String(err));
     return 2;
   });
