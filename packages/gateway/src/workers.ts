@@ -405,10 +405,9 @@ export async function runGatewayPrimary(o: PrimaryOptions): Promise<number> {
     }, drainTimeoutMs + STOP_GRACE_MS).unref();
     for (const s of slots.values()) {
       // Over IPC, not a signal: a SIGINT from the terminal reaches the workers too, and a second
-      // signal would cut their drain short. A worker still starting has no channel yet: it stops
-      // on SIGTERM once started.
-      // SIGTERM only when the question went unanswered: a channel that closed under it belongs to
-      // a worker already leaving (signalled too, and maybe past its handlers: SIGTERM would kill it).
+      // signal would cut their drain short. SIGTERM only when the question goes unanswered (a
+      // channel that closed under it belongs to a worker already leaving), or for a worker still
+      // starting (no channel yet: it stops on SIGTERM once started).
       if (s.ready) s.channel.ask('drain', RELOAD_TIMEOUT_MS).catch((err: unknown) => err instanceof AskTimeout && s.worker.process.kill('SIGTERM'));
       else s.worker.process.kill('SIGTERM');
     }
