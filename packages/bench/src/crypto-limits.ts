@@ -4,17 +4,18 @@
  *
  * - HMAC-SHA256 over the canonical request string (what a forged request costs, step 5);
  * - RSA-OAEP-2048 (SHA-256) unwrap of the session key with a pre-parsed KeyObject (step 7);
+ * - or, for an X25519 server key, the HPKE unwrap (SPEC 6.5: one X25519 derive, the key schedule, AES-GCM);
  * - AES-256-GCM decryption of the sealed payload (step 8).
  *
  * One core can do at most this many of each per second; no HTTP server can beat them.
  */
 import { constants, createDecipheriv, createHmac, createPrivateKey, createPublicKey, privateDecrypt } from 'node:crypto';
 import { buildRequest } from '@wxseal/protocol';
-import { b64uDecodeStrict, requestAad, splitTarget } from '@wxseal/protocol/primitives';
+import { b64uDecodeStrict, generateSessionKey, requestAad, splitTarget, unwrapSessionKey, wrapSessionKey } from '@wxseal/protocol/primitives';
 import type { BenchKeys } from './keys.js';
 import { BENCH_PATH, IDENTITY, PAYLOAD_BYTES } from './loadgen/pool.js';
 
-export type CryptoId = 'hmac' | 'rsa-unwrap' | 'aes-gcm';
+export type CryptoId = 'hmac' | 'rsa-unwrap' | 'x25519-unwrap' | 'aes-gcm';
 
 export interface CryptoRate {
   id: CryptoId;
@@ -71,6 +72,9 @@ export function measureCryptoLimits(keys: BenchKeys, seconds: number): CryptoRat
   const ciphertext = built.body.subarray(0, built.body.length - 16);
   const tag = built.body.subarray(built.body.length - 16);
 
+  const x25519Key = createPrivateKey(keys.x25519PrivateKeyPem);
+  const x25519Wrapped = wrapSessionKey(createPublicKey(keys.x25519PublicKeyPem), generateSessionKey());
+
   const rates: Array<Omit<CryptoRate, 'microsPerOp'>> = [
     {
       id: 'hmac',
@@ -83,6 +87,12 @@ export function measureCryptoLimits(keys: BenchKeys, seconds: number): CryptoRat
       label: 'RSA-OAEP-2048 (SHA-256) unwrap, KeyObject',
       bytes: wrapped.length,
       opsPerSec: measure(() => privateDecrypt({ key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, wrapped), seconds, 8),
+    },
+    {
+      id: 'x25519-unwrap',
+      label: 'X25519 HPKE unwrap (SPEC 6.5), KeyObject',
+      bytes: x25519Wrapped.length,
+      opsPerSec: measure(() => unwrapSessionKey(x25519Key, x25519Wrapped), seconds, 32),
     },
     {
       id: 'aes-gcm',

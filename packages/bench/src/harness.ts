@@ -57,7 +57,7 @@ export interface BenchOptions {
 export type BenchPart = ScenarioId | 'e' | 'devices' | 'admin' | 'fleet';
 
 /** Every part, in the order a full run measures them. */
-export const BENCH_PARTS: readonly BenchPart[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'devices', 'admin', 'fleet'];
+export const BENCH_PARTS: readonly BenchPart[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'devices', 'admin', 'fleet'];
 
 /** The gateway's device-cache counters between two stats() readings, when the gateway has a device runtime. */
 function deviceCacheDelta(before: Record<string, unknown>, after: Record<string, unknown>): DeviceCacheDelta | undefined {
@@ -127,6 +127,8 @@ function poolSize(scenario: Scenario, options: BenchOptions, done: ReadonlyMap<S
   // session-key reuse, it cannot beat the RSA-unwrap rate of all the cores either.
   let bound = a ?? 20_000;
   if (scenario.traffic === 'sealed' && rsa !== undefined) bound = Math.min(bound, rsa * cpus().length);
+  const x25519 = crypto.find((c) => c.id === 'x25519-unwrap')?.opsPerSec;
+  if (scenario.traffic === 'sealed-x25519' && x25519 !== undefined) bound = Math.min(bound, x25519 * cpus().length);
   // Signed device traffic pays no RSA: bounded by the plain proxy only.
   const size = Math.ceil(bound * (options.warmupS + options.durationS) * options.poolFactor) + extra;
   return Math.min(size, MAX_POOL);

@@ -17,6 +17,10 @@ export interface BenchKeys {
   serverKeyId: string;
   publicKeyPem: string;
   privateKeyPem: string;
+  /** The X25519 server key pair (SPEC 6.5), held by the gateway beside the RSA one. */
+  x25519ServerKeyId: string;
+  x25519PublicKeyPem: string;
+  x25519PrivateKeyPem: string;
 }
 
 /** Environment variable that carries the path of the keys file to child processes. */
@@ -24,7 +28,11 @@ export const KEYS_ENV = 'WXSEAL_BENCH_KEYS';
 
 export function generateBenchKeys(): BenchKeys {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 0x10001 });
+  const x = generateKeyPairSync('x25519');
   return {
+    x25519ServerKeyId: serverKeyIdFor(x.privateKey),
+    x25519PublicKeyPem: x.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    x25519PrivateKeyPem: x.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     keyId: 'bench-client',
     secret: b64uEncode(randomBytes(32)),
     serverKeyId: serverKeyIdFor(privateKey),

@@ -3,7 +3,7 @@ import type { CryptoRate } from './crypto-limits.js';
 import type { ScenarioResult } from './scenario-result.js';
 
 export interface Ratio {
-  id: 'b/a' | 'b/rsa' | 'c/a' | 'c/d' | 'c/d cpu' | 'c/d crypto' | 'f/a' | 'g/a';
+  id: 'b/a' | 'b/rsa' | 'c/a' | 'c/d' | 'c/d cpu' | 'c/d crypto' | 'f/a' | 'g/a' | 'h/a';
   label: string;
   /** null when a scenario it needs did not run (or failed). */
   value: number | null;
@@ -46,6 +46,7 @@ export function computeRatios(scenarios: readonly ScenarioResult[], crypto: read
   const d = rate('d');
   const f = rate('f');
   const g = rate('g');
+  const h = rate('h');
   const cpu = (id: string): number | undefined => {
     const s = scenarios.find((x) => x.id === id);
     return s?.status === 'ok' && s.serverCpuMicrosPerRequest !== undefined && s.serverCpuMicrosPerRequest > 0 ? s.serverCpuMicrosPerRequest : undefined;
@@ -64,6 +65,7 @@ export function computeRatios(scenarios: readonly ScenarioResult[], crypto: read
     make('c/d cpu', 'server CPU per forged request: decrypt-first ÷ gateway', cpu('d'), cpu('c'), '≥ 50 (same target, on CPU)', 50, why('c') + ' / ' + why('d'), 'the CPU a forged request costs the server, HTTP handling included, in each order'),
     make('c/d crypto', 'crypto per forged request: (RSA unwrap + AES) ÷ HMAC', unwrapAndDecrypt, hmac, '≥ 50 (same target, crypto only)', 50, '(e) did not run', 'what the order of the checks saves in cryptography alone, from (e)'),
     make('f/a', 'sealed + session-key cache ÷ plain proxy', f, a, '≥ 0.5', 0.5, a ? why('f') : why('a'), 'valid sealed traffic once RSA is paid per key, not per request'),
+    make('h/a', 'valid sealed (X25519) ÷ plain proxy', h, a, '≥ 0.45', 0.45, a ? why('h') : why('a'), 'valid sealed traffic with an X25519 server key: no RSA, no session-key reuse'),
     make('g/a', 'signed device requests (1 key per device) ÷ plain proxy', g, a, 'informational', undefined, a ? why('g') : why('a'), 'what signing, the device-key lookup and the nonce cost on sign-only traffic from many devices'),
   ];
 }

@@ -499,7 +499,7 @@ export function renderSvg(report: BenchReport): string {
   });
   parts.push(`<text x="${left + plotW / 2}" y="${plotBottom + 40}" text-anchor="middle" fill="#4b5563">requests per second (higher is better)</text>`);
   if (report.crypto.length > 0) {
-    const limits = report.crypto.map((c) => `${c.id === 'hmac' ? 'HMAC-SHA256' : c.id === 'rsa-unwrap' ? 'RSA-OAEP unwrap' : 'AES-256-GCM'} ${int(c.opsPerSec)}/s`).join(' · ');
+    const limits = report.crypto.map((c) => `${c.id === 'hmac' ? 'HMAC-SHA256' : c.id === 'rsa-unwrap' ? 'RSA-OAEP unwrap' : c.id === 'x25519-unwrap' ? 'X25519 HPKE unwrap' : 'AES-256-GCM'} ${int(c.opsPerSec)}/s`).join(' · ');
     parts.push(`<text x="20" y="${plotBottom + 66}" fill="#6b7280">${esc(`(e) node:crypto, one thread, in-process: ${limits}`)}</text>`);
   }
   parts.push('</svg>');

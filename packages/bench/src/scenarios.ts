@@ -7,7 +7,7 @@ import type { Expectation } from './loadgen/types.js';
 import type { TrafficKind } from './loadgen/pool.js';
 import { targets, type TargetFactory } from './targets.js';
 
-export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'f' | 'g';
+export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'f' | 'g' | 'h';
 
 export interface Scenario {
   id: ScenarioId;
@@ -63,6 +63,15 @@ export const SCENARIOS: readonly Scenario[] = [
     traffic: 'forged',
     expect: { status: 401, code: 'WXSEAL_BAD_SIGNATURE' },
     upstream: 'never',
+  },
+  {
+    id: 'h',
+    label: 'valid sealed (X25519) → gateway',
+    measures: 'Valid sealed requests wrapped for the X25519 server key (SPEC 6.5: HPKE, one X25519 derive per request instead of an RSA-OAEP unwrap), no session-key reuse.',
+    target: targets.realGateway,
+    traffic: 'sealed-x25519',
+    expect: { status: 200, sealed: true },
+    upstream: 'every-response',
   },
   {
     id: 'f',

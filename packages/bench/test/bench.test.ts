@@ -36,13 +36,13 @@ test('npm run bench --quick: every scenario, the devices part and the admin part
 
   assert.deepEqual(
     report.crypto.map((c) => c.id),
-    ['hmac', 'rsa-unwrap', 'aes-gcm'],
+    ['hmac', 'rsa-unwrap', 'x25519-unwrap', 'aes-gcm'],
   );
   for (const c of report.crypto) assert.ok(c.opsPerSec > 0, `(e) ${c.id} has a positive rate`);
 
   assert.deepEqual(
     report.scenarios.map((s) => s.id),
-    ['a', 'b', 'c', 'd', 'f', 'g'],
+    ['a', 'b', 'c', 'd', 'h', 'f', 'g'],
   );
   for (const s of report.scenarios) {
     if (s.id === 'f' && s.status === 'skipped') {
@@ -64,7 +64,7 @@ test('npm run bench --quick: every scenario, the devices part and the admin part
   assert.equal(byId.get('d')!.upstreamRequests, 0, 'forged requests never reach the upstream (decrypt-first)');
 
   const ratioIds = report.ratios.map((r) => r.id);
-  assert.deepEqual(ratioIds, ['b/a', 'b/rsa', 'c/a', 'c/d', 'c/d cpu', 'c/d crypto', 'f/a', 'g/a']);
+  assert.deepEqual(ratioIds, ['b/a', 'b/rsa', 'c/a', 'c/d', 'c/d cpu', 'c/d crypto', 'f/a', 'h/a', 'g/a']);
   for (const r of report.ratios.filter((x) => x.id !== 'f/a')) assert.ok(r.value !== null && r.value > 0, `${r.id} computed`);
 
   // The devices part (in-process key lookups): it ran, and every number is positive.

@@ -58,8 +58,11 @@ const i2osp = (value: number, length: number): Buffer => {
 const ascii = (s: string): Buffer => Buffer.from(s, 'latin1');
 const HPKE_V1 = ascii('HPKE-v1');
 const KEM_SUITE_ID = Buffer.concat([ascii('KEM'), i2osp(HPKE_IDS.kemX25519HkdfSha256, 2)]);
-const hpkeSuiteId = (aead: HpkeAead): Buffer =>
-  Buffer.concat([ascii('HPKE'), i2osp(HPKE_IDS.kemX25519HkdfSha256, 2), i2osp(HPKE_IDS.kdfHkdfSha256, 2), i2osp(aeadInfo(aead).id, 2)]);
+const HPKE_SUITE_IDS: Readonly<Record<HpkeAead, Buffer>> = {
+  'aes-128-gcm': Buffer.concat([ascii('HPKE'), i2osp(HPKE_IDS.kemX25519HkdfSha256, 2), i2osp(HPKE_IDS.kdfHkdfSha256, 2), i2osp(HPKE_IDS.aeadAes128Gcm, 2)]),
+  'aes-256-gcm': Buffer.concat([ascii('HPKE'), i2osp(HPKE_IDS.kemX25519HkdfSha256, 2), i2osp(HPKE_IDS.kdfHkdfSha256, 2), i2osp(HPKE_IDS.aeadAes256Gcm, 2)]),
+};
+const hpkeSuiteId = (aead: HpkeAead): Buffer => HPKE_SUITE_IDS[aead];
 
 /** HKDF-Extract (RFC 5869) with HMAC-SHA256; an empty salt is Nh zero bytes. */
 function extract(salt: Uint8Array, ikm: Uint8Array): Buffer {
@@ -88,10 +91,9 @@ function labeledExpand(suiteId: Buffer, prk: Uint8Array, label: string, info: Ui
   return expand(prk, Buffer.concat([i2osp(length, 2), HPKE_V1, suiteId, ascii(label), info]), length);
 }
 
-// Raw X25519 keys (RFC 7748 encodings) <-> KeyObjects through fixed DER prefixes (RFC 8410):
-// PKCS#8 and SPKI import/export work the same on Node 16.13 and 20.
+// Raw X25519 keys (RFC 7748 encodings) <-> KeyObjects: private keys through a fixed PKCS#8 DER
+// prefix (RFC 8410), public keys as JWK; both work the same on Node 16.13 and 20.
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
-const SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
 
 function requireX25519(key: KeyObject, type: 'public' | 'private'): void {
   if (key.asymmetricKeyType !== 'x25519') throw new Error(`hpke: an X25519 key is required, not ${key.asymmetricKeyType ?? key.type}`);
@@ -104,17 +106,33 @@ export function x25519PrivateKeyFromRaw(raw: Uint8Array): KeyObject {
   return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, raw]), format: 'der', type: 'pkcs8' });
 }
 
-/** An X25519 public key from its 32 raw bytes (DeserializePublicKey). */
+/**
+ * An X25519 public key from its 32 raw bytes (DeserializePublicKey). Imported as a JWK: OpenSSL 3
+ * decodes a DER SPKI through its generic decoder, about 8 times slower, and this runs once per
+ * sealed request on the server (the ephemeral key).
+ */
 export function x25519PublicKeyFromRaw(raw: Uint8Array): KeyObject {
   if (raw.length !== X25519_BYTES) throw new Error('hpke: an X25519 public key is 32 bytes');
-  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+  return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64url') }, format: 'jwk' });
 }
+
+// The raw public half of a server's key is needed by every Decap: derived (a scalar
+// multiplication) once per KeyObject, not per request.
+const rawPublicKeys = new WeakMap<KeyObject, Buffer>();
 
 /** The 32 raw bytes of an X25519 public key (SerializePublicKey); a private key gives its public half. */
 export function x25519RawPublicKey(key: KeyObject): Buffer {
   requireX25519(key, 'public');
-  const der = (key.type === 'private' ? createPublicKey(key) : key).export({ type: 'spki', format: 'der' });
-  return Buffer.from(der.subarray(der.length - X25519_BYTES));
+  let raw = rawPublicKeys.get(key);
+  if (!raw) {
+    // A JWK export carries the public half (`x`) of a private key too, without a DER round trip.
+    const x = (key.export({ format: 'jwk' }) as { x?: unknown }).x;
+    if (typeof x !== 'string') throw new Error('hpke: the X25519 key has no public value');
+    raw = Buffer.from(x, 'base64url');
+    if (raw.length !== X25519_BYTES) throw new Error('hpke: an X25519 public key is 32 bytes');
+    rawPublicKeys.set(key, raw);
+  }
+  return Buffer.from(raw);
 }
 
 /** The 32 raw bytes of an X25519 private key (SerializePrivateKey). */
@@ -180,40 +198,65 @@ export interface HpkeContext {
   exporterSecret: Buffer;
 }
 
-/** RFC 9180 5.1: KeySchedule in mode_base (no PSK). */
-export function hpkeKeySchedule(aead: HpkeAead, sharedSecret: Uint8Array, info: Uint8Array): HpkeContext {
+/** What sealing and opening need of a context. */
+export type HpkeAeadContext = Pick<HpkeContext, 'aead' | 'key' | 'baseNonce'>;
+
+// key_schedule_context depends on the suite and info only (mode_base, no PSK): wxseal uses one info,
+// so it is computed once rather than with two HMACs per request. Bounded in case a caller varies info.
+const scheduleContexts = new Map<string, Buffer>();
+const MAX_SCHEDULE_CONTEXTS = 64;
+
+function keyScheduleContextOf(aead: HpkeAead, info: Uint8Array): Buffer {
+  const cacheKey = `${aead}:${Buffer.from(info.buffer, info.byteOffset, info.byteLength).toString('hex')}`;
+  let context = scheduleContexts.get(cacheKey);
+  if (!context) {
+    const suiteId = hpkeSuiteId(aead);
+    const empty = Buffer.alloc(0);
+    const pskIdHash = labeledExtract(suiteId, empty, 'psk_id_hash', empty);
+    const infoHash = labeledExtract(suiteId, empty, 'info_hash', info);
+    context = Buffer.concat([Buffer.of(MODE_BASE), pskIdHash, infoHash]);
+    if (scheduleContexts.size >= MAX_SCHEDULE_CONTEXTS) scheduleContexts.clear();
+    scheduleContexts.set(cacheKey, context);
+  }
+  return context;
+}
+
+/** The key schedule without the exporter secret: what a single-shot Seal or Open uses. */
+function aeadSchedule(aead: HpkeAead, sharedSecret: Uint8Array, info: Uint8Array): HpkeAeadContext & { keyScheduleContext: Buffer; secret: Buffer } {
   const suiteId = hpkeSuiteId(aead);
-  const empty = Buffer.alloc(0);
-  const pskIdHash = labeledExtract(suiteId, empty, 'psk_id_hash', empty);
-  const infoHash = labeledExtract(suiteId, empty, 'info_hash', info);
-  const keyScheduleContext = Buffer.concat([Buffer.of(MODE_BASE), pskIdHash, infoHash]);
-  const secret = labeledExtract(suiteId, sharedSecret, 'secret', empty);
+  const keyScheduleContext = keyScheduleContextOf(aead, info);
+  const secret = labeledExtract(suiteId, sharedSecret, 'secret', Buffer.alloc(0));
   return {
     aead,
-    keyScheduleContext,
+    keyScheduleContext: Buffer.from(keyScheduleContext),
     secret,
     key: labeledExpand(suiteId, secret, 'key', keyScheduleContext, aeadInfo(aead).keyBytes),
     baseNonce: labeledExpand(suiteId, secret, 'base_nonce', keyScheduleContext, NN),
-    exporterSecret: labeledExpand(suiteId, secret, 'exp', keyScheduleContext, NH),
   };
 }
 
+/** RFC 9180 5.1: KeySchedule in mode_base (no PSK). */
+export function hpkeKeySchedule(aead: HpkeAead, sharedSecret: Uint8Array, info: Uint8Array): HpkeContext {
+  const context = aeadSchedule(aead, sharedSecret, info);
+  return { ...context, exporterSecret: labeledExpand(hpkeSuiteId(aead), context.secret, 'exp', context.keyScheduleContext, NH) };
+}
+
 /** RFC 9180 5.2: ComputeNonce(seq) = base_nonce XOR I2OSP(seq, Nn). */
-export function hpkeNonce(context: HpkeContext, seq: number): Buffer {
+export function hpkeNonce(context: HpkeAeadContext, seq: number): Buffer {
   if (!Number.isSafeInteger(seq) || seq < 0) throw new Error('hpke: the sequence number must be a non-negative integer');
   const seqBytes = i2osp(seq, NN);
   return Buffer.from(context.baseNonce.map((b, i) => b ^ seqBytes[i]!));
 }
 
 /** RFC 9180 5.2: ContextS.Seal at sequence number `seq`; returns ciphertext || tag. */
-export function hpkeContextSeal(context: HpkeContext, seq: number, aad: Uint8Array, plaintext: Uint8Array): Buffer {
+export function hpkeContextSeal(context: HpkeAeadContext, seq: number, aad: Uint8Array, plaintext: Uint8Array): Buffer {
   const cipher = createCipheriv(context.aead, context.key, hpkeNonce(context, seq), { authTagLength: HPKE_TAG_BYTES });
   cipher.setAAD(aad);
   return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
 }
 
 /** RFC 9180 5.2: ContextR.Open at sequence number `seq`; throws when the tag does not verify. */
-export function hpkeContextOpen(context: HpkeContext, seq: number, aad: Uint8Array, ciphertext: Uint8Array): Buffer {
+export function hpkeContextOpen(context: HpkeAeadContext, seq: number, aad: Uint8Array, ciphertext: Uint8Array): Buffer {
   if (ciphertext.length < HPKE_TAG_BYTES) throw new Error('hpke: the ciphertext is shorter than the tag');
   const data = Buffer.from(ciphertext.buffer, ciphertext.byteOffset, ciphertext.byteLength);
   const decipher = createDecipheriv(context.aead, context.key, hpkeNonce(context, seq), { authTagLength: HPKE_TAG_BYTES });
@@ -240,7 +283,7 @@ export function hpkeSeal(input: {
   ephemeralPrivateKey?: KeyObject;
 }): { enc: Buffer; ciphertext: Buffer } {
   const { sharedSecret, enc } = hpkeEncap(input.recipientPublicKey, input.ephemeralPrivateKey);
-  const context = hpkeKeySchedule(input.aead, sharedSecret, input.info);
+  const context = aeadSchedule(input.aead, sharedSecret, input.info);
   return { enc, ciphertext: hpkeContextSeal(context, 0, input.aad, input.plaintext) };
 }
 
@@ -254,6 +297,6 @@ export function hpkeOpen(input: {
   ciphertext: Uint8Array;
 }): Buffer {
   const sharedSecret = hpkeDecap(input.enc, input.recipientPrivateKey);
-  const context = hpkeKeySchedule(input.aead, sharedSecret, input.info);
+  const context = aeadSchedule(input.aead, sharedSecret, input.info);
   return hpkeContextOpen(context, 0, input.aad, input.ciphertext);
 }

@@ -39,6 +39,7 @@ export {
   hpkeOpen,
   type HpkeAead,
   type HpkeKeyPair,
+  type HpkeAeadContext,
   type HpkeContext,
 } from './hpke.js';
 export { splitTarget, canonicalQuery, trimContentType, requestAad, responseAad } from './canonical.js';

@@ -23,7 +23,7 @@ const PRIMITIVES = [
   'HPKE_IDS', 'HPKE_X25519_ENC_BYTES', 'HPKE_TAG_BYTES',
   'x25519PrivateKeyFromRaw', 'x25519PublicKeyFromRaw', 'x25519RawPublicKey', 'x25519RawPrivateKey',
   'hpkeDeriveKeyPair', 'hpkeEncap', 'hpkeDecap', 'hpkeKeySchedule', 'hpkeNonce', 'hpkeContextSeal', 'hpkeContextOpen', 'hpkeExport', 'hpkeSeal', 'hpkeOpen',
-  'HpkeAead', 'HpkeKeyPair', 'HpkeContext',
+  'HpkeAead', 'HpkeAeadContext', 'HpkeKeyPair', 'HpkeContext',
   'splitTarget', 'canonicalQuery', 'trimContentType', 'requestAad', 'responseAad',
   'encodePayloadMeta', 'encodePayload', 'decodePayload',
   'generateNonce',

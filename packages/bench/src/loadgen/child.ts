@@ -30,6 +30,7 @@ import {
   generateDeviceSignedRequests,
   generateSealedRequests,
   plainRequest,
+  serverKeyFor,
   type WireRequest,
 } from './pool.js';
 import type { Expectation, LoadJob, LoadResult, LoadgenMessage } from './types.js';
@@ -76,8 +77,8 @@ async function checkEndToEnd(job: LoadJob): Promise<string> {
     baseUrl: job.url,
     keyId: keys.keyId,
     secret: keys.secret,
-    serverPublicKey: keys.publicKeyPem,
-    serverKeyId: keys.serverKeyId,
+    serverPublicKey: serverKeyFor(keys, job.traffic).publicKeyPem,
+    serverKeyId: serverKeyFor(keys, job.traffic).id,
     mode: 'sealed',
     retry: { maxAttempts: 1 },
     ...(job.extraClientOptions ?? {}),
@@ -227,6 +228,7 @@ async function runJob(job: LoadJob): Promise<LoadResult> {
       count: job.poolSize,
       deadline: t0 + Math.max(1, budgetS) * 1000,
       forged: job.traffic === 'forged',
+      x25519: job.traffic === 'sealed-x25519',
       ...(job.reuseMaxMessages !== undefined ? { reuseMaxMessages: job.reuseMaxMessages } : {}),
       onProgress,
     });
@@ -275,7 +277,7 @@ async function runJob(job: LoadJob): Promise<LoadResult> {
         keys,
         count: 1,
         forged: job.traffic === 'forged',
-        ...(job.extraClientOptions ? { extraClientOptions: job.extraClientOptions } : {}),
+        extraClientOptions: { serverPublicKey: serverKeyFor(keys, job.traffic).publicKeyPem, serverKeyId: serverKeyFor(keys, job.traffic).id, ...job.extraClientOptions },
       });
       try {
         checkSameShape(pool[0]!, fromClient!);

@@ -32,7 +32,12 @@ export interface WireRequest {
 }
 
 /** What a scenario sends. */
-export type TrafficKind = 'plain' | 'sealed' | 'forged' | 'sealed-reuse' | 'device-signed';
+export type TrafficKind = 'plain' | 'sealed' | 'forged' | 'sealed-reuse' | 'sealed-x25519' | 'device-signed';
+
+/** The server key a sealed request of `traffic` is wrapped for: the X25519 one (SPEC 6.5) or the RSA one. */
+export function serverKeyFor(keys: BenchKeys, traffic: TrafficKind): { id: string; publicKeyPem: string } {
+  return traffic === 'sealed-x25519' ? { id: keys.x25519ServerKeyId, publicKeyPem: keys.x25519PublicKeyPem } : { id: keys.serverKeyId, publicKeyPem: keys.publicKeyPem };
+}
 
 /** The application payload every scenario carries: a small JSON order, the same plaintext for all. */
 export const PAYLOAD = {
@@ -146,6 +151,8 @@ export interface GenerateOptions {
   forged?: boolean;
   /** Reuse one session key and wrapped key for this many requests (the client's `sessionKeyReuse`). */
   reuseMaxMessages?: number;
+  /** Wrap for the X25519 server key instead of the RSA one. */
+  x25519?: boolean;
   onProgress?: (done: number) => void;
   /** Stop early (with fewer requests) when building takes longer than this (performance.now() time). */
   deadline?: number;
@@ -189,7 +196,8 @@ const IV_BYTES = 12;
 export async function generateSealedRequests(options: GenerateOptions): Promise<WireRequest[]> {
   const { keys, count } = options;
   const secret = options.forged ? randomBytes(32) : b64uDecodeStrict(keys.secret)!;
-  const serverKey: ServerPublicKey = { id: keys.serverKeyId, publicKey: createPublicKey(keys.publicKeyPem) };
+  const chosen = serverKeyFor(keys, options.x25519 ? 'sealed-x25519' : 'sealed');
+  const serverKey: ServerPublicKey = { id: chosen.id, publicKey: createPublicKey(chosen.publicKeyPem) };
   const random = new RandomBlock();
   const arena = new Arena();
   const out: WireRequest[] = new Array<WireRequest>(count);

@@ -43,7 +43,10 @@ const gatewayConfig = {
   // Scenario (g): device requests are sign-only (the brief's "sign-only mode").
   routes: [{ name: 'bench', prefix: '/', upstream: config.upstreamUrl, mode: config.devices ? 'signed' : 'sealed' }],
   clients: [{ keyId: keys.keyId, secrets: [{ id: 'bench', secret: keys.secret }] }],
-  serverKeys: [{ id: keys.serverKeyId, privateKey: keys.privateKeyPem }],
+  serverKeys: [
+    { id: keys.serverKeyId, privateKey: keys.privateKeyPem },
+    { id: keys.x25519ServerKeyId, privateKey: keys.x25519PrivateKeyPem },
+  ],
   nonceStore: { type: 'memory', maxEntries: 4_000_000 },
   log: { level: 'silent' },
   ...(config.sessionKeyCache ? { sessionKeyCache: { maxEntries: 10_000, ttlSeconds: 300 } } : {}),
