@@ -1,16 +1,20 @@
 // Cross-checks SPEC.md with an independent Java 17 implementation (interop/java), written from
-// SPEC.md and spec/vectors alone. It compiles the Java sources with javac and runs the vector check.
+// SPEC.md and spec/vectors alone. It compiles the Java sources with javac and runs the vector check,
+// then live sealed exchanges with the Node reference client and verifier (RSA and X25519 keys).
 // A missing JDK is a FAILURE, never a skip: the point of this test is that it runs.
 //
-//   cd /work/main && node --import tsx --test interop/interop-java.test.ts
+//   cd /work/main && node --conditions=wxseal-source --import tsx --test interop/interop-java.test.ts
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildRequest, openResponse } from '@wxseal/protocol';
+import { MemoryNonceStore, ServerKeyRing, StaticKeyResolver, createVerifier, sealVerifiedResponse, serverKeyIdFor } from '@wxseal/server';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -51,6 +55,7 @@ function expectedCaseCount(): number {
   const response = readJson('response.json');
   const activation = readJson('device-activation.json');
   const deviceRequest = readJson('device-request.json');
+  const x25519 = readJson('x25519.json');
   count(rsa.keys, 'rsa-oaep.json keys');
   return (
     count(readJson('canonical-query.json').cases, 'canonical-query.json cases') +
@@ -69,7 +74,11 @@ function expectedCaseCount(): number {
     count(activation.verify?.cases, 'device-activation.json verify.cases') +
     count(activation.mustNotOpen, 'device-activation.json mustNotOpen') +
     count(deviceRequest.cases, 'device-request.json cases') +
-    one(deviceRequest.rotation, 'device-request.json rotation') // one exchange, checked as one case
+    one(deviceRequest.rotation, 'device-request.json rotation') + // one exchange, checked as one case
+    // SPEC 6.5
+    count(x25519.wraps, 'x25519.json wraps') +
+    count(x25519.sealed, 'x25519.json sealed') +
+    count(x25519.unwrapFailures, 'x25519.json unwrapFailures')
   );
 }
 
@@ -81,6 +90,14 @@ function mutatedCopy(dir: string, file: string, mutate: (v: Vector) => void): vo
   const v = JSON.parse(readFileSync(p, 'utf8'));
   mutate(v);
   writeFileSync(p, JSON.stringify(v));
+}
+
+const b64uEncode = (b: Uint8Array): string => Buffer.from(b).toString('base64url');
+const b64uDecode = (s: string): Buffer => Buffer.from(s, 'base64url');
+
+/** Changes the first digit of a hex value (0 <-> 1), keeping it hex of the same length. */
+function flipHex(s: string): string {
+  return (s[0] === '0' ? '1' : '0') + s.slice(1);
 }
 
 /** Flips the first character of a b64u value (A <-> B), keeping it valid b64u of the same length. */
@@ -176,7 +193,7 @@ describe('independent Java implementation (interop/java) against spec/vectors', 
     assert.equal(passed, expectedCaseCount() - 1, r.stdout);
   });
 
-  // Each mutation of a vector must make exactly its own case fail (SPEC 10.1 and 7, then section 15).
+  // Each mutation of a vector must make exactly its own case fail (SPEC 10.1 and 7, then section 15, then 6.5).
   const deviceMutations: Array<{ name: string; file: string; unit: RegExp; mutate: (v: Vector) => void }> = [
     {
       name: 'signed rejection signature',
@@ -258,6 +275,37 @@ describe('independent Java implementation (interop/java) against spec/vectors', 
       unit: /FAIL device-request\.rotation/,
       mutate: (v) => { v.rotation.response.headers['wxseal-signature'] = flip(v.rotation.response.headers['wxseal-signature']); },
     },
+    // SPEC 6.5 (x25519.json)
+    {
+      name: 'HPKE shared secret of a wrap',
+      file: 'x25519.json',
+      unit: /FAIL x25519\.wraps\[0\]/,
+      mutate: (v) => { v.wraps[0].sharedSecretHex = flipHex(v.wraps[0].sharedSecretHex); },
+    },
+    {
+      name: 'HPKE base nonce of a wrap',
+      file: 'x25519.json',
+      unit: /FAIL x25519\.wraps\[1\]/,
+      mutate: (v) => { v.wraps[1].baseNonceHex = flipHex(v.wraps[1].baseNonceHex); },
+    },
+    {
+      name: 'wrapped key of a sealed request (also signed, so the verifier refuses it)',
+      file: 'x25519.json',
+      unit: /FAIL x25519\.sealed\[0\]/,
+      mutate: (v) => { v.sealed[0].expected.headers['wxseal-wrapped-key'] = flip(v.sealed[0].expected.headers['wxseal-wrapped-key']); },
+    },
+    {
+      name: 'sealed response body',
+      file: 'x25519.json',
+      unit: /FAIL x25519\.sealed\[1\]/,
+      mutate: (v) => { v.sealed[1].response.expected.sealedBody = flip(v.sealed[1].response.expected.sealedBody); },
+    },
+    {
+      name: 'unwrapFailures replaced by a wrapped key that does unwrap',
+      file: 'x25519.json',
+      unit: /FAIL x25519\.unwrapFailures\[0\]/,
+      mutate: (v) => { v.unwrapFailures[0] = { description: 'mutation: an untouched wrap', wrapped: v.wraps[0].wrapped }; },
+    },
   ];
 
   for (const m of deviceMutations) {
@@ -269,6 +317,121 @@ describe('independent Java implementation (interop/java) against spec/vectors', 
       assert.equal(failed, 1, r.stdout);
       assert.match(r.stdout, m.unit);
       assert.equal(passed, expectedCaseCount() - 1, r.stdout);
+    });
+  }
+
+  it('HPKE self-test against RFC 9180 appendix A.1.1 (the HPKE under SPEC 6.5) passes', () => {
+    const r = run('java', ['-cp', classes, mainClass, 'hpke-selftest']);
+    const { passed, failed } = summary(r.stdout);
+    assert.equal(failed, 0, r.stdout);
+    assert.equal(r.status, 0, r.stdout);
+    assert.ok(passed > 0, r.stdout);
+  });
+
+  // Live exchanges with keys made here (never committed): the Node reference client (buildRequest,
+  // openResponse) against the Java verifier, and the Java client against the Node verifier
+  // (@wxseal/server), for an X25519 server key (SPEC 6.5) and, as the control, an RSA one.
+  for (const type of ['x25519', 'rsa'] as const) {
+    const makeKey = () =>
+      type === 'x25519' ? generateKeyPairSync('x25519') : generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 65537 });
+
+    it(`Node client -> Java verifier, sealed to a fresh ${type} server key, and the Java-sealed response opens in Node`, () => {
+      const { privateKey, publicKey } = makeKey();
+      const serverKeyId = serverKeyIdFor(publicKey);
+      const keyId = 'interop-node-client';
+      const secret = randomBytes(32);
+      const dir = mkdtempSync(join(tmpdir(), 'wxseal-java-live-'));
+      try {
+        const pemFile = join(dir, 'server.pem');
+        writeFileSync(pemFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+        const payload = '{"sku":"A-1","note":"中文"}';
+        const built = buildRequest({
+          mode: 'sealed',
+          method: 'POST',
+          target: '/api/orders?b=2&a=1',
+          keyId,
+          secret,
+          serverKey: { id: serverKeyId, publicKey },
+          body: Buffer.from(payload, 'utf8'),
+          contentType: 'application/json',
+          identity: { openid: 'o-interop-1', appid: 'wx-interop' },
+        });
+        const wrappedLength = built.headers['wxseal-wrapped-key']!.length;
+        if (type === 'x25519') assert.equal(wrappedLength, 107);
+        else assert.equal(wrappedLength, 342);
+        const reqFile = join(dir, 'request.json');
+        writeFileSync(reqFile, JSON.stringify({ method: 'POST', target: '/api/orders?b=2&a=1', headers: built.headers, body: b64uEncode(built.body) }));
+        const r = run('java', ['-cp', classes, mainClass, 'verify-request', pemFile, serverKeyId, keyId, b64uEncode(secret), reqFile]);
+        assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+        const out = JSON.parse(r.stdout);
+        assert.equal(out.code, null, r.stdout);
+        assert.equal(Buffer.from(b64uDecode(out.body)).toString('utf8'), payload);
+        assert.equal(out.contentType, 'application/json');
+        assert.deepEqual(out.identity, { openid: 'o-interop-1', appid: 'wx-interop' });
+        const headers: Record<string, string> = out.response.headers;
+        const opened = openResponse(built.context, {
+          status: out.response.status,
+          header: (name) => headers[name.toLowerCase()],
+          body: b64uDecode(out.response.body),
+        });
+        assert.equal(opened.status, 201);
+        assert.equal(opened.contentType, 'application/json');
+        assert.deepEqual(JSON.parse(Buffer.from(opened.body).toString('utf8')), { echo: payload });
+
+        // Not vacuous: the same request under another secret is refused by the Java verifier.
+        const bad = run('java', ['-cp', classes, mainClass, 'verify-request', pemFile, serverKeyId, keyId, b64uEncode(randomBytes(32)), reqFile]);
+        assert.equal(JSON.parse(bad.stdout).code, 'WXSEAL_BAD_SIGNATURE', bad.stdout);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it(`Java client -> Node verifier, sealed to a fresh ${type} server key, and the Node-sealed response opens in Java`, async () => {
+      const { privateKey, publicKey } = makeKey();
+      const other = type === 'x25519' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('x25519');
+      const serverKeyId = serverKeyIdFor(publicKey);
+      const keyId = 'interop-java-client';
+      const secret = randomBytes(32);
+      const verifier = createVerifier({
+        keys: new StaticKeyResolver([{ keyId, secrets: [{ id: 's1', secret }] }]),
+        nonceStore: new MemoryNonceStore(),
+        // a ring holding both types: the named key decides the suite (SPEC 2)
+        serverKeys: new ServerKeyRing([{ id: serverKeyId, privateKey }, { privateKey: other.privateKey }]),
+      });
+      const dir = mkdtempSync(join(tmpdir(), 'wxseal-java-live-'));
+      try {
+        const pemFile = join(dir, 'server.pub.pem');
+        writeFileSync(pemFile, publicKey.export({ type: 'spki', format: 'pem' }));
+        const payload = '{"qty":2,"note":"<&>"}';
+        const r = run('java', ['-cp', classes, mainClass, 'seal-request', pemFile, serverKeyId, keyId, b64uEncode(secret), 'PUT',
+          '/api/carts/7?z=1&a=%20', 'application/json', b64uEncode(Buffer.from(payload, 'utf8'))]);
+        assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+        const sent = JSON.parse(r.stdout);
+        assert.equal(sent.headers['wxseal-wrapped-key'].length, type === 'x25519' ? 107 : 342);
+        const verified = await verifier.verify({ method: sent.method, target: sent.target, headers: sent.headers, body: b64uDecode(sent.body) });
+        assert.equal(verified.mode, 'sealed');
+        assert.equal(verified.serverKeyId, serverKeyId);
+        assert.equal(verified.body.toString('utf8'), payload);
+        assert.equal(verified.contentType, 'application/json');
+        const wire = sealVerifiedResponse(verified, { status: 202, contentType: 'text/plain; charset=utf-8', body: 'accepted 中文' });
+        const ctxFile = join(dir, 'sent.json');
+        const resFile = join(dir, 'response.json');
+        writeFileSync(ctxFile, r.stdout);
+        writeFileSync(resFile, JSON.stringify({ status: wire.status, headers: wire.headers, body: b64uEncode(wire.body) }));
+        const o = run('java', ['-cp', classes, mainClass, 'open-response', ctxFile, resFile]);
+        assert.equal(o.status, 0, `${o.stdout}\n${o.stderr}`);
+        const opened = JSON.parse(o.stdout);
+        assert.equal(opened.status, 202);
+        assert.equal(opened.contentType, 'text/plain; charset=utf-8');
+        assert.equal(Buffer.from(b64uDecode(opened.body)).toString('utf8'), 'accepted 中文');
+
+        // Not vacuous: the response under another status does not open in Java.
+        writeFileSync(resFile, JSON.stringify({ status: 200, headers: wire.headers, body: b64uEncode(wire.body) }));
+        const o2 = run('java', ['-cp', classes, mainClass, 'open-response', ctxFile, resFile]);
+        assert.notEqual(o2.status, 0, o2.stdout);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   }
 

@@ -133,6 +133,38 @@ public final class Crypto {
         catch (GeneralSecurityException e) { throw new IllegalArgumentException(e); }
     }
 
+    /** A server private key of either type (SPEC 2): RSA, or X25519 (6.5), by the PKCS#8 algorithm. */
+    public static PrivateKey serverPrivateKeyFromPkcs8Pem(String pem) {
+        try { return privateKeyFromPkcs8Pem(pem); }
+        catch (IllegalArgumentException notRsa) { return Hpke.privateKeyFromPkcs8Pem(pem); }
+    }
+
+    /** A server public key of either type (SPEC 2): RSA, or X25519 (6.5), by the SPKI algorithm. */
+    public static PublicKey serverPublicKeyFromSpkiPem(String pem) {
+        try { return publicKeyFromSpkiPem(pem); }
+        catch (IllegalArgumentException notRsa) { return Hpke.publicKeyFromSpkiPem(pem); }
+    }
+
+    /**
+     * Step 2 of SPEC 6.2, by the type of the server key: RSA-OAEP-256, or the HPKE wrap of 6.5
+     * (a fresh ephemeral key each time).
+     */
+    public static byte[] wrapSessionKey(PublicKey serverKey, byte[] sessionKey) {
+        if (!Hpke.isX25519(serverKey)) return rsaOaepEncrypt(serverKey, sessionKey);
+        try { return Hpke.wrap(serverKey, sessionKey); }
+        catch (GeneralSecurityException e) { throw new IllegalStateException(e); }
+    }
+
+    /** Step 7 of SPEC 9, by the type of the server key; the exact wrapped length is wrappedLength. */
+    public static byte[] unwrapSessionKey(PrivateKey serverKey, byte[] wrapped) throws GeneralSecurityException {
+        return Hpke.isX25519(serverKey) ? Hpke.unwrap(serverKey, wrapped) : rsaOaepDecrypt(serverKey, wrapped);
+    }
+
+    /** The exact decoded length of a wrapped key for this server key: 80 (X25519) or the modulus length. */
+    public static int wrappedLength(java.security.Key serverKey) {
+        return Hpke.isX25519(serverKey) ? Hpke.WRAPPED_BYTES : modulusBytes(serverKey);
+    }
+
     /** The reference naming of SPEC.md section 2: "sk-" + first 16 hex digits of SHA-256(DER SPKI). */
     public static String referenceServerKeyId(PublicKey pub) {
         return "sk-" + hex(sha256(pub.getEncoded())).substring(0, 16);

@@ -23,6 +23,8 @@ import java.util.Map;
  * Independent Java implementation of wxseal v1, written from SPEC.md alone.
  *
  *   java dev.wxseal.interop.Main check [vectorDir]      (default: spec/vectors)
+ *   java dev.wxseal.interop.Main hpke-selftest | device-selftest
+ *   java dev.wxseal.interop.Main verify-request | seal-request | open-response ...   (see exchange)
  *   java dev.wxseal.interop.Main call baseUrl method path keyId secretB64u serverKeyId serverPublicKeyPemFile jsonBody
  */
 public final class Main {
@@ -36,6 +38,14 @@ public final class Main {
             m.verbose = args.length >= 2 && args[1].equals("-v");
             System.exit(m.deviceSelftest());
         }
+        if (args.length >= 1 && (args[0].equals("verify-request") || args[0].equals("seal-request") || args[0].equals("open-response"))) {
+            System.exit(exchange(args[0], Arrays.copyOfRange(args, 1, args.length)));
+        }
+        if (args.length >= 1 && args[0].equals("hpke-selftest")) {
+            Main m = new Main();
+            m.verbose = args.length >= 2 && args[1].equals("-v");
+            System.exit(m.hpkeSelftest());
+        }
         if (args.length == 0 || args[0].equals("check")) {
             Path dir = Path.of(args.length >= 2 ? args[1] : "spec/vectors");
             Main m = new Main();
@@ -44,6 +54,10 @@ public final class Main {
         }
         System.err.println("usage: Main check [vectorDir [-v]]\n"
             + "       Main device-selftest [-v]\n"
+            + "       Main hpke-selftest [-v]\n"
+            + "       Main verify-request <serverPrivateKeyPemFile> <serverKeyId> <keyId> <secretB64u> <requestJsonFile>\n"
+            + "       Main seal-request <serverPublicKeyPemFile> <serverKeyId> <keyId> <secretB64u> <method> <target> <contentType> <bodyB64u>\n"
+            + "       Main open-response <contextJsonFile> <responseJsonFile>\n"
             + "       Main call <baseUrl> <method> <path> <keyId> <secretB64u> <serverKeyId> <serverPublicKeyPemFile> <jsonBody>");
         System.exit(2);
     }
@@ -95,7 +109,7 @@ public final class Main {
 
     private int checkAll(Path dir) {
         String[] files = {"canonical-query.json", "sign.json", "rsa-oaep.json", "seal-request.json", "response.json", "reject.json",
-            "device-activation.json", "device-request.json"};
+            "device-activation.json", "device-request.json", "x25519.json"};
         Map<String, Map<String, Object>> v = new LinkedHashMap<>();
         for (String f : files) {
             try { v.put(f, load(dir, f)); }
@@ -112,6 +126,7 @@ public final class Main {
         if (v.containsKey("device-activation.json")) deviceActivation(v.get("device-activation.json"));
         if (v.containsKey("device-request.json"))
             deviceRequest(v.get("device-request.json"), v.get("device-activation.json"), rsaKeys);
+        if (v.containsKey("x25519.json")) x25519(v.get("x25519.json"), rsaKeys);
         if (passed == 0) { failed++; System.out.println("FAIL no vector case was checked"); }
         System.out.println(passed + " passed, " + failed + " failed");
         return failed == 0 ? 0 : 1;
@@ -269,6 +284,295 @@ public final class Main {
                         check("a response with a changed status must not open", false);
                     } catch (Protocol.ResponseInvalidException expected) { /* good */ }
                 }
+            });
+        }
+    }
+
+    // ---------------------------------------------------------------- RFC 9180 appendix A.1.1
+
+    /**
+     * The HPKE underneath the X25519 suite, against the published values of RFC 9180 appendix A.1.1
+     * (DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-128-GCM, base mode): SPEC 6.5 asks an
+     * implementation to check its HPKE there before the wxseal vectors.
+     */
+    private int hpkeSelftest() {
+        String info = "4f6465206f6e2061204772656369616e2055726e";
+        String ikmE = "7268600d403fce431561aef583ee1613527cff655c1343f29812e66706df3234";
+        String pkEm = "37fda3567bdbd628e88668c3c8d7e97d1d1253b6d4ea6d44c150f741f1bf4431";
+        String skEm = "52c4a758a802cd8b936eceea314432798d5baf2d7e9235dc084ab1b9cfa2f736";
+        String ikmR = "6db9df30aa07dd42ee5e8181afdb977e538f5e1fec8a06223f33f7013e525037";
+        String pkRm = "3948cfe0ad1ddb695d780e59077195da6c56506b027329794ab02bca80815c4d";
+        String skRm = "4612c550263fc8ad58375df3f557aac531d26850903e55a9f23f21d8534e8ac8";
+        String enc = "37fda3567bdbd628e88668c3c8d7e97d1d1253b6d4ea6d44c150f741f1bf4431";
+        String sharedSecret = "fe0e18c9f024ce43799ae393c7e8fe8fce9d218875e8227b0187c04e7d2ea1fc";
+        String ksc = "00725611c9d98c07c03f60095cd32d400d8347d45ed67097bbad50fc56da742d07cb6cffde367bb0565ba28bb02c90744a20f5ef37f30523526106f637abb05449";
+        String secret = "12fff91991e93b48de37e7daddb52981084bd8aa64289c3788471d9a9712f397";
+        String key = "4531685d41d65f03dc48f6b8302c05b0";
+        String baseNonce = "56d890e5accaaf011cff4b7d";
+        String exporterSecret = "45ff1c2e220db587171952c0592d5f5ebe103f1561a2614e38f2ffd47e99e3f8";
+        String pt = "4265617574792069732074727574682c20747275746820626561757479";
+        String[][] encryptions = { // seq, aad, nonce, ct
+            {"0", "436f756e742d30", "56d890e5accaaf011cff4b7d", "f938558b5d72f1a23810b4be2ab4f84331acc02fc97babc53a52ae8218a355a96d8770ac83d07bea87e13c512a"},
+            {"1", "436f756e742d31", "56d890e5accaaf011cff4b7c", "af2d7e9ac9ae7e270f46ba1f975be53c09f8d875bdc8535458c2494e8a6eab251c03d0c22a56b8ca42c2063b84"},
+            {"2", "436f756e742d32", "56d890e5accaaf011cff4b7f", "498dfcabd92e8acedc281e85af1cb4e3e31c7dc394a1ca20e173cb72516491588d96a19ad4a683518973dcc180"},
+            {"4", "436f756e742d34", "56d890e5accaaf011cff4b79", "583bd32bc67a5994bb8ceaca813d369bca7b2a42408cddef5e22f880b631215a09fc0012bc69fccaa251c0246d"},
+            {"255", "436f756e742d323535", "56d890e5accaaf011cff4b82", "7175db9717964058640a3a11fb9007941a5d1757fda1a6935c805c21af32505bf106deefec4a49ac38d71c9e0a"},
+            {"256", "436f756e742d323536", "56d890e5accaaf011cff4a7d", "957f9800542b0b8891badb026d79cc54597cb2d225b54c00c5238c25d05c30e3fbeda97d2e0e1aba483a2df9f2"},
+        };
+        String[][] exports = { // exporter context, value (L = 32)
+            {"", "3853fe2b4035195a573ffc53856e77058e15d9ea064de3e59f4961d0095250ee"},
+            {"00", "2e8f0b54673c7029649d4eb9d5e33bf1872cf76d623ff164ac185da9e88c21a5"},
+            {"54657374436f6e74657874", "e9e43065102c3836401bed8c3c3c75ae46be1639869391d62c61f1ec7af54931"},
+        };
+        unit("A.1.1 DeriveKeyPair (sender and receiver)", () -> {
+            eq("skEm", skEm, Crypto.hex(Hpke.derivePrivateKey(unhex(ikmE))));
+            eq("pkEm", pkEm, Crypto.hex(Hpke.publicOf(unhex(skEm))));
+            eq("skRm", skRm, Crypto.hex(Hpke.derivePrivateKey(unhex(ikmR))));
+            eq("pkRm", pkRm, Crypto.hex(Hpke.publicOf(unhex(skRm))));
+            eq("pkRm through the JDK key encoding", pkRm, Crypto.hex(Hpke.rawPublicKey(Hpke.publicKeyFromRaw(unhex(pkRm)))));
+        });
+        unit("A.1.1 Encap with skEm, and Decap", () -> {
+            Hpke.Encapsulation e = Hpke.encap(unhex(pkRm), unhex(skEm));
+            eq("enc", enc, Crypto.hex(e.enc));
+            eq("shared_secret (Encap)", sharedSecret, Crypto.hex(e.sharedSecret));
+            eq("shared_secret (Decap)", sharedSecret, Crypto.hex(Hpke.decap(unhex(enc), unhex(skRm))));
+        });
+        unit("A.1.1 key schedule", () -> {
+            Hpke.Context c = Hpke.keySchedule(Hpke.AEAD_AES_128_GCM, unhex(sharedSecret), unhex(info));
+            eq("key_schedule_context", ksc, Crypto.hex(c.keyScheduleContext));
+            eq("secret", secret, Crypto.hex(c.secret));
+            eq("key", key, Crypto.hex(c.key));
+            eq("base_nonce", baseNonce, Crypto.hex(c.baseNonce));
+            eq("exporter_secret", exporterSecret, Crypto.hex(c.exporterSecret));
+        });
+        for (String[] x : encryptions) {
+            unit("A.1.1.1 encryption seq " + x[0], () -> {
+                Hpke.Context c = Hpke.keySchedule(Hpke.AEAD_AES_128_GCM, unhex(sharedSecret), unhex(info));
+                long seq = Long.parseLong(x[0]);
+                eq("nonce", x[2], Crypto.hex(c.nonce(seq)));
+                eq("ct", x[3], Crypto.hex(c.seal(seq, unhex(x[1]), unhex(pt))));
+                eq("open(ct)", pt, Crypto.hex(c.open(seq, unhex(x[1]), unhex(x[3]))));
+            });
+        }
+        for (String[] x : exports) {
+            unit("A.1.1.2 export context '" + x[0] + "'", () ->
+                eq("exported value", x[1], Crypto.hex(Hpke.keySchedule(Hpke.AEAD_AES_128_GCM, unhex(sharedSecret), unhex(info))
+                    .export(unhex(x[0]), 32))));
+        }
+        unit("A.1.1 single-shot SealBase / OpenBase (seq 0)", () -> {
+            Hpke.Sealed s = Hpke.sealBase(Hpke.AEAD_AES_128_GCM, unhex(pkRm), unhex(skEm), unhex(info), unhex(encryptions[0][1]), unhex(pt));
+            eq("enc", enc, Crypto.hex(s.enc));
+            eq("ct", encryptions[0][3], Crypto.hex(s.ct));
+            eq("OpenBase", pt, Crypto.hex(Hpke.openBase(Hpke.AEAD_AES_128_GCM, unhex(enc), unhex(skRm), unhex(info),
+                unhex(encryptions[0][1]), unhex(encryptions[0][3]))));
+        });
+        unit("X25519: a low-order enc (all zero, and u = 1) is refused", () -> {
+            for (String u : new String[] {"00", "01"}) {
+                byte[] point = new byte[32];
+                point[0] = unhex(u)[0];
+                try {
+                    Hpke.decap(point, unhex(skRm));
+                    check("Decap of u = " + u + " must fail", false);
+                } catch (java.security.GeneralSecurityException expected) { /* good */ }
+            }
+        });
+        unit("X25519: the top bit of u is masked (RFC 7748 5)", () -> {
+            byte[] hi = unhex(pkRm);
+            hi[31] |= (byte) 0x80;
+            eq("X25519(sk, u with bit 255 set) = X25519(sk, u)", Crypto.hex(Hpke.x25519(unhex(skEm), unhex(pkRm))),
+                Crypto.hex(Hpke.x25519(unhex(skEm), hi)));
+        });
+        System.out.println(passed + " passed, " + failed + " failed");
+        return failed == 0 && passed > 0 ? 0 : 1;
+    }
+
+    // ---------------------------------------------------------------- x25519.json (SPEC 6.5)
+
+    private static byte[] unhex(String h) {
+        if (h == null || h.length() % 2 != 0) throw new IllegalArgumentException("not hex: " + h);
+        byte[] out = new byte[h.length() / 2];
+        for (int i = 0; i < out.length; i++) {
+            int hi = Character.digit(h.charAt(2 * i), 16), lo = Character.digit(h.charAt(2 * i + 1), 16);
+            if (hi < 0 || lo < 0) throw new IllegalArgumentException("not hex: " + h);
+            out[i] = (byte) (hi * 16 + lo);
+        }
+        return out;
+    }
+
+    /** The suite ids and info of the file, and the server key: DeriveKeyPair(ikm), raw, PEM, key id. */
+    private void x25519FileChecks(Map<String, Object> file) throws Exception {
+        Map<String, Object> h = Json.obj(file.get("hpke"));
+        eq("hpke.mode", (long) Hpke.MODE_BASE, Json.num(h, "mode"));
+        eq("hpke.kemId", (long) Hpke.KEM_X25519_HKDF_SHA256, Json.num(h, "kemId"));
+        eq("hpke.kdfId", (long) Hpke.KDF_HKDF_SHA256, Json.num(h, "kdfId"));
+        eq("hpke.aeadId", (long) Hpke.AEAD_AES_256_GCM, Json.num(h, "aeadId"));
+        eq("hpke.info", Hpke.WXSEAL_INFO, Json.str(h, "info"));
+        eq("hpke.infoHex", Crypto.hex(Crypto.utf8(Hpke.WXSEAL_INFO)), Json.str(h, "infoHex"));
+        eq("hpke.aadHex (empty)", "", Json.str(h, "aadHex"));
+        Map<String, Object> k = Json.obj(file.get("serverKey"));
+        byte[] sk = Hpke.derivePrivateKey(unhex(Json.str(k, "ikmHex")));
+        eq("serverKey.privateKeyHex = DeriveKeyPair(ikm)", Json.str(k, "privateKeyHex"), Crypto.hex(sk));
+        eq("serverKey.publicKeyHex = X25519(sk, 9)", Json.str(k, "publicKeyHex"), Crypto.hex(Hpke.publicOf(sk)));
+        PrivateKey priv = Hpke.privateKeyFromPkcs8Pem(Json.str(k, "privateKeyPem"));
+        PublicKey pub = Hpke.publicKeyFromSpkiPem(Json.str(k, "publicKeyPem"));
+        eq("privateKeyPem holds privateKeyHex", Json.str(k, "privateKeyHex"), Crypto.hex(Hpke.rawPrivateKey(priv)));
+        eq("publicKeyPem holds publicKeyHex", Json.str(k, "publicKeyHex"), Crypto.hex(Hpke.rawPublicKey(pub)));
+        eq("the generic loaders read the PEMs as X25519", true,
+            Hpke.isX25519(Crypto.serverPrivateKeyFromPkcs8Pem(Json.str(k, "privateKeyPem")))
+                && Hpke.isX25519(Crypto.serverPublicKeyFromSpkiPem(Json.str(k, "publicKeyPem"))));
+        eq("serverKeyId = sk- + 16 hex of SHA-256(DER SPKI)", Json.str(k, "serverKeyId"), Crypto.referenceServerKeyId(pub));
+        eq("wrappedKeyBytes", (long) Hpke.WRAPPED_BYTES, Json.num(k, "wrappedKeyBytes"));
+    }
+
+    /** One wrap: the ephemeral key, every HPKE intermediate value, the wrapped key, and the unwrap. Returns the wrap. */
+    private byte[] x25519Wrap(Map<String, Object> file, Map<String, Object> w) throws Exception {
+        Map<String, Object> k = Json.obj(file.get("serverKey"));
+        byte[] skR = unhex(Json.str(k, "privateKeyHex"));
+        byte[] pkR = unhex(Json.str(k, "publicKeyHex"));
+        byte[] sessionKey = B64u.d(Json.str(w, "sessionKey"));
+        eq("sessionKey length", 32, sessionKey.length);
+        byte[] skE = Hpke.derivePrivateKey(unhex(Json.str(w, "ephemeralIkmHex")));
+        eq("ephemeralPrivateKeyHex = DeriveKeyPair(ephemeralIkm)", Json.str(w, "ephemeralPrivateKeyHex"), Crypto.hex(skE));
+        Hpke.Sealed s = Hpke.sealBase(Hpke.AEAD_AES_256_GCM, pkR, unhex(Json.str(w, "ephemeralPrivateKeyHex")),
+            Crypto.utf8(Hpke.WXSEAL_INFO), new byte[0], sessionKey);
+        eq("encHex", Json.str(w, "encHex"), Crypto.hex(s.enc));
+        eq("sharedSecretHex", Json.str(w, "sharedSecretHex"), Crypto.hex(s.encapsulation.sharedSecret));
+        eq("keyScheduleContextHex", Json.str(w, "keyScheduleContextHex"), Crypto.hex(s.context.keyScheduleContext));
+        eq("keyHex", Json.str(w, "keyHex"), Crypto.hex(s.context.key));
+        eq("baseNonceHex", Json.str(w, "baseNonceHex"), Crypto.hex(s.context.baseNonce));
+        byte[] wrapped = Crypto.concat(s.enc, s.ct);
+        eq("wrapped = b64u(enc || ct)", Json.str(w, "wrapped"), B64u.encode(wrapped));
+        eq("wrapped length", Hpke.WRAPPED_BYTES, wrapped.length);
+        eq("header length", 107, B64u.encode(wrapped).length());
+        eqBytes("wrap(K, fixed ephemeral key)", wrapped, Hpke.wrap(pkR, sessionKey, skE));
+        // receiver side, from the vector's own bytes
+        byte[] given = B64u.d(Json.str(w, "wrapped"));
+        eq("Decap(enc, skR) = sharedSecret", Json.str(w, "sharedSecretHex"), Crypto.hex(Hpke.decap(Crypto.slice(given, 0, 32), skR)));
+        eqBytes("unwrap(wrapped) = sessionKey", sessionKey, Hpke.unwrap(Hpke.privateKeyFromPkcs8Pem(Json.str(k, "privateKeyPem")), given));
+        // a fresh ephemeral key: another wrap of the same K, which unwraps to K
+        byte[] fresh = Crypto.wrapSessionKey(Hpke.publicKeyFromSpkiPem(Json.str(k, "publicKeyPem")), sessionKey);
+        check("a fresh wrap differs from the fixed one", !Arrays.equals(fresh, wrapped));
+        eqBytes("unwrap(fresh wrap) = sessionKey", sessionKey, Hpke.unwrap(skR, fresh));
+        return wrapped;
+    }
+
+    /** A verifier holding the X25519 server key of x25519.json and, when loaded, the RSA key of rsa-oaep.json (either type, SPEC 2). */
+    private static Verifier x25519Server(Map<String, Object> file, String keyId, byte[] secret, List<Object> rsaKeys) {
+        Verifier v = new Verifier();
+        Verifier.Credential cred = new Verifier.Credential();
+        cred.secrets.add(new Verifier.Secret(secret, null, null));
+        v.credentials.put(keyId, cred);
+        Map<String, Object> k = Json.obj(file.get("serverKey"));
+        v.serverKeys.put(Json.str(k, "serverKeyId"), Crypto.serverPrivateKeyFromPkcs8Pem(Json.str(k, "privateKeyPem")));
+        if (rsaKeys != null) {
+            Map<String, Object> rk = Json.obj(rsaKeys.get(0));
+            v.serverKeys.put(Json.str(rk, "serverKeyId"), Crypto.serverPrivateKeyFromPkcs8Pem(Json.str(rk, "privateKeyPem")));
+        }
+        return v;
+    }
+
+    private void x25519(Map<String, Object> file, List<Object> rsaKeys) {
+        int n = 0;
+        for (Object o : Json.arr(file.get("wraps"))) {
+            Map<String, Object> w = Json.obj(o);
+            unit("x25519.wraps[" + n++ + "]", () -> {
+                x25519FileChecks(file);
+                x25519Wrap(file, w);
+            });
+        }
+        n = 0;
+        for (Object o : Json.arr(file.get("sealed"))) {
+            Map<String, Object> c = Json.obj(o);
+            unit("x25519.sealed[" + n++ + "] " + Json.str(c, "description"), () -> {
+                x25519FileChecks(file);
+                Map<String, Object> in = Json.obj(c.get("input"));
+                Map<String, Object> ex = Json.obj(c.get("expected"));
+                Map<String, Object> w = Json.obj(in.get("wrap"));
+                eq("input.mode", "sealed", Json.str(in, "mode"));
+                eq("input.serverKeyId names the X25519 key", Json.str(Json.obj(file.get("serverKey")), "serverKeyId"), Json.str(in, "serverKeyId"));
+                byte[] wrapped = x25519Wrap(file, w);
+                byte[] secret = B64u.d(Json.str(in, "secret"));
+                byte[] sessionKey = B64u.d(Json.str(w, "sessionKey"));
+                String keyId = Json.str(in, "keyId"), nonce = Json.str(in, "nonce"), ts = Json.str(in, "timestamp");
+                Object idv = in.get("identity");
+                Map<String, Object> identity = idv == null || idv == Json.NULL ? null : Json.obj(idv);
+                byte[] body = B64u.d(Json.str(in, "body"));
+                // the request rebuilt from the inputs, the wrap being our own (fixed ephemeral key)
+                Protocol.SealedRequest r = Protocol.sealRequest(Json.str(in, "method"), Json.str(in, "target"), keyId, secret,
+                    Json.str(in, "serverKeyId"), null, wrapped, sessionKey, B64u.d(Json.str(in, "iv")), ts, nonce,
+                    Json.str(in, "contentType"), identity, Json.str(in, "traceparent"), body);
+                eq("requestAad", Json.str(ex, "requestAad"), r.aad);
+                eqBytes("plaintext", B64u.d(Json.str(ex, "plaintext")), r.plaintext);
+                eqBytes("sealedBody", B64u.d(Json.str(ex, "sealedBody")), r.body);
+                eq("bodySha256Hex", Json.str(ex, "bodySha256Hex"), Crypto.hex(Crypto.sha256(r.body)));
+                eq("canonical", Json.str(ex, "canonical"), r.canonical);
+                Map<String, String> eh = stringMap(ex.get("headers"));
+                eqHeaders("header", eh, r.headers);
+
+                // the vector's own request, as sent, through the independent verifier holding both key types
+                Verifier ver = x25519Server(file, keyId, secret, rsaKeys);
+                Verifier.Result res = ver.verify(toRequest(Json.str(in, "method"), Json.str(in, "target"), eh,
+                    B64u.d(Json.str(ex, "sealedBody"))), Long.parseLong(ts));
+                check("verifier accepts the vector request: " + res, res.accepted());
+                if (res.accepted()) {
+                    eqBytes("verifier: session key", sessionKey, res.sessionKey);
+                    eqBytes("verifier: body", body, res.payload.body);
+                    eq("verifier: content type", Json.str(in, "contentType"), res.payload.contentType);
+                    eq("verifier: identity", identity == null ? null : Json.stringify(identity),
+                        res.payload.identity == null ? null : Json.stringify(res.payload.identity));
+                }
+                // the same request naming the RSA key: the decoded length is not its modulus length (step 4)
+                if (rsaKeys != null) {
+                    Map<String, String> other = new LinkedHashMap<>(eh);
+                    other.put("wxseal-server-key-id", Json.str(Json.obj(rsaKeys.get(0)), "serverKeyId"));
+                    Verifier.Result r2 = x25519Server(file, keyId, secret, rsaKeys).verify(toRequest(Json.str(in, "method"),
+                        Json.str(in, "target"), other, B64u.d(Json.str(ex, "sealedBody"))), Long.parseLong(ts));
+                    eq("80 bytes under an RSA key id", "WXSEAL_MALFORMED_HEADER", r2.code);
+                }
+
+                // the sealed response (6.3), from K as for RSA, and its opening (6.4)
+                Map<String, Object> rsp = Json.obj(c.get("response"));
+                Map<String, Object> ri = Json.obj(rsp.get("input"));
+                Map<String, Object> re = Json.obj(rsp.get("expected"));
+                int status = (int) Json.num(ri, "status");
+                byte[] rbody = B64u.d(Json.str(ri, "body"));
+                String rct = Json.str(ri, "contentType");
+                Protocol.SealedResponse sr = Protocol.sealResponse(sessionKey, B64u.d(Json.str(ri, "responseNonce")), keyId, nonce,
+                    status, rct, rbody);
+                eq("response wireStatus", Json.num(re, "wireStatus"), (long) sr.wireStatus);
+                eqBytes("response sealedBody", B64u.d(Json.str(re, "sealedBody")), sr.body);
+                eqHeaders("response header", stringMap(re.get("headers")), sr.headers);
+                Map<String, String> rh = stringMap(re.get("headers"));
+                Protocol.Payload p = Protocol.openResponse(sessionKey, keyId, nonce, (int) Json.num(re, "wireStatus"),
+                    rh.get("content-type"), rh.get("wxseal-response-nonce"), B64u.d(Json.str(re, "sealedBody")));
+                eq("opened response content type", rct, p.contentType);
+                eqBytes("opened response body", Protocol.noContentStatus(status) ? new byte[0] : rbody, p.body);
+            });
+        }
+        n = 0;
+        List<Object> sealedCases = Json.arr(file.get("sealed"));
+        for (Object o : Json.arr(file.get("unwrapFailures"))) {
+            Map<String, Object> c = Json.obj(o);
+            unit("x25519.unwrapFailures[" + n++ + "] " + Json.str(c, "description"), () -> {
+                Map<String, Object> k = Json.obj(file.get("serverKey"));
+                String wrappedB64 = Json.str(c, "wrapped");
+                byte[] wrapped = B64u.d(wrappedB64);
+                try {
+                    byte[] got = Hpke.unwrap(Hpke.privateKeyFromPkcs8Pem(Json.str(k, "privateKeyPem")), wrapped);
+                    check("must not unwrap, but gave " + B64u.encode(got), false);
+                } catch (java.security.GeneralSecurityException expected) { /* good */ }
+                // through the verifier: a request signed with this wrapped key (so the HMAC passes) fails at
+                // step 7 with WXSEAL_UNWRAP_FAILED; one of another length is refused earlier (SPEC 4, 9).
+                Map<String, Object> in = Json.obj(Json.obj(sealedCases.get(0)).get("input"));
+                byte[] secret = B64u.d(Json.str(in, "secret"));
+                String ts = Json.str(in, "timestamp");
+                Protocol.SealedRequest r = Protocol.sealRequest(Json.str(in, "method"), Json.str(in, "target"), Json.str(in, "keyId"),
+                    secret, Json.str(in, "serverKeyId"), null, wrapped, Crypto.random(32), Crypto.random(12), ts, freshNonce(),
+                    Json.str(in, "contentType"), null, null, B64u.d(Json.str(in, "body")));
+                Verifier.Result res = x25519Server(file, Json.str(in, "keyId"), secret, rsaKeys).verify(toRequest(r.method, r.target,
+                    r.headers, r.body), Long.parseLong(ts));
+                eq("verifier code (" + wrapped.length + " bytes)",
+                    wrapped.length == Hpke.WRAPPED_BYTES ? "WXSEAL_UNWRAP_FAILED" : "WXSEAL_MALFORMED_HEADER", res.code);
             });
         }
     }
@@ -1005,6 +1309,95 @@ public final class Main {
         return Device.openRotationAnswer(prod, serial, key, nonce, out.status, out.headers, out.body);
     }
 
+    // ================================================================== exchange mode (JSON files, no network)
+
+    /**
+     * The two ends of a sealed exchange as JSON, so another implementation can play the other end
+     * with server keys of either type (SPEC 2, 6.5), generated by the caller:
+     *
+     *   verify-request: a request {method, target, headers, body} is verified by this verifier (clock:
+     *     now) holding one server private key (RSA or X25519) and one client secret. Prints
+     *     {"code": null, "body", "contentType", "identity", "response": {status, headers, body}} where
+     *     the response is sealed to it (status 201, application/json, {"echo": body text}), or
+     *     {"code": "WXSEAL_..."}.
+     *   seal-request: prints a sealed request to the server public key (RSA or X25519), timestamped
+     *     now, as {method, target, headers, body, context: {keyId, nonce, sessionKey}}.
+     *   open-response: opens {status, headers, body} for a context printed by seal-request (6.4);
+     *     prints {"status", "contentType", "body"}.
+     *
+     * Byte strings are b64u, header names lowercase.
+     */
+    private static int exchange(String command, String[] a) {
+        try {
+            Map<String, Object> out = new LinkedHashMap<>();
+            if (command.equals("verify-request") && a.length == 5) {
+                Map<String, Object> rq = Json.obj(Json.parse(Files.readString(Path.of(a[4]), StandardCharsets.UTF_8)));
+                Verifier v = new Verifier();
+                Verifier.Credential cred = new Verifier.Credential();
+                cred.secrets.add(new Verifier.Secret(B64u.decode(a[3]), null, null));
+                v.credentials.put(a[2], cred);
+                v.serverKeys.put(a[1], Crypto.serverPrivateKeyFromPkcs8Pem(Files.readString(Path.of(a[0]), StandardCharsets.UTF_8)));
+                Verifier.Result res = v.verify(toRequest(Json.str(rq, "method"), Json.str(rq, "target"), stringMap(rq.get("headers")),
+                    B64u.decode(Json.str(rq, "body"))), System.currentTimeMillis() / 1000);
+                out.put("code", res.code);
+                if (res.accepted()) {
+                    out.put("mode", res.mode);
+                    out.put("body", B64u.encode(res.payload.body));
+                    out.put("contentType", res.payload.contentType);
+                    out.put("identity", res.payload.identity);
+                    if (res.sessionKey != null) {
+                        Map<String, Object> echo = new LinkedHashMap<>();
+                        echo.put("echo", new String(res.payload.body, StandardCharsets.UTF_8));
+                        Protocol.SealedResponse sr = Protocol.sealResponse(res.sessionKey, Crypto.random(32), res.keyId, res.nonce, 201,
+                            "application/json", Crypto.utf8(Json.stringify(echo)));
+                        Map<String, Object> response = new LinkedHashMap<>();
+                        response.put("status", (long) sr.wireStatus);
+                        response.put("headers", new LinkedHashMap<String, Object>(sr.headers));
+                        response.put("body", B64u.encode(sr.body));
+                        out.put("response", response);
+                    }
+                } else {
+                    out.put("detail", res.detail);
+                }
+            } else if (command.equals("seal-request") && a.length == 8) {
+                PublicKey pub = Crypto.serverPublicKeyFromSpkiPem(Files.readString(Path.of(a[0]), StandardCharsets.UTF_8));
+                byte[] sessionKey = Crypto.random(32);
+                String nonce = freshNonce();
+                Protocol.SealedRequest r = Protocol.sealRequest(a[4], a[5], a[2], B64u.decode(a[3]), a[1], pub, null, sessionKey,
+                    Crypto.random(12), Long.toString(System.currentTimeMillis() / 1000), nonce, a[6].isEmpty() ? null : a[6], null, null,
+                    B64u.decode(a[7]));
+                out.put("method", r.method);
+                out.put("target", r.target);
+                out.put("headers", new LinkedHashMap<String, Object>(r.headers));
+                out.put("body", B64u.encode(r.body));
+                Map<String, Object> ctx = new LinkedHashMap<>();
+                ctx.put("keyId", a[2]);
+                ctx.put("nonce", nonce);
+                ctx.put("sessionKey", B64u.encode(sessionKey));
+                out.put("context", ctx);
+            } else if (command.equals("open-response") && a.length == 2) {
+                Map<String, Object> ctx = Json.obj(Json.obj(Json.parse(Files.readString(Path.of(a[0]), StandardCharsets.UTF_8))).get("context"));
+                Map<String, Object> rs = Json.obj(Json.parse(Files.readString(Path.of(a[1]), StandardCharsets.UTF_8)));
+                Map<String, String> h = new LinkedHashMap<>();
+                stringMap(rs.get("headers")).forEach((k, val) -> h.put(k.toLowerCase(java.util.Locale.ROOT), val));
+                int status = (int) Json.num(rs, "status");
+                Protocol.Payload p = Protocol.openResponse(B64u.decode(Json.str(ctx, "sessionKey")), Json.str(ctx, "keyId"),
+                    Json.str(ctx, "nonce"), status, h.get("content-type"), h.get("wxseal-response-nonce"), B64u.decode(Json.str(rs, "body")));
+                out.put("status", (long) status);
+                out.put("contentType", p.contentType);
+                out.put("body", B64u.encode(p.body));
+            } else {
+                System.err.println("bad arguments for " + command + " (see usage)");
+                return 2;
+            }
+            System.out.println(Json.stringify(out));
+            return 0;
+        } catch (Exception e) {
+            System.err.println(command + " failed: " + e);
+            return 1;
+        }
+    }
+
     // ================================================================== call mode (independent client)
 
     private static int call(String[] a) {
@@ -1015,7 +1408,7 @@ public final class Main {
         String baseUrl = a[0], method = a[1], path = a[2], keyId = a[3], secretB64u = a[4], serverKeyId = a[5];
         try {
             byte[] secret = B64u.decode(secretB64u);
-            PublicKey pub = Crypto.publicKeyFromSpkiPem(Files.readString(Path.of(a[6]), StandardCharsets.UTF_8));
+            PublicKey pub = Crypto.serverPublicKeyFromSpkiPem(Files.readString(Path.of(a[6]), StandardCharsets.UTF_8)); // RSA or X25519
             byte[] body = Crypto.utf8(a[7]);
             if (method.equals("HEAD")) throw new IllegalArgumentException("sealed mode MUST NOT be used with HEAD");
 

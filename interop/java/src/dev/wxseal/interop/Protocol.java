@@ -366,8 +366,8 @@ public final class Protocol {
     }
 
     /**
-     * Build a sealed request. wrappedKey may be given (vectors: OAEP is randomised); otherwise the
-     * session key is wrapped with serverPublicKey.
+     * Build a sealed request. wrappedKey may be given (vectors: OAEP is randomised, an HPKE wrap has
+     * a fresh ephemeral key); otherwise the session key is wrapped with serverPublicKey, RSA or X25519.
      */
     public static SealedRequest sealRequest(String method, String target, String keyId, byte[] secret,
                                             String serverKeyId, PublicKey serverPublicKey, byte[] wrappedKey,
@@ -379,7 +379,7 @@ public final class Protocol {
         r.target = target;
         r.path = pathOf(target);
         r.canonicalQuery = canonicalQuery(rawQueryOf(target));
-        byte[] wrapped = wrappedKey != null ? wrappedKey : Crypto.rsaOaepEncrypt(serverPublicKey, sessionKey);
+        byte[] wrapped = wrappedKey != null ? wrappedKey : Crypto.wrapSessionKey(serverPublicKey, sessionKey);
         r.aad = requestAad(method, r.path, r.canonicalQuery, timestamp, nonce, keyId, serverKeyId);
         r.plaintext = frame(contentType, identity, body);
         r.body = Crypto.aesGcmEncrypt(sessionKey, iv, Crypto.utf8(r.aad), r.plaintext);

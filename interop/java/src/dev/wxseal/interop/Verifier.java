@@ -289,9 +289,10 @@ public final class Verifier {
             serverKeyId = required(req, "wxseal-server-key-id");
             if (!isKeyId(serverKeyId)) throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-server-key-id syntax");
             wrappedB64 = required(req, "wxseal-wrapped-key");
-            if (wrappedB64.length() < 342 || wrappedB64.length() > 683)
-                throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-wrapped-key is " + wrappedB64.length() + " characters, not 342-683");
-            wrapped = strict(wrappedB64, "wxseal-wrapped-key"); // 342-683 characters decode to 256-512 bytes
+            // 107 characters: X25519 (80 bytes, 6.5); 342-683: RSA-OAEP (256-512 bytes)
+            if (wrappedB64.length() != 107 && (wrappedB64.length() < 342 || wrappedB64.length() > 683))
+                throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-wrapped-key is " + wrappedB64.length() + " characters, not 107 or 342-683");
+            wrapped = strict(wrappedB64, "wxseal-wrapped-key");
             ivB64 = required(req, "wxseal-iv");
             if (ivB64.length() != 16) throw reject("WXSEAL_MALFORMED_HEADER", "wxseal-iv is not 16 characters");
             iv = strict(ivB64, "wxseal-iv");
@@ -326,8 +327,9 @@ public final class Verifier {
         if (sealed) {
             serverKey = serverKeys.get(serverKeyId);
             if (serverKey == null) throw reject("WXSEAL_UNKNOWN_SERVER_KEY", serverKeyId);
-            if (wrapped.length != Crypto.modulusBytes(serverKey))
-                throw reject("WXSEAL_MALFORMED_HEADER", "wrapped key length differs from the modulus length");
+            if (wrapped.length != Crypto.wrappedLength(serverKey))
+                throw reject("WXSEAL_MALFORMED_HEADER", "wrapped key is " + wrapped.length + " bytes, not "
+                    + Crypto.wrappedLength(serverKey) + " for this server key");
         }
 
         // ---- step 5: HMAC, constant time, every valid secret, no early exit
@@ -366,10 +368,10 @@ public final class Verifier {
         if (nerr != null) throw reject(nerr, nonce);
 
         if (sealed) {
-            // ---- step 7: RSA-OAEP unwrap
+            // ---- step 7: unwrap by the type of the server key: RSA-OAEP, or HPKE (6.5)
             byte[] k;
-            try { k = Crypto.rsaOaepDecrypt(serverKey, wrapped); }
-            catch (GeneralSecurityException e) { throw reject("WXSEAL_UNWRAP_FAILED", "OAEP"); }
+            try { k = Crypto.unwrapSessionKey(serverKey, wrapped); }
+            catch (GeneralSecurityException e) { throw reject("WXSEAL_UNWRAP_FAILED", Hpke.isX25519(serverKey) ? "HPKE" : "OAEP"); }
             if (k.length != 32) throw reject("WXSEAL_UNWRAP_FAILED", "session key is " + k.length + " bytes, not 32");
             res.sessionKey = k;
             // ---- step 8: AES-GCM with the request AAD, then the framing of 6.1
