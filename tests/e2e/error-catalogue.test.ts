@@ -33,6 +33,7 @@ const NOT_CODES: Readonly<Record<string, string>> = {
   WXSEAL_BENCH_QUICK: 'environment: the benchmark',
   WXSEAL_BENCH_REDIS_URL: 'environment: the benchmark',
   WXSEAL_BENCH_WARMUP: 'environment: the benchmark',
+  WXSEAL_GATEWAY_WORKER: 'environment: a gateway worker\'s slot, set by the primary of `wxseal gateway --workers N`',
 };
 
 /**
@@ -45,6 +46,7 @@ const INTERNAL_SIGNALS: Readonly<Record<string, string>> = {
   Aborted: 'gateway upstream: the abort reason of an exchange, turned into UpstreamFailure',
   ScenarioAborted: 'bench load generator: a failed sanity check, reported as the scenario\'s result',
   TargetUnavailable: 'bench harness: a target that cannot run here, reported as skipped',
+  AskTimeout: 'gateway workers: an IPC question to a worker not answered in time; the worker is left out of that answer (or sent SIGTERM on a drain)',
   DirectoryTimeout: 'gateway fleet stats: the instance directory did not answer in time, reported as the reason of a local view',
 };
 

@@ -2,6 +2,9 @@
 // accepts connections and never answers (a dependency that hangs rather than fails), and a
 // private redis-server a test may stop and start (never the shared one on 6379).
 import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { spawnTracked, stopProcess } from './processes.js';
 
@@ -66,11 +69,14 @@ export interface RedisProcess {
 /** A private redis-server on `port` that the test controls. */
 export function redisServerProcess(port: number): RedisProcess {
   let child: ChildProcess | undefined;
+  let dir: string | undefined;
   return {
     port,
     async start() {
       // Registered for cleanup at spawn: a start that fails or times out leaves nothing running.
-      const c = spawnTracked('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+      // A directory of its own: a replica writes the RDB of its full sync there, never into the checkout.
+      dir ??= mkdtempSync(join(tmpdir(), 'wxseal-redis-'));
+      const c = spawnTracked('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
       child = c;
       const spawnError = new Promise<Error>((resolve) => c.once('error', resolve));
       // A guard against a hang, generous for a machine whose cores are busy.
@@ -89,8 +95,9 @@ export function redisServerProcess(port: number): RedisProcess {
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       const c = child;
       child = undefined;
-      if (!c) return;
-      await stopProcess(c, signal);
+      if (c) await stopProcess(c, signal);
+      if (dir) rmSync(dir, { recursive: true, force: true });
+      dir = undefined;
     },
   };
 }
