@@ -7,13 +7,12 @@
 import assert from 'node:assert/strict';
 import { createPublicKey, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import type { ServerResponse } from 'node:http';
 import { Redis } from 'ioredis';
 import { isWxsealError } from '@wxseal/client';
 import type { GatewayConfigInput } from '@wxseal/gateway';
 import { buildRequest, openResponse } from '@wxseal/protocol';
 import { headersFromRaw } from '@wxseal/server';
-import { baseConfig, clientFor, defaultHandler, eventually, makeKeys, newSecret, plainRequest, startUpstream, tempDir, writeYaml, type Seen, type Upstream } from '../support/gateway.js';
+import { baseConfig, clientFor, eventually, makeKeys, newSecret, plainRequest, startUpstream, tempDir, writeYaml, type Upstream, connectSharedRedis, HoldingUpstream } from '../support/gateway.js';
 import { spawnGateway, type GatewayProcess } from '../support/gateway-process.js';
 import { liveProcessCount, stopAllProcesses } from '../support/processes.js';
 
@@ -21,19 +20,8 @@ const keys = makeKeys('bff-procs');
 const prefix = `wxseal-gw-test:${randomUUID()}:`;
 
 /** Requests to `/api/hold/<name>` wait in the upstream until the test releases `<name>`. */
-const holds = new Map<string, () => void>();
-const released = new Map<string, Promise<void>>();
-function hold(name: string): () => void {
-  let release = (): void => undefined;
-  released.set(name, new Promise<void>((r) => (release = r)));
-  holds.set(name, release);
-  return release;
-}
-async function holdingUpstream(s: Seen, res: ServerResponse): Promise<void> {
-  const name = /\/hold\/([\w-]+)/.exec(s.url)?.[1];
-  if (name !== undefined) await released.get(name);
-  return defaultHandler(s, res);
-}
+const holding = new HoldingUpstream();
+const hold = (name: string): (() => void) => holding.hold(name);
 
 describe('three gateway processes sharing Redis', () => {
   let upstream: Upstream;
@@ -44,15 +32,8 @@ describe('three gateway processes sharing Redis', () => {
   let gws: GatewayProcess[] = [];
 
   before(async () => {
-    redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
-    redis.on('error', () => undefined);
-    try {
-      await redis.connect();
-      assert.equal(await redis.ping(), 'PONG');
-    } catch (err) {
-      throw new Error(`Redis is not reachable at 127.0.0.1:6379 (${(err as Error).message}). Start it with \`npm run services\`; this test fails rather than skips.`);
-    }
-    upstream = await startUpstream(holdingUpstream);
+    redis = await connectSharedRedis();
+    upstream = await startUpstream(holding.handler);
     dir = tempDir();
     config = baseConfig(keys, upstream.url, {
       nonceStore: { type: 'redis', url: 'redis://127.0.0.1:6379', prefix },
@@ -64,7 +45,7 @@ describe('three gateway processes sharing Redis', () => {
   });
 
   after(async () => {
-    for (const release of holds.values()) release();
+    holding.releaseAll();
     await stopAllProcesses('SIGKILL');
     await upstream?.close();
     if (redis?.status === 'ready') {

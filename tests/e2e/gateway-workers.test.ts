@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { createPublicKey, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createServer, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import type { GatewayConfigInput } from '@wxseal/gateway';
 import { buildRequest } from '@wxseal/protocol';
-import { baseConfig, defaultHandler, eventually, makeKeys, newSecret, plainRequest, startUpstream, tempDir, writeYaml, type Seen, type TestKeys, type Upstream } from '../support/gateway.js';
+import { baseConfig, eventually, makeKeys, newSecret, plainRequest, startUpstream, tempDir, writeYaml, type TestKeys, type Upstream, connectSharedRedis, HoldingUpstream } from '../support/gateway.js';
 import { login, type AdminSession } from '../support/gateway-admin.js';
 import { WXSEAL_CLI, root, spawnGateway, type GatewayProcess } from '../support/gateway-process.js';
 import { runProcess, signalGroup, stopAllProcesses } from '../support/processes.js';
@@ -23,19 +23,8 @@ const prefix = `wxseal-gw-workers-test:${randomUUID()}:`;
 const ADMIN_TOKEN = `admin-token-${randomUUID()}`;
 
 /** Requests to `/api/hold/<name>` wait in the upstream until the test releases `<name>`. */
-const holds = new Map<string, () => void>();
-const released = new Map<string, Promise<void>>();
-function hold(name: string): () => void {
-  let release = (): void => undefined;
-  released.set(name, new Promise<void>((r) => (release = r)));
-  holds.set(name, release);
-  return release;
-}
-async function holdingUpstream(s: Seen, res: ServerResponse): Promise<void> {
-  const name = /\/hold\/([\w-]+)/.exec(s.url)?.[1];
-  if (name !== undefined) await released.get(name);
-  return defaultHandler(s, res);
-}
+const holding = new HoldingUpstream();
+const hold = (name: string): (() => void) => holding.hold(name);
 
 function sealed(k: TestKeys, target: string) {
   return buildRequest({
@@ -84,15 +73,8 @@ describe('wxseal gateway --workers 2', () => {
   }
 
   before(async () => {
-    redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
-    redis.on('error', () => undefined);
-    try {
-      await redis.connect();
-      assert.equal(await redis.ping(), 'PONG');
-    } catch (err) {
-      throw new Error(`Redis is not reachable at 127.0.0.1:6379 (${(err as Error).message}). Start it with \`npm run services\`; this test fails rather than skips.`);
-    }
-    upstream = await startUpstream(holdingUpstream);
+    redis = await connectSharedRedis();
+    upstream = await startUpstream(holding.handler);
     dir = tempDir();
     config = baseConfig(keys, upstream.url, {
       nonceStore: { type: 'redis', url: 'redis://127.0.0.1:6379', prefix },
@@ -105,7 +87,7 @@ describe('wxseal gateway --workers 2', () => {
   });
 
   after(async () => {
-    for (const release of holds.values()) release();
+    holding.releaseAll();
     await stopAllProcesses('SIGKILL');
     await upstream?.close();
     if (redis?.status === 'ready') {

@@ -16,6 +16,7 @@ import { b64uEncode } from '@wxseal/protocol/primitives';
 import { serverKeyIdFor } from '@wxseal/server';
 import { createClient, type ClientOptions, type WxsealClient } from '@wxseal/client';
 import type { GatewayConfigInput } from '@wxseal/gateway';
+import { Redis } from 'ioredis';
 
 export interface TestKeys {
   keyId: string;
@@ -25,8 +26,9 @@ export interface TestKeys {
   publicKeyPem: string;
 }
 
-export function makeKeys(keyId = 'bff-gw'): TestKeys {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+/** A client credential and a server key pair: RSA-2048 by default, or X25519 (SPEC 6.5). */
+export function makeKeys(keyId = 'bff-gw', type: 'rsa' | 'x25519' = 'rsa'): TestKeys {
+  const { privateKey, publicKey } = type === 'x25519' ? generateKeyPairSync('x25519') : generateKeyPairSync('rsa', { modulusLength: 2048 });
   return {
     keyId,
     secret: newSecret(),
@@ -208,4 +210,45 @@ export async function eventually(check: () => Promise<boolean>, ms: number, what
     if (Date.now() > deadline) assert.fail(`timed out waiting for: ${what}`);
     await sleep(50);
   }
+}
+
+/** The shared Redis at 127.0.0.1:6379, connected; a test that needs it fails (never skips) without it. */
+export async function connectSharedRedis(): Promise<Redis> {
+  const redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    assert.equal(await redis.ping(), 'PONG');
+  } catch (err) {
+    redis.disconnect();
+    throw new Error(`Redis is not reachable at 127.0.0.1:6379 (${(err as Error).message}). Start it with \`npm run services\`; this test fails rather than skips.`);
+  }
+  return redis;
+}
+
+/**
+ * An upstream handler whose requests to `/…/hold/<name>` wait until the test releases `<name>`:
+ * a request kept in flight for as long as a test needs (a reload, a drain), without a sleep.
+ */
+export class HoldingUpstream {
+  readonly #releases = new Map<string, () => void>();
+  readonly #released = new Map<string, Promise<void>>();
+
+  /** Holds requests to `hold/<name>` from now on; call the answer to let them through. */
+  hold(name: string): () => void {
+    let release = (): void => undefined;
+    this.#released.set(name, new Promise<void>((r) => (release = r)));
+    this.#releases.set(name, release);
+    return release;
+  }
+
+  releaseAll(): void {
+    for (const release of this.#releases.values()) release();
+  }
+
+  readonly handler = async (s: Seen, res: ServerResponse): Promise<void> => {
+    const name = /\/hold\/([\w-]+)/.exec(s.url)?.[1];
+    if (name !== undefined) await this.#released.get(name);
+    return defaultHandler(s, res);
+  };
 }

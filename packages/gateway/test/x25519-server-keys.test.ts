@@ -12,21 +12,10 @@ import { createClient, isWxsealError, type WxsealClient } from '@wxseal/client';
 import { GatewayConfigError, IDENTITY_HEADERS, loadGatewayConfig, startGateway, type GatewayConfigInput, type RunningGateway } from '@wxseal/gateway';
 import { X25519_WRAPPED_KEY_BYTES, type WechatIdentity } from '@wxseal/protocol';
 import { b64uDecodeStrict, b64uEncode } from '@wxseal/protocol/primitives';
-import { serverKeyIdFor } from '@wxseal/server';
 import { baseConfig, captureLogger, makeKeys, newSecret, startUpstream, tempDir, writeYaml, type TestKeys, type Upstream } from '../../../tests/support/gateway.js';
 import { buildWire, sendWire, verdictOf } from './wire-helpers.js';
 
-/** Test keys like makeKeys', with an X25519 server key (PKCS#8 / SPKI PEM). */
-function makeX25519Keys(keyId: string): TestKeys {
-  const { privateKey, publicKey } = generateKeyPairSync('x25519');
-  return {
-    keyId,
-    secret: newSecret(),
-    serverKeyId: serverKeyIdFor(publicKey),
-    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-  };
-}
+const makeX25519Keys = (keyId: string): TestKeys => makeKeys(keyId, 'x25519');
 
 const IDENTITY: WechatIdentity = { openid: 'o-x25519 中文', appid: 'wx1234567890abcdef', unionid: 'u+1%', env: 'prod-1', source: 'wx_client' };
 
