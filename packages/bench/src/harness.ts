@@ -57,7 +57,7 @@ export interface BenchOptions {
 export type BenchPart = ScenarioId | 'e' | 'devices' | 'admin' | 'fleet';
 
 /** Every part, in the order a full run measures them. */
-export const BENCH_PARTS: readonly BenchPart[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'devices', 'admin', 'fleet'];
+export const BENCH_PARTS: readonly BenchPart[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'devices', 'admin', 'fleet'];
 
 /** The gateway's device-cache counters between two stats() readings, when the gateway has a device runtime. */
 function deviceCacheDelta(before: Record<string, unknown>, after: Record<string, unknown>): DeviceCacheDelta | undefined {

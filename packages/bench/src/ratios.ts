@@ -3,7 +3,7 @@ import type { CryptoRate } from './crypto-limits.js';
 import type { ScenarioResult } from './scenario-result.js';
 
 export interface Ratio {
-  id: 'b/a' | 'b/rsa' | 'c/a' | 'c/d' | 'c/d cpu' | 'c/d crypto' | 'f/a' | 'g/a' | 'h/a';
+  id: 'b/a' | 'b/rsa' | 'c/a' | 'c/d' | 'c/d cpu' | 'c/d crypto' | 'f/a' | 'g/a' | 'h/a' | 'i/c cpu';
   label: string;
   /** null when a scenario it needs did not run (or failed). */
   value: number | null;
@@ -61,6 +61,7 @@ export function computeRatios(scenarios: readonly ScenarioResult[], crypto: read
     make('b/a', 'valid sealed ÷ plain proxy', b, a, 'informational', undefined, a ? why('b') : why('a'), 'what wxseal costs on valid traffic, RSA included'),
     make('b/rsa', 'valid sealed ÷ RSA-unwrap limit (e)', b, rsa, 'approach 1 (read as met at ≥ 0.8)', 0.8, rsa ? why('b') : '(e) did not run', 'how close the gateway gets to one core of RSA-OAEP unwraps'),
     make('c/a', 'forged → gateway ÷ plain proxy', c, a, '≥ 0.9', 0.9, a ? why('c') : why('a'), 'a forged flood costs the gateway about what plain traffic costs a proxy'),
+    make('i/c cpu', 'server CPU per forged request: plain endpoint ÷ gateway', cpu('i'), cpu('c'), '≥ 0.8 (the gateway at most 1.25× the endpoint)', 0.8, why('c') + ' / ' + why('i'), 'what rejecting a forgery costs the gateway beyond answering the same bytes at all'),
     make('c/d', 'forged → gateway ÷ forged → decrypt-first', c, d, '≥ 50', 50, c ? why('d') : why('c'), 'what verifying the HMAC first saves under a forged flood'),
     make('c/d cpu', 'server CPU per forged request: decrypt-first ÷ gateway', cpu('d'), cpu('c'), '≥ 50 (same target, on CPU)', 50, why('c') + ' / ' + why('d'), 'the CPU a forged request costs the server, HTTP handling included, in each order'),
     make('c/d crypto', 'crypto per forged request: (RSA unwrap + AES) ÷ HMAC', unwrapAndDecrypt, hmac, '≥ 50 (same target, crypto only)', 50, '(e) did not run', 'what the order of the checks saves in cryptography alone, from (e)'),

@@ -17,7 +17,7 @@ usage: npm run bench -- [options]
   --warmup S          seconds of unmeasured load first (default 1; env WXSEAL_BENCH_WARMUP)
   --connections N     concurrent connections (default 50; env WXSEAL_BENCH_CONNECTIONS)
   --quick             smoke test: 2 s per scenario, short crypto runs (env WXSEAL_BENCH_QUICK=1)
-  --only LIST         parts to run, e.g. a,b,e or devices or admin or fleet (default: a,b,c,d,e,f,g,h,devices,admin,fleet);
+  --only LIST         parts to run, e.g. a,b,e or devices or admin or fleet (default: a,b,c,d,e,f,g,h,i,devices,admin,fleet);
                       a partial run replaces only its parts in an existing benchmarks.json and
                       BENCHMARKS.md, keeping the others from the last run
   --devices N         devices in the registries of the devices part, scenario (g) and admin (default

@@ -7,7 +7,7 @@ import type { Expectation } from './loadgen/types.js';
 import type { TrafficKind } from './loadgen/pool.js';
 import { targets, type TargetFactory } from './targets.js';
 
-export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'f' | 'g' | 'h';
+export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'f' | 'g' | 'h' | 'i';
 
 export interface Scenario {
   id: ScenarioId;
@@ -51,6 +51,15 @@ export const SCENARIOS: readonly Scenario[] = [
     label: 'forged → gateway',
     measures: 'A flood of forged requests (valid envelope, wrong HMAC key) against the gateway: one HMAC and a 401 each, never RSA, never the upstream.',
     target: targets.realGateway,
+    traffic: 'forged',
+    expect: { status: 401, code: 'WXSEAL_BAD_SIGNATURE' },
+    upstream: 'never',
+  },
+  {
+    id: 'i',
+    label: 'forged → plain endpoint',
+    measures: 'The floor for a rejection: the same forged bytes to a plain Fastify endpoint that answers the same 401 itself, checking nothing. A forged request should cost the gateway little more than this.',
+    target: targets.plainEndpoint,
     traffic: 'forged',
     expect: { status: 401, code: 'WXSEAL_BAD_SIGNATURE' },
     upstream: 'never',

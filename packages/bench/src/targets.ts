@@ -84,6 +84,9 @@ export const targets = {
   /** (a) A plain Fastify proxy, no wxseal: the ceiling. */
   plainProxy: (ctx: TargetContext) => serverChild('plain proxy', 'servers/plain-proxy', ctx),
 
+  /** (i) The floor for a rejection: a plain endpoint answering every request itself with a 401. */
+  plainEndpoint: (ctx: TargetContext) => serverChild('plain endpoint', 'servers/plain-endpoint', ctx),
+
   /** (d) The wrong order: RSA unwrap and AES decrypt before the HMAC. Bench-only. */
   decryptFirst: (ctx: TargetContext) => serverChild('decrypt-first server', 'servers/decrypt-first', ctx),
 

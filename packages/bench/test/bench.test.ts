@@ -42,7 +42,7 @@ test('npm run bench --quick: every scenario, the devices part and the admin part
 
   assert.deepEqual(
     report.scenarios.map((s) => s.id),
-    ['a', 'b', 'c', 'd', 'h', 'f', 'g'],
+    ['a', 'b', 'c', 'i', 'd', 'h', 'f', 'g'],
   );
   for (const s of report.scenarios) {
     if (s.id === 'f' && s.status === 'skipped') {
@@ -55,7 +55,7 @@ test('npm run bench --quick: every scenario, the devices part and the admin part
     assert.ok((s.totalResponses ?? 0) > 0, `(${s.id}) got responses`);
     assert.ok(s.checks.some((c) => c.startsWith('all ')), `(${s.id}) checked every response of the run`);
     assert.ok(s.checks.some((c) => c.includes('after the run')), `(${s.id}) checked a sample after the run`);
-    const expected = s.id === 'c' || s.id === 'd' ? '401' : '200';
+    const expected = s.id === 'c' || s.id === 'd' || s.id === 'i' ? '401' : '200';
     assert.deepEqual(Object.keys(s.statusCodes ?? {}), [expected], `(${s.id}) only ${expected} responses`);
     assert.ok((s.serverCpuMicrosPerRequest ?? 0) > 0, `(${s.id}) measured the server's CPU per request`);
   }
@@ -64,7 +64,7 @@ test('npm run bench --quick: every scenario, the devices part and the admin part
   assert.equal(byId.get('d')!.upstreamRequests, 0, 'forged requests never reach the upstream (decrypt-first)');
 
   const ratioIds = report.ratios.map((r) => r.id);
-  assert.deepEqual(ratioIds, ['b/a', 'b/rsa', 'c/a', 'c/d', 'c/d cpu', 'c/d crypto', 'f/a', 'h/a', 'g/a']);
+  assert.deepEqual(ratioIds, ['b/a', 'b/rsa', 'c/a', 'i/c cpu', 'c/d', 'c/d cpu', 'c/d crypto', 'f/a', 'h/a', 'g/a']);
   for (const r of report.ratios.filter((x) => x.id !== 'f/a')) assert.ok(r.value !== null && r.value > 0, `${r.id} computed`);
 
   // The devices part (in-process key lookups): it ran, and every number is positive.
