@@ -59,7 +59,10 @@ describe('console: server keys of either type', () => {
   test('the key type is listed; rotating with X25519 chosen makes an X25519 key active, which sealed clients use', async () => {
     await page.goto(`${gw.adminUrl}/console/`);
     await page.getByTestId('login-form').waitFor();
-    if (await page.getByTestId('login-mode-token').isVisible()) await page.getByTestId('login-mode-token').click();
+    // A token-only gateway: the token form, whose mode switch goes once GET /session/methods has
+    // answered (clicking it meanwhile races its removal).
+    await page.getByTestId('login-token').waitFor();
+    await page.getByTestId('login-mode-token').waitFor({ state: 'detached' });
     await page.getByTestId('login-token').fill(token);
     await page.getByTestId('login-submit').click();
     await page.getByTestId('session-actor').waitFor();
