@@ -12,7 +12,7 @@ import { isWxsealError } from '@wxseal/client';
 import type { GatewayConfigInput } from '@wxseal/gateway';
 import { buildRequest, openResponse } from '@wxseal/protocol';
 import { headersFromRaw } from '@wxseal/server';
-import { baseConfig, clientFor, eventually, makeKeys, newSecret, plainRequest, startUpstream, tempDir, writeYaml, type Upstream, connectSharedRedis, HoldingUpstream } from '../support/gateway.js';
+import { baseConfig, clientFor, eventually, makeKeys, newSecret, plainRequest, startUpstream, tempDir, writeYaml, type Upstream, connectSharedRedis, dropRedisPrefix, HoldingUpstream } from '../support/gateway.js';
 import { spawnGateway, type GatewayProcess } from '../support/gateway-process.js';
 import { liveProcessCount, stopAllProcesses } from '../support/processes.js';
 
@@ -48,11 +48,7 @@ describe('three gateway processes sharing Redis', () => {
     holding.releaseAll();
     await stopAllProcesses('SIGKILL');
     await upstream?.close();
-    if (redis?.status === 'ready') {
-      const found = await redis.keys(`${prefix}*`);
-      if (found.length > 0) await redis.del(...found);
-      redis.disconnect();
-    }
+    await dropRedisPrefix(redis, prefix);
   });
 
   test('a gateway that is not ready in time is killed, not left running', async () => {

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import type { GatewayConfigInput } from '@wxseal/gateway';
 import { buildRequest } from '@wxseal/protocol';
-import { baseConfig, eventually, makeKeys, newSecret, plainRequest, startUpstream, tempDir, writeYaml, type TestKeys, type Upstream, connectSharedRedis, HoldingUpstream } from '../support/gateway.js';
+import { baseConfig, eventually, makeKeys, newSecret, plainRequest, startUpstream, tempDir, writeYaml, type TestKeys, type Upstream, connectSharedRedis, dropRedisPrefix, HoldingUpstream } from '../support/gateway.js';
 import { login, type AdminSession } from '../support/gateway-admin.js';
 import { WXSEAL_CLI, root, spawnGateway, type GatewayProcess } from '../support/gateway-process.js';
 import { runProcess, signalGroup, stopAllProcesses } from '../support/processes.js';
@@ -90,11 +90,7 @@ describe('wxseal gateway --workers 2', () => {
     holding.releaseAll();
     await stopAllProcesses('SIGKILL');
     await upstream?.close();
-    if (redis?.status === 'ready') {
-      const found = await redis.keys(`${prefix}*`);
-      if (found.length > 0) await redis.del(...found);
-      redis.disconnect();
-    }
+    await dropRedisPrefix(redis, prefix);
   });
 
   test('--workers 2 with the memory nonce store is refused, naming the setting', async () => {

@@ -252,3 +252,11 @@ export class HoldingUpstream {
     return defaultHandler(s, res);
   };
 }
+
+/** Deletes a test's keys under `prefix` from the shared Redis and disconnects (for `after`; never the whole server). */
+export async function dropRedisPrefix(redis: Redis | undefined, prefix: string): Promise<void> {
+  if (redis?.status !== 'ready') return;
+  const found = await redis.keys(`${prefix}*`);
+  if (found.length > 0) await redis.del(...found);
+  redis.disconnect();
+}

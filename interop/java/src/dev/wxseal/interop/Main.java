@@ -99,6 +99,15 @@ public final class Main {
 
     private void check(String what, boolean ok) { if (!ok) caseFailures.add(what); }
 
+    /** What an accepted sealed request must hand on: the session key, the body, the content type and the identity. */
+    private void checkOpened(Verifier.Result res, byte[] sessionKey, byte[] body, String contentType, Map<String, Object> identity) {
+        eqBytes("verifier: session key", sessionKey, res.sessionKey);
+        eqBytes("verifier: body", body, res.payload.body);
+        eq("verifier: content type", contentType, res.payload.contentType);
+        eq("verifier: identity", identity == null ? null : Json.stringify(identity),
+            res.payload.identity == null ? null : Json.stringify(res.payload.identity));
+    }
+
     private static String orEmpty(String s) { return s == null ? "" : s; }
 
     private static String show(Object o) { return o == null ? "null" : o.toString().replace("\n", "\\n"); }
@@ -267,11 +276,7 @@ public final class Main {
                 Verifier.Result res = ver.verify(req, Long.parseLong(Json.str(in, "timestamp")));
                 check("own verifier accepts the rebuilt request: " + res, res.accepted());
                 if (res.accepted()) {
-                    eqBytes("verifier: session key", sessionKey, res.sessionKey);
-                    eqBytes("verifier: body", body, res.payload.body);
-                    eq("verifier: content type", Json.str(in, "contentType"), res.payload.contentType);
-                    eq("verifier: identity", identity == null ? null : Json.stringify(identity),
-                        res.payload.identity == null ? null : Json.stringify(res.payload.identity));
+                    checkOpened(res, sessionKey, body, Json.str(in, "contentType"), identity);
                     byte[] rn = Crypto.random(32);
                     Protocol.SealedResponse sr = Protocol.sealResponse(res.sessionKey, rn, res.keyId, res.nonce, 201,
                         "text/plain", Crypto.utf8("created"));
@@ -515,11 +520,7 @@ public final class Main {
                     B64u.d(Json.str(ex, "sealedBody"))), Long.parseLong(ts));
                 check("verifier accepts the vector request: " + res, res.accepted());
                 if (res.accepted()) {
-                    eqBytes("verifier: session key", sessionKey, res.sessionKey);
-                    eqBytes("verifier: body", body, res.payload.body);
-                    eq("verifier: content type", Json.str(in, "contentType"), res.payload.contentType);
-                    eq("verifier: identity", identity == null ? null : Json.stringify(identity),
-                        res.payload.identity == null ? null : Json.stringify(res.payload.identity));
+                    checkOpened(res, sessionKey, body, Json.str(in, "contentType"), identity);
                 }
                 // the same request naming the RSA key: the decoded length is not its modulus length (step 4)
                 if (rsaKeys != null) {
