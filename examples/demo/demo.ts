@@ -33,12 +33,16 @@ function expect(ok: boolean, what: string): void {
 // Without WXSEAL_DEV_DIR the demo works in a temporary folder of its own, which holds a private
 // key, a client secret and an admin token: it is removed on every way out — the end of the
 // demo, an error (an 'exit' follows), Ctrl-C, SIGTERM or a closed terminal.
-const ownDir = process.env.WXSEAL_DEV_DIR ? undefined : mkdtempSync(join(tmpdir(), 'wxseal-demo-'));
-if (ownDir !== undefined) {
-  process.on('exit', () => rmSync(ownDir, { recursive: true, force: true }));
+// The handlers come first: a signal that arrives just after the folder exists must find them.
+let ownDir: string | undefined;
+if (!process.env.WXSEAL_DEV_DIR) {
+  process.on('exit', () => {
+    if (ownDir !== undefined) rmSync(ownDir, { recursive: true, force: true });
+  });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => process.exit(128 + constants.signals[signal]));
   }
+  ownDir = mkdtempSync(join(tmpdir(), 'wxseal-demo-'));
 }
 const keys = ensureDevKeys(process.env.WXSEAL_DEV_DIR || ownDir!);
 const upstream = await startDemoUpstream();
