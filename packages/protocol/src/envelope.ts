@@ -4,7 +4,6 @@ import {
   createDecipheriv,
   createPrivateKey,
   createPublicKey,
-  hkdfSync,
   privateDecrypt,
   publicEncrypt,
   randomBytes,
@@ -20,6 +19,7 @@ import {
   TAG_BYTES,
 } from './constants.js';
 import { WxsealError } from './errors.js';
+import { hkdfSha256 } from './hkdf.js';
 import { HPKE_TAG_BYTES, HPKE_X25519_ENC_BYTES, hpkeOpen, hpkeSeal } from './hpke.js';
 
 export type KeyInput = KeyObject | string | Buffer;
@@ -101,25 +101,32 @@ export function generateSessionKey(): Buffer {
 }
 
 export function generateIv(): Buffer {
-  return randomBytes(IV_BYTES);
+  return publicRandomBytes(IV_BYTES);
 }
 
-// Response nonces are public (they travel in Wxseal-Response-Nonce) and one is drawn per sealed
-// response: they come from a pool filled by one randomBytes call per 128 of them, which saves a
-// CSPRNG call (microseconds) per response. Each nonce is its own slice; a pool is never refilled
-// in place, a used-up one is replaced by a new buffer.
-const RESPONSE_NONCE_POOL_BYTES = RESPONSE_NONCE_BYTES * 128;
-let responseNoncePool = Buffer.alloc(0);
-let responseNonceOffset = 0;
+// Public random values — request nonces, GCM IVs, response nonces — are drawn from a pool filled
+// by one randomBytes call per 4 KiB, which saves a CSPRNG call (microseconds) per value; a sealed
+// call needs three. Each value is its own slice, handed out once; a used-up pool is replaced, never
+// refilled in place. Secrets (session keys) never come from the pool: a pool holds future values in
+// memory.
+const PUBLIC_RANDOM_POOL_BYTES = 4096;
+let publicRandomPool = Buffer.alloc(0);
+let publicRandomOffset = 0;
+
+/** `bytes` fresh random bytes for a value that is sent in clear (nonce, IV). */
+export function publicRandomBytes(bytes: number): Buffer {
+  if (bytes > PUBLIC_RANDOM_POOL_BYTES) return randomBytes(bytes);
+  if (publicRandomOffset + bytes > publicRandomPool.length) {
+    publicRandomPool = randomBytes(PUBLIC_RANDOM_POOL_BYTES);
+    publicRandomOffset = 0;
+  }
+  const out = publicRandomPool.subarray(publicRandomOffset, publicRandomOffset + bytes);
+  publicRandomOffset += bytes;
+  return out;
+}
 
 export function generateResponseNonce(): Buffer {
-  if (responseNonceOffset + RESPONSE_NONCE_BYTES > responseNoncePool.length) {
-    responseNoncePool = randomBytes(RESPONSE_NONCE_POOL_BYTES);
-    responseNonceOffset = 0;
-  }
-  const nonce = responseNoncePool.subarray(responseNonceOffset, responseNonceOffset + RESPONSE_NONCE_BYTES);
-  responseNonceOffset += RESPONSE_NONCE_BYTES;
-  return nonce;
+  return publicRandomBytes(RESPONSE_NONCE_BYTES);
 }
 
 /**
@@ -173,11 +180,23 @@ export function unwrapSessionKey(privateKey: KeyObject, wrapped: Uint8Array): Bu
   return key;
 }
 
-/** AES-256-GCM; returns ciphertext || 16-byte tag. */
-export function aesGcmEncrypt(key: Uint8Array, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Buffer {
+/**
+ * AES-256-GCM; returns ciphertext || 16-byte tag. The plaintext may come in parts (the payload's
+ * meta, LF and body): they are encrypted in turn, so a large body is not first copied into one
+ * plaintext, and the ciphertext is written once into a buffer of its final size.
+ */
+export function aesGcmEncrypt(key: Uint8Array, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array | readonly Uint8Array[]): Buffer {
+  const parts = plaintext instanceof Uint8Array ? [plaintext] : plaintext;
   const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
   cipher.setAAD(aad);
-  return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const out = Buffer.allocUnsafe(length + TAG_BYTES);
+  let offset = 0;
+  for (const part of parts) offset += cipher.update(part).copy(out, offset);
+  offset += cipher.final().copy(out, offset); // GCM: empty
+  cipher.getAuthTag().copy(out, offset);
+  return offset + TAG_BYTES === out.length ? out : out.subarray(0, offset + TAG_BYTES);
 }
 
 /** AES-256-GCM over ciphertext || tag; throws `failure` when the tag does not verify. */
@@ -195,8 +214,10 @@ export function aesGcmDecrypt(
   decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
   const head = decipher.update(data.subarray(0, data.length - TAG_BYTES));
   try {
-    // final() is where GCM checks the tag: never skip it.
-    return Buffer.concat([head, decipher.final()]);
+    // final() is where GCM checks the tag: never skip it. Its output is empty for GCM, so the
+    // plaintext is `head` as it is (no copy of a large body).
+    const tail = decipher.final();
+    return tail.length === 0 ? head : Buffer.concat([head, tail]);
   } catch {
     throw new WxsealError(failure, 'authenticated decryption failed');
   }
@@ -204,6 +225,6 @@ export function aesGcmDecrypt(
 
 /** SPEC.md 6.3 step 2: HKDF-SHA256(K, salt = R, info = "WXSEAL1 response", 44) → key, iv. */
 export function deriveResponseKey(sessionKey: Uint8Array, responseNonce: Uint8Array): { key: Buffer; iv: Buffer } {
-  const okm = Buffer.from(hkdfSync('sha256', sessionKey, responseNonce, LABELS.responseHkdfInfo, SESSION_KEY_BYTES + IV_BYTES));
+  const okm = hkdfSha256(sessionKey, responseNonce, LABELS.responseHkdfInfo, SESSION_KEY_BYTES + IV_BYTES);
   return { key: okm.subarray(0, SESSION_KEY_BYTES), iv: okm.subarray(SESSION_KEY_BYTES) };
 }

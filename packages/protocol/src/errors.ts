@@ -190,6 +190,21 @@ export const WIRE_ERRORS = {
     meaning: 'The request has more header fields than the gateway accepts.',
     action: 'Send fewer header fields; check for a proxy that adds many.',
   },
+  WXSEAL_CLIENT_CERT_REQUIRED: {
+    status: 401,
+    meaning: 'The route requires mutual TLS and the connection presented no client certificate.',
+    action: 'Configure the client with its client certificate and key (the client SDK\'s `tls.cert` and `tls.key`).',
+  },
+  WXSEAL_CLIENT_CERT_INVALID: {
+    status: 401,
+    meaning: 'The connection\'s client certificate did not verify against the listener\'s client CA: unknown issuer, expired or not yet valid, or revoked by the CRL; the message says which.',
+    action: 'Use a client certificate issued by the CA the gateway trusts and within its validity; renew an expired one.',
+  },
+  WXSEAL_CLIENT_CERT_MISMATCH: {
+    status: 403,
+    meaning: 'The request is signed with a key id bound to a client certificate, and the connection presented another certificate.',
+    action: 'Use the client certificate bound to that key id (clients[].clientCertificate in the gateway config), or update the binding.',
+  },
 } as const satisfies ErrorCatalogue;
 
 export type WireErrorCode = keyof typeof WIRE_ERRORS;
@@ -214,6 +229,14 @@ export const CLIENT_ERRORS = {
   WXSEAL_NETWORK: {
     meaning: 'The connection failed (refused, reset, DNS, TLS); `cause` holds the socket error.',
     action: 'Check the base URL, the server\'s reachability and its TLS certificate.',
+  },
+  WXSEAL_TLS_PIN_MISMATCH: {
+    meaning: 'The server\'s TLS certificate verified, but its public key is none of the pinned ones (tls.pinnedPublicKeys); nothing was sent.',
+    action: 'If the server\'s key was rotated, pin the new key (base64 SHA-256 of its SubjectPublicKeyInfo) before the rotation; otherwise something intercepts the connection.',
+  },
+  WXSEAL_TLS_FAILED: {
+    meaning: 'The TLS handshake failed: the server certificate did not verify against the trusted CAs or the name, or the server refused the client certificate; `cause` holds the TLS error.',
+    action: 'Check tls.ca (the server\'s CA), tls.servername, and the client certificate the server expects.',
   },
   WXSEAL_REMOTE_ERROR: {
     meaning: 'forwardEvent received an authenticated answer with a non-2xx status; `status` and `response` hold it.',

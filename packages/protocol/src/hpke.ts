@@ -5,19 +5,19 @@
  *
  * This is the RFC's construction (LabeledExtract, LabeledExpand, ExtractAndExpand, the key
  * schedule, the nonce of a sequence number, the exporter) assembled from node:crypto's primitives:
- * X25519 (`diffieHellman`), HMAC-SHA256 (`createHmac`) and AES-GCM (`createCipheriv`). No primitive
+ * X25519 (`diffieHellman`), HKDF over HMAC-SHA256 (hkdf.ts) and AES-GCM (`createCipheriv`). No primitive
  * is implemented here, and nothing needs webcrypto: it runs on Node 16.13.
  */
 import {
   createCipheriv,
   createDecipheriv,
-  createHmac,
   createPrivateKey,
   createPublicKey,
   diffieHellman,
   generateKeyPairSync,
   type KeyObject,
 } from 'node:crypto';
+import { hkdfExpand, hkdfExtract } from './hkdf.js';
 
 /** The algorithm identifiers of RFC 9180 section 7 that this module implements. */
 export const HPKE_IDS = {
@@ -64,31 +64,14 @@ const HPKE_SUITE_IDS: Readonly<Record<HpkeAead, Buffer>> = {
 };
 const hpkeSuiteId = (aead: HpkeAead): Buffer => HPKE_SUITE_IDS[aead];
 
-/** HKDF-Extract (RFC 5869) with HMAC-SHA256; an empty salt is Nh zero bytes. */
-function extract(salt: Uint8Array, ikm: Uint8Array): Buffer {
-  return createHmac('sha256', salt.length === 0 ? Buffer.alloc(NH) : salt).update(ikm).digest();
-}
-
-/** HKDF-Expand (RFC 5869) with HMAC-SHA256. */
-function expand(prk: Uint8Array, info: Uint8Array, length: number): Buffer {
-  if (length > 255 * NH) throw new Error('hpke: expand length too large');
-  const blocks: Buffer[] = [];
-  let previous = Buffer.alloc(0);
-  for (let i = 1; blocks.length * NH < length; i++) {
-    previous = createHmac('sha256', prk).update(previous).update(info).update(Buffer.of(i)).digest();
-    blocks.push(previous);
-  }
-  return Buffer.concat(blocks).subarray(0, length);
-}
-
 /** RFC 9180 4: LabeledExtract(salt, label, ikm). */
 function labeledExtract(suiteId: Buffer, salt: Uint8Array, label: string, ikm: Uint8Array): Buffer {
-  return extract(salt, Buffer.concat([HPKE_V1, suiteId, ascii(label), ikm]));
+  return hkdfExtract(salt, Buffer.concat([HPKE_V1, suiteId, ascii(label), ikm]));
 }
 
 /** RFC 9180 4: LabeledExpand(prk, label, info, L). */
 function labeledExpand(suiteId: Buffer, prk: Uint8Array, label: string, info: Uint8Array, length: number): Buffer {
-  return expand(prk, Buffer.concat([i2osp(length, 2), HPKE_V1, suiteId, ascii(label), info]), length);
+  return hkdfExpand(prk, Buffer.concat([i2osp(length, 2), HPKE_V1, suiteId, ascii(label), info]), length);
 }
 
 // Raw X25519 keys (RFC 7748 encodings) <-> KeyObjects: private keys through a fixed PKCS#8 DER
@@ -167,14 +150,36 @@ export function hpkeDeriveKeyPair(ikm: Uint8Array): HpkeKeyPair {
 }
 
 /**
+ * generateKeyPairSync for X25519 with only the public key encoded (as a JWK) by the generation and
+ * the private key left a KeyObject — what Node does, though its typings require both encodings.
+ */
+const generateX25519WithJwkPublicKey = generateKeyPairSync as unknown as (
+  type: 'x25519',
+  options: { publicKeyEncoding: { format: 'jwk' } },
+) => { publicKey: { x?: unknown }; privateKey: KeyObject };
+
+/**
  * RFC 9180 4.1: Encap(pkR). The ephemeral key is fresh unless one is given (known-answer vectors
  * only: a fixed ephemeral key reused for two messages breaks the scheme).
  */
 export function hpkeEncap(recipientPublicKey: KeyObject, ephemeralPrivateKey?: KeyObject): { sharedSecret: Buffer; enc: Buffer } {
   requireX25519(recipientPublicKey, 'public');
-  const skE = ephemeralPrivateKey ?? generateKeyPairSync('x25519').privateKey;
-  requireX25519(skE, 'private');
-  const enc = x25519RawPublicKey(skE);
+  let skE: KeyObject;
+  let enc: Buffer;
+  if (ephemeralPrivateKey) {
+    skE = ephemeralPrivateKey;
+    requireX25519(skE, 'private');
+    enc = x25519RawPublicKey(skE);
+  } else {
+    // The public half comes encoded out of the key generation itself. Exporting a freshly generated
+    // key as a JWK afterwards deadlocks Node (16.13 and 20 alike) when a garbage collection runs
+    // during the export and finalizes the key's generation job, which takes the lock the export
+    // holds: seen within a few thousand requests (tests/…/hpke-deadlock).
+    const pair = generateX25519WithJwkPublicKey('x25519', { publicKeyEncoding: { format: 'jwk' } });
+    skE = pair.privateKey;
+    enc = typeof pair.publicKey.x === 'string' ? Buffer.from(pair.publicKey.x, 'base64url') : Buffer.alloc(0);
+    if (enc.length !== X25519_BYTES) throw new Error('hpke: the generated X25519 key has no 32-byte public value');
+  }
   const pkRm = x25519RawPublicKey(recipientPublicKey);
   const sharedSecret = extractAndExpand(dh(skE, recipientPublicKey), Buffer.concat([enc, pkRm]));
   return { sharedSecret, enc };

@@ -23,9 +23,16 @@ export function encodePayloadMeta(meta: PayloadMeta): Buffer {
   return head;
 }
 
+const LF_BYTES = Buffer.of(LF);
+
 /** UTF-8(meta JSON) || LF || body. */
 export function encodePayload(meta: PayloadMeta, body: Uint8Array): Buffer {
-  return Buffer.concat([encodePayloadMeta(meta), Buffer.of(LF), body]);
+  return Buffer.concat(encodePayloadParts(meta, body));
+}
+
+/** encodePayload as its three parts, for aesGcmEncrypt: the body is encrypted where it is, not copied first. */
+export function encodePayloadParts(meta: PayloadMeta, body: Uint8Array): [Buffer, Buffer, Uint8Array] {
+  return [encodePayloadMeta(meta), LF_BYTES, body];
 }
 
 /**

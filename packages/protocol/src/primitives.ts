@@ -1,6 +1,6 @@
 /**
  * @wxseal/protocol/primitives — the building blocks the protocol functions are made of: strict
- * base64url and UTF-8, SHA-256, HMAC, AES-256-GCM, RSA-OAEP and HPKE (RFC 9180, X25519) session
+ * base64url and UTF-8, SHA-256, HMAC, HKDF, AES-256-GCM, RSA-OAEP and HPKE (RFC 9180, X25519) session
  * keys, the HKDF derivations, the associated data, the sealed plaintext framing and the strict JSON
  * reader (SPEC.md 1, 5-7, 6.5, 15.6).
  * For known-answer vectors, tests, benchmarks and implementations that assemble the steps
@@ -9,10 +9,12 @@
 export { b64uEncode, b64uDecodeStrict, decodeHeaderBytes, sha256Hex, decodeUtf8Strict, toWellFormed } from './encoding.js';
 export { parseJsonObject, hasRepeatedMember } from './json.js';
 export { hmacSha256, signCanonical, matchSignature } from './hmac.js';
+export { hkdfExtract, hkdfExpand, hkdfSha256 } from './hkdf.js';
 export {
   generateSessionKey,
   generateIv,
   generateResponseNonce,
+  publicRandomBytes,
   wrapSessionKey,
   unwrapSessionKey,
   aesGcmEncrypt,
@@ -43,6 +45,6 @@ export {
   type HpkeContext,
 } from './hpke.js';
 export { splitTarget, canonicalQuery, trimContentType, requestAad, responseAad } from './canonical.js';
-export { encodePayloadMeta, encodePayload, decodePayload } from './payload.js';
+export { encodePayloadMeta, encodePayload, encodePayloadParts, decodePayload } from './payload.js';
 export { generateNonce } from './request.js';
 export { formatKeyVersion, deviceKeySalt, deriveDeviceKeyWrap, deviceKeyAad } from './device.js';

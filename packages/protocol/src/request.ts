@@ -1,4 +1,4 @@
-import { randomBytes, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { canonicalRequestString, requestAad, splitTarget, trimContentType, type SignedRequestFields } from './canonical.js';
 import {
   HEADERS,
@@ -11,11 +11,11 @@ import {
   type Mode,
 } from './constants.js';
 import { b64uEncode, sha256Hex } from './encoding.js';
-import { aesGcmEncrypt, generateIv, generateSessionKey, wrapSessionKey } from './envelope.js';
+import { aesGcmEncrypt, generateIv, generateSessionKey, publicRandomBytes, wrapSessionKey } from './envelope.js';
 import { WxsealError } from './errors.js';
 import { signCanonical } from './hmac.js';
 import { encodeIdentityHeader, type WechatIdentity } from './identity.js';
-import { encodePayload } from './payload.js';
+import { encodePayloadParts } from './payload.js';
 import { requestTargetReason } from './target.js';
 
 export interface ServerPublicKey {
@@ -65,7 +65,7 @@ export interface BuiltRequest {
 }
 
 export function generateNonce(): string {
-  return b64uEncode(randomBytes(NONCE_RANDOM_BYTES));
+  return b64uEncode(publicRandomBytes(NONCE_RANDOM_BYTES));
 }
 
 export function unixNow(): number {
@@ -134,7 +134,7 @@ export function buildRequest(spec: RequestSpec): BuiltRequest {
     const wrapped = spec.wrappedKey ? Buffer.from(spec.wrappedKey) : wrapSessionKey(serverKey.publicKey, sessionKey);
     const meta = { ...(spec.contentType ? { contentType: spec.contentType } : {}), ...(spec.identity ? { identity: spec.identity } : {}) };
     const aad = requestAad({ method: spec.method, path, rawQuery, timestamp, nonce, keyId: spec.keyId, serverKeyId: serverKey.id });
-    body = aesGcmEncrypt(sessionKey, iv, aad, encodePayload(meta, plainBody));
+    body = aesGcmEncrypt(sessionKey, iv, aad, encodePayloadParts(meta, plainBody));
     fields.contentType = SEALED_CONTENT_TYPE;
     fields.serverKeyId = serverKey.id;
     fields.wrappedKey = b64uEncode(wrapped);

@@ -5,7 +5,7 @@ import { b64uDecodeStrict, b64uEncode, sha256Hex } from './encoding.js';
 import { aesGcmDecrypt, aesGcmEncrypt, deriveResponseKey, generateResponseNonce } from './envelope.js';
 import { WIRE_ERROR_STATUS, WxsealError, isWireErrorCode, type WireErrorCode } from './errors.js';
 import { hmacSha256, signCanonical } from './hmac.js';
-import { decodePayload, encodePayload } from './payload.js';
+import { decodePayload, encodePayloadParts } from './payload.js';
 import type { HeaderGetter } from './verify.js';
 
 /** What the server knows about the request it answers. */
@@ -43,7 +43,7 @@ export function sealResponse(ctx: ServerResponseContext, res: PlainResponse, res
   const { key, iv } = deriveResponseKey(ctx.sessionKey, nonce);
   const aad = responseAad({ keyId: ctx.keyId, requestNonce: ctx.nonce, status });
   const meta = res.contentType ? { contentType: res.contentType } : {};
-  const body = aesGcmEncrypt(key, iv, aad, encodePayload(meta, res.body));
+  const body = aesGcmEncrypt(key, iv, aad, encodePayloadParts(meta, res.body));
   return {
     status,
     headers: { [HEADERS.contentType]: SEALED_CONTENT_TYPE, [HEADERS.responseNonce]: b64uEncode(nonce) },

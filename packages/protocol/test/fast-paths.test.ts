@@ -11,7 +11,7 @@ import {
   verifyRequestSignature,
   WxsealError,
 } from '../src/index.js';
-import { deriveResponseKey, generateResponseNonce } from '../src/primitives.js';
+import { aesGcmDecrypt, aesGcmEncrypt, deriveResponseKey, encodePayload, encodePayloadParts, generateResponseNonce } from '../src/primitives.js';
 
 describe('deriveResponseKey', () => {
   test('deriveResponseKey is HKDF-SHA256(K, R, "WXSEAL1 response", 44) split 32 + 12', () => {
@@ -56,5 +56,29 @@ describe('requestSignatureIndex', () => {
       () => verifyRequestSignature(parsed, built.body, [other]),
       (err: unknown) => err instanceof WxsealError && err.code === 'WXSEAL_BAD_SIGNATURE' && err.message === 'signature does not match',
     );
+  });
+});
+
+describe('aesGcmEncrypt in parts', () => {
+  test('encrypting the payload in parts gives the bytes of encrypting it whole, and it opens', () => {
+    for (const size of [0, 1, 15, 16, 17, 4096, 65_537, 1_048_576]) {
+      const key = randomBytes(32);
+      const iv = randomBytes(12);
+      const aad = randomBytes(40);
+      const body = randomBytes(size);
+      const meta = { contentType: 'application/octet-stream' };
+      const whole = aesGcmEncrypt(key, iv, aad, encodePayload(meta, body));
+      const parts = aesGcmEncrypt(key, iv, aad, encodePayloadParts(meta, body));
+      assert.deepEqual(parts, whole, `${size} bytes`);
+      assert.deepEqual(aesGcmDecrypt(key, iv, aad, parts), encodePayload(meta, body));
+    }
+  });
+
+  test('a tampered tag still fails in final()', () => {
+    const key = randomBytes(32);
+    const iv = randomBytes(12);
+    const sealed = aesGcmEncrypt(key, iv, Buffer.alloc(0), [Buffer.from('a'), Buffer.from('b')]);
+    sealed[sealed.length - 1] = sealed[sealed.length - 1]! ^ 1;
+    assert.throws(() => aesGcmDecrypt(key, iv, Buffer.alloc(0), sealed), (e) => e instanceof WxsealError && e.code === 'WXSEAL_DECRYPT_FAILED');
   });
 });

@@ -52,3 +52,21 @@ test('withTimeout: onTimeout is not called when the work wins, and the timer is 
   await sleep(40);
   assert.equal(calls, 0);
 });
+
+test('withTimeout: a synchronous answer arms no timer; a pending one does, and clears it', async () => {
+  const armed: unknown[] = [];
+  const original = globalThis.setTimeout;
+  globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+    const timer = original(...args);
+    armed.push(timer);
+    return timer;
+  }) as typeof setTimeout;
+  try {
+    assert.equal(await withTimeout(() => 'sync', 1000, () => new Late('late')), 'sync');
+    assert.equal(armed.length, 0, 'no timer for a value');
+    assert.equal(await withTimeout(() => Promise.resolve('async'), 1000, () => new Late('late')), 'async');
+    assert.equal(armed.length, 1, 'one timer for a promise');
+  } finally {
+    globalThis.setTimeout = original;
+  }
+});
