@@ -153,6 +153,11 @@ test('Redis unreachable: start() neither hangs nor crashes, downloads locally, r
   assert.ok(Date.now() - t0 < 5_000, `start took ${Date.now() - t0} ms`);
   assert.deepEqual(serialsOf(mgr), [A.serial]);
   assert.ok(ev.of('sync-failed').length > 0);
+  // The shared store raises the lifecycle's own code, not the store package's.
+  assert.ok(
+    ev.of('sync-failed').every((e) => e.error.startsWith('WECHATPAY_LIFECYCLE_SYNC_UNAVAILABLE: ')),
+    ev.of('sync-failed').map((e) => e.error).join('; '),
+  );
   // Rotation still reaches it (degraded: it downloads itself).
   fake.serve([A, B], B);
   await until(() => serialsOf(mgr).includes(B.serial), 5_000, 'B while Redis is down');

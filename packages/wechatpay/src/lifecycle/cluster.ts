@@ -1,8 +1,10 @@
-// What an instance does with the shared list of platform certificates (sync.ts is the store and its
-// wire format): the leader publishes each verified download; followers take the list from the
-// store at start, on every notification and on a slow poll, re-validating it (MAC, freshness,
-// PEMs, expiry) before it may replace anything; a follower meeting an unknown serial asks the
-// leader and waits, and downloads itself when the leader cannot be asked or does not answer.
+// What an instance does with the shared list of platform certificates (the store is
+// @wxseal/fleet-sync's; sync.ts holds its options and WeChat Pay's payload): the leader publishes
+// each verified download; followers take the list from the store at start, on every notification
+// and on a slow poll, re-validating it (MAC, freshness, PEMs, expiry) before it may replace
+// anything; a follower meeting an unknown serial asks the leader and waits, and downloads itself
+// when the leader cannot be asked or does not answer.
+import type { SyncMessage, SyncStore } from '@wxseal/fleet-sync';
 import type { LifecycleSettings } from './config.js';
 import type { LeaderElection } from './election.js';
 import { describeError } from './errors.js';
@@ -10,7 +12,7 @@ import type { LifecycleEvents } from './events.js';
 import { knowsSerial, type MerchantState } from './merchant-state.js';
 import type { LifecycleMetrics } from './metrics.js';
 import type { PlatformRefresher } from './refresh.js';
-import { openSyncPayload, sealSyncPayload, syncMacKey, type SyncBackend, type SyncMessage } from './sync.js';
+import { openSyncPayload, sealSyncPayload, syncMacKey } from './sync.js';
 import { parseCertificatePem, type ParsedCertificate } from './validate.js';
 
 export interface ClusterHost {
@@ -27,7 +29,7 @@ export class ClusterSync {
   readonly #lastAcceptedIssuedAt = new Map<string, number>();
 
   constructor(
-    private readonly backend: SyncBackend,
+    private readonly backend: SyncStore,
     private readonly election: LeaderElection,
     private readonly refresher: PlatformRefresher,
     private readonly settings: LifecycleSettings,
@@ -81,7 +83,7 @@ export class ClusterSync {
       if (knowsSerial(s.material, serial)) return true;
     }
     try {
-      await this.backend.requestRefresh(s.mchid, serial);
+      await this.backend.signal(s.mchid, serial);
     } catch (e) {
       this.host.syncFailed(s.mchid, e);
       await this.refresher.download(s, 'unknown-serial (sync unavailable)');
@@ -131,14 +133,14 @@ export class ClusterSync {
   }
 
   #onMessage(msg: SyncMessage): void {
-    const s = this.host.state(msg.mchid);
+    const s = this.host.state(msg.subject);
     if (s === undefined || this.host.isClosed() || !s.download) return;
-    if (msg.type === 'certs') {
+    if (msg.type === 'payload') {
       this.#apply(s, msg.payload, false);
       return;
     }
-    // A follower saw an unknown serial: the leader downloads, within the same rate limit.
-    if (this.election.isLeader(s.mchid) && !knowsSerial(s.material, msg.serial) && !this.refresher.inFlight(s.mchid) && this.refresher.takeUnknownSerialSlot(s.mchid)) {
+    // A follower saw an unknown serial (the signal's data): the leader downloads, within the same rate limit.
+    if (this.election.isLeader(s.mchid) && !knowsSerial(s.material, msg.data) && !this.refresher.inFlight(s.mchid) && this.refresher.takeUnknownSerialSlot(s.mchid)) {
       void this.refresher.refresh(s, 'unknown-serial (requested by a follower)');
     }
   }

@@ -2,8 +2,8 @@
 // certificates. Leadership is campaigned for (acquired or renewed) every `electionIntervalMs`; a
 // store that fails marks the merchant degraded (it downloads locally until the store answers again)
 // and takes leadership away.
+import type { SyncStore } from '@wxseal/fleet-sync';
 import type { LifecycleEvents } from './events.js';
-import type { SyncBackend } from './sync.js';
 
 interface Standing {
   leader: boolean;
@@ -15,7 +15,7 @@ export class LeaderElection {
   readonly #standing = new Map<string, Standing>();
 
   constructor(
-    private readonly backend: SyncBackend,
+    private readonly backend: SyncStore,
     private readonly events: LifecycleEvents,
     private readonly isClosed: () => boolean,
     /** Reports a store failure (a `sync-failed` event). */

@@ -8,8 +8,10 @@
 //
 // This file is the assembly and the swap. The parts: config.ts (options, checks, defaults),
 // load.ts + validate.ts (reading and validating material), merchant-state.ts (the snapshot),
-// watcher.ts (file events → reload), refresh.ts (downloads and their schedule), election.ts
-// (leader per merchant), cluster.ts + sync.ts (the shared list), expiry.ts + metrics.ts, events.ts.
+// @wxseal/fleet-sync's FileWatcher (file events → reload), refresh.ts (downloads and their
+// schedule), election.ts (leader per merchant), cluster.ts + sync.ts (the shared list, over
+// @wxseal/fleet-sync's store), expiry.ts + metrics.ts, events.ts.
+import { FileWatcher } from '@wxseal/fleet-sync';
 import { WechatPayError } from '../errors.js';
 import type { MerchantMaterial, MerchantMaterialSource } from '../merchant/material.js';
 import { ClusterSync } from './cluster.js';
@@ -23,9 +25,8 @@ import { buildSnapshot, createMerchantState, knowsSerial, type MerchantState } f
 import { createLifecycleMetrics, type LifecycleMetrics } from './metrics.js';
 import { PlatformRefresher } from './refresh.js';
 import type { SecretStore } from './sources.js';
-import { createSyncBackend } from './sync.js';
+import { createSyncStore } from './sync.js';
 import type { ParsedCertificate } from './validate.js';
-import { SourceWatcher } from './watcher.js';
 
 /** The production MerchantMaterialSource: hot reload, validation, platform certificates, sync, expiry. */
 export class CertificateManager implements MerchantMaterialSource {
@@ -36,7 +37,7 @@ export class CertificateManager implements MerchantMaterialSource {
   readonly #now: () => number;
   readonly #events: LifecycleEvents;
   readonly #expiry: ExpiryMonitor;
-  readonly #watcher: SourceWatcher;
+  readonly #watcher: FileWatcher;
   readonly #refresher: PlatformRefresher;
   /** Leader election and the shared list; undefined without `sync`. */
   readonly #election: LeaderElection | undefined;
@@ -53,7 +54,11 @@ export class CertificateManager implements MerchantMaterialSource {
     this.metrics = createLifecycleMetrics(options.registry);
     this.#events = new LifecycleEvents(options.logger);
     this.#expiry = new ExpiryMonitor(this.metrics, this.#events, this.#settings.expiryWarningDays);
-    this.#watcher = new SourceWatcher(this.#settings.debounceMs, (mchid) => void this.#queueReload(this.#stateOf(mchid)), options.logger);
+    this.#watcher = new FileWatcher({
+      debounceMs: this.#settings.debounceMs,
+      onChange: (mchid) => void this.#queueReload(this.#stateOf(mchid)),
+      onError: (err) => options.logger?.warn?.('wechatpay lifecycle: file watcher error', { error: describeError(err) }),
+    });
     for (const m of options.merchants) {
       this.#states.set(m.mchid, createMerchantState(m));
       this.#watcher.add(m.mchid, merchantFiles(m));
@@ -68,7 +73,7 @@ export class CertificateManager implements MerchantMaterialSource {
       isClosed,
     });
     if (options.sync !== undefined) {
-      const backend = createSyncBackend(options.sync);
+      const backend = createSyncStore(options.sync);
       const syncFailed = (mchid: string | undefined, err: unknown) => this.#syncFailed(mchid, err);
       this.#election = new LeaderElection(backend, this.#events, isClosed, syncFailed);
       this.#cluster = new ClusterSync(backend, this.#election, this.#refresher, this.#settings, this.metrics, this.#events, this.#now, {
