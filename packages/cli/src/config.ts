@@ -2,11 +2,13 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { LIMITS, WxsealError, type Mode } from '@wxseal/protocol';
 import { b64uDecodeStrict } from '@wxseal/protocol/primitives';
+import { ProfileError, applyProfile, developmentFileProblems, inlineSecretProblems, selectProfile, type Profile, type ProfileOverlays } from '@wxseal/gateway/profiles';
 
 /**
  * The client configuration file `wxseal keygen` writes and `wxseal call` reads. The secret can
  * live in the file, in another file, or in an environment variable, so the file itself can be
- * shared without the secret.
+ * shared without the secret. `profiles` holds dev / test / release overlays, as in the gateway's
+ * config (@wxseal/gateway profiles.ts); release refuses an inline secret and development files.
  */
 export interface ClientConfigFile {
   baseUrl: string;
@@ -18,9 +20,12 @@ export interface ClientConfigFile {
   serverPublicKeyFile?: string;
   mode?: Mode;
   timeoutMs?: number;
+  profiles?: ProfileOverlays;
 }
 
 export interface ResolvedClientConfig {
+  /** The profile the config was read for. */
+  profile: Profile;
   baseUrl: string;
   keyId: string;
   secret: string;
@@ -41,7 +46,22 @@ function str(obj: Record<string, unknown>, key: string, required: boolean): stri
   return v;
 }
 
-export function loadClientConfig(path: string, env: NodeJS.ProcessEnv = process.env): ResolvedClientConfig {
+/** Runs a step of the profile code, its errors worded like the others of this file. */
+function profileStep<T>(step: () => T): T {
+  try {
+    return step();
+  } catch (err) {
+    if (err instanceof ProfileError) fail(`config: ${err.message}`);
+    throw err;
+  }
+}
+
+/**
+ * Reads a client config for a profile: `profile` (the `--profile` option), else WXSEAL_ENV, else
+ * dev. Throws WxsealError WXSEAL_CONFIG_INVALID naming the field (every one the release profile refuses).
+ */
+export function loadClientConfig(path: string, env: NodeJS.ProcessEnv = process.env, profile?: string): ResolvedClientConfig {
+  const chosen = profileStep(() => selectProfile(profile, env, '--profile'));
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
@@ -49,9 +69,14 @@ export function loadClientConfig(path: string, env: NodeJS.ProcessEnv = process.
     throw new WxsealError('WXSEAL_CONFIG_INVALID', `config: cannot read ${path}: ${(cause as Error).message}`);
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('config: must be a JSON object');
-  const obj = raw as Record<string, unknown>;
+  const obj = profileStep(() => applyProfile(raw as Record<string, unknown>, chosen));
   const base = dirname(resolve(path));
   const rel = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  if (chosen === 'release') {
+    // Every refusal at once, so one run names them all; the checks are the gateway's own.
+    const refused = [...inlineSecretProblems(obj), ...developmentFileProblems(obj, base, env)];
+    if (refused.length > 0) fail(`config: the release profile refuses ${refused.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
+  }
 
   const baseUrl = str(obj, 'baseUrl', true)!;
   try {
@@ -98,5 +123,5 @@ export function loadClientConfig(path: string, env: NodeJS.ProcessEnv = process.
   }
   const timeoutMs = obj.timeoutMs;
   if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0))) fail('config: "timeoutMs" must be a positive number');
-  return { baseUrl, keyId, secret, serverKeyId, serverPublicKey, mode, timeoutMs: timeoutMs as number | undefined };
+  return { profile: chosen, baseUrl, keyId, secret, serverKeyId, serverPublicKey, mode, timeoutMs: timeoutMs as number | undefined };
 }

@@ -112,6 +112,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--unionid <id>', 'WeChat identity: UNIONID')
     .option('--env <env>', 'WeChat identity: cloud environment')
     .option('--source <source>', 'WeChat identity: SOURCE')
+    // Not --env as for `wxseal gateway`: here --env is the identity's WeChat cloud environment.
+    .option('--profile <profile>', 'client config profile: dev, test or release (default $WXSEAL_ENV, else dev); named --profile because --env is the WeChat cloud environment here')
     .option('-v, --verbose', 'show the exchange on stderr', false)
     .action(async (path: string, o) => {
       exitCode = await call(path, o, {
@@ -125,8 +127,9 @@ export async function main(argv: string[]): Promise<number> {
     .description('run the wxseal gateway, a verifying reverse proxy (SIGHUP reloads, SIGTERM/SIGINT drain and stop)')
     .requiredOption('-c, --config <file>', 'gateway config, YAML or JSON (see the @wxseal/gateway README)')
     .option('--check', 'validate the config and exit', false)
-    .option('-w, --workers <n>', 'processes serving requests, one per core by default (1 with the memory nonce store); 1 = no cluster', positiveInt)
-    .action(async (o: { config: string; check: boolean; workers?: number }) => {
+    .option('--env <profile>', 'config profile: dev, test or release (default $WXSEAL_ENV, else dev); release refuses development settings')
+    .option('-w, --workers <n>', 'processes serving requests; default: one per CPU the process may use, within a container\'s CPU quota (1 with the memory nonce store); 1 = no cluster', positiveInt)
+    .action(async (o: { config: string; check: boolean; env?: string; workers?: number }) => {
       exitCode = await gateway(o, {
         stdout: (t) => process.stdout.write(t),
         stderr: (t) => process.stderr.write(t),
@@ -169,7 +172,9 @@ export async function main(argv: string[]): Promise<number> {
   const credentialsIo = { stdout: (t: string) => process.stdout.write(t), stderr: (t: string) => process.stderr.write(t) };
   const creds = program.command('credentials').description("a gateway's client secrets and server keys in its control plane (no running gateway needed; every instance applies the change)");
   const withCredentialOptions = (c: Command, change: boolean): Command => {
-    c.requiredOption('--config <file>', 'the gateway config (names the control plane)').option('--json', 'print JSON');
+    c.requiredOption('--config <file>', 'the gateway config (names the control plane)')
+      .option('--env <profile>', 'config profile: dev, test or release (default $WXSEAL_ENV, else dev)')
+      .option('--json', 'print JSON');
     if (change) c.requiredOption('--reason <text>', 'why (written to the audit log)');
     return c;
   };

@@ -19,6 +19,8 @@ export interface CallOptions {
   unionid?: string;
   env?: string;
   source?: string;
+  /** The client config's profile (dev, test, release): not `env`, the identity's WeChat cloud environment. */
+  profile?: string;
 }
 
 export interface CallIo {
@@ -86,9 +88,9 @@ function traceRequests(io: CallIo, innerContentType: string | undefined): () => 
   return () => unsubscribe('http.client.request.start', onStart);
 }
 
-function loadConfig(path: string, io: CallIo): ResolvedClientConfig | undefined {
+function loadConfig(path: string, profile: string | undefined, io: CallIo): ResolvedClientConfig | undefined {
   try {
-    return loadClientConfig(path);
+    return loadClientConfig(path, process.env, profile);
   } catch (err) {
     if (!(err instanceof WxsealError)) throw err;
     io.stderr(`wxseal: ${err.code}: ${err.message} (--config)\n`);
@@ -98,7 +100,7 @@ function loadConfig(path: string, io: CallIo): ResolvedClientConfig | undefined 
 
 /** `wxseal call PATH`: a sealed request like curl; prints the decrypted body. Returns the exit code. */
 export async function call(path: string, opts: CallOptions, io: CallIo): Promise<number> {
-  const cfg = loadConfig(opts.config, io);
+  const cfg = loadConfig(opts.config, opts.profile, io);
   if (!cfg) return 2;
   const body = readData(opts.data);
   if (body && opts.contentType === undefined) checkJson(body);

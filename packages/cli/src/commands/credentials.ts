@@ -8,6 +8,8 @@ import { CliError } from '../errors.js';
 
 export interface CredentialsOptions {
   config: string;
+  /** The config profile (dev, test, release); default WXSEAL_ENV, else dev. */
+  env?: string;
   reason?: string;
   json?: boolean;
 }
@@ -34,7 +36,7 @@ export async function credentials(action: CredentialsAction, options: Credential
   const { AdminError, GatewayConfigError, loadGatewayConfig, openCredentialsTool } = await import('@wxseal/gateway');
   let config: ReturnType<typeof loadGatewayConfig>;
   try {
-    config = loadGatewayConfig(options.config);
+    config = loadGatewayConfig(options.config, { profileFrom: '--env', ...(options.env !== undefined ? { profile: options.env } : {}) });
   } catch (err) {
     if (err instanceof GatewayConfigError) {
       io.stderr(`wxseal: ${err.code}: ${options.config}:\n${err.issues.map((i) => `  - ${i.path ? `${i.path}: ` : ''}${i.message}\n`).join('')}`);

@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { ProfileError, selectProfile } from '@wxseal/gateway/profiles';
 import { CliError } from '../errors.js';
 
 export interface GatewayCommandOptions {
@@ -6,6 +7,8 @@ export interface GatewayCommandOptions {
   config: string;
   /** Validate the config and exit without starting. */
   check?: boolean;
+  /** The config profile (dev, test, release); default WXSEAL_ENV, else dev. */
+  env?: string;
   /**
    * Processes serving requests (node:cluster workers). Default: every core
    * (os.availableParallelism()), or 1 with the memory nonce store; 1 = this process alone.
@@ -19,7 +22,7 @@ export interface GatewayCommandIo {
 }
 
 /**
- * `wxseal gateway --config FILE [--workers N]`: runs the gateway until SIGTERM or SIGINT, which
+ * `wxseal gateway --config FILE [--env PROFILE] [--workers N]`: runs the gateway until SIGTERM or SIGINT, which
  * drain in-flight requests and stop (a second one exits at once); SIGHUP reloads the config file
  * (credentials, server keys, routes, limits), keeping the running config if the new one is invalid.
  * With N > 1 this process is the cluster primary and the workers run this same command
@@ -39,13 +42,15 @@ export async function gateway(options: GatewayCommandOptions, io: GatewayCommand
   }
   let config: ReturnType<typeof loadGatewayConfig>;
   try {
-    config = loadGatewayConfig(options.config);
+    config = loadGatewayConfig(options.config, { profileFrom: '--env', ...(options.env !== undefined ? { profile: options.env } : {}) });
   } catch (err) {
     if (!(err instanceof GatewayConfigError)) throw err;
     // One line per problem is clearer than one long line; the first names the code and the option.
     const issues = err.issues.map((i) => `${i.path ? `${i.path}: ` : ''}${i.message}`);
-    if (issues.length === 1) io.stderr(`wxseal: ${err.code}: ${options.config}: ${issues[0]} (--config)\n`);
-    else io.stderr(`wxseal: ${err.code}: ${options.config} has ${issues.length} problems (--config):\n${issues.map((i) => `  - ${i}\n`).join('')}`);
+    // The release profile's refusals are only problems in that profile: say which one was in force.
+    const where = profileNote(options.env);
+    if (issues.length === 1) io.stderr(`wxseal: ${err.code}: ${options.config}${where}: ${issues[0]} (--config)\n`);
+    else io.stderr(`wxseal: ${err.code}: ${options.config}${where} has ${issues.length} problems (--config):\n${issues.map((i) => `  - ${i}\n`).join('')}`);
     return 2;
   }
   // Without --workers, the memory nonce store (per process) runs in this process alone.
@@ -56,7 +61,7 @@ export async function gateway(options: GatewayCommandOptions, io: GatewayCommand
     return 2;
   }
   if (options.check) {
-    io.stdout(`config OK: ${config.routes.length} route(s), ${config.clients.length} client(s), ${config.serverKeys.length} server key(s)\n`);
+    io.stdout(`config OK: ${config.routes.length} route(s), ${config.clients.length} client(s), ${config.serverKeys.length} server key(s), profile ${config.profile}\n`);
     return 0;
   }
   if (workers > 1 && !member) {
@@ -77,6 +82,16 @@ export async function gateway(options: GatewayCommandOptions, io: GatewayCommand
       // Leaves the cluster (else its IPC channel keeps it alive), whatever happened.
       member.leave();
     }
+  }
+}
+
+/** ` (profile release)` for a config checked as release; nothing for the others (or an unknown one, the error itself then). */
+function profileNote(explicit: string | undefined): string {
+  try {
+    return selectProfile(explicit) === 'release' ? ' (profile release)' : '';
+  } catch (err) {
+    if (err instanceof ProfileError) return '';
+    throw err;
   }
 }
 
