@@ -13,6 +13,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CLI_ERRORS } from '@wxseal/cli';
 import { CONTROL_ERRORS } from '@wxseal/control-plane';
 import { DEVICE_ERRORS } from '@wxseal/devices';
+import { FLEET_SYNC_ERRORS } from '@wxseal/fleet-sync';
 import { ADMIN_ERRORS, GATEWAY_ERRORS } from '@wxseal/gateway';
 import { MOCK_ERRORS } from '@wxseal/mock-wechat';
 import { CLIENT_ERRORS, LOCAL_ERRORS, WIRE_ERRORS, type ErrorCatalogue } from '@wxseal/protocol';
@@ -120,6 +121,13 @@ export const FAMILIES: readonly Family[] = [
     about:
       'The control-plane store\'s refusals (client secrets, server keys, sessions in the shared SQL database). Outages are not among them: a database that is down gives `WXSEAL_KEY_STORE_UNAVAILABLE`. The admin API maps the refusals to ADMIN_ codes.',
     catalogues: [{ title: 'Control-plane store', name: 'CONTROL_ERRORS', file: 'packages/control-plane/src/errors.ts', carriedBy: 'ControlPlaneError', catalogue: CONTROL_ERRORS }],
+  },
+  {
+    prefix: 'FLEET',
+    packages: '@wxseal/fleet-sync, @wxseal/gateway',
+    about:
+      'The fleet sync store (Redis or etcd) that carries material, leadership and signals between the instances of a fleet, and its encrypted envelope: the gateway\'s edge certificate sync raises them. WeChat Pay\'s certificate lifecycle uses the same store with its own codes (`WECHATPAY_LIFECYCLE_SYNC_UNAVAILABLE`, `WECHATPAY_LIFECYCLE_SYNC_REJECTED`, `WECHATPAY_LIFECYCLE_CONFIG`).',
+    catalogues: [{ title: 'Fleet sync', name: 'FLEET_SYNC_ERRORS', file: 'packages/fleet-sync/src/errors.ts', carriedBy: 'FleetSyncError', catalogue: FLEET_SYNC_ERRORS }],
   },
   {
     prefix: 'WECHAT',

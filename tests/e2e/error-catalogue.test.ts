@@ -34,6 +34,8 @@ const NOT_CODES: Readonly<Record<string, string>> = {
   WXSEAL_BENCH_REDIS_URL: 'environment: the benchmark',
   WXSEAL_BENCH_WARMUP: 'environment: the benchmark',
   WXSEAL_GATEWAY_WORKER: 'environment: a gateway worker\'s slot, set by the primary of `wxseal gateway --workers N`',
+  WXSEAL_ENV: 'environment: the config profile (dev, test, release) when no --env / --profile option names one',
+  WXSEAL_DEV_DIR: 'environment: where npm start keeps its development keys; the release profile refuses files in it',
 };
 
 /**

@@ -25,11 +25,11 @@ import { MAX_TIMER_MS, checkInteger, configError, resolveOptions, type ClientOpt
 import { AuthenticatedResponse, type WxsealResponse } from './response.js';
 import { backoffDelayMs, isIdempotent, parseRetryAfter } from './retry.js';
 import { generateTraceparent, isValidTraceparent } from './trace.js';
+import { tlsFailureKind } from './tls.js';
 import {
   NetworkFailure,
   TransportAborted,
   createManagedAgent,
-  isPermanentNetworkFailure,
   send,
   type ManagedAgent,
   type TransportResponse,
@@ -119,7 +119,7 @@ type Outcome =
   | { kind: 'response'; response: AuthenticatedResponse; retryAfterMs: number | undefined }
   | { kind: 'rejection'; rejection: Rejection; retryAfterMs: number | undefined }
   | { kind: 'invalid'; error: WxsealError; status: number; retryAfterMs: number | undefined }
-  | { kind: 'network'; failure: NetworkFailure; retryAfterMs: undefined };
+  | { kind: 'network'; failure: NetworkFailure; tls: 'pin' | 'tls' | undefined; retryAfterMs: undefined };
 
 /** Headers the protocol or the transport owns. */
 const RESERVED_HEADERS = new Set([
@@ -152,7 +152,7 @@ class Client implements WxsealClient {
 
   constructor(options: ClientOptions) {
     this.o = resolveOptions(options);
-    this.pool = createManagedAgent(this.o.isHttps, this.o.agent);
+    this.pool = createManagedAgent(this.o.isHttps, this.o.agent, this.o.tls);
     const r = this.o.sessionKeyReuse;
     this.reuse = r ? new SessionKeyReuse(r.maxAgeMs, r.maxMessages) : undefined;
   }
@@ -323,7 +323,7 @@ class Client implements WxsealClient {
           if (isWxsealError(err)) this.log(call, scope, 'invalid_response', attempt, { status: err.status, code: err.code });
           throw err;
         }
-        outcome = { kind: 'network', failure: err, retryAfterMs: undefined };
+        outcome = { kind: 'network', failure: err, tls: tlsFailureKind(err.error, o.isHttps), retryAfterMs: undefined };
       }
 
       let retryable: boolean;
@@ -376,8 +376,10 @@ class Client implements WxsealClient {
           break;
         case 'network': {
           const { failure } = outcome;
-          this.log(call, scope, 'network_error', attempt, { code: 'WXSEAL_NETWORK', errno: failure.errno, sent: failure.sent });
-          retryable = failure.sent ? idempotent : !isPermanentNetworkFailure(failure);
+          this.log(call, scope, 'network_error', attempt, { code: networkCode(outcome.tls), errno: failure.errno, sent: failure.sent });
+          // A TLS failure is never retried: the same certificates fail the same way, and a pin
+          // mismatch may be an interception that deserves no second connection.
+          retryable = outcome.tls !== undefined ? false : failure.sent ? idempotent : true;
           break;
         }
       }
@@ -500,10 +502,16 @@ function surface(outcome: Outcome): WxsealResponse {
       throw outcome.error;
     case 'network': {
       const { failure } = outcome;
+      if (outcome.tls === 'pin') throw new WxsealError('WXSEAL_TLS_PIN_MISMATCH', failure.message, { cause: failure.error });
       const errno = failure.errno ? ` (${failure.errno})` : '';
+      if (outcome.tls === 'tls') throw new WxsealError('WXSEAL_TLS_FAILED', `TLS handshake failed${errno}: ${failure.message}`, { cause: failure.error });
       throw new WxsealError('WXSEAL_NETWORK', `network error${errno}: ${failure.message}`, { cause: failure.error });
     }
   }
+}
+
+function networkCode(tls: 'pin' | 'tls' | undefined): 'WXSEAL_TLS_PIN_MISMATCH' | 'WXSEAL_TLS_FAILED' | 'WXSEAL_NETWORK' {
+  return tls === 'pin' ? 'WXSEAL_TLS_PIN_MISMATCH' : tls === 'tls' ? 'WXSEAL_TLS_FAILED' : 'WXSEAL_NETWORK';
 }
 
 function isAbortSignal(value: unknown): value is AbortSignal {

@@ -6,6 +6,7 @@ export { createClient } from './client.js';
 export type { MethodRequestOptions, QueryInput, QueryPrimitive, RequestOptions, WxsealClient } from './client.js';
 export type { WxsealResponse } from './response.js';
 export type { ClientAgentOptions, ClientOptions, RetryOptions } from './options.js';
+export type { ClientTlsOptions, PemInput } from './tls.js';
 export { SESSION_KEY_REUSE_LIMITS, type SessionKeyReuseOptions } from './session-key-reuse.js';
 export type { LogEntry, LogEntry as ClientLogEntry, LogEvent, Logger } from './log.js';
 export { generateTraceparent, isValidTraceparent } from './trace.js';

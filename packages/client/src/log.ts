@@ -9,7 +9,10 @@ export type LogEvent =
   | 'rejected'
   /** The response did not authenticate. */
   | 'invalid_response'
-  /** The connection failed; `sent` tells whether the request may have reached the server. */
+  /**
+   * The connection failed; `sent` tells whether the request may have reached the server, `code`
+   * is WXSEAL_NETWORK, or WXSEAL_TLS_FAILED / WXSEAL_TLS_PIN_MISMATCH for a refused TLS handshake.
+   */
   | 'network_error'
   /** The clock offset was corrected from Wxseal-Server-Time. */
   | 'clock_corrected'

@@ -11,6 +11,7 @@ import {
 } from '@wxseal/protocol';
 import { b64uDecodeStrict } from '@wxseal/protocol/primitives';
 import { SESSION_KEY_REUSE_LIMITS, type SessionKeyReuseOptions } from './session-key-reuse.js';
+import { resolveTls, type ClientTlsOptions, type ResolvedTls } from './tls.js';
 import type { Logger } from './log.js';
 
 export interface RetryOptions {
@@ -78,6 +79,11 @@ export interface ClientOptions {
    * section 14), so the server's unwrap (RSA or X25519) is paid once per key. Off by default.
    */
   sessionKeyReuse?: SessionKeyReuseOptions | boolean;
+  /**
+   * TLS to an https: server: trusted CAs, a client certificate (mutual TLS), public-key pins.
+   * Not with an Agent instance as `agent` (configure TLS on that agent instead).
+   */
+  tls?: ClientTlsOptions;
 }
 
 export interface ResolvedOptions {
@@ -100,6 +106,7 @@ export interface ResolvedOptions {
   now: () => number;
   agent: ClientAgentOptions | Agent;
   sessionKeyReuse: { maxAgeMs: number; maxMessages: number } | undefined;
+  tls: ResolvedTls | undefined;
 }
 
 export const DEFAULTS = {
@@ -225,6 +232,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
 
   if (options.logger !== undefined && typeof options.logger !== 'function') configError('logger must be a function');
   if (options.now !== undefined && typeof options.now !== 'function') configError('now must be a function');
+  const agent = resolveAgent(options.agent);
 
   return {
     origin,
@@ -250,6 +258,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     maxBodyBytes: optionalInteger('maxBodyBytes', options.maxBodyBytes, DEFAULTS.maxBodyBytes, 1, 2 ** 31 - 1),
     logger: options.logger,
     now: options.now ?? Date.now,
-    agent: resolveAgent(options.agent),
+    agent,
+    tls: resolveTls(options.tls, isHttps, isAgent(agent)),
   };
 }

@@ -3,6 +3,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import { WxsealError } from '@wxseal/protocol';
 import { DEFAULTS, isAgent, type ClientAgentOptions } from './options.js';
+import { tlsAgentOptions, type ResolvedTls } from './tls.js';
 
 /**
  * The one transport, node:http(s), for Node 16.13 to 24: global fetch is missing before Node 18
@@ -48,13 +49,6 @@ export class TransportAborted extends Error {
   }
 }
 
-/** TLS failures that no retry can fix (the certificate will still be wrong). */
-const PERMANENT_TLS = /^(ERR_TLS_CERT_ALTNAME_INVALID|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_(GET|VERIFY)_|ERR_SSL_)/;
-
-export function isPermanentNetworkFailure(failure: NetworkFailure): boolean {
-  return failure.errno !== undefined && PERMANENT_TLS.test(failure.errno);
-}
-
 const idleSince = new WeakMap<object, number>();
 
 /** A keep-alive agent that remembers when each pooled socket became idle. */
@@ -66,7 +60,7 @@ export interface ManagedAgent {
   destroy(): void;
 }
 
-export function createManagedAgent(isHttps: boolean, options: ClientAgentOptions | Agent): ManagedAgent {
+export function createManagedAgent(isHttps: boolean, options: ClientAgentOptions | Agent, tls?: ResolvedTls): ManagedAgent {
   if (isAgent(options)) {
     const agent = options;
     return { agent, pruneIdle: () => undefined, destroy: () => undefined };
@@ -80,7 +74,9 @@ export function createManagedAgent(isHttps: boolean, options: ClientAgentOptions
     timeout: maxIdleMs,
     scheduling: 'lifo' as const,
   };
-  const agent: Agent = isHttps ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
+  // TLS options on the agent apply to every connection it opens; its TLS session cache is this
+  // client's alone, so a resumed session (which Node does not check again) was pinned when made.
+  const agent: Agent = isHttps ? new HttpsAgent({ ...agentOptions, ...(tls ? tlsAgentOptions(tls) : {}) }) : new HttpAgent(agentOptions);
   // Listeners run after the agent's own 'free' handler, which has already pooled the socket.
   agent.on('free', (socket: object) => idleSince.set(socket, Date.now()));
   const pruneIdle = (): void => {
@@ -134,11 +130,23 @@ export function send(req: TransportRequest, signal: AbortSignal): Promise<Transp
       // A pooled socket is connected already, so the request is written at once.
       if (request.reusedSocket || !socket.connecting) {
         sent = true;
+        request.end(req.body);
         return;
       }
-      // A new socket: nothing is written before TCP (and, for https, TLS) is established.
-      socket.once(req.isHttps ? 'secureConnect' : 'connect', () => {
+      if (!req.isHttps) {
+        // Nothing is written before TCP is established.
+        socket.once('connect', () => {
+          sent = true;
+        });
+        request.end(req.body);
+        return;
+      }
+      // A new TLS socket: the request is handed over only once the handshake, the server's
+      // certificate and the pins have been accepted ('secureConnect'), so no byte of it can ever
+      // reach a server that fails them.
+      socket.once('secureConnect', () => {
         sent = true;
+        request.end(req.body);
       });
     });
     request.on('error', (err: Error) => settle(() => reject(new NetworkFailure(sent, err))));
@@ -179,6 +187,5 @@ export function send(req: TransportRequest, signal: AbortSignal): Promise<Transp
         if (!res.complete) settle(() => reject(new NetworkFailure(true, new Error('the connection closed before the response was complete'))));
       });
     });
-    request.end(req.body);
   });
 }

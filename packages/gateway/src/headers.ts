@@ -11,6 +11,10 @@ export const IDENTITY_HEADERS = {
   env: 'x-wxseal-env',
   source: 'x-wxseal-source',
   mode: 'x-wxseal-mode',
+  /** The verified client certificate (mutual TLS): its subject, one line, percent-encoded like the other values. */
+  clientCertSubject: 'x-wxseal-client-cert-subject',
+  /** Its SHA-256 fingerprint, "AB:CD:…" (upper-case hex with colons). */
+  clientCertFingerprint: 'x-wxseal-client-cert-fingerprint',
 } as const;
 
 /** RFC 9110 section 7.6.1 plus the de-facto ones: meaningful for one connection only. */
@@ -196,6 +200,16 @@ export function addIdentityHeaders(out: OutgoingHeaders, verified: { keyId: stri
   if (id.env !== undefined) out[IDENTITY_HEADERS.env] = encodeIdentityValue(id.env);
   if (id.source !== undefined) out[IDENTITY_HEADERS.source] = encodeIdentityValue(id.source);
   if (verified.traceparent !== undefined) out.traceparent = verified.traceparent;
+}
+
+/**
+ * The connection's verified client certificate as identity headers (mutual TLS); nothing for a
+ * certificate that did not verify, or none. A caller's own copies were dropped by forwardRequestHeaders.
+ */
+export function addClientCertificateHeaders(out: OutgoingHeaders, peer: { state: string; subject?: string; fingerprint256?: string }): void {
+  if (peer.state !== 'verified' || peer.subject === undefined || peer.fingerprint256 === undefined) return;
+  out[IDENTITY_HEADERS.clientCertSubject] = encodeIdentityValue(peer.subject);
+  out[IDENTITY_HEADERS.clientCertFingerprint] = peer.fingerprint256;
 }
 
 /** Response headers that reveal something about the plaintext: never sent next to a sealed body. */

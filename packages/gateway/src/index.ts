@@ -8,8 +8,11 @@ export {
   loadGatewayConfig,
   isGatewayConfig,
   formatPath,
+  type ClientCertificateBinding,
   type ClientConfig,
   type ClientSecretConfig,
+  type EdgeTlsConfig,
+  type EdgeTlsVersion,
   type GatewayConfig,
   type GatewayConfigInput,
   type LimitsConfig,
@@ -34,6 +37,7 @@ export {
   type GatewayErrorCode,
 } from './errors.js';
 export { IDENTITY_HEADERS, encodeIdentityValue } from './headers.js';
+export { DEFAULT_EDGE_CIPHERS, type EdgeReloadSource, type EdgeTlsStatus } from './tls/edge-tls.js';
 export { unsafePathReason } from './routes.js';
 export type { RequestOutcome } from './metrics.js';
 export { REDACT_PATHS } from './logger.js';

@@ -15,6 +15,7 @@ import { buildState, type LiveGateway, type StateSources } from './state.js';
 import type { UpstreamPools } from './upstream.js';
 import type { ControlPlaneRuntime } from './control-plane.js';
 import { perInstanceState } from './fleet-config.js';
+import type { EdgeTls } from './tls/edge-tls.js';
 
 /** Config sections a reload cannot apply: they keep their running values until a restart. */
 const RESTART_ONLY = ['listeners', 'nonceStore', 'sessionKeyCache', 'log', 'devices', 'admin', 'fleet', 'controlPlane'] as const;
@@ -70,6 +71,8 @@ export interface LifecycleParts {
   readonly nonce: NonceBackend;
   readonly devices: DeviceRuntime | undefined;
   readonly controlPlane: ControlPlaneRuntime | undefined;
+  /** The public listener's TLS material (listeners.public.tls); reloaded with the config. */
+  readonly edgeTls: EdgeTls | undefined;
   /** False in workers 2..N of a --workers gateway: no admin listener, no heartbeat (worker 1 answers for them). */
   readonly adminInstance: boolean;
 }
@@ -94,7 +97,11 @@ export class Lifecycle {
       // The Bloom filter is built before traffic: until then every unknown serial would reach SQL.
       await devices?.start();
       await listeners.listen(config.listeners, { admin: this.parts.adminInstance });
+      await this.parts.edgeTls?.start();
+      // The watch on the routes' upstream TLS files (their material was read with the config).
+      await this.parts.pools.start();
     } catch (err) {
+      await this.parts.edgeTls?.close();
       listeners.public.close();
       listeners.admin.close();
       await controlPlane?.close();
@@ -106,6 +113,7 @@ export class Lifecycle {
     log.info(
       {
         url: listeners.url,
+        profile: config.profile,
         ...(this.parts.adminInstance ? { adminUrl: listeners.adminUrl } : {}),
         routes: live.state.routes.routes.map((r) => ({ name: r.name, prefix: r.prefix, mode: r.mode, upstream: r.origin })),
         clients: config.clients.length,
@@ -132,7 +140,23 @@ export class Lifecycle {
     }
   }
 
+  /**
+   * Reloads the config (see RunningGateway.reload), then the edge TLS material from its files
+   * whatever the config's outcome: SIGHUP is also how an operator says "the certificate changed".
+   * A TLS failure keeps the current certificate and is reported on its own (log, metric, audit);
+   * it does not fail the config reload.
+   */
   async reload(next?: string | GatewayConfigInput | GatewayConfig): Promise<void> {
+    try {
+      await this.#reloadConfig(next);
+    } finally {
+      this.parts.edgeTls?.reload('signal');
+      // The upstream TLS files too (a no-op for a route the new config just brought in).
+      this.parts.pools.reloadTls();
+    }
+  }
+
+  async #reloadConfig(next?: string | GatewayConfigInput | GatewayConfig): Promise<void> {
     const { live, log, metrics } = this.parts;
     const current = live.state.config;
     try {
@@ -140,7 +164,8 @@ export class Lifecycle {
       if (source === undefined) {
         throw new GatewayConfigError([{ path: '', message: 'this gateway was started from an object; pass the new config to reload()' }]);
       }
-      const loaded = loadGatewayConfig(source);
+      // The same profile as at start: a reload never swaps dev settings into a release gateway.
+      const loaded = loadGatewayConfig(source, { profile: current.profile });
       const ignored = RESTART_ONLY.filter((k) => JSON.stringify(loaded[k]) !== JSON.stringify(current[k]) || (k === 'nonceStore' && nonceUrlChanged(loaded, current)));
       // Sections that need a restart keep their running values, so `config` tells what is in force.
       const applied = markLoaded({
@@ -156,6 +181,8 @@ export class Lifecycle {
       });
       // Atomic: requests already verified keep their own state and session keys.
       live.state = buildState(applied, this.parts.sources);
+      // The routes' upstream TLS material as this load read it; the pools of replaced material drain.
+      await this.parts.pools.configure(applied.routes);
       metrics.reloads.inc({ result: 'success' });
       log.info({ clients: applied.clients.length, serverKeys: applied.serverKeys.map((k) => k.id), routes: applied.routes.length }, 'config reloaded');
       if (ignored.length > 0) log.warn({ sections: ignored }, 'these config sections changed but need a restart; the running values stay');
@@ -190,6 +217,7 @@ export class Lifecycle {
     await this.parts.nonce.close();
     await this.parts.devices?.close();
     await this.parts.controlPlane?.close();
+    await this.parts.edgeTls?.close();
     log.info('gateway stopped');
   }
 }

@@ -1,11 +1,14 @@
 /**
  * The gateway's two HTTP servers — the public listener (wxseal and passthrough routes, device
- * endpoints) and the admin listener (probes, admin API, console) — with their timeouts, and the
- * addresses they listen on.
+ * endpoints; HTTPS, with mutual TLS, when listeners.public.tls is set) and the admin listener
+ * (probes, admin API, console; plain HTTP, meant for a private network) — with their timeouts, and
+ * the addresses they listen on.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { MAX_HEADER_COUNT, type GatewayConfig, type PublicListenerConfig } from './config.js';
+import type { EdgeTls } from './tls/edge-tls.js';
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -19,7 +22,7 @@ export function connectionsCheckingIntervalMs(headersTimeoutMs: number, requestT
 }
 
 export class Listeners {
-  readonly public: Server;
+  readonly public: Server | HttpsServer;
   readonly admin: Server;
   // Kept from listen(): the addresses are gone once the servers close.
   url = '';
@@ -27,16 +30,21 @@ export class Listeners {
   /** The origins a browser uses for the admin listener, for the admin API's Origin checks. */
   adminOrigins: readonly string[] = [];
 
-  constructor(config: PublicListenerConfig, onPublic: RequestListener, onAdmin: RequestListener) {
-    this.public = createServer(
-      {
-        requestTimeout: config.requestTimeoutMs,
-        headersTimeout: config.headersTimeoutMs,
-        keepAliveTimeout: config.keepAliveTimeoutMs,
-        connectionsCheckingInterval: connectionsCheckingIntervalMs(config.headersTimeoutMs, config.requestTimeoutMs),
-      },
-      onPublic,
-    );
+  constructor(config: PublicListenerConfig, onPublic: RequestListener, onAdmin: RequestListener, edgeTls?: EdgeTls) {
+    const http = {
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: config.headersTimeoutMs,
+      keepAliveTimeout: config.keepAliveTimeoutMs,
+      connectionsCheckingInterval: connectionsCheckingIntervalMs(config.headersTimeoutMs, config.requestTimeoutMs),
+    };
+    if (edgeTls) {
+      // The handshake is bounded like the headers: a client that stalls it holds a socket as long.
+      const server = createHttpsServer({ ...http, ...edgeTls.serverOptions({ handshakeTimeoutMs: config.headersTimeoutMs }) }, onPublic);
+      edgeTls.attach(server);
+      this.public = server;
+    } else {
+      this.public = createServer(http, onPublic);
+    }
     // Node drops the header fields beyond maxHeadersCount silently. One more than the largest
     // limit the config accepts, so that a request over the configured limit is seen (and refused
     // with 431) rather than cut to what fits — also after a reload raised the limit, since Node
@@ -48,7 +56,7 @@ export class Listeners {
   /** Opens the public listener, and the admin one unless `admin` is false (workers 2..N of a --workers gateway). */
   async listen(listeners: GatewayConfig['listeners'], options: { admin?: boolean } = {}): Promise<void> {
     await listen(this.public, listeners.public.host, listeners.public.port);
-    this.url = urlOf(this.public);
+    this.url = urlOf(this.public, listeners.public.tls ? 'https' : 'http');
     if (options.admin === false) return;
     await listen(this.admin, listeners.admin.host, listeners.admin.port);
     this.adminUrl = urlOf(this.admin);
@@ -56,10 +64,10 @@ export class Listeners {
   }
 }
 
-function urlOf(server: Server): string {
+function urlOf(server: Server | HttpsServer, scheme: 'http' | 'https' = 'http'): string {
   const a = server.address() as AddressInfo;
   const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-  return `http://${host}:${a.port}`;
+  return `${scheme}://${host}:${a.port}`;
 }
 
 /** The origins a browser uses for the admin listener (its address; localhost names when it is loopback). */
@@ -73,7 +81,7 @@ function ownOrigins(server: Server): string[] {
   return out;
 }
 
-function listen(server: Server, host: string, port: number): Promise<void> {
+function listen(server: Server | HttpsServer, host: string, port: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const onError = (err: Error): void => reject(err);
     server.once('error', onError);

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { TlsCertificateEntry } from './tls/registry.js';
 
 /**
  * What a request came to, the `outcome` label of wxseal_gateway_requests_total:
@@ -7,6 +8,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  * - `upstream_unavailable`, `upstream_timeout`, `upstream_too_large`, `upstream_bad_response`:
  *   the upstream failed and the client got the gateway's (sealed) error;
  * - `not_found`: no route; `bad_request`: a path the gateway refuses to route;
+ * - `client_cert_refused`: mutual TLS refused the request (no client certificate where one is
+ *   required, one that does not verify, or one not bound to the request's key id);
  * - `client_closed`: the client went away before the answer;
  * - `internal_error`: the gateway itself failed (WXSEAL_GATEWAY_INTERNAL_ERROR, sealed or signed
  *   once the request had verified).
@@ -20,6 +23,7 @@ export type RequestOutcome =
   | 'upstream_bad_response'
   | 'not_found'
   | 'bad_request'
+  | 'client_cert_refused'
   | 'body_too_large'
   | 'client_closed'
   | 'internal_error';
@@ -39,6 +43,8 @@ export class GatewayMetrics {
   readonly nonceStoreErrors: Counter<'code'>;
   readonly inFlight: Gauge;
   readonly reloads: Counter<'result'>;
+  /** TLS material reloads (target: edge, or an upstream's name; result: success, failure). */
+  readonly tlsReloads: Counter<'target' | 'result'>;
 
   constructor(gauges: {
     nonceStoreUp: () => number;
@@ -49,6 +55,8 @@ export class GatewayMetrics {
     controlPlane?: () => { stalenessMs: number; version: number } | undefined;
     /** How stale this instance's device change feed is (ms), when it has devices. */
     deviceFeedStalenessMs?: () => number | undefined;
+    /** The TLS certificates in use (edge, client CAs, upstream CAs and client certificates). */
+    tlsCertificates?: () => readonly TlsCertificateEntry[];
   }) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'wxseal_gateway_' });
@@ -89,6 +97,12 @@ export class GatewayMetrics {
       name: 'wxseal_gateway_config_reloads_total',
       help: 'Config reloads by result (success, failure)',
       labelNames: ['result'],
+      registers,
+    });
+    this.tlsReloads = new Counter({
+      name: 'wxseal_gateway_tls_reloads_total',
+      help: 'TLS certificate and key reloads by target (edge; upstream:<route>) and result (success, failure: the previous material stays)',
+      labelNames: ['target', 'result'],
       registers,
     });
     new Gauge({
@@ -149,6 +163,22 @@ export class GatewayMetrics {
       collect() {
         const c = gauges.controlPlane?.();
         if (c) this.set(c.version);
+      },
+    });
+    new Gauge({
+      // Seconds left, so that an alert reads `< 30 * 86400` (warning) and `< 7 * 86400` (critical);
+      // negative once expired. Same value in every worker, hence the minimum.
+      name: 'wxseal_tls_certificate_expiry_seconds',
+      help: 'Seconds until each TLS certificate in use expires (role: edge, client-ca, upstream-ca, upstream-client; name: listener or route)',
+      labelNames: ['role', 'name', 'subject'],
+      aggregator: 'min',
+      registers,
+      collect() {
+        this.reset();
+        const now = Date.now();
+        for (const e of gauges.tlsCertificates?.() ?? []) {
+          this.set({ role: e.role, name: e.name, subject: e.subject }, Math.floor((e.notAfter.getTime() - now) / 1000));
+        }
       },
     });
     new Gauge({

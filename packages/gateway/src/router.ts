@@ -15,6 +15,7 @@ import type { PassthroughPipeline } from './pipelines/passthrough.js';
 import type { WxsealPipeline } from './pipelines/wxseal.js';
 import type { Responder } from './respond.js';
 import { unsafePathReason } from './routes.js';
+import { peerCertificateOf } from './tls/client-cert.js';
 import type { GatewayState, LiveGateway } from './state.js';
 
 export interface RouterParts {
@@ -79,6 +80,16 @@ export class Router {
     const route = state.routes.match(path);
     if (!route) return respond.refuse(req, res, scope, 'WXSEAL_ROUTE_NOT_FOUND', 'no route matches this path', path, 'not_found');
     scope.route = route.name;
+    // Mutual TLS per route (or for the whole listener): refused before anything reads the body.
+    const tls = state.config.listeners.public.tls;
+    const policy = route.clientCertificate ?? (tls?.clientAuth?.required ? 'required' : undefined);
+    if (policy !== undefined) {
+      const peer = peerCertificateOf(req.socket);
+      if (peer.state === 'none' && policy === 'required') {
+        return respond.refuse(req, res, scope, 'WXSEAL_CLIENT_CERT_REQUIRED', 'this route requires a client certificate (mutual TLS)', path, 'client_cert_refused');
+      }
+      if (peer.state === 'invalid') return respond.refuse(req, res, scope, 'WXSEAL_CLIENT_CERT_INVALID', peer.reason, path, 'client_cert_refused');
+    }
     if (route.mode === 'passthrough') return this.parts.passthrough.handle(req, res, route, path, rawQuery, scope);
     return this.parts.wxseal.handle(req, res, state, route, target, scope);
   }

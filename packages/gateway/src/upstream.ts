@@ -9,6 +9,7 @@ import { CodedError } from '@wxseal/protocol';
 import type { GatewayErrorCode } from './errors.js';
 import { firstValue, type OutgoingHeaders } from './headers.js';
 import type { Route } from './routes.js';
+import { UpstreamPinMismatch, UpstreamTls, upstreamConnectOptions, type TlsRoute, type UpstreamTlsConfig, type UpstreamTlsDeps, type UpstreamTlsMaterial } from './tls/upstream-tls.js';
 
 /** An upstream exchange that failed, with the code the client gets. */
 export class UpstreamFailure extends CodedError<GatewayErrorCode> {
@@ -51,19 +52,34 @@ export class Cancel extends EventEmitter {
 }
 
 /**
- * One undici Pool per upstream origin (and connect timeout): connections are kept alive and
- * reused across requests and routes.
+ * One undici Pool per upstream origin (and connect timeout, and for https upstreams with a route
+ * `tls`, the identity of its TLS material): connections are kept alive and reused across requests
+ * and routes. When a route's TLS material changes (a file reload, a config reload) new requests
+ * get a pool with the new material, and the pools no route uses any more close once their
+ * in-flight requests have finished: no request fails because of a swap.
  */
 export class UpstreamPools {
   readonly #pools = new Map<string, Pool>();
+  /** Pools being drained after a swap (closed or destroyed by close() at the latest). */
+  readonly #retiring = new Set<Pool>();
+  readonly #tls: UpstreamTls | undefined;
+
+  /**
+   * `tls` and `routes`: the upstream TLS of the routes that have one, watched and reloaded. Without
+   * them a route's `tls` is still applied, as the config load read it.
+   */
+  constructor(options: { tls?: Omit<UpstreamTlsDeps, 'swapped'>; routes?: readonly TlsRoute[] } = {}) {
+    this.#tls = options.tls ? new UpstreamTls({ ...options.tls, swapped: () => this.#retireUnused() }, options.routes ?? []) : undefined;
+  }
 
   get(route: Route): Pool {
-    const key = `${route.origin}|${route.connectTimeoutMs}`;
+    const tls = route.tls ? this.#tlsOf(route) : undefined;
+    const key = tls ? tlsPoolKey(route.origin, route.connectTimeoutMs, tls.material) : `${route.origin}|${route.connectTimeoutMs}`;
     let pool = this.#pools.get(key);
     if (!pool) {
       pool = new Pool(route.origin, {
         connections: 128,
-        connect: { timeout: route.connectTimeoutMs },
+        connect: { timeout: route.connectTimeoutMs, ...(tls ? upstreamConnectOptions(tls.config, tls.material) : {}) },
         // Below the usual 5 s of Node/Go/Java servers, so a socket the upstream is about to close
         // is not reused for a request (which could then fail after being sent).
         keepAliveTimeout: 4_000,
@@ -74,10 +90,49 @@ export class UpstreamPools {
     return pool;
   }
 
+  /** Starts watching the routes' TLS files. */
+  async start(): Promise<void> {
+    await this.#tls?.start();
+  }
+
+  /** After a config reload: the routes' TLS material as the new config read it, and the watch on their files. */
+  async configure(routes: readonly TlsRoute[]): Promise<void> {
+    await this.#tls?.configure(routes);
+  }
+
+  /** Re-reads every route's TLS files now (SIGHUP); a route whose files do not validate keeps its material. */
+  reloadTls(): void {
+    this.#tls?.reloadAll('signal');
+  }
+
+  #tlsOf(route: Route): { config: UpstreamTlsConfig; material: UpstreamTlsMaterial } | undefined {
+    const current = this.#tls?.material(route);
+    if (current) return current;
+    return route.tls?.material ? { config: route.tls, material: route.tls.material } : undefined;
+  }
+
+  #retireUnused(): void {
+    if (!this.#tls) return;
+    const inUse = new Set(this.#tls.entries().map(({ route, material }) => tlsPoolKey(new URL(route.upstream).origin, route.connectTimeoutMs, material)));
+    for (const [key, pool] of this.#pools) {
+      if (!key.includes(TLS_KEY_MARK) || inUse.has(key)) continue;
+      this.#pools.delete(key);
+      this.#retiring.add(pool);
+      // close() lets the requests already dispatched finish (each bounded by its route's timeouts).
+      pool
+        .close()
+        .catch(() => pool.destroy())
+        .catch(() => undefined)
+        .finally(() => this.#retiring.delete(pool));
+    }
+  }
+
   /** Closes every pool: graceful for `graceMs`, then destroyed. */
   async close(graceMs: number): Promise<void> {
-    const pools = [...this.#pools.values()];
+    await this.#tls?.close();
+    const pools = [...this.#pools.values(), ...this.#retiring];
     this.#pools.clear();
+    this.#retiring.clear();
     await Promise.all(
       pools.map(async (pool) => {
         let timer: NodeJS.Timeout | undefined;
@@ -99,13 +154,28 @@ export class UpstreamPools {
   }
 }
 
+const TLS_KEY_MARK = '|tls:';
+
+function tlsPoolKey(origin: string, connectTimeoutMs: number, material: UpstreamTlsMaterial): string {
+  return `${origin}|${connectTimeoutMs}${TLS_KEY_MARK}${material.id}`;
+}
+
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+
+/** OpenSSL's certificate verification results and Node's TLS error codes (a failed handshake). */
+const TLS_CODES =
+  /^(ERR_SSL_|ERR_TLS_|CERT_|CRL_|UNABLE_TO_|ERROR_IN_(?:CERT|CRL)_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|INVALID_CA$|INVALID_PURPOSE$|PATH_LENGTH_EXCEEDED$|HOSTNAME_MISMATCH$|EPROTO$)/;
 
 function classify(err: unknown, stage: 'request' | 'body'): UpstreamFailure {
   if (err instanceof UpstreamFailure) return err;
   if (err instanceof Aborted) return new UpstreamFailure('WXSEAL_UPSTREAM_TIMEOUT', err.message);
+  // The upstream cannot be reached as configured: the client gets what an unreachable upstream gives, the log says why.
+  if (err instanceof UpstreamPinMismatch) return new UpstreamFailure('WXSEAL_UPSTREAM_UNAVAILABLE', err.message, { cause: err });
   const code = (err as { code?: unknown })?.code;
   if (typeof code === 'string' && TIMEOUT_CODES.has(code)) return new UpstreamFailure('WXSEAL_UPSTREAM_TIMEOUT', code, { cause: err });
+  if (stage === 'request' && typeof code === 'string' && TLS_CODES.test(code)) {
+    return new UpstreamFailure('WXSEAL_UPSTREAM_UNAVAILABLE', `upstream TLS handshake failed: ${code}: ${(err as Error).message}`, { cause: err });
+  }
   if (stage === 'body') return new UpstreamFailure('WXSEAL_UPSTREAM_BAD_RESPONSE', 'the upstream response was cut short', { cause: err });
   return new UpstreamFailure('WXSEAL_UPSTREAM_UNAVAILABLE', typeof code === 'string' ? code : 'upstream request failed', { cause: err });
 }

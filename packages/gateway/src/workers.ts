@@ -25,6 +25,7 @@
  * device registry (SQLite in WAL mode with a busy timeout, or a server database).
  */
 import cluster, { type Worker } from 'node:cluster';
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import { loadGatewayConfig, type GatewayConfig } from './config.js';
@@ -44,9 +45,31 @@ const RELOAD_TIMEOUT_MS = 30_000;
 /** Past shutdown.drainTimeoutMs plus this, a worker still running is killed (closing pools and stores took too long). */
 const STOP_GRACE_MS = 10_000;
 
-/** The default `--workers`: every core the process may use. */
-export function defaultWorkerCount(): number {
-  return availableParallelism();
+/**
+ * The default `--workers`: every core the process may use — the CPUs it may run on, capped by a
+ * container's CPU quota (Node counts the host's CPUs: a pod limited to 2 CPUs on a 64-core node
+ * would otherwise fork 64 workers that share 2 CPUs of time).
+ */
+export function defaultWorkerCount(readFile: (path: string) => string = (path) => readFileSync(path, 'utf8')): number {
+  const cpus = availableParallelism();
+  const quota = cgroupCpuQuota(readFile);
+  return quota === undefined ? cpus : Math.max(1, Math.min(cpus, Math.ceil(quota)));
+}
+
+/** CPUs of time per second the cgroup allows (cgroup v2 cpu.max, else v1 cfs quota/period), or undefined without a limit. */
+export function cgroupCpuQuota(readFile: (path: string) => string): number | undefined {
+  const ratio = (quota: number, period: number): number | undefined => (Number.isFinite(quota) && Number.isFinite(period) && quota > 0 && period > 0 ? quota / period : undefined);
+  try {
+    const [quota, period] = readFile('/sys/fs/cgroup/cpu.max').trim().split(/\s+/);
+    return quota === 'max' ? undefined : ratio(Number(quota), Number(period));
+  } catch {
+    // Not cgroup v2 (or no limit file): try v1.
+  }
+  try {
+    return ratio(Number(readFile('/sys/fs/cgroup/cpu/cpu.cfs_quota_us').trim()), Number(readFile('/sys/fs/cgroup/cpu/cpu.cfs_period_us').trim()));
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -415,7 +438,7 @@ export async function runGatewayPrimary(o: PrimaryOptions): Promise<number> {
 
   const reload = async (): Promise<void> => {
     try {
-      drainTimeoutMs = loadGatewayConfig(o.configPath).shutdown.drainTimeoutMs;
+      drainTimeoutMs = loadGatewayConfig(o.configPath, { profile: o.config.profile }).shutdown.drainTimeoutMs;
     } catch (err) {
       const issues = err instanceof GatewayConfigError ? err.issues : undefined;
       log.error({ err: errSummary(err), issues }, 'config reload failed; every worker keeps the current config');

@@ -219,13 +219,22 @@ export function defineDeviceSuite(name: string, database: SuiteDatabase): void {
 
     test('an unknown serial is WXSEAL_UNKNOWN_KEY_ID without a Redis command or an SQL query', async () => {
       const gw = gws[1]!;
-      const before = gw.devices!.stats();
-      assert.equal(await outcome(randomBytes(32), gw, `SN-unknown-${randomBytes(4).toString('hex')}`), 'WXSEAL_UNKNOWN_KEY_ID');
-      const afterStats = gw.devices!.stats();
-      assert.equal(afterStats.resolver.bloomReject, before.resolver.bloomReject + 1);
-      assert.equal(afterStats.redisCommands, before.redisCommands, 'Redis commands');
-      assert.equal(afterStats.sqlQueries, before.sqlQueries, 'SQL queries');
-      assert.equal(afterStats.resolver.l3Load, before.resolver.l3Load);
+      // The counters cover the whole connection: a late write of an earlier test (a cache fill on
+      // a loaded machine) can land inside the window. A lookup that used Redis or SQL would move
+      // them on every attempt; background traffic cannot on all five.
+      const attempts: string[] = [];
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const before = gw.devices!.stats();
+        assert.equal(await outcome(randomBytes(32), gw, `SN-unknown-${randomBytes(4).toString('hex')}`), 'WXSEAL_UNKNOWN_KEY_ID');
+        const afterStats = gw.devices!.stats();
+        assert.equal(afterStats.resolver.bloomReject, before.resolver.bloomReject + 1);
+        assert.equal(afterStats.resolver.l3Load, before.resolver.l3Load);
+        const redis = afterStats.redisCommands - before.redisCommands;
+        const sql = afterStats.sqlQueries - before.sqlQueries;
+        if (redis === 0 && sql === 0) return;
+        attempts.push(`${redis} Redis commands, ${sql} SQL queries`);
+      }
+      assert.fail(`every attempt saw Redis or SQL traffic: ${attempts.join('; ')}`);
     });
 
     test('1,000 concurrent lookups of an expired entry cause exactly one database load', async () => {

@@ -17,7 +17,27 @@ test('--workers above 1 with the memory nonce store is refused, naming nonceStor
   assert.match(issue!.message, /per process: with --workers 3 a request accepted by one worker could be replayed to another \(use redis, or --workers 1\)/);
   const redis = loadGatewayConfig(baseConfig(keys, 'http://127.0.0.1:9', { nonceStore: { type: 'redis', url: 'redis://127.0.0.1:6379' } }));
   assert.deepEqual(workerIssues(redis, 8), []);
-  assert.equal(defaultWorkerCount(), availableParallelism());
+});
+
+test('the default worker count is the CPUs the process may use, capped by a container CPU quota (cgroup v2 or v1)', () => {
+  const cpus = availableParallelism();
+  const files = (entries: Record<string, string>) => (path: string): string => {
+    const text = entries[path];
+    if (text === undefined) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
+    return text;
+  };
+  assert.equal(defaultWorkerCount(files({})), cpus, 'no cgroup files: every CPU');
+  assert.equal(defaultWorkerCount(files({ '/sys/fs/cgroup/cpu.max': 'max 100000\n' })), cpus, 'v2 without a limit');
+  assert.equal(defaultWorkerCount(files({ '/sys/fs/cgroup/cpu.max': '50000 100000\n' })), 1, 'half a CPU: one worker');
+  assert.equal(defaultWorkerCount(files({ '/sys/fs/cgroup/cpu.max': `${150_000} 100000\n` })), Math.min(cpus, 2), '1.5 CPUs: two workers at most');
+  assert.equal(defaultWorkerCount(files({ '/sys/fs/cgroup/cpu.max': '6400000 100000' })), cpus, 'a quota above the CPUs does not add workers');
+  assert.equal(
+    defaultWorkerCount(files({ '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '100000\n', '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000\n' })),
+    1,
+    'v1: one CPU',
+  );
+  assert.equal(defaultWorkerCount(files({ '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '-1\n', '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000\n' })), cpus, 'v1 without a limit');
+  assert.equal(defaultWorkerCount(files({ '/sys/fs/cgroup/cpu.max': 'garbage' })), cpus, 'an unreadable value is no limit');
 });
 
 test('a worker slot is replaced at once, then after a growing pause, at most RESTART_LIMIT times within the window', () => {

@@ -56,6 +56,28 @@ export interface components {
                 updatedAt: string;
             };
         };
+        GetEdgeTlsResponse: {
+            clientCas: number;
+            fingerprint256: string;
+            issuer: string;
+            lastFailure?: {
+                /** @description ISO 8601 date-time */
+                at: string;
+                reason: string;
+                source: string;
+            };
+            /** @description ISO 8601 date-time */
+            loadedAt: string;
+            names: string[];
+            /** @description ISO 8601 date-time */
+            notAfter: string;
+            /** @description ISO 8601 date-time */
+            notBefore: string;
+            serial: string;
+            /** @enum {string} */
+            source: "start" | "file" | "signal" | "admin" | "upload" | "fleet";
+            subject: string;
+        };
         GetSessionResponse: {
             actor: string;
             csrfToken: string;
@@ -174,7 +196,7 @@ export interface components {
         ListCertificatesResponse: {
             certificates: {
                 /** @enum {string} */
-                kind: "platform" | "merchant" | "public-key";
+                kind: "platform" | "merchant" | "public-key" | "edge" | "client-ca" | "upstream-ca" | "upstream-client";
                 /** @description ISO 8601 date-time */
                 notAfter?: string;
                 owner: {
@@ -185,12 +207,17 @@ export interface components {
                     appid: string;
                     /** @constant */
                     kind: "mp";
+                } | {
+                    /** @constant */
+                    kind: "tls";
+                    name: string;
                 };
                 secondsToExpiry?: number;
                 serial: string;
                 source: string;
                 /** @enum {string} */
                 status: "ok" | "warning" | "critical" | "expired";
+                subject?: string;
             }[];
         };
         ListCredentialsResponse: {
@@ -313,11 +340,40 @@ export interface components {
                 appid: string;
                 /** @constant */
                 kind: "mp";
+            } | {
+                /** @constant */
+                kind: "tls";
+                name: string;
             };
             reason: string;
         };
         RefreshCertificatesResponse: {
             refreshed: number;
+        };
+        ReloadEdgeTlsBody: {
+            reason: string;
+        };
+        ReloadEdgeTlsResponse: {
+            clientCas: number;
+            fingerprint256: string;
+            issuer: string;
+            lastFailure?: {
+                /** @description ISO 8601 date-time */
+                at: string;
+                reason: string;
+                source: string;
+            };
+            /** @description ISO 8601 date-time */
+            loadedAt: string;
+            names: string[];
+            /** @description ISO 8601 date-time */
+            notAfter: string;
+            /** @description ISO 8601 date-time */
+            notBefore: string;
+            serial: string;
+            /** @enum {string} */
+            source: "start" | "file" | "signal" | "admin" | "upload" | "fleet";
+            subject: string;
         };
         RetireSecretBody: {
             reason: string;
@@ -420,6 +476,39 @@ export interface components {
              * @enum {string}
              */
             type: "rsa" | "x25519";
+        };
+        UploadEdgeTlsBody: {
+            /** @description the certificate chain, PEM, leaf first */
+            certPem: string;
+            /** @description its private key, PEM (unencrypted; re-encrypted on disk with the configured passphrase) */
+            keyPem: string;
+            reason: string;
+        };
+        UploadEdgeTlsResponse: {
+            clientCas: number;
+            fingerprint256: string;
+            issuer: string;
+            lastFailure?: {
+                /** @description ISO 8601 date-time */
+                at: string;
+                reason: string;
+                source: string;
+            };
+            /** @description ISO 8601 date-time */
+            loadedAt: string;
+            names: string[];
+            /** @description ISO 8601 date-time */
+            notAfter: string;
+            /** @description ISO 8601 date-time */
+            notBefore: string;
+            /** @description false: served, but the files could not be written (a restart returns to them) */
+            persisted: boolean;
+            /** @description with listeners.public.tls.sync: whether the fleet store took it (absent without sync) */
+            published?: boolean;
+            serial: string;
+            /** @enum {string} */
+            source: "start" | "file" | "signal" | "admin" | "upload" | "fleet";
+            subject: string;
         };
     };
     responses: never;

@@ -108,6 +108,18 @@ export const ZH_WIRE_EXPLANATIONS: { readonly [C in WireErrorCode]: Explanation 
     meaning: '请求头字段的数量超过网关的上限。',
     action: '减少请求头字段；检查是否有代理添加了大量请求头。',
   },
+  WXSEAL_CLIENT_CERT_REQUIRED: {
+    meaning: '该路由要求双向 TLS（mTLS），但连接没有出示客户端证书。',
+    action: '为客户端配置客户端证书和私钥（客户端 SDK 的 `tls.cert` 和 `tls.key`）。',
+  },
+  WXSEAL_CLIENT_CERT_INVALID: {
+    meaning: '连接出示的客户端证书未能通过监听器客户端 CA 的校验：签发者未知、已过期或尚未生效，或已被 CRL 吊销；消息中说明了原因。',
+    action: '使用网关信任的 CA 签发且在有效期内的客户端证书；过期证书请续期。',
+  },
+  WXSEAL_CLIENT_CERT_MISMATCH: {
+    meaning: '请求使用的密钥 ID 绑定了某张客户端证书，而连接出示的是另一张证书。',
+    action: '使用与该密钥 ID 绑定的客户端证书（网关配置中的 clients[].clientCertificate），或更新绑定。',
+  },
 };
 
 /** zh-CN explanations of the console's own codes. */

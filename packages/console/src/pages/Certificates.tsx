@@ -48,7 +48,7 @@ export function formatCountdown(seconds: number, i18n: I18n): string {
   return i18n.t('cert.countdown', { d, hh, mm, ss });
 }
 
-const ownerKey = (o: CertificateOwner): string => (o.kind === 'wechatpay' ? `wechatpay:${o.mchid}` : `mp:${o.appid}`);
+const ownerKey = (o: CertificateOwner): string => (o.kind === 'wechatpay' ? `wechatpay:${o.mchid}` : o.kind === 'mp' ? `mp:${o.appid}` : `tls:${o.name}`);
 
 export function Certificates() {
   const i18n = useI18n();
@@ -76,7 +76,8 @@ export function Certificates() {
     void load();
   }, [load]);
 
-  const ownerText = (o: CertificateOwner) => (o.kind === 'wechatpay' ? t('cert.ownerPay', { id: o.mchid }) : t('cert.ownerMp', { id: o.appid }));
+  const ownerText = (o: CertificateOwner) =>
+    o.kind === 'wechatpay' ? t('cert.ownerPay', { id: o.mchid }) : o.kind === 'mp' ? t('cert.ownerMp', { id: o.appid }) : t('cert.ownerTls', { id: o.name });
 
   return (
     <section aria-labelledby="cert-title">
@@ -117,7 +118,10 @@ export function Certificates() {
                 <tr key={`${ownerKey(c.owner)}|${c.kind}|${c.serial}`} class={`cert-${status}`} data-testid="cert-row" data-serial={c.serial} data-status={status}>
                   <td>{ownerText(c.owner)}</td>
                   <td>{tv('certKind', c.kind)}</td>
-                  <td class="mono">{c.serial}</td>
+                  <td class="mono" title={c.subject}>
+                    {c.serial}
+                    {c.subject && <div class="muted small">{c.subject}</div>}
+                  </td>
                   <td>{tv('source', c.source)}</td>
                   <td>{exp === undefined ? '—' : i18n.time(new Date(exp).toISOString())}</td>
                   <td class="mono" data-testid="cert-countdown">

@@ -23,6 +23,7 @@ import { fleetStatsFor, type FleetStats } from './fleet-stats.js';
 import { API_PREFIX, MAX_BODY_BYTES, matchRoute, type AdminRouteSpec } from './routes.js';
 import type { CredentialState } from './state.js';
 import type { StatsSource } from './stats.js';
+import type { EdgeReloadResult, EdgeTls } from '../tls/edge-tls.js';
 
 export interface AdminApiDeps {
   config: AdminConfig;
@@ -41,6 +42,8 @@ export interface AdminApiDeps {
   certificates: CertificateInventory | undefined;
   /** The admin listener's own origins (e.g. http://127.0.0.1:9090), known once it listens. */
   ownOrigins: () => readonly string[];
+  /** The public listener's TLS material, when it serves HTTPS (the /tls/edge routes). */
+  edgeTls?: EdgeTls | undefined;
 }
 
 type AuditOutcome = 'ok' | 'refused' | 'failed';
@@ -237,6 +240,11 @@ export class AdminApi {
     sendJson(res, result.status ?? route.status, result.body, headers);
   }
 
+  #requireEdgeTls(): EdgeTls {
+    if (!this.#deps.edgeTls) throw new AdminError('ADMIN_NOT_CONFIGURED', 'the public listener serves no TLS (listeners.public.tls)');
+    return this.#deps.edgeTls;
+  }
+
   #requireDevices(): DevicesService {
     if (!this.#devices) throw new AdminError('ADMIN_NOT_CONFIGURED', 'this gateway has no devices section');
     return this.#devices;
@@ -299,7 +307,7 @@ export class AdminApi {
       },
       refreshCertificates: async (c) => {
         const owner = c.body.owner as CertificateOwner | undefined;
-        const target = owner ? (owner.kind === 'wechatpay' ? `wechatpay:${owner.mchid}` : `mp:${owner.appid}`) : 'all';
+        const target = owner ? (owner.kind === 'wechatpay' ? `wechatpay:${owner.mchid}` : owner.kind === 'mp' ? `mp:${owner.appid}` : `tls:${owner.name}`) : 'all';
         if (!d.certificates) return { body: { refreshed: 0 }, target };
         let refreshed: number;
         try {
@@ -320,9 +328,30 @@ export class AdminApi {
         return { body: { entries: page.entries, ...(page.nextCursor !== undefined ? { nextCursor: String(page.nextCursor) } : {}) } };
       },
       getStats: async (c) => ({ body: await this.#fleetStats.view(c.query as { instance?: string }) }),
+      getEdgeTls: async () => ({ body: this.#requireEdgeTls().status() }),
+      reloadEdgeTls: async () => {
+        const r = this.#requireEdgeTls().reload('admin');
+        if (!r.ok) throw new AdminError('ADMIN_CONFLICT', `the TLS files do not validate; the current certificate stays: ${issuesText(r)}`);
+        return { body: r.status, target: 'public', detail: { serial: r.status.serial, fingerprint256: r.status.fingerprint256 } };
+      },
+      uploadEdgeTls: async (c) => {
+        const edge = this.#requireEdgeTls();
+        const bundle = { certPem: String(c.body.certPem), keyPem: String(c.body.keyPem) };
+        const r = edge.upload(bundle);
+        if (!r.ok) throw new AdminError('ADMIN_BAD_REQUEST', `the certificate and key do not validate; nothing changed: ${issuesText(r)}`);
+        // With tls.sync, every other instance (and every other worker) receives it from the fleet store.
+        const published = await edge.publish(bundle);
+        const outcome = { persisted: r.persisted === true, ...(published !== undefined ? { published } : {}) };
+        return { body: { ...r.status, ...outcome }, target: 'public', detail: { serial: r.status.serial, fingerprint256: r.status.fingerprint256, ...outcome } };
+      },
       openapi: async () => ({ body: (this.#openapi ??= buildOpenApi()) }),
     };
   }
+}
+
+/** A failed TLS load's issues on one line (fields and reasons; never key material). */
+function issuesText(r: EdgeReloadResult): string {
+  return r.ok ? '' : r.error.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
 }
 
 function targetOf(params: Record<string, string>): { target?: string } {

@@ -1,3 +1,5 @@
+import type { TlsCertificateRegistry } from '../tls/registry.js';
+
 /**
  * The certificates the admin API lists (WeChat platform certificates, WeChat Pay merchant and
  * platform certificates, WeChat Pay public keys). The gateway does not load them itself: whoever
@@ -5,8 +7,10 @@
  * startGateway(config, { certificateInventory }).
  */
 
-export type CertificateOwner = { kind: 'wechatpay'; mchid: string } | { kind: 'mp'; appid: string };
-export type CertificateKind = 'platform' | 'merchant' | 'public-key';
+export type CertificateOwner = { kind: 'wechatpay'; mchid: string } | { kind: 'mp'; appid: string } | { kind: 'tls'; name: string };
+/** WeChat's certificates and keys, then the gateway's TLS roles (TlsCertificateRole). */
+export const CERTIFICATE_KINDS = ['platform', 'merchant', 'public-key', 'edge', 'client-ca', 'upstream-ca', 'upstream-client'] as const;
+export type CertificateKind = (typeof CERTIFICATE_KINDS)[number];
 export type CertificateStatus = 'ok' | 'warning' | 'critical' | 'expired';
 
 /** One certificate or public key as the inventory reports it. */
@@ -15,6 +19,8 @@ export interface CertificateInfo {
   kind: CertificateKind;
   /** Certificate serial number, or the public key id (PUB_KEY_ID_…). */
   serial: string;
+  /** The certificate's subject, one line (TLS certificates). */
+  subject?: string;
   /** Where it came from: "file", "env", "download", "secret-store", … */
   source: string;
   /** End of validity (a Date, an ISO 8601 string or Unix ms); absent for keys without one. */
@@ -32,6 +38,7 @@ export interface CertificateView {
   owner: CertificateOwner;
   kind: CertificateKind;
   serial: string;
+  subject?: string;
   source: string;
   notAfter?: string;
   secondsToExpiry?: number;
@@ -50,7 +57,7 @@ export function certificateStatus(secondsToExpiry: number | undefined): Certific
 }
 
 export function certificateView(info: CertificateInfo, nowMs: number): CertificateView {
-  const view: CertificateView = { owner: info.owner, kind: info.kind, serial: info.serial, source: info.source, status: 'ok' };
+  const view: CertificateView = { owner: info.owner, kind: info.kind, serial: info.serial, ...(info.subject !== undefined ? { subject: info.subject } : {}), source: info.source, status: 'ok' };
   if (info.notAfter !== undefined) {
     const ms = info.notAfter instanceof Date ? info.notAfter.getTime() : typeof info.notAfter === 'number' ? info.notAfter : Date.parse(info.notAfter);
     if (Number.isFinite(ms)) {
@@ -130,6 +137,37 @@ export function certificateInventoryFromMaterial(source: MaterialInventorySource
         n += typeof r === 'number' ? r : r ? 1 : 0;
       }
       return n;
+    },
+  };
+}
+
+/**
+ * The gateway's own TLS certificates (edge chain, client CAs, upstream CAs and client
+ * certificates), as its configuration loaded them: listed without any code from the embedder.
+ * `reload` re-reads the TLS files (the same path as a file change or SIGHUP).
+ */
+export function tlsCertificateInventory(registry: TlsCertificateRegistry, reload?: (name: string | undefined) => Promise<number>): CertificateInventory {
+  return {
+    async list() {
+      return registry.list().map((e) => ({ owner: { kind: 'tls', name: e.name }, kind: e.role, serial: e.serial.toUpperCase(), subject: e.subject, source: e.source, notAfter: e.notAfter }));
+    },
+    async refresh(owner?: CertificateOwner) {
+      if (!reload || (owner && owner.kind !== 'tls')) return 0;
+      return reload(owner?.name);
+    },
+  };
+}
+
+/** One inventory over several: lists are concatenated, a refresh goes to each. */
+export function combinedInventory(parts: readonly (CertificateInventory | undefined)[]): CertificateInventory {
+  const present = parts.filter((p): p is CertificateInventory => p !== undefined);
+  return {
+    async list() {
+      return (await Promise.all(present.map((p) => p.list()))).flat();
+    },
+    async refresh(owner?: CertificateOwner) {
+      const counts = await Promise.all(present.map((p) => p.refresh(owner)));
+      return counts.reduce((a, b) => a + b, 0);
     },
   };
 }

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { statsSnapshotSchema } from './stats.js';
+import { CERTIFICATE_KINDS } from './certificates.js';
 
 export const API_PREFIX = '/admin/api/v1';
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -57,7 +58,23 @@ const sessionSchema = z.object({ actor: z.string(), csrfToken: z.string(), expir
 const ownerSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('wechatpay'), mchid: z.string().min(1).max(32) }).strict(),
   z.object({ kind: z.literal('mp'), appid: z.string().min(1).max(64) }).strict(),
+  // The gateway's own TLS material: a listener ("public") or a route's upstream, by name.
+  z.object({ kind: z.literal('tls'), name: z.string().min(1).max(128) }).strict(),
 ]);
+
+const edgeTlsStatusSchema = z.object({
+  subject: z.string(),
+  issuer: z.string(),
+  serial: z.string(),
+  fingerprint256: z.string(),
+  notBefore: iso,
+  notAfter: iso,
+  names: z.array(z.string()),
+  source: z.enum(['start', 'file', 'signal', 'admin', 'upload', 'fleet']),
+  loadedAt: iso,
+  clientCas: z.number().int(),
+  lastFailure: z.object({ at: iso, source: z.string(), reason: z.string() }).optional(),
+});
 
 // --- the table --------------------------------------------------------------------------------
 
@@ -289,14 +306,15 @@ export const ADMIN_ROUTES = [
     method: 'GET',
     path: '/certificates',
     tag: 'certificates',
-    summary: 'Platform certificates, WeChat Pay certificates and public keys with their expiry status',
+    summary: 'TLS certificates of the gateway (edge, client CAs, upstreams), WeChat platform and WeChat Pay certificates and public keys, with their expiry status',
     status: 200,
     response: z.object({
       certificates: z.array(
         z.object({
           owner: ownerSchema,
-          kind: z.enum(['platform', 'merchant', 'public-key']),
+          kind: z.enum(CERTIFICATE_KINDS),
           serial: z.string(),
+          subject: z.string().optional(),
           source: z.string(),
           notAfter: iso.optional(),
           secondsToExpiry: z.number().int().optional(),
@@ -362,6 +380,47 @@ export const ADMIN_ROUTES = [
         }),
       ),
       fleet: z.object({ available: z.boolean(), reason: z.string().optional().describe('why the fleet view is unavailable (the totals are then this instance\'s alone)') }),
+    }),
+  },
+  {
+    id: 'getEdgeTls',
+    method: 'GET',
+    path: '/tls/edge',
+    tag: 'tls',
+    summary: 'The certificate the public listener serves (HTTPS), where it came from, and the last failed reload',
+    status: 200,
+    response: edgeTlsStatusSchema,
+  },
+  {
+    id: 'reloadEdgeTls',
+    method: 'POST',
+    path: '/tls/edge/reload',
+    tag: 'tls',
+    summary: 'Re-reads the edge certificate, key, client CAs and CRL from their files; swapped in only when they validate (409 and the current certificate stays otherwise)',
+    action: 'tls.edge.reload',
+    body: reasonBody,
+    status: 200,
+    response: edgeTlsStatusSchema,
+  },
+  {
+    id: 'uploadEdgeTls',
+    method: 'POST',
+    path: '/tls/edge',
+    tag: 'tls',
+    summary: 'Replaces the edge certificate and key (PEM): validated like a file reload, written over certFile/keyFile, swapped in (400 and nothing changes when it does not validate)',
+    action: 'tls.edge.upload',
+    body: z
+      .object({
+        certPem: z.string().min(1).max(256 * 1024).describe('the certificate chain, PEM, leaf first'),
+        keyPem: z.string().min(1).max(64 * 1024).describe('its private key, PEM (unencrypted; re-encrypted on disk with the configured passphrase)'),
+        reason,
+      })
+      .strict(),
+    bodyLimit: 512 * 1024,
+    status: 200,
+    response: edgeTlsStatusSchema.extend({
+      persisted: z.boolean().describe('false: served, but the files could not be written (a restart returns to them)'),
+      published: z.boolean().optional().describe('with listeners.public.tls.sync: whether the fleet store took it (absent without sync)'),
     }),
   },
   {

@@ -6,7 +6,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { RequestScope } from '../access-log.js';
-import { REQUEST_ID_HEADER, firstValue, forwardRequestHeaders, forwardResponseHeaders } from '../headers.js';
+import { REQUEST_ID_HEADER, addClientCertificateHeaders, firstValue, forwardRequestHeaders, forwardResponseHeaders, type OutgoingHeaders } from '../headers.js';
+import { isTlsSocket, peerCertificateOf } from '../tls/client-cert.js';
 import { hasBody, plainGatewayError } from '../respond.js';
 import { upstreamTarget, type Route } from '../routes.js';
 import { streamThrough } from '../upstream.js';
@@ -24,7 +25,11 @@ export class PassthroughPipeline {
 
     // Identity headers from outside are dropped here too: a passthrough route must not become a
     // way to reach the upstream with a forged x-wxseal-openid.
-    const headers = forwardRequestHeaders(req.rawHeaders, 'passthrough', { remoteAddress: req.socket.remoteAddress, encrypted: false }, { [REQUEST_ID_HEADER]: scope.requestId });
+    // The verified client certificate (mutual TLS) is the only identity a passthrough route has.
+    const own: OutgoingHeaders = {};
+    addClientCertificateHeaders(own, peerCertificateOf(req.socket));
+    own[REQUEST_ID_HEADER] = scope.requestId;
+    const headers = forwardRequestHeaders(req.rawHeaders, 'passthrough', { remoteAddress: req.socket.remoteAddress, encrypted: isTlsSocket(req.socket) }, own);
     const upstreamStarted = performance.now();
     const result = await streamThrough(
       this.parts.pools.get(route),

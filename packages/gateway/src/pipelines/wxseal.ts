@@ -8,13 +8,14 @@ import { performance } from 'node:perf_hooks';
 import { headersFromRaw, isVerificationFailure, readRequestBody, type ResponseInput, type VerifiedRequest } from '@wxseal/server';
 import type { RequestScope } from '../access-log.js';
 import { GATEWAY_ERROR_STATUS, gatewayErrorBody, type GatewayErrorCode } from '../errors.js';
-import { REQUEST_ID_HEADER, addIdentityHeaders, forwardRequestHeaders, forwardResponseHeaders, type OutgoingHeaders } from '../headers.js';
+import { REQUEST_ID_HEADER, addClientCertificateHeaders, addIdentityHeaders, forwardRequestHeaders, forwardResponseHeaders, type OutgoingHeaders } from '../headers.js';
 import { errSummary } from '../logger.js';
 import type { RequestOutcome } from '../metrics.js';
 import { upstreamTarget, type Route } from '../routes.js';
 import type { GatewayState } from '../state.js';
 import { Cancel, UpstreamFailure, isClientGone, requestBuffered } from '../upstream.js';
 import { UPSTREAM_OUTCOME, type PipelineParts } from './parts.js';
+import { bindingRefusal, isTlsSocket, peerCertificateOf } from '../tls/client-cert.js';
 
 export class WxsealPipeline {
   constructor(private readonly parts: PipelineParts) {}
@@ -25,6 +26,13 @@ export class WxsealPipeline {
     const method = req.method ?? '';
     let verified: VerifiedRequest | undefined;
     let failure: unknown;
+    // A key id bound to a client certificate comes with that certificate or not at all; checked
+    // before the body is read and the signature verified (the expensive part).
+    const mismatch = bindingRefusal(state.config, req.rawHeaders, req.socket);
+    if (mismatch !== undefined) {
+      respond.refuse(req, res, scope, 'WXSEAL_CLIENT_CERT_MISMATCH', mismatch, target.split('?')[0]!, 'client_cert_refused');
+      return;
+    }
     scope.stage = 'verify';
     try {
       const body = await readRequestBody(req, { limit: route.maxBodyBytes, contentLength: req.headers['content-length'] });
@@ -57,8 +65,9 @@ export class WxsealPipeline {
     scope.stage = 'upstream-headers';
     const headers: OutgoingHeaders = {};
     addIdentityHeaders(headers, verified);
+    addClientCertificateHeaders(headers, peerCertificateOf(req.socket));
     headers[REQUEST_ID_HEADER] = scope.requestId;
-    forwardRequestHeaders(req.rawHeaders, 'wxseal', { remoteAddress: req.socket.remoteAddress, encrypted: false }, headers);
+    forwardRequestHeaders(req.rawHeaders, 'wxseal', { remoteAddress: req.socket.remoteAddress, encrypted: isTlsSocket(req.socket) }, headers);
     // The answer is sealed as the representation itself; ask for no compression.
     headers['accept-encoding'] = 'identity';
     if (verified.contentType !== undefined) headers['content-type'] = verified.contentType;
