@@ -5,17 +5,35 @@
  * - HMAC-SHA256 over the canonical request string (what a forged request costs, step 5);
  * - RSA-OAEP-2048 (SHA-256) unwrap of the session key with a pre-parsed KeyObject (step 7);
  * - or, for an X25519 server key, the HPKE unwrap (SPEC 6.5: one X25519 derive, the key schedule, AES-GCM);
- * - AES-256-GCM decryption of the sealed payload (step 8).
+ * - AES-256-GCM decryption of the sealed payload (step 8);
+ * - SHA-256 of the body as received (step 5's canonical string);
+ * - the response key, HKDF-SHA256 (SPEC 6.3 step 2), and AES-256-GCM sealing of the upstream's
+ *   answer (SPEC 6.3 step 3, with the payload framing).
  *
+ * The valid paths' primitives add up to the floor the gateway's overhead is measured against
+ * (ratios.ts: "f−a cpu", "h−a cpu").
  * One core can do at most this many of each per second; no HTTP server can beat them.
  */
-import { constants, createDecipheriv, createHmac, createPrivateKey, createPublicKey, privateDecrypt } from 'node:crypto';
+import { constants, createDecipheriv, createHash, createHmac, createPrivateKey, createPublicKey, privateDecrypt } from 'node:crypto';
 import { buildRequest } from '@wxseal/protocol';
-import { b64uDecodeStrict, generateSessionKey, requestAad, splitTarget, unwrapSessionKey, wrapSessionKey } from '@wxseal/protocol/primitives';
+import {
+  aesGcmEncrypt,
+  b64uDecodeStrict,
+  deriveResponseKey,
+  encodePayload,
+  generateResponseNonce,
+  generateSessionKey,
+  requestAad,
+  responseAad,
+  splitTarget,
+  unwrapSessionKey,
+  wrapSessionKey,
+} from '@wxseal/protocol/primitives';
 import type { BenchKeys } from './keys.js';
-import { BENCH_PATH, IDENTITY, PAYLOAD_BYTES } from './loadgen/pool.js';
+import { BENCH_PATH, benchSealedSpec } from './loadgen/pool.js';
+import { UPSTREAM_ANSWER_SAMPLE } from './servers/upstream-answer.js';
 
-export type CryptoId = 'hmac' | 'rsa-unwrap' | 'x25519-unwrap' | 'aes-gcm';
+export type CryptoId = 'hmac' | 'rsa-unwrap' | 'x25519-unwrap' | 'aes-gcm' | 'body-sha256' | 'response-hkdf' | 'response-seal';
 
 export interface CryptoRate {
   id: CryptoId;
@@ -45,17 +63,7 @@ export function measureCryptoLimits(keys: BenchKeys, seconds: number): CryptoRat
   const privateKey = createPrivateKey(keys.privateKeyPem);
   const secret = b64uDecodeStrict(keys.secret)!;
   // A real sealed request of the bench, built by the protocol package: the same sizes as on the wire.
-  const built = buildRequest({
-    mode: 'sealed',
-    method: 'POST',
-    target: BENCH_PATH,
-    keyId: keys.keyId,
-    secret,
-    body: PAYLOAD_BYTES,
-    contentType: 'application/json',
-    identity: IDENTITY,
-    serverKey: { id: keys.serverKeyId, publicKey: createPublicKey(keys.publicKeyPem) },
-  });
+  const built = buildRequest(benchSealedSpec(keys, secret, { id: keys.serverKeyId, publicKey: createPublicKey(keys.publicKeyPem) }));
   const wrapped = b64uDecodeStrict(built.headers['wxseal-wrapped-key']!)!;
   const iv = b64uDecodeStrict(built.headers['wxseal-iv']!)!;
   const { path, rawQuery } = splitTarget(BENCH_PATH);
@@ -71,6 +79,9 @@ export function measureCryptoLimits(keys: BenchKeys, seconds: number): CryptoRat
   const sessionKey = built.context.sessionKey!;
   const ciphertext = built.body.subarray(0, built.body.length - 16);
   const tag = built.body.subarray(built.body.length - 16);
+
+  const responseKey = deriveResponseKey(sessionKey, generateResponseNonce());
+  const sealAad = responseAad({ keyId: keys.keyId, requestNonce: built.headers['wxseal-nonce']!, status: 200 });
 
   const x25519Key = createPrivateKey(keys.x25519PrivateKeyPem);
   const x25519Wrapped = wrapSessionKey(createPublicKey(keys.x25519PublicKeyPem), generateSessionKey());
@@ -106,6 +117,28 @@ export function measureCryptoLimits(keys: BenchKeys, seconds: number): CryptoRat
           d.update(ciphertext);
           d.final();
         },
+        seconds,
+        256,
+      ),
+    },
+    {
+      id: 'body-sha256',
+      label: `SHA-256 of the sealed body (${built.body.length} B)`,
+      bytes: built.body.length,
+      opsPerSec: measure(() => createHash('sha256').update(built.body).digest('hex'), seconds, 256),
+    },
+    {
+      id: 'response-hkdf',
+      label: 'HKDF-SHA256 response key and IV (SPEC 6.3, 44 B)',
+      bytes: 44,
+      opsPerSec: measure(() => deriveResponseKey(sessionKey, generateResponseNonce()), seconds, 256),
+    },
+    {
+      id: 'response-seal',
+      label: `AES-256-GCM seal of the upstream's answer (${UPSTREAM_ANSWER_SAMPLE.length} B, framed)`,
+      bytes: UPSTREAM_ANSWER_SAMPLE.length,
+      opsPerSec: measure(
+        () => aesGcmEncrypt(responseKey.key, responseKey.iv, sealAad, encodePayload({ contentType: 'application/json' }, UPSTREAM_ANSWER_SAMPLE)),
         seconds,
         256,
       ),

@@ -9,6 +9,7 @@ import { cpus, loadavg, platform, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runAdminBench, type AdminBenchResult } from './admin.js';
 import { DEFAULT_FLEET_DATABASE_URL, runFleetBench, type FleetBenchResult } from './fleet.js';
+import { measureClientCosts, type ClientCost } from './client-costs.js';
 import { measureCryptoLimits, type CryptoRate } from './crypto-limits.js';
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_REDIS_URL, deleteByPrefix, openRedis, provisionRegistry, redisDisplayUrl, runDeviceBench, type DeviceBenchResult } from './devices.js';
@@ -16,9 +17,12 @@ import { HOT_SET_DESCRIPTION, deviceKeyOf } from './device-serials.js';
 import { MasterKeyRing, openDeviceDatabase } from '@wxseal/devices';
 import { b64uEncode } from '@wxseal/protocol/primitives';
 import { SESSION_KEY_REUSE_OPTIONS, detectSessionKeyCache, type FeatureCheck } from './features.js';
-import { generateBenchKeys, writeBenchKeys, KEYS_ENV, type BenchKeys } from './keys.js';
-import type { LoadJob, LoadResult, LoadgenMessage } from './loadgen/types.js';
-import { startChild } from './process.js';
+import { generateBenchKeys, writeBenchKeys, type BenchKeys } from './keys.js';
+import type { LoadJob } from './loadgen/types.js';
+import { runLatencyMatrix, type LatencyMatrixResult } from './latency-matrix.js';
+import { runTlsBench, type TlsBenchResult } from './tls-bench.js';
+import { fmt, runLoad } from './load-generator.js';
+import { cleanupOnAbandon } from './process.js';
 import type { ProgressSink } from './progress.js';
 import { computeRatios, type Ratio } from './ratios.js';
 import type { DeviceCacheDelta, DeviceRegistryInfo, ScenarioResult } from './scenario-result.js';
@@ -54,10 +58,10 @@ export interface BenchOptions {
 }
 
 /** What --only selects: an HTTP scenario, the crypto limits (e), the device-key part or the admin API part. */
-export type BenchPart = ScenarioId | 'e' | 'devices' | 'admin' | 'fleet';
+export type BenchPart = ScenarioId | 'e' | 'latency' | 'tls' | 'devices' | 'admin' | 'fleet';
 
 /** Every part, in the order a full run measures them. */
-export const BENCH_PARTS: readonly BenchPart[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'devices', 'admin', 'fleet'];
+export const BENCH_PARTS: readonly BenchPart[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'latency', 'tls', 'devices', 'admin', 'fleet'];
 
 /** The gateway's device-cache counters between two stats() readings, when the gateway has a device runtime. */
 function deviceCacheDelta(before: Record<string, unknown>, after: Record<string, unknown>): DeviceCacheDelta | undefined {
@@ -91,6 +95,8 @@ export interface BenchReport {
   environment: { node: string; cpuModel: string; cores: number; platform: string; loadAverageAtStart: number[] };
   options: Omit<BenchOptions, 'progress'>;
   crypto: CryptoRate[];
+  /** (e), client side: CPU per sealed call of the client, per suite, against its raw primitives. */
+  client?: ClientCost[];
   scenarios: ScenarioResult[];
   ratios: Ratio[];
   sessionKeyCache: FeatureCheck;
@@ -100,6 +106,10 @@ export interface BenchReport {
   admin?: AdminBenchResult;
   /** The fleet part (control-plane propagation delay, staleness-check cost), when it ran. */
   fleet?: FleetBenchResult;
+  /** The latency matrix (plain proxy and each suite × concurrency × body size), when it ran. */
+  latency?: LatencyMatrixResult;
+  /** TLS at the edge: HTTPS against HTTP, keep-alive and a handshake per request, when it ran. */
+  tls?: TlsBenchResult;
   /**
    * Partial runs (--only) merged into this report after the run described by `command` and `date`:
    * the parts each one replaced. Absent after a full run.
@@ -121,7 +131,10 @@ function poolSize(scenario: Scenario, options: BenchOptions, done: ReadonlyMap<S
   if (scenario.traffic === 'plain') return 1;
   const extra = 2 * options.sampleSize + 2 * options.connections;
   if (scenario.traffic === 'forged') return (options.quick ? 500 : 2000) + extra; // cycled: a forged request claims no nonce
-  const a = done.get('a')?.status === 'ok' ? done.get('a')!.reqPerSec : undefined;
+  // The plain proxy's best measured rate so far, (a) or (j) on every core: one busy second during
+  // (a) must not leave a later scenario without requests (seen: (g) ran out after (a) was slowed).
+  const proxyRates = (['a', 'j'] as const).map((id) => (done.get(id)?.status === 'ok' ? done.get(id)!.reqPerSec : undefined)).filter((r): r is number => r !== undefined);
+  const a = proxyRates.length > 0 ? Math.max(...proxyRates) : undefined;
   const rsa = crypto.find((c) => c.id === 'rsa-unwrap')?.opsPerSec;
   // Valid sealed traffic cannot beat the plain proxy (it does the same work and more); without
   // session-key reuse, it cannot beat the RSA-unwrap rate of all the cores either.
@@ -137,39 +150,6 @@ function poolSize(scenario: Scenario, options: BenchOptions, done: ReadonlyMap<S
 async function upstreamCount(up: Target): Promise<number | undefined> {
   const stats = await up.stats();
   return typeof stats['received'] === 'number' ? stats['received'] : undefined;
-}
-
-function fmt(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
-}
-
-/** Runs one scenario's load generator against `target` and returns its result. */
-function runLoad(job: LoadJob, keysPath: string, progress: ProgressSink | undefined, prefix: string): Promise<LoadResult> {
-  return new Promise<LoadResult>((resolve, reject) => {
-    let settled = false;
-    const onMessage = (raw: { type: string }): void => {
-      const m = raw as LoadgenMessage;
-      if (m.type === 'progress') {
-        if (m.phase === 'generating') progress?.live(`${prefix} building ${fmt(job.poolSize)} distinct ${job.traffic === 'device-signed' ? 'signed' : 'sealed'} requests… ${fmt(m.done ?? 0)}`);
-        else if (m.phase === 'checking') progress?.live(`${prefix} checking a sample of responses…`);
-        else progress?.live(`${prefix} ${m.phase === 'warmup' ? 'warm-up' : 'measuring'} ${m.elapsedS}/${m.totalS} s  ${fmt(m.reqPerSec ?? 0)} req/s`);
-      } else if (m.type === 'result') {
-        settled = true;
-        resolve(m.result);
-        void child.then((c) => c.close());
-      }
-    };
-    const child = startChild({ name: 'load generator', module: 'loadgen/child', env: { [KEYS_ENV]: keysPath }, onMessage });
-    child.then(
-      (c) => {
-        c.send(job);
-        c.process.once('exit', (code, signal) => {
-          if (!settled) reject(new Error(`the load generator exited (${signal ?? code}) without a result\n${c.stderrTail()}`));
-        });
-      },
-      (err: unknown) => reject(err instanceof Error ? err : new Error(String(err))),
-    );
-  });
 }
 
 async function runScenario(
@@ -212,6 +192,7 @@ async function runScenario(
       upstreamUrl: ctx.upstream.url,
       upstreamConnections: options.upstreamConnections,
       keysPath: ctx.keysPath,
+      redisUrl: options.redisUrl ?? DEFAULT_REDIS_URL,
       ...(scenario.needsDeviceRegistry && ctx.devices ? { devices: ctx.devices.target } : {}),
     });
   } catch (err) {
@@ -440,13 +421,17 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     loadAverageAtStart: loadavg().map((l) => Math.round(l * 100) / 100),
   };
   const dir = mkdtempSync(join(tmpdir(), 'wxseal-bench-'));
+  const forgetDir = cleanupOnAbandon(() => rmSync(dir, { recursive: true, force: true }));
   const { progress: _omit, ...recordedOptions } = options;
   if (recordedOptions.redisUrl !== undefined) recordedOptions.redisUrl = redisDisplayUrl(recordedOptions.redisUrl);
   const scenarios: ScenarioResult[] = [];
   let crypto: CryptoRate[] = [];
+  let client: ClientCost[] | undefined;
   let devices: DeviceBenchResult | undefined;
   let admin: AdminBenchResult | undefined;
   let fleet: FleetBenchResult | undefined;
+  let latency: LatencyMatrixResult | undefined;
+  let tls: TlsBenchResult | undefined;
   let sessionKeyCache: FeatureCheck = { available: false, detail: 'not checked' };
   let upstream: Target | undefined;
   let deviceCleanup: (() => Promise<void>) | undefined;
@@ -459,6 +444,9 @@ export async function runBench(options: BenchOptions, command: string): Promise<
       progress?.live('[e] node:crypto limits, one thread, in-process…');
       crypto = measureCryptoLimits(keys, options.cryptoSeconds);
       progress?.line(`[e] crypto limits: ${crypto.map((c) => `${c.id} ${fmt(c.opsPerSec)}/s`).join(', ')}`);
+      progress?.live('[e] the client: CPU per sealed call, per suite, in-process…');
+      client = measureClientCosts(keys, options.cryptoSeconds);
+      progress?.line(`[e] client CPU per call: ${client.map((c) => `${c.suite} ${c.callMicros.toFixed(1)} µs (${(c.callMicros / c.primitivesMicros).toFixed(2)}× its primitives)`).join(', ')}`);
     }
     if (wants(options, 'devices')) {
       progress?.live('[devices] device keys: Bloom filter, registry, resolve() latency and throughput, in-process…');
@@ -470,7 +458,7 @@ export async function runBench(options: BenchOptions, command: string): Promise<
       });
       progress?.line(devices.status === 'ok' ? `[devices] done in ${devices.elapsedS} s` : `[devices] FAILED: ${devices.reason}`);
     }
-    if (wants(options, 'f')) {
+    if (wants(options, 'f') || wants(options, 'k') || wants(options, 'latency') || wants(options, 'tls')) {
       sessionKeyCache = await detectSessionKeyCache(keys);
     }
 
@@ -495,6 +483,36 @@ export async function runBench(options: BenchOptions, command: string): Promise<
         done.set(scenario.id, result);
         scenarios.push(result);
       }
+    }
+    if (wants(options, 'latency')) {
+      upstream ??= await startUpstream(keysPath);
+      progress?.live('[latency] concurrency 1, 10, 100 × bodies of 100 B, 10 KB, 1 MB…');
+      latency = await runLatencyMatrix({
+        quick: options.quick,
+        keysPath,
+        upstreamUrl: upstream.url,
+        upstreamConnections: options.upstreamConnections,
+        redisUrl: options.redisUrl ?? DEFAULT_REDIS_URL,
+        sessionKeyCache,
+        sampleSize: options.sampleSize,
+        ...(progress ? { progress } : {}),
+      });
+      progress?.line(latency.status === 'ok' ? `[latency] done in ${latency.elapsedS} s` : `[latency] FAILED: ${latency.reason}`);
+    }
+    if (wants(options, 'tls')) {
+      upstream ??= await startUpstream(keysPath);
+      progress?.live('[tls] the gateway over HTTP and HTTPS: keep-alive and a handshake per request…');
+      tls = await runTlsBench({
+        quick: options.quick,
+        keysPath,
+        upstreamUrl: upstream.url,
+        upstreamConnections: options.upstreamConnections,
+        redisUrl: options.redisUrl ?? DEFAULT_REDIS_URL,
+        sessionKeyCache,
+        sampleSize: options.sampleSize,
+        ...(progress ? { progress } : {}),
+      });
+      progress?.line(tls.status === 'ok' ? `[tls] done in ${tls.elapsedS} s` : `[tls] FAILED: ${tls.reason}`);
     }
     if (wants(options, 'admin')) {
       // After the scenarios: it revokes devices, so it reuses (g)'s registry only once (g) is done.
@@ -522,6 +540,7 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     await upstream?.close();
     await deviceCleanup?.().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
+    forgetDir();
   }
   return {
     schema: 'wxseal-bench/1',
@@ -530,13 +549,22 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     environment,
     options: recordedOptions,
     crypto,
+    ...(client ? { client } : {}),
     scenarios,
     ratios: computeRatios(scenarios, crypto),
     sessionKeyCache,
     ...(devices ? { devices } : {}),
     ...(admin ? { admin } : {}),
     ...(fleet ? { fleet } : {}),
-    sanityPassed: scenarios.every((s) => s.status !== 'failed') && devices?.status !== 'failed' && admin?.status !== 'failed' && fleet?.status !== 'failed',
+    ...(latency ? { latency } : {}),
+    ...(tls ? { tls } : {}),
+    sanityPassed:
+      scenarios.every((s) => s.status !== 'failed') &&
+      devices?.status !== 'failed' &&
+      admin?.status !== 'failed' &&
+      fleet?.status !== 'failed' &&
+      latency?.status !== 'failed' &&
+      tls?.status !== 'failed',
     elapsedS: Math.round((performance.now() - started) / 100) / 10,
   };
 }

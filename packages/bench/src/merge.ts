@@ -16,23 +16,35 @@ export function mergeReports(previous: BenchReport, partial: BenchReport, parts:
     if (s) scenarios.push(s);
   }
   const crypto = ran.has('e') ? partial.crypto : previous.crypto;
+  const client = ran.has('e') ? partial.client : previous.client;
   const devices = ran.has('devices') ? partial.devices : previous.devices;
   const admin = ran.has('admin') ? partial.admin : previous.admin;
   const fleet = ran.has('fleet') ? partial.fleet : previous.fleet;
+  const latency = ran.has('latency') ? partial.latency : previous.latency;
+  const tls = ran.has('tls') ? partial.tls : previous.tls;
   const order = (list: readonly BenchPart[]): BenchPart[] => [...list].sort((x, y) => BENCH_PARTS.indexOf(x) - BENCH_PARTS.indexOf(y));
   const updates = [...(previous.updates ?? []).filter((u) => !u.parts.every((p) => ran.has(p))), { command: partial.command, date: partial.date, parts: order(parts) }];
-  const { devices: _d, admin: _a, fleet: _f, updates: _u, ...rest } = previous;
+  const { devices: _d, admin: _a, fleet: _f, latency: _l, tls: _t, updates: _u, client: _c, ...rest } = previous;
   return {
     ...rest,
     crypto,
+    ...(client ? { client } : {}),
     scenarios,
     ratios: computeRatios(scenarios, crypto),
     sessionKeyCache: ran.has('f') ? partial.sessionKeyCache : previous.sessionKeyCache,
     ...(devices ? { devices } : {}),
     ...(admin ? { admin } : {}),
     ...(fleet ? { fleet } : {}),
+    ...(latency ? { latency } : {}),
+    ...(tls ? { tls } : {}),
     updates,
-    sanityPassed: scenarios.every((s) => s.status !== 'failed') && devices?.status !== 'failed' && admin?.status !== 'failed' && fleet?.status !== 'failed',
+    sanityPassed:
+      scenarios.every((s) => s.status !== 'failed') &&
+      devices?.status !== 'failed' &&
+      admin?.status !== 'failed' &&
+      fleet?.status !== 'failed' &&
+      latency?.status !== 'failed' &&
+      tls?.status !== 'failed',
   };
 }
 

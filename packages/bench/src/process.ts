@@ -46,25 +46,71 @@ export interface StartChildOptions {
   onMessage?: (message: ChildMessage) => void;
 }
 
+/** Every child still running, for abandon() when the harness itself is stopped. */
+const running = new Set<ChildProcess>();
+/** What must go when the harness is stopped (temporary directories). */
+const onAbandon = new Set<() => void>();
+
+/** Registers a synchronous cleanup for abandon(); returns its removal. */
+export function cleanupOnAbandon(fn: () => void): () => void {
+  onAbandon.add(fn);
+  return () => onAbandon.delete(fn);
+}
+
+/**
+ * The harness was stopped (SIGINT/SIGTERM): kill every child at once, run the cleanups, and end
+ * this process. SIGKILL, not process.exit: a Node process whose off-thread loader hooks (tsx) are
+ * busy can block forever in exit (seen: orphaned load generators asleep on a futex for 40 min).
+ */
+export function abandon(): never {
+  for (const child of running) killGroup(child, 'SIGKILL');
+  for (const fn of onAbandon) {
+    try {
+      fn();
+    } catch {
+      // Best effort: the rest still runs.
+    }
+  }
+  process.kill(process.pid, 'SIGKILL');
+  throw new Error('unreachable');
+}
+
+/** A child and whatever it started (each child leads its own process group). */
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, signal);
+  } catch {
+    child.kill(signal); // the group is gone already
+  }
+}
+
 /** Starts a bench child and waits for its `{ type: 'ready' }` message. */
 export function startChild(options: StartChildOptions): Promise<BenchChild> {
   const child = spawn(process.execPath, [...process.execArgv, benchModule(options.module)], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...options.env, WXSEAL_BENCH_CONFIG: JSON.stringify(options.config ?? {}) },
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+    // Its own process group, so that what it starts (cluster workers, the gateway CLI) goes with it.
+    detached: true,
   });
   let tail = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (chunk: string) => {
     tail = (tail + chunk).slice(-4000);
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  running.add(child);
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      running.delete(child);
+      resolve();
+    }),
+  );
   let closing = false;
   const close = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     closing = true;
     child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 15_000);
     await exited;
     clearTimeout(timer);
   };
@@ -109,11 +155,14 @@ export function childConfig<T>(): T {
 
 /** In a child: tell the harness we are ready, and exit when it goes away or asks us to stop. */
 export function announceReady(message: Record<string, unknown>, onStop?: () => Promise<void> | void): void {
+  // Ends with SIGKILL rather than process.exit (see abandon()): a child must never outlive its
+  // harness. A stop that hangs is cut after 15 s.
   const stop = async (): Promise<void> => {
+    setTimeout(() => process.kill(process.pid, 'SIGKILL'), 15_000).unref();
     try {
       await onStop?.();
     } finally {
-      process.exit(0);
+      process.kill(process.pid, 'SIGKILL');
     }
   };
   process.once('SIGTERM', () => void stop());

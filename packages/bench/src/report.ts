@@ -3,7 +3,11 @@ import type { AdminBenchResult } from './admin.js';
 import type { FleetBenchResult } from './fleet.js';
 import type { DeviceBenchResult } from './devices.js';
 import type { BenchReport, ScenarioResult } from './harness.js';
-import type { Ratio } from './ratios.js';
+import { overheadOf, type Ratio } from './ratios.js';
+import { CLIENT_COST_TARGET } from './client-costs.js';
+import { latencyMarkdown, latencyMs, latencySvgPathFor, latencyTerminal } from './latency-report.js';
+import { tlsMarkdown, tlsTerminal } from './tls-bench.js';
+import { CLUSTER_WORKERS } from './targets.js';
 
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 const ms = (n: number | undefined): string => (n === undefined ? '–' : n < 10 ? n.toFixed(2).replace(/\.?0+$/, '') : String(Math.round(n)));
@@ -53,6 +57,14 @@ export function renderTerminal(report: BenchReport): string {
     out.push(table([['(e) node:crypto, one thread, in-process', 'ops/s', 'µs/op'], ...report.crypto.map((c) => [c.label, int(c.opsPerSec), c.microsPerOp.toFixed(2)])], new Set([1, 2])));
     out.push('');
   }
+  if (report.client && report.client.length > 0) {
+    const rows = report.client.map((c) => {
+      const ratio = c.callMicros / c.primitivesMicros;
+      return [c.label, c.callMicros.toFixed(1), c.primitivesMicros.toFixed(1), ratio.toFixed(2), ratio <= CLIENT_COST_TARGET ? 'met' : 'NOT met'];
+    });
+    out.push(table([['(e) client CPU per sealed call', 'µs/call', 'primitives µs', 'ratio', `≤ ${CLIENT_COST_TARGET}`], ...rows], new Set([1, 2, 3])));
+    out.push('');
+  }
   if (report.scenarios.length > 0 || report.crypto.length > 0) {
     out.push(table([['ratio', '', 'value', 'target', ''], ...report.ratios.map((r) => [r.id, r.label, ratioText(r), r.target, verdict(r)])], new Set([2])));
     out.push('');
@@ -60,6 +72,8 @@ export function renderTerminal(report: BenchReport): string {
   if (report.devices) out.push(...deviceTerminal(report.devices), '');
   if (report.admin) out.push(...adminTerminal(report.admin), '');
   if (report.fleet) out.push(...fleetTerminal(report.fleet), '');
+  if (report.latency) out.push(...latencyTerminal(report.latency, table), '');
+  if (report.tls) out.push(...tlsTerminal(report.tls, table), '');
   out.push(report.sanityPassed ? 'sanity checks: passed' : 'sanity checks: FAILED (see above)');
   return out.join('\n');
 }
@@ -318,9 +332,21 @@ export function interpret(report: BenchReport): string[] {
     const cryptoUs = hmacUs !== undefined && aesUs !== undefined ? hmacUs + 2 * aesUs : undefined;
     let text = `**Session-key cache (f/a = ${ratioText(fa)}, target ≥ 0.5: ${verdict(fa)}).** With the client reusing a wrapped session key (fresh IV, nonce and signature per request) and the gateway caching the unwrapped key, RSA is paid once per key instead of once per request${cacheLine ? ` (${cacheLine})` : ''}: ${int(f)} req/s${b !== undefined ? `, ${(f / b).toFixed(1)}× scenario (b)` : ''}.`;
     if (!fa.met && a !== undefined && cryptoUs !== undefined) {
-      text += ` The gap to the plain proxy is not the cryptography: what is left of it (HMAC + AES-GCM both ways ≈ ${us(cryptoUs)} µs by (e), plus HKDF) is a small part of the ≈ ${us(1e6 / f - 1e6 / a)} µs the gateway spends per request beyond the plain proxy; the rest is per-request work around it (the ~1 KB of wxseal headers, the verifier's bookkeeping, buffering and sealing the upstream answer, socket writes: a CPU profile of the gateway puts about a quarter of its busy time in the socket write of the response, and in-process the verifier's verify + seal cost ≈ 40 µs). That is where the next gains are, not in the cryptography.`;
+      const o = overheadOf('f', report.scenarios, report.crypto);
+      const cpuGap = o?.aboveFloorMicros !== undefined && o.primitivesMicros !== undefined ? ` In server CPU, (f) spends ${us(o.aboveFloorMicros)} µs per request beyond the plain proxy against ${us(o.primitivesMicros)} µs of raw primitives (f−a cpu; target: at most 1.25× them).` : '';
+      text += ` The gap to the plain proxy is not the cryptography.${cpuGap} A \`perf\` profile of the gateway under (f) ([docs/performance.md](docs/performance.md)) puts OpenSSL — every primitive of the request — at 6 % of its CPU, the same ≈ 20 µs as (e) measures; the rest is doing HTTP twice in Node (a server request and an undici request per request) and the JavaScript around it: V8 builtins 21 %, compiled JavaScript (wxseal, undici, Node's http and streams) 22 %, V8's runtime (object and handle creation, API callbacks) 18 %, the kernel's socket work 13 %, node/libuv C++ 7 %, malloc 6 %, GC 4 %, no single function above 4 %. Closing it needs a different HTTP stack (one parse per request, no second HTTP client in JavaScript), not faster cryptography.`;
     }
     lines.push(text);
+    const hs = report.scenarios.find((x) => x.id === 'h');
+    const ha = ratio('h/a');
+    const hcpu = ratio('h-a cpu');
+    const oh = overheadOf('h', report.scenarios, report.crypto);
+    const xUs = op('x25519-unwrap');
+    if (hs?.status === 'ok' && ha && a !== undefined) {
+      lines.push(
+        `**X25519 suite (h/a = ${ratioText(ha)}, target ≥ 0.45: ${verdict(ha)}${hcpu ? `; h−a cpu = ${ratioText(hcpu)}, target ≥ 0.8: ${verdict(hcpu)}` : ''}).** Without session-key reuse, each request with an X25519 server key pays one HPKE unwrap${xUs !== undefined ? ` (${us(xUs)} µs by (e), against ${rsaUs !== undefined ? us(rsaUs) : '–'} µs for RSA-OAEP)` : ''}: ${int(hs.reqPerSec!)} req/s${b !== undefined ? `, ${(hs.reqPerSec! / b).toFixed(1)}× the RSA suite (b)` : ''}.${oh?.aboveFloorMicros !== undefined && oh.primitivesMicros !== undefined ? ` Its CPU beyond the plain proxy is ${us(oh.aboveFloorMicros)} µs per request against ${us(oh.primitivesMicros)} µs of primitives; the difference is the same per-request HTTP and JavaScript work as in (f) (the X25519 derive is native, one call).` : ''}`,
+      );
+    }
   } else {
     const s = report.scenarios.find((x) => x.id === 'f');
     if (s?.status === 'skipped') lines.push(`**Session-key cache (f).** Not measured: ${s.reason}.`);
@@ -334,6 +360,34 @@ export function interpret(report: BenchReport): string[] {
     );
   } else if (gs && gs.status !== 'ok') {
     lines.push(`**Signed device requests (g).** ${gs.status === 'skipped' ? 'Not measured' : 'Failed'}: ${gs.reason ?? ''}.`);
+  }
+  const ic = ratio('i/c cpu');
+  const oc = overheadOf('c', report.scenarios, report.crypto);
+  const iCpu = report.scenarios.find((x) => x.id === 'i')?.serverCpuMicrosPerRequest;
+  if (ic && ic.value !== null && oc?.aboveFloorMicros !== undefined && iCpu !== undefined) {
+    lines.push(
+      `**A forgery against its floor (i/c cpu = ${ratioText(ic)}, target ≥ 0.8: ${verdict(ic)}).** A plain Fastify endpoint answering the same forged bytes with the same 401 spends ${us(iCpu)} µs of CPU per request; the gateway ${us(iCpu + oc.aboveFloorMicros)} µs, ${us(oc.aboveFloorMicros)} µs more, of which the HMAC and the body's SHA-256 are ${oc.primitivesMicros !== undefined ? us(oc.primitivesMicros) : '–'} µs by (e). From the profile ([docs/performance.md](docs/performance.md)): parsing and bounding the ≈ 770 B of wxseal headers ≈ 8 % of the gateway's CPU, the HMAC ≈ 5 %, the rejection's JSON body and headers (Wxseal-Error, Wxseal-Server-Time), and the response write 22 % (mostly the kernel's). No RSA, no AES and no upstream request happen for a forgery (checked above), so a flood costs the gateway about what it costs any Node endpoint to answer.`,
+    );
+  }
+  const kj = ratio('k/j');
+  const ks = report.scenarios.find((x) => x.id === 'k');
+  const js = report.scenarios.find((x) => x.id === 'j');
+  if (kj && kj.value !== null && ks?.status === 'ok' && js?.status === 'ok') {
+    lines.push(
+      `**Every core (k/j = ${ratioText(kj)}, target ≥ 0.8: ${verdict(kj)}).** \`wxseal gateway --workers ${CLUSTER_WORKERS}\` serves ${int(ks.reqPerSec!)} req/s against ${int(js.reqPerSec!)} for the plain proxy on as many workers (${cpuCell(ks.serverCpuMicrosPerRequest)} against ${cpuCell(js.serverCpuMicrosPerRequest)} µs of CPU per request, whole process trees). On this ${report.environment.cores}-core machine the workers share the cores with the load generator, the upstream and Redis, which a gateway of several processes needs for its nonces (one Redis round trip per request, absent from (f)'s in-memory store): the per-request gap of (f) plus that round trip, on no more cores than one process had. The scenario is meant for machines where the gateway has cores of its own.`,
+    );
+  }
+  if (report.latency?.status === 'ok') {
+    const cell = (suite: string, body: number, c: number) => report.latency!.cells.find((x) => x.suite === suite && x.bodyBytes === body && x.concurrency === c);
+    const p1 = cell('plain', 1_000_000, 1);
+    const s1 = cell('session-key', 1_000_000, 1);
+    const p0 = cell('plain', 100, 1);
+    const s0 = cell('session-key', 100, 1);
+    if (p1?.latencyMs && s1?.latencyMs && p0?.latencyMs && s0?.latencyMs) {
+      lines.push(
+        `**Latency (the matrix above).** One caller, 100 B: the plain proxy answers in ${latencyMs(p0.latencyMs.p50)} ms (p50), the session-key path in ${latencyMs(s0.latencyMs.p50)} ms; 1 MB: ${latencyMs(p1.latencyMs.p50)} against ${latencyMs(s1.latencyMs.p50)} ms — at 1 MB the difference is mostly SHA-256 and AES-GCM over the body, which a proxy does not do (in-process, verifying a 1 MiB request and sealing a 1 MiB answer costs 1.7–2.4 ms of CPU: docs/performance.md). At 100 callers every suite is CPU-bound on the shared cores and the latency is the queue: concurrency ÷ throughput.`,
+      );
+    }
   }
   lines.push(
     `**Noise.** All processes share ${report.environment.cores} cores; load average at start: ${report.environment.loadAverageAtStart.join(', ')}. Ratios between scenarios of one run are more stable than absolute numbers; run on a quiet machine before quoting either.`,
@@ -375,8 +429,27 @@ export function renderMarkdown(report: BenchReport, svgPath: string, jsonPath: s
     for (const c of report.crypto) out.push(`| ${mdCell(c.label)} | ${int(c.opsPerSec)} | ${c.microsPerOp.toFixed(2)} |`);
     out.push('');
   }
+  if (report.client && report.client.length > 0) {
+    out.push('### (e) The client: CPU per sealed call, per suite');
+    out.push('');
+    out.push(
+      `In-process, one thread: \`buildRequest\` and \`openResponse\` of the sealed answer, what @wxseal/client computes per call (no HTTP), against the sum of the call's raw primitives measured alone in the same run. Target: at most ${CLIENT_COST_TARGET}× the primitives.`,
+    );
+    out.push('');
+    out.push('| suite | client CPU µs per call | raw primitives µs | ratio | target | primitives |');
+    out.push('|---|--:|--:|--:|---|---|');
+    for (const c of report.client) {
+      const ratio = c.callMicros / c.primitivesMicros;
+      out.push(
+        `| ${mdCell(c.label)} | ${c.callMicros.toFixed(1)} | ${c.primitivesMicros.toFixed(1)} | ${ratio.toFixed(2)} | ≤ ${CLIENT_COST_TARGET}: ${ratio <= CLIENT_COST_TARGET ? 'met' : 'NOT met'} | ${mdCell(c.primitives)} |`,
+      );
+    }
+    out.push('');
+  }
   if (report.devices) out.push(...deviceMarkdown(report.devices, o.quick));
   if (report.admin) out.push(...adminMarkdown(report.admin));
+  if (report.latency) out.push(...latencyMarkdown(report.latency, latencySvgPathFor(svgPath), mdCell));
+  if (report.tls) out.push(...tlsMarkdown(report.tls, mdCell));
   if (report.fleet) out.push(...fleetMarkdown(report.fleet));
   if (http || report.crypto.length > 0) out.push(...ratiosAndInterpretation(report));
   out.push('## How it is measured');
@@ -392,15 +465,24 @@ function resultsTable(report: BenchReport): string[] {
   const out: string[] = [];
   out.push('## Results');
   out.push('');
-  out.push('| | scenario | target | req/s | p50 ms | p97.5 ms | p99 ms | server CPU µs/req | responses |');
-  out.push('|---|---|---|--:|--:|--:|--:|--:|--:|');
+  out.push('| | scenario | target | req/s | p50 ms | p97.5 ms | p99 ms | server CPU µs/req | CPU µs/req above its floor | raw primitives µs (e) | responses |');
+  out.push('|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|');
   for (const s of report.scenarios) {
     if (s.status === 'ok') {
-      out.push(`| ${s.id} | ${mdCell(s.label)} | ${mdCell(s.target)} | ${int(s.reqPerSec!)} | ${ms(s.latencyMs?.p50)} | ${ms(s.latencyMs?.p97_5)} | ${ms(s.latencyMs?.p99)} | ${cpuCell(s.serverCpuMicrosPerRequest)} | ${int(s.totalResponses ?? 0)} |`);
+      const o = overheadOf(s.id, report.scenarios, report.crypto);
+      const above = o?.aboveFloorMicros !== undefined ? `${cpuCell(o.aboveFloorMicros)} (over ${o.floor})` : '–';
+      const prims = o?.primitivesMicros !== undefined ? cpuCell(o.primitivesMicros) : '–';
+      out.push(
+        `| ${s.id} | ${mdCell(s.label)} | ${mdCell(s.target)} | ${int(s.reqPerSec!)} | ${ms(s.latencyMs?.p50)} | ${ms(s.latencyMs?.p97_5)} | ${ms(s.latencyMs?.p99)} | ${cpuCell(s.serverCpuMicrosPerRequest)} | ${above} | ${prims} | ${int(s.totalResponses ?? 0)} |`,
+      );
     } else {
-      out.push(`| ${s.id} | ${mdCell(s.label)} | ${mdCell(s.target || '–')} | ${s.status === 'skipped' ? 'skipped' : '**failed**'} | | | | | |`);
+      out.push(`| ${s.id} | ${mdCell(s.label)} | ${mdCell(s.target || '–')} | ${s.status === 'skipped' ? 'skipped' : '**failed**'} | | | | | | | |`);
     }
   }
+  out.push('');
+  out.push(
+    'The floor of valid traffic is the plain proxy (a), of (k) the plain proxy on every core (j), of forged traffic the plain endpoint answering the same bytes (i). The raw primitives are what the request\'s cryptography costs measured alone in (e): the targets ask the CPU above the floor to stay within 1.25× of them.',
+  );
   for (const s of report.scenarios) if (s.status !== 'ok' && s.reason) out.push(`\n(${s.id}) ${s.status}: ${mdCell(s.reason)}`);
   out.push('');
   return out;
@@ -499,12 +581,18 @@ export function renderSvg(report: BenchReport): string {
   });
   parts.push(`<text x="${left + plotW / 2}" y="${plotBottom + 40}" text-anchor="middle" fill="#4b5563">requests per second (higher is better)</text>`);
   if (report.crypto.length > 0) {
-    const limits = report.crypto.map((c) => `${c.id === 'hmac' ? 'HMAC-SHA256' : c.id === 'rsa-unwrap' ? 'RSA-OAEP unwrap' : c.id === 'x25519-unwrap' ? 'X25519 HPKE unwrap' : 'AES-256-GCM'} ${int(c.opsPerSec)}/s`).join(' · ');
+    const limits = report.crypto
+      .filter((c) => CHART_CRYPTO[c.id] !== undefined)
+      .map((c) => `${CHART_CRYPTO[c.id]!} ${int(c.opsPerSec)}/s`)
+      .join(' · ');
     parts.push(`<text x="20" y="${plotBottom + 66}" fill="#6b7280">${esc(`(e) node:crypto, one thread, in-process: ${limits}`)}</text>`);
   }
   parts.push('</svg>');
   return parts.join('\n') + '\n';
 }
+
+/** The crypto limits named under the chart (the rest are in the table). */
+const CHART_CRYPTO: Partial<Record<string, string>> = { hmac: 'HMAC-SHA256', 'rsa-unwrap': 'RSA-OAEP unwrap', 'x25519-unwrap': 'X25519 HPKE unwrap', 'aes-gcm': 'AES-256-GCM' };
 
 const CHANNEL_LABEL = { redis: 'Redis message + version check', postgres: 'PostgreSQL NOTIFY + version check', poll: 'version check alone' } as const;
 

@@ -6,8 +6,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { BENCH_PARTS, runBench, type BenchOptions, type BenchPart, type BenchReport, type ProgressSink } from './harness.js';
 import { mergeReports } from './merge.js';
-import { REPO_ROOT } from './process.js';
+import { REPO_ROOT, abandon } from './process.js';
 import { renderMarkdown, renderSvg, renderTerminal } from './report.js';
+import { latencySvgPathFor, renderLatencySvg } from './latency-report.js';
 
 const HELP = `wxseal bench — throughput and latency of wxseal against a plain proxy, on this machine
 
@@ -17,7 +18,7 @@ usage: npm run bench -- [options]
   --warmup S          seconds of unmeasured load first (default 1; env WXSEAL_BENCH_WARMUP)
   --connections N     concurrent connections (default 50; env WXSEAL_BENCH_CONNECTIONS)
   --quick             smoke test: 2 s per scenario, short crypto runs (env WXSEAL_BENCH_QUICK=1)
-  --only LIST         parts to run, e.g. a,b,e or devices or admin or fleet (default: a,b,c,d,e,f,g,h,i,devices,admin,fleet);
+  --only LIST         parts to run, e.g. a,b,e or latency or tls or devices or admin or fleet (default: a,b,c,d,e,f,g,h,i,j,k,latency,tls,devices,admin,fleet);
                       a partial run replaces only its parts in an existing benchmarks.json and
                       BENCHMARKS.md, keeping the others from the last run
   --devices N         devices in the registries of the devices part, scenario (g) and admin (default
@@ -28,12 +29,16 @@ usage: npm run bench -- [options]
   --out-dir DIR       write benchmarks.json, BENCHMARKS.md and benchmarks.svg into DIR instead
   --json PATH         results JSON (default docs/benchmarks.json)
   --markdown PATH     report (default BENCHMARKS.md)
-  --svg PATH          chart (default docs/benchmarks.svg)
+  --svg PATH          chart (default docs/benchmarks.svg; the latency chart goes next to it, benchmarks-latency.svg)
   --no-docs           write only the JSON, not BENCHMARKS.md and the chart
   -h, --help          this text
 
 Durations are whole seconds (autocannon samples once per second) and at most 40: every sealed
 request is generated before its run and must still be inside the server's 60 s nonce window.
+The latency part times a fixed number of requests per cell (plain proxy and each suite × concurrency
+1, 10, 100 × bodies of 100 B, 10 KB, 1 MB) instead of running for a duration; so does the tls
+part (the gateway over HTTP and HTTPS, keep-alive and a new connection per request; certificates
+made with the openssl command line).
 The admin part runs after the scenarios and reuses (g)'s registry when (g) ran.
 The fleet part uses PostgreSQL at 127.0.0.1:5432 (database test, a schema of its own) and Redis.
 The devices part and scenario (g) use Redis at 127.0.0.1:6379 for L2 (env WXSEAL_BENCH_REDIS_URL);
@@ -163,6 +168,10 @@ function write(path: string, content: string): void {
   writeFileSync(path, content);
 }
 
+// Stopped by Ctrl-C or a supervisor: no server or load generator outlives the run.
+process.once('SIGINT', abandon);
+process.once('SIGTERM', abandon);
+
 const argv = process.argv.slice(2);
 const cli = parseArgs(argv, process.env);
 const report = await runBench({ ...cli.bench, progress: progressSink() }, commandLine(argv));
@@ -179,6 +188,10 @@ if (cli.markdown && cli.svg) {
   write(cli.svg, renderSvg(output));
   write(cli.markdown, renderMarkdown(output, relative(mdDir, cli.svg).split('\\').join('/'), relative(mdDir, cli.json).split('\\').join('/')));
   written.push(cli.markdown, cli.svg);
+  if (output.latency) {
+    write(latencySvgPathFor(cli.svg), renderLatencySvg(output.latency));
+    written.push(latencySvgPathFor(cli.svg));
+  }
 }
 process.stderr.write(`wrote ${written.map((p) => relative(process.cwd(), p) || p).join(', ')} (${report.elapsedS} s)\n`);
 process.exit(report.sanityPassed ? 0 : 1);

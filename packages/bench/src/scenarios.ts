@@ -7,7 +7,7 @@ import type { Expectation } from './loadgen/types.js';
 import type { TrafficKind } from './loadgen/pool.js';
 import { targets, type TargetFactory } from './targets.js';
 
-export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'f' | 'g' | 'h' | 'i';
+export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'f' | 'g' | 'h' | 'i' | 'j' | 'k';
 
 export interface Scenario {
   id: ScenarioId;
@@ -87,6 +87,26 @@ export const SCENARIOS: readonly Scenario[] = [
     label: 'sealed + session-key cache',
     measures: 'Valid sealed requests from a client reusing its wrapped session key (fresh IV each), against the gateway with its session-key cache: RSA paid once per key.',
     target: targets.realGatewayWithSessionKeyCache,
+    traffic: 'sealed-reuse',
+    expect: { status: 200, sealed: true },
+    upstream: 'every-response',
+    needsSessionKeyCache: true,
+  },
+  {
+    id: 'j',
+    label: 'plain proxy, every core',
+    measures: 'The whole-machine ceiling: the plain proxy of (a) in one worker per core (node:cluster, round-robin), CPU of all its processes.',
+    target: targets.plainProxyCluster,
+    traffic: 'plain',
+    expect: { status: 200 },
+    upstream: 'every-response',
+  },
+  {
+    id: 'k',
+    label: 'sealed + session-key cache, every core',
+    measures:
+      '`wxseal gateway --workers N` as a user starts it (the CLI, built package), one worker per core, session-key cache, Redis nonce store (required with N > 1): (f) on the whole machine, against (j).',
+    target: targets.realGatewayCluster,
     traffic: 'sealed-reuse',
     expect: { status: 200, sealed: true },
     upstream: 'every-response',

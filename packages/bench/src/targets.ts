@@ -3,9 +3,15 @@
  * process and returns `{ url, close }` (plus `stats`, the counters the server exposes).
  * Scenarios (scenarios.ts) name their target by one of these functions.
  */
+import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { request } from 'undici';
+import { openRedis } from './devices.js';
 import { KEYS_ENV } from './keys.js';
 import { startChild } from './process.js';
+
+/** Processes of the whole-machine scenarios (j, k): one per core, as `wxseal gateway --workers` defaults to. */
+export const CLUSTER_WORKERS = Math.max(2, availableParallelism());
 
 export interface Target {
   /** What it is, for the report. */
@@ -27,6 +33,10 @@ export interface TargetContext {
   keysPath: string;
   /** Scenario (g): the device registry the gateway's `devices` section points at. */
   devices?: DeviceRegistryForTarget;
+  /** Redis for the nonce store of a gateway of several processes (k). */
+  redisUrl: string;
+  /** The TLS part: the gateway's public listener speaks HTTPS with this certificate and key. */
+  tls?: { certFile: string; keyFile: string };
 }
 
 /** Where scenario (g)'s registry is, and what the gateway needs to read it. */
@@ -60,6 +70,11 @@ async function fetchStats(url: string): Promise<Record<string, unknown>> {
   } catch {
     return {};
   }
+}
+
+async function fetchJson(url: string): Promise<Record<string, unknown>> {
+  const res = await request(url);
+  return JSON.parse(await res.body.text()) as Record<string, unknown>;
 }
 
 async function serverChild(name: string, module: string, ctx: TargetContext, extra: Record<string, unknown> = {}): Promise<Target> {
@@ -96,6 +111,47 @@ export const targets = {
   /** (f) The real gateway with its session-key cache on. */
   realGatewayWithSessionKeyCache: (ctx: TargetContext) => realGatewayTarget(ctx, true),
 
+  /** (j) The plain proxy on every core (node:cluster, round-robin), the whole-machine ceiling. */
+  plainProxyCluster: async (ctx: TargetContext): Promise<Target> => {
+    const child = await startChild({
+      name: 'plain proxy cluster',
+      module: 'servers/plain-proxy-cluster',
+      config: { upstreamUrl: ctx.upstreamUrl, upstreamConnections: ctx.upstreamConnections, workers: CLUSTER_WORKERS },
+      env: { [KEYS_ENV]: ctx.keysPath },
+    });
+    const statsUrl = String(child.ready['statsUrl']);
+    return { name: `plain proxy × ${CLUSTER_WORKERS} workers`, url: String(child.ready['url']), close: () => child.close(), stats: () => fetchJson(statsUrl) };
+  },
+
+  /** (k) `wxseal gateway --workers N` (the CLI, built package), session-key cache, Redis nonce store. */
+  realGatewayCluster: async (ctx: TargetContext): Promise<Target> => {
+    const opened = await openRedis(ctx.redisUrl);
+    opened.redis?.disconnect();
+    if (!opened.redis) throw new TargetUnavailable(`a gateway of several processes needs a shared nonce store: no Redis (${opened.detail})`);
+    const child = await startChild({
+      name: 'real gateway cluster',
+      module: 'servers/real-gateway-cluster',
+      config: {
+        upstreamUrl: ctx.upstreamUrl,
+        upstreamConnections: ctx.upstreamConnections,
+        workers: CLUSTER_WORKERS,
+        redisUrl: ctx.redisUrl,
+        redisPrefix: `wxseal:bench:${randomBytes(6).toString('hex')}:nonce:`,
+      },
+      env: { [KEYS_ENV]: ctx.keysPath },
+      readyTimeoutMs: 90_000,
+    });
+    const adminUrl = String(child.ready['adminUrl']);
+    const statsUrl = String(child.ready['statsUrl']);
+    return {
+      name: `wxseal gateway --workers ${CLUSTER_WORKERS}`,
+      url: String(child.ready['url']),
+      close: () => child.close(),
+      // The gateway's counters (merged over its workers), with the CPU of its whole process tree.
+      stats: async () => ({ ...(await gatewayStats(adminUrl)), cpuMicros: (await fetchJson(statsUrl))['cpuMicros'] }),
+    };
+  },
+
   /** (g) The real gateway with a `devices` section (the device registry of the run) and a sign-only route. */
   realGatewayWithDevices: (ctx: TargetContext) => {
     if (!ctx.devices) throw new TargetUnavailable('no device registry was provisioned');
@@ -120,6 +176,7 @@ async function realGatewayTarget(ctx: TargetContext, sessionKeyCache: boolean, d
       upstreamUrl: ctx.upstreamUrl,
       upstreamConnections: ctx.upstreamConnections,
       sessionKeyCache,
+      ...(ctx.tls ? { tls: ctx.tls } : {}),
       ...(devices
         ? {
             devices: {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import type { BenchReport } from '../src/harness.js';
+import type { LatencyCell } from '../src/latency-matrix.js';
 import { runProcess } from '../../../tests/support/processes.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -22,11 +23,11 @@ after(() => {
 
 /** Runs the harness in a process group of its own, killed with its servers if it runs past the test's bound. */
 async function runHarness(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  const r = await runProcess(process.execPath, ['--conditions=wxseal-source', '--import', 'tsx', runScript, ...args], { cwd: repoRoot, timeoutMs: 230_000 });
+  const r = await runProcess(process.execPath, ['--conditions=wxseal-source', '--import', 'tsx', runScript, ...args], { cwd: repoRoot, timeoutMs: 390_000 });
   return { code: r.timedOut ? null : r.code, stderr: r.stderr.slice(-20_000) };
 }
 
-test('npm run bench --quick: every scenario, the devices part and the admin part run and pass their sanity checks', { timeout: 240_000 }, async () => {
+test('npm run bench --quick: every scenario, the latency matrix, the devices part and the admin part run and pass their sanity checks', { timeout: 400_000 }, async () => {
   const { code, stderr } = await runHarness(['--quick', '--duration', '1', '--warmup', '0', '--connections', '8', '--crypto-seconds', '0.05', '--out-dir', out]);
   assert.equal(code, 0, `the harness failed:\n${stderr}`);
 
@@ -36,16 +37,22 @@ test('npm run bench --quick: every scenario, the devices part and the admin part
 
   assert.deepEqual(
     report.crypto.map((c) => c.id),
-    ['hmac', 'rsa-unwrap', 'x25519-unwrap', 'aes-gcm'],
+    ['hmac', 'rsa-unwrap', 'x25519-unwrap', 'aes-gcm', 'body-sha256', 'response-hkdf', 'response-seal'],
   );
   for (const c of report.crypto) assert.ok(c.opsPerSec > 0, `(e) ${c.id} has a positive rate`);
+  assert.deepEqual(
+    (report.client ?? []).map((c) => c.suite),
+    ['rsa-oaep-256', 'x25519-hpke', 'session-key-reuse'],
+    '(e) measured the client per suite',
+  );
+  for (const c of report.client ?? []) assert.ok(c.callMicros > 0 && c.primitivesMicros > 0, `(e) client ${c.suite} has positive costs`);
 
   assert.deepEqual(
     report.scenarios.map((s) => s.id),
-    ['a', 'b', 'c', 'i', 'd', 'h', 'f', 'g'],
+    ['a', 'b', 'c', 'i', 'd', 'h', 'f', 'j', 'k', 'g'],
   );
   for (const s of report.scenarios) {
-    if (s.id === 'f' && s.status === 'skipped') {
+    if ((s.id === 'f' || s.id === 'k') && s.status === 'skipped') {
       // The session-key cache is optional: skipped only with a reason, never by crashing.
       assert.match(s.reason ?? '', /not available yet/);
       continue;
@@ -64,8 +71,8 @@ test('npm run bench --quick: every scenario, the devices part and the admin part
   assert.equal(byId.get('d')!.upstreamRequests, 0, 'forged requests never reach the upstream (decrypt-first)');
 
   const ratioIds = report.ratios.map((r) => r.id);
-  assert.deepEqual(ratioIds, ['b/a', 'b/rsa', 'c/a', 'i/c cpu', 'c/d', 'c/d cpu', 'c/d crypto', 'f/a', 'h/a', 'g/a']);
-  for (const r of report.ratios.filter((x) => x.id !== 'f/a')) assert.ok(r.value !== null && r.value > 0, `${r.id} computed`);
+  assert.deepEqual(ratioIds, ['b/a', 'b/rsa', 'c/a', 'i/c cpu', 'c/d', 'c/d cpu', 'c/d crypto', 'f/a', 'f-a cpu', 'h/a', 'h-a cpu', 'k/j', 'g/a']);
+  for (const r of report.ratios.filter((x) => x.id !== 'f/a' && x.id !== 'f-a cpu' && x.id !== 'k/j')) assert.ok(r.value !== null && r.value > 0, `${r.id} computed`);
 
   // The devices part (in-process key lookups): it ran, and every number is positive.
   const devices = report.devices;
@@ -112,11 +119,53 @@ test('npm run bench --quick: every scenario, the devices part and the admin part
   assert.equal(admin.paging?.pages, 200, '(admin) walked 200 pages');
   assert.ok((admin.paging?.httpPage1 ?? 0) > 0 && (admin.paging?.httpPageLast ?? 0) > 0, '(admin) timed page 1 and page 200');
 
+  // The latency matrix: every suite × concurrency × body size timed, each request answered as expected.
+  const latency = report.latency;
+  assert.ok(latency, 'the latency part ran');
+  assert.equal(latency.status, 'ok', `(latency) ${latency.reason ?? ''}`);
+  const suites = [...new Set(latency.cells.map((c) => c.suite))];
+  assert.deepEqual(suites, ['plain', 'rsa', 'x25519', 'session-key']);
+  for (const suite of suites) {
+    const cells: LatencyCell[] = latency.cells.filter((c) => c.suite === suite);
+    assert.deepEqual(
+      cells.map((c) => `${c.bodyBytes}×${c.concurrency}`),
+      ['100×1', '100×10', '100×100', '10000×1', '10000×10', '10000×100', '1000000×1', '1000000×10', '1000000×100'],
+      `(latency) ${suite} has every cell`,
+    );
+    for (const c of cells) {
+      assert.equal(c.status, 'ok', `(latency) ${suite} ${c.bodyBytes} B × ${c.concurrency}: ${c.reason ?? ''}`);
+      assert.ok((c.requests ?? 0) >= c.concurrency, `(latency) ${suite} ${c.bodyBytes} × ${c.concurrency} timed at least one request per caller`);
+      const l = c.latencyMs!;
+      assert.ok(l.p50 > 0 && l.p50 <= l.p99 && l.p99 <= l.max, `(latency) ${suite} ${c.bodyBytes} × ${c.concurrency}: 0 < p50 ≤ p99 ≤ max`);
+    }
+  }
+  assert.match(readFileSync(join(out, 'benchmarks-latency.svg'), 'utf8'), /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+
+  // TLS at the edge: every cell answered over the scheme it names, and the handshake costs derived.
+  const tls = report.tls;
+  assert.ok(tls, 'the tls part ran');
+  assert.equal(tls.status, 'ok', `(tls) ${tls.reason ?? ''}`);
+  assert.deepEqual(
+    tls.cells.map((c) => c.id),
+    ['http-keepalive', 'http-new', 'https-keepalive', 'https-new-full-ecdsa', 'https-new-resumed-ecdsa', 'https-new-full-rsa'],
+  );
+  for (const c of tls.cells) {
+    assert.equal(c.status, 'ok', `(tls) ${c.id}: ${c.reason ?? ''}`);
+    assert.ok((c.reqPerSec ?? 0) > 0 && (c.serverCpuMicrosPerRequest ?? 0) > 0, `(tls) ${c.id} has a rate and a CPU cost`);
+  }
+  assert.equal(typeof tls.handshakeMicros?.fullEcdsa, 'number', '(tls) the full-handshake cost is derived');
+  assert.equal(typeof tls.handshakeMicros?.fullRsa, 'number', '(tls) the RSA handshake cost is derived');
+  assert.equal(typeof tls.keepAliveOverheadMicros, 'number', '(tls) the keep-alive overhead is derived');
+
   const markdown = readFileSync(join(out, 'BENCHMARKS.md'), 'utf8');
+  assert.match(markdown, /## Latency: concurrency × body size/);
+  assert.match(markdown, /## TLS at the edge: handshake cost and requests\/s over HTTPS/);
+  assert.match(markdown, /!\[p50 and p99 latency[^\]]*\]\(benchmarks-latency\.svg\)/);
   assert.match(markdown, /## Admin API: device search and paging/);
   assert.match(markdown, /## Device keys \(packages\/devices\)/);
   assert.match(markdown, /L1 hit p99 < 5 µs/);
   assert.match(markdown, /^# wxseal benchmarks/);
+  assert.match(markdown, /### \(e\) The client: CPU per sealed call, per suite/);
   assert.match(markdown, /!\[requests per second per scenario\]\(benchmarks\.svg\)/);
   assert.match(markdown, /\| c\/d \|/);
   const svg = readFileSync(join(out, 'benchmarks.svg'), 'utf8');

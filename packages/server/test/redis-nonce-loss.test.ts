@@ -183,7 +183,8 @@ describe('RedisNonceStore: a private redis-server (FLUSHALL, restart, reconnect)
   });
 
   test('minReplicaAcks: no replica acknowledges → refused (UNAVAILABLE); once a replica follows → accepted', async () => {
-    const store = new RedisNonceStore({ client: await connected(port), prefix: `acks:${randomUUID()}:`, minReplicaAcks: 1, commandTimeoutMs: 1000 });
+    // WAIT gets half the command timeout: 2 s, so a replica on a busy machine still answers in time.
+    const store = new RedisNonceStore({ client: await connected(port), prefix: `acks:${randomUUID()}:`, minReplicaAcks: 1, commandTimeoutMs: 4000 });
     await store.prepare();
     await untilClockPasses(store.lossAtMs!);
     await assert.rejects(store.checkAndSet(rec(unixNow())), (e) => isWxsealError(e, 'WXSEAL_NONCE_STORE_UNAVAILABLE'));
@@ -195,6 +196,10 @@ describe('RedisNonceStore: a private redis-server (FLUSHALL, restart, reconnect)
       const replicaAdmin = await connected(replicaPort);
       await replicaAdmin.replicaof('127.0.0.1', port);
       await waitFor(async () => (await replicaAdmin.info('replication')).includes('master_link_status:up'), 'the replica in sync', 20_000);
+      // The primary's side too: it counts the replica for WAIT once it lists it online.
+      const primaryAdmin = await connected(port);
+      await waitFor(async () => /slave\d+:[^\r\n]*state=online/.test(await primaryAdmin.info('replication')), 'the primary sees the replica online', 20_000);
+      primaryAdmin.disconnect();
       const r = rec(unixNow());
       assert.equal(await store.checkAndSet(r), true);
       assert.equal(await replicaAdmin.exists(store.keyFor(r.keyId, r.nonce)), 1, 'the accepted nonce is on the replica');

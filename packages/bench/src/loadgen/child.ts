@@ -13,7 +13,7 @@
  * Any mismatch aborts the scenario with a message saying what was expected and what came back.
  */
 import autocannon, { type Instance, type RequestData, type Result } from 'autocannon';
-import { request } from 'undici';
+import { Agent, Pool, request, type Dispatcher } from 'undici';
 import { createClient, type ClientOptions } from '@wxseal/client';
 import { b64uDecodeStrict, b64uEncode } from '@wxseal/protocol/primitives';
 import { deviceKeyOf } from '../device-serials.js';
@@ -22,8 +22,7 @@ import { announceReady } from '../process.js';
 import {
   BENCH_PATH,
   IDENTITY,
-  PAYLOAD,
-  PAYLOAD_BYTES,
+  benchPayload,
   captureClientRequests,
   checkSameShape,
   distinctHeaderValues,
@@ -48,10 +47,26 @@ function describeExpectation(e: Expectation): string {
   return `${e.status}${e.code ? ` ${e.code}` : ''}${e.sealed ? ' (sealed)' : ''}`;
 }
 
+/** undici's TLS options for an HTTPS target; `maxCachedSessions: 0` makes every new connection a full handshake. */
+function connectOptions(job: LoadJob): { ca: string; servername?: string; maxCachedSessions: number } | undefined {
+  if (!job.tls) return undefined;
+  return { ca: job.tls.ca, ...(job.tls.servername ? { servername: job.tls.servername } : {}), maxCachedSessions: job.tls.sessionResumption ? 100 : 0 };
+}
+
 /** Sends pooled requests one at a time and checks each response; throws ScenarioAborted on a mismatch. */
 async function checkSample(job: LoadJob, sample: readonly WireRequest[], when: string): Promise<string> {
+  const connect = connectOptions(job);
+  const dispatcher: Dispatcher | undefined = connect ? new Agent({ connect }) : undefined;
+  try {
+    return await checkSampleWith(job, sample, when, dispatcher);
+  } finally {
+    await dispatcher?.close();
+  }
+}
+
+async function checkSampleWith(job: LoadJob, sample: readonly WireRequest[], when: string, dispatcher: Dispatcher | undefined): Promise<string> {
   for (const r of sample) {
-    const res = await request(new URL(r.path, job.url), { method: r.method as 'POST', headers: r.headers, body: r.body });
+    const res = await request(new URL(r.path, job.url), { method: r.method as 'POST', headers: r.headers, body: r.body, ...(dispatcher ? { dispatcher } : {}) });
     const body = Buffer.from(await res.body.arrayBuffer());
     const code = res.headers['wxseal-error'];
     const type = res.headers['content-type'];
@@ -82,13 +97,15 @@ async function checkEndToEnd(job: LoadJob): Promise<string> {
     mode: 'sealed',
     retry: { maxAttempts: 1 },
     ...(job.extraClientOptions ?? {}),
+    ...(job.tls ? { tls: { ca: job.tls.ca, ...(job.tls.servername ? { servername: job.tls.servername } : {}) } } : {}),
   };
   const client = createClient(options);
+  const payload = benchPayload(job.bodyBytes);
   try {
     for (let i = 0; i < 3; i++) {
-      const res = await client.post(BENCH_PATH, { json: PAYLOAD, identity: IDENTITY });
+      const res = await client.post(BENCH_PATH, { json: payload.json, identity: IDENTITY });
       const doc = res.json<{ ok?: unknown; receivedBytes?: unknown }>();
-      if (res.status !== 200 || doc.ok !== true || doc.receivedBytes !== PAYLOAD_BYTES.length) {
+      if (res.status !== 200 || doc.ok !== true || doc.receivedBytes !== payload.bytes.length) {
         throw new ScenarioAborted(`end-to-end check failed: status ${res.status}, body ${res.text().slice(0, 200)}`);
       }
     }
@@ -194,6 +211,81 @@ async function runAutocannon(
   return { result, abort };
 }
 
+/** What a closed-loop run measured: every request's latency (ms, sub-microsecond resolution). */
+interface ClosedLoopResult {
+  latenciesMs: Float64Array;
+  statusCodes: Record<string, number>;
+  errors: number;
+  seconds: number;
+  abort: string | undefined;
+}
+
+/**
+ * `requests` pooled requests from `connections` senders, each sending its next request when its
+ * last answer is complete (closed loop, as a caller awaiting each call does). autocannon records
+ * whole milliseconds, too coarse for sub-millisecond answers at concurrency 1; here each request
+ * is timed with hrtime from the send to the last byte of its answer.
+ */
+async function runClosedLoop(job: LoadJob, pool: PoolCursor, requests: number, phase: 'warmup' | 'measuring'): Promise<ClosedLoopResult> {
+  const origin = new URL(job.url).origin;
+  const connect = connectOptions(job);
+  const dispatcher = new Pool(origin, { connections: job.connections, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000, ...(connect ? { connect } : {}) });
+  const reset = job.connectionPerRequest === true;
+  const latenciesMs = new Float64Array(requests);
+  const statusCodes: Record<string, number> = {};
+  let next = 0;
+  let done = 0;
+  let errors = 0;
+  let unexpected = 0;
+  let abort: string | undefined;
+  const started = performance.now();
+  let lastTick = started;
+  const sender = async (): Promise<void> => {
+    while (abort === undefined && next < requests) {
+      const slot = next++;
+      const r = pool.take();
+      if (pool.exhausted) {
+        abort = `the request pool was exhausted after ${pool.taken - 1} requests`;
+        return;
+      }
+      const t0 = process.hrtime.bigint();
+      try {
+        const res = await dispatcher.request({ origin, path: r.path, method: r.method as 'POST', headers: r.headers, body: r.body, reset });
+        for await (const _chunk of res.body) void _chunk; // the whole answer, as a caller reads it
+        latenciesMs[slot] = Number(process.hrtime.bigint() - t0) / 1e6;
+        statusCodes[res.statusCode] = (statusCodes[res.statusCode] ?? 0) + 1;
+        if (res.statusCode !== job.expect.status && ++unexpected >= 5) abort = `expected every response to be ${job.expect.status}, got ${JSON.stringify(statusCodes)}`;
+      } catch (err) {
+        latenciesMs[slot] = Number.NaN;
+        if (++errors >= 5) abort = `${errors} requests failed: ${(err as Error).message}`;
+      }
+      done++;
+      const now = performance.now();
+      if (now - lastTick >= 1000) {
+        lastTick = now;
+        send({ type: 'progress', phase, elapsedS: Math.round((now - started) / 1000), totalS: 0, reqPerSec: Math.round((1000 * done) / (now - started)) });
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(job.connections, requests) }, sender));
+  } finally {
+    await dispatcher.close().catch(() => undefined);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  // A failed request's slot is NaN; after an abort the untaken slots are never read (the run is reported failed).
+  return { latenciesMs: latenciesMs.filter((x) => !Number.isNaN(x)), statusCodes, errors, seconds, abort };
+}
+
+/** Percentiles of the measured latencies (nearest rank). */
+function summarize(latenciesMs: Float64Array): { p50: number; p97_5: number; p99: number; average: number; max: number } {
+  const sorted = Float64Array.from(latenciesMs).sort();
+  const at = (q: number): number => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!);
+  const round = (x: number): number => Math.round(x * 1000) / 1000;
+  const sum = sorted.reduce((a, b) => a + b, 0);
+  return { p50: round(at(0.5)), p97_5: round(at(0.975)), p99: round(at(0.99)), average: round(sorted.length ? sum / sorted.length : 0), max: round(sorted.length ? sorted[sorted.length - 1]! : 0) };
+}
+
 function statusCounts(result: Result): Record<string, number> {
   return Object.fromEntries(Object.entries(result.statusCodeStats).map(([status, { count }]) => [status, count]));
 }
@@ -202,8 +294,9 @@ async function runJob(job: LoadJob): Promise<LoadResult> {
   const checks: string[] = [];
   const t0 = performance.now();
   let pool: WireRequest[];
+  const payload = benchPayload(job.bodyBytes);
   if (job.traffic === 'plain') {
-    pool = [plainRequest()];
+    pool = [plainRequest(payload.bytes)];
   } else {
     send({ type: 'progress', phase: 'generating', elapsedS: 0, totalS: 0, done: 0 });
     // The whole pool must stay inside the nonce window until the run ends: building it may take
@@ -229,6 +322,7 @@ async function runJob(job: LoadJob): Promise<LoadResult> {
       deadline: t0 + Math.max(1, budgetS) * 1000,
       forged: job.traffic === 'forged',
       x25519: job.traffic === 'sealed-x25519',
+      body: payload.bytes,
       ...(job.reuseMaxMessages !== undefined ? { reuseMaxMessages: job.reuseMaxMessages } : {}),
       onProgress,
     });
@@ -277,6 +371,7 @@ async function runJob(job: LoadJob): Promise<LoadResult> {
         keys,
         count: 1,
         forged: job.traffic === 'forged',
+        json: payload.json,
         extraClientOptions: { serverPublicKey: serverKeyFor(keys, job.traffic).publicKeyPem, serverKeyId: serverKeyFor(keys, job.traffic).id, ...job.extraClientOptions },
       });
       try {
@@ -302,6 +397,35 @@ async function runJob(job: LoadJob): Promise<LoadResult> {
     }
 
     const cur = cursor(loadPool, job.cycle);
+    if (job.fixed) {
+      if (job.fixed.warmupRequests > 0) {
+        const warm = await runClosedLoop(job, cur, job.fixed.warmupRequests, 'warmup');
+        if (warm.abort) throw new ScenarioAborted(`during warm-up: ${warm.abort}`);
+      }
+      const run = await runClosedLoop(job, cur, job.fixed.requests, 'measuring');
+      const total = Object.values(run.statusCodes).reduce((a, b) => a + b, 0);
+      const measured: LoadResult = {
+        ok: run.abort === undefined,
+        ...(run.abort !== undefined ? { error: run.abort } : {}),
+        checks,
+        reqPerSec: run.seconds > 0 ? total / run.seconds : 0,
+        reqPerSecSampleMean: run.seconds > 0 ? total / run.seconds : 0,
+        latencyMs: summarize(run.latenciesMs),
+        totalResponses: total,
+        durationS: Math.round(run.seconds * 1000) / 1000,
+        statusCodes: run.statusCodes,
+        errors: run.errors,
+        timeouts: 0,
+        pool: poolSummary(cur.taken + 2 * sampleSize),
+      };
+      if (!measured.ok) return measured;
+      if (total !== job.fixed.requests || (run.statusCodes[String(job.expect.status)] ?? 0) !== total) {
+        return { ...measured, ok: false, error: `expected ${job.fixed.requests} responses of ${job.expect.status}, got ${JSON.stringify(run.statusCodes)} and ${run.errors} errors` };
+      }
+      checks.push(`all ${total} timed requests were answered ${job.expect.status}`);
+      checks.push(await checkSample(job, after, 'after the run'));
+      return { ...measured, checks };
+    }
     if (job.warmupS > 0) {
       const warm = await runAutocannon(job, cur, job.warmupS, 'warmup');
       if (warm.abort) throw new ScenarioAborted(`during warm-up: ${warm.abort}`);

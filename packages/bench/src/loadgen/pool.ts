@@ -18,7 +18,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { createPublicKey, randomBytes } from 'node:crypto';
 import { createClient, type ClientOptions } from '@wxseal/client';
-import { buildRequest, deviceRequestSpec, type ServerPublicKey } from '@wxseal/protocol';
+import { buildRequest, deviceRequestSpec, type RequestSpec, type ServerPublicKey } from '@wxseal/protocol';
 import { b64uDecodeStrict, b64uEncode, generateSessionKey, wrapSessionKey } from '@wxseal/protocol/primitives';
 import { deviceKeyOf, hotSetSerial } from '../device-serials.js';
 import type { BenchKeys } from '../keys.js';
@@ -52,16 +52,35 @@ export const PAYLOAD = {
 
 export const PAYLOAD_BYTES = Buffer.from(JSON.stringify(PAYLOAD), 'utf8');
 
+/** Smallest body `benchPayload` can make: the JSON `{"pad":""}`. */
+const PAD_OVERHEAD = '{"pad":""}'.length;
+
+/**
+ * The JSON document a request carries: the order document by default, or `{"pad":"xx…"}` of exactly
+ * `bytes` bytes (the latency matrix's 100 B, 10 KB and 1 MB bodies).
+ */
+export function benchPayload(bytes?: number): { json: unknown; bytes: Buffer } {
+  if (bytes === undefined) return { json: PAYLOAD, bytes: PAYLOAD_BYTES };
+  if (!Number.isSafeInteger(bytes) || bytes < PAD_OVERHEAD) throw new RangeError(`a bench body has at least ${PAD_OVERHEAD} bytes, got ${bytes}`);
+  const json = { pad: 'x'.repeat(bytes - PAD_OVERHEAD) };
+  return { json, bytes: Buffer.from(JSON.stringify(json), 'utf8') };
+}
+
 /** The WeChat identity a Mini Program call would carry (encrypted inside sealed requests). */
 export const IDENTITY = { openid: 'oBench_7k3pLm9QxZ2vT8sYw4RnU1eHc', appid: 'wx5f3c8e1b2a9d7c60', source: 'wx_client' } as const;
 
 export const BENCH_PATH = '/api/orders';
 
+/** The bench's sealed request as @wxseal/client builds it for `client.post(BENCH_PATH, { json, identity })`: what (e) measures. */
+export function benchSealedSpec(keys: BenchKeys, secret: Uint8Array, serverKey: ServerPublicKey, body: Buffer = PAYLOAD_BYTES): RequestSpec {
+  return { mode: 'sealed', method: 'POST', target: BENCH_PATH, keyId: keys.keyId, secret, body, contentType: 'application/json', identity: IDENTITY, serverKey };
+}
+
 const HOP_BY_HOP = new Set(['host', 'connection', 'keep-alive', 'content-length', 'transfer-encoding', 'te', 'upgrade', 'proxy-connection']);
 
 /** The plain request of scenario (a): the same JSON, no wxseal. */
-export function plainRequest(): WireRequest {
-  return { method: 'POST', path: BENCH_PATH, headers: { 'content-type': 'application/json' }, body: PAYLOAD_BYTES };
+export function plainRequest(body: Buffer = PAYLOAD_BYTES): WireRequest {
+  return { method: 'POST', path: BENCH_PATH, headers: { 'content-type': 'application/json' }, body };
 }
 
 export interface CaptureOptions {
@@ -72,6 +91,8 @@ export interface CaptureOptions {
   /** Extra client options (e.g. `sessionKeyReuse`), passed through untyped so the bench compiles before they exist. */
   extraClientOptions?: Record<string, unknown>;
   concurrency?: number;
+  /** The JSON document sent (default: the order document). */
+  json?: unknown;
 }
 
 /**
@@ -125,7 +146,7 @@ export async function captureClientRequests(options: CaptureOptions): Promise<Wi
     while (started < count && unexpected === undefined) {
       started++;
       try {
-        await client.post(BENCH_PATH, { json: PAYLOAD, identity: IDENTITY });
+        await client.post(BENCH_PATH, { json: options.json ?? PAYLOAD, identity: IDENTITY });
         unexpected = new Error('the capture server answered with something the client accepted');
       } catch (err) {
         if ((err as { code?: unknown }).code !== 'WXSEAL_BAD_SIGNATURE') unexpected = err;
@@ -153,6 +174,8 @@ export interface GenerateOptions {
   reuseMaxMessages?: number;
   /** Wrap for the X25519 server key instead of the RSA one. */
   x25519?: boolean;
+  /** The JSON body (default: the order document). */
+  body?: Buffer;
   onProgress?: (done: number) => void;
   /** Stop early (with fewer requests) when building takes longer than this (performance.now() time). */
   deadline?: number;
@@ -212,17 +235,9 @@ export async function generateSealedRequests(options: GenerateOptions): Promise<
     uses++;
     const trace = random.take(24).toString('hex');
     const built = buildRequest({
-      mode: 'sealed',
-      method: 'POST',
-      target: BENCH_PATH,
-      keyId: keys.keyId,
-      secret,
-      body: PAYLOAD_BYTES,
-      contentType: 'application/json',
-      identity: IDENTITY,
+      ...benchSealedSpec(keys, secret, serverKey, options.body),
       // What the client generates (generateTraceparent, 16 + 8 random bytes), drawn from the block.
       traceparent: `00-${trace.slice(0, 32)}-${trace.slice(32)}-01`,
-      serverKey,
       // Fresh random nonce and IV, as buildRequest would draw them, from the block.
       nonce: b64uEncode(random.take(NONCE_BYTES)),
       iv: random.take(IV_BYTES),

@@ -30,6 +30,17 @@ export interface LoadJob {
   sampleSize: number;
   /** Scenario (g): the registry's size and the run secret its device keys derive from (b64u). */
   devices?: { count: number; runSecret: string };
+  /** The JSON body's size in bytes (default: the small order document every scenario carries). */
+  bodyBytes?: number;
+  /**
+   * The latency matrix: a fixed number of requests from `connections` closed-loop senders, each
+   * timed on its own (microsecond resolution), instead of autocannon for `durationS` seconds.
+   */
+  fixed?: { requests: number; warmupRequests: number };
+  /** HTTPS targets: the CA to trust, and whether TLS sessions are resumed on new connections. */
+  tls?: { ca: string; servername?: string; sessionResumption: boolean };
+  /** Closed loop only: close the connection after each answer, so every request pays a new connection (and handshake). */
+  connectionPerRequest?: boolean;
 }
 
 export interface LatencySummary {

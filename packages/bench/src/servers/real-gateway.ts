@@ -16,6 +16,8 @@ import type { ForwardingServerConfig } from './common.js';
 
 interface RealGatewayConfig extends ForwardingServerConfig {
   sessionKeyCache?: boolean;
+  /** The TLS part: HTTPS on the public listener (listeners.public.tls). */
+  tls?: { certFile: string; keyFile: string };
   /** Scenario (g): a `devices` section over this registry and a sign-only route (keys in the environment). */
   devices?: { databaseUrl: string; devices: number; redis?: { url: string; prefix: string }; preloadBudgetS: number };
   /** The admin part: an `admin` section (token auth from this environment variable, stateDir), the console off. */
@@ -37,7 +39,7 @@ if (typeof startGateway !== 'function') throw new Error('@wxseal/gateway does no
 
 const gatewayConfig = {
   listeners: {
-    public: { host: '127.0.0.1', port: 0, keepAliveTimeoutMs: 65_000 },
+    public: { host: '127.0.0.1', port: 0, keepAliveTimeoutMs: 65_000, ...(config.tls ? { tls: { certFile: config.tls.certFile, keyFile: config.tls.keyFile, watch: false } } : {}) },
     admin: { host: '127.0.0.1', port: 0 },
   },
   // Scenario (g): device requests are sign-only (the brief's "sign-only mode").

@@ -6,10 +6,9 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { announceReady } from '../process.js';
+import { upstreamAnswer as answer } from './upstream-answer.js';
 
 let received = 0;
-const answer = (bytes: number): Buffer =>
-  Buffer.from(JSON.stringify({ ok: true, status: 'accepted', orderRef: 'UP-7F3A9C21', receivedBytes: bytes, etaMinutes: 35 }));
 
 const server = createServer((req, res) => {
   if (req.url === '/__bench/stats') {
