@@ -13,6 +13,7 @@ import { baseConfig, captureLogger, makeKeys, startUpstream, tempDir, type Upstr
 import { issueCert, makeCa, type TestCa, type TlsMaterial } from '../../../tests/support/tls-certs.js';
 import { EdgeTls, normalizeFingerprint, validateEdgeBundle } from '../src/tls/edge-tls.js';
 import { TlsCertificateRegistry } from '../src/tls/registry.js';
+import { login } from '../../../tests/support/gateway-admin.js';
 import { httpsClient, metricValue, tlsRequest, writeEdgeFiles } from './edge-tls-helpers.js';
 
 const keys = makeKeys('bff-edge-tls');
@@ -394,5 +395,69 @@ describe('OCSP stapling from ocspResponseFile', () => {
       await gw?.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the certificates page is filled from the configuration: edge, client CA, upstream CA and client certificate', () => {
+  let dir: string;
+  let gw: RunningGateway;
+  let upstream: Upstream;
+  const token = 'edge-tls-admin-token-0123456789abcdef';
+  let edge: TlsMaterial;
+  let upstreamClient: TlsMaterial;
+  let clientCa: TestCa;
+  let upstreamCa: TestCa;
+
+  before(async () => {
+    dir = tempDir();
+    const ca = await makeCa('page CA');
+    clientCa = await makeCa('page client CA');
+    upstreamCa = await makeCa('page upstream CA');
+    edge = await issueCert(ca, { cn: 'edge-page.test', days: 20 }); // under 30 days: a warning
+    upstreamClient = await issueCert(upstreamCa, { cn: 'gateway-as-client', usage: 'client', days: 5 }); // under 7: critical
+    writeFileSync(join(dir, 'client-ca.pem'), clientCa.certPem);
+    writeFileSync(join(dir, 'upstream-ca.pem'), upstreamCa.certPem);
+    writeFileSync(join(dir, 'upstream-client.pem'), upstreamClient.certPem);
+    writeFileSync(join(dir, 'upstream-client.key'), upstreamClient.keyPem, { mode: 0o600 });
+    writeFileSync(join(dir, 'admin-token.txt'), `${token}\n`, { mode: 0o600 });
+    upstream = await startUpstream();
+    const input = tlsConfig(
+      upstream.url,
+      { ...writeEdgeFiles(dir, edge), clientAuth: { caFile: join(dir, 'client-ca.pem') }, watch: false },
+      { admin: { auth: { tokenFile: join(dir, 'admin-token.txt') }, stateDir: join(dir, 'state') } },
+    );
+    // A second route toward an HTTPS upstream (never called here: its files are read at load).
+    input.routes = [
+      ...(input.routes ?? []),
+      { name: 'orders', prefix: '/orders', upstream: 'https://orders.internal:8443', tls: { caFile: join(dir, 'upstream-ca.pem'), certFile: join(dir, 'upstream-client.pem'), keyFile: join(dir, 'upstream-client.key') } },
+    ];
+    gw = await startGateway(input, { logger: captureLogger().logger });
+  });
+
+  after(async () => {
+    await gw?.close();
+    await upstream?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('GET /certificates lists each with its owner, subject, source and status (30/7-day thresholds)', async () => {
+    const admin = await login(gw.adminUrl, { token });
+    const r = await admin.get('/certificates');
+    assert.equal(r.status, 200, r.text);
+    type Row = { owner: { kind: string; name?: string }; kind: string; serial: string; subject?: string; source: string; status: string; secondsToExpiry?: number };
+    const rows = (r.json as { certificates: Row[] }).certificates;
+    const find = (kind: string, name: string): Row | undefined => rows.find((c) => c.kind === kind && c.owner.kind === 'tls' && c.owner.name === name);
+    const edgeRow = find('edge', 'public');
+    assert.ok(edgeRow, JSON.stringify(rows));
+    assert.equal(edgeRow.serial, edge.cert.serialNumber.toUpperCase());
+    assert.equal(edgeRow.subject, 'CN=edge-page.test');
+    assert.equal(edgeRow.status, 'warning');
+    assert.ok(edgeRow.secondsToExpiry! > 19 * 86_400 && edgeRow.secondsToExpiry! <= 20 * 86_400);
+    assert.equal(find('client-ca', 'public')?.subject, 'CN=page client CA');
+    assert.equal(find('client-ca', 'public')?.status, 'ok');
+    assert.equal(find('upstream-ca', 'orders')?.subject, 'CN=page upstream CA');
+    const client = find('upstream-client', 'orders');
+    assert.equal(client?.serial, upstreamClient.cert.serialNumber.toUpperCase());
+    assert.equal(client?.status, 'critical');
   });
 });
