@@ -125,5 +125,12 @@ if ! command -v stress-ng >/dev/null; then log "installing stress-ng"; apt_insta
 # --- Java (the independent protocol implementation in interop/java) ---------------------------
 if ! command -v javac >/dev/null; then log "installing a JDK for the interop tests"; apt_install default-jdk-headless; fi
 log "javac: $(javac -version 2>&1)"
+# The Jakarta Servlet API for the Java library's servlet filter (Debian's package: no Maven Central).
+if [ ! -f /usr/share/java/jakarta-servlet-api.jar ]; then log "installing the Jakarta Servlet API"; apt_install libjakarta-servlet-api-java; fi
+
+# --- Go (the native Go verifier in go/; Debian's packages only, no Go proxy) -----------------
+if ! command -v go >/dev/null; then log "installing Go"; apt_install golang-go; fi
+if [ ! -d /usr/share/gocode/src/golang.org/x/crypto ]; then log "installing golang.org/x/crypto"; apt_install golang-golang-x-crypto-dev; fi
+log "go: $(go version 2>&1)"
 
 log "all services ready"

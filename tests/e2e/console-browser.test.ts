@@ -44,6 +44,9 @@ describe('admin console in Chromium', () => {
         { owner, kind: 'platform', serial: '7A1B2C3D4E5F6071', source: 'download', notAfter: new Date(Date.now() + 20 * DAY) },
         { owner, kind: 'platform', serial: '3C4D5E6F708192A3', source: 'download', notAfter: new Date(Date.now() + 3 * DAY) },
         { owner: { kind: 'mp', appid: 'wxba6223c06417af7b' }, kind: 'platform', serial: '94b0a1d0e7f6c5', source: 'file', notAfter: new Date(Date.now() + 90 * DAY) },
+        // The gateway's own TLS certificates sit beside the WeChat ones (issue 15).
+        { owner: { kind: 'tls', name: 'public' }, kind: 'edge', serial: '0E1D2C3B4A596877', subject: 'CN=api.example.com', source: 'tls/edge.crt', notAfter: new Date(Date.now() + 25 * DAY) },
+        { owner: { kind: 'tls', name: 'public' }, kind: 'client-ca', serial: '1F2E3D4C5B6A7988', subject: 'CN=Partners CA', source: 'tls/clients-ca.pem', notAfter: new Date(Date.now() + 900 * DAY) },
       ];
     },
     async refresh() {
@@ -189,6 +192,11 @@ describe('admin console in Chromium', () => {
     assert.equal(await status('3C4D5E6F708192A3'), 'critical');
     assert.equal(await status('7A1B2C3D4E5F6071'), 'warning');
     assert.equal(await status('5F0A1C2B3D4E5F60'), 'ok');
+    assert.equal(await status('0E1D2C3B4A596877'), 'warning');
+    assert.equal(await status('1F2E3D4C5B6A7988'), 'ok');
+    const edgeRow = await page.locator('[data-testid="cert-row"]', { hasText: '0E1D2C3B4A596877' }).innerText();
+    assert.match(edgeRow, /Gateway TLS: public|网关 TLS/, edgeRow);
+    assert.match(edgeRow, /CN=api\.example\.com/, edgeRow);
     const countdown = await page.locator('[data-testid="cert-row"]', { hasText: '3C4D5E6F708192A3' }).getByTestId('cert-countdown').innerText();
     assert.match(countdown, /\d/, countdown);
     await shot('06-certificates');
