@@ -19,7 +19,7 @@ import { MOCK_ERRORS } from '@wxseal/mock-wechat';
 import { CLIENT_ERRORS, LOCAL_ERRORS, WIRE_ERRORS, type ErrorCatalogue } from '@wxseal/protocol';
 import { SERVER_ERRORS } from '@wxseal/server';
 import { ACCESS_TOKEN_ERRORS, WECHAT_API_ERRORS, WECHAT_TRANSPORT_ERRORS, WXMP_ERRORS } from '@wxseal/wechat';
-import { WECHATPAY_ERRORS, WECHATPAY_LIFECYCLE_ERRORS, WECHATPAY_NOTIFY_ERRORS, WECHATPAY_TRANSPORT_ERRORS } from '@wxseal/wechatpay';
+import { WECHATPAY_DOWNLOAD_ERRORS, WECHATPAY_ERRORS, WECHATPAY_LIFECYCLE_ERRORS, WECHATPAY_NOTIFY_ERRORS, WECHATPAY_TRANSPORT_ERRORS } from '@wxseal/wechatpay';
 // The console is a browser app: its catalogue (a module that imports only a type) is a source-only
 // entry, for the scripts and tests that run with --conditions=wxseal-source.
 import { CONSOLE_ERRORS } from '@wxseal/console/errors';
@@ -156,6 +156,7 @@ export const FAMILIES: readonly Family[] = [
       { title: 'HTTP client transport', name: 'WECHATPAY_TRANSPORT_ERRORS', file: 'packages/wechatpay/src/client/errors.ts', carriedBy: 'WechatPayTransportError', catalogue: WECHATPAY_TRANSPORT_ERRORS },
       { title: 'Certificate and key lifecycle', name: 'WECHATPAY_LIFECYCLE_ERRORS', file: 'packages/wechatpay/src/lifecycle/errors.ts', carriedBy: 'CertificateLifecycleError (with `problems`)', catalogue: WECHATPAY_LIFECYCLE_ERRORS },
       { title: 'Notifications', name: 'WECHATPAY_NOTIFY_ERRORS', file: 'packages/wechatpay/src/notify/core.ts', carriedBy: 'NoNotificationHandlerError', catalogue: WECHATPAY_NOTIFY_ERRORS },
+      { title: 'Downloads (bills)', name: 'WECHATPAY_DOWNLOAD_ERRORS', file: 'packages/wechatpay/src/api/errors.ts', carriedBy: 'WechatPayDownloadError (with `path`)', catalogue: WECHATPAY_DOWNLOAD_ERRORS },
     ],
   },
   {

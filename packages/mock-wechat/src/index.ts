@@ -13,7 +13,7 @@ export {
 } from './pay/merchants.js';
 export { generatePayPlatformCertificate, generatePayPublicKey, type PayPlatformCertificate, type PayPublicKeyMaterial, type RotationSigning } from './pay/keys.js';
 export type { PayNotifyEvent, PayNotifyOptions, PayNotifyResult, PayNotifyTamper } from './pay/side.js';
-export type { RefundStatus, TradeState } from './pay/store.js';
+export type { PayTradeType, RefundStatus, TradeState } from './pay/store.js';
 export { createMockMpApp, type CreateMockMpAppOptions, type MockMpApp, type MockMpClientConfig } from './mp/create-app.js';
 export type { ApiSecurityMode, JsCodeFixture, MockApiSecurityConfig, MockAppConfig, PhoneFixture } from './mp/apps.js';
 export type { ApiContext, ApiHandler } from './mp/routes.js';

@@ -11,6 +11,7 @@ import type { AppRegistry } from './mp/apps.js';
 import { answerApiCall, type ApiAnswer, type ApiCallContext } from './mp/api-call.js';
 import { jscode2session } from './mp/routes.js';
 import { codeForStatus } from './pay/errors.js';
+import { MEDIA_MAX_BODY, MEDIA_PATHS } from './pay/media.js';
 import type { PayAnswer, PaySide } from './pay/side.js';
 import type { StatsCounter } from './stats.js';
 import { classicToken, stableToken } from './token/routes.js';
@@ -125,7 +126,8 @@ export async function routeRequest(ctx: RouterContext, req: IncomingMessage, res
 
   let body: Buffer;
   try {
-    body = await readBody(req, ctx.maxBodyBytes);
+    // Media uploads carry files of up to 5 MB (WeChat Pay's own limit), whatever maxBodyBytes says.
+    body = await readBody(req, MEDIA_PATHS.has(path) ? Math.max(ctx.maxBodyBytes, MEDIA_MAX_BODY) : ctx.maxBodyBytes);
   } catch (err) {
     if (err instanceof BodyTooLargeError) {
       sendText(res, 413, 'request body too large', true);

@@ -159,3 +159,5 @@ export {
   type SyncPayload,
   type CertificateLifecycleErrorCode,
 } from './lifecycle/index.js';
+export * from './api/index.js';
+export type { MultipartUpload } from './client/interface.js';

@@ -20,12 +20,14 @@ import { generateRsaKeyPair, privateKeyObject } from '../certs.js';
 import { PAY_MESSAGES, PayError, codeForStatus } from './errors.js';
 import { PayKeyRing, generatePayPlatformCertificate, type PayPlatformCertificate, type RotationSigning } from './keys.js';
 import { PayMerchantRegistry, type MerchantEntry } from './merchants.js';
-import { PayStore, refundResource, transactionView, type PayOrder, type PayRefund, type RefundStatus } from './store.js';
+import { PayBills } from './bills.js';
+import { MEDIA_PATHS, acceptUpload, metaOf, parseMultipart, type MultipartPart } from './media.js';
+import { PayStore, refundResource, transactionView, type PayOrder, type PayRefund, type PayTradeType, type RefundStatus } from './store.js';
 
 export interface PayAnswer {
   status: number;
-  /** Exact body bytes sent (what the signature covers); '' for 204. */
-  body: string;
+  /** Exact body bytes sent (what the signature covers); '' for 204; bytes for a bill download (unsigned). */
+  body: string | Buffer;
   headers: Record<string, string>;
   /** The Pay error code, for logs. */
   code?: string;
@@ -95,6 +97,23 @@ const TRANSACTION_ID_PATH = /^\/v3\/pay\/transactions\/id\/([^/]{1,64})$/;
 const OUT_TRADE_NO_PATH = /^\/v3\/pay\/transactions\/out-trade-no\/([^/]{1,64})$/;
 const CLOSE_PATH = /^\/v3\/pay\/transactions\/out-trade-no\/([^/]{1,64})\/close$/;
 const REFUND_PATH = /^\/v3\/refund\/domestic\/refunds\/([^/]{1,128})$/;
+const ORDER_PATHS: Readonly<Record<string, PayTradeType>> = {
+  '/v3/pay/transactions/jsapi': 'JSAPI',
+  '/v3/pay/transactions/native': 'NATIVE',
+  '/v3/pay/transactions/h5': 'MWEB',
+  '/v3/pay/transactions/app': 'APP',
+};
+
+/** What a route answers: JSON (signed), or the raw bytes of a file (unsigned, as WeChat Pay serves bills). */
+type RouteResult = { status: number; body: unknown; file?: { bytes: Buffer; contentType: string } };
+/** A request as the routes see it: the multipart parts of an upload, parsed once. */
+type RoutedRequest = PayRequest & { parts?: MultipartPart[] };
+
+/** scheme://host[:port] the client reached the mock at (download URLs point back there). */
+function originOf(headers: IncomingHttpHeaders): string {
+  const host = header(headers, 'host');
+  return host !== undefined && /^[A-Za-z0-9.:[\]-]{1,255}$/.test(host) ? `http://${host}` : 'https://api.mch.weixin.qq.com';
+}
 
 function pathParam(raw: string): string {
   try {
@@ -107,6 +126,7 @@ function pathParam(raw: string): string {
 export class PaySide {
   readonly merchants = new PayMerchantRegistry();
   readonly store: PayStore;
+  readonly bills: PayBills;
   readonly keys: PayKeyRing;
   readonly #clock: () => number;
   readonly #window: number;
@@ -116,6 +136,7 @@ export class PaySide {
     this.#clock = clock;
     this.#window = windowSeconds;
     this.store = new PayStore(clock);
+    this.bills = new PayBills(this.store, clock);
   }
 
   #now(): number {
@@ -171,10 +192,17 @@ export class PaySide {
       const route = this.#route(req.method, req.path);
       if (route === undefined) throw new PayError(404, 'NOT_FOUND', `${PAY_MESSAGES.notFound}：${req.method} ${req.path.slice(0, 200)}`);
       merchant = this.#merchantOf(req.headers);
-      const auth = this.#authenticate(req);
+      // An upload is signed over its meta part only: parse the multipart body first.
+      let routed: RoutedRequest = req;
+      if (MEDIA_PATHS.has(req.path)) {
+        const parts = parseMultipart(header(req.headers, 'content-type'), req.body);
+        routed = { ...req, parts };
+      }
+      const auth = this.#authenticate(routed.parts ? { ...req, body: metaOf(routed.parts) } : req);
       merchant = this.merchants.get(auth.mchid);
       if (!merchant) throw new PayError(401, 'SIGN_ERROR', PAY_MESSAGES.unknownMerchant);
-      const result = route(merchant, req);
+      const result = route(merchant, routed);
+      if (result.file) return { status: result.status, body: result.file.bytes, headers: { 'Content-Type': result.file.contentType, 'Request-ID': requestId() } };
       return this.#answer(result.status, result.body, merchant, req.headers);
     } catch (err) {
       if (err instanceof PayError) return this.#error(err, merchant, req.headers);
@@ -250,9 +278,14 @@ export class PaySide {
     };
   }
 
-  #route(method: string, path: string): ((m: MerchantEntry, req: PayRequest) => { status: number; body: unknown }) | undefined {
+  #route(method: string, path: string): ((m: MerchantEntry, req: RoutedRequest) => RouteResult) | undefined {
     if (path === '/v3/certificates' && method === 'GET') return (m, req) => this.#certificates(m, req.query);
-    if (path === '/v3/pay/transactions/jsapi' && method === 'POST') return (m, req) => ({ status: 200, body: this.store.jsapiPrepay(m.mchid, req.body) });
+    const kind = ORDER_PATHS[path];
+    if (kind !== undefined && method === 'POST') return (m, req) => ({ status: 200, body: this.store.prepay(kind, m.mchid, req.body) });
+    if (path === '/v3/bill/tradebill' && method === 'GET') return (m, req) => ({ status: 200, body: this.bills.tradeBill(m.mchid, req.query, originOf(req.headers)) });
+    if (path === '/v3/bill/fundflowbill' && method === 'GET') return (m, req) => ({ status: 200, body: this.bills.fundFlowBill(m.mchid, req.query, originOf(req.headers)) });
+    if (path === '/v3/billdownload/file' && method === 'GET') return (m, req) => ({ status: 200, body: undefined, file: this.bills.download(m.mchid, req.query) });
+    if (MEDIA_PATHS.has(path) && method === 'POST') return (_m, req) => ({ status: 200, body: acceptUpload(path, req.parts ?? []) });
     let match = TRANSACTION_ID_PATH.exec(path);
     if (match && method === 'GET') {
       const id = pathParam(match[1] ?? '');

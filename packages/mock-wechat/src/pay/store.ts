@@ -6,20 +6,29 @@ import { chinaTime } from '@wxseal/wechatpay';
 import { PAY_MESSAGES, paramError, payFail } from './errors.js';
 
 export type TradeState = 'NOTPAY' | 'SUCCESS' | 'CLOSED' | 'REFUND';
+/** The order APIs the mock serves (trade_type of the order). */
+export type PayTradeType = 'JSAPI' | 'NATIVE' | 'MWEB' | 'APP';
 export type RefundStatus = 'PROCESSING' | 'SUCCESS' | 'CLOSED' | 'ABNORMAL';
 
 export interface PayOrder {
   mchid: string;
   appid: string;
   out_trade_no: string;
+  /** JSAPI, NATIVE, MWEB (H5) or APP. */
+  trade_type: PayTradeType;
   description: string;
   notify_url: string;
   attach?: string;
   time_expire?: string;
   total: number;
   currency: string;
-  openid: string;
+  /** The payer: known from the start for JSAPI, set at payment for the other kinds. */
+  openid?: string;
   prepay_id: string;
+  /** NATIVE: the QR code content. */
+  code_url?: string;
+  /** H5: the cashier page. */
+  h5_url?: string;
   created_at: number;
   trade_state: TradeState;
   transaction_id?: string;
@@ -177,6 +186,14 @@ export class PayStore {
 
   /** POST /v3/pay/transactions/jsapi → {prepay_id}. */
   jsapiPrepay(authMchid: string, body: Buffer): Json {
+    return this.prepay('JSAPI', authMchid, body);
+  }
+
+  /**
+   * The four order APIs: JSAPI and APP → {prepay_id}, NATIVE → {code_url}, MWEB (H5) → {h5_url}.
+   * JSAPI needs payer.openid, H5 needs scene_info.payer_client_ip and scene_info.h5_info.type.
+   */
+  prepay(kind: PayTradeType, authMchid: string, body: Buffer): Json {
     const o = parseJsonBody(body);
     const appid = str(o, 'appid', '/body', 32, true);
     const mchid = str(o, 'mchid', '/body', 32, true);
@@ -190,41 +207,73 @@ export class PayStore {
     const amount = obj(o, 'amount', '/body', true) as Json;
     const total = amountInt(amount, 'total', '/body/amount', 1);
     const currency = currencyOf(amount, '/body/amount', false);
-    const payer = obj(o, 'payer', '/body', true) as Json;
-    const openid = str(payer, 'openid', '/body/payer', 128, true);
+    let openid: string | undefined;
+    if (kind === 'JSAPI') {
+      const payer = obj(o, 'payer', '/body', true) as Json;
+      openid = str(payer, 'openid', '/body/payer', 128, true);
+    }
     obj(o, 'detail', '/body', false);
-    obj(o, 'scene_info', '/body', false);
+    const scene = obj(o, 'scene_info', '/body', kind === 'MWEB');
+    let h5Type: string | undefined;
+    if (scene !== undefined) {
+      str(scene, 'payer_client_ip', '/body/scene_info', 45, true);
+      str(scene, 'device_id', '/body/scene_info', 32, false);
+      obj(scene, 'store_info', '/body/scene_info', false);
+      if (kind === 'MWEB') {
+        const h5 = obj(scene, 'h5_info', '/body/scene_info', true) as Json;
+        h5Type = str(h5, 'type', '/body/scene_info/h5_info', 32, true);
+        if (h5Type !== 'iOS' && h5Type !== 'Android' && h5Type !== 'Wap') paramError('/body/scene_info/h5_info/type', '枚举规则校验失败，应为iOS、Android或Wap');
+        str(h5, 'app_name', '/body/scene_info/h5_info', 64, false);
+        str(h5, 'app_url', '/body/scene_info/h5_info', 128, false);
+        str(h5, 'bundle_id', '/body/scene_info/h5_info', 128, false);
+        str(h5, 'package_name', '/body/scene_info/h5_info', 128, false);
+      }
+    }
     obj(o, 'settle_info', '/body', false);
     checkMchid(mchid, authMchid, '/body/mchid');
 
-    const fingerprint = JSON.stringify([appid, description, total, currency, openid, notifyUrl, attach ?? null, timeExpire ?? null]);
+    const fingerprint = JSON.stringify([kind, appid, description, total, currency, openid ?? null, notifyUrl, attach ?? null, timeExpire ?? null, h5Type ?? null]);
     const existing = this.order(mchid, outTradeNo);
     if (existing) {
       if (existing.trade_state === 'CLOSED') payFail(400, 'ORDER_CLOSED', PAY_MESSAGES.orderClosed);
       if (existing.trade_state !== 'NOTPAY') payFail(400, 'INVALID_REQUEST', PAY_MESSAGES.orderPaid);
       if (existing.fingerprint !== fingerprint) payFail(403, 'OUT_TRADE_NO_USED', PAY_MESSAGES.outTradeNoUsed);
-      return { prepay_id: existing.prepay_id };
+      return prepayAnswer(existing);
     }
     const now = this.#clock();
+    const prepayId = `wx${compactDate(now)}${randomBytes(10).toString('hex')}`;
     const order: PayOrder = {
       mchid,
       appid,
       out_trade_no: outTradeNo,
+      trade_type: kind,
       description,
       notify_url: notifyUrl,
       total,
       currency,
-      openid,
-      prepay_id: `wx${compactDate(now)}${randomBytes(10).toString('hex')}`,
+      prepay_id: prepayId,
       created_at: Math.floor(now / 1000),
       trade_state: 'NOTPAY',
       refunded: 0,
       fingerprint,
+      ...(openid !== undefined ? { openid } : {}),
+      ...(kind === 'NATIVE' ? { code_url: `weixin://wxpay/bizpayurl?pr=${randomBytes(6).toString('base64url')}` } : {}),
+      ...(kind === 'MWEB' ? { h5_url: `https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=${prepayId}&package=${String(randomInt(1_000_000_000, 2_000_000_000))}` } : {}),
       ...(attach !== undefined ? { attach } : {}),
       ...(timeExpire !== undefined ? { time_expire: timeExpire } : {}),
     };
     this.#put(order);
-    return { prepay_id: order.prepay_id };
+    return prepayAnswer(order);
+  }
+
+  /** Every order of a merchant (bills). */
+  ordersOf(mchid: string): PayOrder[] {
+    return [...this.#orders.values()].filter((o) => o.mchid === mchid);
+  }
+
+  /** Every refund of a merchant (bills). */
+  refundsOf(mchid: string): PayRefund[] {
+    return [...this.#refunds.values()].filter((r) => r.mchid === mchid);
   }
 
   #put(order: PayOrder): void {
@@ -281,6 +330,8 @@ export class PayStore {
     if (order.trade_state !== 'NOTPAY') return;
     const now = this.#clock();
     order.trade_state = 'SUCCESS';
+    // A Native/H5/App payer is known once they pay.
+    order.openid ??= `o${randomBytes(14).toString('base64url')}`;
     order.transaction_id = `42000${digits(5)}${compactDate(now).slice(0, 8)}${digits(10)}`;
     order.success_time = chinaTime(new Date(now));
     this.#byTransaction.set(order.transaction_id, order);
@@ -374,14 +425,21 @@ export function transactionView(o: PayOrder): Json {
     mchid: o.mchid,
     out_trade_no: o.out_trade_no,
     ...(paid ? { transaction_id: o.transaction_id } : {}),
-    trade_type: 'JSAPI',
+    trade_type: o.trade_type,
     trade_state: o.trade_state,
     trade_state_desc: TRADE_STATE_DESC[o.trade_state],
     ...(paid ? { bank_type: 'OTHERS', success_time: o.success_time } : {}),
     attach: o.attach ?? '',
-    payer: { openid: o.openid },
+    ...(o.openid !== undefined ? { payer: { openid: o.openid } } : {}),
     amount: paid ? { total: o.total, payer_total: o.total, currency: o.currency, payer_currency: o.currency } : { total: o.total, currency: o.currency, payer_currency: o.currency },
   };
+}
+
+/** What an order API answers for an order. */
+function prepayAnswer(o: PayOrder): Json {
+  if (o.trade_type === 'NATIVE') return { code_url: o.code_url };
+  if (o.trade_type === 'MWEB') return { h5_url: o.h5_url };
+  return { prepay_id: o.prepay_id };
 }
 
 /** Refund answer (create and query). */

@@ -199,7 +199,7 @@ class WechatPayClientImpl implements WechatPayClient, MerchantClientHost {
     };
     const serial = p.wechatpaySerial ?? material.wechatpaySerial;
     if (serial !== undefined) headers['wechatpay-serial'] = serial;
-    if (p.bodyText !== undefined) headers['content-type'] = 'application/json';
+    if (p.contentType !== undefined) headers['content-type'] = p.contentType;
     this.emit({ type: 'request', mchid: p.mchid, method: p.method, path: p.path, attempt, materialVersion: material.version });
     const started = Date.now();
     const raw = await sendRequest(this.transport, p, headers);
@@ -207,7 +207,10 @@ class WechatPayClientImpl implements WechatPayClient, MerchantClientHost {
     const ok = raw.status >= 200 && raw.status < 300;
     const signedAnswer = SIGNATURE_HEADERS.some((h) => raw.headers[h] !== undefined);
     let authenticated = false;
-    if (ok || signedAnswer) {
+    // A downloaded file is not signed by WeChat Pay: its caller checks the digest announced by
+    // the (verified) bill answer instead. Its error answers are verified like any other.
+    const unsignedFile = p.download && ok;
+    if (!unsignedFile && (ok || signedAnswer)) {
       try {
         await verifyWithRefresh({
           source: this.source,
@@ -228,6 +231,7 @@ class WechatPayClientImpl implements WechatPayClient, MerchantClientHost {
     }
     this.emit({ type: 'response', mchid: p.mchid, method: p.method, path: p.path, attempt, status: raw.status, durationMs: Date.now() - started, authenticated, ...(requestId ? { requestId } : {}) });
     if (!ok) throw this.apiError(p, raw, requestId, authenticated);
+    if (unsignedFile) return { status: raw.status, headers: raw.headers, data: raw.body as T, requestId };
     let data: unknown;
     if (raw.body.length > 0) {
       try {

@@ -2,6 +2,7 @@
 // and the two facades (the client and one merchant's view of it).
 import type { Dispatcher } from 'undici';
 import type { MerchantMaterialSource } from '../merchant/material.js';
+import type { AppPaymentParams } from '../api/app-payment.js';
 import type { RequestPaymentParams } from '../mini-program.js';
 import type { WechatPayTransportError } from './errors.js';
 import type { JsapiPrepayRequest, JsapiPrepayResult, Refund, RefundRequest, Transaction } from './types.js';
@@ -99,6 +100,29 @@ export interface WechatPayRequest {
    * so that WeChat decrypts with the key that encrypted).
    */
   wechatpaySerial?: string;
+  /**
+   * A `multipart/form-data` upload (the media APIs) instead of `body`: the `meta` JSON text is
+   * what the signature covers; the sent body is the two parts `meta` and `file`.
+   */
+  multipart?: MultipartUpload;
+  /**
+   * The 2xx answer is a file (a bill download): WeChat Pay does not sign it, so it is NOT verified
+   * (check its digest, as downloadBill does) and comes back as bytes in `data`. Error answers are
+   * JSON and verified as usual. `maxBytes` replaces the client's maxResponseBytes for this call.
+   */
+  download?: { maxBytes?: number };
+}
+
+/** The parts of a media upload. */
+export interface MultipartUpload {
+  /** The `meta` part: JSON text (e.g. `{"filename":"a.jpg","sha256":"…"}`), signed as the request body. */
+  meta: string;
+  /** The `file` part's bytes. */
+  file: Uint8Array;
+  /** The `file` part's filename. */
+  filename: string;
+  /** The `file` part's Content-Type (e.g. image/jpeg). */
+  contentType: string;
 }
 
 export interface WechatPayResponse<T = unknown> {
@@ -131,6 +155,11 @@ export interface WechatPayMerchantClient {
   jsapiPrepay(req: JsapiPrepayRequest, options?: CallOptions): Promise<JsapiPrepayResult>;
   /** Signed `wx.requestPayment` parameters for a prepay_id (merchant private key of the current snapshot). */
   requestPaymentParams(appId: string, prepayId: string): RequestPaymentParams;
+  /**
+   * Signed parameters of the App SDK's PayReq for an App prepay_id (`appid\ntimestamp\nnoncestr\nprepayid\n`,
+   * package `Sign=WXPay`, partnerid = this mchid; merchant private key of the current snapshot).
+   */
+  appPaymentParams(appId: string, prepayId: string): AppPaymentParams;
   /** `GET /v3/pay/transactions/id/{transaction_id}?mchid=`. */
   queryOrderById(transactionId: string, options?: CallOptions): Promise<Transaction>;
   /** `GET /v3/pay/transactions/out-trade-no/{out_trade_no}?mchid=`. */

@@ -1,6 +1,7 @@
 // One merchant's typed calls (JSAPI prepay, order query and close, refund and its query,
-// wx.requestPayment parameters, sensitive-field encryption): arguments checked, the call's default
+// wx.requestPayment and App SDK parameters, sensitive-field encryption): arguments checked, the call's default
 // idempotency, and the answer checked for the fields the call promises.
+import { buildAppPaymentParams, type AppPaymentParams } from '../api/app-payment.js';
 import { fail } from '../errors.js';
 import type { MerchantMaterial } from '../merchant/material.js';
 import { buildRequestPaymentParams, type RequestPaymentParams } from '../mini-program.js';
@@ -67,6 +68,11 @@ export class MerchantClient implements WechatPayMerchantClient {
   requestPaymentParams(appId: string, prepayId: string): RequestPaymentParams {
     const material = this.client.materialOf(this.mchid);
     return buildRequestPaymentParams({ appId, prepayId, privateKey: material.privateKey });
+  }
+
+  appPaymentParams(appId: string, prepayId: string): AppPaymentParams {
+    const material = this.client.materialOf(this.mchid);
+    return buildAppPaymentParams({ appId, partnerId: this.mchid, prepayId, privateKey: material.privateKey });
   }
 
   async queryOrderById(transactionId: string, options?: CallOptions): Promise<Transaction> {

@@ -28,18 +28,19 @@ export async function sendRequest(t: TransportOptions, p: PreparedRequest, heade
   const deadline = AbortSignal.timeout(p.timeoutMs);
   const signal = p.signal ? AbortSignal.any([p.signal, deadline]) : deadline;
   const where = { method: p.method, path: p.path };
+  const limit = p.maxResponseBytes ?? t.maxResponseBytes;
   try {
-    const res = await undiciRequest(p.url, { method: p.method, headers, body: p.bodyText, signal, dispatcher: t.dispatcher });
+    const res = await undiciRequest(p.url, { method: p.method, headers, body: p.sendBody ?? p.bodyText, signal, dispatcher: t.dispatcher });
     const declared = Number(headerValue(res.headers, 'content-length'));
-    if (Number.isFinite(declared) && declared > t.maxResponseBytes) {
+    if (Number.isFinite(declared) && declared > limit) {
       res.body.destroy();
-      throw new WechatPayTransportError('WECHATPAY_BAD_RESPONSE', `answer body of ${declared} bytes exceeds ${t.maxResponseBytes}`, { status: res.statusCode, ...where });
+      throw new WechatPayTransportError('WECHATPAY_BAD_RESPONSE', `answer body of ${declared} bytes exceeds ${limit}`, { status: res.statusCode, ...where });
     }
     const body = await collectBounded(res.body, {
-      limit: t.maxResponseBytes,
+      limit,
       tooLarge: () => {
         res.body.destroy();
-        return new WechatPayTransportError('WECHATPAY_BAD_RESPONSE', `answer body exceeds ${t.maxResponseBytes} bytes`, { status: res.statusCode, ...where });
+        return new WechatPayTransportError('WECHATPAY_BAD_RESPONSE', `answer body exceeds ${limit} bytes`, { status: res.statusCode, ...where });
       },
     });
     return { status: res.statusCode, headers: res.headers, body };
