@@ -10,7 +10,8 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import { createMockPayMerchant, startMockWechat, type MockWechat } from '@wxseal/mock-wechat';
-import { CertificateManager, createWechatPayClient, wechatPayNotifications, type TransactionResource } from '@wxseal/wechatpay';
+import { CertificateManager, createWechatPayClient, type TransactionResource } from '@wxseal/wechatpay';
+import { wechatPayNotifications } from '@wxseal/wechatpay/fastify';
 import { certificateInventoryFromMaterial } from '@wxseal/gateway';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));

@@ -9,6 +9,7 @@
 import type { Kysely } from 'kysely';
 import type { Client as PgClient } from 'pg';
 import { Redis } from 'ioredis';
+import { WxsealError } from '@wxseal/protocol';
 import { invalidInput } from './errors.js';
 import { checkChannel, redisOptions } from './redis.js';
 import type { ControlPlaneDatabase } from './schema.js';
@@ -260,7 +261,12 @@ export class ControlPlaneSync {
     url.searchParams.delete('schema'); // openControlPlaneDatabase's own parameter; notifications are database-wide
     let client: PgClient;
     try {
-      const pg = (await import('pg')).default;
+      // pg is an optional peer dependency; opening the PostgreSQL database already required it.
+      const pg = (
+        await import('pg').catch((err: unknown) => {
+          throw new WxsealError('WXSEAL_CONFIG_INVALID', 'PostgreSQL LISTEN/NOTIFY needs the pg package, which is not installed: npm install pg', { cause: err });
+        })
+      ).default;
       client = new pg.Client({ connectionString: url.toString(), connectionTimeoutMillis: 2_000, keepAlive: true, application_name: 'wxseal-control-plane-listen' });
     } catch (err) {
       this.#pgFailed(generation, err, options);

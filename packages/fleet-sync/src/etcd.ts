@@ -8,9 +8,23 @@ import type { Etcd3, Lease, Watcher } from 'etcd3';
 import { OutageReporter, StoreSettings, safely, type CommonStoreOptions, type SyncMessage, type SyncStore } from './common.js';
 import { fleetSyncErrors } from './errors.js';
 
+/**
+ * An etcd3 client (`new Etcd3(…)` of the etcd3 package, an optional peer dependency), described by
+ * the methods the store calls so that these declarations type-check where etcd3 is not installed.
+ */
+export interface EtcdClient {
+  put(key: string): unknown;
+  get(key: string): unknown;
+  delete(): unknown;
+  lease(ttl: number, options: { autoKeepAlive: boolean }): unknown;
+  watch(): unknown;
+  if(key: string, column: 'Value', cmp: '==', value: string): unknown;
+  close(): void;
+}
+
 export interface EtcdStoreOptions extends CommonStoreOptions {
   kind: 'etcd';
-  client: Etcd3;
+  client: EtcdClient;
   /** Lease lifetime (s, default 10): a leader that dies loses its key after this. */
   leaseTtlSeconds?: number;
   /** Close `client` on close() (when the store was given a client it created for itself). */
@@ -36,7 +50,7 @@ export class EtcdSyncStore implements SyncStore {
     }
     const ttl = opts.leaseTtlSeconds ?? 10;
     if (!Number.isInteger(ttl) || ttl < 1) throw this.#settings.errors('config', 'leaseTtlSeconds must be a positive integer');
-    this.#client = opts.client;
+    this.#client = opts.client as unknown as Etcd3;
     this.#ttl = ttl;
     this.#ownsClient = opts.ownsClient ?? false;
   }

@@ -6,7 +6,7 @@ export { FileWatcher, type FileWatcherOptions } from './file-watcher.js';
 export { SUBJECT_PATTERN, type CommonStoreOptions, type SyncMessage, type SyncStore } from './common.js';
 export { createSyncStore, connectSyncStore, type ConnectSyncStoreOptions, type SyncStoreOptions } from './store.js';
 export { RedisSyncStore, type RedisStoreOptions } from './redis.js';
-export { EtcdSyncStore, type EtcdStoreOptions } from './etcd.js';
+export { EtcdSyncStore, type EtcdClient, type EtcdStoreOptions } from './etcd.js';
 export { FLEET_KEY_BYTES, SubjectCipher, parseFleetKey, type SubjectCipherOptions } from './sealed.js';
 export {
   FLEET_SYNC_ERRORS,

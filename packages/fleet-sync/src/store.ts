@@ -1,11 +1,30 @@
 // Building a store: from a client the caller owns (createSyncStore), or from endpoints / a URL,
 // with clients the store opens and closes itself (connectSyncStore: what a config file gives).
 import { Redis } from 'ioredis';
-import { Etcd3 } from 'etcd3';
+import { createRequire } from 'node:module';
+import type { Etcd3 } from 'etcd3';
 import { DEFAULT_OP_TIMEOUT_MS, type CommonStoreOptions, type SyncStore } from './common.js';
 import { fleetSyncErrors } from './errors.js';
 import { EtcdSyncStore, type EtcdStoreOptions } from './etcd.js';
 import { RedisSyncStore, type RedisStoreOptions } from './redis.js';
+
+/**
+ * etcd3 (gRPC) is an optional peer dependency, loaded only when a store over etcd is connected. It
+ * is CommonJS: loaded with require so that connectSyncStore stays synchronous. Its absence is
+ * FLEET_SYNC_CONFIG (or the caller's config error) naming the package to install.
+ */
+function loadEtcd3(errors: NonNullable<CommonStoreOptions['errors']>): typeof Etcd3 {
+  try {
+    return (createRequire(import.meta.url)('etcd3') as { Etcd3: typeof Etcd3 }).Etcd3;
+  } catch (err) {
+    const e = err as { code?: unknown; message?: unknown } | null;
+    // etcd3 itself missing (not one of its own dependencies): "Cannot find module 'etcd3'".
+    if ((e?.code === 'MODULE_NOT_FOUND' || e?.code === 'ERR_MODULE_NOT_FOUND') && typeof e.message === 'string' && e.message.includes("'etcd3'")) {
+      throw errors('config', 'a store over etcd needs the etcd3 package, which is not installed: npm install etcd3', { cause: err });
+    }
+    throw err;
+  }
+}
 
 export type SyncStoreOptions = RedisStoreOptions | EtcdStoreOptions;
 
@@ -54,7 +73,8 @@ export function connectSyncStore(opts: ConnectSyncStoreOptions): SyncStore {
       throw errors('config', 'endpoints must be a non-empty list of host:port or http(s)://host:port');
     }
     const { endpoints: _e, ...rest } = opts;
-    const client = new Etcd3({ hosts, dialTimeout: timeout, faultHandling: { watchBackoff: new CappedBackoff(125) } });
+    const Etcd3Client = loadEtcd3(errors);
+    const client = new Etcd3Client({ hosts, dialTimeout: timeout, faultHandling: { watchBackoff: new CappedBackoff(125) } });
     try {
       return new EtcdSyncStore({ ...rest, client, ownsClient: true });
     } catch (err) {

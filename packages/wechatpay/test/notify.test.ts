@@ -9,14 +9,9 @@ import express from 'express';
 import Fastify from 'fastify';
 import { request } from 'undici';
 import { buildNotification, type BuiltNotification, type JsonObject } from '../src/index.js';
-import {
-  handleNotification,
-  notificationRouter,
-  wechatPayExpress,
-  wechatPayNotifications,
-  type NotificationEvent,
-  type VerifiedNotification,
-} from '../src/notify/index.js';
+import { wechatPayExpress } from '../src/express.js';
+import { wechatPayNotifications } from '../src/fastify.js';
+import { handleNotification, notificationRouter, type NotificationEvent, type VerifiedNotification } from '../src/notify/index.js';
 import type { RefundResource, TransactionResource } from '../src/index.js';
 import { REFUND, TRANSACTION, makeWorld, staticSource, type SignerFixture, type World } from './client-helpers.js';
 

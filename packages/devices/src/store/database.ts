@@ -18,6 +18,7 @@ import {
 } from 'kysely';
 import type { Pool as PgPool, PoolClient as PgPoolClient } from 'pg';
 import type { Pool as MysqlDriverPool, PoolConnection as MysqlDriverConnection } from 'mysql2';
+import { createRequire } from 'node:module';
 import { WxsealError } from '@wxseal/protocol';
 import { redactUrl } from '@wxseal/support';
 import { storeUnavailable } from './errors.js';
@@ -80,6 +81,48 @@ const configError = (message: string): never => {
   throw new WxsealError('WXSEAL_CONFIG_INVALID', message);
 };
 
+/**
+ * The database drivers are optional peer dependencies of this package (only the one a URL names is
+ * needed; @wxseal/cli brings better-sqlite3). A missing one is WXSEAL_CONFIG_INVALID naming the
+ * package to install, raised when the URL is opened rather than at the first query.
+ */
+const DRIVERS = { sqlite: 'better-sqlite3', postgres: 'pg', mysql: 'mysql2' } as const satisfies Record<DeviceDialect, string>;
+
+function driverMissing(dialect: DeviceDialect, cause?: unknown): WxsealError {
+  const pkg = DRIVERS[dialect];
+  return new WxsealError(
+    'WXSEAL_CONFIG_INVALID',
+    `the ${dialect === 'mysql' ? 'MySQL/MariaDB' : dialect === 'postgres' ? 'PostgreSQL' : 'SQLite'} database needs the ${pkg} package, which is not installed: npm install ${pkg}`,
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+function isModuleMissing(err: unknown, pkg: string): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  return (
+    typeof e === 'object' && e !== null && (e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND') &&
+    typeof e.message === 'string' && e.message.includes(`'${pkg}'`)
+  );
+}
+
+/** Throws driverMissing when the dialect's driver cannot be resolved from here. */
+function requireDriver(dialect: DeviceDialect): void {
+  try {
+    createRequire(import.meta.url).resolve(DRIVERS[dialect]);
+  } catch (err) {
+    throw driverMissing(dialect, err);
+  }
+}
+
+/** import() of the dialect's driver; its absence is driverMissing. */
+async function importDriver<T>(dialect: DeviceDialect, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (err) {
+    throw isModuleMissing(err, DRIVERS[dialect]) ? driverMissing(dialect, err) : err;
+  }
+}
+
 const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 
 function positive(value: number | undefined, fallback: number, name: string): number {
@@ -112,6 +155,7 @@ export function openDeviceDatabase(url: string, options: OpenDeviceDatabaseOptio
   if (scheme === 'sqlite:') {
     if (options.schema !== undefined) configError('the schema option is for PostgreSQL only');
     const path = sqlitePath(url);
+    requireDriver('sqlite');
     db = new Kysely<DeviceDatabase>({ dialect: new SqliteDialect({ database: () => openSqlite(path, queryTimeoutMs) }) });
     info = { dialect: 'sqlite', connectTimeoutMs, queryTimeoutMs, displayUrl: url };
   } else if (scheme === 'postgres:' || scheme === 'postgresql:') {
@@ -124,10 +168,11 @@ export function openDeviceDatabase(url: string, options: OpenDeviceDatabaseOptio
     const schema = options.schema ?? fromUrl;
     if (schema !== undefined && !SCHEMA_PATTERN.test(schema)) configError('a schema name is 1-63 lowercase letters, digits and _');
     const connectionString = parsed.toString();
+    requireDriver('postgres');
     db = new Kysely<DeviceDatabase>({
       dialect: new PostgresDialect({
         pool: async () => {
-          const pg = (await import('pg')).default;
+          const pg = (await importDriver('postgres', () => import('pg'))).default;
           const pool = new pg.Pool({
             connectionString,
             max: poolSize,
@@ -153,10 +198,11 @@ export function openDeviceDatabase(url: string, options: OpenDeviceDatabaseOptio
     for (const key of parsed.searchParams.keys()) configError(`unsupported MySQL URL parameter ${key}`);
     const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
     const lockWait = Math.max(1, Math.ceil(queryTimeoutMs / 1000));
+    requireDriver('mysql');
     db = new Kysely<DeviceDatabase>({
       dialect: new MysqlDialect({
         pool: async () => {
-          const { createPool } = await import('mysql2');
+          const { createPool } = await importDriver('mysql', () => import('mysql2'));
           const pool = createPool({
             host: parsed.hostname.replace(/^\[|\]$/g, ''),
             port: parsed.port === '' ? 3306 : Number(parsed.port),
@@ -216,7 +262,7 @@ function sqlitePath(url: string): string {
 }
 
 async function openSqlite(path: string, busyTimeoutMs: number): Promise<SqliteDatabase> {
-  const { default: Database } = await import('better-sqlite3');
+  const { default: Database } = await importDriver('sqlite', () => import('better-sqlite3'));
   try {
     const db = new Database(path, { timeout: busyTimeoutMs });
     if (path !== ':memory:') db.pragma('journal_mode = WAL');

@@ -1,12 +1,13 @@
 /**
- * Serves the built console (@wxseal/console's dist/) under /console/. The files hold no data (all
- * of it comes from the API behind the session), so they are served without a session: the login
+ * Serves the built console (@wxseal/console's dist/, or the copy this package carries in
+ * dist/console/) under /console/. The files hold no data (all of it comes from the API behind the session), so they are served without a session: the login
  * page must render. Every answer carries the security headers and the strict CSP.
  */
 import { createReadStream, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CONSOLE_CSP, sendJson, setSecurityHeaders } from './http.js';
 
 const TYPES: Record<string, string> = {
@@ -23,14 +24,23 @@ const TYPES: Record<string, string> = {
   '.map': 'application/json; charset=utf-8',
 };
 
-/** The console's dist directory: the configured one, else @wxseal/console's; undefined when it cannot be found. */
+/**
+ * The console's built files: the configured directory, else the first of these holding an
+ * index.html — @wxseal/console's dist/ (in the monorepo, always the latest build) and the copy
+ * the published package carries in dist/console/ (`npm run bundle-console`, run by the build and
+ * by `npm pack`; @wxseal/console itself is private). Undefined when neither can be found.
+ */
 export function consoleDir(configured: string | undefined): string | undefined {
   if (configured !== undefined) return configured;
+  const candidates: string[] = [];
   try {
-    return join(dirname(createRequire(import.meta.url).resolve('@wxseal/console/package.json')), 'dist');
+    candidates.push(join(dirname(createRequire(import.meta.url).resolve('@wxseal/console/package.json')), 'dist'));
   } catch {
-    return undefined;
+    // not in the monorepo: the bundled copy
   }
+  // dist/admin/console-files.js → dist/console (from the sources, src/console: absent).
+  candidates.push(fileURLToPath(new URL('../console/', import.meta.url)));
+  return candidates.find((d) => isFile(join(d, 'index.html'))) ?? candidates[0];
 }
 
 function isFile(path: string): boolean {

@@ -6,13 +6,12 @@
 // followers re-validate (MAC, freshness, PEMs parse, unexpired) before they swap.
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { Etcd3 } from 'etcd3';
-import { createSyncStore as createFleetStore, type SyncErrorFactory, type SyncStore } from '@wxseal/fleet-sync';
+import { createSyncStore as createFleetStore, type EtcdClient, type SyncErrorFactory, type SyncStore } from '@wxseal/fleet-sync';
 import { CertificateLifecycleError } from './errors.js';
 
 export type SyncOptions =
   | { kind: 'redis'; client: Redis; prefix?: string; lockTtlMs?: number; opTimeoutMs?: number }
-  | { kind: 'etcd'; client: Etcd3; prefix?: string; leaseTtlSeconds?: number; opTimeoutMs?: number };
+  | { kind: 'etcd'; client: EtcdClient; prefix?: string; leaseTtlSeconds?: number; opTimeoutMs?: number };
 
 /** What a leader publishes (inside the MACed envelope). */
 export interface SyncPayload {

@@ -1,4 +1,6 @@
-// WeChat Pay callback notifications: framework-free core, Fastify plugin, Express middleware.
+// WeChat Pay callback notifications: the framework-free core. The adapters are subpath exports so
+// that the root entry's types name no framework: `@wxseal/wechatpay/fastify` (wechatPayNotifications)
+// and `@wxseal/wechatpay/express` (wechatPayExpress, also a plain node:http handler).
 export {
   NoNotificationHandlerError,
   WECHATPAY_NOTIFY_ERRORS,
@@ -13,5 +15,3 @@ export {
   type NotificationHandlers,
   type VerifiedNotification,
 } from './core.js';
-export { wechatPayNotifications, type FastifyNotificationOptions } from './fastify.js';
-export { wechatPayExpress, type ExpressNotificationOptions } from './express.js';
