@@ -74,8 +74,8 @@ export interface TlsBenchOptions {
 /** The concurrency of every cell: enough to keep both cores busy, few enough for a 2-core machine. */
 export const TLS_CONCURRENCY = 10;
 
-export function tlsCellRequests(quick: boolean): { requests: number; warmupRequests: number } {
-  return quick ? { requests: 200, warmupRequests: 40 } : { requests: 3000, warmupRequests: 500 };
+export function tlsCellRequests(quick: boolean): { requests: number; warmupRequests: number; gatewayWarmupRequests: number } {
+  return quick ? { requests: 200, warmupRequests: 40, gatewayWarmupRequests: 200 } : { requests: 3000, warmupRequests: 500, gatewayWarmupRequests: 6000 };
 }
 
 /** A self-signed certificate for 127.0.0.1 and localhost, made by the openssl command line. */
@@ -102,8 +102,8 @@ export async function runTlsBench(options: TlsBenchOptions): Promise<TlsBenchRes
   const started = performance.now();
   const progress = options.progress;
   const cells: TlsCell[] = [];
-  const { requests, warmupRequests } = tlsCellRequests(options.quick);
-  const method = `${requests} timed requests (+ ${warmupRequests} of warm-up) per cell from ${TLS_CONCURRENCY} closed-loop senders, 100 B sealed bodies on the session-key path (a reused session key: no RSA per request), each request distinct; server CPU of the gateway's process per request. A new connection per request closes the connection after each answer (undici \`reset\`); a full handshake disables the client's TLS session cache, a resumed one keeps it (session tickets). Certificates: self-signed, made by openssl for this run.`;
+  const { requests, warmupRequests, gatewayWarmupRequests } = tlsCellRequests(options.quick);
+  const method = `Each gateway first serves ${gatewayWarmupRequests} unmeasured keep-alive requests (V8 compiles its hot paths); then ${requests} timed requests (+ ${warmupRequests} of warm-up) per cell from ${TLS_CONCURRENCY} closed-loop senders, 100 B sealed bodies on the session-key path (a reused session key: no RSA per request), each request distinct; server CPU of the gateway's process per request. A new connection per request closes the connection after each answer (undici \`reset\`); a full handshake disables the client's TLS session cache, a resumed one keeps it (session tickets). Certificates: self-signed, made by openssl for this run.`;
   const fail = (reason: string): TlsBenchResult => ({ status: 'failed', reason, method, cells, elapsedS: Math.round((performance.now() - started) / 100) / 10 });
   if (!options.sessionKeyCache.available) return fail(`the session-key path is not available: ${options.sessionKeyCache.detail}`);
   const dir = mkdtempSync(join(tmpdir(), 'wxseal-bench-tls-'));
@@ -132,24 +132,29 @@ export async function runTlsBench(options: TlsBenchOptions): Promise<TlsBenchRes
       }
       try {
         if (tls && !target.url.startsWith('https://')) throw new Error(`the gateway listens on ${target.url}, not HTTPS`);
+        const jobFor = (spec: (typeof specs)[number], fixed: { requests: number; warmupRequests: number }): LoadJob => ({
+          scenario: `tls:${spec.id}`,
+          url: target.url,
+          traffic: 'sealed-reuse',
+          poolSize: fixed.warmupRequests + fixed.requests + 2 * options.sampleSize,
+          cycle: false,
+          durationS: 30,
+          warmupS: 0,
+          connections: TLS_CONCURRENCY,
+          expect: { status: 200, sealed: true },
+          sampleSize: options.sampleSize,
+          fixed,
+          extraClientOptions: { ...SESSION_KEY_REUSE_OPTIONS },
+          reuseMaxMessages: SESSION_KEY_REUSE_OPTIONS.sessionKeyReuse.maxMessages,
+          connectionPerRequest: spec.connectionPerRequest,
+          ...(tls ? { tls: { ca: tls.certPem, servername: 'localhost', sessionResumption: spec.sessionResumption } } : {}),
+        });
+        // A fresh gateway runs its first thousands of requests in V8's unoptimised tiers: an
+        // unmeasured keep-alive round first, so every cell meets the same compiled code.
+        const warm = await generator.run({ ...jobFor({ ...specs[0]!, connectionPerRequest: false, sessionResumption: true }, { requests: gatewayWarmupRequests, warmupRequests: 0 }), scenario: `tls:${listener}-warmup` }, progress, `${prefix}, warming the gateway up:`);
+        if (!warm.ok) throw new Error(`the warm-up failed: ${warm.error ?? 'unknown'}`);
         for (const spec of specs) {
-          const job: LoadJob = {
-            scenario: `tls:${spec.id}`,
-            url: target.url,
-            traffic: 'sealed-reuse',
-            poolSize: warmupRequests + requests + 2 * options.sampleSize,
-            cycle: false,
-            durationS: 30,
-            warmupS: 0,
-            connections: TLS_CONCURRENCY,
-            expect: { status: 200, sealed: true },
-            sampleSize: options.sampleSize,
-            fixed: { requests, warmupRequests },
-            extraClientOptions: { ...SESSION_KEY_REUSE_OPTIONS },
-            reuseMaxMessages: SESSION_KEY_REUSE_OPTIONS.sessionKeyReuse.maxMessages,
-            connectionPerRequest: spec.connectionPerRequest,
-            ...(tls ? { tls: { ca: tls.certPem, servername: 'localhost', sessionResumption: spec.sessionResumption } } : {}),
-          };
+          const job = jobFor(spec, { requests, warmupRequests });
           const before = await cpuOf(target);
           const load = await generator.run(job, progress, `${prefix}, ${spec.label}:`);
           const after = await cpuOf(target);
