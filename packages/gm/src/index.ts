@@ -5,10 +5,24 @@ import './random-shim.js';
 import { createHash, createHmac, hkdfSync } from 'node:crypto';
 import { sm2, sm4 } from 'sm-crypto-v2';
 import { GmError } from './errors.js';
+import { isOnCurve, isStrictSm2SignatureDer } from './keys.js';
 
-export { GM_ERRORS, GmError, type GmErrorCode } from './errors.js';
+export { GM_ERRORS, GmError, isGmError, type GmErrorCode } from './errors.js';
+export {
+  sm2CiphertextFromAsn1,
+  sm2CiphertextToAsn1,
+  sm2PrivateKeyFromDer,
+  sm2PrivateKeyFromPem,
+  sm2PrivateKeyToDer,
+  sm2PrivateKeyToPem,
+  sm2PublicKeyFromCertificate,
+  sm2PublicKeyFromDer,
+  sm2PublicKeyFromPem,
+  sm2PublicKeyToDer,
+  sm2PublicKeyToPem,
+} from './keys.js';
 
-/** The default SM2 distinguishing ID of GB/T 32918 (and of WeChat Pay and OpenSSL). */
+/** The default SM2 distinguishing ID of GB/T 32918 and WeChat Pay (OpenSSL 3.0's pkeyutl uses an empty ID unless given -pkeyopt distid:1234567812345678). */
 export const SM2_DEFAULT_ID = '1234567812345678';
 
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
@@ -69,7 +83,7 @@ function checkPrivate(k: string): string {
 }
 function checkPublic(k: string): string {
   const v = k.toLowerCase();
-  if (!PUBLIC_HEX.test(v) || !sm2.verifyPublicKey(v)) throw new GmError('GM_KEY_INVALID', 'an SM2 public key is an uncompressed point 04‖x‖y on the SM2 curve');
+  if (!PUBLIC_HEX.test(v) || !isOnCurve(v)) throw new GmError('GM_KEY_INVALID', 'an SM2 public key is an uncompressed point 04‖x‖y on the SM2 curve');
   return v;
 }
 
@@ -90,10 +104,12 @@ export function sm2Sign(privateKeyHex: string, message: Uint8Array | string, opt
   return Buffer.from(sm2.doSignature(msg, priv, { der: true, hash: true, publicKey, userId: options.userId ?? SM2_DEFAULT_ID }), 'hex');
 }
 
-/** Verifies a DER-encoded SM2 signature; false for any mismatch or malformed signature. */
+/** Verifies a DER-encoded SM2 signature; false for any mismatch or a signature that is not strict DER. */
 export function sm2Verify(publicKeyHex: string, message: Uint8Array | string, signatureDer: Uint8Array, options: { userId?: string } = {}): boolean {
   const pub = checkPublic(publicKeyHex);
   const msg = typeof message === 'string' ? new Uint8Array(Buffer.from(message, 'utf8')) : message;
+  // sm-crypto-v2 reads DER loosely (a wrong length, trailing bytes): only strict DER gets to it.
+  if (!isStrictSm2SignatureDer(signatureDer)) return false;
   try {
     return sm2.doVerifySignature(msg, hex(signatureDer), pub, { der: true, hash: true, userId: options.userId ?? SM2_DEFAULT_ID });
   } catch {
