@@ -15,6 +15,7 @@ import { CONTROL_ERRORS } from '@wxseal/control-plane';
 import { DEVICE_ERRORS } from '@wxseal/devices';
 import { FLEET_SYNC_ERRORS } from '@wxseal/fleet-sync';
 import { ADMIN_ERRORS, GATEWAY_ERRORS } from '@wxseal/gateway';
+import { GM_ERRORS } from '@wxseal/gm';
 import { MOCK_ERRORS } from '@wxseal/mock-wechat';
 import { CLIENT_ERRORS, LOCAL_ERRORS, WIRE_ERRORS, type ErrorCatalogue } from '@wxseal/protocol';
 import { SERVER_ERRORS } from '@wxseal/server';
@@ -128,6 +129,13 @@ export const FAMILIES: readonly Family[] = [
     about:
       'The fleet sync store (Redis or etcd) that carries material, leadership and signals between the instances of a fleet, and its encrypted envelope: the gateway\'s edge certificate sync raises them. WeChat Pay\'s certificate lifecycle uses the same store with its own codes (`WECHATPAY_LIFECYCLE_SYNC_UNAVAILABLE`, `WECHATPAY_LIFECYCLE_SYNC_REJECTED`, `WECHATPAY_LIFECYCLE_CONFIG`).',
     catalogues: [{ title: 'Fleet sync', name: 'FLEET_SYNC_ERRORS', file: 'packages/fleet-sync/src/errors.ts', carriedBy: 'FleetSyncError', catalogue: FLEET_SYNC_ERRORS }],
+  },
+  {
+    prefix: 'GM',
+    packages: '@wxseal/gm',
+    about:
+      'The 国密 primitives (SM2, SM3, SM4-GCM) and the SM2 key and ciphertext formats: keys that are not SM2 keys or not well formed, inputs of the wrong form, and data that does not authenticate. A signature that does not verify is not an error: the verifier answers false.',
+    catalogues: [{ title: '国密 primitives', name: 'GM_ERRORS', file: 'packages/gm/src/errors.ts', carriedBy: 'GmError', catalogue: GM_ERRORS }],
   },
   {
     prefix: 'WECHAT',

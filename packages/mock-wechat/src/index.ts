@@ -12,6 +12,7 @@ export {
   type PayMerchantMode,
 } from './pay/merchants.js';
 export { generatePayPlatformCertificate, generatePayPublicKey, type PayPlatformCertificate, type PayPublicKeyMaterial, type RotationSigning } from './pay/keys.js';
+export { createSm2Certificate, generateSmPayPlatformCertificate, type Sm2Certificate, type Sm2CertificateOptions } from './pay/sm-keys.js';
 export type { PayNotifyEvent, PayNotifyOptions, PayNotifyResult, PayNotifyTamper } from './pay/side.js';
 export type { PayTradeType, RefundStatus, TradeState } from './pay/store.js';
 export { createMockMpApp, type CreateMockMpAppOptions, type MockMpApp, type MockMpClientConfig } from './mp/create-app.js';
@@ -42,3 +43,4 @@ export {
   type RunMockWechatFromStateOptions,
   type RunningMockWechatFromState,
 } from './state.js';
+export type { MockAsymmetricAlgorithm, MockSymmetricAlgorithm } from './mp/apps.js';

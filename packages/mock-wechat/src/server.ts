@@ -198,6 +198,12 @@ class MockWechatServer implements MockWechat {
   platformSerial(): string {
     return this.#platform.current.spec.consoleNumber;
   }
+  sm2PlatformCertificates(): Record<string, string> {
+    return this.#platform.sm2Certificates();
+  }
+  sm2PlatformSerial(): string {
+    return this.#platform.sm2.consoleNumber;
+  }
   deprecatedPlatformSerial(): string | undefined {
     return this.#platform.deprecated?.spec.consoleNumber;
   }
@@ -295,6 +301,15 @@ class MockWechatServer implements MockWechat {
   }
   withdrawOldPayPlatformCertificate(): string[] {
     return this.#paySide().keys.withdrawOld();
+  }
+  paySmPlatformCertificates(): Record<string, string> {
+    return this.#paySide().smKeys.certificates();
+  }
+  async rotatePaySmPlatformCertificate(options: { next?: PayPlatformCertificate; signWith?: RotationSigning } = {}): Promise<string> {
+    return (await this.ensurePay()).rotateSm(options);
+  }
+  withdrawOldPaySmPlatformCertificate(): string[] {
+    return this.#paySide().smKeys.withdrawOld();
   }
   async payNotify(options: PayNotifyOptions): Promise<PayNotifyResult> {
     return this.#paySide().notify(options);

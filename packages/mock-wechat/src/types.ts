@@ -106,6 +106,10 @@ export interface MockWechat {
   platformCertificates(): Record<string, string>;
   /** Console number of the current platform certificate (sent as Wechatmp-Serial). */
   platformSerial(): string;
+  /** Console number → SM2 platform certificate PEM, for apps configured with SM2withSM3. */
+  sm2PlatformCertificates(): Record<string, string>;
+  /** Console number of the SM2 platform key (Wechatmp-Serial of SM2withSM3 answers). */
+  sm2PlatformSerial(): string;
   /** Console number of the certificate being retired, during a rotation. */
   deprecatedPlatformSerial(): string | undefined;
   /** Starts a rotation; returns the new console number. Responses then carry both signatures. */
@@ -147,6 +151,12 @@ export interface MockWechat {
   rotatePayPlatformCertificate(options?: { next?: PayPlatformCertificate; signWith?: RotationSigning }): Promise<string>;
   /** Removes all but the newest platform certificate from /v3/certificates; returns the serials removed. */
   withdrawOldPayPlatformCertificate(): string[];
+  /** 国密: serial → PEM of the listed SM platform certificates (/v3/certificates?algorithm_type=SM2), oldest first. */
+  paySmPlatformCertificates(): Record<string, string>;
+  /** 国密: lists a new SM platform certificate (SM2) and signs SM merchants' answers with it (see rotatePayPlatformCertificate). */
+  rotatePaySmPlatformCertificate(options?: { next?: PayPlatformCertificate; signWith?: RotationSigning }): Promise<string>;
+  /** 国密: removes all but the newest SM platform certificate; returns the serials removed. */
+  withdrawOldPaySmPlatformCertificate(): string[];
   /** POSTs a signed, encrypted callback (TRANSACTION.SUCCESS / REFUND.*) and reports the answer. */
   payNotify(options: PayNotifyOptions): Promise<PayNotifyResult>;
   /** Marks an order paid (SUCCESS) and, unless `notify: false`, sends TRANSACTION.SUCCESS to its notify_url. */

@@ -1,7 +1,11 @@
 // Mini Program server API security ("API 安全"): AES256_GCM request/response encryption and
 // RSAwithSHA256 (RSA-PSS, SHA-256, salt 32) signatures carried in Wechatmp-* headers.
 // Source: developers.weixin.qq.com/miniprogram/dev/server/getting_started/api_signature.html
-// Pure functions over node:crypto; no I/O, no clock unless the caller lets one default.
+// The 国密 pair the console also offers, SM4_GCM (16-byte key) and SM2withSM3 (user ID
+// 1234567812345678 unless configured; signature base64 of DER (r, s)), shares everything else:
+// the {iv,data,authtag} body, the AAD, the plaintext fields, the signed string and the headers
+// (no header names the algorithm: the console setting does). Those go through @wxseal/gm.
+// Pure functions over node:crypto and @wxseal/gm; no I/O, no clock unless the caller lets one default.
 import {
   X509Certificate,
   constants,
@@ -15,7 +19,9 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { CodedError, type ErrorCatalogue } from '@wxseal/protocol/errors';
+import { GmError, SM2_DEFAULT_ID, sm2Sign, sm2Verify, sm4GcmDecrypt, sm4GcmEncrypt } from '@wxseal/gm';
 import { WECHAT_ERRCODES } from './errors.js';
+import { Sm2KeyError, sm2PrivateKeyHexOf, sm2PublicKeyHexOf, type Sm2KeyMaterial } from './sm2-keys.js';
 
 /** The WXMP_ codes: this module's own checks of Wechatmp-* requests and answers (API 安全). */
 export const WXMP_ERRORS = {
@@ -32,7 +38,7 @@ export const WXMP_ERRORS = {
     action: 'Check for a proxy that alters bodies, or for an answer that did not come from WeChat.',
   },
   WXMP_DECRYPT_FAILED: {
-    meaning: 'The AES-256-GCM body does not decrypt: wrong symmetric key or SN, or altered data.',
+    meaning: 'The AES-256-GCM (or SM4-GCM) body does not decrypt: wrong symmetric key, SN or algorithm, or altered data.',
     action: 'Check that the symmetric key and its SN match the console (API 安全).',
   },
   WXMP_MALFORMED_PLAINTEXT: {
@@ -56,7 +62,7 @@ export const WXMP_ERRORS = {
     action: 'Download the current platform certificate from the Mini Program console (API 安全) and add it.',
   },
   WXMP_BAD_SIGNATURE: {
-    meaning: 'An RSA-PSS signature (of a request, or of WeChat\'s answer) does not verify.',
+    meaning: 'An RSA-PSS (or SM2withSM3) signature, of a request or of WeChat\'s answer, does not verify.',
     action: 'Check the key or platform certificate configured for the serial; a message that does not verify is never trusted.',
   },
 } as const satisfies ErrorCatalogue;
@@ -94,9 +100,17 @@ export interface EncryptedEnvelope {
   authtag: string;
 }
 
+/** Symmetric algorithms of the console (API 安全 → 对称密钥). */
+export type WechatSymmetricAlgorithm = 'AES256_GCM' | 'SM4_GCM';
+/** Asymmetric (signature) algorithms of the console (API 安全 → 非对称密钥). */
+export type WechatAsymmetricAlgorithm = 'RSAwithSHA256' | 'SM2withSM3';
+export const WECHAT_SYMMETRIC_ALGORITHMS: readonly WechatSymmetricAlgorithm[] = ['AES256_GCM', 'SM4_GCM'];
+export const WECHAT_ASYMMETRIC_ALGORITHMS: readonly WechatAsymmetricAlgorithm[] = ['RSAwithSHA256', 'SM2withSM3'];
+
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const KEY_BYTES = 32;
+const SM4_KEY_BYTES = 16;
 const PSS_SALT = 32;
 const SECURITY_FIELDS = ['_n', '_appid', '_timestamp'] as const;
 
@@ -131,10 +145,15 @@ function assertAppid(appid: string): void {
   if (typeof appid !== 'string' || appid.length === 0 || /[|\n]/.test(appid)) fail('WXMP_INVALID_ARGUMENT', 'appid must be a non-empty string without "|" or newline');
 }
 
-function symKeyBytes(symKey: Uint8Array | string): Buffer {
+function symKeyBytes(symKey: Uint8Array | string, bytes = KEY_BYTES): Buffer {
   const key = typeof symKey === 'string' ? decodeB64(symKey, 'symKey', 'WXMP_INVALID_ARGUMENT') : Buffer.from(symKey);
-  if (key.length !== KEY_BYTES) fail('WXMP_INVALID_ARGUMENT', `symKey must be ${KEY_BYTES} bytes, got ${key.length}`);
+  if (key.length !== bytes) fail('WXMP_INVALID_ARGUMENT', `symKey must be ${bytes} bytes, got ${key.length}`);
   return key;
+}
+
+function assertAlgorithms(symmetric: unknown, asymmetric: unknown): void {
+  if (symmetric !== undefined && !WECHAT_SYMMETRIC_ALGORITHMS.includes(symmetric as WechatSymmetricAlgorithm)) fail('WXMP_INVALID_ARGUMENT', 'symmetric algorithm must be AES256_GCM or SM4_GCM');
+  if (asymmetric !== undefined && !WECHAT_ASYMMETRIC_ALGORITHMS.includes(asymmetric as WechatAsymmetricAlgorithm)) fail('WXMP_INVALID_ARGUMENT', 'asymmetric algorithm must be RSAwithSHA256 or SM2withSM3');
 }
 
 /** AAD of the GCM layer: `urlpath|appid|timestamp|sn`. */
@@ -201,6 +220,27 @@ export function openEnvelope(symKey: Uint8Array | string, envelope: string | Enc
   }
 }
 
+/** SM4-GCM seal (SM4_GCM): a 16-byte key (bytes or base64), otherwise as sealEnvelope. */
+export function sealEnvelopeSm4(symKey: Uint8Array | string, iv: Uint8Array | string, aad: string, plaintext: string): EncryptedEnvelope {
+  const key = symKeyBytes(symKey, SM4_KEY_BYTES);
+  const ivBytes = typeof iv === 'string' ? decodeB64(iv, 'iv', 'WXMP_INVALID_ARGUMENT') : Buffer.from(iv);
+  if (ivBytes.length !== IV_BYTES) fail('WXMP_INVALID_ARGUMENT', `iv must be ${IV_BYTES} bytes`);
+  const { ciphertext, tag } = sm4GcmEncrypt(key, ivBytes, Buffer.from(plaintext, 'utf8'), Buffer.from(aad, 'utf8'));
+  return { iv: ivBytes.toString('base64'), data: ciphertext.toString('base64'), authtag: tag.toString('base64') };
+}
+
+/** SM4-GCM open; any tampering with iv, data, tag or AAD gives WXMP_DECRYPT_FAILED. */
+export function openEnvelopeSm4(symKey: Uint8Array | string, envelope: string | EncryptedEnvelope, aad: string): string {
+  const key = symKeyBytes(symKey, SM4_KEY_BYTES);
+  const env = parseEnvelope(envelope);
+  try {
+    const plain = sm4GcmDecrypt(key, Buffer.from(env.iv, 'base64'), Buffer.from(env.data, 'base64'), Buffer.from(env.authtag, 'base64'), Buffer.from(aad, 'utf8'));
+    return new TextDecoder('utf-8', { fatal: true }).decode(plain);
+  } catch {
+    fail('WXMP_DECRYPT_FAILED', 'SM4-GCM authentication failed');
+  }
+}
+
 export interface BuildEncryptedRequestOptions {
   /** Full API URL with scheme and host, without the query (no access_token). */
   urlPath: string;
@@ -217,6 +257,8 @@ export interface BuildEncryptedRequestOptions {
   nonce?: string;
   /** 12-byte IV (bytes or base64); random when omitted. Never reuse one under the same key. */
   iv?: Uint8Array | string;
+  /** Default AES256_GCM (32-byte key); SM4_GCM takes a 16-byte key. */
+  symmetricAlgorithm?: WechatSymmetricAlgorithm;
 }
 
 export interface EncryptedRequest {
@@ -238,7 +280,9 @@ export function buildEncryptedRequest(opts: BuildEncryptedRequestOptions): Encry
   const nonce = opts.nonce ?? randomBytes(16).toString('base64').replace(/=+$/, '');
   if (typeof nonce !== 'string' || nonce.length === 0) fail('WXMP_INVALID_ARGUMENT', 'nonce must be a non-empty string');
   const plaintext = JSON.stringify({ _n: nonce, _appid: opts.appid, _timestamp: opts.timestamp, ...opts.params });
-  const envelope = sealEnvelope(opts.symKey, opts.iv ?? randomBytes(IV_BYTES), aad, plaintext);
+  assertAlgorithms(opts.symmetricAlgorithm, undefined);
+  const seal = opts.symmetricAlgorithm === 'SM4_GCM' ? sealEnvelopeSm4 : sealEnvelope;
+  const envelope = seal(opts.symKey, opts.iv ?? randomBytes(IV_BYTES), aad, plaintext);
   return { body: JSON.stringify({ iv: envelope.iv, data: envelope.data, authtag: envelope.authtag }), envelope, plaintext, aad };
 }
 
@@ -311,6 +355,74 @@ export function verifyRequestSignature(opts: VerifyRequestSignatureOptions): voi
   if (!pssVerify(toVerificationKey(opts.publicKey), message, opts.signature)) fail('WXMP_BAD_SIGNATURE', 'request signature does not verify');
 }
 
+function sm2Fail(err: unknown, what: string): never {
+  if (err instanceof Sm2KeyError || err instanceof GmError) fail('WXMP_INVALID_ARGUMENT', `${what}: ${err.message}`);
+  throw err;
+}
+
+/** The SM2 private scalar (hex) of hex, PEM or KeyObject material; WXMP_INVALID_ARGUMENT otherwise. */
+export function toSm2PrivateKey(material: Sm2KeyMaterial): string {
+  try {
+    return sm2PrivateKeyHexOf(material);
+  } catch (err) {
+    return sm2Fail(err, 'SM2 private key');
+  }
+}
+
+/** The SM2 public point (hex) of hex, PEM key, certificate or KeyObject material; WXMP_INVALID_ARGUMENT otherwise. */
+export function toSm2VerificationKey(material: Sm2KeyMaterial): string {
+  try {
+    return sm2PublicKeyHexOf(material);
+  } catch (err) {
+    return sm2Fail(err, 'SM2 public key or certificate');
+  }
+}
+
+function sm2VerifyB64(publicKeyHex: string, message: string, signatureB64: string, userId: string): boolean {
+  if (typeof signatureB64 !== 'string' || signatureB64.length > 200 || !/^[A-Za-z0-9+/]+={0,2}$/.test(signatureB64) || signatureB64.length % 4 !== 0) return false;
+  try {
+    return sm2Verify(publicKeyHex, message, Buffer.from(signatureB64, 'base64'), { userId });
+  } catch (err) {
+    return sm2Fail(err, 'SM2 public key');
+  }
+}
+
+export interface SignRequestSm2Options {
+  urlPath: string;
+  appid: string;
+  timestamp: number;
+  /** The exact POST body sent. */
+  body: string;
+  /** Application SM2 private key: 64 hex, PKCS#8/SEC1 PEM, or KeyObject. */
+  privateKey: Sm2KeyMaterial;
+  /** SM2 distinguishing ID; default 1234567812345678 (GB/T 32918). */
+  userId?: string;
+}
+
+/** Wechatmp-Signature of a request under SM2withSM3: base64 of the DER (r, s) signature. Randomised. */
+export function signRequestSm2(opts: SignRequestSm2Options): string {
+  const message = buildSigningString(opts.urlPath, opts.appid, opts.timestamp, opts.body);
+  const key = toSm2PrivateKey(opts.privateKey);
+  return sm2Sign(key, message, { userId: opts.userId ?? SM2_DEFAULT_ID }).toString('base64');
+}
+
+export interface VerifyRequestSignatureSm2Options {
+  urlPath: string;
+  appid: string;
+  timestamp: number;
+  body: string;
+  signature: string;
+  /** Application SM2 public key (hex, SPKI PEM, certificate, or the private key). */
+  publicKey: Sm2KeyMaterial;
+  userId?: string;
+}
+
+/** WeChat's check of an SM2withSM3 request signature (for mock servers and tests); throws WXMP_BAD_SIGNATURE. */
+export function verifyRequestSignatureSm2(opts: VerifyRequestSignatureSm2Options): void {
+  const message = buildSigningString(opts.urlPath, opts.appid, opts.timestamp, opts.body);
+  if (!sm2VerifyB64(toSm2VerificationKey(opts.publicKey), message, opts.signature, opts.userId ?? SM2_DEFAULT_ID)) fail('WXMP_BAD_SIGNATURE', 'request signature does not verify (SM2withSM3)');
+}
+
 /** The Wechatmp-* response headers, by name (case-insensitive lookup). */
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
 
@@ -348,6 +460,10 @@ export interface VerifyResponseSignatureOptions {
   body: string;
   /** Platform certificates (or public keys) by their console number (Wechatmp-Serial), not X.509 serial. */
   certificates: Record<string, KeyObject | string>;
+  /** Default RSAwithSHA256; SM2withSM3 reads SM2 certificates / public keys (hex, PEM). */
+  asymmetricAlgorithm?: WechatAsymmetricAlgorithm;
+  /** SM2 distinguishing ID of the platform's signatures; default 1234567812345678. */
+  sm2UserId?: string;
 }
 
 export interface VerifiedResponseSignature {
@@ -384,7 +500,11 @@ export function verifyResponseSignature(opts: VerifyResponseSignatureOptions): V
   if (chosen === undefined) fail('WXMP_UNKNOWN_SERIAL', `no platform certificate held for serial ${serial}`);
   const cert = opts.certificates[chosen.serial];
   if (cert === undefined) fail('WXMP_UNKNOWN_SERIAL', `no platform certificate held for serial ${chosen.serial}`);
-  if (!pssVerify(toVerificationKey(cert), message, chosen.signature)) fail('WXMP_BAD_SIGNATURE', `response signature does not verify with certificate ${chosen.serial}`);
+  assertAlgorithms(undefined, opts.asymmetricAlgorithm);
+  const good = opts.asymmetricAlgorithm === 'SM2withSM3'
+    ? sm2VerifyB64(toSm2VerificationKey(cert), message, chosen.signature, opts.sm2UserId ?? SM2_DEFAULT_ID)
+    : pssVerify(toVerificationKey(cert), message, chosen.signature);
+  if (!good) fail('WXMP_BAD_SIGNATURE', `response signature does not verify with certificate ${chosen.serial}`);
   return { timestamp, serial: chosen.serial, deprecated: chosen.deprecated };
 }
 
@@ -400,6 +520,8 @@ export interface DecryptResponseOptions {
   nowSeconds?: number;
   /** Largest accepted |now - timestamp|; default 300 s. */
   maxSkewSeconds?: number;
+  /** Default AES256_GCM; SM4_GCM takes the 16-byte key. */
+  symmetricAlgorithm?: WechatSymmetricAlgorithm;
 }
 
 export interface DecryptedResponse {
@@ -416,7 +538,8 @@ export function decryptResponse(opts: DecryptResponseOptions): DecryptedResponse
   const maxSkew = opts.maxSkewSeconds ?? 300;
   if (!Number.isFinite(now) || !Number.isFinite(maxSkew) || maxSkew < 0) fail('WXMP_INVALID_ARGUMENT', 'nowSeconds / maxSkewSeconds invalid');
   if (Math.abs(now - opts.timestamp) > maxSkew) fail('WXMP_TIMESTAMP_EXPIRED', `response timestamp ${opts.timestamp} is outside ±${maxSkew}s of ${now}`);
-  const plaintext = openEnvelope(opts.symKey, opts.body, aad);
+  assertAlgorithms(opts.symmetricAlgorithm, undefined);
+  const plaintext = (opts.symmetricAlgorithm === 'SM4_GCM' ? openEnvelopeSm4 : openEnvelope)(opts.symKey, opts.body, aad);
   let parsed: unknown;
   try {
     parsed = JSON.parse(plaintext);

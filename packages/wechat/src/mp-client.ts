@@ -10,9 +10,16 @@ import {
   requestHeaders,
   responseTimestamp,
   signRequest,
+  signRequestSm2,
+  toSm2PrivateKey,
+  toSm2VerificationKey,
   toVerificationKey,
   verifyResponseSignature,
+  WECHAT_ASYMMETRIC_ALGORITHMS,
+  WECHAT_SYMMETRIC_ALGORITHMS,
   type ResponseHeaders,
+  type WechatAsymmetricAlgorithm,
+  type WechatSymmetricAlgorithm,
 } from './api-security.js';
 import { WechatApiError, WechatTransportError, wechatErrorOf } from './errors.js';
 import { WechatHttp, type WechatHttpOptions, type WechatHttpResponse } from './http.js';
@@ -22,11 +29,23 @@ import type { AccessTokenSource } from './token-source.js';
 export type KeyMaterial = string | KeyObject;
 
 export interface MpApiSecurityOptions {
-  /** API symmetric key (AES-256) as the console shows it: base64 of 32 bytes, or the bytes. */
+  /**
+   * The console's symmetric algorithm (API 安全 → 对称密钥): AES256_GCM (default) or SM4_GCM.
+   * The console sets it per app; WeChat names it in no header, so it must match the console.
+   */
+  symmetricAlgorithm?: WechatSymmetricAlgorithm;
+  /** The console's signature algorithm (API 安全 → 非对称密钥): RSAwithSHA256 (default) or SM2withSM3. */
+  asymmetricAlgorithm?: WechatAsymmetricAlgorithm;
+  /** SM2 distinguishing ID of both directions' SM2withSM3 signatures; default 1234567812345678. */
+  sm2UserId?: string;
+  /** API symmetric key as the console shows it: base64 of 32 bytes (AES256_GCM) or 16 bytes (SM4_GCM), or the bytes. */
   symKey: string | Uint8Array;
   /** The symmetric key's number (SN); goes into the AAD. */
   symSn: string;
-  /** Application RSA private key (PEM, file path or KeyObject). */
+  /**
+   * Application private key (PEM, file path or KeyObject): RSA, or SM2 under SM2withSM3 (also
+   * accepted then: the 32-byte scalar as 64 hex digits).
+   */
   privateKey: KeyMaterial;
   /** The application key pair's number (SN) from the console. */
   privateKeySn: string;
@@ -121,21 +140,33 @@ function readMaterial(m: KeyMaterial, what: string): KeyObject | string {
 }
 
 interface SecurityState {
+  symmetric: WechatSymmetricAlgorithm;
+  asymmetric: WechatAsymmetricAlgorithm;
+  sm2UserId: string | undefined;
   symKey: string | Uint8Array;
   symSn: string;
-  privateKey: KeyObject;
+  /** RSA: a KeyObject; SM2: the private scalar, hex. */
+  privateKey: KeyObject | string;
   privateKeySn: string;
   sendRequestSerial: boolean;
   maxSkew: number;
-  certificates: Record<string, KeyObject>;
+  /** RSA: KeyObjects; SM2: public points, hex. */
+  certificates: Record<string, KeyObject | string>;
 }
 
-function loadCertificates(map: Record<string, KeyMaterial>): Record<string, KeyObject> {
-  const out: Record<string, KeyObject> = {};
+const SM2_HEX_KEY = /^(?:[0-9a-fA-F]{64}|04[0-9a-fA-F]{128})$/;
+
+function loadCertificates(map: Record<string, KeyMaterial>, asymmetric: WechatAsymmetricAlgorithm = 'RSAwithSHA256'): Record<string, KeyObject | string> {
+  const out: Record<string, KeyObject | string> = {};
   const entries = Object.entries(map);
   if (entries.length === 0) throw new WechatApiSecurityError('WXMP_INVALID_ARGUMENT', 'platformCertificates must hold at least one certificate');
   for (const [serial, material] of entries) {
     if (serial.length === 0 || serial.length > 128) throw new WechatApiSecurityError('WXMP_INVALID_ARGUMENT', 'platform certificate number must be 1..128 characters');
+    if (asymmetric === 'SM2withSM3') {
+      const m = typeof material === 'string' && SM2_HEX_KEY.test(material.trim()) ? material : readMaterial(material, `platform certificate ${serial}`);
+      out[serial] = toSm2VerificationKey(m);
+      continue;
+    }
     const m = readMaterial(material, `platform certificate ${serial}`);
     if (typeof m === 'string' && m.includes('-----BEGIN CERTIFICATE-----')) {
       // Validity is the operator's concern (the console issues them); parse to fail early on garbage.
@@ -146,7 +177,11 @@ function loadCertificates(map: Record<string, KeyMaterial>): Record<string, KeyO
   return out;
 }
 
-function loadSecurity(o: MpApiSecurityOptions): SecurityState {
+function loadPrivateKey(o: MpApiSecurityOptions, asymmetric: WechatAsymmetricAlgorithm): KeyObject | string {
+  if (asymmetric === 'SM2withSM3') {
+    const m = typeof o.privateKey === 'string' && SM2_HEX_KEY.test(o.privateKey.trim()) ? o.privateKey : readMaterial(o.privateKey, 'privateKey');
+    return toSm2PrivateKey(m);
+  }
   const pk = readMaterial(o.privateKey, 'privateKey');
   let privateKey: KeyObject;
   try {
@@ -155,18 +190,33 @@ function loadSecurity(o: MpApiSecurityOptions): SecurityState {
     throw new WechatApiSecurityError('WXMP_INVALID_ARGUMENT', 'privateKey is not a readable private key');
   }
   if (privateKey.type !== 'private' || privateKey.asymmetricKeyType !== 'rsa') throw new WechatApiSecurityError('WXMP_INVALID_ARGUMENT', 'privateKey must be an RSA private key');
+  return privateKey;
+}
+
+function loadSecurity(o: MpApiSecurityOptions): SecurityState {
+  const symmetric = o.symmetricAlgorithm ?? 'AES256_GCM';
+  const asymmetric = o.asymmetricAlgorithm ?? 'RSAwithSHA256';
+  if (!WECHAT_SYMMETRIC_ALGORITHMS.includes(symmetric)) throw new WechatApiSecurityError('WXMP_INVALID_ARGUMENT', 'symmetricAlgorithm must be AES256_GCM or SM4_GCM');
+  if (!WECHAT_ASYMMETRIC_ALGORITHMS.includes(asymmetric)) throw new WechatApiSecurityError('WXMP_INVALID_ARGUMENT', 'asymmetricAlgorithm must be RSAwithSHA256 or SM2withSM3');
+  if (o.sm2UserId !== undefined && (typeof o.sm2UserId !== 'string' || o.sm2UserId.length === 0 || Buffer.byteLength(o.sm2UserId) > 1024)) {
+    throw new WechatApiSecurityError('WXMP_INVALID_ARGUMENT', 'sm2UserId must be 1..1024 bytes');
+  }
+  const privateKey = loadPrivateKey(o, asymmetric);
   if (typeof o.symSn !== 'string' || o.symSn.length === 0) throw new WechatApiSecurityError('WXMP_INVALID_ARGUMENT', 'symSn is required');
   if (typeof o.privateKeySn !== 'string' || o.privateKeySn.length === 0) throw new WechatApiSecurityError('WXMP_INVALID_ARGUMENT', 'privateKeySn is required');
   const maxSkew = o.maxResponseSkewSeconds ?? 300;
   if (!Number.isFinite(maxSkew) || maxSkew <= 0 || maxSkew > 3600) throw new WechatApiSecurityError('WXMP_INVALID_ARGUMENT', 'maxResponseSkewSeconds must be in (0, 3600]');
   return {
+    symmetric,
+    asymmetric,
+    sm2UserId: o.sm2UserId,
     symKey: o.symKey,
     symSn: o.symSn,
     privateKey,
     privateKeySn: o.privateKeySn,
     sendRequestSerial: o.sendRequestSerial ?? true,
     maxSkew,
-    certificates: loadCertificates(o.platformCertificates),
+    certificates: loadCertificates(o.platformCertificates, asymmetric),
   };
 }
 
@@ -228,7 +278,7 @@ export class MpClient {
   /** Swaps the platform certificates (after downloading a renewed one) without a restart. */
   setPlatformCertificates(certificates: Record<string, KeyMaterial>): void {
     if (!this.security) throw new WechatApiSecurityError('WXMP_INVALID_ARGUMENT', 'API security is not configured');
-    this.security = { ...this.security, certificates: loadCertificates(certificates) };
+    this.security = { ...this.security, certificates: loadCertificates(certificates, this.security.asymmetric) };
   }
 
   /** Console numbers of the platform certificates held. */
@@ -335,8 +385,19 @@ export class MpClient {
     if (!sec) throw new WechatApiSecurityError('WXMP_INVALID_ARGUMENT', 'API security is not configured');
     const urlPath = this.http.urlOf(path);
     const timestamp = Math.floor(this.now() / 1000);
-    const req = buildEncryptedRequest({ urlPath, appid: this.appid, timestamp, symKey: sec.symKey, symSn: sec.symSn, params: securedParams(params, options.query, token !== undefined) });
-    const signature = signRequest({ urlPath, appid: this.appid, timestamp, body: req.body, privateKey: sec.privateKey });
+    const req = buildEncryptedRequest({
+      urlPath,
+      appid: this.appid,
+      timestamp,
+      symKey: sec.symKey,
+      symSn: sec.symSn,
+      params: securedParams(params, options.query, token !== undefined),
+      symmetricAlgorithm: sec.symmetric,
+    });
+    const signature =
+      sec.asymmetric === 'SM2withSM3'
+        ? signRequestSm2({ urlPath, appid: this.appid, timestamp, body: req.body, privateKey: sec.privateKey, ...(sec.sm2UserId !== undefined ? { userId: sec.sm2UserId } : {}) })
+        : signRequest({ urlPath, appid: this.appid, timestamp, body: req.body, privateKey: sec.privateKey });
     const headers = requestHeaders(this.appid, timestamp, signature);
     if (sec.sendRequestSerial) headers['Wechatmp-Serial'] = sec.privateKeySn;
     // Only access_token stays in the URL; every other URL parameter is inside the encrypted data.
@@ -369,7 +430,15 @@ export class MpClient {
       if (err) throw err;
       throw new WechatApiSecurityError('WXMP_MISSING_HEADER', `${path}: unsigned response refused (Wechatmp-Signature missing)`);
     }
-    const verified = verifyResponseSignature({ urlPath, appid: this.appid, headers: res.headers, body: res.body, certificates: sec.certificates });
+    const verified = verifyResponseSignature({
+      urlPath,
+      appid: this.appid,
+      headers: res.headers,
+      body: res.body,
+      certificates: sec.certificates,
+      asymmetricAlgorithm: sec.asymmetric,
+      ...(sec.sm2UserId !== undefined ? { sm2UserId: sec.sm2UserId } : {}),
+    });
     if (verified.deprecated) {
       const currentSerial = headerValue(res.headers, 'wechatmp-serial') ?? '';
       this.counters.deprecatedCertificateResponses += 1;
@@ -385,7 +454,17 @@ export class MpClient {
     if (Math.abs(nowS - ts) > sec.maxSkew) throw new WechatApiSecurityError('WXMP_TIMESTAMP_EXPIRED', `${path}: response timestamp ${ts} is outside ±${sec.maxSkew}s`);
     const json = parseJsonObject(res, path);
     if (typeof json.iv === 'string' && typeof json.data === 'string' && typeof json.authtag === 'string') {
-      const { data } = decryptResponse({ urlPath, appid: this.appid, timestamp: ts, symKey: sec.symKey, symSn: sec.symSn, body: res.body, nowSeconds: nowS, maxSkewSeconds: sec.maxSkew });
+      const { data } = decryptResponse({
+        urlPath,
+        appid: this.appid,
+        timestamp: ts,
+        symKey: sec.symKey,
+        symSn: sec.symSn,
+        body: res.body,
+        nowSeconds: nowS,
+        maxSkewSeconds: sec.maxSkew,
+        symmetricAlgorithm: sec.symmetric,
+      });
       const err = wechatErrorOf(data, { authenticated: true, path });
       if (err) throw err;
       return data;

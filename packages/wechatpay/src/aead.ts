@@ -6,6 +6,7 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { fail } from './errors.js';
 import { bodyBytes, decodeBase64, decodeUtf8, randomAlnum } from './internal.js';
+import { SM_AEAD_ALGORITHM, sm4GcmOpen, sm4GcmSeal, sm4KeyFromApiV3Key } from './sm.js';
 
 export const AEAD_ALGORITHM = 'AEAD_AES_256_GCM';
 /** Length of the APIv3 key in bytes (AES-256). */
@@ -77,12 +78,13 @@ function gcmAlgorithm(key: Buffer): 'aes-128-gcm' | 'aes-192-gcm' | 'aes-256-gcm
   }
 }
 
-function open(key: Buffer, input: AeadDecryptInput): Buffer {
+function open(key: Buffer, input: AeadDecryptInput, sm4 = false): Buffer {
   if (typeof input !== 'object' || input === null) fail('WECHATPAY_BAD_ARGUMENT', 'AEAD input must be an object');
   const iv = nonceBytes(input.nonce, 'WECHATPAY_MALFORMED');
   const aad = aadBytes(input.associated_data, 'WECHATPAY_MALFORMED');
   const data = decodeBase64(input.ciphertext, 'ciphertext');
   if (data.length < AEAD_TAG_BYTES) fail('WECHATPAY_MALFORMED', 'ciphertext is shorter than the 16-byte tag');
+  if (sm4) return sm4GcmOpen(key, iv, data, aad);
   const algorithm = gcmAlgorithm(key);
   try {
     const d = createDecipheriv(algorithm, key, iv, { authTagLength: AEAD_TAG_BYTES });
@@ -94,11 +96,15 @@ function open(key: Buffer, input: AeadDecryptInput): Buffer {
   }
 }
 
-function seal(key: Buffer, input: AeadEncryptInput): AeadCiphertext {
+function seal(key: Buffer, input: AeadEncryptInput, sm4 = false): AeadCiphertext {
   if (typeof input !== 'object' || input === null) fail('WECHATPAY_BAD_ARGUMENT', 'AEAD input must be an object');
   const nonce = input.nonce ?? randomAlnum(AEAD_NONCE_BYTES);
   const iv = nonceBytes(nonce, 'WECHATPAY_BAD_ARGUMENT');
   const associated_data = input.associated_data ?? '';
+  if (sm4) {
+    const sealed = sm4GcmSeal(key, iv, bodyBytes(input.plaintext, 'plaintext'), aadBytes(associated_data, 'WECHATPAY_BAD_ARGUMENT'));
+    return { ciphertext: sealed.toString('base64'), nonce, associated_data };
+  }
   const c = createCipheriv(gcmAlgorithm(key), key, iv, { authTagLength: AEAD_TAG_BYTES });
   c.setAAD(aadBytes(associated_data, 'WECHATPAY_BAD_ARGUMENT'));
   const out = Buffer.concat([c.update(bodyBytes(input.plaintext, 'plaintext')), c.final(), c.getAuthTag()]);
@@ -135,4 +141,31 @@ export function decryptAesGcmAnyKeyLength(key: Uint8Array, input: AeadDecryptInp
 export function encryptAesGcmAnyKeyLength(key: Uint8Array, input: AeadEncryptInput): AeadCiphertext {
   if (!(key instanceof Uint8Array)) fail('WECHATPAY_BAD_ARGUMENT', 'key must be bytes');
   return seal(Buffer.from(key), input);
+}
+
+/** The AEAD algorithms of API v3 resources: AES-256-GCM (RSA merchants) and SM4-GCM (国密 merchants). */
+export type AeadAlgorithm = typeof AEAD_ALGORITHM | typeof SM_AEAD_ALGORITHM;
+
+/** AEAD_SM4_GCM decryption under the APIv3 key (SM4 key = first 16 bytes of SM3(APIv3 key)); UTF-8 plaintext. */
+export function decryptAeadSm4(apiV3Key: ApiV3Key, input: AeadDecryptInput): string {
+  return decodeUtf8(open(sm4KeyFromApiV3Key(apiV3KeyBytes(apiV3Key)), input, true), 'plaintext', 'WECHATPAY_DECRYPT_FAILED');
+}
+
+/** AEAD_SM4_GCM encryption under the APIv3 key (the WeChat Pay side; for mock servers and tests). */
+export function encryptAeadSm4(apiV3Key: ApiV3Key, input: AeadEncryptInput): AeadCiphertext {
+  return seal(sm4KeyFromApiV3Key(apiV3KeyBytes(apiV3Key)), input, true);
+}
+
+/** Decryption by algorithm name; anything but the two algorithms is WECHATPAY_UNSUPPORTED_ALGORITHM. */
+export function decryptAeadAs(algorithm: string, apiV3Key: ApiV3Key, input: AeadDecryptInput): string {
+  if (algorithm === AEAD_ALGORITHM) return decryptAead(apiV3Key, input);
+  if (algorithm === SM_AEAD_ALGORITHM) return decryptAeadSm4(apiV3Key, input);
+  fail('WECHATPAY_UNSUPPORTED_ALGORITHM', `AEAD algorithm ${algorithm} is neither ${AEAD_ALGORITHM} nor ${SM_AEAD_ALGORITHM}`);
+}
+
+/** Encryption by algorithm name. */
+export function encryptAeadAs(algorithm: AeadAlgorithm, apiV3Key: ApiV3Key, input: AeadEncryptInput): AeadCiphertext {
+  if (algorithm === SM_AEAD_ALGORITHM) return encryptAeadSm4(apiV3Key, input);
+  if (algorithm === AEAD_ALGORITHM) return encryptAead(apiV3Key, input);
+  fail('WECHATPAY_BAD_ARGUMENT', `AEAD algorithm must be ${AEAD_ALGORITHM} or ${SM_AEAD_ALGORITHM}`);
 }

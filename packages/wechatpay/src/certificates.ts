@@ -5,7 +5,8 @@
 // Source: pay.weixin.qq.com/docs/merchant/apis/platform-certificate/api-v3-get-certificates/get.html
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { fail } from './errors.js';
-import { AEAD_ALGORITHM, decryptAead, encryptAead, type ApiV3Key } from './aead.js';
+import { AEAD_ALGORITHM, decryptAeadAs, encryptAeadAs, type AeadAlgorithm, type ApiV3Key } from './aead.js';
+import { SM_AEAD_ALGORITHM } from './sm.js';
 import { bodyBytes, decodeUtf8, toPublicKey } from './internal.js';
 import { normalizeCertificateSerial, x509Serial, type PlatformCertificateKey } from './verification.js';
 import { chinaTime } from './notification.js';
@@ -58,12 +59,14 @@ export function decryptCertificateItem(item: unknown, apiV3Key: ApiV3Key): Platf
   const { serial_no, effective_time, expire_time, encrypt_certificate: enc } = item;
   if (typeof serial_no !== 'string') fail('WECHATPAY_MALFORMED', 'serial_no must be a string');
   if (!isObject(enc)) fail('WECHATPAY_MALFORMED', 'encrypt_certificate must be an object');
-  if (enc['algorithm'] !== AEAD_ALGORITHM) fail('WECHATPAY_UNSUPPORTED_ALGORITHM', `encrypt_certificate.algorithm must be ${AEAD_ALGORITHM}`);
+  const algorithm = enc['algorithm'];
+  // AEAD_SM4_GCM: the SM platform certificates (algorithm_type=SM2); the SM2 key inside verifies SM2-with-SM3.
+  if (algorithm !== AEAD_ALGORITHM && algorithm !== SM_AEAD_ALGORITHM) fail('WECHATPAY_UNSUPPORTED_ALGORITHM', `encrypt_certificate.algorithm must be ${AEAD_ALGORITHM} or ${SM_AEAD_ALGORITHM}`);
   const { nonce, associated_data, ciphertext } = enc;
   if (typeof nonce !== 'string' || typeof ciphertext !== 'string' || (associated_data !== undefined && typeof associated_data !== 'string')) {
     fail('WECHATPAY_MALFORMED', 'encrypt_certificate needs string nonce, ciphertext and associated_data');
   }
-  const pem = decryptAead(apiV3Key, { nonce, ciphertext, associated_data: associated_data ?? '' });
+  const pem = decryptAeadAs(algorithm, apiV3Key, { nonce, ciphertext, associated_data: associated_data ?? '' });
   const { x509, serial } = readCertificate(pem);
   let announced: string;
   try {
@@ -121,15 +124,18 @@ export function newestValidCertificate(certs: readonly PlatformCertificate[], no
   return best;
 }
 
-/** Builds a /v3/certificates body from PEMs (the WeChat Pay side; for mock servers and tests). */
-export function buildCertificateListBody(pems: readonly string[], apiV3Key: ApiV3Key): string {
+/**
+ * Builds a /v3/certificates body from PEMs (the WeChat Pay side; for mock servers and tests);
+ * `algorithm` AEAD_SM4_GCM for the SM platform certificates (algorithm_type=SM2).
+ */
+export function buildCertificateListBody(pems: readonly string[], apiV3Key: ApiV3Key, algorithm: AeadAlgorithm = AEAD_ALGORITHM): string {
   const data = pems.map((pem) => {
     const { x509, serial } = readCertificate(pem);
     return {
       serial_no: serial,
       effective_time: chinaTime(new Date(x509.validFrom)),
       expire_time: chinaTime(new Date(x509.validTo)),
-      encrypt_certificate: { algorithm: AEAD_ALGORITHM, ...encryptAead(apiV3Key, { plaintext: pem, associated_data: CERTIFICATE_ASSOCIATED_DATA }) },
+      encrypt_certificate: { algorithm, ...encryptAeadAs(algorithm, apiV3Key, { plaintext: pem, associated_data: CERTIFICATE_ASSOCIATED_DATA }) },
     };
   });
   return JSON.stringify({ data });

@@ -21,8 +21,8 @@ export const WECHATPAY_ERRORS = {
     action: 'Check that the raw body and headers reach the verifier unchanged (no JSON re-serialisation by a framework).',
   },
   WECHATPAY_UNSUPPORTED_ALGORITHM: {
-    meaning: 'Wechatpay-Signature-Type or resource.algorithm names an algorithm this core does not implement.',
-    action: 'Use WECHATPAY2-SHA256-RSA2048 and AEAD_AES_256_GCM (the only ones WeChat Pay v3 uses).',
+    meaning: 'Wechatpay-Signature-Type, the Authorization scheme or resource.algorithm names an algorithm this core does not implement, or one that does not match the key (an SM2 key verifies WECHATPAY2-SM2-WITH-SM3 with AEAD_SM4_GCM resources, an RSA key WECHATPAY2-SHA256-RSA2048 with AEAD_AES_256_GCM).',
+    action: 'Use WECHATPAY2-SHA256-RSA2048 / AEAD_AES_256_GCM, or for 国密 merchants WECHATPAY2-SM2-WITH-SM3 / AEAD_SM4_GCM with SM platform certificates (algorithm_type=SM2); never mix the two.',
   },
   WECHATPAY_PROBE_SIGNATURE: {
     meaning: 'The signature starts with WECHATPAY/SIGNTEST/: a probe WeChat Pay sends to see that signatures are checked.',
@@ -45,7 +45,7 @@ export const WECHATPAY_ERRORS = {
     action: 'Treat the message as forged; check that the raw body reached the verifier unchanged.',
   },
   WECHATPAY_DECRYPT_FAILED: {
-    meaning: 'AEAD_AES_256_GCM or RSA-OAEP decryption failed (wrong key, nonce, associated data, or tampered ciphertext).',
+    meaning: 'AEAD_AES_256_GCM, AEAD_SM4_GCM or RSA-OAEP decryption failed (wrong key, nonce, associated data, or tampered ciphertext).',
     action: 'Check the merchant\'s APIv3 key (or private key); a tampered resource is refused.',
   },
   WECHATPAY_SERIAL_MISMATCH: {

@@ -10,13 +10,16 @@ export {
   buildRequestMessage,
   generateNonce,
   parseAuthorization,
+  parseAuthorizationWithScheme,
   requestTargetOf,
+  signatureSchemeOf,
   signMessage,
   signRequest,
   unixSeconds,
   verifyMessage,
   verifyRequest,
   type AuthorizationParams,
+  type SignatureScheme,
   type RequestMessageInput,
   type SignRequestOptions,
   type SignedRequest,
@@ -60,7 +63,12 @@ export {
   API_V3_KEY_BYTES,
   apiV3KeyBytes,
   decryptAead,
+  decryptAeadAs,
   decryptAeadBytes,
+  decryptAeadSm4,
+  encryptAeadAs,
+  encryptAeadSm4,
+  type AeadAlgorithm,
   decryptAesGcmAnyKeyLength,
   encryptAead,
   encryptAesGcmAnyKeyLength,
@@ -161,3 +169,11 @@ export {
 } from './lifecycle/index.js';
 export * from './api/index.js';
 export type { MultipartUpload } from './client/interface.js';
+export {
+  SM_AEAD_ALGORITHM,
+  SM_CERTIFICATE_ALGORITHM_TYPE,
+  SM_SIGNATURE_SCHEME,
+  WECHATPAY_SM2_USER_ID,
+  isSm2Key,
+  sm4KeyFromApiV3Key,
+} from './sm.js';

@@ -1,6 +1,7 @@
 // Shared helpers (not exported from the package index).
 import { X509Certificate, createPrivateKey, createPublicKey, randomInt, type KeyObject } from 'node:crypto';
 import { fail, type WechatPayErrorCode } from './errors.js';
+import { isSm2Key } from './sm.js';
 
 /** A private key: PEM (PKCS#1 or PKCS#8) or a KeyObject. */
 export type PrivateKeyInput = string | KeyObject;
@@ -22,6 +23,8 @@ export function decodeBase64(value: unknown, what: string, code: WechatPayErrorC
 }
 
 function checkRsa(k: KeyObject, what: string): KeyObject {
+  // 国密 merchants: SM2 keys are accepted beside RSA (signing / verification dispatch on the key).
+  if (k.asymmetricKeyType !== 'rsa' && isSm2Key(k)) return k;
   if (k.asymmetricKeyType !== 'rsa') fail('WECHATPAY_BAD_ARGUMENT', `${what} must be an RSA key`);
   const bits = k.asymmetricKeyDetails?.modulusLength ?? 0;
   if (bits < MIN_RSA_BITS) fail('WECHATPAY_BAD_ARGUMENT', `${what} must be at least RSA-${MIN_RSA_BITS}, got ${bits} bits`);

@@ -3,8 +3,9 @@
 // with package = "prepay_id=…", signType "RSA", signed with the merchant API private key.
 // Source: pay.weixin.qq.com/docs/merchant/apis/mini-program-payment/mini-transfer-payment.html
 import { fail } from './errors.js';
-import { timestampText, type PrivateKeyInput, type PublicKeyInput } from './internal.js';
+import { timestampText, toPrivateKey, type PrivateKeyInput, type PublicKeyInput } from './internal.js';
 import { assertNonce, generateNonce, signMessage, unixSeconds, verifyMessage } from './signing.js';
+import { isSm2Key } from './sm.js';
 
 export interface RequestPaymentParams {
   appId: string;
@@ -47,6 +48,8 @@ export function buildRequestPaymentParams(opts: BuildRequestPaymentOptions): Req
   const timeStamp = timestampText(opts.timeStamp ?? unixSeconds(), 'timeStamp');
   const nonceStr = opts.nonceStr ?? generateNonce();
   const pkg = `prepay_id=${opts.prepayId}`;
+  // 国密: the client-side payment signature of SM merchants (signType) is not implemented.
+  if (isSm2Key(toPrivateKey(opts.privateKey))) fail('WECHATPAY_UNSUPPORTED_ALGORITHM', 'payment parameters signed with SM2 are not implemented (RSA merchant key needed)');
   const paySign = signMessage(buildPaymentMessage(opts.appId, timeStamp, nonceStr, pkg), opts.privateKey);
   return { appId: opts.appId, timeStamp, nonceStr, package: pkg, signType: 'RSA', paySign };
 }

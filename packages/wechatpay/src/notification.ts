@@ -7,7 +7,9 @@
 //          pay.weixin.qq.com/docs/merchant/apis/refund/refunds/refund-result-notice.html
 import { randomUUID } from 'node:crypto';
 import { fail } from './errors.js';
-import { AEAD_ALGORITHM, decryptAead, encryptAead, type AeadDecryptInput, type ApiV3Key } from './aead.js';
+import { AEAD_ALGORITHM, decryptAeadAs, encryptAeadAs, type AeadAlgorithm, type AeadDecryptInput, type ApiV3Key } from './aead.js';
+import { SM_AEAD_ALGORITHM, SM_SIGNATURE_SCHEME, isSm2Key } from './sm.js';
+import { toPrivateKey } from './internal.js';
 import { bodyBytes, decodeUtf8, type HeaderInput, type PrivateKeyInput } from './internal.js';
 import { signResponse, verifySignature, type SignedResponseHeaders, type VerificationKey, type VerificationKeySet, type VerifiedSignature } from './verification.js';
 
@@ -191,10 +193,18 @@ export function toRefundResource(raw: JsonObject): RefundResource {
   return r;
 }
 
-/** Decrypts a parsed envelope's resource and types it by event_type. */
-export function decryptNotificationResource(envelope: NotificationEnvelope, decrypt: (resource: AeadDecryptInput) => string): DecryptedNotification {
-  if (envelope.resource.algorithm !== AEAD_ALGORITHM) fail('WECHATPAY_UNSUPPORTED_ALGORITHM', `resource.algorithm ${envelope.resource.algorithm} is not ${AEAD_ALGORITHM}`);
-  const plaintext = decrypt({ ciphertext: envelope.resource.ciphertext, nonce: envelope.resource.nonce, associated_data: envelope.resource.associated_data });
+/**
+ * Decrypts a parsed envelope's resource and types it by event_type. `algorithm` is the one expected
+ * (AEAD_AES_256_GCM unless told; AEAD_SM4_GCM for notifications signed with SM2): any other
+ * resource.algorithm is WECHATPAY_UNSUPPORTED_ALGORITHM. `decrypt` receives it as its second argument.
+ */
+export function decryptNotificationResource(
+  envelope: NotificationEnvelope,
+  decrypt: (resource: AeadDecryptInput, algorithm: AeadAlgorithm) => string,
+  algorithm: AeadAlgorithm = AEAD_ALGORITHM,
+): DecryptedNotification {
+  if (envelope.resource.algorithm !== algorithm) fail('WECHATPAY_UNSUPPORTED_ALGORITHM', `resource.algorithm ${envelope.resource.algorithm} is not ${algorithm}`);
+  const plaintext = decrypt({ ciphertext: envelope.resource.ciphertext, nonce: envelope.resource.nonce, associated_data: envelope.resource.associated_data }, algorithm);
   const raw = parseJsonObject(plaintext, 'decrypted resource');
   if (envelope.event_type.startsWith('TRANSACTION.')) return { kind: 'transaction', envelope, plaintext, resource: toTransactionResource(raw) };
   if (envelope.event_type.startsWith('REFUND.')) return { kind: 'refund', envelope, plaintext, resource: toRefundResource(raw) };
@@ -209,7 +219,7 @@ export interface ParseNotificationOptions {
   /** The APIv3 key (32 bytes). Exactly one of apiV3Key and decrypt. */
   apiV3Key?: ApiV3Key;
   /** A custom resource decryptor (e.g. decryptAesGcmAnyKeyLength for vectors with other key sizes). */
-  decrypt?: (resource: AeadDecryptInput) => string;
+  decrypt?: (resource: AeadDecryptInput, algorithm: AeadAlgorithm) => string;
   nowSeconds?: number;
   windowSeconds?: number;
 }
@@ -229,8 +239,10 @@ export function parseNotification(opts: ParseNotificationOptions): ParsedNotific
   const verified = verifySignature(verifyOpts);
   const envelope = parseNotificationEnvelope(bytes);
   const apiV3Key = opts.apiV3Key;
-  const decrypt = opts.decrypt ?? ((r: AeadDecryptInput) => decryptAead(apiV3Key as ApiV3Key, r));
-  return { verified, notification: decryptNotificationResource(envelope, decrypt) };
+  const decrypt = opts.decrypt ?? ((r: AeadDecryptInput, algorithm: AeadAlgorithm) => decryptAeadAs(algorithm, apiV3Key as ApiV3Key, r));
+  // A notification signed with SM2 carries an AEAD_SM4_GCM resource; one signed with RSA an AES one.
+  const algorithm: AeadAlgorithm = verified.scheme === SM_SIGNATURE_SCHEME ? SM_AEAD_ALGORITHM : AEAD_ALGORITHM;
+  return { verified, notification: decryptNotificationResource(envelope, decrypt, algorithm) };
 }
 
 export interface BuildNotificationOptions {
@@ -257,6 +269,8 @@ export interface BuildNotificationOptions {
   /** Header timestamp / nonce; now / random when omitted. */
   timestamp?: number | string;
   headerNonce?: string;
+  /** Resource AEAD; default AEAD_SM4_GCM when privateKey is SM2, AEAD_AES_256_GCM otherwise. */
+  algorithm?: AeadAlgorithm;
 }
 
 export interface BuiltNotification {
@@ -276,14 +290,15 @@ export function chinaTime(date: Date): string {
 export function buildNotification(opts: BuildNotificationOptions): BuiltNotification {
   if (typeof opts !== 'object' || opts === null) fail('WECHATPAY_BAD_ARGUMENT', 'options must be an object');
   const plaintext = typeof opts.resource === 'string' ? opts.resource : JSON.stringify(opts.resource);
-  const sealed = encryptAead(opts.apiV3Key, { plaintext, nonce: opts.nonce, associated_data: opts.associated_data ?? opts.original_type });
+  const algorithm: AeadAlgorithm = opts.algorithm ?? (isSm2Key(toPrivateKey(opts.privateKey)) ? SM_AEAD_ALGORITHM : AEAD_ALGORITHM);
+  const sealed = encryptAeadAs(algorithm, opts.apiV3Key, { plaintext, nonce: opts.nonce, associated_data: opts.associated_data ?? opts.original_type });
   const envelope: NotificationEnvelope = {
     id: opts.id ?? randomUUID(),
     create_time: opts.create_time ?? chinaTime(new Date()),
     resource_type: opts.resource_type ?? 'encrypt-resource',
     event_type: opts.event_type,
     summary: opts.summary,
-    resource: { original_type: opts.original_type, algorithm: AEAD_ALGORITHM, ciphertext: sealed.ciphertext, associated_data: sealed.associated_data, nonce: sealed.nonce },
+    resource: { original_type: opts.original_type, algorithm, ciphertext: sealed.ciphertext, associated_data: sealed.associated_data, nonce: sealed.nonce },
   };
   for (const k of ['id', 'create_time', 'resource_type', 'event_type', 'summary'] as const) {
     if (typeof envelope[k] !== 'string') fail('WECHATPAY_BAD_ARGUMENT', `${k} must be a string`);

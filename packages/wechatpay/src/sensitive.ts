@@ -6,6 +6,12 @@
 import { constants, privateDecrypt, publicEncrypt } from 'node:crypto';
 import { fail } from './errors.js';
 import { decodeBase64, decodeUtf8, toPrivateKey, toPublicKey, type PrivateKeyInput, type PublicKeyInput } from './internal.js';
+import { isSm2Key } from './sm.js';
+
+// 国密 merchants encrypt sensitive fields with SM2 (C1C3C2); not implemented here: refused by code.
+function refuseSm2(key: Parameters<typeof isSm2Key>[0]): void {
+  if (isSm2Key(key)) fail('WECHATPAY_UNSUPPORTED_ALGORITHM', 'SM2 encryption of sensitive fields (国密) is not implemented; this core does RSA-OAEP only');
+}
 
 /** OAEP overhead with SHA-1: 2·20 + 2 bytes. */
 const OAEP_SHA1_OVERHEAD = 42;
@@ -19,6 +25,7 @@ export function maxSensitivePlaintextBytes(modulusBits: number): number {
 export function encryptSensitive(plaintext: string, publicKey: PublicKeyInput): string {
   if (typeof plaintext !== 'string') fail('WECHATPAY_BAD_ARGUMENT', 'plaintext must be a string');
   const key = toPublicKey(publicKey);
+  refuseSm2(key);
   const data = Buffer.from(plaintext, 'utf8');
   const max = maxSensitivePlaintextBytes(key.asymmetricKeyDetails?.modulusLength ?? 0);
   if (data.length > max) fail('WECHATPAY_BAD_ARGUMENT', `plaintext is ${data.length} bytes; this key takes at most ${max}`);
@@ -28,6 +35,7 @@ export function encryptSensitive(plaintext: string, publicKey: PublicKeyInput): 
 /** Decrypts a sensitive field; any failure (wrong key, padding, tampering) is WECHATPAY_DECRYPT_FAILED. */
 export function decryptSensitive(ciphertext: string, privateKey: PrivateKeyInput): string {
   const key = toPrivateKey(privateKey);
+  refuseSm2(key);
   const data = decodeBase64(ciphertext, 'ciphertext');
   const size = Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 0) / 8);
   if (data.length !== size) fail('WECHATPAY_DECRYPT_FAILED', `ciphertext must be ${size} bytes for this key`);

@@ -3,7 +3,7 @@
 //   signature = base64(SHA256withRSA(message)) with RSASSA-PKCS1-v1_5
 //   Authorization: WECHATPAY2-SHA256-RSA2048 mchid="..",nonce_str="..",signature="..",timestamp="..",serial_no=".."
 // Source: pay.weixin.qq.com/docs/merchant/development/interface-rules/signature-generation.html
-import { sign, verify } from 'node:crypto';
+import { sign, verify, type KeyObject } from 'node:crypto';
 import { fail } from './errors.js';
 import {
   PRINTABLE_TOKEN,
@@ -17,9 +17,18 @@ import {
   type PrivateKeyInput,
   type PublicKeyInput,
 } from './internal.js';
+import { SM_SIGNATURE_SCHEME, isSm2Key, sm2SignBase64, sm2VerifyDer } from './sm.js';
 
 /** The only signature scheme of API v3 (Authorization scheme and Wechatpay-Signature-Type). */
 export const SIGNATURE_SCHEME = 'WECHATPAY2-SHA256-RSA2048';
+
+/** The signature schemes: RSA (every merchant) and SM2-with-SM3 (国密 merchants, keys on the SM2 curve). */
+export type SignatureScheme = typeof SIGNATURE_SCHEME | typeof SM_SIGNATURE_SCHEME;
+
+/** The scheme a key (KeyObject, private or public) signs / verifies with: SM2-with-SM3 for SM2 keys, RSA otherwise. */
+export function signatureSchemeOf(key: KeyObject): SignatureScheme {
+  return isSm2Key(key) ? SM_SIGNATURE_SCHEME : SIGNATURE_SCHEME;
+}
 
 /** Length of the nonces this package generates (what every official SDK sends). */
 export const NONCE_LENGTH = 32;
@@ -99,9 +108,13 @@ export function buildRequestMessage(input: RequestMessageInput): string {
   return requestMessageBytes(input).toString('utf8');
 }
 
-/** base64 SHA256withRSA (RSASSA-PKCS1-v1_5) of a message; deterministic for a key and message. */
+/**
+ * base64 SHA256withRSA (RSASSA-PKCS1-v1_5) of a message, deterministic for a key and message; with an
+ * SM2 key, base64(DER) SM2-with-SM3 (ID 1234567812345678), randomised.
+ */
 export function signMessage(message: string | Uint8Array, privateKey: PrivateKeyInput): string {
   const key = toPrivateKey(privateKey);
+  if (isSm2Key(key)) return sm2SignBase64(bodyBytes(message, 'message'), key);
   return sign('sha256', bodyBytes(message, 'message'), key).toString('base64');
 }
 
@@ -115,6 +128,7 @@ export function verifyMessage(message: string | Uint8Array, signature: string, p
     return false;
   }
   if (sig.length === 0) return false;
+  if (isSm2Key(key)) return sm2VerifyDer(bodyBytes(message, 'message'), sig, key);
   return verify('sha256', bodyBytes(message, 'message'), key, sig);
 }
 
@@ -140,12 +154,13 @@ function checkAuthorizationParams(p: AuthorizationParams, code: 'WECHATPAY_BAD_A
   if (typeof p.serial_no !== 'string' || !HEX_SERIAL.test(p.serial_no)) fail(code, 'serial_no must be 1-64 hex digits (the merchant certificate serial)');
 }
 
-/** `WECHATPAY2-SHA256-RSA2048 mchid="..",nonce_str="..",signature="..",timestamp="..",serial_no=".."`. */
-export function buildAuthorization(params: AuthorizationParams): string {
+/** `WECHATPAY2-SHA256-RSA2048 mchid="..",nonce_str="..",signature="..",timestamp="..",serial_no=".."` (or the SM2 scheme). */
+export function buildAuthorization(params: AuthorizationParams, scheme: SignatureScheme = SIGNATURE_SCHEME): string {
+  if (scheme !== SIGNATURE_SCHEME && scheme !== SM_SIGNATURE_SCHEME) fail('WECHATPAY_BAD_ARGUMENT', `scheme must be ${SIGNATURE_SCHEME} or ${SM_SIGNATURE_SCHEME}`);
   if (typeof params !== 'object' || params === null) fail('WECHATPAY_BAD_ARGUMENT', 'params must be an object');
   const p = { ...params, timestamp: timestampText(params.timestamp as string | number) };
   checkAuthorizationParams(p, 'WECHATPAY_BAD_ARGUMENT');
-  return `${SIGNATURE_SCHEME} ${AUTH_KEYS.map((k) => `${k}="${p[k]}"`).join(',')}`;
+  return `${scheme} ${AUTH_KEYS.map((k) => `${k}="${p[k]}"`).join(',')}`;
 }
 
 // One auth-param: key="value" (value: no quote, no backslash, no control characters).
@@ -158,16 +173,28 @@ const AUTH_PARAM = /^([a-z_]+)="([\x20\x21\x23-\x5b\x5d-\x7e]*)"$/;
  * unquoted values and malformed values are WECHATPAY_MALFORMED.
  */
 export function parseAuthorization(header: string): AuthorizationParams {
+  return parseAuthorizationWithScheme(header, [SIGNATURE_SCHEME]).params;
+}
+
+/**
+ * parseAuthorization accepting the given schemes (default both RSA and SM2-with-SM3); returns the
+ * scheme with the parameters. A scheme outside `schemes` is WECHATPAY_UNSUPPORTED_ALGORITHM.
+ */
+export function parseAuthorizationWithScheme(
+  header: string,
+  schemes: readonly SignatureScheme[] = [SIGNATURE_SCHEME, SM_SIGNATURE_SCHEME],
+): { scheme: SignatureScheme; params: AuthorizationParams } {
   if (typeof header !== 'string') fail('WECHATPAY_MALFORMED', 'Authorization must be a string');
   if (header.length > MAX_AUTHORIZATION_LENGTH) fail('WECHATPAY_MALFORMED', `Authorization is longer than ${MAX_AUTHORIZATION_LENGTH} characters`);
-  const prefix = `${SIGNATURE_SCHEME} `;
-  if (!header.startsWith(prefix)) {
+  const matched = schemes.find((s) => header.startsWith(`${s} `));
+  if (matched === undefined) {
     const scheme = header.split(' ', 1)[0] ?? '';
-    if (scheme !== SIGNATURE_SCHEME && /^[A-Za-z0-9-]+$/.test(scheme) && header.length > scheme.length) {
-      fail('WECHATPAY_UNSUPPORTED_ALGORITHM', `Authorization scheme must be ${SIGNATURE_SCHEME}`);
+    if (!(schemes as readonly string[]).includes(scheme) && /^[A-Za-z0-9-]+$/.test(scheme) && header.length > scheme.length) {
+      fail('WECHATPAY_UNSUPPORTED_ALGORITHM', `Authorization scheme must be ${schemes.join(' or ')}`);
     }
-    fail('WECHATPAY_MALFORMED', `Authorization must start with "${prefix}"`);
+    fail('WECHATPAY_MALFORMED', `Authorization must start with "${schemes[0] ?? SIGNATURE_SCHEME} "`);
   }
+  const prefix = `${matched} `;
   const rest = header.slice(prefix.length);
   if (/^\s|\s$/.test(rest)) fail('WECHATPAY_MALFORMED', 'Authorization must have exactly one space after the scheme and no trailing space');
   const seen = new Map<string, string>();
@@ -189,7 +216,7 @@ export function parseAuthorization(header: string): AuthorizationParams {
     serial_no: seen.get('serial_no') ?? '',
   };
   checkAuthorizationParams(params, 'WECHATPAY_MALFORMED');
-  return params;
+  return { scheme: matched, params };
 }
 
 export interface SignRequestOptions {
@@ -224,8 +251,9 @@ export function signRequest(opts: SignRequestOptions): SignedRequest {
   const timestamp = timestampText(opts.timestamp ?? unixSeconds());
   const nonce = opts.nonce ?? generateNonce();
   const bytes = requestMessageBytes({ method: opts.method, url: opts.url, timestamp, nonce, body: opts.body });
-  const signature = signMessage(bytes, opts.privateKey);
-  const authorization = buildAuthorization({ mchid: opts.mchid, nonce_str: nonce, signature, timestamp, serial_no: opts.serialNo });
+  const key = toPrivateKey(opts.privateKey);
+  const signature = signMessage(bytes, key);
+  const authorization = buildAuthorization({ mchid: opts.mchid, nonce_str: nonce, signature, timestamp, serial_no: opts.serialNo }, isSm2Key(key) ? SM_SIGNATURE_SCHEME : SIGNATURE_SCHEME);
   return { authorization, message: bytes.toString('utf8'), signature, timestamp, nonce };
 }
 
@@ -246,6 +274,11 @@ export interface VerifyRequestOptions {
   nowSeconds?: number;
   /** Accepted |now − timestamp|; 300 s by default. */
   windowSeconds?: number;
+  /**
+   * Accepted Authorization schemes; default RSA only. With SM2-with-SM3 accepted, the scheme must
+   * match the merchant key found (an SM2 key for the SM scheme), else WECHATPAY_UNSUPPORTED_ALGORITHM.
+   */
+  schemes?: readonly SignatureScheme[];
 }
 
 /**
@@ -254,10 +287,11 @@ export interface VerifyRequestOptions {
  */
 export function verifyRequest(opts: VerifyRequestOptions): AuthorizationParams {
   if (typeof opts !== 'object' || opts === null) fail('WECHATPAY_BAD_ARGUMENT', 'options must be an object');
-  const params = parseAuthorization(opts.authorization);
+  const { scheme, params } = parseAuthorizationWithScheme(opts.authorization, opts.schemes ?? [SIGNATURE_SCHEME]);
   checkWindow(Number(params.timestamp), opts.nowSeconds, opts.windowSeconds, 'request timestamp');
   const key = opts.resolveKey(params.mchid, params.serial_no);
   if (key === undefined) fail('WECHATPAY_UNKNOWN_SERIAL', `no key registered for merchant ${params.mchid} serial ${params.serial_no}`);
+  if (signatureSchemeOf(toPublicKey(key)) !== scheme) fail('WECHATPAY_UNSUPPORTED_ALGORITHM', `Authorization scheme ${scheme} does not match the merchant key for serial ${params.serial_no}`);
   const bytes = requestMessageBytes({ method: opts.method, url: opts.url, timestamp: params.timestamp, nonce: params.nonce_str, body: opts.body });
   if (!verifyMessage(bytes, params.signature, key)) fail('WECHATPAY_BAD_SIGNATURE', 'request signature does not verify');
   return params;

@@ -23,7 +23,8 @@ import {
   type PrivateKeyInput,
   type PublicKeyInput,
 } from './internal.js';
-import { SIGNATURE_SCHEME, assertNonce, generateNonce, signMessage, unixSeconds } from './signing.js';
+import { SIGNATURE_SCHEME, assertNonce, generateNonce, signMessage, unixSeconds, type SignatureScheme } from './signing.js';
+import { SM_SIGNATURE_SCHEME, isSm2Key, sm2VerifyDer } from './sm.js';
 
 /** Prefix of WeChat Pay public key ids (public key mode). */
 export const PUBLIC_KEY_ID_PREFIX = 'PUB_KEY_ID_';
@@ -224,6 +225,8 @@ export interface VerifiedSignature {
   serial: string;
   /** Which kind of key verified: platform certificate or WeChat Pay public key. */
   keyKind: VerificationKey['kind'];
+  /** `WECHATPAY2-SM2-WITH-SM3` when an SM2 key verified; absent for RSA (the default scheme). */
+  scheme?: typeof SM_SIGNATURE_SCHEME;
   requestId?: string;
 }
 
@@ -237,8 +240,8 @@ export interface VerifiedSignature {
 export function verifySignature(opts: VerifySignatureOptions): VerifiedSignature {
   if (typeof opts !== 'object' || opts === null) fail('WECHATPAY_BAD_ARGUMENT', 'options must be an object');
   const h = readSignatureHeaders(opts.headers);
-  if (h.signatureType !== undefined && h.signatureType !== SIGNATURE_SCHEME) {
-    fail('WECHATPAY_UNSUPPORTED_ALGORITHM', `${HEADER_SIGNATURE_TYPE} ${h.signatureType} is not ${SIGNATURE_SCHEME}`);
+  if (h.signatureType !== undefined && h.signatureType !== SIGNATURE_SCHEME && h.signatureType !== SM_SIGNATURE_SCHEME) {
+    fail('WECHATPAY_UNSUPPORTED_ALGORITHM', `${HEADER_SIGNATURE_TYPE} ${h.signatureType} is neither ${SIGNATURE_SCHEME} nor ${SM_SIGNATURE_SCHEME}`);
   }
   if (h.signature.startsWith(PROBE_SIGNATURE_PREFIX)) fail('WECHATPAY_PROBE_SIGNATURE', 'probe signature (WECHATPAY/SIGNTEST/): verification must fail');
   const sig = decodeBase64(h.signature, HEADER_SIGNATURE);
@@ -246,6 +249,12 @@ export function verifySignature(opts: VerifySignatureOptions): VerifiedSignature
   const timestamp = Number(h.timestamp);
   checkWindow(timestamp, opts.nowSeconds, opts.windowSeconds, HEADER_TIMESTAMP);
   const key = selectVerificationKey(opts.keys, h.serial);
+  // The algorithm is the key's (SM2 key → SM2-with-SM3); a Signature-Type naming the other one is
+  // refused before any verification (no algorithm confusion).
+  const scheme: SignatureScheme = isSm2Key(key.publicKey) ? SM_SIGNATURE_SCHEME : SIGNATURE_SCHEME;
+  if (h.signatureType !== undefined && h.signatureType !== scheme) {
+    fail('WECHATPAY_UNSUPPORTED_ALGORITHM', `${HEADER_SIGNATURE_TYPE} ${h.signatureType} but the key for ${h.serial} verifies ${scheme}`);
+  }
   if (key.kind === 'certificate' && (key.validFrom !== undefined || key.validTo !== undefined)) {
     const now = nowOr(opts.nowSeconds);
     const slack = opts.windowSeconds ?? DEFAULT_WINDOW_SECONDS;
@@ -254,8 +263,10 @@ export function verifySignature(opts: VerifySignatureOptions): VerifiedSignature
     }
   }
   const message = responseMessageBytes(h.timestamp, h.nonce, opts.body);
-  if (!verify('sha256', message, key.publicKey, sig)) fail('WECHATPAY_BAD_SIGNATURE', `signature does not verify with ${key.kind} ${h.serial}`);
+  const ok = scheme === SM_SIGNATURE_SCHEME ? sm2VerifyDer(message, sig, key.publicKey) : verify('sha256', message, key.publicKey, sig);
+  if (!ok) fail('WECHATPAY_BAD_SIGNATURE', `signature does not verify with ${key.kind} ${h.serial}`);
   const out: VerifiedSignature = { timestamp, nonce: h.nonce, serial: h.serial, keyKind: key.kind };
+  if (scheme === SM_SIGNATURE_SCHEME) out.scheme = scheme;
   if (h.requestId !== undefined) out.requestId = h.requestId;
   return out;
 }
@@ -280,7 +291,7 @@ export type SignedResponseHeaders = {
   'Wechatpay-Nonce': string;
   'Wechatpay-Signature': string;
   'Wechatpay-Serial': string;
-  'Wechatpay-Signature-Type': typeof SIGNATURE_SCHEME;
+  'Wechatpay-Signature-Type': SignatureScheme;
   'Request-ID'?: string;
 };
 
@@ -293,13 +304,14 @@ export function signResponse(opts: SignResponseOptions): SignedResponseHeaders {
   }
   const timestamp = timestampText(opts.timestamp ?? unixSeconds());
   const nonce = opts.nonce ?? generateNonce();
-  const signature = signMessage(responseMessageBytes(timestamp, nonce, opts.body), toPrivateKey(opts.privateKey));
+  const privateKey = toPrivateKey(opts.privateKey);
+  const signature = signMessage(responseMessageBytes(timestamp, nonce, opts.body), privateKey);
   const headers: SignedResponseHeaders = {
     'Wechatpay-Timestamp': timestamp,
     'Wechatpay-Nonce': nonce,
     'Wechatpay-Signature': signature,
     'Wechatpay-Serial': serial,
-    'Wechatpay-Signature-Type': SIGNATURE_SCHEME,
+    'Wechatpay-Signature-Type': isSm2Key(privateKey) ? SM_SIGNATURE_SCHEME : SIGNATURE_SCHEME,
   };
   if (opts.requestId !== undefined) {
     if (typeof opts.requestId !== 'string' || !/^[\x21-\x7e]{1,128}$/.test(opts.requestId)) fail('WECHATPAY_BAD_ARGUMENT', 'requestId must be 1-128 printable characters');

@@ -2,6 +2,12 @@
 // holds) and single-use login / phone-number codes.
 import { X509Certificate, createHash, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { wxFail } from '../errcodes.js';
+import { sm2PublicHexOf } from './sm2.js';
+
+/** The console's symmetric algorithm (API 安全 → 对称密钥). */
+export type MockSymmetricAlgorithm = 'AES256_GCM' | 'SM4_GCM';
+/** The console's signature algorithm (API 安全 → 非对称密钥). */
+export type MockAsymmetricAlgorithm = 'RSAwithSHA256' | 'SM2withSM3';
 
 /**
  * - `off`: Wechatmp-* headers are ignored; bodies are plain JSON.
@@ -12,11 +18,17 @@ export type ApiSecurityMode = 'off' | 'optional' | 'required';
 
 export interface MockApiSecurityConfig {
   mode: ApiSecurityMode;
-  /** The symmetric key (AES256_GCM), base64 of 32 bytes, as the console shows it; absent → 40238. */
+  /** AES256_GCM (default) or SM4_GCM, as chosen in the console. */
+  symmetricAlgorithm?: MockSymmetricAlgorithm;
+  /** RSAwithSHA256 (default) or SM2withSM3, as chosen in the console. */
+  asymmetricAlgorithm?: MockAsymmetricAlgorithm;
+  /** SM2 distinguishing ID of SM2withSM3 signatures, both directions; default 1234567812345678. */
+  sm2UserId?: string;
+  /** The symmetric key, base64 of 32 bytes (AES256_GCM) or 16 bytes (SM4_GCM), as the console shows it; absent → 40238. */
   symKey?: string;
   /** The symmetric key's number (SN) used in the AAD. Required with symKey. */
   symSn?: string;
-  /** The app's RSA public key (SPKI PEM, or a certificate PEM); absent → 40239. */
+  /** The app's public key: RSA (SPKI PEM or certificate PEM), or SM2 (SPKI PEM, certificate PEM or 04‖x‖y hex); absent → 40239. */
   publicKeyPem?: string;
   /** The public key's number (SN); checked against a request Wechatmp-Serial when one is sent. */
   publicKeySn?: string;
@@ -64,6 +76,11 @@ export interface AppEntry {
   readonly publicKey: KeyObject | undefined;
   readonly publicKeySn: string | undefined;
   readonly requireRequestSerial: boolean;
+  readonly symmetric: MockSymmetricAlgorithm;
+  readonly asymmetric: MockAsymmetricAlgorithm;
+  /** The app's SM2 public point (hex) under SM2withSM3 (publicKey is then undefined). */
+  readonly sm2PublicKeyHex: string | undefined;
+  readonly sm2UserId: string;
 }
 
 const APPID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -96,13 +113,21 @@ export function toAppEntry(config: MockAppConfig): AppEntry {
   if (typeof config.secret !== 'string' || !SECRET.test(config.secret)) throw new TypeError(`secret of ${config.appid} must be 1..128 printable ASCII characters`);
   const sec = config.apiSecurity ?? { mode: 'off' as const };
   if (!['off', 'optional', 'required'].includes(sec.mode)) throw new TypeError('apiSecurity.mode must be off, optional or required');
+  const symmetric = sec.symmetricAlgorithm ?? 'AES256_GCM';
+  const asymmetric = sec.asymmetricAlgorithm ?? 'RSAwithSHA256';
+  if (symmetric !== 'AES256_GCM' && symmetric !== 'SM4_GCM') throw new TypeError('apiSecurity.symmetricAlgorithm must be AES256_GCM or SM4_GCM');
+  if (asymmetric !== 'RSAwithSHA256' && asymmetric !== 'SM2withSM3') throw new TypeError('apiSecurity.asymmetricAlgorithm must be RSAwithSHA256 or SM2withSM3');
+  if (sec.sm2UserId !== undefined && (typeof sec.sm2UserId !== 'string' || sec.sm2UserId.length === 0 || sec.sm2UserId.length > 1024)) throw new TypeError('apiSecurity.sm2UserId must be 1..1024 characters');
+  const keyBytes = symmetric === 'SM4_GCM' ? 16 : 32;
   let symKey: Buffer | undefined;
   if (sec.symKey !== undefined) {
     symKey = strictBase64(sec.symKey);
-    if (!symKey || symKey.length !== 32) throw new TypeError('apiSecurity.symKey must be base64 of exactly 32 bytes');
+    if (!symKey || symKey.length !== keyBytes) throw new TypeError(`apiSecurity.symKey must be base64 of exactly ${keyBytes} bytes (${symmetric})`);
     if (typeof sec.symSn !== 'string' || !SN.test(sec.symSn)) throw new TypeError('apiSecurity.symSn is required with symKey (printable, no "|")');
   }
-  const publicKey = sec.publicKeyPem === undefined ? undefined : parsePublicKey(sec.publicKeyPem);
+  const sm2 = asymmetric === 'SM2withSM3';
+  const publicKey = sec.publicKeyPem === undefined || sm2 ? undefined : parsePublicKey(sec.publicKeyPem);
+  const sm2PublicKeyHex = sec.publicKeyPem === undefined || !sm2 ? undefined : sm2PublicHexOf(sec.publicKeyPem);
   if (sec.publicKeySn !== undefined && (typeof sec.publicKeySn !== 'string' || !SN.test(sec.publicKeySn))) throw new TypeError('apiSecurity.publicKeySn must be printable');
   for (const [code, f] of Object.entries(config.jsCodes ?? {})) checkJsFixture(code, f);
   for (const [code, f] of Object.entries(config.phoneCodes ?? {})) checkPhoneFixture(code, f);
@@ -114,6 +139,10 @@ export function toAppEntry(config: MockAppConfig): AppEntry {
     publicKey,
     publicKeySn: sec.publicKeySn,
     requireRequestSerial: sec.requireRequestSerial === true,
+    symmetric,
+    asymmetric,
+    sm2PublicKeyHex,
+    sm2UserId: sec.sm2UserId ?? '1234567812345678',
   };
 }
 

@@ -5,7 +5,11 @@
 //             body {iv,data,authtag} = AES-256-GCM with AAD `urlpath|appid|timestamp|sn`,
 //             plaintext {_n,_appid,_timestamp,...params}.
 //   response: the same, with the RESPONSE timestamp, signed by the platform key(s).
+// An app configured with SM4_GCM / SM2withSM3 gets the same scheme with SM4-GCM (16-byte key) and
+// SM2 signatures over SM3 (base64 of DER, the app's user ID, 1234567812345678 by default), through
+// @wxseal/gm; SM2 answers are signed by the ring's SM2 platform key.
 import { constants, createCipheriv, createDecipheriv, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { sm2Sign, sm2Verify, sm4GcmDecrypt, sm4GcmEncrypt } from '@wxseal/gm';
 import type { IncomingHttpHeaders } from 'node:http';
 import { wxFail } from '../errcodes.js';
 import type { AppEntry } from './apps.js';
@@ -80,7 +84,7 @@ export function openSecuredRequest(input: OpenRequestInput): OpenedRequest {
 
   if (appid.length > MAX_HEADER_CHARS || !/^[A-Za-z0-9_-]+$/.test(appid) || !input.knownAppid(appid)) wxFail(40236);
   if (appid !== app.config.appid) wxFail(40237);
-  if (!app.publicKey) wxFail(40239);
+  if (!app.publicKey && !app.sm2PublicKeyHex) wxFail(40239);
 
   if (!/^[0-9]{1,12}$/.test(timestampRaw)) wxFail(40240, 'Wechatmp-TimeStamp is not a Unix timestamp in seconds');
   const timestamp = Number(timestampRaw);
@@ -93,7 +97,8 @@ export function openSecuredRequest(input: OpenRequestInput): OpenedRequest {
   let good = false;
   if (signature) {
     try {
-      good = verify('sha256', signed, { key: app.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: SALT_LENGTH }, signature);
+      if (app.asymmetric === 'SM2withSM3') good = app.sm2PublicKeyHex !== undefined && sm2Verify(app.sm2PublicKeyHex, signed, signature, { userId: app.sm2UserId });
+      else if (app.publicKey) good = verify('sha256', signed, { key: app.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: SALT_LENGTH }, signature);
     } catch {
       good = false;
     }
@@ -102,7 +107,7 @@ export function openSecuredRequest(input: OpenRequestInput): OpenedRequest {
 
   if (!app.symKey || !app.symSn) wxFail(40238);
   const aad = `${input.urlPath}|${appid}|${timestamp}|${app.symSn}`;
-  const plaintext = decryptEnvelope(app.symKey, input.body, aad);
+  const plaintext = decryptEnvelope(app.symKey, input.body, aad, app.symmetric === 'SM4_GCM');
 
   let parsed: unknown;
   try {
@@ -120,7 +125,7 @@ export function openSecuredRequest(input: OpenRequestInput): OpenedRequest {
   return { appid, timestamp, nonce: obj._n, params };
 }
 
-function decryptEnvelope(key: Buffer, body: Buffer, aad: string): string {
+function decryptEnvelope(key: Buffer, body: Buffer, aad: string, sm4 = false): string {
   let env: unknown;
   try {
     env = JSON.parse(body.toString('utf8'));
@@ -135,6 +140,13 @@ function decryptEnvelope(key: Buffer, body: Buffer, aad: string): string {
   if (!iv || iv.length !== IV_LENGTH) wxFail(40235, 'iv must be 12 bytes of base64');
   if (!tag || tag.length !== TAG_LENGTH) wxFail(40235, 'authtag must be 16 bytes of base64');
   if (!data) wxFail(40235, 'data must be base64');
+  if (sm4) {
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(sm4GcmDecrypt(key, iv, data, tag, Buffer.from(aad, 'utf8')));
+    } catch {
+      wxFail(40235);
+    }
+  }
   try {
     const d = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_LENGTH });
     d.setAAD(Buffer.from(aad, 'utf8'));
@@ -168,11 +180,30 @@ export function sealResponse(opts: {
   const fields: Record<string, unknown> = { _n: randomBytes(16).toString('base64').replace(/=+$/, ''), _appid: appid, _timestamp: ts };
   for (const [k, v] of Object.entries(opts.result)) if (!SECURITY_FIELDS.has(k)) fields[k] = v;
   const iv = randomBytes(IV_LENGTH);
-  const c = createCipheriv('aes-256-gcm', app.symKey, iv, { authTagLength: TAG_LENGTH });
-  c.setAAD(Buffer.from(`${opts.urlPath}|${appid}|${ts}|${app.symSn}`, 'utf8'));
-  const data = Buffer.concat([c.update(JSON.stringify(fields), 'utf8'), c.final()]);
-  const body = JSON.stringify({ iv: iv.toString('base64'), data: data.toString('base64'), authtag: c.getAuthTag().toString('base64') });
+  const aad = Buffer.from(`${opts.urlPath}|${appid}|${ts}|${app.symSn}`, 'utf8');
+  let body: string;
+  if (app.symmetric === 'SM4_GCM') {
+    const { ciphertext, tag } = sm4GcmEncrypt(app.symKey, iv, Buffer.from(JSON.stringify(fields), 'utf8'), aad);
+    body = JSON.stringify({ iv: iv.toString('base64'), data: ciphertext.toString('base64'), authtag: tag.toString('base64') });
+  } else {
+    const c = createCipheriv('aes-256-gcm', app.symKey, iv, { authTagLength: TAG_LENGTH });
+    c.setAAD(aad);
+    const data = Buffer.concat([c.update(JSON.stringify(fields), 'utf8'), c.final()]);
+    body = JSON.stringify({ iv: iv.toString('base64'), data: data.toString('base64'), authtag: c.getAuthTag().toString('base64') });
+  }
   const message = Buffer.from(`${opts.urlPath}\n${appid}\n${ts}\n${body}`, 'utf8');
+  if (app.asymmetric === 'SM2withSM3') {
+    const sm2 = opts.platform.sm2;
+    return {
+      headers: {
+        'Wechatmp-Appid': appid,
+        'Wechatmp-TimeStamp': String(ts),
+        'Wechatmp-Serial': sm2.consoleNumber,
+        'Wechatmp-Signature': sm2Sign(sm2.privateKeyHex, message, { userId: app.sm2UserId, publicKeyHex: sm2.publicKeyHex }).toString('base64'),
+      },
+      body,
+    };
+  }
   const pss = (key: KeyObject) => sign('sha256', message, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: SALT_LENGTH }).toString('base64');
   const headers: Record<string, string> = {
     'Wechatmp-Appid': appid,

@@ -2,9 +2,10 @@
 // request signatures), APIv3 key (to encrypt /v3/certificates and callbacks), and how WeChat Pay
 // signs for them (platform certificate, WeChat Pay public key, or both).
 import { X509Certificate, createPublicKey, randomInt, type KeyObject } from 'node:crypto';
-import { apiV3KeyBytes, normalizeCertificateSerial } from '@wxseal/wechatpay';
+import { apiV3KeyBytes, isSm2Key, normalizeCertificateSerial } from '@wxseal/wechatpay';
 import { createCertificate } from '../certs.js';
 import { randomCertificateSerialHex } from './keys.js';
+import { createSm2Certificate } from './sm-keys.js';
 
 /**
  * How WeChat Pay authenticates itself to this merchant:
@@ -46,6 +47,8 @@ export interface MerchantEntry {
   publicKey: KeyObject;
   apiV3Key: string;
   mode: PayMerchantMode;
+  /** 国密 merchant: SM2 merchant key; WeChat Pay answers with SM2 (SM platform certificates) and AEAD_SM4_GCM. */
+  sm: boolean;
 }
 
 const MCHID = /^[0-9]{1,32}$/;
@@ -85,9 +88,11 @@ export class PayMerchantRegistry {
       if (err instanceof TypeError) throw err;
       throw new TypeError('merchant certificate / public key is not readable');
     }
-    if (publicKey.asymmetricKeyType !== 'rsa') throw new TypeError('the merchant key must be RSA');
+    const sm = publicKey.asymmetricKeyType !== 'rsa' && isSm2Key(publicKey);
+    if (publicKey.asymmetricKeyType !== 'rsa' && !sm) throw new TypeError('the merchant key must be RSA or SM2');
+    if (sm && mode !== 'certificate') throw new TypeError("an SM2 merchant uses mode 'certificate' (SM platform certificates)");
     if (!this.#byMchid.has(mchid) && this.#byMchid.size >= MAX_MERCHANTS) throw new RangeError(`at most ${MAX_MERCHANTS} pay merchants`);
-    const entry: MerchantEntry = { mchid, serial: normalizeCertificateSerial(config.merchantSerialNo), publicKey, apiV3Key: config.apiV3Key, mode };
+    const entry: MerchantEntry = { mchid, serial: normalizeCertificateSerial(config.merchantSerialNo), publicKey, apiV3Key: config.apiV3Key, mode, sm };
     this.#byMchid.set(mchid, entry);
     return entry;
   }
@@ -109,6 +114,8 @@ export interface CreateMockPayMerchantOptions {
   apiV3Key?: string;
   /** Clock for the certificate's notBefore (Unix ms). */
   nowMs?: number;
+  /** 'SM2': a 国密 merchant (SM2 key and SM2 merchant API certificate). Default 'RSA'. */
+  algorithm?: 'RSA' | 'SM2';
 }
 
 export interface MockPayMerchant {
@@ -132,12 +139,19 @@ export async function createMockPayMerchant(options: CreateMockPayMerchantOption
     apiV3Key = '';
     while (apiV3Key.length < 32) apiV3Key += ALNUM[randomInt(0, ALNUM.length)];
   }
-  const cert = await createCertificate({
+  const certOptions = {
     subject: `CN=${mchid}, OU=wxseal mock merchant, O=wxseal mock (not Tencent), L=Shenzhen, C=CN`,
     ...(options.nowMs !== undefined ? { notBeforeMs: options.nowMs - 86_400_000 } : {}),
     validityDays: 1825,
     serialNumberHex: randomCertificateSerialHex(),
-  });
+  };
+  const cert =
+    options.algorithm === 'SM2'
+      ? (() => {
+          const c = createSm2Certificate(certOptions);
+          return { x509SerialHex: c.serial, certificatePem: c.certificatePem, privateKeyPem: c.privateKeyPem };
+        })()
+      : await createCertificate(certOptions);
   const merchantSerialNo = normalizeCertificateSerial(cert.x509SerialHex);
   const config: MockPayMerchantConfig = { mchid, merchantSerialNo, merchantCertificatePem: cert.certificatePem, apiV3Key, mode: options.mode ?? 'certificate' };
   // Validates (mchid, key length) early, on a throwaway registry.

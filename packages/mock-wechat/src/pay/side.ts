@@ -10,7 +10,10 @@ import {
   chinaTime,
   generateNonce,
   isWechatPayError,
-  parseAuthorization,
+  SIGNATURE_SCHEME,
+  SM_AEAD_ALGORITHM,
+  SM_SIGNATURE_SCHEME,
+  parseAuthorizationWithScheme,
   signResponse,
   verifyRequest,
   type AuthorizationParams,
@@ -20,6 +23,7 @@ import { generateRsaKeyPair, privateKeyObject } from '../certs.js';
 import { PAY_MESSAGES, PayError, codeForStatus } from './errors.js';
 import { PayKeyRing, generatePayPlatformCertificate, type PayPlatformCertificate, type RotationSigning } from './keys.js';
 import { PayMerchantRegistry, type MerchantEntry } from './merchants.js';
+import { SmPayKeyRing, generateSmPayPlatformCertificate } from './sm-keys.js';
 import { PayBills } from './bills.js';
 import { MEDIA_PATHS, acceptUpload, metaOf, parseMultipart, type MultipartPart } from './media.js';
 import { PayStore, refundResource, transactionView, type PayOrder, type PayRefund, type PayTradeType, type RefundStatus } from './store.js';
@@ -128,11 +132,14 @@ export class PaySide {
   readonly store: PayStore;
   readonly bills: PayBills;
   readonly keys: PayKeyRing;
+  /** The SM platform certificates (国密 merchants; /v3/certificates?algorithm_type=SM2). */
+  readonly smKeys: SmPayKeyRing;
   readonly #clock: () => number;
   readonly #window: number;
 
   constructor(keys: PayKeyRing, clock: () => number, windowSeconds: number) {
     this.keys = keys;
+    this.smKeys = new SmPayKeyRing(generateSmPayPlatformCertificate({ nowMs: clock() }));
     this.#clock = clock;
     this.#window = windowSeconds;
     this.store = new PayStore(clock);
@@ -148,6 +155,7 @@ export class PaySide {
   /** Which key signs an answer for this merchant and request. */
   #signer(merchant: MerchantEntry | undefined, requestSerial: string | undefined): { serial: string; key: KeyObject } {
     const wantsPublicKey = typeof requestSerial === 'string' && requestSerial.startsWith(PUBLIC_KEY_ID_PREFIX);
+    if (merchant?.sm === true) return this.smKeys.signer();
     if (merchant?.mode === 'public-key') return this.keys.publicKeySigner();
     if (wantsPublicKey && merchant?.mode !== 'certificate') return this.keys.publicKeySigner();
     return this.keys.signer();
@@ -177,7 +185,7 @@ export class PaySide {
     const auth = header(headers, 'authorization');
     if (auth === undefined) return undefined;
     try {
-      return this.merchants.get(parseAuthorization(auth).mchid);
+      return this.merchants.get(parseAuthorizationWithScheme(auth).params.mchid);
     } catch {
       return undefined;
     }
@@ -198,7 +206,7 @@ export class PaySide {
         const parts = parseMultipart(header(req.headers, 'content-type'), req.body);
         routed = { ...req, parts };
       }
-      const auth = this.#authenticate(routed.parts ? { ...req, body: metaOf(routed.parts) } : req);
+      const auth = this.#authenticate(routed.parts ? { ...req, body: metaOf(routed.parts) } : req, merchant);
       merchant = this.merchants.get(auth.mchid);
       if (!merchant) throw new PayError(401, 'SIGN_ERROR', PAY_MESSAGES.unknownMerchant);
       const result = route(merchant, routed);
@@ -211,7 +219,7 @@ export class PaySide {
   }
 
   /** Authorization → merchant key → signature over METHOD\nURL\ntimestamp\nnonce\nbody\n (raw body). */
-  #authenticate(req: PayRequest): AuthorizationParams {
+  #authenticate(req: PayRequest, claimed: MerchantEntry | undefined): AuthorizationParams {
     const authorization = header(req.headers, 'authorization');
     if (authorization === undefined || authorization === '') {
       throw new PayError(401, 'SIGN_ERROR', PAY_MESSAGES.authorizationMalformed, { field: 'authorization', location: 'header', detail: { issue: 'missing authorization' } });
@@ -225,6 +233,8 @@ export class PaySide {
         body: req.body,
         nowSeconds: this.#now(),
         windowSeconds: this.#window,
+        // 国密 merchants sign with SM2-with-SM3, the others with RSA.
+        schemes: [claimed?.sm === true ? SM_SIGNATURE_SCHEME : SIGNATURE_SCHEME],
         resolveKey: (mchid, serialNo) => {
           const m = this.merchants.get(mchid);
           if (!m) {
@@ -262,7 +272,7 @@ export class PaySide {
     let truncated = '';
     let length = 0;
     try {
-      const p = parseAuthorization(authorization);
+      const p = parseAuthorizationWithScheme(authorization).params;
       const message = buildRequestMessage({ method: req.method, url: req.target, timestamp: p.timestamp, nonce: p.nonce_str, body: req.body });
       length = Buffer.byteLength(message);
       const head = `${req.method}\n${req.target}\n${p.timestamp}\n${p.nonce_str}\n`;
@@ -317,11 +327,21 @@ export class PaySide {
     const alg = query.get('algorithm_type');
     if (alg !== null && alg !== 'RSA' && alg !== 'SM2' && alg !== 'ALL') throw new PayError(400, 'PARAM_ERROR', '输入源“/query/algorithm_type”映射到值字段“algorithm_type”枚举规则校验失败');
     if (m.mode === 'public-key') throw new PayError(404, 'RESOURCE_NOT_EXISTS', PAY_MESSAGES.noCertificates);
-    if (alg === 'SM2') return { status: 200, body: { data: [] } };
+    if (alg === 'SM2') {
+      if (!m.sm) return { status: 200, body: { data: [] } };
+      return { status: 200, body: JSON.parse(buildCertificateListBody(this.smKeys.certificatePems(), m.apiV3Key, SM_AEAD_ALGORITHM)) as unknown };
+    }
     return { status: 200, body: JSON.parse(buildCertificateListBody(this.keys.certificatePems(), m.apiV3Key)) as unknown };
   }
 
   // ---- rotation ---------------------------------------------------------------------------
+
+  /** Adds an SM platform certificate (listed at once under algorithm_type=SM2). */
+  rotateSm(options: { next?: PayPlatformCertificate; signWith?: RotationSigning } = {}): string {
+    const next = options.next ?? generateSmPayPlatformCertificate({ nowMs: this.#clock() });
+    this.smKeys.add(next, options.signWith ?? 'new');
+    return this.smKeys.newestSerial;
+  }
 
   async rotate(options: { next?: PayPlatformCertificate; signWith?: RotationSigning } = {}): Promise<string> {
     const next = options.next ?? (await generatePayPlatformCertificate({ nowMs: this.#clock() }));
@@ -421,7 +441,7 @@ export class PaySide {
     originalType: string,
     signWith: 'certificate' | 'public-key',
   ): Promise<{ body: string; headers: Record<string, string> }> {
-    const signer = signWith === 'public-key' ? this.keys.publicKeySigner() : this.keys.signer();
+    const signer = signWith === 'public-key' ? this.keys.publicKeySigner() : merchant.sm ? this.smKeys.signer() : this.keys.signer();
     const now = this.#now();
     const timestamp = opts.tamper === 'timestamp' ? now - 600 : now;
     const built = buildNotification({

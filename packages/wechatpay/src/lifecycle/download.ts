@@ -14,10 +14,11 @@
 import { Agent, request, type Dispatcher } from 'undici';
 import { collectBounded } from '@wxseal/support';
 import { signRequest } from '../signing.js';
+import { SM_CERTIFICATE_ALGORITHM_TYPE, isSm2Key } from '../sm.js';
 import { decryptCertificateList, certificateVerificationKey, type PlatformCertificate } from '../certificates.js';
 import { isPublicKeyId, verifySignature, readSignatureHeaders, type VerificationKey } from '../verification.js';
 import { isWechatPayError } from '../errors.js';
-import type { PrivateKeyInput } from '../internal.js';
+import { toPrivateKey, type PrivateKeyInput } from '../internal.js';
 import { CertificateLifecycleError, describeError } from './errors.js';
 
 export const DEFAULT_WECHATPAY_BASE_URL = 'https://api.mch.weixin.qq.com';
@@ -28,6 +29,11 @@ export interface DownloadPlatformCertificatesOptions {
   /** Merchant certificate serial (serial_no of Authorization). */
   serialNo: string;
   privateKey: PrivateKeyInput;
+  /**
+   * `algorithm_type` query of /v3/certificates: 'SM2' lists the SM platform certificates (国密).
+   * Default: 'SM2' when privateKey is an SM2 key, none (RSA) otherwise.
+   */
+  algorithmType?: 'RSA' | 'SM2';
   apiV3Key: string;
   /** scheme://host[:port]; https://api.mch.weixin.qq.com by default. */
   baseUrl?: string;
@@ -77,7 +83,9 @@ export async function downloadPlatformCertificates(opts: DownloadPlatformCertifi
   const url = new URL(CERTIFICATES_PATH, base.origin);
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const maxBytes = opts.maxResponseBytes ?? 1024 * 1024;
-  const signed = signRequest({ mchid: opts.mchid, serialNo: opts.serialNo, privateKey: opts.privateKey, method: 'GET', url: url.pathname });
+  const algorithmType = opts.algorithmType ?? (isSm2Key(toPrivateKey(opts.privateKey)) ? SM_CERTIFICATE_ALGORITHM_TYPE : undefined);
+  if (algorithmType !== undefined) url.searchParams.set('algorithm_type', algorithmType);
+  const signed = signRequest({ mchid: opts.mchid, serialNo: opts.serialNo, privateKey: opts.privateKey, method: 'GET', url: url.pathname + url.search });
   const deadline = AbortSignal.timeout(timeoutMs);
   const signal = opts.signal ? AbortSignal.any([opts.signal, deadline]) : deadline;
   let status: number;

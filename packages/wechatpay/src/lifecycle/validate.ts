@@ -3,6 +3,7 @@
 // secret) instead of throwing, so one report names everything that is wrong at once.
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { MIN_RSA_BITS } from '../internal.js';
+import { isSm2Key } from '../sm.js';
 import { apiV3KeyBytes } from '../aead.js';
 import { readCertificate, type PlatformCertificate } from '../certificates.js';
 import { isPublicKeyId, normalizeCertificateSerial, wechatPayPublicKey, type WechatPayPublicKey } from '../verification.js';
@@ -13,6 +14,8 @@ const DAY_MS = 86_400_000;
 export type ParsedCertificate = Omit<PlatformCertificate, 'effectiveTime' | 'expireTime'>;
 
 function rsaProblem(key: KeyObject, what: string): string | undefined {
+  // 国密 merchants: SM2 keys and SM platform certificates are accepted beside RSA.
+  if (key.asymmetricKeyType !== 'rsa' && isSm2Key(key)) return undefined;
   if (key.asymmetricKeyType !== 'rsa') return `${what} is not an RSA key (${key.asymmetricKeyType ?? 'unknown'})`;
   const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
   if (bits < MIN_RSA_BITS) return `${what} is RSA-${bits}, below RSA-${MIN_RSA_BITS}`;

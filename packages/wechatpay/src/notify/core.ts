@@ -7,7 +7,8 @@
 // Sources: pay.weixin.qq.com/docs/merchant/apis/mini-program-payment/payment-notice.html (通知应答),
 //          …/refund/refunds/refund-result-notice.html, development/interface-rules/signature-verification.html
 import { CodedError, type ErrorCatalogue } from '@wxseal/protocol/errors';
-import { decryptAead } from '../aead.js';
+import { AEAD_ALGORITHM, decryptAeadAs } from '../aead.js';
+import { SM_AEAD_ALGORITHM, SM_SIGNATURE_SCHEME } from '../sm.js';
 import { WechatPayError, isWechatPayError } from '../errors.js';
 import { bodyBytes, type HeaderInput } from '../internal.js';
 import type { MerchantMaterialSource } from '../merchant/material.js';
@@ -183,7 +184,9 @@ export async function handleNotification(opts: HandleNotificationOptions): Promi
   let decrypted: DecryptedNotification;
   try {
     const apiV3Key = material.apiV3Key;
-    decrypted = decryptNotificationResource(envelope, (r) => decryptAead(apiV3Key, r));
+    // SM2-signed callbacks carry AEAD_SM4_GCM resources (国密 merchants).
+    const algorithm = verified.scheme === SM_SIGNATURE_SCHEME ? SM_AEAD_ALGORITHM : AEAD_ALGORITHM;
+    decrypted = decryptNotificationResource(envelope, (r, alg) => decryptAeadAs(alg, apiV3Key, r), algorithm);
   } catch (err) {
     const c = isWechatPayError(err) ? err.code : 'ERROR';
     return refuse(c === 'WECHATPAY_MALFORMED' ? 'malformed' : 'decrypt', c, envelope);
