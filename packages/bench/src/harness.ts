@@ -21,6 +21,7 @@ import { generateBenchKeys, writeBenchKeys, type BenchKeys } from './keys.js';
 import type { LoadJob } from './loadgen/types.js';
 import { runLatencyMatrix, type LatencyMatrixResult } from './latency-matrix.js';
 import { runTlsBench, type TlsBenchResult } from './tls-bench.js';
+import { runNativeBench, type NativeBenchResult } from './native.js';
 import { fmt, runLoad } from './load-generator.js';
 import { cleanupOnAbandon } from './process.js';
 import type { ProgressSink } from './progress.js';
@@ -58,10 +59,10 @@ export interface BenchOptions {
 }
 
 /** What --only selects: an HTTP scenario, the crypto limits (e), the device-key part or the admin API part. */
-export type BenchPart = ScenarioId | 'e' | 'latency' | 'tls' | 'devices' | 'admin' | 'fleet';
+export type BenchPart = ScenarioId | 'e' | 'latency' | 'tls' | 'devices' | 'admin' | 'fleet' | 'native';
 
 /** Every part, in the order a full run measures them. */
-export const BENCH_PARTS: readonly BenchPart[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'latency', 'tls', 'devices', 'admin', 'fleet'];
+export const BENCH_PARTS: readonly BenchPart[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'latency', 'tls', 'devices', 'admin', 'fleet', 'native'];
 
 /** The gateway's device-cache counters between two stats() readings, when the gateway has a device runtime. */
 function deviceCacheDelta(before: Record<string, unknown>, after: Record<string, unknown>): DeviceCacheDelta | undefined {
@@ -110,6 +111,8 @@ export interface BenchReport {
   latency?: LatencyMatrixResult;
   /** TLS at the edge: HTTPS against HTTP, keep-alive and a handshake per request, when it ran. */
   tls?: TlsBenchResult;
+  /** The verifier per core in Node, Java and Go (forged rejections, valid RSA and X25519), when it ran. */
+  native?: NativeBenchResult;
   /**
    * Partial runs (--only) merged into this report after the run described by `command` and `date`:
    * the parts each one replaced. Absent after a full run.
@@ -432,6 +435,7 @@ export async function runBench(options: BenchOptions, command: string): Promise<
   let fleet: FleetBenchResult | undefined;
   let latency: LatencyMatrixResult | undefined;
   let tls: TlsBenchResult | undefined;
+  let native: NativeBenchResult | undefined;
   let sessionKeyCache: FeatureCheck = { available: false, detail: 'not checked' };
   let upstream: Target | undefined;
   let deviceCleanup: (() => Promise<void>) | undefined;
@@ -536,6 +540,14 @@ export async function runBench(options: BenchOptions, command: string): Promise<
       fleet = await runFleetBench({ quick: options.quick, databaseUrl: DEFAULT_FLEET_DATABASE_URL, redisUrl: options.redisUrl ?? DEFAULT_REDIS_URL, ...(progress ? { progress } : {}) });
       progress?.line(fleet.status === 'ok' ? `[fleet] done in ${fleet.elapsedS} s` : `[fleet] FAILED: ${fleet.reason}`);
     }
+    if (wants(options, 'native')) {
+      // Last, with no server of the bench running: each verifier has the machine to itself.
+      await upstream?.close();
+      upstream = undefined;
+      progress?.live('[native] the verifier per core in Node, Java and Go…');
+      native = await runNativeBench({ quick: options.quick, ...(progress ? { progress } : {}) });
+      progress?.line(native.status === 'ok' ? `[native] done in ${native.elapsedS} s${native.reason ? ` (${native.reason})` : ''}` : `[native] FAILED: ${native.reason}`);
+    }
   } finally {
     await upstream?.close();
     await deviceCleanup?.().catch(() => undefined);
@@ -558,13 +570,15 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     ...(fleet ? { fleet } : {}),
     ...(latency ? { latency } : {}),
     ...(tls ? { tls } : {}),
+    ...(native ? { native } : {}),
     sanityPassed:
       scenarios.every((s) => s.status !== 'failed') &&
       devices?.status !== 'failed' &&
       admin?.status !== 'failed' &&
       fleet?.status !== 'failed' &&
       latency?.status !== 'failed' &&
-      tls?.status !== 'failed',
+      tls?.status !== 'failed' &&
+      native?.status !== 'failed',
     elapsedS: Math.round((performance.now() - started) / 100) / 10,
   };
 }

@@ -22,9 +22,10 @@ export function mergeReports(previous: BenchReport, partial: BenchReport, parts:
   const fleet = ran.has('fleet') ? partial.fleet : previous.fleet;
   const latency = ran.has('latency') ? partial.latency : previous.latency;
   const tls = ran.has('tls') ? partial.tls : previous.tls;
+  const native = ran.has('native') ? partial.native : previous.native;
   const order = (list: readonly BenchPart[]): BenchPart[] => [...list].sort((x, y) => BENCH_PARTS.indexOf(x) - BENCH_PARTS.indexOf(y));
   const updates = [...(previous.updates ?? []).filter((u) => !u.parts.every((p) => ran.has(p))), { command: partial.command, date: partial.date, parts: order(parts) }];
-  const { devices: _d, admin: _a, fleet: _f, latency: _l, tls: _t, updates: _u, client: _c, ...rest } = previous;
+  const { devices: _d, admin: _a, fleet: _f, latency: _l, tls: _t, native: _n, updates: _u, client: _c, ...rest } = previous;
   return {
     ...rest,
     crypto,
@@ -37,6 +38,7 @@ export function mergeReports(previous: BenchReport, partial: BenchReport, parts:
     ...(fleet ? { fleet } : {}),
     ...(latency ? { latency } : {}),
     ...(tls ? { tls } : {}),
+    ...(native ? { native } : {}),
     updates,
     sanityPassed:
       scenarios.every((s) => s.status !== 'failed') &&
@@ -44,7 +46,8 @@ export function mergeReports(previous: BenchReport, partial: BenchReport, parts:
       admin?.status !== 'failed' &&
       fleet?.status !== 'failed' &&
       latency?.status !== 'failed' &&
-      tls?.status !== 'failed',
+      tls?.status !== 'failed' &&
+      native?.status !== 'failed',
   };
 }
 

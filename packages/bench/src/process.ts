@@ -170,3 +170,81 @@ export function announceReady(message: Record<string, unknown>, onStop?: () => P
   process.once('disconnect', () => void stop());
   process.send?.({ type: 'ready', ...message });
 }
+
+export interface CommandResult {
+  /** Exit code, null when it was killed (timeout) or could not start. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  /** The last 8 000 characters it wrote on stderr. */
+  stderrTail: string;
+  timedOut: boolean;
+  /** Why it could not start (e.g. `spawn java ENOENT`), when it could not. */
+  spawnError?: string;
+}
+
+export interface RunCommandOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Killed (its whole process group: SIGTERM, then SIGKILL 3 s later) once this long has passed. */
+  timeoutMs: number;
+  /** Every line it writes on stdout or stderr, as it comes (progress). */
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+}
+
+/**
+ * Runs an external program (javac, java, go) to its end, in a process group of its own that the
+ * timeout and abandon() both kill, whatever it started. Never rejects: a program that is missing,
+ * fails or runs too long is described in the result.
+ */
+export function runCommand(command: string, args: readonly string[], options: RunCommandOptions): Promise<CommandResult> {
+  return new Promise<CommandResult>((resolve) => {
+    let child: ChildProcess;
+    try {
+      child = spawn(command, args, { cwd: options.cwd ?? REPO_ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    } catch (err) {
+      resolve({ code: null, signal: null, stdout: '', stderrTail: '', timedOut: false, spawnError: (err as Error).message });
+      return;
+    }
+    let stdout = '';
+    let stderr = '';
+    const partial = { stdout: '', stderr: '' };
+    const feed = (stream: 'stdout' | 'stderr', chunk: string): void => {
+      if (stream === 'stdout') stdout = stdout.length > 1_000_000 ? stdout : stdout + chunk;
+      else stderr = (stderr + chunk).slice(-8000);
+      if (!options.onLine) return;
+      const lines = (partial[stream] + chunk).split('\n');
+      partial[stream] = lines.pop() ?? '';
+      for (const line of lines) if (line.trim() !== '') options.onLine(line.trimEnd(), stream);
+    };
+    child.stdout?.setEncoding('utf8');
+    child.stderr?.setEncoding('utf8');
+    child.stdout?.on('data', (chunk: string) => feed('stdout', chunk));
+    child.stderr?.on('data', (chunk: string) => feed('stderr', chunk));
+    if (child.pid !== undefined) running.add(child);
+    let timedOut = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child, 'SIGTERM');
+      killTimer = setTimeout(() => killGroup(child, 'SIGKILL'), 3000);
+    }, options.timeoutMs);
+    let spawnError: string | undefined;
+    child.once('error', (err) => {
+      spawnError = err.message;
+      // A program that could not start emits no 'close'.
+      if (child.pid === undefined) finish(null, null);
+    });
+    let done = false;
+    const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (killTimer) clearTimeout(killTimer);
+      running.delete(child);
+      for (const stream of ['stdout', 'stderr'] as const) if (partial[stream].trim() !== '') options.onLine?.(partial[stream].trimEnd(), stream);
+      resolve({ code, signal, stdout, stderrTail: stderr, timedOut, ...(spawnError !== undefined ? { spawnError } : {}) });
+    };
+    child.once('close', (code, signal) => finish(code, signal));
+  });
+}

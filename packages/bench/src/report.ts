@@ -7,6 +7,7 @@ import { overheadOf, type Ratio } from './ratios.js';
 import { CLIENT_COST_TARGET } from './client-costs.js';
 import { latencyMarkdown, latencyMs, latencySvgPathFor, latencyTerminal } from './latency-report.js';
 import { tlsMarkdown, tlsTerminal } from './tls-bench.js';
+import { nativeMarkdown, nativeTerminal } from './native.js';
 import { CLUSTER_WORKERS } from './targets.js';
 
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -74,6 +75,7 @@ export function renderTerminal(report: BenchReport): string {
   if (report.fleet) out.push(...fleetTerminal(report.fleet), '');
   if (report.latency) out.push(...latencyTerminal(report.latency, table), '');
   if (report.tls) out.push(...tlsTerminal(report.tls, table), '');
+  if (report.native) out.push(...nativeTerminal(report.native, table), '');
   out.push(report.sanityPassed ? 'sanity checks: passed' : 'sanity checks: FAILED (see above)');
   return out.join('\n');
 }
@@ -450,6 +452,7 @@ export function renderMarkdown(report: BenchReport, svgPath: string, jsonPath: s
   if (report.admin) out.push(...adminMarkdown(report.admin));
   if (report.latency) out.push(...latencyMarkdown(report.latency, latencySvgPathFor(svgPath), mdCell));
   if (report.tls) out.push(...tlsMarkdown(report.tls, mdCell));
+  if (report.native) out.push(...nativeMarkdown(report.native, mdCell));
   if (report.fleet) out.push(...fleetMarkdown(report.fleet));
   if (http || report.crypto.length > 0) out.push(...ratiosAndInterpretation(report));
   out.push('## How it is measured');

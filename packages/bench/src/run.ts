@@ -18,7 +18,8 @@ usage: npm run bench -- [options]
   --warmup S          seconds of unmeasured load first (default 1; env WXSEAL_BENCH_WARMUP)
   --connections N     concurrent connections (default 50; env WXSEAL_BENCH_CONNECTIONS)
   --quick             smoke test: 2 s per scenario, short crypto runs (env WXSEAL_BENCH_QUICK=1)
-  --only LIST         parts to run, e.g. a,b,e or latency or tls or devices or admin or fleet (default: a,b,c,d,e,f,g,h,i,j,k,latency,tls,devices,admin,fleet);
+  --only LIST         parts to run, e.g. a,b,e or latency or tls or devices or admin or fleet or native
+                      (default: a,b,c,d,e,f,g,h,i,j,k,latency,tls,devices,admin,fleet,native);
                       a partial run replaces only its parts in an existing benchmarks.json and
                       BENCHMARKS.md, keeping the others from the last run
   --devices N         devices in the registries of the devices part, scenario (g) and admin (default
@@ -40,6 +41,8 @@ The latency part times a fixed number of requests per cell (plain proxy and each
 part (the gateway over HTTP and HTTPS, keep-alive and a new connection per request; certificates
 made with the openssl command line).
 The admin part runs after the scenarios and reuses (g)'s registry when (g) ran.
+The native part runs the verifier per core in Node (in-process), Java (java/build.sh when its jars
+are stale, then its Benchmark main) and Go (go test -bench in go/); a missing toolchain fails its row.
 The fleet part uses PostgreSQL at 127.0.0.1:5432 (database test, a schema of its own) and Redis.
 The devices part and scenario (g) use Redis at 127.0.0.1:6379 for L2 (env WXSEAL_BENCH_REDIS_URL);
 without it, the devices part reports L2 as not measured and (g) runs with L1 + SQLite only.

@@ -19,7 +19,8 @@ import java.util.Map;
  * In-process, single-thread throughput per CPU-second (so: per core, measured with the thread's CPU time) of the verifier:
  * forged rejections/s (valid syntax, wrong signature: one HMAC, no unwrap) and valid sealed
  * requests/s (verify + unwrap + decrypt + sealed response) for RSA-OAEP-2048 and X25519.
- * Requests are built beforehand; building them is not measured.
+ * Requests are built beforehand; building them is not measured. The last line repeats the three
+ * rates as one JSON object after "WXSEAL-BENCH-JSON " for machines (packages/bench, part native).
  *
  *   java -cp build/wxseal.jar:build/examples.jar dev.wxseal.examples.Benchmark [seconds per measurement, default 3]
  */
@@ -51,6 +52,7 @@ public final class Benchmark {
         if (v.unwrapCount() != unwrapsBefore) throw new IllegalStateException("a forged request was unwrapped");
         System.out.printf("forged rejections/s (1 core):          %,.0f%n", forgedRate);
 
+        double[] valid = new double[2];
         for (boolean useX : new boolean[] {false, true}) {
             Client c = useX ? client(secret, xId, x) : client(secret, rsaId, rsa);
             // estimate the rate, then build enough distinct requests for the measurement
@@ -62,9 +64,12 @@ public final class Benchmark {
             int n = (int) Math.min(300_000, est * seconds * 4 + 2000);
             List<WxsealRequest> reqs = build(c, body, identity, n);
             double r = rate(seconds, iterator(v, reqs));
+            valid[useX ? 1 : 0] = r;
             System.out.printf("valid sealed requests/s, %-8s (1 core): %,.0f  (verify + unwrap + decrypt + sealed response)%n",
                 useX ? "X25519" : "RSA-2048", r);
         }
+        System.out.printf(java.util.Locale.ROOT, "WXSEAL-BENCH-JSON {\"seconds\":%s,\"forgedPerSec\":%.1f,\"validRsaPerSec\":%.1f,\"validX25519PerSec\":%.1f}%n",
+            Double.toString(seconds), forgedRate, valid[0], valid[1]);
     }
 
     private static Client client(byte[] secret, String id, KeyPair kp) {
