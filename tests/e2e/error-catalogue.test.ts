@@ -50,6 +50,9 @@ const INTERNAL_SIGNALS: Readonly<Record<string, string>> = {
   TargetUnavailable: 'bench harness: a target that cannot run here, reported as skipped',
   AskTimeout: 'gateway workers: an IPC question to a worker not answered in time; the worker is left out of that answer (or sent SIGTERM on a drain)',
   DirectoryTimeout: 'gateway fleet stats: the instance directory did not answer in time, reported as the reason of a local view',
+  Sm2KeyError: 'wechat API security: SM2 key material that does not parse, turned into WXMP_INVALID_ARGUMENT by the caller',
+  ToolchainMissing: 'bench native part: java or go not on PATH, reported as "not measured" in the results',
+  Exhausted: 'bench native part: the prepared requests ran out; the measurement ends there (rate over what ran)',
 };
 
 const catalogued = new Map<string, string>();

@@ -71,12 +71,14 @@ const rewriteImports: ts.TransformerFactory<ts.SourceFile> = (context) => (sourc
 export function buildNode16Tree(): string {
   const dir = mkdtempSync(join(tmpdir(), 'wxseal-node16-'));
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ private: true, type: 'module' }));
-  for (const pkg of ['client', 'protocol']) {
+  for (const pkg of ['client', 'protocol', 'gm']) {
     const into = join(dir, 'node_modules/@wxseal', pkg);
     mkdirSync(into, { recursive: true });
     cpSync(join(root, 'packages', pkg, 'package.json'), join(into, 'package.json'));
     cpSync(join(root, 'packages', pkg, 'dist'), join(into, 'dist'), { recursive: true });
   }
+  // @wxseal/gm (the client's SM suite, SPEC.md 6.6) brings its npm dependencies: copied as installed.
+  copyNpmDependencies(join(root, 'packages/gm'), dir);
   for (const f of readdirSync(join(testDir, 'node16'))) cpSync(join(testDir, 'node16', f), join(dir, f));
   for (const f of readdirSync(testDir).filter((x) => x.endsWith('.ts') && !x.startsWith('node16-'))) {
     const out = ts.transpileModule(readFileSync(join(testDir, f), 'utf8'), {
@@ -87,6 +89,19 @@ export function buildNode16Tree(): string {
     writeFileSync(join(dir, f.replace(/\.ts$/, '.js')), out.outputText);
   }
   return dir;
+}
+
+/** Copies the installed npm dependencies (not @wxseal/*) of the package at `from`, transitively, into `dir`/node_modules. */
+function copyNpmDependencies(from: string, dir: string, seen = new Set<string>()): void {
+  const deps = Object.keys((JSON.parse(readFileSync(join(from, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {});
+  for (const name of deps) {
+    if (name.startsWith('@wxseal/') || seen.has(name)) continue;
+    seen.add(name);
+    const installed = [join(from, 'node_modules', name), join(root, 'node_modules', name)].find((p) => existsSync(join(p, 'package.json')));
+    if (!installed) throw new Error(`${name}, a dependency of ${from}, is not installed`);
+    cpSync(installed, join(dir, 'node_modules', name), { recursive: true, dereference: true });
+    copyNpmDependencies(installed, dir, seen);
+  }
 }
 
 /** Node 16 must not see this process's loader flags (tsx's --import does not exist there). */

@@ -16,7 +16,7 @@ import type {
   RotateCommandOptions,
 } from './commands/device.js';
 import { gateway } from './commands/gateway.js';
-import { DEFAULT_ADMIN_PORT, DEFAULT_UPSTREAM, keygen } from './commands/keygen.js';
+import { DEFAULT_ADMIN_PORT, DEFAULT_UPSTREAM, KEYGEN_KEY_TYPES, keygen, type KeygenKeyType } from './commands/keygen.js';
 import { mockWechat } from './commands/mock-wechat.js';
 import { payCertsCheck, payCertsDownload, payCertsList } from './commands/pay-certs.js';
 import { CliError, formatCliError } from './errors.js';
@@ -78,14 +78,14 @@ export async function main(argv: string[]): Promise<number> {
     .command('keygen')
     .description('generate a server key pair (RSA or X25519), a client secret, client.json and a gateway.yaml that work together')
     .requiredOption('--out <dir>', 'directory to write into')
-    .addOption(new Option('--type <type>', 'server key type: rsa (RSA-OAEP) or x25519 (HPKE: no RSA on the server\'s hot path)').choices(SERVER_KEY_TYPES).default('rsa'))
+    .addOption(new Option('--type <type>', 'server key type: rsa (RSA-OAEP), x25519 (HPKE: no RSA on the server\'s hot path) or sm2 (the SM suite: SM2, SM4-GCM, SM3)').choices(KEYGEN_KEY_TYPES).default('rsa'))
     .option('--bits <n>', 'RSA modulus size (2048, 3072, 4096; default 2048; rsa only)', positiveInt)
     .option('--key-id <id>', 'client key id', 'bff-1')
     .option('--base-url <url>', 'gateway URL written into client.json; its port is the gateway\'s listener', 'http://127.0.0.1:8080')
     .option('--upstream <url>', 'the service gateway.yaml forwards /api to', DEFAULT_UPSTREAM)
     .option('--admin-port <n>', 'gateway admin listener port (health, metrics)', port, DEFAULT_ADMIN_PORT)
     .option('--force', 'overwrite existing files', false)
-    .action((o: { out: string; type: ServerKeyType; bits?: number; keyId: string; baseUrl: string; upstream: string; adminPort: number; force: boolean }) => {
+    .action((o: { out: string; type: KeygenKeyType; bits?: number; keyId: string; baseUrl: string; upstream: string; adminPort: number; force: boolean }) => {
       const r = keygen(o);
       console.log(`server key id: ${r.serverKeyId} (${r.type})`);
       for (const f of r.files) console.log(`wrote ${f}`);

@@ -118,7 +118,7 @@ describe('wxseal keygen --type x25519', () => {
     assert.match(readFileSync(join(out, 'gateway.yaml'), 'utf8'), /# the X25519 key that opens sealed requests/);
     const { loadGatewayConfig } = await import('@wxseal/gateway');
     const config = loadGatewayConfig(join(out, 'gateway.yaml'));
-    assert.deepEqual(config.serverKeys.map((k) => [k.id, k.privateKey.asymmetricKeyType]), [[r.serverKeyId, 'x25519']]);
+    assert.deepEqual(config.serverKeys.map((k) => [k.id, (k.privateKey as { asymmetricKeyType?: string }).asymmetricKeyType]), [[r.serverKeyId, 'x25519']]);
   });
 
   test('--bits is refused with an X25519 key; an unknown type is refused', () => {

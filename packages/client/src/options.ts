@@ -6,10 +6,13 @@ import {
   MIN_SECRET_BYTES,
   WxsealError,
   loadServerPublicKey,
+  looksLikeSm2Key,
+  parseSm2PublicKey,
   type Mode,
   type ServerPublicKey,
 } from '@wxseal/protocol';
 import { b64uDecodeStrict } from '@wxseal/protocol/primitives';
+import * as gm from '@wxseal/gm';
 import { SESSION_KEY_REUSE_LIMITS, type SessionKeyReuseOptions } from './session-key-reuse.js';
 import { resolveTls, type ClientTlsOptions, type ResolvedTls } from './tls.js';
 import type { Logger } from './log.js';
@@ -47,7 +50,12 @@ export interface ClientOptions {
   keyId: string;
   /** The client secret: its b64u text or its raw bytes (32-64 bytes). */
   secret: string | Uint8Array;
-  /** The server's public key, RSA or X25519 (SPKI PEM or KeyObject). Required for sealed mode. */
+  /**
+   * The server's public key, RSA or X25519 (SPKI PEM or KeyObject), or SM2 (SPKI PEM as OpenSSL and
+   * `wxseal keygen --type sm2` write it, or the armored `WXSEAL SM2 PUBLIC KEY` hex text): an SM2
+   * key selects the SM suite (SPEC.md 6.6).
+   * Required for sealed mode.
+   */
   serverPublicKey?: string | Buffer | KeyObject;
   /** The id of `serverPublicKey`. Required for sealed mode. */
   serverKeyId?: string;
@@ -192,6 +200,21 @@ function resolveAgent(value: unknown): ClientAgentOptions | Agent {
 }
 
 /** Validates every option up front, so a misconfiguration fails at start-up, not on the first call. */
+/**
+ * The point of a PEM SM2 public key (SPKI with id-ecPublicKey and the SM2 curve, as OpenSSL writes
+ * it), read by @wxseal/gm; undefined for anything else (RSA or X25519, which Node reads).
+ */
+function sm2PublicKeyOfPem(input: unknown): string | undefined {
+  if (typeof input !== 'string' && !Buffer.isBuffer(input)) return undefined;
+  const text = typeof input === 'string' ? input : input.toString('latin1');
+  if (!text.includes('-----BEGIN PUBLIC KEY-----')) return undefined;
+  try {
+    return gm.sm2PublicKeyFromPem(text);
+  } catch {
+    return undefined;
+  }
+}
+
 export function resolveOptions(options: ClientOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) configError('options are required');
   const { origin, isHttps, basePath } = resolveBaseUrl(options.baseUrl);
@@ -208,7 +231,22 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     if (typeof options.serverKeyId !== 'string' || !LIMITS.idPattern.test(options.serverKeyId)) {
       configError('serverKeyId must be 1-64 characters of A-Z a-z 0-9 . _ : -');
     }
-    serverKey = { id: options.serverKeyId, publicKey: loadServerPublicKey(options.serverPublicKey) };
+    const smPem = sm2PublicKeyOfPem(options.serverPublicKey);
+    if (smPem !== undefined) {
+      serverKey = { id: options.serverKeyId, sm2: { type: 'sm2', publicKeyHex: smPem, primitives: gm } };
+    } else if (looksLikeSm2Key(options.serverPublicKey)) {
+      // An SM2 server key selects the SM suite; the SM algorithms come from @wxseal/gm (protocol has no dependency).
+      const publicKeyHex = parseSm2PublicKey(options.serverPublicKey);
+      if (publicKeyHex === undefined) configError('serverPublicKey: an SM2 public key is the armored WXSEAL SM2 PUBLIC KEY form (04‖x‖y in hex)');
+      try {
+        gm.sm2Encrypt(publicKeyHex!, new Uint8Array(16)); // checks the point is on the curve
+      } catch (cause) {
+        throw new WxsealError('WXSEAL_CONFIG_INVALID', 'serverPublicKey: the SM2 public key is not a point of the SM2 curve', { cause });
+      }
+      serverKey = { id: options.serverKeyId, sm2: { type: 'sm2', publicKeyHex: publicKeyHex!, primitives: gm } };
+    } else {
+      serverKey = { id: options.serverKeyId, publicKey: loadServerPublicKey(options.serverPublicKey) };
+    }
   }
   if (mode === 'sealed' && !serverKey) configError('sealed mode needs serverPublicKey and serverKeyId');
 

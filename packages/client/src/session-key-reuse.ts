@@ -1,5 +1,5 @@
 import type { ServerPublicKey } from '@wxseal/protocol';
-import { generateSessionKey, wrapSessionKey } from '@wxseal/protocol/primitives';
+import { generateSessionKey, generateSmSessionKey, wrapSessionKey, wrapSmSessionKey } from '@wxseal/protocol/primitives';
 
 export interface SessionKeyReuseOptions {
   /** Longest time one wrapped session key is used, in ms (default 300 000, at most 3 600 000). */
@@ -34,8 +34,11 @@ export class SessionKeyReuse {
   next(serverKey: ServerPublicKey, nowMs: number): { sessionKey: Buffer; wrappedKey: Buffer } {
     let c = this.#current;
     if (!c || c.serverKeyId !== serverKey.id || c.uses >= this.maxMessages || nowMs - c.createdAtMs >= this.maxAgeMs || nowMs < c.createdAtMs) {
-      const sessionKey = generateSessionKey();
-      c = { serverKeyId: serverKey.id, sessionKey, wrappedKey: wrapSessionKey(serverKey.publicKey, sessionKey), createdAtMs: nowMs, uses: 0 };
+      // The SM suite (SPEC.md 6.6) has a 16-byte K wrapped with SM2; the others a 32-byte K.
+      const sm2 = serverKey.sm2;
+      const sessionKey = sm2 ? generateSmSessionKey() : generateSessionKey();
+      const wrappedKey = sm2 ? wrapSmSessionKey(sm2.primitives, sm2.publicKeyHex, sessionKey) : wrapSessionKey(serverKey.publicKey, sessionKey);
+      c = { serverKeyId: serverKey.id, sessionKey, wrappedKey, createdAtMs: nowMs, uses: 0 };
       this.#current = c;
     }
     c.uses++;

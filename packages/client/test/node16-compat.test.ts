@@ -238,10 +238,10 @@ describe('Node 16.13 compatibility', () => {
     assert.deepEqual(base.compilerOptions.lib.map((l) => l.toUpperCase()), ['ES2022']);
   });
 
-  it('the client depends on nothing but @wxseal/protocol, which depends on nothing', () => {
+  it('the client depends on nothing but @wxseal/protocol, which depends on nothing, and @wxseal/gm (the SM suite, SPEC.md 6.6)', () => {
     const client = JSON.parse(readFileSync(join(root, 'packages/client/package.json'), 'utf8')) as { dependencies?: Record<string, string> };
     const protocol = JSON.parse(readFileSync(join(root, 'packages/protocol/package.json'), 'utf8')) as { dependencies?: Record<string, string> };
-    assert.deepEqual(Object.keys(client.dependencies ?? {}), ['@wxseal/protocol']);
+    assert.deepEqual(Object.keys(client.dependencies ?? {}).sort(), ['@wxseal/gm', '@wxseal/protocol']);
     assert.deepEqual(Object.keys(protocol.dependencies ?? {}), []);
   });
 });

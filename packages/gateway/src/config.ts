@@ -4,13 +4,13 @@
  * from the environment or files, parsed and checked — and the checks across fields. The result is
  * the GatewayConfig a gateway runs with.
  */
-import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { loadServerPrivateKey, type Mode } from '@wxseal/protocol';
+import type { Mode } from '@wxseal/protocol';
+import { loadGatewayServerKey, type ServerPrivateKey } from './server-key-material.js';
 import { ServerKeyRing, normalizeSecret } from '@wxseal/server';
 import { resolveDevicesConfig, type DevicesConfig } from './devices-config.js';
 import { resolveAdminConfig, type AdminConfig } from './admin/config.js';
@@ -116,7 +116,8 @@ export interface ClientConfig {
 
 export interface ServerKeyConfig {
   readonly id: string;
-  readonly privateKey: KeyObject;
+  /** RSA or X25519 KeyObject, or an SM2 key (SPEC.md 6.6). */
+  readonly privateKey: ServerPrivateKey;
 }
 
 export interface LimitsConfig {
@@ -349,11 +350,11 @@ export function loadGatewayConfig(source: string | GatewayConfigSource | Gateway
       }
     }
     if (pem === undefined || pem.trim() === '') return;
-    let privateKey: KeyObject;
+    let privateKey: ServerPrivateKey;
     try {
-      privateKey = loadServerPrivateKey(pem);
+      privateKey = loadGatewayServerKey(pem);
     } catch (err) {
-      issue(at, `not a usable server private key (RSA or X25519): ${(err as Error).message}`);
+      issue(at, `not a usable server private key (RSA, X25519 or SM2): ${(err as Error).message}`);
       return;
     }
     try {

@@ -9,7 +9,7 @@
  * node built-ins and @wxseal/protocol, and is exported as `@wxseal/gateway/profiles`, so
  * `wxseal call` uses it without loading the proxy.
  */
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { serverKeyIdOfMaterial, type ServerPrivateKey } from './server-key-material.js';
 import { isIP } from 'node:net';
 import { dirname, resolve, sep } from 'node:path';
 import { WxsealError } from '@wxseal/protocol';
@@ -28,10 +28,10 @@ export const DEV_DIR_ENV = 'WXSEAL_DEV_DIR';
 export const DEV_STATE_DIR = '.wxseal';
 
 /**
- * Server keys whose private halves are published in spec/vectors (rsa-oaep.json, x25519.json):
- * anyone can open what is sealed to them.
+ * Server keys whose private halves are published in spec/vectors (rsa-oaep.json, x25519.json,
+ * sm.json): anyone can open what is sealed to them.
  */
-export const PUBLISHED_SERVER_KEY_IDS: ReadonlySet<string> = new Set(['sk-380aa01071de0baf', 'sk-10acd11711d9bc73', 'sk-cd15ff7e456b7fc1']);
+export const PUBLISHED_SERVER_KEY_IDS: ReadonlySet<string> = new Set(['sk-380aa01071de0baf', 'sk-10acd11711d9bc73', 'sk-cd15ff7e456b7fc1', 'sk-d31f5445b3d953fc']);
 
 /** The overlays a config may carry under `profiles`: the settings each profile changes. */
 export type ProfileOverlays = { readonly [P in Profile]?: Readonly<Record<string, unknown>> | null };
@@ -208,7 +208,7 @@ export interface ReleaseCheckedConfig {
   readonly configPath: string | undefined;
   readonly listeners: { readonly public: { readonly host: string } };
   readonly nonceStore: { readonly type: string };
-  readonly serverKeys: readonly { readonly id: string; readonly privateKey: KeyObject }[];
+  readonly serverKeys: readonly { readonly id: string; readonly privateKey: ServerPrivateKey }[];
 }
 
 function isLoopback(host: string): boolean {
@@ -218,10 +218,6 @@ function isLoopback(host: string): boolean {
   return h === '::1' || /^(?:0+:){7}0*1$/.test(h) || /^::ffff:127\./.test(h);
 }
 
-/** SPEC.md section 2: `sk-` and the first 16 hex digits of SHA-256 over the DER SubjectPublicKeyInfo. */
-function serverKeyId(privateKey: KeyObject): string {
-  return 'sk-' + createHash('sha256').update(createPublicKey(privateKey).export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
-}
 
 const at = (raw: unknown, ...path: string[]): unknown => path.reduce<unknown>((v, k) => (isPlainObject(v) ? v[k] : undefined), raw);
 
@@ -263,7 +259,7 @@ export function releaseProblems(
   // Loaded keys line up with the file's only when every one loaded (else other issues are reported too).
   const aligned = Array.isArray(rawKeys) && rawKeys.length === config.serverKeys.length;
   config.serverKeys.forEach((k, i) => {
-    const id = serverKeyId(k.privateKey);
+    const id = serverKeyIdOfMaterial(k.privateKey);
     if (!PUBLISHED_SERVER_KEY_IDS.has(id)) return;
     const field = aligned ? ['privateKey', 'privateKeyEnv', 'privateKeyFile'].find((f) => at(rawKeys[i], f) !== undefined) : undefined;
     out.push({ path: aligned ? `serverKeys[${i}]${field ? `.${field}` : ''}` : 'serverKeys', message: `development key: ${id} is a test-vector key whose private half is published in spec/vectors` });

@@ -90,7 +90,7 @@ describe('gateway config validation', () => {
       ['window too long', withPatch((c) => (c.limits = { windowSeconds: 301 })), 'limits.windowSeconds: must be an integer from 1 to 300'],
       ['negative body limit', withPatch((c) => (c.limits = { maxBodyBytes: -1 })), 'limits.maxBodyBytes: must be an integer >= 0'],
       ['sealed without server keys', withPatch((c) => (c.serverKeys = [])), 'routes[0].mode: sealed-or-signed needs at least one entry in serverKeys'],
-      ['garbage private key', withPatch((c) => (c.serverKeys = [{ privateKey: 'not a pem' }])), 'serverKeys[0]: not a usable server private key (RSA or X25519): server private key could not be parsed'],
+      ['garbage private key', withPatch((c) => (c.serverKeys = [{ privateKey: 'not a pem' }])), 'serverKeys[0]: not a usable server private key (RSA, X25519 or SM2): server private key could not be parsed'],
       ['same admin and public port', withPatch((c) => Object.assign(c.listeners, { public: { port: 8080 }, admin: { port: 8080 } })), 'listeners.admin.port: must differ from listeners.public.port'],
       ['session cache ttl', withPatch((c) => (c.sessionKeyCache = { ttlSeconds: 0 })), 'sessionKeyCache.ttlSeconds: must be an integer from 1 to 86400'],
     ];

@@ -40,7 +40,7 @@ describe('gateway config: serverKeys of either type', () => {
     const path = writeYaml(dir, 'gateway.yaml', { ...baseConfig(rsa, 'http://127.0.0.1:9'), serverKeys: [{ privateKey: rsa.privateKeyPem }, { privateKeyFile: 'x.pem' }, { id: 'x-env', privateKeyEnv: 'GW_X25519_KEY' }] });
     const config = loadGatewayConfig(path, { env: { GW_X25519_KEY: x.privateKeyPem } });
     assert.deepEqual(
-      config.serverKeys.map((k) => [k.id, k.privateKey.asymmetricKeyType]),
+      config.serverKeys.map((k) => [k.id, (k.privateKey as { asymmetricKeyType?: string }).asymmetricKeyType]),
       [
         [rsa.serverKeyId, 'rsa'],
         [x.serverKeyId, 'x25519'],
@@ -54,7 +54,7 @@ describe('gateway config: serverKeys of either type', () => {
     for (const type of ['ed25519', 'x448', 'ec'] as const) {
       const issues = issuesOf({ ...base, serverKeys: [{ privateKey: pkcs8(type) }] });
       assert.equal(issues.length, 1, issues.join('\n'));
-      assert.match(issues[0]!, /^serverKeys\[0\]: not a usable server private key \(RSA or X25519\): .*(RSA|X25519)/, type);
+      assert.match(issues[0]!, /^serverKeys\[0\]: not a usable server private key \(RSA, X25519 or SM2\): .*(RSA|X25519)/, type);
     }
     const pub = issuesOf({ ...base, serverKeys: [{ privateKey: x.publicKeyPem }] });
     assert.match(pub[0]!, /^serverKeys\[0\]: not a usable server private key/);
@@ -97,7 +97,7 @@ describe('gateway with an X25519 server key', () => {
 
   test('the config loads the X25519 PKCS#8 key under its sk- id', () => {
     const config = loadGatewayConfig(baseConfig(x, upstream.url));
-    assert.deepEqual(config.serverKeys.map((k) => [k.id, k.privateKey.asymmetricKeyType]), [[x.serverKeyId, 'x25519']]);
+    assert.deepEqual(config.serverKeys.map((k) => [k.id, (k.privateKey as { asymmetricKeyType?: string }).asymmetricKeyType]), [[x.serverKeyId, 'x25519']]);
   });
 
   test('a sealed call from @wxseal/client round-trips, with its identity, and the upstream sees the plaintext', async () => {

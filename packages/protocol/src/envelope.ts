@@ -25,11 +25,11 @@ import { HPKE_TAG_BYTES, HPKE_X25519_ENC_BYTES, hpkeOpen, hpkeSeal } from './hpk
 export type KeyInput = KeyObject | string | Buffer;
 
 /**
- * The two ways a session key is wrapped (SPEC.md 6.2 step 2, 6.5), chosen by the type of the server
- * key: RSA-OAEP-256 for an RSA key, HPKE base mode with DHKEM(X25519, HKDF-SHA256), HKDF-SHA256 and
- * AES-256-GCM for an X25519 key.
+ * The suites, chosen by the type of the server key: RSA-OAEP-256 for an RSA key, HPKE base mode with
+ * DHKEM(X25519, HKDF-SHA256), HKDF-SHA256 and AES-256-GCM for an X25519 key (SPEC.md 6.2 step 2,
+ * 6.5), and the SM suite for an SM2 key (6.6, sm.ts; SM2 keys are not KeyObjects).
  */
-export type ServerKeySuite = 'rsa-oaep-256' | 'x25519-hpke';
+export type ServerKeySuite = 'rsa-oaep-256' | 'x25519-hpke' | 'sm2-sm4-gcm';
 
 /** HPKE `info` of the X25519 suite's session-key wrap (SPEC.md 6.5). */
 export const SESSION_KEY_HPKE_INFO = 'wxseal-v1 session key';

@@ -16,11 +16,16 @@ export function signCanonical(secret: Uint8Array, canonical: string): string {
  * at the first match (so timing does not reveal which secret of a rotation set matched).
  * Returns the index of the matching secret, or -1.
  */
-export function matchSignature(secrets: readonly Uint8Array[], canonical: string, signature: Uint8Array): number {
+export function matchSignature(
+  secrets: readonly Uint8Array[],
+  canonical: string,
+  signature: Uint8Array,
+  mac: (secret: Uint8Array, message: string) => Buffer = hmacSha256,
+): number {
   if (signature.length !== SIGNATURE_BYTES) return -1;
   let matched = -1;
   for (let i = 0; i < secrets.length; i++) {
-    const expected = hmacSha256(secrets[i]!, canonical);
+    const expected = mac(secrets[i]!, canonical);
     // Bitwise, not short-circuit: every secret is always checked.
     if (timingSafeEqual(expected, signature) && matched === -1) matched = i;
   }

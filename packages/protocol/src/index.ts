@@ -61,6 +61,20 @@ export {
   type KeyInput,
   type ServerKeySuite,
 } from './envelope.js';
+export {
+  SM_SUITE,
+  SM_LABELS,
+  SM_SESSION_KEY_BYTES,
+  SM2_WRAPPED_KEY_BYTES,
+  formatSm2PrivateKey,
+  formatSm2PublicKey,
+  parseSm2PrivateKey,
+  parseSm2PublicKey,
+  looksLikeSm2Key,
+  sm2ServerKeyId,
+  type SmPrimitives,
+  type Sm2ServerPublicKey,
+} from './sm.js';
 export { IDENTITY_FIELDS, validateIdentity, encodeIdentityHeader, decodeIdentityHeader, type WechatIdentity } from './identity.js';
 export { sealedBodyLength, type PayloadMeta } from './payload.js';
 export { buildRequest, unixNow, type RequestSpec, type RequestContext, type BuiltRequest, type ServerPublicKey } from './request.js';

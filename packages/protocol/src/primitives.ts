@@ -47,4 +47,19 @@ export {
 export { splitTarget, canonicalQuery, trimContentType, requestAad, responseAad } from './canonical.js';
 export { encodePayloadMeta, encodePayload, encodePayloadParts, decodePayload } from './payload.js';
 export { generateNonce } from './request.js';
+export {
+  sm2SpkiDer,
+  smCanonicalRequestString,
+  smCanonicalRejectionString,
+  sm3Hex,
+  smSignCanonical,
+  smRequestAad,
+  smResponseAad,
+  deriveSmResponseKey,
+  sm4GcmSeal,
+  sm4GcmOpen,
+  wrapSmSessionKey,
+  unwrapSmSessionKey,
+  generateSmSessionKey,
+} from './sm.js';
 export { formatKeyVersion, deviceKeySalt, deriveDeviceKeyWrap, deviceKeyAad } from './device.js';

@@ -17,11 +17,13 @@ import { signCanonical } from './hmac.js';
 import { encodeIdentityHeader, type WechatIdentity } from './identity.js';
 import { encodePayloadParts } from './payload.js';
 import { requestTargetReason } from './target.js';
+import { SM_SESSION_KEY_BYTES, generateSmSessionKey, sm3Hex, sm4GcmSeal, smCanonicalRequestString, smRequestAad, smSignCanonical, wrapSmSessionKey, type Sm2ServerPublicKey, type SmPrimitives } from './sm.js';
 
-export interface ServerPublicKey {
-  id: string;
-  publicKey: KeyObject;
-}
+/**
+ * The server key a sealed request is addressed to: an RSA or X25519 KeyObject, or an SM2 key with the
+ * SM primitives that select the SM suite (SPEC.md 6.6; sm.ts says why they are passed in).
+ */
+export type ServerPublicKey = { id: string; publicKey: KeyObject; sm2?: undefined } | { id: string; sm2: Sm2ServerPublicKey; publicKey?: undefined };
 
 /** What a client wants to send; `build*` turns it into wire headers and body. */
 export interface RequestSpec {
@@ -55,6 +57,8 @@ export interface RequestContext {
   secret: Uint8Array;
   /** Sealed mode only. */
   sessionKey?: Buffer;
+  /** The SM suite's primitives when the request was built under it (SPEC.md 6.6). */
+  sm?: SmPrimitives;
 }
 
 export interface BuiltRequest {
@@ -124,14 +128,35 @@ export function buildRequest(spec: RequestSpec): BuiltRequest {
   };
   let body: Buffer;
   let sessionKey: Buffer | undefined;
+  const sm = spec.mode === 'sealed' ? spec.serverKey!.sm2?.primitives : undefined;
 
-  if (spec.mode === 'sealed') {
+  if (spec.mode === 'sealed' && spec.serverKey!.sm2) {
+    // The SM suite (SPEC.md 6.6): a 16-byte K wrapped with SM2, SM4-GCM under the SM request AAD.
+    const serverKey = spec.serverKey!;
+    const smKey = serverKey.sm2!;
+    sessionKey = spec.sessionKey ? Buffer.from(spec.sessionKey) : generateSmSessionKey();
+    if (sessionKey.length !== SM_SESSION_KEY_BYTES) throw new WxsealError('WXSEAL_CONFIG_INVALID', `session key must be ${SM_SESSION_KEY_BYTES} bytes in the SM suite`);
+    const iv = spec.iv ? Buffer.from(spec.iv) : generateIv();
+    if (iv.length !== IV_BYTES) throw new WxsealError('WXSEAL_CONFIG_INVALID', 'iv must be 12 bytes');
+    const wrapped = spec.wrappedKey ? Buffer.from(spec.wrappedKey) : wrapSmSessionKey(smKey.primitives, smKey.publicKeyHex, sessionKey);
+    const meta = { ...(spec.contentType ? { contentType: spec.contentType } : {}), ...(spec.identity ? { identity: spec.identity } : {}) };
+    const aad = smRequestAad({ method: spec.method, path, rawQuery, timestamp, nonce, keyId: spec.keyId, serverKeyId: serverKey.id });
+    body = sm4GcmSeal(smKey.primitives, sessionKey, iv, aad, encodePayloadParts(meta, plainBody));
+    fields.contentType = SEALED_CONTENT_TYPE;
+    fields.serverKeyId = serverKey.id;
+    fields.wrappedKey = b64uEncode(wrapped);
+    fields.iv = b64uEncode(iv);
+    headers[HEADERS.contentType] = SEALED_CONTENT_TYPE;
+    headers[HEADERS.serverKeyId] = fields.serverKeyId;
+    headers[HEADERS.wrappedKey] = fields.wrappedKey;
+    headers[HEADERS.iv] = fields.iv;
+  } else if (spec.mode === 'sealed') {
     const serverKey = spec.serverKey!;
     sessionKey = spec.sessionKey ? Buffer.from(spec.sessionKey) : generateSessionKey();
     if (sessionKey.length !== SESSION_KEY_BYTES) throw new WxsealError('WXSEAL_CONFIG_INVALID', 'session key must be 32 bytes');
     const iv = spec.iv ? Buffer.from(spec.iv) : generateIv();
     if (iv.length !== IV_BYTES) throw new WxsealError('WXSEAL_CONFIG_INVALID', 'iv must be 12 bytes');
-    const wrapped = spec.wrappedKey ? Buffer.from(spec.wrappedKey) : wrapSessionKey(serverKey.publicKey, sessionKey);
+    const wrapped = spec.wrappedKey ? Buffer.from(spec.wrappedKey) : wrapSessionKey(serverKey.publicKey!, sessionKey);
     const meta = { ...(spec.contentType ? { contentType: spec.contentType } : {}), ...(spec.identity ? { identity: spec.identity } : {}) };
     const aad = requestAad({ method: spec.method, path, rawQuery, timestamp, nonce, keyId: spec.keyId, serverKeyId: serverKey.id });
     body = aesGcmEncrypt(sessionKey, iv, aad, encodePayloadParts(meta, plainBody));
@@ -153,11 +178,19 @@ export function buildRequest(spec: RequestSpec): BuiltRequest {
     }
   }
   if (spec.traceparent) headers[HEADERS.traceparent] = spec.traceparent;
-  fields.bodySha256 = sha256Hex(body);
-  const canonical = canonicalRequestString(fields);
-  headers[HEADERS.signature] = signCanonical(spec.secret, canonical);
+  let canonical: string;
+  if (sm) {
+    fields.bodySha256 = sm3Hex(sm, body);
+    canonical = smCanonicalRequestString(fields);
+    headers[HEADERS.signature] = smSignCanonical(sm, spec.secret, canonical);
+  } else {
+    fields.bodySha256 = sha256Hex(body);
+    canonical = canonicalRequestString(fields);
+    headers[HEADERS.signature] = signCanonical(spec.secret, canonical);
+  }
 
   const context: RequestContext = { mode: spec.mode, keyId: spec.keyId, nonce, secret: spec.secret };
   if (sessionKey) context.sessionKey = sessionKey;
+  if (sm) context.sm = sm;
   return { headers, body, canonical, context };
 }

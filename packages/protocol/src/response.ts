@@ -7,6 +7,7 @@ import { WIRE_ERROR_STATUS, WxsealError, isWireErrorCode, type WireErrorCode } f
 import { hmacSha256, signCanonical } from './hmac.js';
 import { decodePayload, encodePayloadParts } from './payload.js';
 import type { HeaderGetter } from './verify.js';
+import { deriveSmResponseKey, sm4GcmOpen, sm4GcmSeal, smCanonicalRejectionString, smResponseAad, type SmPrimitives } from './sm.js';
 
 /** What the server knows about the request it answers. */
 export interface ServerResponseContext {
@@ -16,6 +17,8 @@ export interface ServerResponseContext {
   sessionKey?: Uint8Array;
   /** Sign-only mode: the secret that verified the request. */
   secret?: Uint8Array;
+  /** Sealed under the SM suite (SPEC.md 6.6): its primitives; the response is sealed with SM4-GCM. */
+  sm?: SmPrimitives;
 }
 
 export interface PlainResponse {
@@ -40,6 +43,13 @@ export function sealResponse(ctx: ServerResponseContext, res: PlainResponse, res
   if (!ctx.sessionKey) throw new TypeError('sealResponse needs the session key');
   const status = sealableStatus(res.status);
   const nonce = responseNonce ? Buffer.from(responseNonce) : generateResponseNonce();
+  if (ctx.sm) {
+    const { key, iv } = deriveSmResponseKey(ctx.sm, ctx.sessionKey, nonce);
+    const aad = smResponseAad({ keyId: ctx.keyId, requestNonce: ctx.nonce, status });
+    const meta = res.contentType ? { contentType: res.contentType } : {};
+    const body = sm4GcmSeal(ctx.sm, key, iv, aad, encodePayloadParts(meta, res.body));
+    return { status, headers: { [HEADERS.contentType]: SEALED_CONTENT_TYPE, [HEADERS.responseNonce]: b64uEncode(nonce) }, body };
+  }
   const { key, iv } = deriveResponseKey(ctx.sessionKey, nonce);
   const aad = responseAad({ keyId: ctx.keyId, requestNonce: ctx.nonce, status });
   const meta = res.contentType ? { contentType: res.contentType } : {};
@@ -97,23 +107,24 @@ export function canonicalRejectionString(r: { keyId: string; requestNonce: strin
 }
 
 /** Server side: adds Wxseal-Signature to a rejection raised after the request's HMAC verified. */
-export function signRejection(res: WireResponse, ctx: { keyId: string; nonce: string; secret: Uint8Array }): WireResponse {
+export function signRejection(res: WireResponse, ctx: { keyId: string; nonce: string; secret: Uint8Array; sm?: SmPrimitives | undefined }): WireResponse {
   const code = res.headers[HEADERS.error];
   const serverTime = res.headers[HEADERS.serverTime];
   if (code === undefined || serverTime === undefined) throw new TypeError('signRejection needs a rejection response');
-  const canonical = canonicalRejectionString({ keyId: ctx.keyId, requestNonce: ctx.nonce, status: res.status, code, serverTime });
-  return { ...res, headers: { ...res.headers, [HEADERS.signature]: signCanonical(ctx.secret, canonical) } };
+  const r = { keyId: ctx.keyId, requestNonce: ctx.nonce, status: res.status, code, serverTime };
+  // Under the SM suite (SPEC.md 6.6) a signed rejection is HMAC-SM3 over its own first line.
+  const signature = ctx.sm ? b64uEncode(ctx.sm.hmacSm3(ctx.secret, Buffer.from(smCanonicalRejectionString(r), 'utf8'))) : signCanonical(ctx.secret, canonicalRejectionString(r));
+  return { ...res, headers: { ...res.headers, [HEADERS.signature]: signature } };
 }
 
 /** Client side: true only when the rejection carries a valid signature for this very request. */
-export function isAuthenticRejection(rejection: Rejection, ctx: { keyId: string; nonce: string; secret: Uint8Array }): boolean {
+export function isAuthenticRejection(rejection: Rejection, ctx: { keyId: string; nonce: string; secret: Uint8Array; sm?: SmPrimitives | undefined }): boolean {
   if (rejection.signature === undefined || rejection.serverTimeText === undefined) return false;
   const signature = b64uDecodeStrict(rejection.signature);
   if (!signature || signature.length !== SIGNATURE_BYTES) return false;
-  const expected = hmacSha256(
-    ctx.secret,
-    canonicalRejectionString({ keyId: ctx.keyId, requestNonce: ctx.nonce, status: rejection.status, code: rejection.code, serverTime: rejection.serverTimeText }),
-  );
+  const r = { keyId: ctx.keyId, requestNonce: ctx.nonce, status: rejection.status, code: rejection.code, serverTime: rejection.serverTimeText };
+  const expected = ctx.sm ? ctx.sm.hmacSm3(ctx.secret, Buffer.from(smCanonicalRejectionString(r), 'utf8')) : hmacSha256(ctx.secret, canonicalRejectionString(r));
+  if (expected.length !== signature.length) return false;
   return timingSafeEqual(expected, signature);
 }
 
@@ -164,7 +175,7 @@ export interface OpenedResponse {
  * section 12). Throws WXSEAL_RESPONSE_INVALID when the response does not prove the server.
  */
 export function openResponse(
-  ctx: { mode: 'sealed' | 'signed'; keyId: string; nonce: string; secret: Uint8Array; sessionKey?: Uint8Array },
+  ctx: { mode: 'sealed' | 'signed'; keyId: string; nonce: string; secret: Uint8Array; sessionKey?: Uint8Array; sm?: SmPrimitives | undefined },
   res: { status: number; header: HeaderGetter; body: Uint8Array },
 ): OpenedResponse {
   const invalid = (message: string): never => {
@@ -177,6 +188,16 @@ export function openResponse(
     const nonceText = one(res.header, HEADERS.responseNonce) ?? invalid('response has no Wxseal-Response-Nonce');
     const nonce = b64uDecodeStrict(nonceText);
     if (!nonce || nonce.length !== RESPONSE_NONCE_BYTES) return invalid('Wxseal-Response-Nonce is malformed');
+    if (ctx.sm) {
+      const { key, iv } = deriveSmResponseKey(ctx.sm, ctx.sessionKey, nonce);
+      const aad = smResponseAad({ keyId: ctx.keyId, requestNonce: ctx.nonce, status: res.status });
+      try {
+        const { meta, body } = decodePayload(sm4GcmOpen(ctx.sm, key, iv, aad, res.body, 'WXSEAL_RESPONSE_INVALID'), 'WXSEAL_RESPONSE_INVALID');
+        return { status: res.status, contentType: meta.contentType, body };
+      } catch (err) {
+        return invalid(err instanceof Error ? err.message : 'sealed response does not open');
+      }
+    }
     const { key, iv } = deriveResponseKey(ctx.sessionKey, nonce);
     const aad = responseAad({ keyId: ctx.keyId, requestNonce: ctx.nonce, status: res.status });
     try {

@@ -6,6 +6,7 @@ import { aesGcmDecrypt } from './envelope.js';
 import { WxsealError } from './errors.js';
 import { matchSignature } from './hmac.js';
 import { decodePayload, type PayloadMeta } from './payload.js';
+import { sm3Hex, sm4GcmOpen, smCanonicalRequestString, smRequestAad, type SmPrimitives } from './sm.js';
 
 /** Reads one header by lower-case name, as Node's IncomingHttpHeaders does. */
 export type HeaderGetter = (name: string) => string | string[] | undefined;
@@ -74,9 +75,10 @@ function required(header: HeaderGetter, name: string, pattern: RegExp): string {
 
 const SIGNATURE_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 const IV_PATTERN = /^[A-Za-z0-9_-]{16}$/;
-// 107 characters: the X25519 suite's 80 bytes (SPEC.md 6.5); 342-683: RSA-OAEP under a 2048- to
-// 4096-bit modulus. Step 4 compares the decoded length with the named key's exact length.
-const WRAPPED_KEY_PATTERN = /^(?:[A-Za-z0-9_-]{107}|[A-Za-z0-9_-]{342,683})$/;
+// 107 characters: the X25519 suite's 80 bytes (SPEC.md 6.5); 151: the SM suite's 113 bytes (6.6);
+// 342-683: RSA-OAEP under a 2048- to 4096-bit modulus. Step 4 compares the decoded length with the
+// named key's exact length.
+const WRAPPED_KEY_PATTERN = /^(?:[A-Za-z0-9_-]{107}|[A-Za-z0-9_-]{151}|[A-Za-z0-9_-]{342,683})$/;
 const IDENTITY_PATTERN = new RegExp(`^[A-Za-z0-9_-]{1,${LIMITS.maxIdentityHeaderChars}}$`);
 const TRACEPARENT_PATTERN = new RegExp(`^[\\x21-\\x7e]{1,${LIMITS.maxTraceparentChars}}$`);
 const VISIBLE = /^[\x20-\x7e\t]*$/;
@@ -229,22 +231,28 @@ export function signedFieldsOf(parsed: ParsedRequest, bodySha256: string): Signe
  * Step 5: the index of the secret that signed the request, or -1 when none did. Every secret is
  * checked, in constant time (matchSignature).
  */
-export function requestSignatureIndex(parsed: ParsedRequest, body: Uint8Array, secrets: readonly Uint8Array[]): number {
+export function requestSignatureIndex(parsed: ParsedRequest, body: Uint8Array, secrets: readonly Uint8Array[], sm?: SmPrimitives): number {
+  if (sm && parsed.mode === 'sealed') {
+    // The SM suite (SPEC.md 6.6): SM3 body hash, WXSEAL1-HMAC-SM3 first line, HMAC-SM3.
+    const canonical = smCanonicalRequestString(signedFieldsOf(parsed, sm3Hex(sm, body)));
+    return matchSignature(secrets, canonical, parsed.signature, (secret, message) => sm.hmacSm3(secret, Buffer.from(message, 'utf8')));
+  }
   const canonical = canonicalRequestString(signedFieldsOf(parsed, sha256Hex(body)));
   return matchSignature(secrets, canonical, parsed.signature);
 }
 
 /** Step 5: returns the index of the secret that signed the request, or throws BAD_SIGNATURE. */
-export function verifyRequestSignature(parsed: ParsedRequest, body: Uint8Array, secrets: readonly Uint8Array[]): number {
-  const index = requestSignatureIndex(parsed, body, secrets);
+export function verifyRequestSignature(parsed: ParsedRequest, body: Uint8Array, secrets: readonly Uint8Array[], sm?: SmPrimitives): number {
+  const index = requestSignatureIndex(parsed, body, secrets, sm);
   if (index === -1) throw new WxsealError('WXSEAL_BAD_SIGNATURE', 'signature does not match');
   return index;
 }
 
 /** Step 8 (sealed mode): decrypt the body with the unwrapped session key and split the framing. */
-export function openSealedRequest(parsed: SealedParsedRequest, sessionKey: Uint8Array, body: Uint8Array): { meta: PayloadMeta; body: Buffer } {
+export function openSealedRequest(parsed: SealedParsedRequest, sessionKey: Uint8Array, body: Uint8Array, sm?: SmPrimitives): { meta: PayloadMeta; body: Buffer } {
   // The type says sealed; a JavaScript caller may still pass a sign-only request.
   if ((parsed as ParsedRequest).mode !== 'sealed' || !parsed.iv) throw new WxsealError('WXSEAL_MALFORMED_HEADER', 'not a sealed request');
+  if (sm) return decodePayload(sm4GcmOpen(sm, sessionKey, parsed.iv, smRequestAad(parsed), body, 'WXSEAL_DECRYPT_FAILED'));
   const aad = requestAad(parsed);
   return decodePayload(aesGcmDecrypt(sessionKey, parsed.iv, aad, body, 'WXSEAL_DECRYPT_FAILED'));
 }

@@ -28,6 +28,9 @@ const PRIMITIVES = [
   'splitTarget', 'canonicalQuery', 'trimContentType', 'requestAad', 'responseAad',
   'encodePayloadMeta', 'encodePayload', 'encodePayloadParts', 'decodePayload',
   'generateNonce',
+  // The SM suite's framing (SPEC.md 6.6), over primitives the caller passes in.
+  'sm2SpkiDer', 'smCanonicalRequestString', 'smCanonicalRejectionString', 'sm3Hex', 'smSignCanonical', 'smRequestAad', 'smResponseAad',
+  'deriveSmResponseKey', 'sm4GcmSeal', 'sm4GcmOpen', 'wrapSmSessionKey', 'unwrapSmSessionKey', 'generateSmSessionKey',
   'formatKeyVersion', 'deviceKeySalt', 'deriveDeviceKeyWrap', 'deviceKeyAad',
 ];
 

@@ -28,7 +28,7 @@ export {
   type ClientSecretInput,
   type KeyResolver,
 } from './keys/key-resolver.js';
-export { SERVER_KEY_TYPES, ServerKeyRing, serverKeyIdFor, serverKeyTypeOf, type ServerKeyInput, type ServerKeyType } from './keys/server-key-ring.js';
+export { SERVER_KEY_TYPES, SM_PRIMITIVES, ServerKeyRing, serverKeyIdFor, serverKeyTypeOf, type ServerKeyInput, type ServerKeyType, type Sm2PrivateKeyInput } from './keys/server-key-ring.js';
 export { SessionKeyCache, type SessionKeyCacheOptions } from './keys/session-key-cache.js';
 export type { NonceRecord, NonceStore } from './nonce/nonce-store.js';
 export { MemoryNonceStore, type MemoryNonceStoreOptions } from './nonce/memory-nonce-store.js';

@@ -18,6 +18,7 @@ import {
   type Mode,
   type ParsedRequest,
   type ServerResponseContext,
+  type SmPrimitives,
   type WechatIdentity,
   type WireErrorCode,
   type WireResponse,
@@ -285,10 +286,12 @@ export class Verifier {
     }
 
     // Step 5: one HMAC per valid secret, constant-time, all of them compared.
+    const sm = parsed.mode === 'sealed' ? this.serverKeys!.smPrimitives(parsed.serverKeyId) : undefined;
     const body = Buffer.from(input.body.buffer, input.body.byteOffset, input.body.byteLength);
     let matched: ClientSecret;
     try {
-      const index = requestSignatureIndex(parsed, body, usable.map((s) => s.secret));
+      // An SM2 server key selects the SM suite (SPEC.md 6.6): HMAC-SM3 over the SM3 body hash.
+      const index = requestSignatureIndex(parsed, body, usable.map((s) => s.secret), sm);
       if (index === -1) return BAD_SIGNATURE;
       matched = usable[index]!;
     } catch (err) {
@@ -298,16 +301,16 @@ export class Verifier {
     // From here on the request is authentic: rejections are signed for it (SPEC.md 10.1), so a
     // client can tell a real 503 from a forged one before repeating a non-idempotent request.
     try {
-      return await this.#afterSignature(parsed, body, matched, now);
+      return await this.#afterSignature(parsed, body, matched, now, sm);
     } catch (err) {
       if (err instanceof WxsealError) {
-        Object.defineProperty(err, AUTHENTIC_REQUEST, { value: { keyId: parsed.keyId, nonce: parsed.nonce, secret: matched.secret }, enumerable: false });
+        Object.defineProperty(err, AUTHENTIC_REQUEST, { value: { keyId: parsed.keyId, nonce: parsed.nonce, secret: matched.secret, sm }, enumerable: false });
       }
       throw err;
     }
   }
 
-  async #afterSignature(parsed: ParsedRequest, body: Buffer, matched: ClientSecret, now: number): Promise<VerifiedRequest> {
+  async #afterSignature(parsed: ParsedRequest, body: Buffer, matched: ClientSecret, now: number, sm: SmPrimitives | undefined): Promise<VerifiedRequest> {
     // Step 6: only an authentic request may claim its nonce.
     await this.#dependencies.claimNonce(parsed.keyId, parsed.nonce, parsed.timestampSeconds + this.windowSeconds, now, parsed.timestampSeconds);
 
@@ -327,7 +330,7 @@ export class Verifier {
       // Step 8: AES-GCM with the request AAD, then the framing of 6.1.
       let opened: ReturnType<typeof openSealedRequest>;
       try {
-        opened = openSealedRequest(parsed, sessionKey, body);
+        opened = openSealedRequest(parsed, sessionKey, body, sm);
       } catch (err) {
         throw this.#dependencies.stepError(err, DECRYPT_CODES, 'WXSEAL_DECRYPT_FAILED', 'authenticated decryption failed');
       }
@@ -337,6 +340,7 @@ export class Verifier {
         keyId: parsed.keyId,
         nonce: parsed.nonce,
         sessionKey,
+        ...(sm ? { sm } : {}),
       });
     }
 
@@ -453,7 +457,7 @@ export function rejectionFor(err: unknown, nowSeconds: number): WireResponse {
   const code = wireCodeOf(err);
   if (code !== undefined) {
     const wire = rejectionResponse(code, (err as WxsealError).message, nowSeconds);
-    const authentic = (err as { [AUTHENTIC_REQUEST]?: { keyId: string; nonce: string; secret: Uint8Array } })[AUTHENTIC_REQUEST];
+    const authentic = (err as { [AUTHENTIC_REQUEST]?: { keyId: string; nonce: string; secret: Uint8Array; sm?: SmPrimitives } })[AUTHENTIC_REQUEST];
     return authentic ? signRejection(wire, authentic) : wire;
   }
   return rejectionResponse('WXSEAL_MALFORMED_HEADER', 'the request could not be verified', nowSeconds);

@@ -32,7 +32,7 @@ describe('ServerKeyRing with RSA and X25519 keys', () => {
   });
 
   it('serverKeyTypeOf names rsa and x25519 keys and refuses the others', () => {
-    assert.deepEqual(SERVER_KEY_TYPES, ['rsa', 'x25519']);
+    assert.deepEqual(SERVER_KEY_TYPES, ['rsa', 'x25519', 'sm2']);
     assert.equal(serverKeyTypeOf(rsa.privateKey), 'rsa');
     assert.equal(serverKeyTypeOf(x.publicKey), 'x25519');
     for (const k of [generateKeyPairSync('ed25519').publicKey, generateKeyPairSync('x448').privateKey]) {

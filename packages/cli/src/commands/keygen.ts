@@ -1,18 +1,27 @@
 import { createHash, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LIMITS } from '@wxseal/protocol';
+import { LIMITS, sm2ServerKeyId } from '@wxseal/protocol';
+import { sm2GenerateKeyPair, sm2PrivateKeyToPem, sm2PublicKeyToPem } from '@wxseal/gm';
 import { b64uEncode } from '@wxseal/protocol/primitives';
 import { CliError } from '../errors.js';
 import type { ServerKeyType } from './credentials.js';
+
+/**
+ * The key types keygen writes: the admin API's (rsa, x25519) and sm2, the SM suite (SPEC.md 6.6),
+ * whose keys live in the config only (the admin API does not generate them).
+ */
+export type KeygenKeyType = ServerKeyType | 'sm2';
+export const KEYGEN_KEY_TYPES: readonly KeygenKeyType[] = ['rsa', 'x25519', 'sm2'];
 
 export interface KeygenOptions {
   out: string;
   /**
    * The server key type (default rsa). x25519 wraps session keys with HPKE (RFC 9180): no RSA on
-   * the server's hot path, and a 32-byte key instead of a 2048-bit modulus.
+   * the server's hot path, and a 32-byte key instead of a 2048-bit modulus. sm2 selects the SM suite
+   * (SPEC.md 6.6: SM2, SM4-GCM, SM3); its key files are PKCS#8 / SPKI PEM.
    */
-  type?: ServerKeyType;
+  type?: KeygenKeyType;
   /** RSA modulus size: 2048 (default), 3072 or 4096. Refused with type x25519. */
   bits?: number;
   keyId: string;
@@ -27,7 +36,7 @@ export interface KeygenOptions {
 
 export interface KeygenResult {
   serverKeyId: string;
-  type: ServerKeyType;
+  type: KeygenKeyType;
   files: string[];
 }
 
@@ -68,7 +77,7 @@ const q = (value: string): string => JSON.stringify(value);
  * The gateway configuration matching client.json: one route, the client credential, the server
  * key, the in-memory nonce store. Written with comments, since it is the file a newcomer edits next.
  */
-function gatewayYaml(o: { keyId: string; serverKeyId: string; type: ServerKeyType; host: string; port: number; adminPort: number; upstream: string; baseUrl: string }): string {
+function gatewayYaml(o: { keyId: string; serverKeyId: string; type: KeygenKeyType; host: string; port: number; adminPort: number; upstream: string; baseUrl: string }): string {
   return `# wxseal gateway configuration, written by \`wxseal keygen\` next to client.json.
 #   check:  npx wxseal gateway --config gateway.yaml --check
 #   run:    npx wxseal gateway --config gateway.yaml      (SIGHUP reloads, SIGTERM drains and stops)
@@ -94,7 +103,7 @@ clients:                     # the client credential of client.json
     secrets:
       - secretFile: client-secret.txt
 
-serverKeys:                  # the ${o.type === 'x25519' ? 'X25519' : 'RSA'} key that opens sealed requests
+serverKeys:                  # the ${o.type === 'x25519' ? 'X25519' : o.type === 'sm2' ? 'SM2 (SM suite: SM2, SM4-GCM, SM3)' : 'RSA'} key that opens sealed requests
   - id: ${q(o.serverKeyId)}
     privateKeyFile: server-private.pem
 
@@ -111,8 +120,8 @@ nonceStore:                  # replay protection; memory is right for ONE gatewa
  */
 export function keygen(opts: KeygenOptions): KeygenResult {
   const type = opts.type ?? 'rsa';
-  if (type !== 'rsa' && type !== 'x25519') throw new CliError('CLI_INVALID_INPUT', 'the server key type must be rsa or x25519', '--type');
-  if (type === 'x25519' && opts.bits !== undefined) throw new CliError('CLI_INVALID_INPUT', '--bits sizes an RSA key; an X25519 key has no size to choose', '--bits');
+  if (!KEYGEN_KEY_TYPES.includes(type)) throw new CliError('CLI_INVALID_INPUT', 'the server key type must be rsa, x25519 or sm2', '--type');
+  if (type !== 'rsa' && opts.bits !== undefined) throw new CliError('CLI_INVALID_INPUT', `--bits sizes an RSA key; an ${type === 'sm2' ? 'SM2' : 'X25519'} key has no size to choose`, '--bits');
   if (type === 'rsa' && opts.bits !== undefined && ![2048, 3072, 4096].includes(opts.bits)) {
     throw new CliError('CLI_INVALID_INPUT', 'the RSA modulus must be 2048, 3072 or 4096 bits', '--bits');
   }
@@ -144,14 +153,23 @@ export function keygen(opts: KeygenOptions): KeygenResult {
 function writeFiles(
   opts: KeygenOptions,
   [priv, pub, secretPath, clientPath, gatewayPath, serverPath]: [string, string, string, string, string, string],
-  { type, port, adminPort, upstream, base }: { type: ServerKeyType; port: number; adminPort: number; upstream: string; base: URL },
+  { type, port, adminPort, upstream, base }: { type: KeygenKeyType; port: number; adminPort: number; upstream: string; base: URL },
 ): KeygenResult {
-  const { privateKey, publicKey } = generateServerKeyPair(type, opts.bits ?? 2048);
-  const serverKeyId = serverKeyIdOf(publicKey);
+  let serverKeyId: string;
+  if (type === 'sm2') {
+    // PKCS#8 and SPKI PEM, byte for byte what OpenSSL writes for an SM2 key (SPEC.md 6.6).
+    const pair = sm2GenerateKeyPair();
+    serverKeyId = sm2ServerKeyId(pair.publicKeyHex);
+    writeFileSync(priv, sm2PrivateKeyToPem(pair.privateKeyHex), { mode: 0o600 });
+    writeFileSync(pub, sm2PublicKeyToPem(pair.publicKeyHex), { mode: 0o644 });
+  } else {
+    const { privateKey, publicKey } = generateServerKeyPair(type, opts.bits ?? 2048);
+    serverKeyId = serverKeyIdOf(publicKey);
+    writeFileSync(priv, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    writeFileSync(pub, publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o644 });
+  }
   const secret = b64uEncode(randomBytes(32));
 
-  writeFileSync(priv, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-  writeFileSync(pub, publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o644 });
   writeFileSync(secretPath, secret + '\n', { mode: 0o600 });
   const client = {
     baseUrl: opts.baseUrl,

@@ -273,15 +273,15 @@ export interface components {
                 /** @enum {string} */
                 status: "active" | "decrypt-only" | "retired";
                 /**
-                 * @description the suite wrapped session keys use (SPEC.md 6.2), named by the key type
+                 * @description the suite sealed requests to the key use (SPEC.md 6.2, 6.5, 6.6), named by the key type
                  * @enum {string}
                  */
-                suite: "rsa-oaep-256" | "x25519-hpke";
+                suite: "rsa-oaep-256" | "x25519-hpke" | "sm2-sm4-gcm";
                 /**
-                 * @description the server key type: rsa (RSA-OAEP-SHA256) or x25519 (HPKE, RFC 9180: no RSA on the server's hot path)
+                 * @description the server key type: rsa (RSA-OAEP-SHA256), x25519 (HPKE, RFC 9180) or sm2 (the SM suite: SM2, SM4-GCM, SM3; from the config only)
                  * @enum {string}
                  */
-                type: "rsa" | "x25519";
+                type: "rsa" | "x25519" | "sm2";
             }[];
         };
         LoginBody: {
@@ -467,10 +467,10 @@ export interface components {
             kid: string;
             publicKeyPem: string;
             /**
-             * @description the suite wrapped session keys use (SPEC.md 6.2), named by the key type
+             * @description the suite sealed requests to the key use (SPEC.md 6.2, 6.5, 6.6), named by the key type
              * @enum {string}
              */
-            suite: "rsa-oaep-256" | "x25519-hpke";
+            suite: "rsa-oaep-256" | "x25519-hpke" | "sm2-sm4-gcm";
             /**
              * @description the server key type: rsa (RSA-OAEP-SHA256) or x25519 (HPKE, RFC 9180: no RSA on the server's hot path)
              * @enum {string}

@@ -89,6 +89,7 @@ export const en: Messages = {
   'source.admin': 'Added in console',
   'keyType.rsa': 'RSA',
   'keyType.x25519': 'X25519',
+  'keyType.sm2': 'SM2 (SM suite)',
   'outcome.ok': 'OK',
   'outcome.refused': 'Refused',
   'outcome.failed': 'Failed',
@@ -195,7 +196,7 @@ export const en: Messages = {
   'cred.retireMessage': 'Requests of {keyId} signed with this secret are refused at once. The last active secret cannot be retired.',
   'cred.retired': 'Secret {secretId} retired.',
 
-  'keys.title': 'Server keys (RSA, X25519)',
+  'keys.title': 'Server keys (RSA, X25519, SM2)',
   'keys.type': 'Type',
   'keys.empty': 'No server keys.',
   'keys.kid': 'Key ID (kid)',

@@ -89,6 +89,7 @@ export const zh = {
   'source.admin': '控制台添加',
   'keyType.rsa': 'RSA',
   'keyType.x25519': 'X25519',
+  'keyType.sm2': 'SM2（国密）',
   'outcome.ok': '成功',
   'outcome.refused': '被拒绝',
   'outcome.failed': '失败',
@@ -195,7 +196,7 @@ export const zh = {
   'cred.retireMessage': '使用该密钥签名的 {keyId} 请求将立即被拒绝。不能停用最后一个有效密钥。',
   'cred.retired': '密钥 {secretId} 已停用。',
 
-  'keys.title': '服务器密钥（RSA、X25519）',
+  'keys.title': '服务器密钥（RSA、X25519、SM2）',
   'keys.type': '类型',
   'keys.empty': '没有服务器密钥。',
   'keys.kid': '密钥 ID（kid）',

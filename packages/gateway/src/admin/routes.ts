@@ -101,7 +101,14 @@ const reasonBody = z.object({ reason }).strict();
 const serverKeyType = z
   .enum(['rsa', 'x25519'], { error: 'type must be "rsa" or "x25519"' })
   .describe('the server key type: rsa (RSA-OAEP-SHA256) or x25519 (HPKE, RFC 9180: no RSA on the server\'s hot path)');
-const serverKeySuite = z.enum(['rsa-oaep-256', 'x25519-hpke']).describe('the suite wrapped session keys use (SPEC.md 6.2), named by the key type');
+// A listed key may also be SM2 (the SM suite, SPEC.md 6.6), loaded from the config: the admin API does
+// not generate SM2 keys (its store keeps KeyObjects), so rotation takes rsa or x25519 only.
+const listedServerKeyType = z
+  .enum(['rsa', 'x25519', 'sm2'])
+  .describe('the server key type: rsa (RSA-OAEP-SHA256), x25519 (HPKE, RFC 9180) or sm2 (the SM suite: SM2, SM4-GCM, SM3; from the config only)');
+const serverKeySuite = z
+  .enum(['rsa-oaep-256', 'x25519-hpke', 'sm2-sm4-gcm'])
+  .describe('the suite sealed requests to the key use (SPEC.md 6.2, 6.5, 6.6), named by the key type');
 
 export const ADMIN_ROUTES = [
   {
@@ -262,13 +269,13 @@ export const ADMIN_ROUTES = [
     method: 'GET',
     path: '/server-keys',
     tag: 'server-keys',
-    summary: 'Server keys (RSA or X25519): the active one, those kept for decryption, the retired ones',
+    summary: 'Server keys (RSA, X25519 or SM2): the active one, those kept for decryption, the retired ones',
     status: 200,
     response: z.object({
       keys: z.array(
         z.object({
           kid: z.string(),
-          type: serverKeyType,
+          type: listedServerKeyType,
           suite: serverKeySuite,
           status: z.enum(['active', 'decrypt-only', 'retired']),
           source: z.enum(['config', 'admin']),

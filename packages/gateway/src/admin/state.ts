@@ -13,6 +13,7 @@ import { isControlPlaneError, type CredentialOverlay } from '@wxseal/control-pla
 import type { ClientConfig, ServerKeyConfig } from '../config.js';
 import type { ControlPlaneRuntime } from '../control-plane.js';
 import { AdminError } from './http.js';
+import { publicKeyTextOf, serverKeyTypeOfMaterial } from '../server-key-material.js';
 
 export interface SecretView {
   secretId: string;
@@ -23,9 +24,9 @@ export interface SecretView {
 
 export interface ServerKeyView {
   kid: string;
-  /** The key's type: rsa or x25519. */
+  /** The key's type: rsa, x25519 or sm2. */
   type: ServerKeyType;
-  /** The suite its wrapped session keys use (SPEC.md 6.2): rsa-oaep-256 or x25519-hpke. */
+  /** The suite its wrapped session keys use (SPEC.md 6.2, 6.5, 6.6): rsa-oaep-256, x25519-hpke or sm2-sm4-gcm. */
   suite: ServerKeySuite;
   status: 'active' | 'decrypt-only' | 'retired';
   source: 'config' | 'admin';
@@ -39,7 +40,7 @@ export function configSecretId(s: { id?: string; secret: Uint8Array }): string {
 }
 
 const pemOf = (key: KeyObject): string => createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString();
-const SUITES: Readonly<Record<ServerKeyType, ServerKeySuite>> = { rsa: 'rsa-oaep-256', x25519: 'x25519-hpke' };
+const SUITES: Readonly<Record<ServerKeyType, ServerKeySuite>> = { rsa: 'rsa-oaep-256', x25519: 'x25519-hpke', sm2: 'sm2-sm4-gcm' };
 
 /**
  * The type of an added key: from its private key, else (a retired key keeps none) from its stored
@@ -60,6 +61,11 @@ function typeOfAdded(a: { privateKey: KeyObject | undefined; publicKeyPem: strin
  */
 export function generateServerKey(type: ServerKeyType): Promise<KeyObject> {
   return new Promise<KeyObject>((resolve, reject) => {
+    // The control-plane store keeps KeyObjects; SM2 keys (not KeyObjects) come from the config only.
+    if (type === 'sm2') {
+      reject(new AdminError('ADMIN_BAD_REQUEST', 'the admin API does not generate SM2 server keys yet; add one to serverKeys in the config (wxseal keygen --type sm2)'));
+      return;
+    }
     const done = (err: Error | null, _pub: KeyObject, priv: KeyObject): void => (err ? reject(err) : resolve(priv));
     if (type === 'x25519') generateKeyPair('x25519', undefined, done);
     else generateKeyPair('rsa', { modulusLength: 2048, publicExponent: 65537 }, done);
@@ -145,11 +151,12 @@ export class CredentialState {
     const status = (kid: string, isRetired: boolean): ServerKeyView['status'] => (isRetired ? 'retired' : kid === active ? 'active' : 'decrypt-only');
     const out: ServerKeyView[] = config.map((k) => ({
       kid: k.id,
-      type: serverKeyTypeOf(k.privateKey),
-      suite: SUITES[serverKeyTypeOf(k.privateKey)],
+      type: serverKeyTypeOfMaterial(k.privateKey),
+      suite: SUITES[serverKeyTypeOfMaterial(k.privateKey)],
       status: status(k.id, s.retiredConfigKids.has(k.id)),
       source: 'config',
-      publicKeyPem: pemOf(k.privateKey),
+      // An SM2 key (SPEC.md 6.6) is shown in its armored WXSEAL SM2 PUBLIC KEY form.
+      publicKeyPem: publicKeyTextOf(k.privateKey),
     }));
     for (const a of s.added) {
       const type = typeOfAdded(a);

@@ -1,6 +1,21 @@
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
-import { LIMITS, WxsealError, loadServerPrivateKey, serverKeySuite, wrappedKeyLength, type KeyInput, type ServerKeySuite } from '@wxseal/protocol';
-import { unwrapSessionKey } from '@wxseal/protocol/primitives';
+import {
+  LIMITS,
+  SM2_WRAPPED_KEY_BYTES,
+  SM_SUITE,
+  WxsealError,
+  loadServerPrivateKey,
+  looksLikeSm2Key,
+  parseSm2PrivateKey,
+  serverKeySuite,
+  sm2ServerKeyId,
+  wrappedKeyLength,
+  type KeyInput,
+  type ServerKeySuite,
+  type SmPrimitives,
+} from '@wxseal/protocol';
+import { unwrapSessionKey, unwrapSmSessionKey } from '@wxseal/protocol/primitives';
+import * as gm from '@wxseal/gm';
 
 /** The reference server key id: `sk-` + the first 16 hex digits of SHA-256(DER SubjectPublicKeyInfo) (SPEC.md section 2). */
 export function serverKeyIdFor(key: KeyObject): string {
@@ -13,12 +28,26 @@ export function serverKeyIdFor(key: KeyObject): string {
  * The kind of a server key, which names its suite (SPEC.md 6.2): `rsa` (rsa-oaep-256: RSA-OAEP
  * wraps the session key) or `x25519` (x25519-hpke: HPKE, RFC 9180 — no RSA on the server's hot path).
  */
-export type ServerKeyType = 'rsa' | 'x25519';
+export type ServerKeyType = 'rsa' | 'x25519' | 'sm2';
 
-export const SERVER_KEY_TYPES: readonly ServerKeyType[] = ['rsa', 'x25519'];
+export const SERVER_KEY_TYPES: readonly ServerKeyType[] = ['rsa', 'x25519', 'sm2'];
+
+/**
+ * The SM primitives the server's SM suite uses (SPEC.md 6.6): @wxseal/gm. @wxseal/protocol defines
+ * the suite over this interface and never imports @wxseal/gm itself (it has no dependency).
+ */
+export const SM_PRIMITIVES: SmPrimitives = gm;
+
+/** An SM2 server private key: its scalar, as hex, in an object (SM2 keys are not KeyObjects). */
+export interface Sm2PrivateKeyInput {
+  type: 'sm2';
+  privateKeyHex: string;
+  /** The SM primitives to use for this key (default SM_PRIMITIVES, @wxseal/gm); tests wrap them. */
+  primitives?: SmPrimitives;
+}
 
 /** The type of a server key (public or private); WXSEAL_CONFIG_INVALID for any other kind of key. */
-export function serverKeyTypeOf(key: KeyObject): ServerKeyType {
+export function serverKeyTypeOf(key: KeyObject): 'rsa' | 'x25519' {
   const type = key.asymmetricKeyType;
   if (type === 'rsa' || type === 'x25519') return type;
   throw new WxsealError('WXSEAL_CONFIG_INVALID', `a server key is an RSA or an X25519 key, not ${type ?? 'a symmetric key'}`);
@@ -27,16 +56,49 @@ export function serverKeyTypeOf(key: KeyObject): ServerKeyType {
 export interface ServerKeyInput {
   /** Defaults to serverKeyIdFor(the key). */
   id?: string;
-  /** PEM (PKCS#8 or PKCS#1), DER or a KeyObject; parsed once. */
-  privateKey: KeyInput;
+  /**
+   * PEM (PKCS#8 or PKCS#1), DER or a KeyObject (RSA, X25519); or an SM2 key: PEM (PKCS#8 as
+   * OpenSSL writes it, or SEC1), the armored `WXSEAL SM2 PRIVATE KEY` hex text, or
+   * `{ type: 'sm2', privateKeyHex }`. Parsed once.
+   */
+  privateKey: KeyInput | Sm2PrivateKeyInput;
 }
 
-interface Entry {
-  privateKey: KeyObject;
-  publicKey: KeyObject;
-  type: ServerKeyType;
-  suite: ServerKeySuite;
-  wrappedKeyLength: number;
+type Entry =
+  | { privateKey: KeyObject; publicKey: KeyObject; type: 'rsa' | 'x25519'; suite: ServerKeySuite; wrappedKeyLength: number }
+  | { sm2PrivateKeyHex: string; sm2PublicKeyHex: string; type: 'sm2'; suite: typeof SM_SUITE; wrappedKeyLength: number; sm: SmPrimitives };
+
+/**
+ * The scalar of a PEM SM2 private key (PKCS#8 with id-ecPublicKey and the SM2 curve, as OpenSSL
+ * writes it, or SEC1), read by @wxseal/gm; undefined for any other input (an RSA or X25519 PEM,
+ * which Node reads). Node's OpenSSL parses an SM2 PKCS#8 key too, but cannot use it for SM2
+ * encryption, so SM2 is recognised first.
+ */
+function sm2PrivateKeyOfPem(input: KeyInput): string | undefined {
+  if (typeof input !== 'string' && !Buffer.isBuffer(input)) return undefined;
+  const text = typeof input === 'string' ? input : input.toString('latin1');
+  if (!/-----BEGIN (?:SM2 |EC )?PRIVATE KEY-----/.test(text)) return undefined;
+  try {
+    return gm.sm2PrivateKeyFromPem(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function isSm2Input(input: KeyInput | Sm2PrivateKeyInput): input is Sm2PrivateKeyInput {
+  return typeof input === 'object' && !Buffer.isBuffer(input) && (input as Sm2PrivateKeyInput).type === 'sm2';
+}
+
+function sm2PrivateKeyOf(input: KeyInput | Sm2PrivateKeyInput): string | undefined {
+  if (isSm2Input(input)) {
+    const hex = input.privateKeyHex;
+    if (typeof hex !== 'string' || !/^[0-9A-Fa-f]{64}$/.test(hex)) throw new WxsealError('WXSEAL_CONFIG_INVALID', 'an SM2 private key is 64 hex digits');
+    return hex.toLowerCase();
+  }
+  if (!looksLikeSm2Key(input)) return sm2PrivateKeyOfPem(input);
+  const hex = parseSm2PrivateKey(input);
+  if (hex === undefined) throw new WxsealError('WXSEAL_CONFIG_INVALID', 'an SM2 server private key is the armored WXSEAL SM2 PRIVATE KEY form (64 hex digits)');
+  return hex;
 }
 
 /**
@@ -53,7 +115,22 @@ export class ServerKeyRing {
 
   /** Adds a key; returns its server key id. An id already in use is a configuration error. */
   add(input: ServerKeyInput): string {
-    const privateKey = loadServerPrivateKey(input.privateKey);
+    const sm2Hex = sm2PrivateKeyOf(input.privateKey);
+    if (sm2Hex !== undefined) {
+      const sm = (isSm2Input(input.privateKey) ? input.privateKey.primitives : undefined) ?? SM_PRIMITIVES;
+      let publicKeyHex: string;
+      try {
+        publicKeyHex = sm.sm2PublicKeyFromPrivate(sm2Hex);
+      } catch (cause) {
+        throw new WxsealError('WXSEAL_CONFIG_INVALID', 'the SM2 server private key is not valid', { cause });
+      }
+      const id = input.id ?? sm2ServerKeyId(publicKeyHex);
+      if (!LIMITS.idPattern.test(id)) throw new WxsealError('WXSEAL_CONFIG_INVALID', 'server key id must be 1-64 characters of A-Z a-z 0-9 . _ : -');
+      if (this.#keys.has(id)) throw new WxsealError('WXSEAL_CONFIG_INVALID', `server key id ${id} is already in the key ring`);
+      this.#keys.set(id, { sm2PrivateKeyHex: sm2Hex, sm2PublicKeyHex: publicKeyHex, type: 'sm2', suite: SM_SUITE, wrappedKeyLength: SM2_WRAPPED_KEY_BYTES, sm });
+      return id;
+    }
+    const privateKey = loadServerPrivateKey(input.privateKey as KeyInput);
     const id = input.id ?? serverKeyIdFor(privateKey);
     if (!LIMITS.idPattern.test(id)) throw new WxsealError('WXSEAL_CONFIG_INVALID', 'server key id must be 1-64 characters of A-Z a-z 0-9 . _ : -');
     if (this.#keys.has(id)) throw new WxsealError('WXSEAL_CONFIG_INVALID', `server key id ${id} is already in the key ring`);
@@ -78,9 +155,29 @@ export class ServerKeyRing {
     return this.#keys.size;
   }
 
-  /** The public key to hand to clients. */
+  /** The public key to hand to clients (RSA, X25519); undefined for an SM2 key (see sm2PublicKeyHex). */
   publicKey(id: string): KeyObject | undefined {
-    return this.#keys.get(id)?.publicKey;
+    const e = this.#keys.get(id);
+    return e && e.type !== 'sm2' ? e.publicKey : undefined;
+  }
+
+  /** An SM2 key's public point (04‖x‖y, hex); undefined for other keys. */
+  sm2PublicKeyHex(id: string): string | undefined {
+    const e = this.#keys.get(id);
+    return e && e.type === 'sm2' ? e.sm2PublicKeyHex : undefined;
+  }
+
+  /** The public key as text to hand to clients: SPKI PEM (for SM2 too). */
+  publicKeyText(id: string): string | undefined {
+    const e = this.#keys.get(id);
+    if (!e) return undefined;
+    return e.type === 'sm2' ? gm.sm2PublicKeyToPem(e.sm2PublicKeyHex) : e.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  }
+
+  /** The SM primitives when the key is SM2 (its requests use the SM suite, SPEC.md 6.6); otherwise undefined. */
+  smPrimitives(id: string): SmPrimitives | undefined {
+    const e = this.#keys.get(id);
+    return e && e.type === 'sm2' ? e.sm : undefined;
   }
 
   /** The key's type; undefined for an unknown id. */
@@ -114,6 +211,8 @@ export class ServerKeyRing {
   /** Step 7: unwrap of the session key (RSA-OAEP or HPKE). Throws WXSEAL_UNWRAP_FAILED when it does not decrypt. */
   unwrap(id: string, wrapped: Uint8Array): Buffer {
     this.check(id, wrapped);
-    return unwrapSessionKey(this.#keys.get(id)!.privateKey, wrapped);
+    const e = this.#keys.get(id)!;
+    if (e.type === 'sm2') return unwrapSmSessionKey(e.sm, e.sm2PrivateKeyHex, wrapped);
+    return unwrapSessionKey(e.privateKey, wrapped);
   }
 }
