@@ -4,17 +4,32 @@
  *
  * A call is what @wxseal/client computes: `buildRequest` (nonce, IV, session key and its wrap,
  * SHA-256 of the body, HMAC, AES-GCM seal) and `openResponse` of the sealed answer (HKDF, AES-GCM
- * open). The answers are sealed by the server side between the two timed phases, untimed. No HTTP:
+ * open; for an SM2 server key the SM suite of SPEC 6.6 with @wxseal/gm: SM3, HMAC-SM3, SM2 encrypt,
+ * SM4-GCM, HKDF-SM3). The answers are sealed by the server side between the two timed phases, untimed. No HTTP:
  * the transport is the same with or without wxseal.
  */
 import { constants, createCipheriv, createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, publicEncrypt, randomBytes } from 'node:crypto';
+import { gm } from './gm.js';
 import { buildRequest, openResponse, sealResponse, type BuiltRequest } from '@wxseal/protocol';
-import { aesGcmDecrypt, aesGcmEncrypt, b64uDecodeStrict, deriveResponseKey, encodePayload, generateSessionKey, wrapSessionKey } from '@wxseal/protocol/primitives';
+import {
+  aesGcmDecrypt,
+  aesGcmEncrypt,
+  b64uDecodeStrict,
+  deriveResponseKey,
+  deriveSmResponseKey,
+  encodePayload,
+  generateSessionKey,
+  generateSmSessionKey,
+  sm4GcmOpen,
+  sm4GcmSeal,
+  wrapSessionKey,
+  wrapSmSessionKey,
+} from '@wxseal/protocol/primitives';
 import type { BenchKeys } from './keys.js';
-import { IDENTITY, PAYLOAD_BYTES, benchSealedSpec } from './loadgen/pool.js';
+import { IDENTITY, PAYLOAD_BYTES, benchSealedSpec, smServerPublicKey } from './loadgen/pool.js';
 import { UPSTREAM_ANSWER_SAMPLE } from './servers/upstream-answer.js';
 
-export type ClientSuite = 'rsa-oaep-256' | 'x25519-hpke' | 'session-key-reuse';
+export type ClientSuite = 'rsa-oaep-256' | 'x25519-hpke' | 'sm2-sm4-gcm' | 'session-key-reuse';
 
 export interface ClientCost {
   suite: ClientSuite;
@@ -47,15 +62,16 @@ export function measureClientCosts(keys: BenchKeys, seconds: number): ClientCost
   const secret = b64uDecodeStrict(keys.secret)!;
   const rsaKey = { id: keys.serverKeyId, publicKey: createPublicKey(keys.publicKeyPem) };
   const x25519Key = { id: keys.x25519ServerKeyId, publicKey: createPublicKey(keys.x25519PublicKeyPem) };
+  const smKey = smServerPublicKey(keys);
   const reusedKey = generateSessionKey();
   const reused = { sessionKey: reusedKey, wrappedKey: wrapSessionKey(rsaKey.publicKey, reusedKey) };
   const answer = { status: 200, contentType: 'application/json', body: UPSTREAM_ANSWER_SAMPLE };
 
   // One call per suite, in two timed phases around the untimed server side.
   const callMicros = (suite: ClientSuite): number => {
-    const serverKey = suite === 'x25519-hpke' ? x25519Key : rsaKey;
+    const serverKey = suite === 'x25519-hpke' ? x25519Key : suite === 'sm2-sm4-gcm' ? smKey : rsaKey;
     const build = (): BuiltRequest => buildRequest({ ...benchSealedSpec(keys, secret, serverKey), ...(suite === 'session-key-reuse' ? reused : {}) });
-    const batch = suite === 'session-key-reuse' ? 256 : 32;
+    const batch = suite === 'session-key-reuse' ? 256 : suite === 'sm2-sm4-gcm' ? 8 : 32;
     let calls = 0;
     let micros = 0;
     const deadline = performance.now() + seconds * 1000;
@@ -65,7 +81,7 @@ export function measureClientCosts(keys: BenchKeys, seconds: number): ClientCost
       const built = Array.from({ length: batch }, build);
       let used = process.cpuUsage(t);
       const buildMicros = used.user + used.system;
-      const sealed = built.map((b) => sealResponse({ keyId: keys.keyId, nonce: b.context.nonce, sessionKey: b.context.sessionKey! }, answer));
+      const sealed = built.map((b) => sealResponse({ keyId: keys.keyId, nonce: b.context.nonce, sessionKey: b.context.sessionKey!, sm: b.context.sm }, answer));
       t = process.cpuUsage();
       for (let i = 0; i < batch; i++) {
         const wire = sealed[i]!;
@@ -113,6 +129,21 @@ export function measureClientCosts(keys: BenchKeys, seconds: number): ClientCost
         c.getAuthTag();
       }, seconds / 4, 256),
   };
+  // The SM suite's primitives, each alone (@wxseal/gm): K is 16 bytes, the response key 16 + 12.
+  const smSample = buildRequest(benchSealedSpec(keys, secret, smKey));
+  const smSessionKey = smSample.context.sessionKey!;
+  const smResponseKey = deriveSmResponseKey(gm, smSessionKey, randomBytes(32));
+  const smSealedAnswer = sm4GcmSeal(gm, smResponseKey.key, smResponseKey.iv, aad, encodePayload({ contentType: 'application/json' }, UPSTREAM_ANSWER_SAMPLE));
+  const canonicalSm = Buffer.from(smSample.canonical, 'utf8');
+  const sm = {
+    sm3: microsPerOp(() => gm.sm3(smSample.body).toString('hex'), seconds / 4, 256),
+    hmac: microsPerOp(() => gm.hmacSm3(secret, canonicalSm), seconds / 4, 256),
+    seal: microsPerOp(() => sm4GcmSeal(gm, smSessionKey, iv, aad, plaintext), seconds / 4, 64),
+    hkdf: microsPerOp(() => deriveSmResponseKey(gm, smSessionKey, iv), seconds / 4, 256),
+    open: microsPerOp(() => sm4GcmOpen(gm, smResponseKey.key, smResponseKey.iv, aad, smSealedAnswer), seconds / 4, 64),
+    sessionKey: microsPerOp(() => generateSmSessionKey(), seconds / 4, 256),
+    sm2Wrap: microsPerOp(() => wrapSmSessionKey(gm, keys.sm2PublicKeyHex, smSessionKey), seconds / 4, 4),
+  };
   const common = us.random + us.sha256 + us.hmac + us.seal + us.hkdf + us.open;
   const commonText = 'nonce and IV (randomBytes), SHA-256 of the body, HMAC, AES-GCM seal, response HKDF, AES-GCM open';
   return [
@@ -129,6 +160,13 @@ export function measureClientCosts(keys: BenchKeys, seconds: number): ClientCost
       callMicros: callMicros('x25519-hpke'),
       primitivesMicros: common + us.sessionKey + us.x25519Keygen + us.x25519Dh + us.hpkeSchedule,
       primitives: `${commonText}, session key, X25519 key generation and DH, HPKE key schedule (7 HMAC + AES-GCM of 32 B)`,
+    },
+    {
+      suite: 'sm2-sm4-gcm',
+      label: 'SM2 server key (SM suite, @wxseal/gm), a session key per call',
+      callMicros: callMicros('sm2-sm4-gcm'),
+      primitivesMicros: us.random + sm.sm3 + sm.hmac + sm.seal + sm.hkdf + sm.open + sm.sessionKey + sm.sm2Wrap,
+      primitives: 'nonce and IV (randomBytes), SM3 of the body, HMAC-SM3, SM4-GCM seal, response HKDF-SM3, SM4-GCM open, session key (randomBytes, 16 B), SM2 encrypt',
     },
     {
       suite: 'session-key-reuse',

@@ -10,30 +10,57 @@
  * - the response key, HKDF-SHA256 (SPEC 6.3 step 2), and AES-256-GCM sealing of the upstream's
  *   answer (SPEC 6.3 step 3, with the payload framing).
  *
+ * - for an SM2 server key, the SM suite (SPEC 6.6, @wxseal/gm): HMAC-SM3 of its canonical string, SM3 of
+ *   the body, SM2 decryption of the 16-byte session key, SM4-GCM open of the payload, the HKDF-SM3
+ *   response key and the SM4-GCM seal of the answer (rows `sm-*`).
+ *
  * The valid paths' primitives add up to the floor the gateway's overhead is measured against
  * (ratios.ts: "f−a cpu", "h−a cpu").
  * One core can do at most this many of each per second; no HTTP server can beat them.
  */
 import { constants, createDecipheriv, createHash, createHmac, createPrivateKey, createPublicKey, privateDecrypt } from 'node:crypto';
+import { gm } from './gm.js';
 import { buildRequest } from '@wxseal/protocol';
 import {
   aesGcmEncrypt,
   b64uDecodeStrict,
   deriveResponseKey,
+  deriveSmResponseKey,
   encodePayload,
   generateResponseNonce,
   generateSessionKey,
   requestAad,
   responseAad,
+  sm4GcmOpen,
+  sm4GcmSeal,
+  smRequestAad,
+  smResponseAad,
   splitTarget,
   unwrapSessionKey,
+  unwrapSmSessionKey,
   wrapSessionKey,
 } from '@wxseal/protocol/primitives';
 import type { BenchKeys } from './keys.js';
-import { BENCH_PATH, benchSealedSpec } from './loadgen/pool.js';
+import { BENCH_PATH, benchSealedSpec, smServerPublicKey } from './loadgen/pool.js';
 import { UPSTREAM_ANSWER_SAMPLE } from './servers/upstream-answer.js';
 
-export type CryptoId = 'hmac' | 'rsa-unwrap' | 'x25519-unwrap' | 'aes-gcm' | 'body-sha256' | 'response-hkdf' | 'response-seal';
+export type CryptoId =
+  | 'hmac'
+  | 'rsa-unwrap'
+  | 'x25519-unwrap'
+  | 'aes-gcm'
+  | 'body-sha256'
+  | 'response-hkdf'
+  | 'response-seal'
+  | 'sm-hmac'
+  | 'sm-body-sm3'
+  | 'sm2-unwrap'
+  | 'sm4-gcm'
+  | 'sm-response-hkdf'
+  | 'sm-response-seal';
+
+/** The primitives of one valid request of the SM suite (SPEC 6.6), server side, as (e) measures them. */
+export const SM_PRIMITIVES: readonly CryptoId[] = ['sm-hmac', 'sm-body-sm3', 'sm2-unwrap', 'sm4-gcm', 'sm-response-hkdf', 'sm-response-seal'];
 
 export interface CryptoRate {
   id: CryptoId;
@@ -143,6 +170,69 @@ export function measureCryptoLimits(keys: BenchKeys, seconds: number): CryptoRat
         256,
       ),
     },
+    ...measureSmLimits(keys, secret, seconds),
   ];
   return rates.map((r) => ({ ...r, microsPerOp: 1e6 / r.opsPerSec }));
+}
+
+/** The SM suite's rows: a real SM request of the bench, built by the protocol package with @wxseal/gm. */
+function measureSmLimits(keys: BenchKeys, secret: Uint8Array, seconds: number): Array<Omit<CryptoRate, 'microsPerOp'>> {
+  const built = buildRequest(benchSealedSpec(keys, secret, smServerPublicKey(keys)));
+  const wrapped = b64uDecodeStrict(built.headers['wxseal-wrapped-key']!)!;
+  const iv = b64uDecodeStrict(built.headers['wxseal-iv']!)!;
+  const { path, rawQuery } = splitTarget(BENCH_PATH);
+  const aad = smRequestAad({
+    method: 'POST',
+    path,
+    rawQuery,
+    timestamp: built.headers['wxseal-timestamp']!,
+    nonce: built.headers['wxseal-nonce']!,
+    keyId: keys.keyId,
+    serverKeyId: keys.sm2ServerKeyId,
+  });
+  const sessionKey = built.context.sessionKey!;
+  // Check the sample once: the rows below must measure operations that succeed.
+  if (!unwrapSmSessionKey(gm, keys.sm2PrivateKeyHex, wrapped).equals(sessionKey)) throw new RangeError('the SM2 unwrap of the bench request does not give its session key');
+  sm4GcmOpen(gm, sessionKey, iv, aad, built.body);
+  const responseKey = deriveSmResponseKey(gm, sessionKey, generateResponseNonce());
+  const sealAad = smResponseAad({ keyId: keys.keyId, requestNonce: built.headers['wxseal-nonce']!, status: 200 });
+  const canonical = Buffer.from(built.canonical, 'utf8');
+  return [
+    {
+      id: 'sm-hmac',
+      label: `SM suite: HMAC-SM3, canonical string (${canonical.length} B)`,
+      bytes: canonical.length,
+      opsPerSec: measure(() => gm.hmacSm3(secret, canonical), seconds, 256),
+    },
+    {
+      id: 'sm-body-sm3',
+      label: `SM suite: SM3 of the sealed body (${built.body.length} B)`,
+      bytes: built.body.length,
+      opsPerSec: measure(() => gm.sm3(built.body).toString('hex'), seconds, 256),
+    },
+    {
+      id: 'sm2-unwrap',
+      label: `SM suite: SM2 decrypt of the session key (${wrapped.length} B, sm-crypto-v2)`,
+      bytes: wrapped.length,
+      opsPerSec: measure(() => unwrapSmSessionKey(gm, keys.sm2PrivateKeyHex, wrapped), seconds, 8),
+    },
+    {
+      id: 'sm4-gcm',
+      label: `SM suite: SM4-GCM decrypt, sealed payload (${built.body.length} B)`,
+      bytes: built.body.length,
+      opsPerSec: measure(() => sm4GcmOpen(gm, sessionKey, iv, aad, built.body), seconds, 64),
+    },
+    {
+      id: 'sm-response-hkdf',
+      label: 'SM suite: HKDF-SM3 response key and IV (SPEC 6.6, 28 B)',
+      bytes: 28,
+      opsPerSec: measure(() => deriveSmResponseKey(gm, sessionKey, generateResponseNonce()), seconds, 256),
+    },
+    {
+      id: 'sm-response-seal',
+      label: `SM suite: SM4-GCM seal of the upstream's answer (${UPSTREAM_ANSWER_SAMPLE.length} B, framed)`,
+      bytes: UPSTREAM_ANSWER_SAMPLE.length,
+      opsPerSec: measure(() => sm4GcmSeal(gm, responseKey.key, responseKey.iv, sealAad, encodePayload({ contentType: 'application/json' }, UPSTREAM_ANSWER_SAMPLE)), seconds, 64),
+    },
+  ];
 }

@@ -1,9 +1,9 @@
 /** The ratios the product brief sets targets for, computed from a run's results. */
-import type { CryptoRate } from './crypto-limits.js';
+import { SM_PRIMITIVES, type CryptoRate } from './crypto-limits.js';
 import type { ScenarioResult } from './scenario-result.js';
 
 export interface Ratio {
-  id: 'b/a' | 'b/rsa' | 'c/a' | 'c/d' | 'c/d cpu' | 'c/d crypto' | 'f/a' | 'f-a cpu' | 'g/a' | 'h/a' | 'h-a cpu' | 'i/c cpu' | 'k/j';
+  id: 'b/a' | 'b/rsa' | 'c/a' | 'c/d' | 'c/d cpu' | 'c/d crypto' | 'f/a' | 'f-a cpu' | 'g/a' | 'h/a' | 'h-a cpu' | 'i/c cpu' | 'k/j' | 'l/a' | 'l-a cpu';
   label: string;
   /** null when a scenario it needs did not run (or failed). */
   value: number | null;
@@ -24,6 +24,7 @@ export interface Ratio {
 const PRIMITIVES_OF: Partial<Record<string, { floor: string; primitives: readonly string[] }>> = {
   b: { floor: 'a', primitives: ['hmac', 'body-sha256', 'rsa-unwrap', 'aes-gcm', 'response-hkdf', 'response-seal'] },
   h: { floor: 'a', primitives: ['hmac', 'body-sha256', 'x25519-unwrap', 'aes-gcm', 'response-hkdf', 'response-seal'] },
+  l: { floor: 'a', primitives: SM_PRIMITIVES },
   f: { floor: 'a', primitives: ['hmac', 'body-sha256', 'aes-gcm', 'response-hkdf', 'response-seal'] },
   k: { floor: 'j', primitives: ['hmac', 'body-sha256', 'aes-gcm', 'response-hkdf', 'response-seal'] },
   c: { floor: 'i', primitives: ['hmac', 'body-sha256'] },
@@ -92,6 +93,7 @@ export function computeRatios(scenarios: readonly ScenarioResult[], crypto: read
   const f = rate('f');
   const g = rate('g');
   const h = rate('h');
+  const l = rate('l');
   const j = rate('j');
   const k = rate('k');
   const cpu = (id: string): number | undefined => {
@@ -116,6 +118,7 @@ export function computeRatios(scenarios: readonly ScenarioResult[], crypto: read
   };
   const primitivesF = sumOf(PRIMITIVES_OF['f']!.primitives);
   const primitivesH = sumOf(PRIMITIVES_OF['h']!.primitives);
+  const primitivesL = sumOf(PRIMITIVES_OF['l']!.primitives);
   const overCpu = (id: string): number | undefined => {
     const x = cpu(id);
     const base = cpu('a');
@@ -151,6 +154,26 @@ export function computeRatios(scenarios: readonly ScenarioResult[], crypto: read
       0.8,
       primitivesH === undefined ? '(e) did not run' : why('h') + ' / ' + why('a'),
       'as f − a, with the HPKE unwrap added to the primitives',
+    ),
+    make(
+      'l/a',
+      'valid sealed (SM suite) ÷ plain proxy',
+      l,
+      a,
+      'informational',
+      undefined,
+      a ? why('l') : why('a'),
+      'valid sealed traffic with an SM2 server key (SPEC 6.6): every primitive in @wxseal/gm, the SM2 decryption in JavaScript; no session-key reuse',
+    ),
+    make(
+      'l-a cpu',
+      'primitives of a valid SM request ÷ its CPU beyond the plain proxy (l − a)',
+      primitivesL,
+      overCpu('l'),
+      'informational',
+      undefined,
+      primitivesL === undefined ? '(e) did not run' : why('l') + ' / ' + why('a'),
+      'as h − a, with the SM suite\'s primitives from (e): HMAC-SM3, SM3, SM2 decrypt, SM4-GCM open, HKDF-SM3, SM4-GCM seal',
     ),
     make(
       'k/j',

@@ -271,6 +271,40 @@ function mdCell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
+/**
+ * The reading of (l), the SM suite (SPEC 6.6): what bounds it (the SM2 decryption, JavaScript in
+ * @wxseal/gm, on the gateway's one thread) and its CPU beyond the plain proxy against its primitives.
+ */
+export function smSuiteParagraph(report: BenchReport): string | undefined {
+  const s = report.scenarios.find((x) => x.id === 'l');
+  if (!s) return undefined;
+  if (s.status !== 'ok' || s.reqPerSec === undefined) return `**SM suite (l).** ${s.status === 'skipped' ? 'Not measured' : 'Failed'}: ${s.reason ?? ''}.`;
+  const us = (n: number): string => (n < 10 ? n.toFixed(1) : int(n));
+  const op = (id: string): number | undefined => report.crypto.find((c) => c.id === id)?.microsPerOp;
+  const rateOf = (id: string): number | undefined => {
+    const x = report.scenarios.find((y) => y.id === id);
+    return x?.status === 'ok' ? x.reqPerSec : undefined;
+  };
+  const la = report.ratios.find((r) => r.id === 'l/a');
+  const lcpu = report.ratios.find((r) => r.id === 'l-a cpu');
+  const sm2Us = op('sm2-unwrap');
+  const rsaUs = op('rsa-unwrap');
+  const b = rateOf('b');
+  const h = rateOf('h');
+  const o = overheadOf('l', report.scenarios, report.crypto);
+  const parts: string[] = [];
+  parts.push(
+    `**SM suite (l${la && la.value !== null ? `/a = ${ratioText(la)}` : ''}, informational${lcpu && lcpu.value !== null ? `; l−a cpu = ${ratioText(lcpu)}, informational` : ''}).** Each valid request with an SM2 server key pays one SM2 decryption of its session key${sm2Us !== undefined ? ` (${us(sm2Us)} µs by (e), against ${rsaUs !== undefined ? us(rsaUs) : '–'} µs for RSA-OAEP)` : ''}, in JavaScript (sm-crypto-v2, through @wxseal/gm: Node's OpenSSL offers no SM2 encryption nor SM4-GCM), on the gateway's one thread: ${int(s.reqPerSec)} req/s${sm2Us !== undefined ? `, against at most ${int(1e6 / sm2Us)} SM2 decryptions/s on one core` : ''}${b !== undefined ? `; ${(s.reqPerSec / b).toFixed(2)}× the RSA suite (b)` : ''}${h !== undefined ? `, ${(s.reqPerSec / h).toFixed(2)}× the X25519 suite (h)` : ''}.`,
+  );
+  if (o?.aboveFloorMicros !== undefined && o.primitivesMicros !== undefined) {
+    parts.push(
+      `Its CPU beyond the plain proxy is ${us(o.aboveFloorMicros)} µs per request against ${us(o.primitivesMicros)} µs of SM primitives measured alone (HMAC-SM3, SM3, SM2 decrypt, SM4-GCM open, HKDF-SM3, SM4-GCM seal): the primitives are most of it, and the rest is the per-request HTTP and JavaScript work of (f) and (h), with the garbage the JavaScript SM2 and SM4 leave behind.`,
+    );
+  }
+  parts.push('No target is set for it: the ratio measures the SM implementation (a JavaScript library) more than the gateway; a native SM2 (an OpenSSL with SM2 encryption, or a native addon) would move it without a change to wxseal.');
+  return parts.join(' ');
+}
+
 /** Sentences that read the numbers: what bounds (b), why c/d is what it is, what the cache buys. */
 export function interpret(report: BenchReport): string[] {
   const rate = (id: string): number | undefined => {
@@ -353,6 +387,8 @@ export function interpret(report: BenchReport): string[] {
     const s = report.scenarios.find((x) => x.id === 'f');
     if (s?.status === 'skipped') lines.push(`**Session-key cache (f).** Not measured: ${s.reason}.`);
   }
+  const sm = smSuiteParagraph(report);
+  if (sm) lines.push(sm);
   const gs = report.scenarios.find((x) => x.id === 'g');
   const ga = ratio('g/a');
   if (gs?.status === 'ok' && gs.deviceRegistry && ga) {

@@ -7,7 +7,7 @@ import type { Expectation } from './loadgen/types.js';
 import type { TrafficKind } from './loadgen/pool.js';
 import { targets, type TargetFactory } from './targets.js';
 
-export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'f' | 'g' | 'h' | 'i' | 'j' | 'k';
+export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'f' | 'g' | 'h' | 'i' | 'j' | 'k' | 'l';
 
 export interface Scenario {
   id: ScenarioId;
@@ -79,6 +79,16 @@ export const SCENARIOS: readonly Scenario[] = [
     measures: 'Valid sealed requests wrapped for the X25519 server key (SPEC 6.5: HPKE, one X25519 derive per request instead of an RSA-OAEP unwrap), no session-key reuse.',
     target: targets.realGateway,
     traffic: 'sealed-x25519',
+    expect: { status: 200, sealed: true },
+    upstream: 'every-response',
+  },
+  {
+    id: 'l',
+    label: 'valid sealed (SM suite) → gateway',
+    measures:
+      'Valid sealed requests wrapped for the SM2 server key (SPEC 6.6, the SM suite: SM3, HMAC-SM3, SM2 decryption of the session key, SM4-GCM, HKDF-SM3, all from @wxseal/gm), no session-key reuse.',
+    target: targets.realGateway,
+    traffic: 'sealed-sm',
     expect: { status: 200, sealed: true },
     upstream: 'every-response',
   },

@@ -38,19 +38,19 @@ test('npm run bench --quick: every scenario, the latency matrix, the devices, ad
 
   assert.deepEqual(
     report.crypto.map((c) => c.id),
-    ['hmac', 'rsa-unwrap', 'x25519-unwrap', 'aes-gcm', 'body-sha256', 'response-hkdf', 'response-seal'],
+    ['hmac', 'rsa-unwrap', 'x25519-unwrap', 'aes-gcm', 'body-sha256', 'response-hkdf', 'response-seal', 'sm-hmac', 'sm-body-sm3', 'sm2-unwrap', 'sm4-gcm', 'sm-response-hkdf', 'sm-response-seal'],
   );
   for (const c of report.crypto) assert.ok(c.opsPerSec > 0, `(e) ${c.id} has a positive rate`);
   assert.deepEqual(
     (report.client ?? []).map((c) => c.suite),
-    ['rsa-oaep-256', 'x25519-hpke', 'session-key-reuse'],
+    ['rsa-oaep-256', 'x25519-hpke', 'sm2-sm4-gcm', 'session-key-reuse'],
     '(e) measured the client per suite',
   );
   for (const c of report.client ?? []) assert.ok(c.callMicros > 0 && c.primitivesMicros > 0, `(e) client ${c.suite} has positive costs`);
 
   assert.deepEqual(
     report.scenarios.map((s) => s.id),
-    ['a', 'b', 'c', 'i', 'd', 'h', 'f', 'j', 'k', 'g'],
+    ['a', 'b', 'c', 'i', 'd', 'h', 'l', 'f', 'j', 'k', 'g'],
   );
   for (const s of report.scenarios) {
     if ((s.id === 'f' || s.id === 'k') && s.status === 'skipped') {
@@ -70,9 +70,12 @@ test('npm run bench --quick: every scenario, the latency matrix, the devices, ad
   const byId = new Map(report.scenarios.map((s) => [s.id, s]));
   assert.equal(byId.get('c')!.upstreamRequests, 0, 'forged requests never reach the upstream');
   assert.equal(byId.get('d')!.upstreamRequests, 0, 'forged requests never reach the upstream (decrypt-first)');
+  // (l): the SM suite (SPEC 6.6) through the real gateway, answers opened by the client with the SM suite.
+  assert.ok(byId.get('l')!.checks.some((c) => c.includes('with the SM suite')), '(l) the real client opened SM-sealed answers');
+  assert.ok(byId.get('l')!.checks.some((c) => c.includes('answered 200 (sealed)')), '(l) the pooled SM requests were answered sealed');
 
   const ratioIds = report.ratios.map((r) => r.id);
-  assert.deepEqual(ratioIds, ['b/a', 'b/rsa', 'c/a', 'i/c cpu', 'c/d', 'c/d cpu', 'c/d crypto', 'f/a', 'f-a cpu', 'h/a', 'h-a cpu', 'k/j', 'g/a']);
+  assert.deepEqual(ratioIds, ['b/a', 'b/rsa', 'c/a', 'i/c cpu', 'c/d', 'c/d cpu', 'c/d crypto', 'f/a', 'f-a cpu', 'h/a', 'h-a cpu', 'l/a', 'l-a cpu', 'k/j', 'g/a']);
   for (const r of report.ratios.filter((x) => x.id !== 'f/a' && x.id !== 'f-a cpu' && x.id !== 'k/j')) assert.ok(r.value !== null && r.value > 0, `${r.id} computed`);
 
   // The devices part (in-process key lookups): it ran, and every number is positive.
@@ -192,6 +195,7 @@ test('npm run bench --quick: every scenario, the latency matrix, the devices, ad
   assert.match(markdown, /L1 hit p99 < 5 µs/);
   assert.match(markdown, /^# wxseal benchmarks/);
   assert.match(markdown, /### \(e\) The client: CPU per sealed call, per suite/);
+  assert.match(markdown, /\*\*SM suite \(l\/a = [\d.]+, informational; l−a cpu = [\d.]+, informational\)\.\*\*/, 'the SM suite paragraph reads (l)');
   assert.match(markdown, /!\[requests per second per scenario\]\(benchmarks\.svg\)/);
   assert.match(markdown, /\| c\/d \|/);
   const svg = readFileSync(join(out, 'benchmarks.svg'), 'utf8');

@@ -117,7 +117,9 @@ async function checkEndToEnd(job: LoadJob): Promise<string> {
   }
   return job.traffic === 'device-signed'
     ? '3 real client calls, signed with a device key (sign-only mode), verified the signed answer and found the upstream document (the exact body reached the upstream)'
-    : '3 real client calls opened the sealed answer and found the upstream document (the exact plaintext reached the upstream)';
+    : job.traffic === 'sealed-sm'
+      ? '3 real client calls with the SM2 server key opened the sealed answer with the SM suite (HKDF-SM3, SM4-GCM) and found the upstream document (the exact plaintext reached the upstream)'
+      : '3 real client calls opened the sealed answer and found the upstream document (the exact plaintext reached the upstream)';
 }
 
 interface PoolCursor {
@@ -322,6 +324,7 @@ async function runJob(job: LoadJob): Promise<LoadResult> {
       deadline: t0 + Math.max(1, budgetS) * 1000,
       forged: job.traffic === 'forged',
       x25519: job.traffic === 'sealed-x25519',
+      sm: job.traffic === 'sealed-sm',
       body: payload.bytes,
       ...(job.reuseMaxMessages !== undefined ? { reuseMaxMessages: job.reuseMaxMessages } : {}),
       onProgress,

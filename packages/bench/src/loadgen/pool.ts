@@ -18,6 +18,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { createPublicKey, randomBytes } from 'node:crypto';
 import { createClient, type ClientOptions } from '@wxseal/client';
+import { gm } from '../gm.js';
 import { buildRequest, deviceRequestSpec, type RequestSpec, type ServerPublicKey } from '@wxseal/protocol';
 import { b64uDecodeStrict, b64uEncode, generateSessionKey, wrapSessionKey } from '@wxseal/protocol/primitives';
 import { deviceKeyOf, hotSetSerial } from '../device-serials.js';
@@ -32,11 +33,17 @@ export interface WireRequest {
 }
 
 /** What a scenario sends. */
-export type TrafficKind = 'plain' | 'sealed' | 'forged' | 'sealed-reuse' | 'sealed-x25519' | 'device-signed';
+export type TrafficKind = 'plain' | 'sealed' | 'forged' | 'sealed-reuse' | 'sealed-x25519' | 'sealed-sm' | 'device-signed';
 
-/** The server key a sealed request of `traffic` is wrapped for: the X25519 one (SPEC 6.5) or the RSA one. */
+/** The server key a sealed request of `traffic` is wrapped for: the X25519 one (SPEC 6.5), the SM2 one (SPEC 6.6) or the RSA one. */
 export function serverKeyFor(keys: BenchKeys, traffic: TrafficKind): { id: string; publicKeyPem: string } {
+  if (traffic === 'sealed-sm') return { id: keys.sm2ServerKeyId, publicKeyPem: keys.sm2PublicKeyPem };
   return traffic === 'sealed-x25519' ? { id: keys.x25519ServerKeyId, publicKeyPem: keys.x25519PublicKeyPem } : { id: keys.serverKeyId, publicKeyPem: keys.publicKeyPem };
+}
+
+/** The SM2 server key of the run as a client holds it (SPEC 6.6: the SM suite, primitives from @wxseal/gm). */
+export function smServerPublicKey(keys: BenchKeys): ServerPublicKey {
+  return { id: keys.sm2ServerKeyId, sm2: { type: 'sm2', publicKeyHex: keys.sm2PublicKeyHex, primitives: gm } };
 }
 
 /** The application payload every scenario carries: a small JSON order, the same plaintext for all. */
@@ -174,6 +181,8 @@ export interface GenerateOptions {
   reuseMaxMessages?: number;
   /** Wrap for the X25519 server key instead of the RSA one. */
   x25519?: boolean;
+  /** Wrap for the SM2 server key: the SM suite (SPEC 6.6), every algorithm from @wxseal/gm. */
+  sm?: boolean;
   /** The JSON body (default: the order document). */
   body?: Buffer;
   onProgress?: (done: number) => void;
@@ -220,7 +229,7 @@ export async function generateSealedRequests(options: GenerateOptions): Promise<
   const { keys, count } = options;
   const secret = options.forged ? randomBytes(32) : b64uDecodeStrict(keys.secret)!;
   const chosen = serverKeyFor(keys, options.x25519 ? 'sealed-x25519' : 'sealed');
-  const serverKey: ServerPublicKey = { id: chosen.id, publicKey: createPublicKey(chosen.publicKeyPem) };
+  const serverKey: ServerPublicKey = options.sm ? smServerPublicKey(keys) : { id: chosen.id, publicKey: createPublicKey(chosen.publicKeyPem) };
   const random = new RandomBlock();
   const arena = new Arena();
   const out: WireRequest[] = new Array<WireRequest>(count);
@@ -229,6 +238,7 @@ export async function generateSealedRequests(options: GenerateOptions): Promise<
   for (let i = 0; i < count; i++) {
     if (options.reuseMaxMessages !== undefined && (!reused || uses >= options.reuseMaxMessages)) {
       const sessionKey = generateSessionKey();
+      if (!serverKey.publicKey) throw new RangeError('session-key reuse in the bench pool is for the RSA and X25519 keys');
       reused = { sessionKey, wrappedKey: wrapSessionKey(serverKey.publicKey, sessionKey) };
       uses = 0;
     }

@@ -43,6 +43,7 @@ writeFileSync(
     serverKeys: [
       { id: keys.serverKeyId, privateKey: keys.privateKeyPem },
       { id: keys.x25519ServerKeyId, privateKey: keys.x25519PrivateKeyPem },
+      { id: keys.sm2ServerKeyId, privateKey: keys.sm2PrivateKeyPem },
     ],
     nonceStore: { type: 'redis', url: config.redisUrl, prefix: config.redisPrefix },
     sessionKeyCache: { maxEntries: 10_000, ttlSeconds: 300 },

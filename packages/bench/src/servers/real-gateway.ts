@@ -48,6 +48,8 @@ const gatewayConfig = {
   serverKeys: [
     { id: keys.serverKeyId, privateKey: keys.privateKeyPem },
     { id: keys.x25519ServerKeyId, privateKey: keys.x25519PrivateKeyPem },
+    // Scenario (l): the SM suite (SPEC 6.6), chosen by requests that name this key.
+    { id: keys.sm2ServerKeyId, privateKey: keys.sm2PrivateKeyPem },
   ],
   nonceStore: { type: 'memory', maxEntries: 4_000_000 },
   log: { level: 'silent' },
