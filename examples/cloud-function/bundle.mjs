@@ -4,10 +4,12 @@
 //
 //   node examples/cloud-function/bundle.mjs [--out DIR]     (or `npm run bundle` in this folder)
 //
-// It builds @wxseal/client and @wxseal/protocol (tsc -b), packs them with `npm pack` into
-// DIR/vendor/*.tgz, writes DIR/package.json depending on those tarballs (file:vendor/…), copies
-// index.js, and runs `npm install --offline` in DIR, so DIR/node_modules holds real copies of both
-// packages and nothing points back into the repository. Upload DIR with WeChat DevTools'
+// It builds @wxseal/client with @wxseal/protocol and @wxseal/gm (tsc -b), packs them with `npm pack`
+// into DIR/vendor/*.tgz, writes DIR/package.json depending on those tarballs (file:vendor/…) and a
+// package-lock.json holding them and the third-party packages they need (sm-crypto-v2 and its
+// @noble dependencies) at the versions and integrity this repository locked, copies index.js, and
+// runs `npm install --offline` in DIR, so DIR/node_modules holds real copies of every package and
+// nothing points back into the repository. Upload DIR with WeChat DevTools'
 // "上传并部署：所有文件" (upload and deploy: all files, node_modules included); the cloud-side
 // install ("云端安装依赖") cannot be relied on to find tarballs. Default DIR:
 // examples/cloud-function/dist/order (git-ignored); the folder's name is the function's name.
@@ -20,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
 const MARKER = '.wxseal-bundle';
-const WORKSPACES = ['@wxseal/protocol', '@wxseal/client'];
+const WORKSPACES = ['@wxseal/protocol', '@wxseal/gm', '@wxseal/client'];
 
 function fail(message) {
   console.error(`bundle: ${message}`);
@@ -59,12 +61,52 @@ function prepareOut(out) {
   mkdirSync(join(out, 'vendor'), { recursive: true });
 }
 
+/**
+ * The bundle's package-lock.json: the packed workspaces, and every third-party package they need
+ * taken from this repository's lock (version, resolved, integrity). With it `npm install --offline`
+ * reads tarballs from the cache by integrity and never asks the registry for metadata.
+ */
+function bundleLock(manifest) {
+  const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')).packages;
+  const packages = { '': { name: manifest.name, version: manifest.version, dependencies: manifest.dependencies } };
+  const want = [];
+  for (const w of WORKSPACES) {
+    const dir = Object.keys(lock).find((k) => k.startsWith('packages/') && lock[k].name === w);
+    if (!dir) fail(`${w} is not in package-lock.json`);
+    const { dependencies = {}, engines } = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8'));
+    packages[`node_modules/${w}`] = { version: lock[dir].version, resolved: manifest.dependencies[w], dependencies, ...(engines ? { engines } : {}) };
+    for (const dep of Object.keys(dependencies)) if (!dep.startsWith('@wxseal/')) want.push([dir, dep]);
+  }
+  // Node's resolution over the lock's locations: from/node_modules/name, then up to the root.
+  const find = (from, name) => {
+    for (let at = from; ; ) {
+      const candidate = at === '' ? `node_modules/${name}` : `${at}/node_modules/${name}`;
+      if (lock[candidate]) return candidate;
+      if (at === '') return undefined;
+      const up = at.lastIndexOf('/node_modules/');
+      at = up >= 0 ? at.slice(0, up) : '';
+    }
+  };
+  const seen = new Set();
+  while (want.length > 0) {
+    const [from, name] = want.pop();
+    const location = find(from, name);
+    if (!location) fail(`${name} (needed by ${from}) is not in package-lock.json`);
+    if (seen.has(location)) continue;
+    seen.add(location);
+    const { dev, optional, devOptional, peer, ...entry } = lock[location];
+    packages[location.replace(/^packages\/[^/]+\//, '')] = entry;
+    for (const dep of Object.keys(entry.dependencies ?? {})) want.push([location, dep]);
+  }
+  return { name: manifest.name, version: manifest.version, lockfileVersion: 3, requires: true, packages };
+}
+
 const { out } = parseArgs(process.argv.slice(2));
 if (!existsSync(join(root, 'node_modules', 'typescript'))) fail(`run \`npm ci\` in ${root} first`);
 prepareOut(out);
 
 // dist/ is what the packages ship; build it so the bundle never carries a stale one.
-run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-b', 'packages/client']);
+run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-b', 'packages/client', 'packages/gm']);
 
 const packed = JSON.parse(run('npm', ['pack', ...WORKSPACES.flatMap((w) => ['-w', w]), '--pack-destination', join(out, 'vendor'), '--ignore-scripts', '--json']));
 const tarballs = new Map(packed.map((p) => [p.name, p.filename]));
@@ -78,11 +120,12 @@ const manifest = {
   description: example.description,
   main: 'index.js',
   engines: { node: '>=16.13' },
-  // Both tarballs at the top level: the client's own dependency on @wxseal/protocol is satisfied
-  // by the packed one instead of a registry lookup.
+  // Every tarball at the top level: the client's own dependencies on @wxseal/protocol and
+  // @wxseal/gm are satisfied by the packed ones instead of a registry lookup.
   dependencies: Object.fromEntries(WORKSPACES.map((w) => [w, `file:vendor/${tarballs.get(w)}`])),
 };
 writeFileSync(join(out, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');
+writeFileSync(join(out, 'package-lock.json'), JSON.stringify(bundleLock(manifest), null, 2) + '\n');
 copyFileSync(join(here, 'index.js'), join(out, 'index.js'));
 writeFileSync(join(out, MARKER), 'written by examples/cloud-function/bundle.mjs; the folder is replaced by the next bundle\n');
 
@@ -95,7 +138,7 @@ if (!resolved.startsWith(realpathSync(out) + sep)) fail(`@wxseal/client resolves
 
 const shown = relative(process.cwd(), out) || '.';
 console.log(`cloud function bundled in ${shown}/ (function name: ${basename(out)})`);
-console.log('  index.js, package.json, node_modules/@wxseal/{client,protocol}, vendor/*.tgz');
+console.log('  index.js, package.json, package-lock.json, node_modules/ (@wxseal/{client,protocol,gm}, sm-crypto-v2), vendor/*.tgz');
 console.log('deploy: WeChat DevTools → cloudfunctions → this folder → 上传并部署：所有文件 (upload and deploy: all files);');
 console.log('        set WXSEAL_BASE_URL, WXSEAL_KEY_ID, WXSEAL_SECRET, WXSEAL_SERVER_KEY_ID, WXSEAL_SERVER_PUBLIC_KEY');
 console.log('        in the function\'s environment variables (云函数配置 → 环境变量), never in code.');

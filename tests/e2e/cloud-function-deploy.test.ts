@@ -90,16 +90,16 @@ describe('the cloud-function example, bundled from the repository and deployed o
   });
 
   test('the folder holds the function and real copies of its dependencies, nothing that points into the repository', () => {
-    for (const f of ['index.js', 'package.json', 'node_modules/@wxseal/client/package.json', 'node_modules/@wxseal/protocol/package.json']) {
+    for (const f of ['index.js', 'package.json', 'node_modules/@wxseal/client/package.json', 'node_modules/@wxseal/protocol/package.json', 'node_modules/@wxseal/gm/package.json', 'node_modules/sm-crypto-v2/package.json']) {
       assert.ok(existsSync(join(out, f)), `${f} missing`);
     }
-    for (const p of ['@wxseal/client', '@wxseal/protocol']) {
+    for (const p of ['@wxseal/client', '@wxseal/protocol', '@wxseal/gm']) {
       assert.equal(lstatSync(join(out, 'node_modules', p)).isSymbolicLink(), false, `${p} is a link`);
       assert.ok(existsSync(join(out, 'node_modules', p, 'dist/index.js')), `${p} has no built dist`);
     }
     const manifest = JSON.parse(readFileSync(join(out, 'package.json'), 'utf8')) as { main: string; dependencies: Record<string, string> };
     assert.equal(manifest.main, 'index.js');
-    assert.deepEqual(Object.keys(manifest.dependencies).sort(), ['@wxseal/client', '@wxseal/protocol']);
+    assert.deepEqual(Object.keys(manifest.dependencies).sort(), ['@wxseal/client', '@wxseal/gm', '@wxseal/protocol']);
     for (const spec of Object.values(manifest.dependencies)) {
       assert.match(spec, /^file:vendor\/wxseal-[a-z]+-\d+\.\d+\.\d+\.tgz$/);
       assert.ok(existsSync(join(out, spec.slice('file:'.length))), `${spec} missing`);
