@@ -127,10 +127,14 @@ if ! command -v javac >/dev/null; then log "installing a JDK for the interop tes
 log "javac: $(javac -version 2>&1)"
 # The Jakarta Servlet API for the Java library's servlet filter (Debian's package: no Maven Central).
 if [ ! -f /usr/share/java/jakarta-servlet-api.jar ]; then log "installing the Jakarta Servlet API"; apt_install libjakarta-servlet-api-java; fi
+# Bouncy Castle for the Java library's SM suite (JDK 17 has no SM2/SM3/SM4; Debian ships bcprov 1.72).
+if [ ! -f /usr/share/java/bcprov.jar ]; then log "installing Bouncy Castle (SM2/SM3/SM4 for Java)"; apt_install libbcprov-java; fi
 
 # --- Go (the native Go verifier in go/; Debian's packages only, no Go proxy) -----------------
 if ! command -v go >/dev/null; then log "installing Go"; apt_install golang-go; fi
 if [ ! -d /usr/share/gocode/src/golang.org/x/crypto ]; then log "installing golang.org/x/crypto"; apt_install golang-golang-x-crypto-dev; fi
+# tjfoc/gmsm for the Go library's SM suite (SM2/SM3/SM4 from Debian's package).
+if [ ! -d /usr/share/gocode/src/github.com/tjfoc/gmsm ]; then log "installing github.com/tjfoc/gmsm"; apt_install golang-github-tjfoc-gmsm-dev; fi
 log "go: $(go version 2>&1)"
 
 log "all services ready"
