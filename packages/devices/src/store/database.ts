@@ -6,7 +6,6 @@ import {
   PostgresAdapter,
   PostgresDialect,
   SqliteAdapter,
-  SqliteDialect,
   type DatabaseConnection,
   type MysqlPool,
   type MysqlPoolConnection,
@@ -19,9 +18,11 @@ import {
 import type { Pool as PgPool, PoolClient as PgPoolClient } from 'pg';
 import type { Pool as MysqlDriverPool, PoolConnection as MysqlDriverConnection } from 'mysql2';
 import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
 import { WxsealError } from '@wxseal/protocol';
 import { redactUrl } from '@wxseal/support';
 import { storeUnavailable } from './errors.js';
+import { FileLockedSqliteDialect } from './sqlite-file-lock.js';
 import type { DeviceDatabase } from './schema.js';
 
 export type DeviceDialect = 'sqlite' | 'postgres' | 'mysql';
@@ -156,7 +157,7 @@ export function openDeviceDatabase(url: string, options: OpenDeviceDatabaseOptio
     if (options.schema !== undefined) configError('the schema option is for PostgreSQL only');
     const path = sqlitePath(url);
     requireDriver('sqlite');
-    db = new Kysely<DeviceDatabase>({ dialect: new SqliteDialect({ database: () => openSqlite(path, queryTimeoutMs) }) });
+    db = new Kysely<DeviceDatabase>({ dialect: new FileLockedSqliteDialect({ database: () => openSqlite(path, queryTimeoutMs) }, path === ':memory:' ? path : resolve(path)) });
     info = { dialect: 'sqlite', connectTimeoutMs, queryTimeoutMs, displayUrl: url };
   } else if (scheme === 'postgres:' || scheme === 'postgresql:') {
     const parsed = parseUrl(url);
