@@ -1,7 +1,7 @@
 // Issue 14: the console's server-key view in a real browser (playwright-core driving Debian's
-// Chromium) against a real gateway: each key shows its type, the rotation dialog offers RSA or
-// X25519 (in zh-CN and en), and an X25519 key rotated in from the console is the one a sealed
-// client then encrypts to, while the RSA key still decrypts.
+// Chromium) against a real gateway: each key shows its type, the rotation dialog offers RSA, X25519
+// or SM2 (in zh-CN and en), and an X25519 then an SM2 key rotated in from the console is the one a
+// sealed client then encrypts to, while the earlier keys still decrypt.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { login } from '../support/gateway-admin.js';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
 
-describe('console: server keys of either type', () => {
+describe('console: server keys of every type', () => {
   const rsa = makeKeys('bff-console-types');
   const token = randomBytes(32).toString('base64url');
   let upstream: Upstream;
@@ -56,7 +56,7 @@ describe('console: server keys of either type', () => {
     await upstream?.close();
   });
 
-  test('the key type is listed; rotating with X25519 chosen makes an X25519 key active, which sealed clients use', async () => {
+  test('the key type is listed; rotating with X25519, then SM2 chosen makes that key active, which sealed clients use', async () => {
     await page.goto(`${gw.adminUrl}/console/`);
     await page.getByTestId('login-form').waitFor();
     // A token-only gateway: the token form, whose mode switch goes once GET /session/methods has
@@ -79,7 +79,7 @@ describe('console: server keys of either type', () => {
     await select.waitFor();
     assert.equal(await select.inputValue(), 'rsa');
     const labels = await select.locator('option').allInnerTexts();
-    assert.deepEqual(labels.map((l) => l.trim()), ['RSA-2048（RSA-OAEP）', 'X25519（HPKE）']);
+    assert.deepEqual(labels.map((l) => l.trim()), ['RSA-2048（RSA-OAEP）', 'X25519（HPKE）', 'SM2（国密套件：SM2、SM4-GCM、SM3）']);
     assert.match(await page.getByTestId('confirm-dialog').innerText(), /密钥类型/);
     await select.selectOption('x25519');
     await page.getByTestId('reason-input').fill('move to X25519, ticket OPS-14');
@@ -106,8 +106,25 @@ describe('console: server keys of either type', () => {
     // English labels on switch.
     await page.getByTestId('lang-switch').selectOption('en');
     await page.waitForFunction(() => /Type/.test(document.querySelector('[data-testid="server-key-row"]')?.closest('table')?.querySelector('thead')?.textContent ?? ''));
+    // An SM2 key (the SM suite) rotated in from the English dialog becomes the active key.
     await page.getByTestId('server-key-rotate').click();
-    assert.deepEqual((await page.getByTestId('key-type-select').locator('option').allInnerTexts()).map((l) => l.trim()), ['RSA-2048 (RSA-OAEP)', 'X25519 (HPKE)']);
-    await page.getByTestId('cancel-button').click();
+    const enSelect = page.getByTestId('key-type-select');
+    assert.deepEqual((await enSelect.locator('option').allInnerTexts()).map((l) => l.trim()), ['RSA-2048 (RSA-OAEP)', 'X25519 (HPKE)', 'SM2 (SM suite: SM2, SM4-GCM, SM3)']);
+    await enSelect.selectOption('sm2');
+    await page.getByTestId('reason-input').fill('move to the SM suite, ticket SEC-17');
+    await page.getByTestId('confirm-button').click();
+    const smKid = (await page.getByTestId('key-kid').innerText()).trim();
+    assert.notEqual(smKid, kid);
+    assert.match(await page.getByTestId('key-type').innerText(), /SM2/);
+    const smPublicKeyPem = (await page.getByTestId('key-public-pem').innerText()).trim() + '\n';
+    await page.keyboard.press('Escape');
+    const smRow = page.locator(`[data-testid="server-key-row"][data-kid="${smKid}"]`);
+    await smRow.waitFor();
+    assert.equal(await smRow.getAttribute('data-type'), 'sm2');
+    assert.equal(await smRow.getAttribute('data-status'), 'active');
+    assert.equal(await smRow.getByTestId('server-key-type').getAttribute('title'), 'sm2-sm4-gcm');
+    assert.equal(await xRow.getAttribute('data-status'), 'decrypt-only');
+    assert.equal(await outcome({ ...rsa, serverKeyId: smKid, publicKeyPem: smPublicKeyPem }), 'ok', 'sealed to the SM2 key rotated in from the console');
+    assert.equal(await outcome(x), 'ok', 'the X25519 key still decrypts');
   });
 });

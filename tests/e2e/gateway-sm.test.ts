@@ -1,7 +1,7 @@
 // Issue 17: the SM suite (SPEC.md 6.6) through a real gateway. A gateway whose server key is SM2
 // takes sealed calls from a client given the SM2 public key (HMAC-SM3, SM2-wrapped 16-byte key,
 // SM4-GCM both ways), refuses a forged SM request at the HMAC and a replay with a rejection signed
-// under HMAC-SM3, and lists the key as type sm2 in the admin API. `wxseal keygen --type sm2` writes
+// under HMAC-SM3, lists the key as type sm2 in the admin API and rotates to a new SM2 key there. `wxseal keygen --type sm2` writes
 // a pair whose files the gateway and `wxseal call` use as they are.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -115,7 +115,7 @@ describe('gateway with an SM2 server key (the SM suite)', () => {
     assert.equal(upstream.seen.filter((s) => s.url === '/api/replay').length, 1, 'the upstream saw the request once');
   });
 
-  test('the admin API lists the key as sm2 / sm2-sm4-gcm with its armored public key; rotation to sm2 is refused', async () => {
+  test('the admin API lists the key as sm2 / sm2-sm4-gcm; a rotation to sm2 makes a new SM2 key active, which sealed clients then use', async () => {
     const admin = await login(gw.adminUrl, { token });
     const listed = await admin.get('/server-keys');
     assert.equal(listed.status, 200, listed.text);
@@ -123,7 +123,35 @@ describe('gateway with an SM2 server key (the SM suite)', () => {
       listed.json.keys.map((k: { kid: string; type: string; suite: string; status: string; publicKeyPem: string }) => [k.kid, k.type, k.suite, k.status, k.publicKeyPem]),
       [[keys.serverKeyId, 'sm2', 'sm2-sm4-gcm', 'active', keys.publicKeyPem]],
     );
-    assert.equal((await admin.post('/server-keys/rotate', { type: 'sm2', reason: 'x' })).status, 400);
+
+    const rotated = await admin.post('/server-keys/rotate', { type: 'sm2', reason: 'SM2 key rotation, ticket SEC-17' });
+    assert.equal(rotated.status, 201, rotated.text);
+    const { kid, type, suite, publicKeyPem } = rotated.json as { kid: string; type: string; suite: string; publicKeyPem: string };
+    assert.deepEqual([type, suite], ['sm2', 'sm2-sm4-gcm']);
+    const publicKeyHex = gm.sm2PublicKeyFromPem(publicKeyPem);
+    assert.equal(kid, sm2ServerKeyId(publicKeyHex), 'the kid is the SPEC section 2 id of the new SM2 public key');
+    assert.notEqual(kid, keys.serverKeyId);
+
+    const after = await admin.get('/server-keys');
+    assert.deepEqual(
+      after.json.keys.map((k: { kid: string; type: string; status: string; source: string }) => [k.kid, k.type, k.status, k.source]),
+      [
+        [keys.serverKeyId, 'sm2', 'decrypt-only', 'config'],
+        [kid, 'sm2', 'active', 'admin'],
+      ],
+    );
+
+    // A client handed the new public key seals to it; the config key still decrypts.
+    const next = createClient({ baseUrl: gw.url, keyId: keys.keyId, secret: keys.secret, serverKeyId: kid, serverPublicKey: publicKeyPem, mode: 'sealed', retry: { maxAttempts: 1 }, timeoutMs: 5000 });
+    try {
+      const res = await next.post('/api/rotated', { json: { sku: 'SM-2' } });
+      assert.equal(res.status, 200);
+      assert.deepEqual(JSON.parse(upstream.seen.find((r) => r.url === '/api/rotated')!.body.toString('utf8')), { sku: 'SM-2' });
+    } finally {
+      await next.close();
+    }
+    assert.equal((await client.post('/api/old-key', { json: { n: 1 } })).status, 200, 'the decrypt-only SM2 key still opens requests');
+    assert.equal((await admin.post('/server-keys/rotate', { type: 'sm9', reason: 'x' })).status, 400, 'an unknown type is refused');
   });
 });
 

@@ -1,7 +1,7 @@
 // Issue 14: the CLI's server-key commands take a key type. `wxseal keygen --type x25519` writes an
 // X25519 key pair whose files the gateway and the client load; `wxseal credentials
 // rotate-server-key --type x25519` adds an X25519 key to a gateway's control plane, which a
-// running gateway then decrypts with beside its RSA key (a rotation across suites). Runs the CLI
+// running gateway then decrypts with beside its RSA key (a rotation across suites); --type sm2 the same. Runs the CLI
 // from source in a process of its own.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -138,6 +138,14 @@ describe('wxseal credentials rotate-server-key --type', () => {
     const back = await credentials('rotate-server-key', '--reason', 'back to RSA');
     assert.equal(back.code, 0, back.stderr);
     assert.match(back.stdout, /^server key sk-[0-9a-f]{16} \(rsa\) is now the active key\n-----BEGIN PUBLIC KEY-----/);
+
+    // An SM2 key (the SM suite) written by another process reaches the running gateway the same way.
+    const sm = await credentials('rotate-server-key', '--type', 'sm2', '--reason', 'move to the SM suite', '--json');
+    assert.equal(sm.code, 0, sm.stderr);
+    const smKey = JSON.parse(sm.stdout) as { kid: string; type: string; suite: string; publicKeyPem: string };
+    assert.deepEqual([smKey.type, smKey.suite], ['sm2', 'sm2-sm4-gcm']);
+    await eventually(async () => (await outcome({ ...rsa, serverKeyId: smKey.kid, publicKeyPem: smKey.publicKeyPem })) === 'ok', 10_000, 'the running gateway decrypts with the SM2 key');
+    assert.match((await credentials('list')).stdout, new RegExp(`^server key ${smKey.kid}  sm2  active  \\(admin\\)$`, 'm'));
   });
 
   test('an unknown --type is a usage error and changes nothing', async () => {

@@ -191,8 +191,8 @@ export async function main(argv: string[]): Promise<number> {
   withCredentialOptions(
     creds
       .command('rotate-server-key')
-      .description('generate a server key (RSA-2048, or X25519 with --type x25519) and make it the active one')
-      .addOption(new Option('--type <type>', 'key type: rsa (RSA-OAEP) or x25519 (HPKE: no RSA on the server\'s hot path)').choices(SERVER_KEY_TYPES).default('rsa')),
+      .description('generate a server key (RSA-2048, or X25519 / SM2 with --type) and make it the active one')
+      .addOption(new Option('--type <type>', 'key type: rsa (RSA-OAEP), x25519 (HPKE: no RSA on the server\'s hot path) or sm2 (the SM suite: SM2, SM4-GCM, SM3)').choices(SERVER_KEY_TYPES).default('rsa')),
     true,
   ).action((o: CredentialsOptions & { type: ServerKeyType }) => runCredentials({ kind: 'rotate-server-key', type: o.type }, o));
   withCredentialOptions(creds.command('retire-server-key').argument('<kid>').description('retire a server key that is not the active one'), true).action((kid: string, o: CredentialsOptions) =>

@@ -50,7 +50,7 @@ export type AuditEntry = AuditPage['entries'][number];
 export type Credential = CredentialList['credentials'][number];
 export type CredentialSecret = Credential['secrets'][number];
 export type ServerKey = ServerKeyList['keys'][number];
-/** A server key's type: rsa, x25519 or sm2 (its suite is rsa-oaep-256, x25519-hpke or sm2-sm4-gcm; SM2 keys come from the config only). */
+/** A server key's type: rsa, x25519 or sm2 (its suite is rsa-oaep-256, x25519-hpke or sm2-sm4-gcm). */
 export type ServerKeyType = ServerKey['type'];
 export type Certificate = CertificateList['certificates'][number];
 export type CertificateOwner = Certificate['owner'];

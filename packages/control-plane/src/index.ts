@@ -11,6 +11,8 @@ export { controlPlaneDatabaseInfo, openControlPlaneDatabase, type ControlPlaneDi
 export { controlPlaneMigrations, migrateControlPlaneDatabase, migrateControlPlaneDatabaseWithResult, type MigrateControlPlaneResult } from './migrations.js';
 export {
   ControlPlaneStore,
+  isSm2PublicKeyPem,
+  isSm2ServerKey,
   readChangeVersion,
   type AddedSecret,
   type AddedServerKey,
@@ -23,6 +25,8 @@ export {
   type CredentialOverlay,
   type Heartbeat,
   type InstanceRow,
+  type ServerKeyMaterial,
+  type Sm2ServerKey,
 } from './store.js';
 export { redisChangeNotifier, type RedisChangeNotifierOptions } from './redis.js';
 export { ControlPlaneSync, type ControlPlaneSyncOptions, type SyncComponent } from './sync.js';

@@ -8,6 +8,7 @@
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { MasterKeyRing, SealContext, SealPurpose } from '@wxseal/devices';
+import { sm2PrivateKeyFromDer, sm2PrivateKeyToDer, sm2PublicKeyFromPem, sm2PublicKeyFromPrivate, sm2PublicKeyToPem } from '@wxseal/gm';
 import { dialectOf, type ControlPlaneDialect } from './database.js';
 import { ControlPlaneError, invalidInput, isUniqueViolation, toStoreError } from './errors.js';
 import { CP_TABLES as T, toInt, toIntOrUndefined, type ChangeKind, type ControlPlaneDatabase } from './schema.js';
@@ -20,10 +21,38 @@ export interface AddedSecret {
   retiredAt: number | undefined;
 }
 
+/**
+ * An SM2 server key (the SM suite, SPEC.md 6.6): Node's OpenSSL cannot encrypt with SM2, so such a
+ * key is not a KeyObject but its scalar in hex, used through @wxseal/gm (the shape @wxseal/server's
+ * Sm2PrivateKeyInput has).
+ */
+export interface Sm2ServerKey {
+  readonly type: 'sm2';
+  /** The 32-byte private scalar, 64 lowercase hex digits. */
+  readonly privateKeyHex: string;
+}
+
+/** A server private key as the store keeps it: RSA or X25519 as a KeyObject, SM2 as its scalar. */
+export type ServerKeyMaterial = KeyObject | Sm2ServerKey;
+
+export function isSm2ServerKey(key: ServerKeyMaterial): key is Sm2ServerKey {
+  return (key as Sm2ServerKey).type === 'sm2' && typeof (key as Sm2ServerKey).privateKeyHex === 'string';
+}
+
+/** Whether an SPKI PEM holds an SM2 public key (id-ecPublicKey on the curve 1.2.156.10197.1.301). */
+export function isSm2PublicKeyPem(pem: string): boolean {
+  try {
+    sm2PublicKeyFromPem(pem);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export interface AddedServerKey {
   kid: string;
   /** undefined once retired (the ciphertext is wiped then). */
-  privateKey: KeyObject | undefined;
+  privateKey: ServerKeyMaterial | undefined;
   publicKeyPem: string;
   createdAt: number;
   retiredAt: number | undefined;
@@ -247,11 +276,12 @@ export class ControlPlaneStore {
         continue;
       }
       const retiredAt = toIntOrUndefined(r.retired_at);
-      let privateKey: KeyObject | undefined;
+      let privateKey: ServerKeyMaterial | undefined;
       if (retiredAt === undefined && r.private_key_ct !== null && r.master_key_id !== null) {
         const der = this.#ring.open(r.master_key_id, r.private_key_ct, serverKeyContext(r.kid));
         try {
-          privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+          // PKCS#8 DER for every type; an SM2 key is told by its stored public key.
+          privateKey = r.public_key_pem !== null && isSm2PublicKeyPem(r.public_key_pem) ? { type: 'sm2', privateKeyHex: sm2PrivateKeyFromDer(der) } : createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
         } finally {
           der.fill(0);
         }
@@ -324,12 +354,29 @@ export class ControlPlaneStore {
     });
   }
 
-  /** Stores a server key (its private key sealed as PKCS#8 DER), optionally making it the active one. */
-  async addServerKey(kid: string, privateKey: KeyObject, options: { makeActive: boolean }): Promise<void> {
+  /**
+   * Stores a server key (its private key sealed as PKCS#8 DER, SM2 keys too), optionally making it
+   * the active one.
+   */
+  async addServerKey(kid: string, privateKey: ServerKeyMaterial, options: { makeActive: boolean }): Promise<void> {
     checkId(kid, 'kid');
-    if (!privateKey || typeof privateKey !== 'object' || privateKey.type !== 'private') invalidInput('addServerKey needs a private KeyObject');
-    const der = privateKey.export({ type: 'pkcs8', format: 'der' });
-    const publicKeyPem = createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString();
+    let der: Buffer;
+    let publicKeyPem: string;
+    if (privateKey && typeof privateKey === 'object' && isSm2ServerKey(privateKey)) {
+      let publicKeyHex: string;
+      try {
+        publicKeyHex = sm2PublicKeyFromPrivate(privateKey.privateKeyHex);
+      } catch {
+        return invalidInput('addServerKey: the SM2 private key is not a valid scalar');
+      }
+      der = sm2PrivateKeyToDer(privateKey.privateKeyHex);
+      publicKeyPem = sm2PublicKeyToPem(publicKeyHex);
+    } else {
+      if (!privateKey || typeof privateKey !== 'object' || (privateKey as KeyObject).type !== 'private') invalidInput('addServerKey needs a private KeyObject or an SM2 key');
+      const key = privateKey as KeyObject;
+      der = key.export({ type: 'pkcs8', format: 'der' });
+      publicKeyPem = createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString();
+    }
     const masterKeyId = this.#ring.activeId;
     let ct: Buffer;
     try {

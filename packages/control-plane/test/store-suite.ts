@@ -1,11 +1,12 @@
 // The behaviour of ControlPlaneStore, run unchanged on SQLite, PostgreSQL and MariaDB by the
 // store-*.test.ts files. Each test migrates a fresh database of its own.
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import { sql, type Kysely } from 'kysely';
 import { isCodedError, isWxsealError } from '@wxseal/protocol';
 import { MasterKeyRing } from '@wxseal/devices';
+import { sm2GenerateKeyPair, sm2PublicKeyFromPem } from '@wxseal/gm';
 import {
   CP_TABLES,
   ControlPlaneStore,
@@ -153,7 +154,7 @@ export function defineStoreSuite(target: Target): void {
       const added = overlay.serverKeys.added[0]!;
       assert.equal(added.kid, 'sk-1');
       assert.ok(added.privateKey);
-      assert.deepEqual(added.privateKey.export({ type: 'pkcs8', format: 'der' }), k1.export({ type: 'pkcs8', format: 'der' }));
+      assert.deepEqual((added.privateKey as KeyObject).export({ type: 'pkcs8', format: 'der' }), k1.export({ type: 'pkcs8', format: 'der' }));
       assert.match(added.publicKeyPem, /^-----BEGIN PUBLIC KEY-----/);
       await rejectsWith(store.retireAddedServerKey('sk-1'), 'CONTROL_CONFLICT'); // active
 
@@ -184,6 +185,34 @@ export function defineStoreSuite(target: Target): void {
       assert.equal(raw.private_key_ct, null);
       const kinds = await db.selectFrom(CP_TABLES.changes).select('kind').execute();
       assert.ok(kinds.length === 5 && kinds.every((k) => k.kind === 'server-keys'));
+    });
+
+    test('an SM2 server key (the SM suite) is stored sealed, comes back as its scalar, survives a master key rewrap and is wiped when retired', async () => {
+      const k1 = MasterKeyRing.generateKey();
+      const k2 = MasterKeyRing.generateKey();
+      const { url, db, store, clock } = await setup({ ring: new MasterKeyRing({ active: 'm1', keys: { m1: k1 } }) });
+      const pair = sm2GenerateKeyPair();
+      await store.addServerKey('sk-sm', { type: 'sm2', privateKeyHex: pair.privateKeyHex }, { makeActive: true });
+      let added = (await store.loadOverlay()).serverKeys.added;
+      assert.deepEqual(added[0]!.privateKey, { type: 'sm2', privateKeyHex: pair.privateKeyHex });
+      assert.equal(sm2PublicKeyFromPem(added[0]!.publicKeyPem), pair.publicKeyHex, 'the public key is stored as SM2 SPKI PEM');
+      const raw = await db.selectFrom(CP_TABLES.serverKeys).select(['private_key_ct']).where('kid', '=', 'sk-sm').executeTakeFirstOrThrow();
+      assertNotIn(Buffer.from(raw.private_key_ct!), Buffer.from(pair.privateKeyHex, 'hex'), 'the SM2 scalar');
+      await rejectsWith(store.addServerKey('sk-bad', { type: 'sm2', privateKeyHex: 'ff'.repeat(32) }, { makeActive: false }), 'CONTROL_INVALID_INPUT');
+
+      // An RSA key beside it stays a KeyObject; a rewrap under a new master key keeps both.
+      clock.now += 5;
+      await store.addServerKey('sk-rsa', generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey, { makeActive: true });
+      const rewrapped = second(url, new MasterKeyRing({ active: 'm2', keys: { m1: k1, m2: k2 } }), clock, 'cli').store;
+      assert.deepEqual(await rewrapped.rewrapAll(), { rewrapped: 2 });
+      added = (await second(url, new MasterKeyRing({ active: 'm2', keys: { m2: k2 } }), clock, 'gw-3').store.loadOverlay()).serverKeys.added;
+      assert.deepEqual(added[0]!.privateKey, { type: 'sm2', privateKeyHex: pair.privateKeyHex });
+      assert.equal((added[1]!.privateKey as KeyObject).asymmetricKeyType, 'rsa');
+
+      await store.retireAddedServerKey('sk-sm');
+      added = (await rewrapped.loadOverlay()).serverKeys.added;
+      assert.equal(added[0]!.privateKey, undefined);
+      assert.equal(sm2PublicKeyFromPem(added[0]!.publicKeyPem), pair.publicKeyHex, 'a retired key keeps its public key (and so its type)');
     });
 
     test('secrets and private keys are sealed at rest: the raw column holds no plaintext, and another master key cannot open it', async () => {
@@ -234,7 +263,7 @@ export function defineStoreSuite(target: Target): void {
       const onlyNew = second(url, new MasterKeyRing({ active: 'm2', keys: { m2: k2 } }), clock, 'gw-3').store;
       const overlay = await onlyNew.loadOverlay();
       assert.deepEqual(Buffer.from(overlay.clients.get('app-1')!.added[0]!.secret!), secret);
-      assert.deepEqual(overlay.serverKeys.added[0]!.privateKey!.export({ type: 'pkcs8', format: 'der' }), key.export({ type: 'pkcs8', format: 'der' }));
+      assert.deepEqual((overlay.serverKeys.added[0]!.privateKey as KeyObject).export({ type: 'pkcs8', format: 'der' }), key.export({ type: 'pkcs8', format: 'der' }));
     });
 
     test('concurrent writers: the same secret added by two instances at once is stored once, the other gets CONTROL_CONFLICT', async () => {

@@ -17,7 +17,7 @@ export interface CredentialsTool {
   serverKeys(): ServerKeyView[];
   addSecret(keyId: string, reason: string): Promise<{ secretId: string; secret: string }>;
   retireSecret(keyId: string, secretId: string, reason: string): Promise<void>;
-  /** Generates a server key of `type` (default rsa: RSA-2048; x25519) and makes it the active one. */
+  /** Generates a server key of `type` (default rsa: RSA-2048; x25519; sm2) and makes it the active one. */
   rotateServerKey(reason: string, type?: ServerKeyType): Promise<{ kid: string; type: ServerKeyType; suite: ServerKeySuite; publicKeyPem: string }>;
   retireServerKey(kid: string, reason: string): Promise<void>;
   close(): Promise<void>;

@@ -26,9 +26,12 @@ export type CredentialsAction =
   | { kind: 'rotate-server-key'; type?: ServerKeyType }
   | { kind: 'retire-server-key'; kid: string };
 
-/** The type of a generated server key: rsa (RSA-2048, the default) or x25519 (HPKE: no RSA on the server's hot path). */
-export type ServerKeyType = 'rsa' | 'x25519';
-export const SERVER_KEY_TYPES: readonly ServerKeyType[] = ['rsa', 'x25519'];
+/**
+ * The type of a generated server key: rsa (RSA-2048, the default), x25519 (HPKE: no RSA on the
+ * server's hot path) or sm2 (the SM suite, SPEC.md 6.6: SM2, SM4-GCM, SM3).
+ */
+export type ServerKeyType = 'rsa' | 'x25519' | 'sm2';
+export const SERVER_KEY_TYPES: readonly ServerKeyType[] = ['rsa', 'x25519', 'sm2'];
 
 const printJson = (io: CredentialsIo, value: unknown): void => io.stdout(`${JSON.stringify(value, null, 2)}\n`);
 

@@ -278,7 +278,7 @@ export interface components {
                  */
                 suite: "rsa-oaep-256" | "x25519-hpke" | "sm2-sm4-gcm";
                 /**
-                 * @description the server key type: rsa (RSA-OAEP-SHA256), x25519 (HPKE, RFC 9180) or sm2 (the SM suite: SM2, SM4-GCM, SM3; from the config only)
+                 * @description the server key type: rsa (RSA-OAEP-SHA256), x25519 (HPKE, RFC 9180: no RSA on the server's hot path) or sm2 (the SM suite: SM2, SM4-GCM, SM3)
                  * @enum {string}
                  */
                 type: "rsa" | "x25519" | "sm2";
@@ -457,11 +457,11 @@ export interface components {
         RotateServerKeyBody: {
             reason: string;
             /**
-             * @description the server key type: rsa (RSA-OAEP-SHA256) or x25519 (HPKE, RFC 9180: no RSA on the server's hot path)
+             * @description the server key type: rsa (RSA-OAEP-SHA256), x25519 (HPKE, RFC 9180: no RSA on the server's hot path) or sm2 (the SM suite: SM2, SM4-GCM, SM3)
              * @default rsa
              * @enum {string}
              */
-            type?: "rsa" | "x25519";
+            type?: "rsa" | "x25519" | "sm2";
         };
         RotateServerKeyResponse: {
             kid: string;
@@ -472,10 +472,10 @@ export interface components {
              */
             suite: "rsa-oaep-256" | "x25519-hpke" | "sm2-sm4-gcm";
             /**
-             * @description the server key type: rsa (RSA-OAEP-SHA256) or x25519 (HPKE, RFC 9180: no RSA on the server's hot path)
+             * @description the server key type: rsa (RSA-OAEP-SHA256), x25519 (HPKE, RFC 9180: no RSA on the server's hot path) or sm2 (the SM suite: SM2, SM4-GCM, SM3)
              * @enum {string}
              */
-            type: "rsa" | "x25519";
+            type: "rsa" | "x25519" | "sm2";
         };
         UploadEdgeTlsBody: {
             /** @description the certificate chain, PEM, leaf first */

@@ -207,6 +207,7 @@ export const en: Messages = {
   'keys.rotateMessage': 'A new key of the chosen type is generated and clients are told to encrypt to it; previous keys, of either type, are kept for decryption.',
   'keys.typeRsa': 'RSA-2048 (RSA-OAEP)',
   'keys.typeX25519': 'X25519 (HPKE)',
+  'keys.typeSm2': 'SM2 (SM suite: SM2, SM4-GCM, SM3)',
   'keys.rotatedTitle': 'New server key',
   'keys.rotatedIntro': 'Clients should encrypt to this public key from now on (a public key is not secret).',
   'keys.retire': 'Retire',

@@ -207,6 +207,7 @@ export const zh = {
   'keys.rotateMessage': '将生成所选类型的新密钥并让客户端改用它加密；旧密钥（任一类型）保留用于解密。',
   'keys.typeRsa': 'RSA-2048（RSA-OAEP）',
   'keys.typeX25519': 'X25519（HPKE）',
+  'keys.typeSm2': 'SM2（国密套件：SM2、SM4-GCM、SM3）',
   'keys.rotatedTitle': '新的服务器密钥',
   'keys.rotatedIntro': '客户端今后应使用此公钥加密（公钥不是机密）。',
   'keys.retire': '停用',

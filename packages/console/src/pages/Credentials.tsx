@@ -1,5 +1,5 @@
-// Client credentials (their secrets: add → shown once; retire) and the server's keys, RSA or
-// X25519 (rotate to a key of either type; retire). Secret values are never returned by a GET, so
+// Client credentials (their secrets: add → shown once; retire) and the server's keys, RSA, X25519
+// or SM2 (rotate to a key of any type; retire). Secret values are never returned by a GET, so
 // nothing secret is listed.
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { api, seg } from '../api.js';
@@ -10,9 +10,10 @@ import { SecretDialog, type SecretItem } from '../components/SecretDialog.js';
 import { useI18n } from '../i18n/context.js';
 import type { Credential, CredentialList, NewSecret, NewServerKey, ServerKey, ServerKeyList, ServerKeyType } from '../types.js';
 
-const KEY_TYPES: readonly { value: ServerKeyType; label: 'keys.typeRsa' | 'keys.typeX25519' }[] = [
+const KEY_TYPES: readonly { value: ServerKeyType; label: 'keys.typeRsa' | 'keys.typeX25519' | 'keys.typeSm2' }[] = [
   { value: 'rsa', label: 'keys.typeRsa' },
   { value: 'x25519', label: 'keys.typeX25519' },
+  { value: 'sm2', label: 'keys.typeSm2' },
 ];
 
 type Pending =

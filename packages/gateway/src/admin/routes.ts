@@ -99,13 +99,8 @@ export interface AdminRouteSpec {
 
 const reasonBody = z.object({ reason }).strict();
 const serverKeyType = z
-  .enum(['rsa', 'x25519'], { error: 'type must be "rsa" or "x25519"' })
-  .describe('the server key type: rsa (RSA-OAEP-SHA256) or x25519 (HPKE, RFC 9180: no RSA on the server\'s hot path)');
-// A listed key may also be SM2 (the SM suite, SPEC.md 6.6), loaded from the config: the admin API does
-// not generate SM2 keys (its store keeps KeyObjects), so rotation takes rsa or x25519 only.
-const listedServerKeyType = z
-  .enum(['rsa', 'x25519', 'sm2'])
-  .describe('the server key type: rsa (RSA-OAEP-SHA256), x25519 (HPKE, RFC 9180) or sm2 (the SM suite: SM2, SM4-GCM, SM3; from the config only)');
+  .enum(['rsa', 'x25519', 'sm2'], { error: 'type must be "rsa", "x25519" or "sm2"' })
+  .describe('the server key type: rsa (RSA-OAEP-SHA256), x25519 (HPKE, RFC 9180: no RSA on the server\'s hot path) or sm2 (the SM suite: SM2, SM4-GCM, SM3)');
 const serverKeySuite = z
   .enum(['rsa-oaep-256', 'x25519-hpke', 'sm2-sm4-gcm'])
   .describe('the suite sealed requests to the key use (SPEC.md 6.2, 6.5, 6.6), named by the key type');
@@ -275,7 +270,7 @@ export const ADMIN_ROUTES = [
       keys: z.array(
         z.object({
           kid: z.string(),
-          type: listedServerKeyType,
+          type: serverKeyType,
           suite: serverKeySuite,
           status: z.enum(['active', 'decrypt-only', 'retired']),
           source: z.enum(['config', 'admin']),

@@ -6,14 +6,15 @@
  * applies its own at once, the others within their poll interval.
  */
 import { createHash, createPublicKey, generateKeyPair, randomBytes, type KeyObject } from 'node:crypto';
+import { sm2GenerateKeyPair } from '@wxseal/gm';
 import { MAX_SECRETS_PER_KEY, type ServerKeySuite } from '@wxseal/protocol';
 import { b64uEncode } from '@wxseal/protocol/primitives';
-import { serverKeyIdFor, serverKeyTypeOf, type ClientCredentialInput, type ServerKeyInput, type ServerKeyType } from '@wxseal/server';
-import { isControlPlaneError, type CredentialOverlay } from '@wxseal/control-plane';
+import { serverKeyTypeOf, type ClientCredentialInput, type ServerKeyInput, type ServerKeyType } from '@wxseal/server';
+import { isControlPlaneError, isSm2PublicKeyPem, type CredentialOverlay, type ServerKeyMaterial } from '@wxseal/control-plane';
 import type { ClientConfig, ServerKeyConfig } from '../config.js';
 import type { ControlPlaneRuntime } from '../control-plane.js';
 import { AdminError } from './http.js';
-import { publicKeyTextOf, serverKeyTypeOfMaterial } from '../server-key-material.js';
+import { publicKeyTextOf, serverKeyIdOfMaterial, serverKeyTypeOfMaterial } from '../server-key-material.js';
 
 export interface SecretView {
   secretId: string;
@@ -39,15 +40,15 @@ export function configSecretId(s: { id?: string; secret: Uint8Array }): string {
   return s.id ?? `cfg-${createHash('sha256').update(s.secret).digest('hex').slice(0, 12)}`;
 }
 
-const pemOf = (key: KeyObject): string => createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString();
 const SUITES: Readonly<Record<ServerKeyType, ServerKeySuite>> = { rsa: 'rsa-oaep-256', x25519: 'x25519-hpke', sm2: 'sm2-sm4-gcm' };
 
 /**
  * The type of an added key: from its private key, else (a retired key keeps none) from its stored
  * public key. A row with neither predates X25519 server keys, so it held an RSA key.
  */
-function typeOfAdded(a: { privateKey: KeyObject | undefined; publicKeyPem: string }): ServerKeyType {
-  if (a.privateKey) return serverKeyTypeOf(a.privateKey);
+function typeOfAdded(a: { privateKey: ServerKeyMaterial | undefined; publicKeyPem: string }): ServerKeyType {
+  if (a.privateKey) return serverKeyTypeOfMaterial(a.privateKey);
+  if (isSm2PublicKeyPem(a.publicKeyPem)) return 'sm2';
   try {
     return serverKeyTypeOf(createPublicKey(a.publicKeyPem));
   } catch {
@@ -56,16 +57,18 @@ function typeOfAdded(a: { privateKey: KeyObject | undefined; publicKeyPem: strin
 }
 
 /**
- * A fresh server private key of the given type, generated off the event loop: RSA-2048 (about
- * 0.1-1 s) or X25519 (well under a millisecond).
+ * A fresh server private key of the given type: RSA-2048 off the event loop (about 0.1-1 s), X25519
+ * (well under a millisecond), or SM2 (the SM suite; a random scalar from @wxseal/gm, about 1 ms).
  */
-export function generateServerKey(type: ServerKeyType): Promise<KeyObject> {
-  return new Promise<KeyObject>((resolve, reject) => {
-    // The control-plane store keeps KeyObjects; SM2 keys (not KeyObjects) come from the config only.
-    if (type === 'sm2') {
-      reject(new AdminError('ADMIN_BAD_REQUEST', 'the admin API does not generate SM2 server keys yet; add one to serverKeys in the config (wxseal keygen --type sm2)'));
-      return;
+export function generateServerKey(type: ServerKeyType): Promise<ServerKeyMaterial> {
+  if (type === 'sm2') {
+    try {
+      return Promise.resolve({ type: 'sm2', privateKeyHex: sm2GenerateKeyPair().privateKeyHex });
+    } catch (err) {
+      return Promise.reject(err as Error);
     }
+  }
+  return new Promise<KeyObject>((resolve, reject) => {
     const done = (err: Error | null, _pub: KeyObject, priv: KeyObject): void => (err ? reject(err) : resolve(priv));
     if (type === 'x25519') generateKeyPair('x25519', undefined, done);
     else generateKeyPair('rsa', { modulusLength: 2048, publicExponent: 65537 }, done);
@@ -193,9 +196,9 @@ export class CredentialState {
   /** Generates a server key of `type` (RSA-2048 by default) and makes it the active one. */
   async rotateServerKey(type: ServerKeyType = 'rsa'): Promise<{ kid: string; type: ServerKeyType; suite: ServerKeySuite; publicKeyPem: string }> {
     const privateKey = await generateServerKey(type);
-    const kid = serverKeyIdFor(privateKey);
+    const kid = serverKeyIdOfMaterial(privateKey);
     await this.#write(() => this.controlPlane.store.addServerKey(kid, privateKey, { makeActive: true }));
-    return { kid, type, suite: SUITES[type], publicKeyPem: pemOf(privateKey) };
+    return { kid, type, suite: SUITES[type], publicKeyPem: publicKeyTextOf(privateKey) };
   }
 
   async retireServerKey(config: readonly ServerKeyConfig[], kid: string): Promise<void> {
