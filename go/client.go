@@ -101,8 +101,8 @@ func (c *Client) sessionKey() (k, wrapped []byte, err error) {
 	now := c.now() // before taking the lock: now() takes it too
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if r := c.reused; r == nil || r.serverKey != c.ServerKeyID || now.Sub(r.created) >= maxAge || r.uses >= maxUses {
-		k, err := randomBytes(32)
+	if r := c.reused; r == nil || r.serverKey != c.ServerKeyID || len(r.k) != sessionKeyLen(c.ServerKey.Suite()) || now.Sub(r.created) >= maxAge || r.uses >= maxUses {
+		k, err := randomBytes(sessionKeyLen(c.ServerKey.Suite())) // 16 bytes for the SM suite
 		if err != nil {
 			return nil, nil, err
 		}
@@ -231,7 +231,7 @@ func (c *Client) do(ctx context.Context, call Call) (*Response, error) {
 	if code := resp.Header.Get("Wxseal-Error"); IsWireCode(code) && StatusOf(code) == resp.StatusCode {
 		e := &Error{Code: code, Status: resp.StatusCode, ServerTime: resp.Header.Get("Wxseal-Server-Time"),
 			Signature: resp.Header.Get("Wxseal-Signature"), Detail: "rejected by the server"}
-		e.Signed = VerifyRejection(c.Secret, b.KeyID, b.Nonce, resp.StatusCode, code, e.ServerTime, e.Signature)
+		e.Signed = VerifyRejectionSuite(b.Suite, c.Secret, b.KeyID, b.Nonce, resp.StatusCode, code, e.ServerTime, e.Signature)
 		if code == CodeUnwrapFailed || code == CodeUnknownServerKey || code == CodeDecryptFailed {
 			c.dropReused()
 		}
@@ -239,7 +239,7 @@ func (c *Client) do(ctx context.Context, call Call) (*Response, error) {
 	}
 	out := &Response{Status: resp.StatusCode, Header: resp.Header}
 	if mode == ModeSealed {
-		p, err := OpenResponse(b.SessionKey, b.KeyID, b.Nonce, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Wxseal-Response-Nonce"), body)
+		p, err := OpenResponseSuite(b.Suite, b.SessionKey, b.KeyID, b.Nonce, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Wxseal-Response-Nonce"), body)
 		if err != nil {
 			return nil, err
 		}

@@ -14,7 +14,8 @@ import (
 	"fmt"
 )
 
-// Suites of SPEC 6.5 (never sent on the wire: the type of the named server key decides).
+// Suites of SPEC 6.5 (never sent on the wire: the type of the named server key decides); the SM
+// suite, SuiteSM2SM4GCM, is in sm.go.
 const (
 	SuiteRSAOAEP256 = "rsa-oaep-256"
 	SuiteX25519HPKE = "x25519-hpke"
@@ -24,7 +25,7 @@ const (
 type ServerKey interface {
 	Suite() string
 	// WrappedKeyLen is the exact length of a wrapped key for this key (step 4): the RSA modulus
-	// length, or 80 for X25519.
+	// length, 80 for X25519, 113 for SM2.
 	WrappedKeyLen() int
 	Unwrap(wrapped []byte) ([]byte, error)
 	// Public is the public key clients are given.
@@ -147,12 +148,20 @@ func pemBlock(text []byte, typ string) ([]byte, error) {
 	return b.Bytes, nil
 }
 
-// ParseServerKeyPEM reads a PKCS#8 PEM private key, RSA or X25519 (Go 1.19's x509 has no X25519,
-// so its PKCS#8 structure is read with encoding/asn1).
+// ParseServerKeyPEM reads a PKCS#8 PEM private key, RSA, X25519 or SM2 (Go 1.19's x509 has no
+// X25519 and no SM2, so their PKCS#8 structures are read with encoding/asn1). For SM2 it also takes
+// the SEC1 "EC PRIVATE KEY" PEM with the SM2 curve and the armored hex form of SPEC 6.6
+// (-----BEGIN WXSEAL SM2 PRIVATE KEY-----).
 func ParseServerKeyPEM(text []byte) (ServerKey, error) {
+	if k, ok, err := parseSM2PrivateText(text); ok {
+		return k, err
+	}
 	der, err := pemBlock(text, "PRIVATE KEY")
 	if err != nil {
 		return nil, err
+	}
+	if isSM2PKCS8(der) {
+		return parseSM2PKCS8(der)
 	}
 	var p pkcs8
 	if rest, err := asn1.Unmarshal(der, &p); err == nil && len(rest) == 0 && p.Algorithm.Algorithm.Equal(oidX25519) {
@@ -174,11 +183,18 @@ func ParseServerKeyPEM(text []byte) (ServerKey, error) {
 	return NewRSAServerKey(rk)
 }
 
-// ParseServerPublicKeyPEM reads an SPKI PEM public key, RSA or X25519.
+// ParseServerPublicKeyPEM reads an SPKI PEM public key, RSA, X25519 or SM2 (id-ecPublicKey with the
+// SM2 curve), or the armored hex form of SPEC 6.6 (-----BEGIN WXSEAL SM2 PUBLIC KEY-----).
 func ParseServerPublicKeyPEM(text []byte) (ServerPublicKey, error) {
+	if k, ok, err := parseSM2PublicText(text); ok {
+		return k, err
+	}
 	der, err := pemBlock(text, "PUBLIC KEY")
 	if err != nil {
 		return nil, err
+	}
+	if isSM2SPKI(der) {
+		return parseSM2SPKI(der)
 	}
 	var s spki
 	if rest, err := asn1.Unmarshal(der, &s); err == nil && len(rest) == 0 && s.Algorithm.Algorithm.Equal(oidX25519) {
@@ -239,7 +255,7 @@ func NewRSAPublicKey(k *rsa.PublicKey) (ServerPublicKey, error) {
 	return &rsaPublicKey{k: k, spki: der}, nil
 }
 
-// GenerateServerKey makes a new server key pair of the given suite (RSA-2048 or X25519).
+// GenerateServerKey makes a new server key pair of the given suite (RSA-2048, X25519 or SM2).
 func GenerateServerKey(suite string) (ServerKey, error) {
 	switch suite {
 	case SuiteRSAOAEP256:
@@ -254,6 +270,8 @@ func GenerateServerKey(suite string) (ServerKey, error) {
 			return nil, err
 		}
 		return NewX25519ServerKey(raw)
+	case SuiteSM2SM4GCM:
+		return GenerateSM2ServerKey()
 	}
 	return nil, fmt.Errorf("unknown suite %q", suite)
 }

@@ -137,7 +137,7 @@ func writeAnswer(w http.ResponseWriter, r *http.Request, ver *Verified, rec *rec
 	}
 	ct := TrimSpTab(rec.header.Get("Content-Type"))
 	if ver.Mode == ModeSealed {
-		sr, err := SealResponse(ver.sessionKey, nil, ver.KeyID, ver.Nonce, rec.status, ct, rec.body.Bytes())
+		sr, err := ver.SealResponse(nil, rec.status, ct, rec.body.Bytes()) // in the request's suite (6.3 / 6.6)
 		if err != nil {
 			// no CSPRNG: nothing can be sealed; fail loudly rather than answer unsealed
 			panic(err)

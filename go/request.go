@@ -7,7 +7,8 @@ import (
 )
 
 // RequestInput describes one request to build (SPEC 5, 6.2). Zero values draw what the protocol
-// wants fresh: Timestamp (now), Nonce (16 random bytes), SessionKey (32 random bytes), IV (12).
+// wants fresh: Timestamp (now), Nonce (16 random bytes), SessionKey (32 random bytes, 16 for the SM
+// suite), IV (12).
 type RequestInput struct {
 	Mode        string // ModeSealed (default) or ModeSigned
 	Method      string
@@ -29,6 +30,9 @@ type RequestInput struct {
 	IV          []byte
 	// Wrapped, when set, is used as the wrapped session key (vectors; session-key reuse).
 	Wrapped []byte
+	// Suite of the sealed mode when ServerKey is nil (Wrapped given); otherwise ServerKey.Suite()
+	// decides. SuiteSM2SM4GCM selects the SM suite (SPEC 6.6); anything else the AES-256-GCM one.
+	Suite string
 }
 
 // BuiltRequest is a request ready to send: its headers and body, and what the client keeps to
@@ -42,6 +46,8 @@ type BuiltRequest struct {
 	Plaintext      []byte
 	KeyID, Nonce   string
 	SessionKey     []byte
+	// Suite is the sealed suite (SuiteSM2SM4GCM or the server key's suite); "" in sign-only mode.
+	Suite string
 }
 
 func randomBytes(n int) ([]byte, error) {
@@ -92,11 +98,18 @@ func BuildRequest(in RequestInput, nowUnix int64) (*BuiltRequest, error) {
 		if in.Method == "HEAD" {
 			return nil, &Error{Code: CodeConfigInvalid, Detail: "sealed mode cannot be used with HEAD"}
 		}
+		suite := in.Suite
+		if in.ServerKey != nil {
+			suite = in.ServerKey.Suite()
+		}
 		k := in.SessionKey
 		if k == nil {
-			if k, err = randomBytes(32); err != nil {
+			if k, err = randomBytes(sessionKeyLen(suite)); err != nil {
 				return nil, err
 			}
+		}
+		if len(k) != sessionKeyLen(suite) {
+			return nil, &Error{Code: CodeConfigInvalid, Detail: "the session key has the wrong length for the suite"}
 		}
 		iv := in.IV
 		if iv == nil {
@@ -113,10 +126,10 @@ func BuildRequest(in RequestInput, nowUnix int64) (*BuiltRequest, error) {
 				return nil, err
 			}
 		}
-		b.SessionKey = k
-		b.RequestAAD = RequestAAD(in.Method, path, cq, in.Timestamp, in.Nonce, in.KeyID, in.ServerKeyID)
+		b.SessionKey, b.Suite = k, suite
+		b.RequestAAD = requestAADFor(suite, in.Method, path, cq, in.Timestamp, in.Nonce, in.KeyID, in.ServerKeyID)
 		b.Plaintext = Frame(in.ContentType, in.Identity, in.Body)
-		if b.Body, err = aesGCMSeal(k, iv, []byte(b.RequestAAD), b.Plaintext); err != nil {
+		if b.Body, err = payloadSeal(suite, k, iv, []byte(b.RequestAAD), b.Plaintext); err != nil {
 			return nil, err
 		}
 		f.ContentType = SealedContentType
@@ -140,9 +153,10 @@ func BuildRequest(in RequestInput, nowUnix int64) (*BuiltRequest, error) {
 	default:
 		return nil, errors.New("wxseal: unknown mode " + mode)
 	}
-	f.BodySHA256Hex = SHA256Hex(b.Body)
-	b.Canonical = CanonicalRequest(&f)
-	h["Wxseal-Signature"] = B64uEncode(HMACSHA256(in.Secret, b.Canonical))
+	// the SM suite hashes, builds and signs with SM3 (SPEC 6.6); sign-only mode stays SHA-256
+	f.BodySHA256Hex = bodyHashHex(b.Suite, b.Body)
+	b.Canonical = canonicalRequestFor(b.Suite, &f)
+	h["Wxseal-Signature"] = B64uEncode(macFor(b.Suite, in.Secret, b.Canonical))
 	return b, nil
 }
 

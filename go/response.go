@@ -4,7 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-
+	"errors"
 	"io"
 
 	"golang.org/x/crypto/hkdf"
@@ -32,8 +32,23 @@ type SealedResponse struct {
 	Body          []byte
 }
 
-// SealResponse seals a handler's answer. responseNonce nil draws 32 random bytes.
+// SealResponse seals a handler's answer. responseNonce nil draws 32 random bytes. The suite is the
+// one of the session key's length, which SPEC 6.2 and 6.6 keep apart: a 16-byte K is the SM suite's
+// (HKDF-SM3, SM4-GCM), a 32-byte K the AES-256-GCM one; SealResponseSuite names it explicitly.
 func SealResponse(sessionKey, responseNonce []byte, keyID, requestNonce string, status int, contentType string, body []byte) (*SealedResponse, error) {
+	suite := ""
+	if len(sessionKey) == smSessionKeyLen {
+		suite = SuiteSM2SM4GCM
+	}
+	return SealResponseSuite(suite, sessionKey, responseNonce, keyID, requestNonce, status, contentType, body)
+}
+
+// SealResponseSuite seals a handler's answer under the given suite: SuiteSM2SM4GCM (SPEC 6.6) or
+// any other value for the AES-256-GCM framing of 6.3 (RSA and X25519 keys).
+func SealResponseSuite(suite string, sessionKey, responseNonce []byte, keyID, requestNonce string, status int, contentType string, body []byte) (*SealedResponse, error) {
+	if len(sessionKey) != sessionKeyLen(suite) {
+		return nil, errors.New("wxseal: the session key has the wrong length for the suite")
+	}
 	if responseNonce == nil {
 		responseNonce = make([]byte, 32)
 		if _, err := rand.Read(responseNonce); err != nil {
@@ -44,9 +59,9 @@ func SealResponse(sessionKey, responseNonce []byte, keyID, requestNonce string, 
 	if NoContentStatus(status) {
 		wire, body = 200, nil
 	}
-	okm := ResponseOKM(sessionKey, responseNonce)
+	key, iv, aad := responseKeyIV(suite, sessionKey, responseNonce, keyID, requestNonce, wire)
 	plain := Frame(contentType, nil, body)
-	ct, err := aesGCMSeal(okm[:32], okm[32:44], []byte(ResponseAAD(keyID, requestNonce, wire)), plain)
+	ct, err := payloadSeal(suite, key, iv, aad, plain)
 	if err != nil {
 		return nil, err
 	}
@@ -54,8 +69,15 @@ func SealResponse(sessionKey, responseNonce []byte, keyID, requestNonce string, 
 }
 
 // OpenResponse opens a sealed response with the request's own key id, nonce and the status
-// received (SPEC 6.4). Any failure is WXSEAL_RESPONSE_INVALID.
+// received (SPEC 6.4), in the AES-256-GCM framing of 6.3 (RSA and X25519 keys). Any failure is
+// WXSEAL_RESPONSE_INVALID. OpenResponseSuite opens the SM suite's responses too.
 func OpenResponse(sessionKey []byte, keyID, requestNonce string, status int, contentType, responseNonceB64u string, body []byte) (*Payload, error) {
+	return OpenResponseSuite("", sessionKey, keyID, requestNonce, status, contentType, responseNonceB64u, body)
+}
+
+// OpenResponseSuite opens a sealed response of the given suite (SuiteSM2SM4GCM: HKDF-SM3, SM4-GCM
+// and the WXSEAL1-SM-RESPONSE AAD of SPEC 6.6; anything else: 6.3).
+func OpenResponseSuite(suite string, sessionKey []byte, keyID, requestNonce string, status int, contentType, responseNonceB64u string, body []byte) (*Payload, error) {
 	invalid := func(d string) error { return &Error{Code: CodeResponseInvalid, Status: status, Detail: d} }
 	if TrimSpTab(contentType) != SealedContentType {
 		return nil, invalid("Content-Type is not " + SealedContentType)
@@ -64,8 +86,11 @@ func OpenResponse(sessionKey []byte, keyID, requestNonce string, status int, con
 	if err != nil || len(r) != 32 {
 		return nil, invalid("Wxseal-Response-Nonce is absent or not 32 bytes of strict b64u")
 	}
-	okm := ResponseOKM(sessionKey, r)
-	plain, err := aesGCMOpen(okm[:32], okm[32:44], []byte(ResponseAAD(keyID, requestNonce, status)), body)
+	if len(sessionKey) != sessionKeyLen(suite) {
+		return nil, invalid("the session key has the wrong length for the suite")
+	}
+	key, iv, aad := responseKeyIV(suite, sessionKey, r, keyID, requestNonce, status)
+	plain, err := payloadOpen(suite, key, iv, aad, body)
 	if err != nil {
 		return nil, invalid("does not decrypt")
 	}
@@ -90,8 +115,14 @@ func VerifySignedResponse(secret []byte, keyID, requestNonce string, status int,
 
 // VerifyRejection reports whether a rejection is a signed rejection (SPEC 10.1) for this very
 // request: Wxseal-Error names a §10 code whose status is the one received, and the signature
-// over the canonical rejection string verifies.
+// over the canonical rejection string verifies (HMAC-SHA256; VerifyRejectionSuite for the SM suite).
 func VerifyRejection(secret []byte, keyID, requestNonce string, status int, code, serverTime, signature string) bool {
+	return VerifyRejectionSuite("", secret, keyID, requestNonce, status, code, serverTime, signature)
+}
+
+// VerifyRejectionSuite is VerifyRejection for a request of the given suite: a rejection of an SM
+// suite request is signed with HMAC-SM3 over the WXSEAL1-HMAC-SM3-REJECTION string (SPEC 6.6).
+func VerifyRejectionSuite(suite string, secret []byte, keyID, requestNonce string, status int, code, serverTime, signature string) bool {
 	if !IsWireCode(code) || StatusOf(code) != status || serverTime == "" {
 		return false
 	}
@@ -99,5 +130,5 @@ func VerifyRejection(secret []byte, keyID, requestNonce string, status int, code
 	if err != nil || len(got) != 32 {
 		return false
 	}
-	return hmac.Equal(HMACSHA256(secret, CanonicalRejection(keyID, requestNonce, status, code, serverTime)), got)
+	return hmac.Equal(macFor(suite, secret, rejectionFor(suite, keyID, requestNonce, status, code, serverTime)), got)
 }

@@ -515,3 +515,356 @@ func TestVectorsReject(t *testing.T) {
 		}
 	}
 }
+
+// smCountingKey counts the unwraps a verifier asks of the SM vectors' server key.
+type smCountingKey struct {
+	ServerKey
+	unwraps int
+}
+
+func (k *smCountingKey) Unwrap(w []byte) ([]byte, error) {
+	k.unwraps++
+	return k.ServerKey.Unwrap(w)
+}
+
+// TestVectorsSM checks every case of sm.json (SPEC 6.6): the labels, the primitives' known
+// answers, the server key in each of its forms, the fixed SM2 ciphertexts, the sealed requests
+// and responses byte for byte, the signed rejection, the unwrap failures and the forged signature.
+func TestVectorsSM(t *testing.T) {
+	v := loadVectors(t, "sm.json")
+	counts := map[string]int{}
+
+	lab := m(v, "labels")
+	if s(lab, "request") != smCanonicalLabel || s(lab, "requestAad") != smRequestAADLabel || s(lab, "responseAad") != smResponseAADLabel ||
+		s(lab, "responseHkdfInfo") != smResponseHKDFInfo || s(lab, "rejection") != smRejectionLabel {
+		t.Errorf("labels %v", lab)
+	}
+
+	// ---- primitives
+	pr := m(v, "primitives")
+	for _, c := range l(pr, "sm3") {
+		c := c.(obj)
+		if SM3Hex([]byte(s(c, "message"))) != s(c, "digestHex") {
+			t.Errorf("SM3(%q)", s(c, "message"))
+		}
+		counts["sm3"]++
+	}
+	for _, c := range l(pr, "hmacSm3") {
+		c := c.(obj)
+		if hex.EncodeToString(HMACSM3(uh(t, s(c, "keyHex")), s(c, "message"))) != s(c, "macHex") {
+			t.Errorf("HMAC-SM3(%q)", s(c, "message"))
+		}
+		counts["hmacSm3"]++
+	}
+	for _, c := range l(pr, "hkdfSm3") {
+		c := c.(obj)
+		okm, err := HKDFSM3(uh(t, s(c, "ikmHex")), uh(t, s(c, "saltHex")), []byte(s(c, "info")), int(n(c, "length")))
+		if err != nil || hex.EncodeToString(okm) != s(c, "okmHex") {
+			t.Errorf("HKDF-SM3: %x %v", okm, err)
+		}
+		if s(c, "info") == smResponseHKDFInfo && n(c, "length") == 28 && hex.EncodeToString(ResponseOKMSM(uh(t, s(c, "ikmHex")), uh(t, s(c, "saltHex")))) != s(c, "okmHex") {
+			t.Error("ResponseOKMSM")
+		}
+		counts["hkdfSm3"]++
+	}
+	for _, c := range l(pr, "sm4Gcm") {
+		c := c.(obj)
+		key, iv, aad, pt := uh(t, s(c, "keyHex")), uh(t, s(c, "ivHex")), uh(t, s(c, "aadHex")), uh(t, s(c, "plaintextHex"))
+		want := append(uh(t, s(c, "ciphertextHex")), uh(t, s(c, "tagHex"))...)
+		got, err := SM4GCMSeal(key, iv, aad, pt)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("SM4-GCM (%s): %x %v", s(c, "source"), got, err)
+		}
+		if back, err := SM4GCMOpen(key, iv, aad, want); err != nil || !bytes.Equal(back, pt) {
+			t.Errorf("SM4-GCM open (%s): %v", s(c, "source"), err)
+		}
+		bad := append([]byte(nil), want...)
+		bad[len(bad)-1] ^= 1
+		if _, err := SM4GCMOpen(key, iv, aad, bad); err == nil {
+			t.Errorf("SM4-GCM (%s): a changed tag opens", s(c, "source"))
+		}
+		counts["sm4Gcm"]++
+	}
+
+	// ---- the server key, in every form
+	key := m(v, "serverKey")
+	var sk ServerKey
+	for _, form := range []string{"privateKeyPem", "privateKeyText"} {
+		k, err := ParseServerKeyPEM([]byte(s(key, form)))
+		if err != nil {
+			t.Fatalf("%s: %v", form, err)
+		}
+		if k.Suite() != SuiteSM2SM4GCM || int64(k.WrappedKeyLen()) != n(key, "wrappedKeyBytes") || hex.EncodeToString(SM2PrivateScalar(k)) != s(key, "privateKeyHex") ||
+			hex.EncodeToString(k.Public().SPKI()) != s(key, "spkiDerHex") || ServerKeyIDFor(k.Public()) != s(key, "serverKeyId") {
+			t.Errorf("%s: parsed key differs", form)
+		}
+		sk = k
+		counts["privateKeyForms"]++
+	}
+	if pemOut, err := SM2PrivateKeyPEM(sk); err != nil || string(pemOut) != s(key, "privateKeyPem") {
+		t.Errorf("PKCS#8 PEM as OpenSSL writes it:\n%s", pemOut)
+	}
+	for _, form := range []string{"publicKeyPem", "publicKeyText"} {
+		pk, err := ParseServerPublicKeyPEM([]byte(s(key, form)))
+		if err != nil {
+			t.Fatalf("%s: %v", form, err)
+		}
+		if pk.Suite() != SuiteSM2SM4GCM || hex.EncodeToString(pk.SPKI()) != s(key, "spkiDerHex") || ServerKeyIDFor(pk) != s(key, "serverKeyId") ||
+			hex.EncodeToString(pk.(*sm2PublicKey).Point()) != s(key, "publicKeyHex") {
+			t.Errorf("%s: parsed public key differs", form)
+		}
+		counts["publicKeyForms"]++
+	}
+	if string(PublicKeyPEM(sk.Public())) != s(key, "publicKeyPem") {
+		t.Errorf("SPKI PEM %s", PublicKeyPEM(sk.Public()))
+	}
+
+	// ---- the fixed SM2 ciphertexts
+	wraps := l(v, "wraps")
+	if len(wraps) == 0 {
+		t.Fatal("no wraps")
+	}
+	for i, w := range wraps {
+		w := w.(obj)
+		wrapped := ub(t, s(w, "wrapped"))
+		if len(wrapped) != SM2Wrapped || len(s(w, "wrapped")) != 151 {
+			t.Errorf("wraps[%d]: %d bytes", i, len(wrapped))
+		}
+		if got, err := sk.Unwrap(wrapped); err != nil || !bytes.Equal(got, ub(t, s(w, "sessionKey"))) {
+			t.Errorf("wraps[%d]: unwrap %x %v", i, got, err)
+		}
+		counts["wraps"]++
+	}
+	// a ciphertext for another SM2 key does not decrypt with this one
+	if _, err := sk.Unwrap(ub(t, s(m(v, "otherKeyWrap"), "wrapped"))); err == nil {
+		t.Error("otherKeyWrap unwrapped with the vectors' key")
+	}
+	counts["otherKeyWrap"]++
+	// and our own wrap: 113 bytes, 04 first, new every time, unwraps back
+	w1, err1 := sk.Public().Wrap(ub(t, s(wraps[0].(obj), "sessionKey")))
+	w2, err2 := sk.Public().Wrap(ub(t, s(wraps[0].(obj), "sessionKey")))
+	if err1 != nil || err2 != nil || len(w1) != SM2Wrapped || w1[0] != 4 || bytes.Equal(w1, w2) {
+		t.Errorf("wrap: %v %v", err1, err2)
+	}
+	if got, err := sk.Unwrap(w1); err != nil || !bytes.Equal(got, ub(t, s(wraps[0].(obj), "sessionKey"))) {
+		t.Errorf("wrap round trip: %v", err)
+	}
+
+	verifierAt := func(in obj, now int64, key ServerKey) *Verifier {
+		return &Verifier{
+			Credentials: StaticCredentials{s(in, "keyId"): {Secrets: []Secret{{Key: ub(t, s(in, "secret"))}}}},
+			ServerKeys:  map[string]ServerKey{s(in, "serverKeyId"): key},
+			Nonces:      NewMemoryNonceStore(0),
+			Now:         func() time.Time { return time.Unix(now, 0) },
+		}
+	}
+	toRequest := func(b *BuiltRequest) *Request {
+		hdr := map[string][]string{}
+		for k, val := range b.Headers {
+			hdr[k] = []string{val}
+		}
+		return &Request{Method: b.Method, Target: b.Target, Header: hdr, Body: append([]byte(nil), b.Body...), ContentLength: -1}
+	}
+	tsOf := func(in obj) int64 { return n(obj{"x": json.Number(s(in, "timestamp"))}, "x") }
+	buildSM := func(in obj, wrapped []byte) *BuiltRequest {
+		t.Helper()
+		b, err := BuildRequest(RequestInput{
+			Mode: s(in, "mode"), Method: s(in, "method"), Target: s(in, "target"), KeyID: s(in, "keyId"),
+			Secret: ub(t, s(in, "secret")), ContentType: s(in, "contentType"), Identity: identityOf(m(in, "identity")),
+			Traceparent: s(in, "traceparent"), Body: ub(t, s(in, "body")), Timestamp: s(in, "timestamp"), Nonce: s(in, "nonce"),
+			ServerKeyID: s(in, "serverKeyId"), SessionKey: ub(t, s(in, "sessionKey")), IV: ub(t, s(in, "iv")), Wrapped: wrapped,
+			Suite: SuiteSM2SM4GCM,
+		}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+
+	// ---- sealed requests and their responses, byte for byte
+	sealed := l(v, "sealed")
+	if len(sealed) == 0 {
+		t.Fatal("no sealed cases")
+	}
+	var built []*BuiltRequest
+	for _, c := range sealed {
+		c := c.(obj)
+		in, exp := m(c, "input"), m(c, "expected")
+		desc := s(c, "description")
+		sessionKey := ub(t, s(in, "sessionKey"))
+		if got, err := sk.Unwrap(ub(t, s(in, "wrapped"))); err != nil || !bytes.Equal(got, sessionKey) || len(sessionKey) != 16 {
+			t.Fatalf("%s: the wrapped key does not unwrap to the 16-byte session key: %v", desc, err)
+		}
+		b := buildSM(in, ub(t, s(in, "wrapped")))
+		built = append(built, b)
+		if b.Suite != SuiteSM2SM4GCM || b.RequestAAD != s(exp, "requestAad") {
+			t.Errorf("%s: AAD %q", desc, b.RequestAAD)
+		}
+		if !bytes.Equal(b.Plaintext, ub(t, s(exp, "plaintext"))) {
+			t.Errorf("%s: plaintext %q", desc, b.Plaintext)
+		}
+		if !bytes.Equal(b.Body, ub(t, s(exp, "sealedBody"))) {
+			t.Errorf("%s: sealed body", desc)
+		}
+		if SM3Hex(b.Body) != s(exp, "bodySm3Hex") {
+			t.Errorf("%s: SM3 body hash", desc)
+		}
+		if b.Canonical != s(exp, "canonical") {
+			t.Errorf("%s: canonical\n got %q\nwant %q", desc, b.Canonical, s(exp, "canonical"))
+		}
+		wantHeaders := m(exp, "headers")
+		if len(wantHeaders) != len(b.Headers) {
+			t.Errorf("%s: %d headers, want %d", desc, len(b.Headers), len(wantHeaders))
+		}
+		for k, val := range b.Headers {
+			if wantHeaders[strings.ToLower(k)] != val {
+				t.Errorf("%s: header %s = %q, want %v", desc, k, val, wantHeaders[strings.ToLower(k)])
+			}
+		}
+		// a client given the public key builds the same request (only the wrap is random)
+		pb, err := BuildRequest(RequestInput{Mode: s(in, "mode"), Method: s(in, "method"), Target: s(in, "target"), KeyID: s(in, "keyId"),
+			Secret: ub(t, s(in, "secret")), ContentType: s(in, "contentType"), Identity: identityOf(m(in, "identity")), Body: ub(t, s(in, "body")),
+			Timestamp: s(in, "timestamp"), Nonce: s(in, "nonce"), ServerKeyID: s(in, "serverKeyId"), ServerKey: sk.Public(),
+			SessionKey: sessionKey, IV: ub(t, s(in, "iv"))}, 0)
+		if err != nil || pb.Suite != SuiteSM2SM4GCM || !bytes.Equal(pb.Body, b.Body) || pb.RequestAAD != b.RequestAAD || len(ub(t, pb.Headers["Wxseal-Wrapped-Key"])) != SM2Wrapped {
+			t.Errorf("%s: built from the public key: %v", desc, err)
+		}
+		// the verifier accepts the vector's request as given (headers as in the file)
+		hdr := map[string][]string{}
+		for k, val := range wantHeaders {
+			hdr[k] = []string{val.(string)}
+		}
+		counting := &smCountingKey{ServerKey: sk}
+		ver := verifierAt(in, tsOf(in), counting)
+		got, rej := ver.Verify(context.Background(), &Request{Method: s(in, "method"), Target: s(in, "target"), Header: hdr, Body: ub(t, s(exp, "sealedBody")), ContentLength: -1})
+		if rej != nil {
+			t.Fatalf("%s: verifier rejects: %v", desc, rej)
+		}
+		if got.Suite() != SuiteSM2SM4GCM || !bytes.Equal(got.SessionKey(), sessionKey) || !bytes.Equal(got.Body, ub(t, s(in, "body"))) ||
+			got.ContentType != s(in, "contentType") || !reflect.DeepEqual(got.Identity, identityOf(m(in, "identity"))) || counting.unwraps != 1 {
+			t.Errorf("%s: verifier hands on %+v (%d unwraps)", desc, got, counting.unwraps)
+		}
+		// its sealed response
+		r := m(c, "response")
+		rin, rexp := m(r, "input"), m(r, "expected")
+		rn := ub(t, s(rin, "responseNonce"))
+		okm := ResponseOKMSM(sessionKey, rn)
+		if hex.EncodeToString(okm[:16]) != s(rexp, "responseKeyHex") || hex.EncodeToString(okm[16:]) != s(rexp, "responseIvHex") {
+			t.Errorf("%s: HKDF-SM3 response key/iv", desc)
+		}
+		status := int(n(rin, "status"))
+		sr, err := got.SealResponse(rn, status, s(rin, "contentType"), ub(t, s(rin, "body")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if int64(sr.WireStatus) != n(rexp, "wireStatus") || ResponseAADSM(s(in, "keyId"), s(in, "nonce"), sr.WireStatus) != s(rexp, "responseAad") ||
+			!bytes.Equal(sr.Body, ub(t, s(rexp, "sealedBody"))) || s(m(rexp, "headers"), "wxseal-response-nonce") != B64uEncode(sr.ResponseNonce) ||
+			s(m(rexp, "headers"), "content-type") != SealedContentType {
+			t.Errorf("%s: sealed response differs", desc)
+		}
+		if sr2, err := SealResponse(sessionKey, rn, s(in, "keyId"), s(in, "nonce"), status, s(rin, "contentType"), ub(t, s(rin, "body"))); err != nil || !bytes.Equal(sr2.Body, sr.Body) {
+			t.Errorf("%s: SealResponse with a 16-byte key is not the SM suite's", desc)
+		}
+		p, err := OpenResponseSuite(SuiteSM2SM4GCM, sessionKey, s(in, "keyId"), s(in, "nonce"), int(n(rexp, "wireStatus")), SealedContentType, s(m(rexp, "headers"), "wxseal-response-nonce"), ub(t, s(rexp, "sealedBody")))
+		wantBody := ub(t, s(rin, "body"))
+		if NoContentStatus(status) {
+			wantBody = nil
+		}
+		if err != nil || !bytes.Equal(p.Body, wantBody) || p.ContentType != s(rin, "contentType") {
+			t.Errorf("%s: open: %v", desc, err)
+		}
+		// not with another status, and never as an AES response
+		if _, err := OpenResponseSuite(SuiteSM2SM4GCM, sessionKey, s(in, "keyId"), s(in, "nonce"), int(n(rexp, "wireStatus"))+1, SealedContentType, s(m(rexp, "headers"), "wxseal-response-nonce"), ub(t, s(rexp, "sealedBody"))); err == nil {
+			t.Errorf("%s: opened under another status", desc)
+		}
+		if _, err := OpenResponse(sessionKey, s(in, "keyId"), s(in, "nonce"), int(n(rexp, "wireStatus")), SealedContentType, s(m(rexp, "headers"), "wxseal-response-nonce"), ub(t, s(rexp, "sealedBody"))); err == nil {
+			t.Errorf("%s: opened outside the SM suite", desc)
+		}
+		counts["sealed"]++
+	}
+
+	// ---- the signed rejection: reproduced, verified, and what the verifier signs for a replay
+	rj := m(v, "signedRejection")
+	canon := CanonicalRejectionSM(s(rj, "keyId"), s(rj, "requestNonce"), int(n(rj, "status")), s(rj, "code"), s(rj, "serverTime"))
+	sealedIn0 := m(sealed[0].(obj), "input")
+	secret0 := ub(t, s(sealedIn0, "secret"))
+	if canon != s(rj, "canonical") || B64uEncode(HMACSM3(secret0, canon)) != s(rj, "signature") {
+		t.Errorf("signed rejection: %q", canon)
+	}
+	if !VerifyRejectionSuite(SuiteSM2SM4GCM, secret0, s(rj, "keyId"), s(rj, "requestNonce"), int(n(rj, "status")), s(rj, "code"), s(rj, "serverTime"), s(rj, "signature")) ||
+		VerifyRejection(secret0, s(rj, "keyId"), s(rj, "requestNonce"), int(n(rj, "status")), s(rj, "code"), s(rj, "serverTime"), s(rj, "signature")) {
+		t.Error("the SM rejection verifies only under HMAC-SM3")
+	}
+	if s(rj, "requestNonce") == s(sealedIn0, "nonce") && s(rj, "keyId") == s(sealedIn0, "keyId") {
+		st, _ := json.Number(s(rj, "serverTime")).Int64()
+		ver := verifierAt(sealedIn0, st, sk)
+		if _, rej := ver.Verify(context.Background(), toRequest(built[0])); rej != nil {
+			t.Fatalf("first send: %v", rej)
+		}
+		_, rej := ver.Verify(context.Background(), toRequest(built[0]))
+		if rej == nil || rej.Code != s(rj, "code") || rej.Status != int(n(rj, "status")) || rej.ServerTime != s(rj, "serverTime") || rej.Signature != s(rj, "signature") {
+			t.Errorf("the verifier's replay rejection differs: %+v", rej)
+		}
+	} else {
+		t.Error("signedRejection is not for the first sealed request")
+	}
+	counts["signedRejection"]++
+
+	// ---- unwrap failures: refused by the key, and by the verifier at step 7 (signed, HMAC-SM3)
+	failures := l(v, "unwrapFailures")
+	if len(failures) == 0 {
+		t.Fatal("no unwrap failures")
+	}
+	for i, f := range failures {
+		f := f.(obj)
+		desc := s(f, "description")
+		wrapped := ub(t, s(f, "wrapped"))
+		if got, err := sk.Unwrap(wrapped); err == nil {
+			t.Errorf("%s: unwrapped to %x", desc, got)
+		}
+		in := obj{}
+		for k, val := range sealedIn0 {
+			in[k] = val
+		}
+		in["nonce"] = "dW53cmFwLWZhaWx1cmUtMDA" + string(rune('0'+i))
+		b := buildSM(in, wrapped)
+		counting := &smCountingKey{ServerKey: sk}
+		_, rej := verifierAt(in, tsOf(in), counting).Verify(context.Background(), toRequest(b))
+		if rej == nil || rej.Code != CodeUnwrapFailed || rej.Status != 400 || counting.unwraps != 1 ||
+			!VerifyRejectionSuite(SuiteSM2SM4GCM, secret0, s(in, "keyId"), s(in, "nonce"), 400, CodeUnwrapFailed, rej.ServerTime, rej.Signature) {
+			t.Errorf("%s: verifier %v (%d unwraps)", desc, rej, counting.unwraps)
+		}
+		counts["unwrapFailures"]++
+	}
+
+	// ---- forged signatures: refused at step 5, never an unwrap
+	forged := l(v, "forgedSignatures")
+	if len(forged) == 0 {
+		t.Fatal("no forged signatures")
+	}
+	for _, f := range forged {
+		f := f.(obj)
+		desc := s(f, "description")
+		ci := int(n(f, "case"))
+		in := m(sealed[ci].(obj), "input")
+		b := built[ci]
+		// the forgery is the other suites' MAC over the same string
+		if B64uEncode(HMACSHA256(ub(t, s(in, "secret")), b.Canonical)) != s(f, "signature") {
+			t.Errorf("%s: not HMAC-SHA256 of the canonical string", desc)
+		}
+		r := toRequest(b)
+		r.Header["Wxseal-Signature"] = []string{s(f, "signature")}
+		counting := &smCountingKey{ServerKey: sk}
+		ver := verifierAt(in, tsOf(in), counting)
+		_, rej := ver.Verify(context.Background(), r)
+		if rej == nil || rej.Code != CodeBadSignature || rej.Status != 401 || rej.Signature != "" || counting.unwraps != 0 {
+			t.Errorf("%s: %v (%d unwraps)", desc, rej, counting.unwraps)
+		}
+		// the forgery burnt no nonce: the genuine request still passes
+		if _, rej := ver.Verify(context.Background(), toRequest(b)); rej != nil || counting.unwraps != 1 {
+			t.Errorf("%s: the genuine request after the forgery: %v", desc, rej)
+		}
+		counts["forgedSignatures"]++
+	}
+	t.Logf("sm.json cases checked: %v", counts)
+}

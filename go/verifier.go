@@ -47,7 +47,8 @@ func (s StaticCredentials) Credential(_ context.Context, keyID string) (*Credent
 // Verifier checks requests in the order of SPEC 9 and stops at the first failure.
 type Verifier struct {
 	Credentials CredentialStore
-	// ServerKeys by server key id; RSA and X25519 keys may be mixed (rotation across suites).
+	// ServerKeys by server key id; RSA, X25519 and SM2 keys may be mixed (rotation across suites):
+	// the named key's Suite() selects the suite of steps 5-8 (SPEC 6.6).
 	ServerKeys map[string]ServerKey
 	Nonces     NonceStore
 	// WindowSeconds is W of SPEC 8 (default 60, at most 300).
@@ -89,10 +90,21 @@ type Verified struct {
 
 	secret     []byte
 	sessionKey []byte
+	suite      string
 }
 
 // SessionKey is the unwrapped K (sealed mode), for sealing the response.
 func (v *Verified) SessionKey() []byte { return v.sessionKey }
+
+// Suite is the named server key's suite in sealed mode (SuiteSM2SM4GCM for an SM2 key), "" in
+// sign-only mode.
+func (v *Verified) Suite() string { return v.suite }
+
+// SealResponse seals the handler's answer to this verified sealed request in its own suite (SPEC
+// 6.3, or 6.6 for the SM suite). responseNonce nil draws 32 random bytes.
+func (v *Verified) SealResponse(responseNonce []byte, status int, contentType string, body []byte) (*SealedResponse, error) {
+	return SealResponseSuite(v.suite, v.sessionKey, responseNonce, v.KeyID, v.Nonce, status, contentType, body)
+}
 
 // Secret is the client secret that matched at step 5.
 func (v *Verified) Secret() []byte { return v.secret }
@@ -225,7 +237,8 @@ func (v *Verifier) Verify(ctx context.Context, req *Request) (*Verified, *Error)
 	if err != nil {
 		err.ServerTime = strconv.FormatInt(now, 10)
 		if res.secret != nil {
-			err.Signature = B64uEncode(HMACSHA256(res.secret, CanonicalRejection(res.KeyID, res.Nonce, err.Status, err.Code, err.ServerTime)))
+			// under the request's suite: HMAC-SM3 for an SM request (SPEC 6.6, 10.1)
+			err.Signature = B64uEncode(macFor(res.suite, res.secret, rejectionFor(res.suite, res.KeyID, res.Nonce, err.Status, err.Code, err.ServerTime)))
 		}
 		return nil, err
 	}
@@ -366,7 +379,7 @@ func (v *Verifier) run(ctx context.Context, req *Request, now int64, res *Verifi
 		if wrappedB64, e = required("wxseal-wrapped-key"); e != nil {
 			return nil, e
 		}
-		if n := len(wrappedB64); n != 107 && (n < 342 || n > 683) {
+		if n := len(wrappedB64); n != 107 && n != 151 && (n < 342 || n > 683) {
 			return nil, reject(CodeMalformedHeader, "wxseal-wrapped-key length")
 		}
 		if wrapped, err = B64uDecode(wrappedB64); err != nil {
@@ -438,6 +451,7 @@ func (v *Verifier) run(ctx context.Context, req *Request, now int64, res *Verifi
 		}
 	}
 	var serverKey ServerKey
+	suite := "" // sign-only requests name no server key and stay HMAC-SHA256 (SPEC 6.6)
 	if sealed {
 		serverKey = v.ServerKeys[serverKeyID]
 		if serverKey == nil {
@@ -446,29 +460,32 @@ func (v *Verifier) run(ctx context.Context, req *Request, now int64, res *Verifi
 		if len(wrapped) != serverKey.WrappedKeyLen() {
 			return nil, reject(CodeMalformedHeader, "wrapped key length does not match the named server key")
 		}
+		// the named key's type selects the suite of steps 5-8, before any cryptography
+		suite = serverKey.Suite()
 	}
 
-	// ---- step 5: HMAC with every valid secret, constant time, no early exit
+	// ---- step 5: HMAC (HMAC-SM3 over the SM string for an SM2 key) with every valid secret,
+	// constant time, no early exit
 	f := SignedFields{
 		Mode: mode, Method: req.Method, Path: PathOf(req.Target), CanonicalQuery: CanonicalQuery(RawQueryOf(req.Target)),
 		Timestamp: ts, Nonce: nonce, KeyID: keyID, ContentType: contentType, ServerKeyID: serverKeyID,
-		WrappedKey: wrappedB64, IV: ivB64, Traceparent: traceparent, BodySHA256Hex: SHA256Hex(req.Body),
+		WrappedKey: wrappedB64, IV: ivB64, Traceparent: traceparent, BodySHA256Hex: bodyHashHex(suite, req.Body),
 	}
 	if !sealed {
 		f.Identity = identityB64
 	}
-	canonical := CanonicalRequest(&f)
+	canonical := canonicalRequestFor(suite, &f)
 	var matched []byte
 	for _, s := range valid {
-		if hmac.Equal(HMACSHA256(s, canonical), sig) && matched == nil {
+		if hmac.Equal(macFor(suite, s, canonical), sig) && matched == nil {
 			matched = s
 		}
 	}
 	if matched == nil {
 		return nil, reject(CodeBadSignature, "")
 	}
-	// authentic from here on: later rejections are signed (SPEC 10.1)
-	res.Mode, res.KeyID, res.Nonce, res.Timestamp, res.secret = mode, keyID, nonce, t, matched
+	// authentic from here on: later rejections are signed (SPEC 10.1), in the request's suite
+	res.Mode, res.KeyID, res.Nonce, res.Timestamp, res.secret, res.suite = mode, keyID, nonce, t, matched, suite
 
 	// ---- step 6: nonce check-and-set, kept until t + W
 	if v.Nonces == nil {
@@ -518,15 +535,15 @@ func (v *Verifier) run(ctx context.Context, req *Request, now int64, res *Verifi
 	cached := k != nil
 	if !cached {
 		k, err = serverKey.Unwrap(wrapped)
-		if err != nil || len(k) != 32 {
+		if err != nil || len(k) != sessionKeyLen(suite) {
 			return nil, reject(CodeUnwrapFailed, "")
 		}
 	}
 	res.sessionKey = k
 
-	// ---- step 8: AES-256-GCM with the request AAD, then the framing of 6.1
-	aad := RequestAAD(req.Method, f.Path, f.CanonicalQuery, ts, nonce, keyID, serverKeyID)
-	plain, err := aesGCMOpen(k, iv, []byte(aad), req.Body)
+	// ---- step 8: AES-256-GCM (SM suite: SM4-GCM) with the request AAD, then the framing of 6.1
+	aad := requestAADFor(suite, req.Method, f.Path, f.CanonicalQuery, ts, nonce, keyID, serverKeyID)
+	plain, err := payloadOpen(suite, k, iv, []byte(aad), req.Body)
 	if err != nil {
 		return nil, reject(CodeDecryptFailed, "")
 	}

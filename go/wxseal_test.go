@@ -90,7 +90,7 @@ func (f *fixture) build(t testing.TB, mode string, body []byte, id wxseal.Identi
 	return &wxseal.Request{Method: b.Method, Target: b.Target, Header: h, Body: b.Body, ContentLength: -1}
 }
 
-var suites = []string{wxseal.SuiteRSAOAEP256, wxseal.SuiteX25519HPKE}
+var suites = []string{wxseal.SuiteRSAOAEP256, wxseal.SuiteX25519HPKE, wxseal.SuiteSM2SM4GCM}
 
 func TestAcceptsSealedWithIdentity(t *testing.T) {
 	for _, suite := range suites {
@@ -160,21 +160,80 @@ func flip(s string) string {
 }
 
 func TestReplayRefused(t *testing.T) {
-	f := newFixture(t, wxseal.SuiteX25519HPKE)
-	r := f.build(t, wxseal.ModeSealed, []byte("x"), nil)
-	if _, rej := f.verifier.Verify(context.Background(), r); rej != nil {
-		t.Fatal(rej)
+	for _, suite := range []string{wxseal.SuiteX25519HPKE, wxseal.SuiteSM2SM4GCM} {
+		f := newFixture(t, suite)
+		r := f.build(t, wxseal.ModeSealed, []byte("x"), nil)
+		if _, rej := f.verifier.Verify(context.Background(), r); rej != nil {
+			t.Fatal(rej)
+		}
+		_, rej := f.verifier.Verify(context.Background(), r)
+		if rej == nil || rej.Code != wxseal.CodeReplayedNonce || rej.Status != 401 {
+			t.Fatalf("%s: replay: %v", suite, rej)
+		}
+		// a signed rejection (10.1): it verifies for this very request only, under the request's
+		// suite (HMAC-SM3 over WXSEAL1-HMAC-SM3-REJECTION for an SM request, SPEC 6.6)
+		nonce := r.Header["Wxseal-Nonce"][0]
+		other := wxseal.SuiteSM2SM4GCM
+		if suite == wxseal.SuiteSM2SM4GCM {
+			other = wxseal.SuiteX25519HPKE
+		}
+		if !wxseal.VerifyRejectionSuite(suite, f.secret, f.keyID, nonce, 401, rej.Code, rej.ServerTime, rej.Signature) {
+			t.Errorf("%s: the replay rejection is not signed", suite)
+		}
+		if wxseal.VerifyRejectionSuite(other, f.secret, f.keyID, nonce, 401, rej.Code, rej.ServerTime, rej.Signature) {
+			t.Errorf("%s: the replay rejection verifies under the other suite's MAC", suite)
+		}
+		if f.key.unwraps.Load() != 1 {
+			t.Errorf("%s: %d unwraps: the replay must not reach step 7", suite, f.key.unwraps.Load())
+		}
 	}
-	_, rej := f.verifier.Verify(context.Background(), r)
-	if rej == nil || rej.Code != wxseal.CodeReplayedNonce || rej.Status != 401 {
-		t.Fatalf("replay: %v", rej)
+}
+
+// Over HTTP, the Go client sees an SM replay rejection as signed (it checks HMAC-SM3).
+func TestSMClientSeesSignedRejection(t *testing.T) {
+	f := newFixture(t, wxseal.SuiteSM2SM4GCM)
+	f.verifier.Nonces = brokenStore{}
+	srv := httptest.NewServer(wxseal.Middleware(f.verifier, http.NotFoundHandler()))
+	defer srv.Close()
+	c := &wxseal.Client{BaseURL: srv.URL, KeyID: f.keyID, Secret: f.secret, ServerKeyID: f.serverID, ServerKey: f.key.Public()}
+	_, err := c.Do(context.Background(), wxseal.Call{Method: "POST", Target: "/api/x", Body: []byte("b")})
+	var we *wxseal.Error
+	if !errors.As(err, &we) || we.Code != wxseal.CodeNonceStoreUnavailable || we.Status != 503 || !we.Signed {
+		t.Errorf("%v (signed %v)", err, we != nil && we.Signed)
 	}
-	// a signed rejection (10.1): it verifies for this very request only
-	if !wxseal.VerifyRejection(f.secret, f.keyID, r.Header["Wxseal-Nonce"][0], 401, rej.Code, rej.ServerTime, rej.Signature) {
-		t.Error("the replay rejection is not signed")
+}
+
+// The wrapped key's length is the named key's (SPEC 9 step 4): 113 bytes (151 characters) for SM2.
+func TestSMWrappedKeyLength(t *testing.T) {
+	sm := newFixture(t, wxseal.SuiteSM2SM4GCM)
+	x := newFixture(t, wxseal.SuiteX25519HPKE)
+	smReq := sm.build(t, wxseal.ModeSealed, []byte("x"), nil)
+	xReq := x.build(t, wxseal.ModeSealed, []byte("x"), nil)
+	if n := len(smReq.Header["Wxseal-Wrapped-Key"][0]); n != 151 {
+		t.Fatalf("SM wrapped key of %d characters", n)
 	}
-	if f.key.unwraps.Load() != 1 {
-		t.Errorf("%d unwraps: the replay must not reach step 7", f.key.unwraps.Load())
+	// an X25519-sized wrapped key naming the SM2 key, and the other way round
+	smReq.Header["Wxseal-Wrapped-Key"] = xReq.Header["Wxseal-Wrapped-Key"]
+	xReq2 := x.build(t, wxseal.ModeSealed, []byte("x"), nil)
+	xReq2.Header["Wxseal-Wrapped-Key"] = sm.build(t, wxseal.ModeSealed, []byte("x"), nil).Header["Wxseal-Wrapped-Key"]
+	for name, c := range map[string]struct {
+		f *fixture
+		r *wxseal.Request
+	}{"107 naming SM2": {sm, smReq}, "151 naming X25519": {x, xReq2}} {
+		if _, rej := c.f.verifier.Verify(context.Background(), c.r); rej == nil || rej.Code != wxseal.CodeMalformedHeader || rej.Signature != "" {
+			t.Errorf("%s: %v", name, rej)
+		}
+	}
+	// 151 characters with non-zero unused bits: malformed at step 2
+	r := sm.build(t, wxseal.ModeSealed, []byte("x"), nil)
+	w := r.Header["Wxseal-Wrapped-Key"][0]
+	last := strings.IndexByte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", w[150])
+	r.Header["Wxseal-Wrapped-Key"] = []string{w[:150] + string("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[last|1])}
+	if _, rej := sm.verifier.Verify(context.Background(), r); rej == nil || rej.Code != wxseal.CodeMalformedHeader {
+		t.Errorf("non-zero unused bits: %v", rej)
+	}
+	if sm.key.unwraps.Load() != 0 || x.key.unwraps.Load() != 0 {
+		t.Error("unwrapped a malformed wrapped key")
 	}
 }
 
@@ -241,7 +300,13 @@ func TestMemoryNonceStoreBoundedAndExpiring(t *testing.T) {
 }
 
 func TestSessionKeyReuse(t *testing.T) {
-	f := newFixture(t, wxseal.SuiteRSAOAEP256)
+	for _, suite := range []string{wxseal.SuiteRSAOAEP256, wxseal.SuiteSM2SM4GCM} {
+		testSessionKeyReuse(t, suite)
+	}
+}
+
+func testSessionKeyReuse(t *testing.T, suite string) {
+	f := newFixture(t, suite)
 	f.verifier.SessionKeys = wxseal.NewSessionKeyCache(100, time.Minute)
 	srv := httptest.NewServer(wxseal.Middleware(f.verifier, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok")
@@ -256,7 +321,7 @@ func TestSessionKeyReuse(t *testing.T) {
 		}
 	}
 	if n := f.key.unwraps.Load(); n != 2 {
-		t.Errorf("%d unwraps for 5 requests with 3 uses per key, want 2", n)
+		t.Errorf("%s: %d unwraps for 5 requests with 3 uses per key, want 2", suite, n)
 	}
 }
 

@@ -1,6 +1,8 @@
 // The native Go library (go/, module wxseal.dev/go) on the wire against the Node packages:
 // its own test suite (every vector file), the Node client calling a Go server built on
-// wxseal.Middleware, and the Go client calling the Node gateway, with RSA and X25519 server keys.
+// wxseal.Middleware, and the Go client calling the Node gateway, with RSA, X25519 and SM2 server keys
+// (the SM suite, SPEC.md 6.6: the Go side uses Debian's github.com/tjfoc/gmsm, the Node side
+// @wxseal/gm; the Go test suite also checks it against the openssl command line).
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -12,10 +14,11 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { createClient, type WxsealClient } from '@wxseal/client';
-import { isWxsealError } from '@wxseal/protocol';
+import * as gm from '@wxseal/gm';
+import { formatSm2PublicKey, isWxsealError, sm2ServerKeyId } from '@wxseal/protocol';
 import { startGateway, type RunningGateway } from '@wxseal/gateway';
 import { randomBytes } from 'node:crypto';
-import { baseConfig, connectSharedRedis, dropRedisPrefix, makeKeys, plainRequest, startUpstream, tempDir, type TestKeys, type Upstream } from '../support/gateway.js';
+import { baseConfig, connectSharedRedis, dropRedisPrefix, makeKeys, newSecret, plainRequest, startUpstream, tempDir, type TestKeys, type Upstream } from '../support/gateway.js';
 import { runProcess, spawnTracked, stopAllProcesses } from '../support/processes.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -44,6 +47,19 @@ async function go(args: string[], timeoutMs = 300_000) {
   } catch (err) {
     throw new Error(`the Go toolchain is required for these tests (Debian: apt-get install golang-go golang-golang-x-crypto-dev): ${(err as Error).message}`);
   }
+}
+
+/** An SM2 server key pair made by @wxseal/gm, as PKCS#8 / SPKI PEM (what OpenSSL writes). */
+function sm2Keys(keyId: string, secret = newSecret()): TestKeys & { publicKeyHex: string } {
+  const pair = gm.sm2GenerateKeyPair();
+  return {
+    keyId,
+    secret,
+    serverKeyId: sm2ServerKeyId(pair.publicKeyHex),
+    privateKeyPem: gm.sm2PrivateKeyToPem(pair.privateKeyHex),
+    publicKeyPem: gm.sm2PublicKeyToPem(pair.publicKeyHex),
+    publicKeyHex: pair.publicKeyHex,
+  };
 }
 
 let built: Promise<void> | undefined;
@@ -89,9 +105,22 @@ test('go test ./... passes: every vector file, the verifier order, the middlewar
   assert.match(r.stdout, /^ok\s+wxseal\.dev\/go\/redisnonce\s/m);
 });
 
+test('go test: the SM suite against spec/vectors/sm.json and the openssl command line (OpenSSL 3; missing openssl fails)', async () => {
+  const r = await go(['test', '-count=1', '-v', '-run', '^(TestVectorsSM|TestSMAgainstOpenSSL)$', '.'], 300_000);
+  assert.equal(r.code, 0, `go test failed:\n${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /^--- PASS: TestVectorsSM /m);
+  assert.match(r.stdout, /^--- PASS: TestSMAgainstOpenSSL /m);
+  // every group of sm.json was reached (the counts the test logs)
+  const counts = /sm\.json cases checked: map\[([^\]]*)\]/.exec(r.stdout)?.[1] ?? '';
+  for (const group of ['sm3:2', 'hmacSm3:2', 'hkdfSm3:1', 'sm4Gcm:1', 'wraps:2', 'otherKeyWrap:1', 'sealed:2', 'signedRejection:1', 'unwrapFailures:5', 'forgedSignatures:1']) {
+    assert.ok(counts.split(' ').includes(group), `${group} in ${counts}`);
+  }
+});
+
 describe('the Node client calls a Go server (wxseal.Middleware)', () => {
   const rsa = makeKeys('bff-node-to-go', 'rsa');
   const x25519 = { ...makeKeys('bff-node-to-go', 'x25519'), secret: rsa.secret };
+  const sm2 = sm2Keys('bff-node-to-go', rsa.secret);
   let goUrl = '';
   /** A recording proxy in front of the Go server: what the Node client sent, byte for byte. */
   let proxyUrl = '';
@@ -101,13 +130,19 @@ describe('the Node client calls a Go server (wxseal.Middleware)', () => {
     await buildCommands();
     const rsaPem = join(work, 'rsa.pem');
     const xPem = join(work, 'x25519.pem');
+    const smPem = join(work, 'sm2.pem');
     writeFileSync(rsaPem, rsa.privateKeyPem);
     writeFileSync(xPem, x25519.privateKeyPem);
-    const child = spawnTracked(join(bin, 'wxseal-example-server'), ['-listen', '127.0.0.1:0', '-client', `${rsa.keyId}:${rsa.secret}`, '-server-key', rsaPem, '-server-key', xPem, '-session-cache'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    writeFileSync(smPem, sm2.privateKeyPem);
+    const child = spawnTracked(
+      join(bin, 'wxseal-example-server'),
+      ['-listen', '127.0.0.1:0', '-client', `${rsa.keyId}:${rsa.secret}`, '-server-key', rsaPem, '-server-key', xPem, '-server-key', smPem, '-session-cache'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const m = await waitForLine(child, /listening (http:\/\/\S+)\n/, 30_000);
     goUrl = m[1]!;
+    // the Go side read the @wxseal/gm PKCS#8 key as SM2 and names it as Node does (sk- + SHA-256 of the SPKI)
+    assert.ok(m.input.includes(`server-key ${sm2.serverKeyId} sm2-sm4-gcm\n`), m.input);
     const proxy: Server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -150,6 +185,7 @@ describe('the Node client calls a Go server (wxseal.Middleware)', () => {
   for (const [suite, keys] of [
     ['rsa-oaep-256', rsa],
     ['x25519-hpke', x25519],
+    ['sm2-sm4-gcm', sm2],
   ] as const) {
     test(`sealed (${suite}): the Go handler sees the identity and the plaintext; the Node client opens the sealed answer`, async () => {
       const before = await unwraps();
@@ -173,6 +209,9 @@ describe('the Node client calls a Go server (wxseal.Middleware)', () => {
       assert.equal(wire.headers['content-type'], 'application/vnd.wxseal.sealed');
       assert.equal(wire.headers['wxseal-server-key-id'], keys.serverKeyId);
       assert.ok(!wire.body.includes('A-1') && !wire.body.includes('o-node-1'));
+      // the wrapped key is the suite's: 256 bytes of RSA-OAEP, 80 of HPKE, 113 of SM2 (C1 || C3 || C2)
+      const wrappedChars = { 'rsa-oaep-256': 342, 'x25519-hpke': 107, 'sm2-sm4-gcm': 151 }[suite];
+      assert.equal(String(wire.headers['wxseal-wrapped-key']).length, wrappedChars);
     });
   }
 
@@ -184,6 +223,25 @@ describe('the Node client calls a Go server (wxseal.Middleware)', () => {
     const empty = await c.get('/api/status/204');
     assert.equal(empty.status, 204);
     assert.equal(empty.body.length, 0);
+  });
+
+  test('a replayed SM request is refused by Go with WXSEAL_REPLAYED_NONCE, signed with HMAC-SM3 (6.6, 10.1), without a second unwrap', async () => {
+    await client(sm2).post('/api/echo', { json: { once: 'sm' }, identity });
+    const sent = recorded.at(-1)!;
+    assert.equal(sent.headers['wxseal-server-key-id'], sm2.serverKeyId);
+    const before = await unwraps();
+    const headers = Object.entries(sent.headers).filter(([n]) => n !== 'connection') as [string, string][];
+    const r = await plainRequest(goUrl, sent.url, { method: sent.method, headers, body: sent.body });
+    assert.equal(r.status, 401);
+    assert.equal(r.headers['wxseal-error'], 'WXSEAL_REPLAYED_NONCE');
+    const serverTime = String(r.headers['wxseal-server-time']);
+    assert.match(serverTime, /^\d+$/);
+    // the signature, recomputed here with @wxseal/gm over the SM rejection string (first line WXSEAL1-HMAC-SM3-REJECTION)
+    const lines = [String(sent.headers['wxseal-key-id']), String(sent.headers['wxseal-nonce']), '401', 'WXSEAL_REPLAYED_NONCE', serverTime];
+    const secret = Buffer.from(sm2.secret, 'base64url');
+    assert.equal(r.headers['wxseal-signature'], gm.hmacSm3(secret, ['WXSEAL1-HMAC-SM3-REJECTION', ...lines].join('\n')).toString('base64url'));
+    assert.notEqual(r.headers['wxseal-signature'], gm.hmacSm3(secret, ['WXSEAL1-HMAC-SHA256-REJECTION', ...lines].join('\n')).toString('base64url'));
+    assert.equal(await unwraps(), before, 'a replay must not reach the unwrap');
   });
 
   test('a replayed request is refused by Go with WXSEAL_REPLAYED_NONCE, signed (10.1), without a second unwrap', async () => {
@@ -201,13 +259,16 @@ describe('the Node client calls a Go server (wxseal.Middleware)', () => {
     assert.equal(await unwraps(), before, 'a replay must not reach the unwrap');
   });
 
-  test('forged requests are refused by Go with WXSEAL_BAD_SIGNATURE before any unwrap (RSA and X25519)', async () => {
+  test('forged requests are refused by Go with WXSEAL_BAD_SIGNATURE before any unwrap (RSA, X25519 and SM2)', async () => {
     await client(rsa).post('/api/echo', { json: { a: 1 } });
     const rsaSent = recorded.at(-1)!;
     await client(x25519).post('/api/echo', { json: { a: 1 } });
     const xSent = recorded.at(-1)!;
+    await client(sm2).post('/api/echo', { json: { a: 1 } });
+    const smSent = recorded.at(-1)!;
+    assert.equal(smSent.headers['wxseal-server-key-id'], sm2.serverKeyId);
     const before = await unwraps();
-    for (const sent of [rsaSent, xSent]) {
+    for (const sent of [rsaSent, xSent, smSent]) {
       const flip = (s: string): string => (s[0] === 'A' ? 'B' : 'A') + s.slice(1);
       const base = Object.entries(sent.headers).filter(([n]) => n !== 'connection' && n !== 'content-length') as [string, string][];
       const body = Buffer.from(sent.body);
@@ -228,24 +289,31 @@ describe('the Node client calls a Go server (wxseal.Middleware)', () => {
     assert.equal(await unwraps(), before, 'forged requests must never reach the unwrap');
     // the forged copies burnt no nonce: they were copies of requests already answered, so only
     // their own replay code could tell otherwise; a fresh request still goes through
-    const res = await client(rsa).post('/api/echo', { json: { after: 'forgeries' } });
-    assert.equal(res.status, 200);
+    for (const keys of [rsa, sm2]) {
+      const res = await client(keys).post('/api/echo', { json: { after: 'forgeries' } });
+      assert.equal(res.status, 200);
+    }
   });
 
-  test('session-key reuse (SPEC 14): the Node client reuses one wrapped key, the Go server unwraps it once', async () => {
-    const c = createClient({ baseUrl: proxyUrl, keyId: rsa.keyId, secret: rsa.secret, serverKeyId: rsa.serverKeyId, serverPublicKey: rsa.publicKeyPem, retry: { maxAttempts: 1 }, sessionKeyReuse: { maxMessages: 100 } });
-    closers.push(async () => c.close());
-    const before = await unwraps();
-    const first = recorded.length;
-    for (let i = 0; i < 3; i++) {
-      const res = await c.post('/api/echo', { json: { i } });
-      assert.equal((JSON.parse(res.body.toString('utf8')) as { body: string }).body, JSON.stringify({ i }));
-    }
-    const sent = recorded.slice(first);
-    assert.equal(new Set(sent.map((r) => r.headers['wxseal-wrapped-key'])).size, 1);
-    assert.equal(new Set(sent.map((r) => r.headers['wxseal-iv'])).size, 3);
-    assert.equal(await unwraps(), before + 1);
-  });
+  for (const [suite, keys] of [
+    ['rsa-oaep-256', rsa],
+    ['sm2-sm4-gcm', sm2],
+  ] as const) {
+    test(`session-key reuse (SPEC 14, ${suite}): the Node client reuses one wrapped key, the Go server unwraps it once`, async () => {
+      const c = createClient({ baseUrl: proxyUrl, keyId: keys.keyId, secret: keys.secret, serverKeyId: keys.serverKeyId, serverPublicKey: keys.publicKeyPem, retry: { maxAttempts: 1 }, sessionKeyReuse: { maxMessages: 100 } });
+      closers.push(async () => c.close());
+      const before = await unwraps();
+      const first = recorded.length;
+      for (let i = 0; i < 3; i++) {
+        const res = await c.post('/api/echo', { json: { i } });
+        assert.equal((JSON.parse(res.body.toString('utf8')) as { body: string }).body, JSON.stringify({ i }));
+      }
+      const sent = recorded.slice(first);
+      assert.equal(new Set(sent.map((r) => r.headers['wxseal-wrapped-key'])).size, 1);
+      assert.equal(new Set(sent.map((r) => r.headers['wxseal-iv'])).size, 3);
+      assert.equal(await unwraps(), before + 1);
+    });
+  }
 
   test('the Node client reports the Go server\'s rejection code (wrong secret)', async () => {
     const wrong = { ...rsa, secret: makeKeys().secret };
@@ -336,9 +404,9 @@ describe('the Go client (wxseal-call) calls the Node gateway', () => {
     return runProcess(join(bin, 'wxseal-call'), ['-url', gatewayUrl, '-key-id', keys.keyId, '-secret', keys.secret, '-server-key-id', keys.serverKeyId, '-server-public-key', pub, ...args], { timeoutMs: 60_000 });
   }
 
-  for (const type of ['rsa', 'x25519'] as const) {
+  for (const type of ['rsa', 'x25519', 'sm2'] as const) {
     test(`${type} server key: sealed and sign-only calls are verified by the gateway and the answers authenticated by Go`, async () => {
-      const keys = makeKeys(`bff-go-${type}`, type);
+      const keys: TestKeys & { publicKeyHex?: string } = type === 'sm2' ? sm2Keys('bff-go-sm2') : makeKeys(`bff-go-${type}`, type);
       const gateway: RunningGateway = await startGateway(baseConfig(keys, upstream.url), { logger: pino({ level: 'silent' }) });
       closers.push(() => gateway.close());
 
@@ -363,9 +431,17 @@ describe('the Go client (wxseal-call) calls the Node gateway', () => {
       assert.equal(empty.code, 0, empty.stdout + empty.stderr);
       assert.deepEqual(JSON.parse(empty.stdout), { status: 200, contentType: '', body: '' });
 
-      const wrong = await goCall(gateway.url, { ...keys, secret: makeKeys().secret }, ['-method', 'GET', '-target', '/api/x']);
+      const wrong = await goCall(gateway.url, { ...keys, secret: newSecret() }, ['-method', 'GET', '-target', '/api/x']);
       assert.equal(wrong.code, 3);
       assert.equal((JSON.parse(wrong.stdout) as { error: string }).error, 'WXSEAL_BAD_SIGNATURE');
+
+      if (keys.publicKeyHex !== undefined) {
+        // the armored hex form of SPEC 6.6 (WXSEAL SM2 PUBLIC KEY) works as the Go client's key file too
+        const armored = await goCall(gateway.url, { ...keys, publicKeyPem: formatSm2PublicKey(keys.publicKeyHex) }, ['-method', 'PUT', '-target', '/api/armored', '-body', 'sm-armored']);
+        assert.equal(armored.code, 0, armored.stdout + armored.stderr);
+        assert.equal((JSON.parse((JSON.parse(armored.stdout) as { body: string }).body) as { body: string }).body, 'sm-armored');
+        assert.equal(upstream.seen.at(-1)!.headers['x-wxseal-mode'], 'sealed');
+      }
     });
   }
 });

@@ -25,7 +25,7 @@ func main() {
 	keyID := flag.String("key-id", "", "client key id")
 	secret := flag.String("secret", "", "client secret, b64u")
 	serverKeyID := flag.String("server-key-id", "", "server key id")
-	pubFile := flag.String("server-public-key", "", "server public key, SPKI PEM file (RSA or X25519)")
+	pubFile := flag.String("server-public-key", "", "server public key file: SPKI PEM (RSA, X25519 or SM2) or WXSEAL SM2 PUBLIC KEY; an SM2 key selects the SM suite")
 	mode := flag.String("mode", wxseal.ModeSealed, "sealed or signed")
 	method := flag.String("method", "GET", "HTTP method")
 	target := flag.String("target", "/", "path and query")

@@ -4,9 +4,12 @@
 // so a test can prove that forged requests never reach step 7.
 //
 //	wxseal-example-server -listen 127.0.0.1:0 -client bff-go:<b64u secret> \
-//	    -server-key rsa.pem -server-key x25519.pem [-nonce-store redis -redis-addr 127.0.0.1:6379]
+//	    -server-key rsa.pem -server-key x25519.pem -server-key sm2.pem \
+//	    [-nonce-store redis -redis-addr 127.0.0.1:6379]
 //
-// It prints "server-key <id> <suite>" for every key, "nonce-store redis loss-second <n>" with a
+// A server key file is a PKCS#8 PEM (RSA, X25519 or SM2: an SM2 key selects the SM suite of
+// SPEC 6.6), a SEC1 SM2 PEM, or the armored WXSEAL SM2 PRIVATE KEY form. It prints
+// "server-key <id> <suite>" for every key, "nonce-store redis loss-second <n>" with a
 // Redis store, then "listening http://host:port".
 package main
 
@@ -54,7 +57,7 @@ func main() {
 	var clients, keyFiles multi
 	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
 	flag.Var(&clients, "client", "keyId:b64uSecret (repeatable)")
-	flag.Var(&keyFiles, "server-key", "PKCS#8 PEM private key file, RSA or X25519 (repeatable)")
+	flag.Var(&keyFiles, "server-key", "private key file: PKCS#8 PEM (RSA, X25519 or SM2), SEC1 SM2 PEM or WXSEAL SM2 PRIVATE KEY (repeatable)")
 	store := flag.String("nonce-store", "memory", "memory or redis")
 	redisAddr := flag.String("redis-addr", "127.0.0.1:6379", "Redis address (nonce-store redis)")
 	redisPrefix := flag.String("redis-prefix", "wxseal:nonce:", "Redis key prefix")
