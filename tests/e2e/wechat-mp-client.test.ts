@@ -32,7 +32,16 @@ function clientFor(mock: MockWechat, app: MockMpApp, extra: Partial<MpClientOpti
     secret: cfg.secret,
     http,
     accessToken: tokens,
-    apiSecurity: { symKey: cfg.symKey, symSn: cfg.symSn, privateKey: cfg.privateKeyPem, privateKeySn: cfg.privateKeySn, platformCertificates: cfg.platformCertificates },
+    apiSecurity: {
+      symKey: cfg.symKey,
+      symSn: cfg.symSn,
+      privateKey: cfg.privateKeyPem,
+      privateKeySn: cfg.privateKeySn,
+      platformCertificates: cfg.platformCertificates,
+      // 国密 apps (SM4_GCM + SM2withSM3): clientConfig carries the algorithms and the SM2 platform certificates.
+      ...(cfg.symmetricAlgorithm !== undefined ? { symmetricAlgorithm: cfg.symmetricAlgorithm } : {}),
+      ...(cfg.asymmetricAlgorithm !== undefined ? { asymmetricAlgorithm: cfg.asymmetricAlgorithm } : {}),
+    },
     ...extra,
   });
   return { client, tokens, http };
@@ -151,6 +160,62 @@ describe('platform certificate rotation', () => {
     } finally {
       await c.tokens.close();
       await c.http.close();
+      await mock.close();
+    }
+  });
+});
+
+describe('SM2 platform key rotation (国密 app: SM4_GCM + SM2withSM3)', () => {
+  test('the SM2 key rotates like the RSA one: deprecated SM2 pair accepted with an event; the new SM2 certificate installed; the old one alone fails after the rotation', async () => {
+    const app = await createMockMpApp({ mode: 'required', symmetricAlgorithm: 'SM4_GCM', asymmetricAlgorithm: 'SM2withSM3' });
+    const mock = await startMockWechat({ apps: [app.config] });
+    const events: MpClientEvent[] = [];
+    const c = clientFor(mock, app, { onEvent: (e) => events.push(e) });
+    const stale = clientFor(mock, app);
+    try {
+      const oldSerial = mock.sm2PlatformSerial();
+      assert.deepEqual(Object.keys(app.clientConfig(mock).platformCertificates), [oldSerial], 'the SM app is given the SM2 certificate');
+      assert.deepEqual(await c.client.call<{ data: unknown }>('/wxa/anything/echo', { n: 1 }).then((r) => r.data), { n: 1 });
+      assert.equal(events.length, 0);
+
+      const oldRsa = mock.platformSerial();
+      await mock.rotatePlatformKey();
+      const newSerial = mock.sm2PlatformSerial();
+      assert.notEqual(newSerial, oldSerial);
+      assert.notEqual(mock.platformSerial(), oldRsa, 'RSA and SM2 rotate together');
+      assert.equal(mock.deprecatedSm2PlatformSerial(), oldSerial);
+      assert.deepEqual(Object.keys(mock.sm2PlatformCertificates()).sort(), [oldSerial, newSerial].sort());
+
+      // Still holding the old SM2 certificate only: the answer verifies through the deprecated pair.
+      const out = await c.client.call<{ data: unknown }>('/wxa/anything/echo', { n: 2 });
+      assert.deepEqual(out.data, { n: 2 });
+      assert.deepEqual(
+        events.filter((e) => e.type === 'platform-certificate-deprecated'),
+        [{ type: 'platform-certificate-deprecated', path: '/wxa/anything/echo', deprecatedSerial: oldSerial, currentSerial: newSerial }],
+      );
+      assert.equal(c.client.stats().deprecatedCertificateResponses, 1);
+
+      // The new SM2 certificate installed: answers verify with the NEW key (no more deprecation events).
+      c.client.setPlatformCertificates({ [newSerial]: mock.sm2PlatformCertificates()[newSerial]! });
+      assert.deepEqual(c.client.platformCertificateSerials(), [newSerial]);
+      await c.client.call('/wxa/anything/echo', { n: 3 });
+      assert.equal(events.filter((e) => e.type === 'platform-certificate-deprecated').length, 1);
+      assert.equal(c.client.stats().deprecatedCertificateResponses, 1);
+
+      // Rotation ends: the old SM2 key stops signing; a client with only the old certificate fails closed,
+      // the updated one carries on.
+      mock.finishRotation();
+      assert.equal(mock.deprecatedSm2PlatformSerial(), undefined);
+      assert.deepEqual(Object.keys(mock.sm2PlatformCertificates()), [newSerial]);
+      const err = await stale.client.call('/wxa/anything/echo', { n: 4 }).catch((e: unknown) => e);
+      assert.ok(err instanceof WechatApiSecurityError && err.code === 'WXMP_UNKNOWN_SERIAL', String(err));
+      assert.deepEqual(await c.client.call<{ data: unknown }>('/wxa/anything/echo', { n: 5 }).then((r) => r.data), { n: 5 });
+    } finally {
+      for (const x of [c, stale]) {
+        await x.client.close();
+        await x.tokens.close();
+        await x.http.close();
+      }
       await mock.close();
     }
   });

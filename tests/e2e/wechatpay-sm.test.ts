@@ -7,11 +7,15 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { createMockPayMerchant, startMockWechat, type MockPayMerchant, type MockWechat } from '@wxseal/mock-wechat';
+import { sm2GenerateKeyPair, sm2PrivateKeyToPem, sm2PublicKeyToPem } from '@wxseal/gm';
+import { createMockPayMerchant, generateSmPayPlatformCertificate, startMockWechat, type MockPayMerchant, type MockWechat } from '@wxseal/mock-wechat';
 import {
   SM_AEAD_ALGORITHM,
   SM_SIGNATURE_SCHEME,
   CertificateManager,
+  WechatPayApiError,
+  decryptSensitive,
+  encryptSensitive,
   StaticMerchantMaterialSource,
   createVerificationKeySet,
   createWechatPayClient,
@@ -65,6 +69,12 @@ async function signedGet(mock: MockWechat, merchant: MockPayMerchant, pathAndQue
   const headers: Record<string, string> = {};
   res.headers.forEach((v, k) => (headers[k] = v));
   return { status: res.status, headers, text: await res.text() };
+}
+
+let sm2Other: { privateKeyPem: string; publicKeyPem: string } | undefined;
+function createSm2Other(): { privateKeyPem: string; publicKeyPem: string } {
+  const kp = sm2GenerateKeyPair();
+  return { privateKeyPem: sm2PrivateKeyToPem(kp.privateKeyHex), publicKeyPem: sm2PublicKeyToPem(kp.publicKeyHex) };
 }
 
 describe('WeChat Pay SM (国密) against the mock', () => {
@@ -178,11 +188,85 @@ describe('WeChat Pay SM (国密) against the mock', () => {
     }
   });
 
+  test('sensitive fields (敏感信息加解密) under 国密: SM2 C1C3C2_ASN1 to the SM platform certificate, answers to the merchant SM2 key', async () => {
+    // Up: the client encrypts to its snapshot's SM platform certificate and names it in Wechatpay-Serial.
+    const smSerial = Object.keys(mock.paySmPlatformCertificates())[0] as string;
+    const name = m.encryptSensitive('张三');
+    const mobile = m.encryptSensitive('13800138000');
+    assert.equal(name.wechatpaySerial, smSerial);
+    assert.equal(Buffer.from(name.ciphertext, 'base64')[0], 0x30, 'C1C3C2_ASN1: a DER SEQUENCE');
+    const guide = { corpid: 'wwcorp', store_id: 1234, userid: 'robert', qr_code: 'https://open.work.weixin.qq.com/wwopen/userQRCode?vcode=x', avatar: 'https://wx.qlogo.cn/mmopen/x/0' };
+    const reg = await m.request<{ guide_id: string }>({ method: 'POST', path: '/v3/smartguide/guides', body: { ...guide, name: name.ciphertext, mobile: mobile.ciphertext }, wechatpaySerial: name.wechatpaySerial });
+    assert.equal(reg.status, 200);
+    assert.match(reg.data.guide_id, /^LLA[0-9A-F]{24}$/);
+    // The mock decrypted exactly what was sent, with the SM platform key.
+    assert.deepEqual(
+      mock.payGuides(sm.client.mchid).map((g) => [g.name, g.mobile]),
+      [['张三', '13800138000']],
+    );
+
+    // Down: the query answer carries name / mobile encrypted to the merchant's SM2 key.
+    const q = await m.request<{ data: { guide_id: string; name: string; mobile: string }[]; total_count: number }>({ method: 'GET', path: '/v3/smartguide/guides', query: { store_id: 1234 } });
+    assert.equal(q.data.total_count, 1);
+    const row = q.data.data[0]!;
+    assert.equal(row.guide_id, reg.data.guide_id);
+    assert.equal(Buffer.from(row.name, 'base64')[0], 0x30);
+    assert.equal(m.decryptSensitive(row.name), '张三');
+    assert.equal(m.decryptSensitive(row.mobile), '13800138000');
+    assert.equal(decryptSensitive(row.mobile, sm.client.privateKeyPem), '13800138000');
+    // Another merchant's key cannot read it.
+    assert.throws(() => decryptSensitive(row.mobile, (sm2Other ??= createSm2Other()).privateKeyPem), code('WECHATPAY_DECRYPT_FAILED'));
+
+    // Refusals by the mock, as WeChat Pay's PARAM_ERROR: no serial, a serial it does not hold for
+    // this merchant (the RSA platform certificate), a field encrypted to another key.
+    const rsaSerial = mock.payPlatformSerial();
+    const send = (serial: string | undefined, n: string, mob: string) =>
+      m.request({ method: 'POST', path: '/v3/smartguide/guides', body: { ...guide, userid: `u${seq++}`, name: n, mobile: mob }, ...(serial !== undefined ? { wechatpaySerial: serial } : {}) }).catch((e: unknown) => e);
+    const unknownSerial = await send(rsaSerial, name.ciphertext, mobile.ciphertext);
+    assert.ok(unknownSerial instanceof WechatPayApiError && unknownSerial.status === 400 && unknownSerial.code === 'PARAM_ERROR', String(unknownSerial));
+    assert.match(unknownSerial.apiMessage, /Wechatpay-Serial/);
+    const foreign = encryptSensitive('13800138000', (sm2Other ??= createSm2Other()).publicKeyPem);
+    const wrongKey = await send(smSerial, name.ciphertext, foreign);
+    assert.ok(wrongKey instanceof WechatPayApiError && wrongKey.status === 400 && wrongKey.code === 'PARAM_ERROR', String(wrongKey));
+    assert.match(wrongKey.apiMessage, /加密后的密文/);
+    // RSA-OAEP to the RSA platform certificate, from an SM merchant: not SM2, refused.
+    const rsaCt = encryptSensitive('13800138000', mock.payPlatformCertificates()[rsaSerial] as string);
+    const rsaToSm = await send(smSerial, name.ciphertext, rsaCt);
+    assert.ok(rsaToSm instanceof WechatPayApiError && rsaToSm.code === 'PARAM_ERROR', String(rsaToSm));
+    assert.equal(mock.payGuides(sm.client.mchid).length, 1, 'nothing refused was stored');
+
+  });
+
   test('an RSA merchant on the same mock is unchanged (RSA answers, AES-GCM, no SM certificates listed)', async () => {
     const raw = await signedGet(mock, rsa, '/v3/certificates?algorithm_type=SM2');
     assert.equal(raw.status, 200);
     assert.equal(raw.headers['wechatpay-signature-type'], 'WECHATPAY2-SHA256-RSA2048');
     assert.deepEqual(JSON.parse(raw.text), { data: [] });
+    // Its sensitive fields stay RSA-OAEP both ways on the same endpoint.
+    const c = rsa.client;
+    const rsaPay = createWechatPayClient({
+      source: new StaticMerchantMaterialSource([{ mchid: c.mchid, merchantSerialNo: c.merchantSerialNo, privateKey: c.privateKeyPem, apiV3Key: c.apiV3Key, platformCertificates: Object.values(mock.payPlatformCertificates()) }]),
+      baseUrl: mock.url,
+      retry: false,
+    });
+    try {
+      const r = rsaPay.merchant(c.mchid);
+      const n = r.encryptSensitive('王五');
+      assert.equal(n.wechatpaySerial, mock.payPlatformSerial());
+      assert.equal(Buffer.from(n.ciphertext, 'base64').length, 256, 'RSA-2048 OAEP');
+      await r.request({ method: 'POST', path: '/v3/smartguide/guides', wechatpaySerial: n.wechatpaySerial, body: { corpid: 'wwcorp', store_id: 7, userid: 'wangwu', qr_code: 'q', avatar: 'a', name: n.ciphertext, mobile: r.encryptSensitive('13700137000').ciphertext } });
+      assert.deepEqual(mock.payGuides(c.mchid).map((g) => [g.name, g.mobile]), [['王五', '13700137000']]);
+      const q = await r.request<{ data: { name: string; mobile: string }[] }>({ method: 'GET', path: '/v3/smartguide/guides', query: { store_id: 7 } });
+      assert.equal(Buffer.from(q.data.data[0]!.mobile, 'base64').length, 256);
+      assert.equal(r.decryptSensitive(q.data.data[0]!.mobile), '13700137000');
+      // An SM2 ciphertext sent by the RSA merchant is refused.
+      const bad = await r
+        .request({ method: 'POST', path: '/v3/smartguide/guides', wechatpaySerial: n.wechatpaySerial, body: { corpid: 'wwcorp', store_id: 7, userid: 'x', qr_code: 'q', avatar: 'a', name: n.ciphertext, mobile: encryptSensitive('13700137000', Object.values(mock.paySmPlatformCertificates())[0] as string) } })
+        .catch((e: unknown) => e);
+      assert.ok(bad instanceof WechatPayApiError && bad.code === 'PARAM_ERROR', String(bad));
+    } finally {
+      await rsaPay.close();
+    }
   });
 
   test('SM platform certificates: download (algorithm_type=SM2, AEAD_SM4_GCM), rotation, withdrawal', async () => {
@@ -212,7 +296,8 @@ describe('WeChat Pay SM (国密) against the mock', () => {
     await mgr.start();
     try {
       assert.deepEqual([...mgr.current(sm.client.mchid).verificationKeys.certificates.keys()], first);
-      const serialB = await mock.rotatePaySmPlatformCertificate();
+      // B expires later than A (as a real successor does), so the manager makes it the encryption key.
+      const serialB = await mock.rotatePaySmPlatformCertificate({ next: generateSmPayPlatformCertificate({ validityDays: 1830 }) });
       assert.notEqual(serialB, first[0]);
       assert.equal(await mgr.refreshPlatformCertificates(sm.client.mchid), true);
       const both = mgr.current(sm.client.mchid).verificationKeys.certificates;
@@ -221,6 +306,25 @@ describe('WeChat Pay SM (国密) against the mock', () => {
       const ans = await signedGet(mock, sm, '/v3/certificates?algorithm_type=SM2');
       assert.equal(ans.headers['wechatpay-serial'], serialB);
       verifySignature({ headers: ans.headers, body: ans.text, keys: mgr.current(sm.client.mchid).verificationKeys });
+      // Sensitive fields follow too: a client on the manager encrypts to B and names B; the mock decrypts with B.
+      const viaMgr = createWechatPayClient({ source: mgr, baseUrl: mock.url, retry: false });
+      try {
+        const mm = viaMgr.merchant(sm.client.mchid);
+        const n = mm.encryptSensitive('李四');
+        assert.equal(n.wechatpaySerial, serialB);
+        const before = mock.payGuides(sm.client.mchid).length;
+        await mm.request({ method: 'POST', path: '/v3/smartguide/guides', wechatpaySerial: n.wechatpaySerial, body: { corpid: 'wwcorp', store_id: 99, userid: 'lisi', qr_code: 'q', avatar: 'a', name: n.ciphertext, mobile: mm.encryptSensitive('13900139000').ciphertext } });
+        assert.deepEqual(mock.payGuides(sm.client.mchid).slice(before).map((g) => [g.name, g.mobile]), [['李四', '13900139000']]);
+        const q = await mm.request<{ data: { name: string }[] }>({ method: 'GET', path: '/v3/smartguide/guides', query: { store_id: 99 } });
+        assert.equal(mm.decryptSensitive(q.data.data[0]!.name), '李四');
+        // Encrypted to B but naming A (still listed): the mock decrypts with A and refuses.
+        const crossed = await mm
+          .request({ method: 'POST', path: '/v3/smartguide/guides', wechatpaySerial: first[0] as string, body: { corpid: 'wwcorp', store_id: 99, userid: 'x', qr_code: 'q', avatar: 'a', name: n.ciphertext, mobile: mm.encryptSensitive('13900139000').ciphertext } })
+          .catch((e: unknown) => e);
+        assert.ok(crossed instanceof WechatPayApiError && crossed.status === 400 && crossed.code === 'PARAM_ERROR', String(crossed));
+      } finally {
+        await viaMgr.close();
+      }
       assert.deepEqual(mock.withdrawOldPaySmPlatformCertificate(), first);
       await mgr.refreshPlatformCertificates(sm.client.mchid);
       assert.deepEqual([...mgr.current(sm.client.mchid).verificationKeys.certificates.keys()], [serialB]);

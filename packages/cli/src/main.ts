@@ -149,7 +149,12 @@ export async function main(argv: string[]): Promise<number> {
     .option('--public-base-url <url>', 'scheme+host the client computes urlpath with (default http://<Host header>)')
     .option('--control-token <token>', 'require this bearer token on the /__mock/ control API')
     .option('--token-ttl <seconds>', 'access_token lifetime', positiveInt)
-    .action(async (o: { stateDir: string; host: string; port: number; publicBaseUrl?: string; controlToken?: string; tokenTtl?: number }) => {
+    .option('--suite <suite>', "the development app made on the first run: 'rsa' (AES256_GCM + RSAwithSHA256) or 'sm' (国密: SM4_GCM + SM2withSM3)", (v: string) => {
+      const s = v.toUpperCase();
+      if (s !== 'RSA' && s !== 'SM') throw new InvalidArgumentError("must be 'rsa' or 'sm'");
+      return s as 'RSA' | 'SM';
+    })
+    .action(async (o: { stateDir: string; host: string; port: number; publicBaseUrl?: string; controlToken?: string; tokenTtl?: number; suite?: 'RSA' | 'SM' }) => {
       exitCode = await mockWechat(o, {
         stdout: (t) => process.stdout.write(t),
         stderr: (t) => process.stderr.write(t),

@@ -7,7 +7,10 @@ import { CodedError } from '@wxseal/protocol/errors';
 import { MOCK_ERRORS, type MockErrorCode } from './errors.js';
 import type { FaultKind, FaultSpec } from './faults.js';
 import { sendJson } from './http-util.js';
+import { createMockMpApp, type CreateMockMpAppOptions } from './mp/create-app.js';
+import type { ApiSecurityMode } from './mp/apps.js';
 import { createMockPayMerchant, type PayMerchantMode } from './pay/merchants.js';
+import type { RotationSigning } from './pay/keys.js';
 import type { PayNotifyEvent, PayNotifyOptions, PayNotifyTamper } from './pay/side.js';
 import type { MockWechat } from './types.js';
 
@@ -119,12 +122,63 @@ async function payAsync<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 function payKeys(mock: MockWechat, mchid?: string): Record<string, unknown> {
-  return payCall(() => ({
-    current: mock.payPlatformSerial(),
-    certificates: mock.payPlatformCertificates(mchid),
-    publicKey: mock.payPublicKey(),
-    merchants: mock.payMerchants(),
-  }));
+  return payCall(() => {
+    const sm = mock.paySmPlatformCertificates();
+    const smSerials = Object.keys(sm);
+    return {
+      current: mock.payPlatformSerial(),
+      certificates: mock.payPlatformCertificates(mchid),
+      publicKey: mock.payPublicKey(),
+      // 国密: the SM platform certificates (/v3/certificates?algorithm_type=SM2), oldest first.
+      sm: { current: smSerials[smSerials.length - 1] ?? null, certificates: sm },
+      merchants: mock.payMerchants(),
+    };
+  });
+}
+
+/** The Mini Program platform certificates: RSA at the top level, SM2 (SM2withSM3 apps) under `sm2`. */
+function mpPlatform(mock: MockWechat): Record<string, unknown> {
+  return {
+    current: mock.platformSerial(),
+    deprecated: mock.deprecatedPlatformSerial() ?? null,
+    certificates: mock.platformCertificates(),
+    sm2: { current: mock.sm2PlatformSerial(), deprecated: mock.deprecatedSm2PlatformSerial() ?? null, certificates: mock.sm2PlatformCertificates() },
+  };
+}
+
+const SUITES = ['RSA', 'SM'] as const;
+type Suite = (typeof SUITES)[number];
+
+/** `suite` ('RSA' | 'SM'), or the `algorithm` spelling of each side ('RSA' | 'SM2'); RSA when absent. */
+function suiteOf(o: Record<string, unknown>): Suite {
+  const suite = str(o, 'suite', false);
+  const algorithm = str(o, 'algorithm', false);
+  if (suite !== undefined && !SUITES.includes(suite as Suite)) throw new ControlError('MOCK_CONTROL_BAD_REQUEST', "suite must be 'RSA' or 'SM'");
+  if (algorithm !== undefined && algorithm !== 'RSA' && algorithm !== 'SM2') throw new ControlError('MOCK_CONTROL_BAD_REQUEST', "algorithm must be 'RSA' or 'SM2'");
+  const fromAlgorithm: Suite | undefined = algorithm === undefined ? undefined : algorithm === 'SM2' ? 'SM' : 'RSA';
+  if (suite !== undefined && fromAlgorithm !== undefined && suite !== fromAlgorithm) throw new ControlError('MOCK_CONTROL_BAD_REQUEST', 'suite and algorithm disagree');
+  return (suite as Suite | undefined) ?? fromAlgorithm ?? 'RSA';
+}
+
+const API_SECURITY_MODES: readonly ApiSecurityMode[] = ['off', 'optional', 'required'];
+
+function appOptions(o: Record<string, unknown>): CreateMockMpAppOptions {
+  const mode = str(o, 'mode', false);
+  if (mode !== undefined && !API_SECURITY_MODES.includes(mode as ApiSecurityMode)) throw new ControlError('MOCK_CONTROL_BAD_REQUEST', `mode must be one of ${API_SECURITY_MODES.join(', ')}`);
+  const appid = str(o, 'appid', false);
+  const fixtures = num(o, 'fixtures');
+  for (const flag of ['acceptAnyCode', 'requireRequestSerial'] as const) {
+    if (o[flag] !== undefined && typeof o[flag] !== 'boolean') throw new ControlError('MOCK_CONTROL_BAD_REQUEST', `${flag} must be a boolean`);
+  }
+  const sm = suiteOf(o) === 'SM';
+  return {
+    ...(appid !== undefined ? { appid } : {}),
+    ...(mode !== undefined ? { mode: mode as ApiSecurityMode } : {}),
+    ...(fixtures !== undefined ? { fixtures } : {}),
+    ...(o['acceptAnyCode'] === true ? { acceptAnyCode: true } : {}),
+    ...(o['requireRequestSerial'] === true ? { requireRequestSerial: true } : {}),
+    ...(sm ? { symmetricAlgorithm: 'SM4_GCM' as const, asymmetricAlgorithm: 'SM2withSM3' as const } : {}),
+  };
 }
 
 const TAMPERS: readonly PayNotifyTamper[] = ['body', 'signature', 'timestamp', 'serial', 'probe'];
@@ -181,14 +235,27 @@ export async function handleControl(mock: ControlledMock, req: ControlRequest, r
         mock.resetStats();
         return reply(200, { ok: true });
       case 'GET /__mock/platform-certificates':
-        return reply(200, { current: mock.platformSerial(), deprecated: mock.deprecatedPlatformSerial() ?? null, certificates: mock.platformCertificates() });
-      case 'POST /__mock/platform/rotate': {
-        const serial = await mock.rotatePlatformKey();
-        return reply(200, { current: serial, deprecated: mock.deprecatedPlatformSerial() ?? null, certificates: mock.platformCertificates() });
-      }
+        return reply(200, mpPlatform(mock));
+      case 'POST /__mock/platform/rotate':
+        // RSA and SM2 platform keys rotate together (see MockWechat.rotatePlatformKey).
+        await mock.rotatePlatformKey();
+        return reply(200, mpPlatform(mock));
       case 'POST /__mock/platform/finish-rotation':
         mock.finishRotation();
-        return reply(200, { current: mock.platformSerial(), certificates: mock.platformCertificates() });
+        return reply(200, mpPlatform(mock));
+      case 'POST /__mock/apps': {
+        // Generates an app (RSA, or 国密 with suite 'SM') and registers it; answers the client side (test material only).
+        const options = appOptions(bodyObject(req.body));
+        if (options.appid !== undefined && mock.appids.includes(options.appid)) throw new ControlError('MOCK_CONTROL_BAD_REQUEST', `appid ${options.appid} already exists`);
+        let app: Awaited<ReturnType<typeof createMockMpApp>>;
+        try {
+          app = await createMockMpApp(options);
+          mock.addApp(app.config);
+        } catch (err) {
+          throw new ControlError('MOCK_CONTROL_BAD_REQUEST', (err as Error).message);
+        }
+        return reply(200, { client: app.clientConfig(mock), suite: options.asymmetricAlgorithm === 'SM2withSM3' ? 'SM' : 'RSA', jsCodes: app.jsCodes, phoneCodes: app.phoneCodes });
+      }
       case 'GET /__mock/tokens': {
         const appid = appidOf({ appid: req.query.get('appid') ?? undefined });
         return reply(200, { appid, stats: mock.tokenStats(appid), current: { stable: mock.currentToken(appid, 'stable') ?? null, classic: mock.currentToken(appid, 'classic') ?? null } });
@@ -251,25 +318,31 @@ export async function handleControl(mock: ControlledMock, req: ControlRequest, r
         const o = bodyObject(req.body);
         const signWith = str(o, 'signWith', false);
         if (signWith !== undefined && signWith !== 'new' && signWith !== 'old' && signWith !== 'alternate') throw new ControlError('MOCK_CONTROL_BAD_REQUEST', "signWith must be 'new', 'old' or 'alternate'");
-        const serial = await mock.rotatePayPlatformCertificate(signWith !== undefined ? { signWith } : {});
+        const options: { signWith?: RotationSigning } = signWith !== undefined ? { signWith: signWith as RotationSigning } : {};
+        // suite 'SM' / algorithm 'SM2': the SM platform certificates (国密 merchants) instead.
+        const serial = suiteOf(o) === 'SM' ? await payAsync(() => mock.rotatePaySmPlatformCertificate(options)) : await mock.rotatePayPlatformCertificate(options);
         return reply(200, { rotatedTo: serial, ...payKeys(mock) });
       }
-      case 'POST /__mock/pay/platform/withdraw-old':
-        return reply(200, { withdrawn: payCall(() => mock.withdrawOldPayPlatformCertificate()), ...payKeys(mock) });
+      case 'POST /__mock/pay/platform/withdraw-old': {
+        const sm = suiteOf(bodyObject(req.body)) === 'SM';
+        return reply(200, { withdrawn: payCall(() => (sm ? mock.withdrawOldPaySmPlatformCertificate() : mock.withdrawOldPayPlatformCertificate())), ...payKeys(mock) });
+      }
       case 'POST /__mock/pay/merchants': {
-        // Generates a merchant and registers it; answers the client side (test material only).
+        // Generates a merchant (RSA, or 国密 with algorithm 'SM2' / suite 'SM') and registers it; answers the client side (test material only).
         const o = bodyObject(req.body);
         const mode = str(o, 'mode', false);
         if (mode !== undefined && mode !== 'certificate' && mode !== 'public-key' && mode !== 'both') throw new ControlError('MOCK_CONTROL_BAD_REQUEST', "mode must be 'certificate', 'public-key' or 'both'");
+        const sm = suiteOf(o) === 'SM';
+        if (sm && mode !== undefined && mode !== 'certificate') throw new ControlError('MOCK_CONTROL_BAD_REQUEST', "an SM2 merchant uses mode 'certificate' (SM platform certificates)");
         const mchid = str(o, 'mchid', false);
         let merchant: Awaited<ReturnType<typeof createMockPayMerchant>>;
         try {
-          merchant = await createMockPayMerchant({ ...(mchid !== undefined ? { mchid } : {}), ...(mode !== undefined ? { mode: mode as PayMerchantMode } : {}) });
+          merchant = await createMockPayMerchant({ ...(mchid !== undefined ? { mchid } : {}), ...(mode !== undefined ? { mode: mode as PayMerchantMode } : {}), ...(sm ? { algorithm: 'SM2' as const } : {}) });
           await mock.addPayMerchant(merchant.config);
         } catch (err) {
           throw new ControlError('MOCK_CONTROL_BAD_REQUEST', (err as Error).message);
         }
-        return reply(200, { client: merchant.client, mode: merchant.config.mode, ...payKeys(mock, merchant.config.mchid) });
+        return reply(200, { client: merchant.client, mode: merchant.config.mode, algorithm: sm ? 'SM2' : 'RSA', ...payKeys(mock, merchant.config.mchid) });
       }
       case 'POST /__mock/pay/notify': {
         const o = bodyObject(req.body);

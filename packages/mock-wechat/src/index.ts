@@ -14,6 +14,8 @@ export {
 export { generatePayPlatformCertificate, generatePayPublicKey, type PayPlatformCertificate, type PayPublicKeyMaterial, type RotationSigning } from './pay/keys.js';
 export { createSm2Certificate, generateSmPayPlatformCertificate, type Sm2Certificate, type Sm2CertificateOptions } from './pay/sm-keys.js';
 export type { PayNotifyEvent, PayNotifyOptions, PayNotifyResult, PayNotifyTamper } from './pay/side.js';
+export type { PayGuide } from './pay/guides.js';
+export { generateMpSm2PlatformKey, type MpSm2PlatformKey } from './mp/platform.js';
 export type { PayTradeType, RefundStatus, TradeState } from './pay/store.js';
 export { createMockMpApp, type CreateMockMpAppOptions, type MockMpApp, type MockMpClientConfig } from './mp/create-app.js';
 export type { ApiSecurityMode, JsCodeFixture, MockApiSecurityConfig, MockAppConfig, PhoneFixture } from './mp/apps.js';
@@ -40,6 +42,7 @@ export {
   loadOrCreateMockWechatState,
   runMockWechatFromState,
   type MockWechatState,
+  type MockWechatSuite,
   type RunMockWechatFromStateOptions,
   type RunningMockWechatFromState,
 } from './state.js';

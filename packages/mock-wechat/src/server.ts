@@ -10,8 +10,9 @@ import { errorBody } from './errcodes.js';
 import { FaultRegistry } from './faults.js';
 import { sendJson } from './http-util.js';
 import { AppRegistry, type JsCodeFixture, type MockAppConfig, type PhoneFixture } from './mp/apps.js';
-import { PlatformKeyRing } from './mp/platform.js';
+import { PlatformKeyRing, type MpSm2PlatformKey } from './mp/platform.js';
 import { BUILTIN_API_ROUTES, type ApiHandler } from './mp/routes.js';
+import type { PayGuide } from './pay/guides.js';
 import { PayKeyRing, generatePayPlatformCertificate, generatePayPublicKey, type PayPlatformCertificate, type RotationSigning } from './pay/keys.js';
 import type { MockPayMerchantConfig } from './pay/merchants.js';
 import { PaySide, type PayNotifyOptions, type PayNotifyResult } from './pay/side.js';
@@ -77,7 +78,7 @@ class MockWechatServer implements MockWechat {
       ...(opts.forceRefreshMinIntervalSeconds !== undefined ? { forceRefreshMinIntervalSeconds: opts.forceRefreshMinIntervalSeconds } : {}),
       ...(opts.forceRefreshDailyLimit !== undefined ? { forceRefreshDailyLimit: opts.forceRefreshDailyLimit } : {}),
     });
-    this.#platform = new PlatformKeyRing(platformKey);
+    this.#platform = new PlatformKeyRing(platformKey, opts.sm2PlatformKey);
     for (const app of opts.apps ?? []) this.#apps.add(app);
     for (const [path, handler] of Object.entries(opts.routes ?? {})) this.route(path, handler);
     this.#router = {
@@ -207,8 +208,11 @@ class MockWechatServer implements MockWechat {
   deprecatedPlatformSerial(): string | undefined {
     return this.#platform.deprecated?.spec.consoleNumber;
   }
-  rotatePlatformKey(next?: MpPlatformKey): Promise<string> {
-    return this.#platform.rotate(next);
+  deprecatedSm2PlatformSerial(): string | undefined {
+    return this.#platform.sm2Deprecated?.consoleNumber;
+  }
+  rotatePlatformKey(next?: MpPlatformKey, options: { sm2?: MpSm2PlatformKey } = {}): Promise<string> {
+    return this.#platform.rotate(next, options);
   }
   finishRotation(): void {
     this.#platform.finishRotation();
@@ -343,6 +347,9 @@ class MockWechatServer implements MockWechat {
     } catch {
       return undefined;
     }
+  }
+  payGuides(mchid: string): PayGuide[] {
+    return this.#pay?.guides.list(mchid) ?? [];
   }
 
   get stats(): MockStats {

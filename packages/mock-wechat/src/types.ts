@@ -4,7 +4,9 @@
 import type { MpPlatformKey } from './certs.js';
 import type { FaultControl } from './faults.js';
 import type { JsCodeFixture, MockAppConfig, PhoneFixture } from './mp/apps.js';
+import type { MpSm2PlatformKey } from './mp/platform.js';
 import type { ApiHandler } from './mp/routes.js';
+import type { PayGuide } from './pay/guides.js';
 import type { PayPlatformCertificate, PayPublicKeyMaterial, RotationSigning } from './pay/keys.js';
 import type { MockPayMerchantConfig } from './pay/merchants.js';
 import type { PayNotifyOptions, PayNotifyResult, PayNotifyTamper } from './pay/side.js';
@@ -37,6 +39,8 @@ export interface MockWechatOptions {
   apps?: MockAppConfig[];
   /** The platform key responses are signed with; generated (RSA-2048, self-signed) when absent. */
   platformKey?: MpPlatformKey;
+  /** The SM2 platform key answers to SM2withSM3 apps are signed with; generated (self-signed SM2 certificate) when absent. */
+  sm2PlatformKey?: MpSm2PlatformKey;
   /** access_token lifetime; default 7200 s. */
   tokenTtlSeconds?: number;
   /** /cgi-bin/token: validity of the previous token after a new fetch; default 300 s. */
@@ -106,15 +110,21 @@ export interface MockWechat {
   platformCertificates(): Record<string, string>;
   /** Console number of the current platform certificate (sent as Wechatmp-Serial). */
   platformSerial(): string;
-  /** Console number → SM2 platform certificate PEM, for apps configured with SM2withSM3. */
+  /** Console number → SM2 platform certificate PEM, for apps configured with SM2withSM3: the current one and, during a rotation, the deprecated one. */
   sm2PlatformCertificates(): Record<string, string>;
-  /** Console number of the SM2 platform key (Wechatmp-Serial of SM2withSM3 answers). */
+  /** Console number of the current SM2 platform key (Wechatmp-Serial of SM2withSM3 answers). */
   sm2PlatformSerial(): string;
   /** Console number of the certificate being retired, during a rotation. */
   deprecatedPlatformSerial(): string | undefined;
-  /** Starts a rotation; returns the new console number. Responses then carry both signatures. */
-  rotatePlatformKey(next?: MpPlatformKey): Promise<string>;
-  /** Ends the rotation: only the new key signs. */
+  /** Console number of the SM2 platform key being retired, during a rotation. */
+  deprecatedSm2PlatformSerial(): string | undefined;
+  /**
+   * Starts a rotation of the platform keys, RSA and SM2 together (`options.sm2` or a fresh SM2 key);
+   * returns the new RSA console number (`sm2PlatformSerial()` gives the SM2 one). Responses then carry
+   * both signatures: the new key's and the deprecated one's (Wechatmp-Serial-Deprecated / -Signature-Deprecated).
+   */
+  rotatePlatformKey(next?: MpPlatformKey, options?: { sm2?: MpSm2PlatformKey }): Promise<string>;
+  /** Ends the rotation: only the new keys sign. */
   finishRotation(): void;
 
   addApp(config: MockAppConfig): void;
@@ -167,6 +177,8 @@ export interface MockWechat {
   payOrder(outTradeNo: string, mchid?: string): Record<string, unknown> | undefined;
   /** The refund as the query API shows it, or undefined. */
   payRefund(outRefundNo: string, mchid?: string): Record<string, unknown> | undefined;
+  /** The 服务人员 registered through POST /v3/smartguide/guides, with name and mobile as the mock decrypted them. */
+  payGuides(mchid: string): PayGuide[];
 
   readonly faults: FaultControl;
   /** A snapshot of the counters. */

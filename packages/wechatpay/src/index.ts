@@ -77,7 +77,7 @@ export {
   type AeadEncryptInput,
   type ApiV3Key,
 } from './aead.js';
-export { decryptSensitive, encryptSensitive, maxSensitivePlaintextBytes } from './sensitive.js';
+export { MAX_SM2_SENSITIVE_PLAINTEXT_BYTES, decryptSensitive, encryptSensitive, maxSensitivePlaintextBytes } from './sensitive.js';
 export {
   MAX_NOTIFICATION_BYTES,
   buildNotification,

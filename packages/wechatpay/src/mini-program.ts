@@ -5,7 +5,7 @@
 import { fail } from './errors.js';
 import { timestampText, toPrivateKey, type PrivateKeyInput, type PublicKeyInput } from './internal.js';
 import { assertNonce, generateNonce, signMessage, unixSeconds, verifyMessage } from './signing.js';
-import { isSm2Key } from './sm.js';
+import { SM2_PAY_SIGN_UNDOCUMENTED, isSm2Key } from './sm.js';
 
 export interface RequestPaymentParams {
   appId: string;
@@ -48,8 +48,8 @@ export function buildRequestPaymentParams(opts: BuildRequestPaymentOptions): Req
   const timeStamp = timestampText(opts.timeStamp ?? unixSeconds(), 'timeStamp');
   const nonceStr = opts.nonceStr ?? generateNonce();
   const pkg = `prepay_id=${opts.prepayId}`;
-  // 国密: the client-side payment signature of SM merchants (signType) is not implemented.
-  if (isSm2Key(toPrivateKey(opts.privateKey))) fail('WECHATPAY_UNSUPPORTED_ALGORITHM', 'payment parameters signed with SM2 are not implemented (RSA merchant key needed)');
+  // 国密: WeChat documents no SM2 paySign (signType is "RSA" only): refused, see SM2_PAY_SIGN_UNDOCUMENTED.
+  if (isSm2Key(toPrivateKey(opts.privateKey))) fail('WECHATPAY_UNSUPPORTED_ALGORITHM', SM2_PAY_SIGN_UNDOCUMENTED);
   const paySign = signMessage(buildPaymentMessage(opts.appId, timeStamp, nonceStr, pkg), opts.privateKey);
   return { appId: opts.appId, timeStamp, nonceStr, package: pkg, signType: 'RSA', paySign };
 }

@@ -97,3 +97,13 @@ export function sm4GcmSeal(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Arra
   const { ciphertext, tag } = sm4GcmEncrypt(key, iv, plaintext, aad);
   return Buffer.concat([ciphertext, tag]);
 }
+
+/**
+ * Why payment parameters (paySign / sign) are refused for an SM2 merchant key: WeChat documents no
+ * SM2 client-side payment signature. The v3 "调起支付" pages of JSAPI, Mini Program and App define
+ * paySign as SHA256 with RSA over the four lines, and signType as "RSA" only ("签名类型，默认为RSA，
+ * 仅支持RSA"); the 国密 guide (pay.weixin.qq.com/docs/merchant/development/shangmi/guide.html) covers
+ * request/response signatures, sensitive fields and callbacks / certificates, not payment parameters.
+ */
+export const SM2_PAY_SIGN_UNDOCUMENTED =
+  'WeChat documents no SM2 payment-parameter signature: the v3 调起支付 pages (JSAPI, Mini Program, App) specify paySign as SHA256 with RSA and signType "RSA" only (签名类型，默认为RSA，仅支持RSA), and the 国密 guide (pay.weixin.qq.com/docs/merchant/development/shangmi/guide.html) covers API signatures, sensitive fields and callbacks only; sign payment parameters with an RSA merchant key';

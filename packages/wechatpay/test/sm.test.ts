@@ -2,8 +2,13 @@
 // (shangmi-testing: TestConfig, BaseSM2Test, BaseAeadSM4Test and its merchant test key/certificate),
 // plus sign → verify round trips and the refusals (typed codes).
 import assert from 'node:assert/strict';
-import { createPrivateKey } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { sm2CiphertextFromAsn1, sm2GenerateKeyPair, sm2PrivateKeyToPem, sm2PublicKeyToPem } from '@wxseal/gm';
 import {
   AEAD_ALGORITHM,
   SIGNATURE_SCHEME,
@@ -11,9 +16,11 @@ import {
   SM_SIGNATURE_SCHEME,
   buildAuthorization,
   buildCertificateListBody,
+  buildAppPaymentParams,
   buildNotification,
   buildRequestPaymentParams,
   decryptAeadAs,
+  MAX_SM2_SENSITIVE_PLAINTEXT_BYTES,
   decryptSensitive,
   encryptSensitive,
   decryptAeadSm4,
@@ -87,10 +94,15 @@ describe('wechatpay-java shangmi BaseSM2Test (SM2-with-SM3, ID 1234567812345678,
     const { params } = parseAuthorizationWithScheme(signed.authorization);
     const asRsa = buildAuthorization(params);
     assert.throws(() => verifyRequest({ ...base, authorization: asRsa, schemes: [SIGNATURE_SCHEME, SM_SIGNATURE_SCHEME] }), code('WECHATPAY_UNSUPPORTED_ALGORITHM'));
-    // SM2 sensitive-field encryption is not implemented: refused by code, not by a crash.
-    assert.throws(() => encryptSensitive('张三', MERCHANT_CERTIFICATE), code('WECHATPAY_UNSUPPORTED_ALGORITHM'));
-    assert.throws(() => decryptSensitive('AAAA', MERCHANT_PRIVATE_KEY), code('WECHATPAY_UNSUPPORTED_ALGORITHM'));
-    assert.throws(() => buildRequestPaymentParams({ appId: 'wx1234567890abcdef', prepayId: 'wx2014', privateKey: MERCHANT_PRIVATE_KEY }), code('WECHATPAY_UNSUPPORTED_ALGORITHM'));
+    // WeChat documents no SM2 paySign (signType "RSA" only): refused by code, with the reason.
+    assert.throws(
+      () => buildRequestPaymentParams({ appId: 'wx1234567890abcdef', prepayId: 'wx2014', privateKey: MERCHANT_PRIVATE_KEY }),
+      (e: unknown) => code('WECHATPAY_UNSUPPORTED_ALGORITHM')(e) && /documents no SM2/.test((e as Error).message) && /仅支持RSA/.test((e as Error).message),
+    );
+    assert.throws(
+      () => buildAppPaymentParams({ appId: 'wx1234567890abcdef', partnerId: '1234567891', prepayId: 'wx2014', privateKey: MERCHANT_PRIVATE_KEY }),
+      (e: unknown) => code('WECHATPAY_UNSUPPORTED_ALGORITHM')(e) && /documents no SM2/.test((e as Error).message),
+    );
     // The strict RSA parser keeps refusing the SM scheme.
     assert.throws(() => parseAuthorization(signed.authorization), code('WECHATPAY_UNSUPPORTED_ALGORITHM'));
   });
@@ -150,5 +162,65 @@ describe('SM notifications and certificate lists', () => {
     assert.equal(c?.serial, SERIAL);
     assert.equal(isSm2Key(c!.publicKey), true);
     assert.throws(() => decryptCertificateList(body, 'b'.repeat(32)), code('WECHATPAY_DECRYPT_FAILED'));
+  });
+});
+
+describe('sensitive fields under 国密: SM2, C1C3C2_ASN1, base64 (shangmi guide § 3)', () => {
+  test('encrypt to the SM2 certificate, decrypt with the SM2 private key; DER SEQUENCE {x, y, C3, C2}; randomised', () => {
+    for (const text of ['张三', '13800138000', '440524188001010014', 'é✓'.repeat(50)]) {
+      const c = encryptSensitive(text, MERCHANT_CERTIFICATE);
+      const der = Buffer.from(c, 'base64');
+      assert.equal(der[0], 0x30, 'ASN.1 SEQUENCE');
+      // x, y, C3 (32), C2 (as long as the plaintext): the layout gm reads back.
+      const raw = sm2CiphertextFromAsn1(der);
+      assert.equal(raw.length, 65 + 32 + Buffer.byteLength(text, 'utf8'));
+      assert.equal(decryptSensitive(c, MERCHANT_PRIVATE_KEY), text);
+    }
+    assert.notEqual(encryptSensitive('张三', MERCHANT_CERTIFICATE), encryptSensitive('张三', MERCHANT_CERTIFICATE));
+  });
+
+  test('interoperates with OpenSSL 3 (pkeyutl with the SM2 key): ours → openssl -decrypt, openssl -encrypt → ours', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wxseal-sm2-sensitive-'));
+    try {
+      const keyPath = join(dir, 'key.pem');
+      const certPath = join(dir, 'cert.pem');
+      writeFileSync(keyPath, MERCHANT_PRIVATE_KEY);
+      writeFileSync(certPath, MERCHANT_CERTIFICATE);
+      const text = '张三 13800138000';
+      writeFileSync(join(dir, 'ours.bin'), Buffer.from(encryptSensitive(text, MERCHANT_CERTIFICATE), 'base64'));
+      const plain = execFileSync('openssl', ['pkeyutl', '-decrypt', '-inkey', keyPath, '-in', join(dir, 'ours.bin')]);
+      assert.equal(plain.toString('utf8'), text);
+
+      writeFileSync(join(dir, 'plain.txt'), text);
+      execFileSync('openssl', ['pkeyutl', '-encrypt', '-certin', '-inkey', certPath, '-in', join(dir, 'plain.txt'), '-out', join(dir, 'theirs.bin')]);
+      const theirs = readFileSync(join(dir, 'theirs.bin'));
+      assert.equal(theirs[0], 0x30, 'OpenSSL writes the ASN.1 form too');
+      assert.equal(decryptSensitive(theirs.toString('base64'), MERCHANT_PRIVATE_KEY), text);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('refusals: wrong key, tampering, raw C1C3C2, not base64, RSA ciphertext, empty and oversized plaintext', () => {
+    const c = encryptSensitive('13800138000', MERCHANT_CERTIFICATE);
+    const other = sm2GenerateKeyPair();
+    assert.throws(() => decryptSensitive(c, sm2PrivateKeyToPem(other.privateKeyHex)), code('WECHATPAY_DECRYPT_FAILED'));
+    // One byte of C2 (the last byte of the DER) flipped: C3 no longer matches.
+    const t = Buffer.from(c, 'base64');
+    t[t.length - 1] = (t[t.length - 1] ?? 0) ^ 1;
+    assert.throws(() => decryptSensitive(t.toString('base64'), MERCHANT_PRIVATE_KEY), code('WECHATPAY_DECRYPT_FAILED'));
+    // The raw C1‖C3‖C2 layout is not what WeChat Pay specifies (C1C3C2_ASN1): refused, not guessed.
+    const raw = sm2CiphertextFromAsn1(Buffer.from(c, 'base64'));
+    assert.throws(() => decryptSensitive(raw.toString('base64'), MERCHANT_PRIVATE_KEY), code('WECHATPAY_DECRYPT_FAILED'));
+    // Trailing bytes after the DER SEQUENCE.
+    assert.throws(() => decryptSensitive(Buffer.concat([Buffer.from(c, 'base64'), Buffer.from([0])]).toString('base64'), MERCHANT_PRIVATE_KEY), code('WECHATPAY_DECRYPT_FAILED'));
+    assert.throws(() => decryptSensitive('not base64!', MERCHANT_PRIVATE_KEY), code('WECHATPAY_MALFORMED'));
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    assert.throws(() => decryptSensitive(encryptSensitive('x', rsa.publicKey), MERCHANT_PRIVATE_KEY), code('WECHATPAY_DECRYPT_FAILED'));
+    // An SM2 ciphertext given to an RSA key: the RSA path refuses it too.
+    assert.throws(() => decryptSensitive(c, rsa.privateKey), code('WECHATPAY_DECRYPT_FAILED'));
+    assert.throws(() => encryptSensitive('', MERCHANT_CERTIFICATE), code('WECHATPAY_BAD_ARGUMENT'));
+    assert.throws(() => encryptSensitive('x'.repeat(MAX_SM2_SENSITIVE_PLAINTEXT_BYTES + 1), sm2PublicKeyToPem(other.publicKeyHex)), code('WECHATPAY_BAD_ARGUMENT'));
+    assert.equal(decryptSensitive(encryptSensitive('x'.repeat(MAX_SM2_SENSITIVE_PLAINTEXT_BYTES), sm2PublicKeyToPem(other.publicKeyHex)), sm2PrivateKeyToPem(other.privateKeyHex)).length, MAX_SM2_SENSITIVE_PLAINTEXT_BYTES);
   });
 });

@@ -7,6 +7,8 @@ export interface MockWechatCommandOptions {
   publicBaseUrl?: string;
   controlToken?: string;
   tokenTtl?: number;
+  /** The development app's API-security suite on the first run (later runs keep the stored one). */
+  suite?: 'RSA' | 'SM';
 }
 
 export interface MockWechatCommandIo {
@@ -29,6 +31,7 @@ export async function mockWechat(options: MockWechatCommandOptions, io: MockWech
     ...(options.publicBaseUrl !== undefined ? { publicBaseUrl: options.publicBaseUrl } : {}),
     ...(options.controlToken !== undefined ? { controlToken: options.controlToken } : {}),
     ...(options.tokenTtl !== undefined ? { tokenTtlSeconds: options.tokenTtl } : {}),
+    ...(options.suite !== undefined ? { suite: options.suite } : {}),
   }).catch((err: unknown): never => {
     const e = err as NodeJS.ErrnoException & { port?: number; address?: string };
     const where = `${e.address ?? options.host}:${e.port ?? options.port}`;

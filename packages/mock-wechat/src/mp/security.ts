@@ -7,7 +7,8 @@
 //   response: the same, with the RESPONSE timestamp, signed by the platform key(s).
 // An app configured with SM4_GCM / SM2withSM3 gets the same scheme with SM4-GCM (16-byte key) and
 // SM2 signatures over SM3 (base64 of DER, the app's user ID, 1234567812345678 by default), through
-// @wxseal/gm; SM2 answers are signed by the ring's SM2 platform key.
+// @wxseal/gm; SM2 answers are signed by the ring's SM2 platform key (and, in a rotation, by the
+// retiring SM2 key as the -Deprecated pair).
 import { constants, createCipheriv, createDecipheriv, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { sm2Sign, sm2Verify, sm4GcmDecrypt, sm4GcmEncrypt } from '@wxseal/gm';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -193,16 +194,21 @@ export function sealResponse(opts: {
   }
   const message = Buffer.from(`${opts.urlPath}\n${appid}\n${ts}\n${body}`, 'utf8');
   if (app.asymmetric === 'SM2withSM3') {
+    const sm2Sig = (k: { privateKeyHex: string; publicKeyHex: string }) => sm2Sign(k.privateKeyHex, message, { userId: app.sm2UserId, publicKeyHex: k.publicKeyHex }).toString('base64');
     const sm2 = opts.platform.sm2;
-    return {
-      headers: {
-        'Wechatmp-Appid': appid,
-        'Wechatmp-TimeStamp': String(ts),
-        'Wechatmp-Serial': sm2.consoleNumber,
-        'Wechatmp-Signature': sm2Sign(sm2.privateKeyHex, message, { userId: app.sm2UserId, publicKeyHex: sm2.publicKeyHex }).toString('base64'),
-      },
-      body,
+    const headers: Record<string, string> = {
+      'Wechatmp-Appid': appid,
+      'Wechatmp-TimeStamp': String(ts),
+      'Wechatmp-Serial': sm2.consoleNumber,
+      'Wechatmp-Signature': sm2Sig(sm2),
     };
+    // In a rotation the retiring SM2 key signs too, as the RSA one does.
+    const oldSm2 = opts.platform.sm2Deprecated;
+    if (oldSm2) {
+      headers['Wechatmp-Serial-Deprecated'] = oldSm2.consoleNumber;
+      headers['Wechatmp-Signature-Deprecated'] = sm2Sig(oldSm2);
+    }
+    return { headers, body };
   }
   const pss = (key: KeyObject) => sign('sha256', message, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: SALT_LENGTH }).toString('base64');
   const headers: Record<string, string> = {

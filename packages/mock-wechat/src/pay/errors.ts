@@ -20,6 +20,8 @@ export const PAY_MESSAGES = {
   system: '系统错误',
   serviceUnavailable: '服务不可用，请稍后重试',
   notFound: '请求的资源不存在',
+  sensitiveSerialMissing: '请求中含有敏感信息字段，HTTP头缺少Wechatpay-Serial（加密所用的平台证书序列号或微信支付公钥ID）',
+  sensitiveSerialUnknown: 'HTTP头Wechatpay-Serial不是该商户可用的平台证书序列号或微信支付公钥ID',
 } as const;
 
 /**

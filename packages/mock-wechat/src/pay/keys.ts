@@ -121,6 +121,12 @@ export class PayKeyRing {
     return removed;
   }
 
+  /** The private key of a listed certificate (what decrypts a sensitive field sent under its serial). */
+  privateKeyOf(serial: string): KeyObject | undefined {
+    const want = serial.toUpperCase().replace(/^0+/, '');
+    return this.#certs.find((c) => c.serial === want)?.key;
+  }
+
   #newest(): HeldCertificate {
     const c = this.#certs[this.#certs.length - 1];
     if (!c) throw new Error('no platform certificate');

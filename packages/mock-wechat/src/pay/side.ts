@@ -25,6 +25,7 @@ import { PayKeyRing, generatePayPlatformCertificate, type PayPlatformCertificate
 import { PayMerchantRegistry, type MerchantEntry } from './merchants.js';
 import { SmPayKeyRing, generateSmPayPlatformCertificate } from './sm-keys.js';
 import { PayBills } from './bills.js';
+import { PayGuides, type SensitiveKeyLookup } from './guides.js';
 import { MEDIA_PATHS, acceptUpload, metaOf, parseMultipart, type MultipartPart } from './media.js';
 import { PayStore, refundResource, transactionView, type PayOrder, type PayRefund, type PayTradeType, type RefundStatus } from './store.js';
 
@@ -100,6 +101,7 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
 const TRANSACTION_ID_PATH = /^\/v3\/pay\/transactions\/id\/([^/]{1,64})$/;
 const OUT_TRADE_NO_PATH = /^\/v3\/pay\/transactions\/out-trade-no\/([^/]{1,64})$/;
 const CLOSE_PATH = /^\/v3\/pay\/transactions\/out-trade-no\/([^/]{1,64})\/close$/;
+const GUIDES_PATH = '/v3/smartguide/guides';
 const REFUND_PATH = /^\/v3\/refund\/domestic\/refunds\/([^/]{1,128})$/;
 const ORDER_PATHS: Readonly<Record<string, PayTradeType>> = {
   '/v3/pay/transactions/jsapi': 'JSAPI',
@@ -131,6 +133,8 @@ export class PaySide {
   readonly merchants = new PayMerchantRegistry();
   readonly store: PayStore;
   readonly bills: PayBills;
+  /** 服务人员 (/v3/smartguide/guides): the endpoints with sensitive fields both ways. */
+  readonly guides = new PayGuides();
   readonly keys: PayKeyRing;
   /** The SM platform certificates (国密 merchants; /v3/certificates?algorithm_type=SM2). */
   readonly smKeys: SmPayKeyRing;
@@ -315,12 +319,35 @@ export class PaySide {
       };
     }
     if (path === '/v3/refund/domestic/refunds' && method === 'POST') return (m, req) => ({ status: 200, body: this.store.createRefund(m.mchid, req.body) });
+    if (path === GUIDES_PATH && method === 'POST') return (m, req) => ({ status: 200, body: this.guides.register(m.mchid, req.body, header(req.headers, 'wechatpay-serial'), this.#sensitiveKey(m)) });
+    if (path === GUIDES_PATH && method === 'GET') return (m, req) => ({ status: 200, body: this.guides.query(m.mchid, req.query, m.publicKey, m.sm) });
     match = REFUND_PATH.exec(path);
     if (match && method === 'GET') {
       const no = pathParam(match[1] ?? '');
       return (m) => ({ status: 200, body: this.store.queryRefund(m.mchid, no) });
     }
     return undefined;
+  }
+
+  /**
+   * Which of WeChat Pay's private keys decrypts a sensitive field sent by this merchant under the
+   * request's Wechatpay-Serial: an SM platform certificate for a 国密 merchant, a platform
+   * certificate or (public-key / migrating merchants) the WeChat Pay public key otherwise.
+   */
+  #sensitiveKey(m: MerchantEntry): SensitiveKeyLookup {
+    return (serial) => {
+      if (serial === undefined || serial === '') throw new PayError(400, 'PARAM_ERROR', PAY_MESSAGES.sensitiveSerialMissing, { field: 'Wechatpay-Serial', location: 'header' });
+      if (m.sm) {
+        const key = /^[0-9A-Fa-f]{1,64}$/.test(serial) ? this.smKeys.privateKeyOf(serial) : undefined;
+        if (key) return { key, sm2: true };
+      } else if (serial.startsWith(PUBLIC_KEY_ID_PREFIX)) {
+        if (m.mode !== 'certificate' && serial === this.keys.publicKey.id) return { key: this.keys.publicKey.key, sm2: false };
+      } else if (m.mode !== 'public-key' && /^[0-9A-Fa-f]{1,64}$/.test(serial)) {
+        const key = this.keys.privateKeyOf(serial);
+        if (key) return { key, sm2: false };
+      }
+      throw new PayError(400, 'PARAM_ERROR', PAY_MESSAGES.sensitiveSerialUnknown, { field: 'Wechatpay-Serial', location: 'header' });
+    };
   }
 
   #certificates(m: MerchantEntry, query: URLSearchParams): { status: number; body: unknown } {

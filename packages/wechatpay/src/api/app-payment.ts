@@ -7,7 +7,7 @@
 import { fail } from '../errors.js';
 import { timestampText, toPrivateKey, type PrivateKeyInput, type PublicKeyInput } from '../internal.js';
 import { assertNonce, generateNonce, signMessage, unixSeconds, verifyMessage } from '../signing.js';
-import { isSm2Key } from '../sm.js';
+import { SM2_PAY_SIGN_UNDOCUMENTED, isSm2Key } from '../sm.js';
 
 /** What the App hands to the WeChat SDK (field names as the SDK's PayReq spells them on the wire). */
 export interface AppPaymentParams {
@@ -56,8 +56,8 @@ export function buildAppPaymentParams(opts: BuildAppPaymentOptions): AppPaymentP
   if (typeof opts.partnerId !== 'string' || !MCHID.test(opts.partnerId)) fail('WECHATPAY_BAD_ARGUMENT', 'partnerId must be the mchid (1-32 digits)');
   const timestamp = timestampText(opts.timestamp ?? unixSeconds(), 'timestamp');
   const noncestr = opts.nonceStr ?? generateNonce();
-  // 国密: the client-side payment signature of SM merchants (signType) is not implemented.
-  if (isSm2Key(toPrivateKey(opts.privateKey))) fail('WECHATPAY_UNSUPPORTED_ALGORITHM', 'payment parameters signed with SM2 are not implemented (RSA merchant key needed)');
+  // 国密: WeChat documents no SM2 paySign (signType is "RSA" only): refused, see SM2_PAY_SIGN_UNDOCUMENTED.
+  if (isSm2Key(toPrivateKey(opts.privateKey))) fail('WECHATPAY_UNSUPPORTED_ALGORITHM', SM2_PAY_SIGN_UNDOCUMENTED);
   const sign = signMessage(buildAppPaymentMessage(opts.appId, timestamp, noncestr, opts.prepayId), opts.privateKey);
   return { appid: opts.appId, partnerid: opts.partnerId, prepayid: opts.prepayId, package: 'Sign=WXPay', noncestr, timestamp, sign };
 }

@@ -171,10 +171,17 @@ export interface WechatPayMerchantClient {
   /** `GET /v3/refund/domestic/refunds/{out_refund_no}`. */
   queryRefund(outRefundNo: string, options?: CallOptions): Promise<Refund>;
   /**
-   * RSA-OAEP encryption of a sensitive field with the snapshot's WeChat Pay key. Send the request
-   * with `wechatpaySerial` set to the returned serial (WeChat decrypts with the key it names).
+   * Encryption of a sensitive field with the snapshot's WeChat Pay key: RSA-OAEP, or SM2
+   * (C1C3C2_ASN1) for a 国密 merchant holding SM platform certificates. Send the request with
+   * `wechatpaySerial` set to the returned serial (WeChat decrypts with the key it names).
    */
   encryptSensitive(plaintext: string): { ciphertext: string; wechatpaySerial: string };
+  /**
+   * Decrypts a sensitive field of an answer (encrypted by WeChat Pay to the merchant's key) with the
+   * snapshot's merchant private key: RSA-OAEP, or SM2 C1C3C2_ASN1 for an SM2 key.
+   * WECHATPAY_DECRYPT_FAILED when it does not decrypt.
+   */
+  decryptSensitive(ciphertext: string): string;
   /** State of this merchant's breaker for the client's host. */
   readonly breakerState: BreakerState;
 }

@@ -5,7 +5,7 @@ import { buildAppPaymentParams, type AppPaymentParams } from '../api/app-payment
 import { fail } from '../errors.js';
 import type { MerchantMaterial } from '../merchant/material.js';
 import { buildRequestPaymentParams, type RequestPaymentParams } from '../mini-program.js';
-import { encryptSensitive } from '../sensitive.js';
+import { decryptSensitive, encryptSensitive } from '../sensitive.js';
 import { WechatPayTransportError } from './errors.js';
 import type { BreakerState, CallOptions, HttpMethod, WechatPayMerchantClient, WechatPayRequest, WechatPayResponse } from './interface.js';
 import type { JsapiPrepayRequest, JsapiPrepayResult, Refund, RefundRequest, Transaction } from './types.js';
@@ -116,5 +116,9 @@ export class MerchantClient implements WechatPayMerchantClient {
       fail('WECHATPAY_BAD_ARGUMENT', `merchant ${this.mchid} has no WeChat Pay encryption key (no public key or valid platform certificate yet)`);
     }
     return { ciphertext: encryptSensitive(plaintext, material.encryptionKey), wechatpaySerial: material.wechatpaySerial };
+  }
+
+  decryptSensitive(ciphertext: string): string {
+    return decryptSensitive(ciphertext, this.client.materialOf(this.mchid).privateKey);
   }
 }
