@@ -1,7 +1,9 @@
-// Cross-checks SPEC.md with an independent Java 17 implementation (interop/java), written from
-// SPEC.md and spec/vectors alone. It compiles the Java sources with javac and runs the vector check,
-// then live sealed exchanges with the Node reference client and verifier (RSA and X25519 keys).
-// A missing JDK is a FAILURE, never a skip: the point of this test is that it runs.
+// Cross-checks SPEC.md with the Java implementation: the interop harness (interop/java: the vector
+// checker, the device client and server of SPEC 15, the verifier with device keys) runs on the Java
+// library's protocol core (java/src: B64u, Crypto, Hpke, Json, Protocol), compiled together with it.
+// It compiles the Java sources with javac and runs the vector check, then live sealed exchanges with
+// the Node reference client and verifier (RSA and X25519 keys).
+// A missing JDK (or Bouncy Castle, which the library's SM suite needs) is a FAILURE, never a skip.
 //
 //   cd /work/main && node --conditions=wxseal-source --import tsx --test interop/interop-java.test.ts
 
@@ -19,6 +21,8 @@ import { MemoryNonceStore, ServerKeyRing, StaticKeyResolver, createVerifier, sea
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 const srcDir = join(here, 'java', 'src');
+const librarySrcDir = join(root, 'java', 'src');
+const bcprovJar = process.env.BCPROV_JAR ?? '/usr/share/java/bcprov.jar';
 const vectorsDir = join(root, 'spec', 'vectors');
 const mainClass = 'dev.wxseal.interop.Main';
 
@@ -131,10 +135,17 @@ describe('independent Java implementation (interop/java) against spec/vectors', 
     }
     const sources = javaSources(srcDir);
     assert.ok(sources.length > 0, `no Java sources under ${srcDir}`);
+    // One protocol core: the harness has no copy of B64u, Crypto, Hpke, Json or Protocol; it compiles
+    // against the library's (its servlet filter aside, which needs the Servlet API).
+    for (const dup of ['B64u', 'Crypto', 'Hpke', 'Json', 'Protocol']) {
+      assert.ok(!sources.some((f) => f.endsWith(`/${dup}.java`)), `interop/java must not hold its own ${dup}.java`);
+    }
+    const library = javaSources(librarySrcDir).filter((f) => !f.includes('/servlet/'));
+    assert.ok(library.some((f) => f.endsWith('/Protocol.java')), `no library sources under ${librarySrcDir}`);
     classes = mkdtempSync(join(tmpdir(), 'wxseal-java-classes-'));
     scratch = mkdtempSync(join(tmpdir(), 'wxseal-java-vectors-'));
-    const c = run('javac', ['--release', '17', '-encoding', 'UTF-8', '-d', classes, ...sources]);
-    assert.equal(c.status, 0, `javac failed (status ${c.status}):\n${c.stdout}\n${c.stderr}`);
+    const c = run('javac', ['--release', '17', '-encoding', 'UTF-8', '-cp', bcprovJar, '-d', classes, ...library, ...sources]);
+    assert.equal(c.status, 0, `javac failed (status ${c.status}; ${bcprovJar} is needed by the library's SM suite):\n${c.stdout}\n${c.stderr}`);
   });
 
   after(() => {
@@ -145,7 +156,7 @@ describe('independent Java implementation (interop/java) against spec/vectors', 
   it('reproduces every vector case with 0 failures', () => {
     const expected = expectedCaseCount();
     assert.ok(expected > 0);
-    const r = run('java', ['-cp', classes, mainClass, 'check', vectorsDir]);
+    const r = run('java', ['-cp', `${classes}:${bcprovJar}`, mainClass, 'check', vectorsDir]);
     assert.equal(r.error, undefined, `could not run java: ${r.error?.message}`);
     const { passed, failed } = summary(r.stdout);
     assert.equal(failed, 0, `Java checker reported failures:\n${r.stdout}\n${r.stderr}`);
@@ -161,7 +172,7 @@ describe('independent Java implementation (interop/java) against spec/vectors', 
     const sig: string = sign.cases[0].signature;
     sign.cases[0].signature = (sig[0] === 'A' ? 'B' : 'A') + sig.slice(1);
     writeFileSync(file, JSON.stringify(sign));
-    const r = run('java', ['-cp', classes, mainClass, 'check', scratch]);
+    const r = run('java', ['-cp', `${classes}:${bcprovJar}`, mainClass, 'check', scratch]);
     const { passed, failed } = summary(r.stdout);
     assert.notEqual(r.status, 0, 'the Java checker must exit non-zero on a failure');
     assert.equal(failed, 1, r.stdout);
@@ -185,7 +196,7 @@ describe('independent Java implementation (interop/java) against spec/vectors', 
       sealedBody: expected.sealedBody,
     };
     writeFileSync(file, JSON.stringify(response));
-    const r = run('java', ['-cp', classes, mainClass, 'check', scratch]);
+    const r = run('java', ['-cp', `${classes}:${bcprovJar}`, mainClass, 'check', scratch]);
     const { passed, failed } = summary(r.stdout);
     assert.notEqual(r.status, 0, 'the Java checker must exit non-zero on a failure');
     assert.equal(failed, 1, r.stdout);
@@ -311,7 +322,7 @@ describe('independent Java implementation (interop/java) against spec/vectors', 
   for (const m of deviceMutations) {
     it(`is not vacuous for ${m.file}: ${m.name} corrupted gives exactly one failure`, () => {
       mutatedCopy(scratch, m.file, m.mutate);
-      const r = run('java', ['-cp', classes, mainClass, 'check', scratch]);
+      const r = run('java', ['-cp', `${classes}:${bcprovJar}`, mainClass, 'check', scratch]);
       const { passed, failed } = summary(r.stdout);
       assert.notEqual(r.status, 0, 'the Java checker must exit non-zero on a failure');
       assert.equal(failed, 1, r.stdout);
@@ -321,7 +332,7 @@ describe('independent Java implementation (interop/java) against spec/vectors', 
   }
 
   it('HPKE self-test against RFC 9180 appendix A.1.1 (the HPKE under SPEC 6.5) passes', () => {
-    const r = run('java', ['-cp', classes, mainClass, 'hpke-selftest']);
+    const r = run('java', ['-cp', `${classes}:${bcprovJar}`, mainClass, 'hpke-selftest']);
     const { passed, failed } = summary(r.stdout);
     assert.equal(failed, 0, r.stdout);
     assert.equal(r.status, 0, r.stdout);
@@ -361,7 +372,7 @@ describe('independent Java implementation (interop/java) against spec/vectors', 
         else assert.equal(wrappedLength, 342);
         const reqFile = join(dir, 'request.json');
         writeFileSync(reqFile, JSON.stringify({ method: 'POST', target: '/api/orders?b=2&a=1', headers: built.headers, body: b64uEncode(built.body) }));
-        const r = run('java', ['-cp', classes, mainClass, 'verify-request', pemFile, serverKeyId, keyId, b64uEncode(secret), reqFile]);
+        const r = run('java', ['-cp', `${classes}:${bcprovJar}`, mainClass, 'verify-request', pemFile, serverKeyId, keyId, b64uEncode(secret), reqFile]);
         assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
         const out = JSON.parse(r.stdout);
         assert.equal(out.code, null, r.stdout);
@@ -379,7 +390,7 @@ describe('independent Java implementation (interop/java) against spec/vectors', 
         assert.deepEqual(JSON.parse(Buffer.from(opened.body).toString('utf8')), { echo: payload });
 
         // Not vacuous: the same request under another secret is refused by the Java verifier.
-        const bad = run('java', ['-cp', classes, mainClass, 'verify-request', pemFile, serverKeyId, keyId, b64uEncode(randomBytes(32)), reqFile]);
+        const bad = run('java', ['-cp', `${classes}:${bcprovJar}`, mainClass, 'verify-request', pemFile, serverKeyId, keyId, b64uEncode(randomBytes(32)), reqFile]);
         assert.equal(JSON.parse(bad.stdout).code, 'WXSEAL_BAD_SIGNATURE', bad.stdout);
       } finally {
         rmSync(dir, { recursive: true, force: true });
@@ -403,7 +414,7 @@ describe('independent Java implementation (interop/java) against spec/vectors', 
         const pemFile = join(dir, 'server.pub.pem');
         writeFileSync(pemFile, publicKey.export({ type: 'spki', format: 'pem' }));
         const payload = '{"qty":2,"note":"<&>"}';
-        const r = run('java', ['-cp', classes, mainClass, 'seal-request', pemFile, serverKeyId, keyId, b64uEncode(secret), 'PUT',
+        const r = run('java', ['-cp', `${classes}:${bcprovJar}`, mainClass, 'seal-request', pemFile, serverKeyId, keyId, b64uEncode(secret), 'PUT',
           '/api/carts/7?z=1&a=%20', 'application/json', b64uEncode(Buffer.from(payload, 'utf8'))]);
         assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
         const sent = JSON.parse(r.stdout);
@@ -418,7 +429,7 @@ describe('independent Java implementation (interop/java) against spec/vectors', 
         const resFile = join(dir, 'response.json');
         writeFileSync(ctxFile, r.stdout);
         writeFileSync(resFile, JSON.stringify({ status: wire.status, headers: wire.headers, body: b64uEncode(wire.body) }));
-        const o = run('java', ['-cp', classes, mainClass, 'open-response', ctxFile, resFile]);
+        const o = run('java', ['-cp', `${classes}:${bcprovJar}`, mainClass, 'open-response', ctxFile, resFile]);
         assert.equal(o.status, 0, `${o.stdout}\n${o.stderr}`);
         const opened = JSON.parse(o.stdout);
         assert.equal(opened.status, 202);
@@ -427,7 +438,7 @@ describe('independent Java implementation (interop/java) against spec/vectors', 
 
         // Not vacuous: the response under another status does not open in Java.
         writeFileSync(resFile, JSON.stringify({ status: 200, headers: wire.headers, body: b64uEncode(wire.body) }));
-        const o2 = run('java', ['-cp', classes, mainClass, 'open-response', ctxFile, resFile]);
+        const o2 = run('java', ['-cp', `${classes}:${bcprovJar}`, mainClass, 'open-response', ctxFile, resFile]);
         assert.notEqual(o2.status, 0, o2.stdout);
       } finally {
         rmSync(dir, { recursive: true, force: true });
@@ -436,7 +447,7 @@ describe('independent Java implementation (interop/java) against spec/vectors', 
   }
 
   it('device state machine self-test (SPEC 15.5, 15.7, 15.8 scenarios no vector covers) passes', () => {
-    const r = run('java', ['-cp', classes, mainClass, 'device-selftest']);
+    const r = run('java', ['-cp', `${classes}:${bcprovJar}`, mainClass, 'device-selftest']);
     const { passed, failed } = summary(r.stdout);
     assert.equal(failed, 0, r.stdout);
     assert.equal(r.status, 0, r.stdout);

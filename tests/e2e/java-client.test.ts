@@ -1,5 +1,6 @@
-// The independent Java implementation (interop/java, written from SPEC.md alone) acting as the
-// client of the Node server: interoperability on the wire, in the direction the vectors cannot show.
+// The Java interop harness (interop/java, running on the Java library's protocol core in java/src)
+// acting as the client of the Node server: interoperability on the wire, in the direction the
+// vectors cannot show.
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readdirSync, statSync } from 'node:fs';
@@ -18,11 +19,18 @@ function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => (statSync(join(dir, n)).isDirectory() ? sources(join(dir, n)) : n.endsWith('.java') ? [join(dir, n)] : []));
 }
 
+// The harness compiles together with the library's sources (its servlet filter aside, which needs the
+// Servlet API); Bouncy Castle is on the class path for the library's SM suite (SPEC 6.6).
+const bcprovJar = process.env.BCPROV_JAR ?? '/usr/share/java/bcprov.jar';
+const classpath = `${classes}:${bcprovJar}`;
+
 before(async () => {
   try {
-    execFileSync('javac', ['--release', '17', '-d', classes, ...sources(join(root, 'interop/java/src'))], { stdio: 'pipe' });
+    const library = sources(join(root, 'java/src')).filter((f) => !f.includes('/servlet/'));
+    execFileSync('javac', ['--release', '17', '-encoding', 'UTF-8', '-cp', bcprovJar, '-d', classes, ...library, ...sources(join(root, 'interop/java/src'))], { stdio: 'pipe' });
   } catch (err) {
-    throw new Error(`javac is required for the interop tests (npm run services installs a JDK): ${(err as Error).message}`);
+    const e = err as { message: string; stderr?: Buffer };
+    throw new Error(`javac and ${bcprovJar} are required for the interop tests (npm run services installs them): ${e.message}\n${e.stderr ?? ''}`);
   }
   backend = await startBackend(keys);
 });
@@ -32,7 +40,7 @@ function javaCall(args: string[]): Promise<{ code: number; stdout: string; stder
   const pem = join(classes, 'server-public.pem');
   writeFileSync(pem, keys.publicKeyPem);
   return new Promise((resolve) => {
-    execFile('java', ['-cp', classes, 'dev.wxseal.interop.Main', 'call', backend.url, ...args.slice(0, 2), keys.keyId, keys.secret.toString('base64url'), keys.serverKeyId, pem, ...args.slice(2)], { timeout: 30_000 }, (err, stdout, stderr) => {
+    execFile('java', ['-cp', classpath, 'dev.wxseal.interop.Main', 'call', backend.url, ...args.slice(0, 2), keys.keyId, keys.secret.toString('base64url'), keys.serverKeyId, pem, ...args.slice(2)], { timeout: 30_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
     });
   });

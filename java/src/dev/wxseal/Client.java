@@ -19,7 +19,7 @@ import java.util.Map;
  * Client client = Client.builder()
  *     .baseUrl("https://api.example.com")
  *     .credential("bff-1", secretBytes)
- *     .serverKeyPem("sk-0123456789abcdef", serverPublicKeySpkiPem)   // RSA or X25519: the suite follows the key
+ *     .serverKeyPem("sk-0123456789abcdef", serverPublicKeySpkiPem)   // RSA, X25519 or SM2: the suite follows the key
  *     .build();
  * Client.Response r = client.send("POST", "/api/orders?x=1", "application/json", bodyBytes,
  *     Map.of("openid", "o-123", "appid", "wx123"));
@@ -72,14 +72,17 @@ public final class Client {
             this.secret = secret.clone();
             return this;
         }
-        /** The server public key (RSA 2048-4096 or X25519) and its server key id. */
+        /**
+         * The server public key (RSA 2048-4096, X25519, or SM2 {@link Sm2PublicKey}: the SM suite of
+         * SPEC 6.6) and its server key id.
+         */
         public Builder serverKey(String serverKeyId, PublicKey key) {
             if (!Verifier.isKeyId(serverKeyId)) throw new IllegalArgumentException("not a server key id: " + serverKeyId);
             this.serverKeyId = serverKeyId;
             this.serverKey = key;
             return this;
         }
-        /** The server public key as SPKI PEM (RSA or X25519). */
+        /** The server public key as SPKI PEM (RSA, X25519 or SM2), or the armored {@code WXSEAL SM2 PUBLIC KEY} hex form. */
         public Builder serverKeyPem(String serverKeyId, String spkiPem) {
             return serverKey(serverKeyId, Crypto.serverPublicKeyFromSpkiPem(spkiPem));
         }
@@ -121,8 +124,11 @@ public final class Client {
         public final Map<String, String> headers;
         public final byte[] body;
         final byte[] sessionKey; // null in sign-only mode
-        Prepared(String method, String target, String nonce, Map<String, String> headers, byte[] body, byte[] sessionKey) {
+        final Protocol.Suite suite;
+        Prepared(String method, String target, String nonce, Map<String, String> headers, byte[] body, byte[] sessionKey,
+                 Protocol.Suite suite) {
             this.method = method; this.target = target; this.nonce = nonce; this.headers = headers; this.body = body; this.sessionKey = sessionKey;
+            this.suite = suite;
         }
     }
 
@@ -140,10 +146,11 @@ public final class Client {
         String nonce = B64u.encode(Crypto.random(16));
         String timestamp = Long.toString(Math.floorDiv(System.currentTimeMillis(), 1000));
         if (signOnly) return prepareSigned(method, target, timestamp, nonce, contentType, id, body == null ? new byte[0] : body);
-        byte[] sessionKey = Crypto.random(32);
-        Protocol.SealedRequest r = Protocol.sealRequest(method, target, keyId, secret, serverKeyId, serverKey, null,
+        Protocol.Suite suite = Protocol.Suite.of(serverKey);
+        byte[] sessionKey = Crypto.random(suite.sessionKeyBytes());
+        Protocol.SealedRequest r = Protocol.sealRequest(suite, method, target, keyId, secret, serverKeyId, serverKey, null,
             sessionKey, Crypto.random(12), timestamp, nonce, contentType, id, null, body == null ? new byte[0] : body);
-        return new Prepared(method, target, nonce, r.headers, r.body, sessionKey);
+        return new Prepared(method, target, nonce, r.headers, r.body, sessionKey, suite);
     }
 
     /** SPEC 5 in sign-only mode: the body as is, the identity in Wxseal-Identity (b64u of its JSON). */
@@ -171,7 +178,7 @@ public final class Client {
         if (contentType != null) h.put("content-type", contentType);
         if (identity != null) h.put("wxseal-identity", f.identity);
         h.put("wxseal-signature", B64u.encode(Protocol.sign(secret, Protocol.canonicalRequest(f))));
-        return new Prepared(method, target, nonce, h, body, null);
+        return new Prepared(method, target, nonce, h, body, null, Protocol.Suite.SHA256);
     }
 
     /**
@@ -197,7 +204,7 @@ public final class Client {
         }
         String responseNonce = responseNonceOrSignature;
         try {
-            Protocol.Payload pl = Protocol.openResponse(p.sessionKey, keyId, p.nonce, status, contentType, responseNonce, body);
+            Protocol.Payload pl = Protocol.openResponse(p.suite, p.sessionKey, keyId, p.nonce, status, contentType, responseNonce, body);
             return new Response(status, pl.contentType, pl.body);
         } catch (Protocol.ResponseInvalidException e) {
             throw new WxsealException(WxsealException.RESPONSE_INVALID, e.getMessage());

@@ -29,21 +29,33 @@ public interface CredentialStore {
         public boolean revoked() { return revoked; }
     }
 
-    /** One client secret (32-64 raw bytes) with an optional validity period, Unix seconds, both inclusive. */
+    /**
+     * One client secret (32-64 raw bytes) with an optional validity period, Unix seconds, both
+     * inclusive, and an optional id: a label of the store's own (a rotation version, the version of a
+     * device key of SPEC 15.2, ...) that the verifier reports for the secret that verified a request
+     * ({@link VerifiedRequest#secretId()}). The id never travels on the wire.
+     */
     final class Secret {
         private final byte[] bytes;
         private final Long notBefore, notAfter;
+        private final String id;
 
         public Secret(byte[] bytes) { this(bytes, null, null); }
 
-        public Secret(byte[] bytes, Long notBefore, Long notAfter) {
+        public Secret(byte[] bytes, Long notBefore, Long notAfter) { this(bytes, notBefore, notAfter, null); }
+
+        public Secret(byte[] bytes, Long notBefore, Long notAfter, String id) {
             if (bytes.length < 32 || bytes.length > 64) throw new IllegalArgumentException("a client secret is 32-64 bytes (SPEC 2)");
             this.bytes = bytes.clone();
             this.notBefore = notBefore;
             this.notAfter = notAfter;
+            this.id = id;
         }
 
         byte[] bytes() { return bytes; }
+
+        /** The store's label of this secret, or null. */
+        public String id() { return id; }
 
         public boolean validAt(long now) {
             return (notBefore == null || now >= notBefore) && (notAfter == null || now <= notAfter);

@@ -20,7 +20,11 @@ import javax.crypto.spec.OAEPParameterSpec;
 import javax.crypto.spec.PSource;
 import javax.crypto.spec.SecretKeySpec;
 
-/** The primitives of SPEC.md section 1, from the JDK only. */
+/**
+ * The primitives of SPEC.md section 1, from the JDK only, and the wrap of the session key by the
+ * type of the server key (RSA-OAEP-256, X25519 HPKE, or SM2 through {@link Sm}, which alone needs
+ * Bouncy Castle).
+ */
 public final class Crypto {
     private Crypto() {}
 
@@ -144,16 +148,62 @@ public final class Crypto {
         catch (GeneralSecurityException e) { throw new IllegalArgumentException(e); }
     }
 
-    /** A server private key of either type (SPEC 2): RSA, or X25519 (6.5), by the PKCS#8 algorithm. */
+    /**
+     * A server private key of any type (SPEC 2): RSA, X25519 (6.5) or SM2 (6.6), by the PKCS#8
+     * algorithm; an SM2 key may also be SEC1 ({@code EC PRIVATE KEY}) or the armored
+     * {@code WXSEAL SM2 PRIVATE KEY} hex form. SM2 needs Bouncy Castle on the class path.
+     */
     public static PrivateKey serverPrivateKeyFromPkcs8Pem(String pem) {
+        if (isSm2Text(pem, "PRIVATE")) return sm2OrExplain(() -> Sm.privateKeyFromPem(pem));
         try { return privateKeyFromPkcs8Pem(pem); }
-        catch (IllegalArgumentException notRsa) { return Hpke.privateKeyFromPkcs8Pem(pem); }
+        catch (IllegalArgumentException notRsa) {
+            try { return Hpke.privateKeyFromPkcs8Pem(pem); }
+            catch (IllegalArgumentException notX25519) {
+                try { return Sm.privateKeyFromPem(pem); }
+                catch (IllegalArgumentException | NoClassDefFoundError notSm2) {
+                    throw new IllegalArgumentException("not an RSA, X25519 or SM2 private key (PKCS#8 PEM)"
+                        + (notSm2 instanceof NoClassDefFoundError ? "; SM2 keys need Bouncy Castle (libbcprov-java) on the class path" : ""),
+                        notX25519);
+                }
+            }
+        }
     }
 
-    /** A server public key of either type (SPEC 2): RSA, or X25519 (6.5), by the SPKI algorithm. */
+    /**
+     * A server public key of any type (SPEC 2): RSA, X25519 (6.5) or SM2 (6.6), by the SPKI
+     * algorithm; an SM2 key may also be the armored {@code WXSEAL SM2 PUBLIC KEY} hex form.
+     */
     public static PublicKey serverPublicKeyFromSpkiPem(String pem) {
+        if (isSm2Text(pem, "PUBLIC")) return sm2OrExplain(() -> Sm.publicKeyFromPem(pem));
         try { return publicKeyFromSpkiPem(pem); }
-        catch (IllegalArgumentException notRsa) { return Hpke.publicKeyFromSpkiPem(pem); }
+        catch (IllegalArgumentException notRsa) {
+            try { return Hpke.publicKeyFromSpkiPem(pem); }
+            catch (IllegalArgumentException notX25519) {
+                try { return Sm.publicKeyFromPem(pem); }
+                catch (IllegalArgumentException | NoClassDefFoundError notSm2) {
+                    throw new IllegalArgumentException("not an RSA, X25519 or SM2 public key (SPKI PEM)"
+                        + (notSm2 instanceof NoClassDefFoundError ? "; SM2 keys need Bouncy Castle (libbcprov-java) on the class path" : ""),
+                        notX25519);
+                }
+            }
+        }
+    }
+
+    /** The SM2-only forms: the armored hex of SPEC 6.6, and (private) SEC1 EC PRIVATE KEY. */
+    private static boolean isSm2Text(String pem, String which) {
+        return pem.contains("-----BEGIN WXSEAL SM2 " + which + " KEY-----")
+            || (which.equals("PRIVATE") && pem.contains("-----BEGIN EC PRIVATE KEY-----"));
+    }
+
+    private interface KeyReader<K> { K read(); }
+
+    /** Runs an SM2 key reader; a missing Bouncy Castle is reported as such (SM2 keys need bcprov). */
+    private static <K> K sm2OrExplain(KeyReader<K> r) {
+        try { return r.read(); }
+        catch (NoClassDefFoundError e) {
+            throw new IllegalStateException("SM2 keys need Bouncy Castle (bcprov) on the class path "
+                + "(Debian: apt-get install libbcprov-java, /usr/share/java/bcprov.jar)", e);
+        }
     }
 
     /**
@@ -161,6 +211,7 @@ public final class Crypto {
      * (a fresh ephemeral key each time).
      */
     public static byte[] wrapSessionKey(PublicKey serverKey, byte[] sessionKey) {
+        if (serverKey instanceof Sm2PublicKey) return Sm.wrap((Sm2PublicKey) serverKey, sessionKey);
         if (!Hpke.isX25519(serverKey)) return rsaOaepEncrypt(serverKey, sessionKey);
         try { return Hpke.wrap(serverKey, sessionKey); }
         catch (GeneralSecurityException e) { throw new IllegalStateException(e); }
@@ -168,11 +219,13 @@ public final class Crypto {
 
     /** Step 7 of SPEC 9, by the type of the server key; the exact wrapped length is wrappedLength. */
     public static byte[] unwrapSessionKey(PrivateKey serverKey, byte[] wrapped) throws GeneralSecurityException {
+        if (serverKey instanceof Sm2PrivateKey) return Sm.unwrap((Sm2PrivateKey) serverKey, wrapped);
         return Hpke.isX25519(serverKey) ? Hpke.unwrap(serverKey, wrapped) : rsaOaepDecrypt(serverKey, wrapped);
     }
 
-    /** The exact decoded length of a wrapped key for this server key: 80 (X25519) or the modulus length. */
+    /** The exact decoded length of a wrapped key for this server key: 80 (X25519), 113 (SM2) or the modulus length. */
     public static int wrappedLength(java.security.Key serverKey) {
+        if (serverKey instanceof Sm2PrivateKey || serverKey instanceof Sm2PublicKey) return Sm.WRAPPED_BYTES;
         return Hpke.isX25519(serverKey) ? Hpke.WRAPPED_BYTES : modulusBytes(serverKey);
     }
 

@@ -20,6 +20,62 @@ public final class Protocol {
     public static final String[] IDENTITY_MEMBERS = {"openid", "appid", "unionid", "env", "source"};
     public static final int META_MAX_BYTES = 4096;
 
+    // ------------------------------------------------------------------ suites
+
+    /**
+     * What the type of the named server key changes (SPEC 2, 6.6): {@link #SHA256} for RSA and X25519
+     * keys (HMAC-SHA256, SHA-256, AES-256-GCM, HKDF-SHA256, 32-byte session keys), {@link #SM} for
+     * SM2 keys (HMAC-SM3, SM3, SM4-GCM, HKDF-SM3, 16-byte session keys, their own labels). Sign-only
+     * requests and responses always use {@link #SHA256}. The SM suite's primitives come from
+     * {@link Sm} (Bouncy Castle), loaded only when an SM2 key is used.
+     */
+    public static final class Suite {
+        /** RSA-OAEP-256 and X25519 HPKE keys: everything of SPEC 5 and 6.1-6.4. */
+        public static final Suite SHA256 = new Suite(false);
+        /** SM2 keys: SPEC 6.6. */
+        public static final Suite SM = new Suite(true);
+
+        private final boolean sm;
+        private Suite(boolean sm) { this.sm = sm; }
+
+        /** The suite of a server key (public or private): SM for an SM2 key, SHA256 otherwise. */
+        public static Suite of(java.security.Key serverKey) {
+            return serverKey instanceof Sm2PublicKey || serverKey instanceof Sm2PrivateKey ? SM : SHA256;
+        }
+
+        public boolean isSm() { return sm; }
+        /** "sm2-sm4-gcm", or "rsa-oaep-256/x25519-hpke" (the two share everything but the wrap). */
+        public String name() { return sm ? Sm.SUITE : "rsa-oaep-256/x25519-hpke"; }
+        @Override public String toString() { return name(); }
+        /** First line of the canonical request string (5.2). */
+        public String requestLabel() { return sm ? Sm.REQUEST_LABEL : "WXSEAL1-HMAC-SHA256"; }
+        public String requestAadLabel() { return sm ? Sm.REQUEST_AAD_LABEL : "WXSEAL1-REQUEST"; }
+        public String responseAadLabel() { return sm ? Sm.RESPONSE_AAD_LABEL : "WXSEAL1-RESPONSE"; }
+        public String rejectionLabel() { return sm ? Sm.REJECTION_LABEL : "WXSEAL1-HMAC-SHA256-REJECTION"; }
+        public String responseHkdfInfo() { return sm ? Sm.RESPONSE_HKDF_INFO : HKDF_INFO; }
+        /** 32 (AES-256) or 16 (SM4). */
+        public int sessionKeyBytes() { return sm ? Sm.SESSION_KEY_BYTES : 32; }
+        /** HMAC-SHA256 or HMAC-SM3. */
+        public byte[] mac(byte[] key, byte[] data) { return sm ? Sm.hmacSm3(key, data) : Crypto.hmacSha256(key, data); }
+        /** hex(SHA-256(body)) or hex(SM3(body)): the last line of the canonical request string. */
+        public String bodyHashHex(byte[] body) { return Crypto.hex(sm ? Sm.sm3(body) : Crypto.sha256(body)); }
+        /** AES-256-GCM or SM4-GCM: ciphertext || 16-byte tag. */
+        public byte[] seal(byte[] key, byte[] iv, byte[] aad, byte[] plaintext) {
+            return sm ? Sm.sm4GcmEncrypt(key, iv, aad, plaintext) : Crypto.aesGcmEncrypt(key, iv, aad, plaintext);
+        }
+        /** AES-256-GCM or SM4-GCM decrypt; GeneralSecurityException when the tag does not verify. */
+        public byte[] open(byte[] key, byte[] iv, byte[] aad, byte[] sealed) throws GeneralSecurityException {
+            return sm ? Sm.sm4GcmDecrypt(key, iv, aad, sealed) : Crypto.aesGcmDecrypt(key, iv, aad, sealed);
+        }
+        /** 6.3 step 2: HKDF-SHA256(K, R, "WXSEAL1 response", 44) or HKDF-SM3(K, R, "WXSEAL1-SM response", 28). */
+        public byte[] responseOkm(byte[] sessionKey, byte[] responseNonce) {
+            return sm ? Sm.hkdfSm3(sessionKey, responseNonce, Crypto.utf8(Sm.RESPONSE_HKDF_INFO), Sm.RESPONSE_OKM_BYTES)
+                : Crypto.hkdfSha256(sessionKey, responseNonce, Crypto.utf8(HKDF_INFO), 44);
+        }
+        /** Length of the response key within the OKM (32 or 16); the 12-byte IV follows it. */
+        public int responseKeyBytes() { return sm ? 16 : 32; }
+    }
+
     // ------------------------------------------------------------------ 5.1 fields
 
     /** Path = request target up to (not including) the first '?'. */
@@ -107,17 +163,25 @@ public final class Protocol {
     public static final class SignedFields {
         public String mode, method, path, canonicalQuery, timestamp, nonce, keyId;
         public String contentType = "", serverKeyId = "", wrappedKey = "", iv = "", identity = "", traceparent = "";
+        /** hex of the body hash: SHA-256, or SM3 in the SM suite. */
         public String bodySha256Hex;
+        /** The suite of the named server key (sealed mode); SHA256 in sign-only mode. */
+        public Suite suite = Suite.SHA256;
     }
 
     public static String canonicalRequest(SignedFields f) {
         return String.join("\n",
-            "WXSEAL1-HMAC-SHA256", f.mode, f.method, f.path, f.canonicalQuery, f.timestamp, f.nonce, f.keyId,
+            f.suite.requestLabel(), f.mode, f.method, f.path, f.canonicalQuery, f.timestamp, f.nonce, f.keyId,
             f.contentType, f.serverKeyId, f.wrappedKey, f.iv, f.identity, f.traceparent, f.bodySha256Hex);
     }
 
     public static byte[] sign(byte[] secret, String canonical) {
         return Crypto.hmacSha256(secret, Crypto.utf8(canonical));
+    }
+
+    /** HMAC of the suite (HMAC-SHA256, or HMAC-SM3 in the SM suite) over UTF-8 of the canonical string. */
+    public static byte[] sign(Suite suite, byte[] secret, String canonical) {
+        return suite.mac(secret, Crypto.utf8(canonical));
     }
 
     // ------------------------------------------------------------------ 6.1 framing
@@ -251,7 +315,13 @@ public final class Protocol {
 
     public static String requestAad(String method, String path, String canonicalQuery, String timestamp,
                                     String nonce, String keyId, String serverKeyId) {
-        return String.join("\n", "WXSEAL1-REQUEST", method, path, canonicalQuery, timestamp, nonce, keyId, serverKeyId);
+        return requestAad(Suite.SHA256, method, path, canonicalQuery, timestamp, nonce, keyId, serverKeyId);
+    }
+
+    /** The request AAD of the suite (first line WXSEAL1-REQUEST, or WXSEAL1-SM-REQUEST). */
+    public static String requestAad(Suite suite, String method, String path, String canonicalQuery, String timestamp,
+                                    String nonce, String keyId, String serverKeyId) {
+        return String.join("\n", suite.requestAadLabel(), method, path, canonicalQuery, timestamp, nonce, keyId, serverKeyId);
     }
 
     // ------------------------------------------------------------------ 6.3 response
@@ -269,7 +339,12 @@ public final class Protocol {
     }
 
     public static String responseAad(String keyId, String requestNonce, int status) {
-        return String.join("\n", "WXSEAL1-RESPONSE", keyId, requestNonce, status3(status));
+        return responseAad(Suite.SHA256, keyId, requestNonce, status);
+    }
+
+    /** The response AAD of the suite (first line WXSEAL1-RESPONSE, or WXSEAL1-SM-RESPONSE). */
+    public static String responseAad(Suite suite, String keyId, String requestNonce, int status) {
+        return String.join("\n", suite.responseAadLabel(), keyId, requestNonce, status3(status));
     }
 
     /** 1xx, 204 and 304 cannot carry content: they are sent as 200 with an empty inner body. */
@@ -286,15 +361,22 @@ public final class Protocol {
 
     public static SealedResponse sealResponse(byte[] sessionKey, byte[] responseNonce, String keyId, String requestNonce,
                                               int handlerStatus, String handlerContentType, byte[] handlerBody) {
+        return sealResponse(Suite.SHA256, sessionKey, responseNonce, keyId, requestNonce, handlerStatus, handlerContentType, handlerBody);
+    }
+
+    /** 6.3 in the given suite (okm: 44 bytes, or 28 in the SM suite: key 16 || IV 12). */
+    public static SealedResponse sealResponse(Suite suite, byte[] sessionKey, byte[] responseNonce, String keyId, String requestNonce,
+                                              int handlerStatus, String handlerContentType, byte[] handlerBody) {
         SealedResponse r = new SealedResponse();
         boolean noContent = noContentStatus(handlerStatus);
         r.wireStatus = noContent ? 200 : handlerStatus;
         byte[] inner = noContent ? new byte[0] : handlerBody;
         r.responseNonce = responseNonce;
-        r.okm = responseOkm(sessionKey, responseNonce);
-        r.aad = responseAad(keyId, requestNonce, r.wireStatus);
+        r.okm = suite.responseOkm(sessionKey, responseNonce);
+        r.aad = responseAad(suite, keyId, requestNonce, r.wireStatus);
         r.plaintext = frame(handlerContentType, null, inner);
-        r.body = Crypto.aesGcmEncrypt(Crypto.slice(r.okm, 0, 32), Crypto.slice(r.okm, 32, 44), Crypto.utf8(r.aad), r.plaintext);
+        int kb = suite.responseKeyBytes();
+        r.body = suite.seal(Crypto.slice(r.okm, 0, kb), Crypto.slice(r.okm, kb, kb + 12), Crypto.utf8(r.aad), r.plaintext);
         r.headers.put("content-type", SEALED_CT);
         r.headers.put("wxseal-response-nonce", B64u.encode(responseNonce));
         return r;
@@ -309,6 +391,13 @@ public final class Protocol {
     public static Payload openResponse(byte[] sessionKey, String keyId, String requestNonce, int status,
                                        String contentType, String responseNonceB64u, byte[] body)
             throws ResponseInvalidException {
+        return openResponse(Suite.SHA256, sessionKey, keyId, requestNonce, status, contentType, responseNonceB64u, body);
+    }
+
+    /** 6.4 in the given suite (the suite of the server key the request was sealed to). */
+    public static Payload openResponse(Suite suite, byte[] sessionKey, String keyId, String requestNonce, int status,
+                                       String contentType, String responseNonceB64u, byte[] body)
+            throws ResponseInvalidException {
         if (contentType == null || !trimSpTab(contentType).equals(SEALED_CT))
             throw new ResponseInvalidException("Content-Type is not " + SEALED_CT + ": " + contentType);
         if (responseNonceB64u == null) throw new ResponseInvalidException("no Wxseal-Response-Nonce");
@@ -316,11 +405,12 @@ public final class Protocol {
         try { r = B64u.decode(responseNonceB64u); }
         catch (B64u.MalformedException e) { throw new ResponseInvalidException("Wxseal-Response-Nonce: " + e.getMessage()); }
         if (r.length != 32) throw new ResponseInvalidException("Wxseal-Response-Nonce is not 32 bytes");
-        byte[] okm = responseOkm(sessionKey, r);
+        byte[] okm = suite.responseOkm(sessionKey, r);
+        int kb = suite.responseKeyBytes();
         byte[] plain;
         try {
-            plain = Crypto.aesGcmDecrypt(Crypto.slice(okm, 0, 32), Crypto.slice(okm, 32, 44),
-                Crypto.utf8(responseAad(keyId, requestNonce, status)), body);
+            plain = suite.open(Crypto.slice(okm, 0, kb), Crypto.slice(okm, kb, kb + 12),
+                Crypto.utf8(responseAad(suite, keyId, requestNonce, status)), body);
         } catch (GeneralSecurityException e) {
             throw new ResponseInvalidException("does not decrypt");
         }
@@ -338,7 +428,12 @@ public final class Protocol {
     // ------------------------------------------------------------------ 10.1 signed rejections
 
     public static String canonicalRejection(String keyId, String requestNonce, int status, String code, String serverTime) {
-        return String.join("\n", "WXSEAL1-HMAC-SHA256-REJECTION", keyId, requestNonce, status3(status), code, serverTime);
+        return canonicalRejection(Suite.SHA256, keyId, requestNonce, status, code, serverTime);
+    }
+
+    /** The canonical rejection string of the suite (first line ...-SHA256-REJECTION, or WXSEAL1-HMAC-SM3-REJECTION). */
+    public static String canonicalRejection(Suite suite, String keyId, String requestNonce, int status, String code, String serverTime) {
+        return String.join("\n", suite.rejectionLabel(), keyId, requestNonce, status3(status), code, serverTime);
     }
 
     /**
@@ -347,6 +442,12 @@ public final class Protocol {
      * its canonical rejection string for this very request (key id, nonce, secret).
      */
     public static boolean trustedRejection(int status, Map<String, String> headers, String keyId, String requestNonce, byte[] secret) {
+        return trustedRejection(Suite.SHA256, status, headers, keyId, requestNonce, secret);
+    }
+
+    /** {@link #trustedRejection(int, Map, String, String, byte[])} for a request of the given suite (HMAC-SM3 for SM). */
+    public static boolean trustedRejection(Suite suite, int status, Map<String, String> headers, String keyId, String requestNonce,
+                                           byte[] secret) {
         String code = headers.get("wxseal-error");
         if (!WxsealException.isWireCode(code) || WxsealException.statusOf(code) != status) return false;
         String time = headers.get("wxseal-server-time"), sig = headers.get("wxseal-signature");
@@ -354,7 +455,7 @@ public final class Protocol {
         byte[] got;
         try { got = B64u.decode(sig); } catch (B64u.MalformedException e) { return false; }
         if (got.length != 32) return false;
-        return Crypto.constantTimeEquals(sign(secret, canonicalRejection(keyId, requestNonce, status, code, time)), got);
+        return Crypto.constantTimeEquals(sign(suite, secret, canonicalRejection(suite, keyId, requestNonce, status, code, time)), got);
     }
 
     // ------------------------------------------------------------------ client: sealed request (6.2 + 5)
@@ -367,23 +468,39 @@ public final class Protocol {
 
     /**
      * Build a sealed request. wrappedKey may be given (vectors: OAEP is randomised, an HPKE wrap has
-     * a fresh ephemeral key); otherwise the session key is wrapped with serverPublicKey, RSA or X25519.
+     * a fresh ephemeral key); otherwise the session key is wrapped with serverPublicKey, RSA, X25519
+     * or SM2. The suite is that of serverPublicKey (SHA256 when it is null).
      */
     public static SealedRequest sealRequest(String method, String target, String keyId, byte[] secret,
                                             String serverKeyId, PublicKey serverPublicKey, byte[] wrappedKey,
                                             byte[] sessionKey, byte[] iv, String timestamp, String nonce,
                                             String contentType, Map<String, Object> identity, String traceparent,
                                             byte[] body) {
+        return sealRequest(Suite.of(serverPublicKey), method, target, keyId, secret, serverKeyId, serverPublicKey, wrappedKey,
+            sessionKey, iv, timestamp, nonce, contentType, identity, traceparent, body);
+    }
+
+    /** {@link #sealRequest(String, String, String, byte[], String, PublicKey, byte[], byte[], byte[], String, String, String, Map, String, byte[])} in the given suite. */
+    public static SealedRequest sealRequest(Suite suite, String method, String target, String keyId, byte[] secret,
+                                            String serverKeyId, PublicKey serverPublicKey, byte[] wrappedKey,
+                                            byte[] sessionKey, byte[] iv, String timestamp, String nonce,
+                                            String contentType, Map<String, Object> identity, String traceparent,
+                                            byte[] body) {
+        if (serverPublicKey != null && Suite.of(serverPublicKey) != suite)
+            throw new IllegalArgumentException("the server key's type selects the suite " + Suite.of(serverPublicKey));
+        if (sessionKey.length != suite.sessionKeyBytes())
+            throw new IllegalArgumentException("the session key of the suite " + suite + " is " + suite.sessionKeyBytes() + " bytes");
         SealedRequest r = new SealedRequest();
         r.method = method;
         r.target = target;
         r.path = pathOf(target);
         r.canonicalQuery = canonicalQuery(rawQueryOf(target));
         byte[] wrapped = wrappedKey != null ? wrappedKey : Crypto.wrapSessionKey(serverPublicKey, sessionKey);
-        r.aad = requestAad(method, r.path, r.canonicalQuery, timestamp, nonce, keyId, serverKeyId);
+        r.aad = requestAad(suite, method, r.path, r.canonicalQuery, timestamp, nonce, keyId, serverKeyId);
         r.plaintext = frame(contentType, identity, body);
-        r.body = Crypto.aesGcmEncrypt(sessionKey, iv, Crypto.utf8(r.aad), r.plaintext);
+        r.body = suite.seal(sessionKey, iv, Crypto.utf8(r.aad), r.plaintext);
         SignedFields f = new SignedFields();
+        f.suite = suite;
         f.mode = "sealed";
         f.method = method;
         f.path = r.path;
@@ -397,9 +514,9 @@ public final class Protocol {
         f.iv = B64u.encode(iv);
         f.identity = "";
         f.traceparent = traceparent == null ? "" : traceparent;
-        f.bodySha256Hex = Crypto.hex(Crypto.sha256(r.body));
+        f.bodySha256Hex = suite.bodyHashHex(r.body);
         r.canonical = canonicalRequest(f);
-        r.signature = sign(secret, r.canonical);
+        r.signature = sign(suite, secret, r.canonical);
         r.headers.put("wxseal-version", "1");
         r.headers.put("wxseal-mode", "sealed");
         r.headers.put("wxseal-key-id", keyId);

@@ -17,9 +17,13 @@ public final class VerifiedRequest {
     private final byte[] body;
     private final String contentType;
     private final byte[] secret, sessionKey;
+    private final Protocol.Suite suite;
+    private final String secretId;
 
     VerifiedRequest(String mode, String keyId, String nonce, String method, Map<String, Object> identity, String contentType,
-                    byte[] body, byte[] secret, byte[] sessionKey) {
+                    byte[] body, byte[] secret, String secretId, byte[] sessionKey, Protocol.Suite suite) {
+        this.suite = suite;
+        this.secretId = secretId;
         this.mode = mode;
         this.keyId = keyId;
         this.nonce = nonce;
@@ -39,6 +43,8 @@ public final class VerifiedRequest {
     public boolean sealed() { return mode.equals("sealed"); }
     /** The client's key id: the credential whose secret verified the signature. */
     public String keyId() { return keyId; }
+    /** The id the credential store gave the secret that verified the signature ({@link CredentialStore.Secret#id()}), or null. */
+    public String secretId() { return secretId; }
     public String nonce() { return nonce; }
     public String method() { return method; }
     /** The identity of SPEC 7: known members only (openid, appid, unionid, env, source), in that order; empty when absent. */
@@ -49,6 +55,8 @@ public final class VerifiedRequest {
     public String identityJson() { return Json.stringify(new LinkedHashMap<String, Object>(identity)); }
     /** The plaintext body (sealed mode: decrypted; sign-only: as sent). */
     public byte[] body() { return body.clone(); }
+    /** The suite of the request: {@link Protocol.Suite#SM} when it was sealed to an SM2 server key (SPEC 6.6). */
+    public Protocol.Suite suite() { return suite; }
     /** The body's media type (sealed mode: from the meta; sign-only: the trimmed header), null when absent. */
     public String contentType() { return contentType; }
 
@@ -61,7 +69,7 @@ public final class VerifiedRequest {
     public WxsealResponse respond(int status, String contentType, byte[] body, boolean head) {
         if (body == null) body = new byte[0];
         if (sealed()) {
-            Protocol.SealedResponse r = Protocol.sealResponse(sessionKey, Crypto.random(32), keyId, nonce, status, contentType, body);
+            Protocol.SealedResponse r = Protocol.sealResponse(suite, sessionKey, Crypto.random(32), keyId, nonce, status, contentType, body);
             Map<String, String> h = new LinkedHashMap<>();
             h.put("Content-Type", Protocol.SEALED_CT);
             h.put("Wxseal-Response-Nonce", r.headers.get("wxseal-response-nonce"));

@@ -21,14 +21,15 @@ import java.util.function.LongSupplier;
  * <p>Fail fast: everything before step 5 is string parsing and one map lookup; step 5 is one HMAC
  * per valid secret, compared in constant time ({@link java.security.MessageDigest#isEqual}); the
  * nonce is claimed (step 6) only after the signature verified; the session key is unwrapped (step 7,
- * RSA-OAEP-256 or X25519 HPKE by the type of the named server key) only for an authentic, fresh
- * request. A rejection raised after the signature verified is signed (SPEC 10.1). An optional cache
+ * RSA-OAEP-256, X25519 HPKE or SM2 by the type of the named server key) only for an authentic, fresh
+ * request. An SM2 server key selects the SM suite of SPEC 6.6 for the requests naming it (HMAC-SM3,
+ * SM3, SM2, SM4-GCM, HKDF-SM3; needs Bouncy Castle, see {@link Sm}). A rejection raised after the signature verified is signed (SPEC 10.1). An optional cache
  * of unwrapped session keys serves clients that reuse them (SPEC 14, {@link Builder#sessionKeyCache}).
  *
  * <pre>
  * Verifier v = Verifier.builder()
  *     .credential("bff-1", secretBytes)
- *     .serverKeyPem("sk-0123456789abcdef", privateKeyPkcs8Pem)   // RSA or X25519
+ *     .serverKeyPem("sk-0123456789abcdef", privateKeyPkcs8Pem)   // RSA, X25519 or SM2
  *     .nonceStore(new RedisNonceStore("127.0.0.1", 6379))
  *     .build();
  * VerifiedRequest ok = v.verify(request);        // throws WxsealException
@@ -44,25 +45,29 @@ public final class Verifier {
     /** A server key pair's private half, with what the unwrap needs precomputed. */
     private static final class ServerKey {
         final PrivateKey key;
-        final boolean x25519;
+        final boolean x25519, sm2;
+        final Protocol.Suite suite;
         final byte[] rawSk, rawPk; // X25519 only
         final int wrappedLength;
 
         ServerKey(PrivateKey key) {
             this.key = key;
-            this.x25519 = Hpke.isX25519(key);
+            this.sm2 = key instanceof Sm2PrivateKey;
+            this.suite = Protocol.Suite.of(key);
+            this.x25519 = !sm2 && Hpke.isX25519(key);
             try {
                 this.rawSk = x25519 ? Hpke.rawPrivateKey(key) : null;
                 this.rawPk = x25519 ? Hpke.publicOf(rawSk) : null;
             } catch (GeneralSecurityException e) { throw new IllegalArgumentException("bad X25519 key", e); }
             this.wrappedLength = Crypto.wrappedLength(key);
-            if (!x25519) {
+            if (!x25519 && !sm2) {
                 int bits = ((java.security.interfaces.RSAKey) key).getModulus().bitLength();
                 if (bits < 2048 || bits > 4096) throw new IllegalArgumentException("RSA modulus must be 2048-4096 bits (SPEC 2)");
             }
         }
 
         byte[] unwrap(byte[] wrapped) throws GeneralSecurityException {
+            if (sm2) return Sm.unwrap((Sm2PrivateKey) key, wrapped);
             return x25519 ? Hpke.unwrap(rawSk, rawPk, wrapped) : Crypto.rsaOaepDecrypt(key, wrapped);
         }
     }
@@ -112,14 +117,17 @@ public final class Verifier {
             return this;
         }
 
-        /** Add a server key pair's private key, RSA (2048-4096 bits) or X25519, under its server key id. */
+        /** Add a server key pair's private key, RSA (2048-4096 bits), X25519 or SM2 ({@link Sm2PrivateKey}), under its server key id. */
         public Builder serverKey(String serverKeyId, PrivateKey key) {
             if (!isKeyId(serverKeyId)) throw new IllegalArgumentException("not a server key id (SPEC 2): " + serverKeyId);
             serverKeys.put(serverKeyId, new ServerKey(key));
             return this;
         }
 
-        /** Add a server private key from PKCS#8 PEM (RSA or X25519, by its algorithm). */
+        /**
+         * Add a server private key from PEM: PKCS#8 RSA, X25519 or SM2 (by its algorithm), or an SM2 key
+         * as SEC1 {@code EC PRIVATE KEY} or the armored {@code WXSEAL SM2 PRIVATE KEY} hex form (SPEC 6.6).
+         */
         public Builder serverKeyPem(String serverKeyId, String pkcs8Pem) {
             return serverKey(serverKeyId, Crypto.serverPrivateKeyFromPkcs8Pem(pkcs8Pem));
         }
@@ -214,7 +222,8 @@ public final class Verifier {
         "content-encoding", "content-length",
     };
 
-    static boolean isKeyId(String s) {
+    /** The key id syntax of SPEC 2 (also that of server key ids): 1-64 characters of A-Z a-z 0-9 . _ : - */
+    public static boolean isKeyId(String s) {
         if (s == null || s.length() < 1 || s.length() > 64) return false;
         for (int k = 0; k < s.length(); k++) {
             char c = s.charAt(k);
@@ -271,17 +280,18 @@ public final class Verifier {
 
     private static Fail fail(String code, String detail) { return new Fail(code, detail); }
 
-    private static WxsealException rejection(String code, String detail, long now, byte[] secret, String keyId, String nonce) {
+    private static WxsealException rejection(String code, String detail, long now, byte[] secret, String keyId, String nonce,
+                                             Protocol.Suite suite) {
         String sig = null;
         if (secret != null) {
             int status = WxsealException.statusOf(code);
-            sig = B64u.encode(Protocol.sign(secret, Protocol.canonicalRejection(keyId, nonce, status, code, Long.toString(now))));
+            sig = B64u.encode(Protocol.sign(suite, secret, Protocol.canonicalRejection(suite, keyId, nonce, status, code, Long.toString(now))));
         }
         return new WxsealException(code, detail, now, sig);
     }
 
     private static WxsealException rejection(String code, String detail, long now, byte[] secret) {
-        return rejection(code, detail, now, secret, null, null);
+        return rejection(code, detail, now, secret, null, null, Protocol.Suite.SHA256);
     }
 
     private static String required(WxsealRequest r, String name) throws Fail {
@@ -306,7 +316,7 @@ public final class Verifier {
         try {
             return run(req, now, st);
         } catch (Fail f) {
-            throw rejection(f.code, f.getMessage(), now, st.matched, st.keyId, st.nonce);
+            throw rejection(f.code, f.getMessage(), now, st.matched, st.keyId, st.nonce, st.suite);
         }
     }
 
@@ -314,6 +324,7 @@ public final class Verifier {
     private static final class State {
         byte[] matched;
         String keyId, nonce;
+        Protocol.Suite suite = Protocol.Suite.SHA256; // the suite of the named server key: signs rejections (6.6)
     }
 
     private VerifiedRequest run(WxsealRequest req, long now, State st) throws Fail {
@@ -369,7 +380,7 @@ public final class Verifier {
             serverKeyId = required(req, "wxseal-server-key-id");
             if (!isKeyId(serverKeyId)) throw fail(MALFORMED, "wxseal-server-key-id syntax");
             wrappedB64 = required(req, "wxseal-wrapped-key");
-            if (wrappedB64.length() != 107 && (wrappedB64.length() < 342 || wrappedB64.length() > 683))
+            if (wrappedB64.length() != 107 && wrappedB64.length() != 151 && (wrappedB64.length() < 342 || wrappedB64.length() > 683))
                 throw fail(MALFORMED, "wxseal-wrapped-key length");
             wrapped = strict(wrappedB64, "wxseal-wrapped-key");
             ivB64 = required(req, "wxseal-iv");
@@ -394,7 +405,8 @@ public final class Verifier {
         catch (CredentialStore.UnavailableException e) { throw fail(WxsealException.KEY_STORE_UNAVAILABLE, "credential store"); }
         if (cred == null) throw fail(WxsealException.UNKNOWN_KEY_ID, "unknown key id");
         List<byte[]> valid = new ArrayList<>(4);
-        if (!cred.revoked()) for (CredentialStore.Secret s : cred.secrets()) if (s.validAt(now)) valid.add(s.bytes());
+        List<String> validIds = new ArrayList<>(4);
+        if (!cred.revoked()) for (CredentialStore.Secret s : cred.secrets()) if (s.validAt(now)) { valid.add(s.bytes()); validIds.add(s.id()); }
         if (valid.isEmpty()) throw fail(WxsealException.KEY_REVOKED, "no valid secret");
         ServerKey serverKey = null;
         if (sealed) {
@@ -403,8 +415,11 @@ public final class Verifier {
             if (wrapped.length != serverKey.wrappedLength) throw fail(MALFORMED, "wrapped key length does not match the server key");
         }
 
-        // ---- step 5: HMAC with every valid secret, constant-time compare, no early exit
+        // ---- step 5: HMAC with every valid secret, constant-time compare, no early exit; the suite of the
+        // named server key decides HMAC-SHA256 / SHA-256 or HMAC-SM3 / SM3 (SPEC 6.6)
+        Protocol.Suite suite = sealed ? serverKey.suite : Protocol.Suite.SHA256;
         Protocol.SignedFields f = new Protocol.SignedFields();
+        f.suite = suite;
         f.mode = mode;
         f.method = req.method();
         f.path = Protocol.pathOf(req.target());
@@ -418,17 +433,19 @@ public final class Verifier {
         f.iv = ivB64;
         f.identity = sealed || identityB64 == null ? "" : identityB64;
         f.traceparent = traceparent == null ? "" : traceparent;
-        f.bodySha256Hex = Crypto.hex(Crypto.sha256(req.body()));
+        f.bodySha256Hex = suite.bodyHashHex(req.body());
         String canonical = Protocol.canonicalRequest(f);
         byte[] matched = null;
-        for (byte[] secret : valid) {
-            boolean eq = Crypto.constantTimeEquals(Protocol.sign(secret, canonical), sig);
-            if (eq && matched == null) matched = secret;
+        String matchedId = null;
+        for (int i = 0; i < valid.size(); i++) {
+            boolean eq = Crypto.constantTimeEquals(Protocol.sign(suite, valid.get(i), canonical), sig);
+            if (eq && matched == null) { matched = valid.get(i); matchedId = validIds.get(i); }
         }
         if (matched == null) throw fail(WxsealException.BAD_SIGNATURE, "signature mismatch");
         st.matched = matched;      // authentic from here on: later rejections are signed (10.1)
         st.keyId = keyId;
         st.nonce = nonce;
+        st.suite = suite;
 
         // ---- step 6: nonce check-and-set, kept until t + W
         NonceStore.Claim claim;
@@ -453,18 +470,19 @@ public final class Verifier {
                 unwraps.incrementAndGet();
                 try { k = serverKey.unwrap(wrapped); }
                 catch (GeneralSecurityException | RuntimeException e) { throw fail(WxsealException.UNWRAP_FAILED, "unwrap failed"); }
-                if (k.length != 32) throw fail(WxsealException.UNWRAP_FAILED, "session key is not 32 bytes");
+                if (k.length != suite.sessionKeyBytes())
+                    throw fail(WxsealException.UNWRAP_FAILED, "session key is not " + suite.sessionKeyBytes() + " bytes");
             }
-            // ---- step 8: AES-256-GCM with the request AAD, then the framing of 6.1
-            String aad = Protocol.requestAad(req.method(), f.path, f.canonicalQuery, ts, nonce, keyId, serverKeyId);
+            // ---- step 8: AES-256-GCM (SM suite: SM4-GCM) with the request AAD, then the framing of 6.1
+            String aad = Protocol.requestAad(suite, req.method(), f.path, f.canonicalQuery, ts, nonce, keyId, serverKeyId);
             byte[] plain;
-            try { plain = Crypto.aesGcmDecrypt(k, iv, Crypto.utf8(aad), req.body()); }
+            try { plain = suite.open(k, iv, Crypto.utf8(aad), req.body()); }
             catch (GeneralSecurityException e) { throw fail(WxsealException.DECRYPT_FAILED, "body does not decrypt"); }
             if (cacheIndex != null && !cached) sessionKeys.put(cacheIndex, k); // only a key that worked
             Protocol.Payload p;
             try { p = Protocol.unframe(plain); }
             catch (Protocol.MalformedException e) { throw fail(WxsealException.MALFORMED_PAYLOAD, e.getMessage()); }
-            return new VerifiedRequest(mode, keyId, nonce, req.method(), p.identity, p.contentType, p.body, matched, k);
+            return new VerifiedRequest(mode, keyId, nonce, req.method(), p.identity, p.contentType, p.body, matched, matchedId, k, suite);
         }
         // ---- step 8 (sign-only): decode and check Wxseal-Identity
         Map<String, Object> identity = null;
@@ -474,6 +492,6 @@ public final class Verifier {
             catch (Protocol.MalformedException | Json.ParseException e) { throw fail(MALFORMED, "wxseal-identity: " + e.getMessage()); }
         }
         return new VerifiedRequest(mode, keyId, nonce, req.method(), identity, ctRaw == null ? null : contentType,
-            req.body(), matched, null);
+            req.body(), matched, matchedId, null, Protocol.Suite.SHA256);
     }
 }

@@ -4,6 +4,8 @@ import dev.wxseal.B64u;
 import dev.wxseal.Client;
 import dev.wxseal.Crypto;
 import dev.wxseal.MemoryNonceStore;
+import dev.wxseal.Sm;
+import dev.wxseal.Sm2PrivateKey;
 import dev.wxseal.VerifiedRequest;
 import dev.wxseal.Verifier;
 import dev.wxseal.WxsealException;
@@ -18,11 +20,15 @@ import java.util.Map;
 /**
  * In-process, single-thread throughput per CPU-second (so: per core, measured with the thread's CPU time) of the verifier:
  * forged rejections/s (valid syntax, wrong signature: one HMAC, no unwrap) and valid sealed
- * requests/s (verify + unwrap + decrypt + sealed response) for RSA-OAEP-2048 and X25519.
- * Requests are built beforehand; building them is not measured. The last line repeats the three
- * rates as one JSON object after "WXSEAL-BENCH-JSON " for machines (packages/bench, part native).
+ * requests/s (verify + unwrap + decrypt + sealed response) for RSA-OAEP-2048 and X25519, and,
+ * when Bouncy Castle is on the class path, the SM suite of SPEC 6.6 with an SM2 key: valid sealed
+ * SM requests/s (HMAC-SM3 + SM2 decryption + SM4-GCM + sealed SM response) and forged SM rejections/s
+ * (one SM3 body hash and one HMAC-SM3, no SM2). Without bcprov the SM lines say so and the JSON has
+ * no SM members. Requests are built beforehand; building them is not measured. The last line
+ * repeats the rates as one JSON object after "WXSEAL-BENCH-JSON " for machines (packages/bench,
+ * part native): forgedPerSec, validRsaPerSec, validX25519PerSec, and validSmPerSec, forgedSmPerSec.
  *
- *   java -cp build/wxseal.jar:build/examples.jar dev.wxseal.examples.Benchmark [seconds per measurement, default 3]
+ *   java -cp build/wxseal.jar:build/examples.jar[:/usr/share/java/bcprov.jar] dev.wxseal.examples.Benchmark [seconds per measurement, default 3]
  */
 public final class Benchmark {
     public static void main(String[] args) throws Exception {
@@ -68,8 +74,48 @@ public final class Benchmark {
             System.out.printf("valid sealed requests/s, %-8s (1 core): %,.0f  (verify + unwrap + decrypt + sealed response)%n",
                 useX ? "X25519" : "RSA-2048", r);
         }
-        System.out.printf(java.util.Locale.ROOT, "WXSEAL-BENCH-JSON {\"seconds\":%s,\"forgedPerSec\":%.1f,\"validRsaPerSec\":%.1f,\"validX25519PerSec\":%.1f}%n",
-            Double.toString(seconds), forgedRate, valid[0], valid[1]);
+
+        // the SM suite (SPEC 6.6), when Bouncy Castle is on the class path
+        String smJson = "";
+        if (bouncyCastlePresent()) {
+            Sm2PrivateKey sm = Sm.generate();
+            String smId = Crypto.referenceServerKeyId(sm.publicKey());
+            Verifier vs = Verifier.builder().credential("bench", secret).serverKey(smId, sm)
+                .nonceStore(new MemoryNonceStore(10_000_000)).build();
+            Client cs = Client.builder().baseUrl("http://127.0.0.1:1").credential("bench", secret).serverKey(smId, sm.publicKey()).build();
+            Client.Prepared ps = cs.prepare("POST", "/api/orders", "application/json", body, identity);
+            Map<String, String> hs = new LinkedHashMap<>(ps.headers);
+            hs.put("wxseal-signature", B64u.encode(Crypto.random(32)));
+            WxsealRequest forgedSm = new WxsealRequest(ps.method, ps.target).headers(hs).body(ps.body);
+            double forgedSmRate = rate(seconds, () -> {
+                try { vs.verify(forgedSm); throw new IllegalStateException("accepted"); }
+                catch (WxsealException e) { if (!e.code().equals(WxsealException.BAD_SIGNATURE)) throw new IllegalStateException(e); }
+            });
+            if (vs.unwrapCount() != 0) throw new IllegalStateException("a forged SM request reached SM2");
+            System.out.printf("forged rejections/s, SM2 (1 core):     %,.0f%n", forgedSmRate);
+            List<WxsealRequest> warm = build(cs, body, identity, 300);
+            Runnable w = iterator(vs, warm);
+            long t0 = CPU.getCurrentThreadCpuTime();
+            for (int i = 0; i < warm.size(); i++) w.run();
+            double est = warm.size() / ((CPU.getCurrentThreadCpuTime() - t0) / 1e9);
+            int n = (int) Math.min(300_000, est * seconds * 4 + 2000);
+            double validSm = rate(seconds, iterator(vs, build(cs, body, identity, n)));
+            System.out.printf("valid sealed requests/s, %-8s (1 core): %,.0f  (verify + unwrap + decrypt + sealed response)%n", "SM2", validSm);
+            smJson = String.format(java.util.Locale.ROOT, ",\"validSmPerSec\":%.1f,\"forgedSmPerSec\":%.1f", validSm, forgedSmRate);
+        } else {
+            System.out.println("SM2: not measured (Bouncy Castle is not on the class path: add /usr/share/java/bcprov.jar, package libbcprov-java)");
+        }
+        System.out.printf(java.util.Locale.ROOT, "WXSEAL-BENCH-JSON {\"seconds\":%s,\"forgedPerSec\":%.1f,\"validRsaPerSec\":%.1f,\"validX25519PerSec\":%.1f%s}%n",
+            Double.toString(seconds), forgedRate, valid[0], valid[1], smJson);
+    }
+
+    private static boolean bouncyCastlePresent() {
+        try {
+            Class.forName("org.bouncycastle.crypto.engines.SM2Engine", false, Benchmark.class.getClassLoader());
+            return true;
+        } catch (ClassNotFoundException e) {
+            return false;
+        }
     }
 
     private static Client client(byte[] secret, String id, KeyPair kp) {

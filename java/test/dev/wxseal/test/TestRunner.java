@@ -9,6 +9,8 @@ import dev.wxseal.NonceStore;
 import dev.wxseal.Protocol;
 import dev.wxseal.RedisNonceStore;
 import dev.wxseal.RedisTestAccess;
+import dev.wxseal.Sm;
+import dev.wxseal.Sm2PrivateKey;
 import dev.wxseal.VerifiedRequest;
 import dev.wxseal.Verifier;
 import dev.wxseal.WxsealException;
@@ -40,7 +42,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * servlet filter (served through HttpServerServletAdapter) and the client.
  *
  *   java -cp java/build/wxseal.jar:java/build/examples.jar:java/build/tests.jar:/usr/share/java/jakarta-servlet-api.jar \
- *       dev.wxseal.test.TestRunner [vectorDir] [--redis host:port]
+ *       dev.wxseal.test.TestRunner [vectorDir] [--redis host:port] [--vectors-only]
  *
  * Exit status 0 only when everything passed.
  */
@@ -85,10 +87,20 @@ public final class TestRunner {
     static final String KEY_ID = "bff-java-test";
     static final byte[] SECRET = Crypto.random(32);
     static KeyPair rsa, x25519;
-    static String rsaId, xId;
+    static Sm2PrivateKey sm2;
+    static String rsaId, xId, smId;
 
     static Verifier.Builder verifierBuilder() {
-        return Verifier.builder().credential(KEY_ID, SECRET).serverKey(rsaId, rsa.getPrivate()).serverKey(xId, x25519.getPrivate());
+        return Verifier.builder().credential(KEY_ID, SECRET).serverKey(rsaId, rsa.getPrivate()).serverKey(xId, x25519.getPrivate())
+            .serverKey(smId, sm2);
+    }
+
+    /** A client for the suite named "RSA-OAEP", "X25519" or "SM2", with the given secret. */
+    static Client clientNamed(String suite, String base, byte[] secret) {
+        Client.Builder b = Client.builder().baseUrl(base).credential(KEY_ID, secret);
+        if (suite.equals("SM2")) return b.serverKey(smId, sm2.publicKey()).build();
+        boolean x = suite.equals("X25519");
+        return b.serverKey(x ? xId : rsaId, x ? x25519.getPublic() : rsa.getPublic()).build();
     }
 
     static Client clientFor(String base, boolean useX25519) {
@@ -118,11 +130,14 @@ public final class TestRunner {
     public static void main(String[] args) throws Exception {
         Path vectors = Path.of("spec/vectors");
         String redis = "127.0.0.1:6379";
+        boolean vectorsOnly = false;
         for (int i = 0; i < args.length; i++) {
             if (args[i].equals("--redis")) redis = args[++i];
+            else if (args[i].equals("--vectors-only")) vectorsOnly = true;
             else vectors = Path.of(args[i]);
         }
         int vec = new VectorTests().checkAll(vectors);
+        if (vectorsOnly) System.exit(vec);
         int hpke = new VectorTests().hpkeSelftest();
 
         KeyPairGenerator g = KeyPairGenerator.getInstance("RSA");
@@ -131,6 +146,8 @@ public final class TestRunner {
         x25519 = KeyPairGenerator.getInstance("X25519").generateKeyPair();
         rsaId = Crypto.referenceServerKeyId(rsa.getPublic());
         xId = Crypto.referenceServerKeyId(x25519.getPublic());
+        sm2 = Sm.generate();
+        smId = Crypto.referenceServerKeyId(sm2.publicKey());
 
         verifierTests();
         memoryStoreTests();
@@ -150,11 +167,11 @@ public final class TestRunner {
         Client cx = clientFor("http://127.0.0.1:1", true);
         Map<String, String> identity = Map.of("openid", "o-1", "appid", "wx1", "source", "wx_client");
 
-        for (boolean x : new boolean[] {false, true}) {
-            String suite = x ? "X25519" : "RSA-OAEP";
+        for (String suite : new String[] {"RSA-OAEP", "X25519", "SM2"}) {
+            Client suiteClient = clientNamed(suite, "http://127.0.0.1:1", SECRET);
             test(suite + ": a sealed request verifies and hands on key id, identity, plaintext, content type; the answer opens", () -> {
                 Verifier v = verifierBuilder().build();
-                Client cl = x ? cx : c;
+                Client cl = suiteClient;
                 Client.Prepared p = cl.prepare("POST", "/api/echo?b=2&a=1", "application/json", Crypto.utf8("{\"n\":1}"), identity);
                 VerifiedRequest ok = v.verify(toRequest(p));
                 assertEq(KEY_ID, ok.keyId(), "key id");
@@ -163,6 +180,9 @@ public final class TestRunner {
                 assertEq("{\"n\":1}", new String(ok.body(), StandardCharsets.UTF_8), "plaintext");
                 assertEq("application/json", ok.contentType(), "content type");
                 assertEq(1L, v.unwrapCount(), "one unwrap");
+                assertEq(suite.equals("SM2"), ok.suite().isSm(), "the suite follows the named key");
+                assertEq(suite.equals("SM2") ? 151 : suite.equals("X25519") ? 107 : 342, p.headers.get("wxseal-wrapped-key").length(),
+                    "wrapped key length");
                 WxsealResponse r = ok.respond(201, "text/plain", Crypto.utf8("made"));
                 Client.Response opened = cl.open(p, r.status(), r.headers().get("Content-Type"), null,
                     r.headers().get("Wxseal-Response-Nonce"), r.body());
@@ -178,7 +198,7 @@ public final class TestRunner {
 
             test(suite + ": forged requests are refused with WXSEAL_BAD_SIGNATURE and never unwrapped", () -> {
                 Verifier v = verifierBuilder().build();
-                Client cl = x ? cx : c;
+                Client cl = suiteClient;
                 Client.Prepared p = cl.prepare("POST", "/api/pay", "application/json", Crypto.utf8("{\"amount\":1}"), null);
                 long now = now();
                 // tampered body, wrapped key, IV, nonce, timestamp, path, key with the right length but another client's secret
@@ -190,8 +210,7 @@ public final class TestRunner {
                 expectReject(v, withHeader(p, "Wxseal-Nonce", B64u.encode(Crypto.random(16))), now, WxsealException.BAD_SIGNATURE);
                 expectReject(v, withHeader(p, "Wxseal-Signature", B64u.encode(Crypto.random(32))), now, WxsealException.BAD_SIGNATURE);
                 expectReject(v, new WxsealRequest(p.method, "/api/other").headers(p.headers).body(p.body), now, WxsealException.BAD_SIGNATURE);
-                Client mallory = Client.builder().baseUrl("http://127.0.0.1:1").credential(KEY_ID, Crypto.random(32))
-                    .serverKey(x ? xId : rsaId, x ? x25519.getPublic() : rsa.getPublic()).build();
+                Client mallory = clientNamed(suite, "http://127.0.0.1:1", Crypto.random(32));
                 WxsealException e = expectReject(v, toRequest(mallory.prepare("POST", "/api/pay", null, new byte[0], null)), now,
                     WxsealException.BAD_SIGNATURE);
                 assertTrue(!e.isSigned(), "a rejection before the signature verified is not signed");
@@ -206,15 +225,18 @@ public final class TestRunner {
 
             test(suite + ": a replay is refused with a signed WXSEAL_REPLAYED_NONCE, before any unwrap", () -> {
                 Verifier v = verifierBuilder().build();
-                Client.Prepared p = (x ? cx : c).prepare("POST", "/api/pay", null, Crypto.utf8("x"), null);
+                Client.Prepared p = suiteClient.prepare("POST", "/api/pay", null, Crypto.utf8("x"), null);
                 long now = now();
                 v.verify(toRequest(p), now);
                 WxsealException e = expectReject(v, toRequest(p), now, WxsealException.REPLAYED_NONCE);
                 assertTrue(e.isSigned(), "signed rejection (10.1)");
                 Map<String, String> h = new LinkedHashMap<>();
                 e.responseHeaders().forEach((k, val) -> h.put(k.toLowerCase(), val));
-                assertTrue(Protocol.trustedRejection(401, h, KEY_ID, p.nonce, SECRET), "the client trusts it for this request");
-                assertTrue(!Protocol.trustedRejection(401, h, KEY_ID, B64u.encode(Crypto.random(16)), SECRET), "not for another request");
+                Protocol.Suite ps = suite.equals("SM2") ? Protocol.Suite.SM : Protocol.Suite.SHA256;
+                Protocol.Suite otherSuite = ps.isSm() ? Protocol.Suite.SHA256 : Protocol.Suite.SM;
+                assertTrue(Protocol.trustedRejection(ps, 401, h, KEY_ID, p.nonce, SECRET), "the client trusts it for this request");
+                assertTrue(!Protocol.trustedRejection(ps, 401, h, KEY_ID, B64u.encode(Crypto.random(16)), SECRET), "not for another request");
+                assertTrue(!Protocol.trustedRejection(otherSuite, 401, h, KEY_ID, p.nonce, SECRET), "not under the other suite's HMAC");
                 assertEq(1L, v.unwrapCount(), "the replay was not unwrapped");
             });
         }
@@ -240,6 +262,40 @@ public final class TestRunner {
                 expectReject(v, new WxsealRequest(bad.method, bad.target).headers(bad.headers).body(bad.body), now, WxsealException.DECRYPT_FAILED);
             }
             assertEq(3L, v.unwrapCount(), "each failing request was unwrapped (nothing cached)");
+        });
+
+        test("session-key cache (SPEC 14) with an SM2 key: a reused 16-byte key is unwrapped once; a failing one is never cached", () -> {
+            Verifier v = verifierBuilder().sessionKeyCache(100, 300).build();
+            byte[] k = Crypto.random(16);
+            byte[] wrapped = Crypto.wrapSessionKey(sm2.publicKey(), k);
+            long now = now();
+            for (int i = 0; i < 3; i++) {
+                Protocol.SealedRequest r = Protocol.sealRequest(Protocol.Suite.SM, "POST", "/api/reuse", KEY_ID, SECRET, smId, null, wrapped, k,
+                    Crypto.random(12), Long.toString(now), B64u.encode(Crypto.random(16)), "text/plain", null, null, Crypto.utf8("sm" + i));
+                VerifiedRequest ok = v.verify(new WxsealRequest(r.method, r.target).headers(r.headers).body(r.body), now);
+                assertEq("sm" + i, new String(ok.body(), StandardCharsets.UTF_8), "body " + i);
+            }
+            assertEq(1L, v.unwrapCount(), "one SM2 decryption for three requests");
+            byte[] wrapped2 = Crypto.wrapSessionKey(sm2.publicKey(), Crypto.random(16));
+            for (int i = 0; i < 2; i++) {
+                Protocol.SealedRequest bad = Protocol.sealRequest(Protocol.Suite.SM, "POST", "/api/reuse", KEY_ID, SECRET, smId, null, wrapped2, k,
+                    Crypto.random(12), Long.toString(now), B64u.encode(Crypto.random(16)), null, null, null, Crypto.utf8("x"));
+                expectReject(v, new WxsealRequest(bad.method, bad.target).headers(bad.headers).body(bad.body), now, WxsealException.DECRYPT_FAILED);
+            }
+            assertEq(3L, v.unwrapCount(), "each failing request was decrypted with SM2 (nothing cached)");
+        });
+
+        test("CredentialStore.Secret ids: the verifier reports the id of the secret that verified (null without one)", () -> {
+            byte[] s1 = Crypto.random(32), s2 = Crypto.random(32);
+            dev.wxseal.CredentialStore store = keyId -> !keyId.equals(KEY_ID) ? null : new dev.wxseal.CredentialStore.Credential(List.of(
+                new dev.wxseal.CredentialStore.Secret(s1, null, null, "v1"), new dev.wxseal.CredentialStore.Secret(s2, null, null, "v2")), false);
+            Verifier v = Verifier.builder().credentials(store).serverKey(smId, sm2).build();
+            for (String id : new String[] {"v1", "v2"}) {
+                byte[] secret = id.equals("v1") ? s1 : s2;
+                Client cl = Client.builder().baseUrl("http://127.0.0.1:1").credential(KEY_ID, secret).serverKey(smId, sm2.publicKey()).build();
+                assertEq(id, v.verify(toRequest(cl.prepare("POST", "/a", null, new byte[0], null))).secretId(), "secret id");
+            }
+            assertEq(null, verifierBuilder().build().verify(toRequest(c.prepare("GET", "/a", null, null, null))).secretId(), "no id");
         });
 
         test("timestamps outside the window: WXSEAL_TIMESTAMP_EXPIRED / _FUTURE; the edges are accepted", () -> {
@@ -442,9 +498,9 @@ public final class TestRunner {
         server.start();
         String base = "http://127.0.0.1:" + server.getAddress().getPort();
         try {
-            for (boolean x : new boolean[] {false, true}) {
-                test("filter (" + (x ? "X25519" : "RSA") + "): Client -> HttpServer -> WxsealFilter -> app, sealed answer opened", () -> {
-                    Client.Response r = clientFor(base, x).send("POST", "/api/hello?z=1&a=2", "application/json",
+            for (String suite : new String[] {"RSA-OAEP", "X25519", "SM2"}) {
+                test("filter (" + suite + "): Client -> HttpServer -> WxsealFilter -> app, sealed answer opened", () -> {
+                    Client.Response r = clientNamed(suite, base, SECRET).send("POST", "/api/hello?z=1&a=2", "application/json",
                         Crypto.utf8("{\"hi\":1}"), Map.of("openid", "o-9"));
                     assertEq(202, r.status(), "status");
                     assertEq("text/plain;charset=UTF-8", r.contentType(), "inner content type (getWriter declares UTF-8)");

@@ -5,6 +5,9 @@ import dev.wxseal.Crypto;
 import dev.wxseal.Hpke;
 import dev.wxseal.Json;
 import dev.wxseal.Protocol;
+import dev.wxseal.Sm;
+import dev.wxseal.Sm2PrivateKey;
+import dev.wxseal.Sm2PublicKey;
 import dev.wxseal.VerifiedRequest;
 import dev.wxseal.Verifier;
 import dev.wxseal.WxsealException;
@@ -26,7 +29,7 @@ import java.util.Map;
 
 /**
  * Every case of the vector files the library covers (SPEC 13: canonical-query, sign, rsa-oaep,
- * seal-request, response, reject, x25519), checked against the library (dev.wxseal), plus RFC 9180
+ * seal-request, response, reject, x25519, sm), checked against the library (dev.wxseal), plus RFC 9180
  * appendix A.1.1 for the HPKE underneath. Adapted from the interop checker (interop/java), with the
  * verifier calls going through the library's public API. Device vectors (SPEC 15) are out of scope.
  */
@@ -92,7 +95,7 @@ final class VectorTests {
 
     int checkAll(Path dir) {
         String[] files = {"canonical-query.json", "sign.json", "rsa-oaep.json", "seal-request.json", "response.json", "reject.json",
-            "x25519.json"};
+            "x25519.json", "sm.json"};
         Map<String, Map<String, Object>> v = new LinkedHashMap<>();
         for (String f : files) {
             try { v.put(f, load(dir, f)); }
@@ -107,6 +110,7 @@ final class VectorTests {
         if (v.containsKey("response.json")) signedRejections(v.get("response.json"));
         if (v.containsKey("reject.json")) reject(v.get("reject.json"), rsaKeys);
         if (v.containsKey("x25519.json")) x25519(v.get("x25519.json"), rsaKeys);
+        if (v.containsKey("sm.json")) sm(v.get("sm.json"), rsaKeys);
         if (passed == 0) { failed++; System.out.println("FAIL no vector case was checked"); }
         System.out.println("vectors: " + passed + " passed, " + failed + " failed");
         return failed == 0 ? 0 : 1;
@@ -537,6 +541,300 @@ final class VectorTests {
                     r.headers, r.body), Long.parseLong(ts));
                 eq("verifier code (" + wrapped.length + " bytes)",
                     wrapped.length == Hpke.WRAPPED_BYTES ? "WXSEAL_UNWRAP_FAILED" : "WXSEAL_MALFORMED_HEADER", res.code);
+            });
+        }
+    }
+
+    // ---------------------------------------------------------------- sm.json (SPEC 6.6)
+    //
+    // Units: one per primitive case (sm3, hmacSm3, hkdfSm3, sm4Gcm), one for serverKey, one per wrap,
+    // one for otherKeyWrap, one per sealed case, one for signedRejection, one per unwrapFailure and
+    // one per forgedSignature.
+
+    private static Sm2PrivateKey smServerKey(Map<String, Object> file) {
+        return Sm.privateKeyFromPem(Json.str(Json.obj(file.get("serverKey")), "privateKeyPem"));
+    }
+
+    /** A verifier holding the SM2 key of sm.json (from its PKCS#8 PEM) and, when loaded, the RSA key of rsa-oaep.json. */
+    private static Verifier smServer(Map<String, Object> file, String keyId, byte[] secret, List<Object> rsaKeys) {
+        Verifier.Builder v = Verifier.builder().credential(keyId, secret);
+        Map<String, Object> k = Json.obj(file.get("serverKey"));
+        v.serverKeyPem(Json.str(k, "serverKeyId"), Json.str(k, "privateKeyPem"));
+        if (rsaKeys != null) {
+            Map<String, Object> rk = Json.obj(rsaKeys.get(0));
+            v.serverKeyPem(Json.str(rk, "serverKeyId"), Json.str(rk, "privateKeyPem"));
+        }
+        return v.build();
+    }
+
+    /** The rejection's Wxseal-Signature is HMAC-SM3 of the SM canonical rejection string for this request. */
+    private void checkSmSignedRejection(Result res, String keyId, String nonce, byte[] secret) {
+        check("the rejection is signed (SPEC 10.1)", res.rejectionSignature != null);
+        if (res.rejectionSignature == null) return;
+        Map<String, String> h = new LinkedHashMap<>();
+        h.put("wxseal-error", res.code);
+        h.put("wxseal-server-time", res.serverTime);
+        h.put("wxseal-signature", res.rejectionSignature);
+        check("the rejection verifies under HMAC-SM3", Protocol.trustedRejection(Protocol.Suite.SM, res.status, h, keyId, nonce, secret));
+        check("the rejection does not verify under HMAC-SHA256", !Protocol.trustedRejection(res.status, h, keyId, nonce, secret));
+    }
+
+    private void sm(Map<String, Object> file, List<Object> rsaKeys) {
+        Map<String, Object> labels = Json.obj(file.get("labels"));
+        Map<String, Object> prim = Json.obj(file.get("primitives"));
+        Map<String, Object> sk = Json.obj(file.get("serverKey"));
+        int n = 0;
+        for (Object o : Json.arr(prim.get("sm3"))) {
+            Map<String, Object> c = Json.obj(o);
+            unit("sm.primitives.sm3[" + n++ + "]", () ->
+                eq("SM3", Json.str(c, "digestHex"), Crypto.hex(Sm.sm3(Crypto.utf8(Json.str(c, "message"))))));
+        }
+        n = 0;
+        for (Object o : Json.arr(prim.get("hmacSm3"))) {
+            Map<String, Object> c = Json.obj(o);
+            unit("sm.primitives.hmacSm3[" + n++ + "]", () ->
+                eq("HMAC-SM3", Json.str(c, "macHex"), Crypto.hex(Sm.hmacSm3(unhex(Json.str(c, "keyHex")), Crypto.utf8(Json.str(c, "message"))))));
+        }
+        n = 0;
+        for (Object o : Json.arr(prim.get("hkdfSm3"))) {
+            Map<String, Object> c = Json.obj(o);
+            unit("sm.primitives.hkdfSm3[" + n++ + "]", () -> {
+                eq("info is the response label", Json.str(labels, "responseHkdfInfo"), Json.str(c, "info"));
+                eq("HKDF-SM3", Json.str(c, "okmHex"), Crypto.hex(Sm.hkdfSm3(unhex(Json.str(c, "ikmHex")), unhex(Json.str(c, "saltHex")),
+                    Crypto.utf8(Json.str(c, "info")), (int) Json.num(c, "length"))));
+            });
+        }
+        n = 0;
+        for (Object o : Json.arr(prim.get("sm4Gcm"))) {
+            Map<String, Object> c = Json.obj(o);
+            unit("sm.primitives.sm4Gcm[" + n++ + "] " + Json.str(c, "source"), () -> {
+                byte[] key = unhex(Json.str(c, "keyHex")), iv = unhex(Json.str(c, "ivHex")), aad = unhex(Json.str(c, "aadHex"));
+                byte[] sealed = Sm.sm4GcmEncrypt(key, iv, aad, unhex(Json.str(c, "plaintextHex")));
+                eq("ciphertext || tag", Json.str(c, "ciphertextHex") + Json.str(c, "tagHex"), Crypto.hex(sealed));
+                eq("decrypts", Json.str(c, "plaintextHex"), Crypto.hex(Sm.sm4GcmDecrypt(key, iv, aad, sealed)));
+                sealed[sealed.length - 1] ^= 1;
+                try { Sm.sm4GcmDecrypt(key, iv, aad, sealed); check("a changed tag must not verify", false); }
+                catch (java.security.GeneralSecurityException expected) { /* good */ }
+            });
+        }
+        unit("sm.serverKey", () -> {
+            eq("labels.request", Sm.REQUEST_LABEL, Json.str(labels, "request"));
+            eq("labels.requestAad", Sm.REQUEST_AAD_LABEL, Json.str(labels, "requestAad"));
+            eq("labels.responseAad", Sm.RESPONSE_AAD_LABEL, Json.str(labels, "responseAad"));
+            eq("labels.responseHkdfInfo", Sm.RESPONSE_HKDF_INFO, Json.str(labels, "responseHkdfInfo"));
+            eq("labels.rejection", Sm.REJECTION_LABEL, Json.str(labels, "rejection"));
+            Sm2PrivateKey fromHex = new Sm2PrivateKey(unhex(Json.str(sk, "privateKeyHex")));
+            eq("public point of the scalar", Json.str(sk, "publicKeyHex"), Crypto.hex(fromHex.publicKey().point()));
+            eq("SPKI DER", Json.str(sk, "spkiDerHex"), Crypto.hex(fromHex.publicKey().getEncoded()));
+            eq("serverKeyId = sk- + 16 hex of SHA-256(DER SPKI)", Json.str(sk, "serverKeyId"), Crypto.referenceServerKeyId(fromHex.publicKey()));
+            for (String form : new String[] {"privateKeyPem", "privateKeyText"}) {
+                Sm2PrivateKey k = Sm.privateKeyFromPem(Json.str(sk, form));
+                eq(form + " holds the public point", Json.str(sk, "publicKeyHex"), Crypto.hex(k.publicKey().point()));
+                check(form + " is read as SM2 by the generic loader", Crypto.serverPrivateKeyFromPkcs8Pem(Json.str(sk, form)) instanceof Sm2PrivateKey);
+            }
+            for (String form : new String[] {"publicKeyPem", "publicKeyText"}) {
+                Sm2PublicKey k = Sm.publicKeyFromPem(Json.str(sk, form));
+                eq(form + " holds the public point", Json.str(sk, "publicKeyHex"), Crypto.hex(k.point()));
+                check(form + " is read as SM2 by the generic loader", Crypto.serverPublicKeyFromSpkiPem(Json.str(sk, form)) instanceof Sm2PublicKey);
+            }
+            eq("privateKeyText = the armored form", Json.str(sk, "privateKeyText"), Sm.formatPrivateKey(fromHex));
+            eq("publicKeyText = the armored form", Json.str(sk, "publicKeyText"), Sm.formatPublicKey(fromHex.publicKey()));
+            eq("privateKeyPem = PKCS#8 as OpenSSL writes it", Json.str(sk, "privateKeyPem").trim(), Sm.privateKeyToPem(fromHex).trim());
+            eq("publicKeyPem = SPKI", Json.str(sk, "publicKeyPem").trim(), Sm.publicKeyToPem(fromHex.publicKey()).trim());
+            eq("wrappedKeyBytes", (long) Sm.WRAPPED_BYTES, Json.num(sk, "wrappedKeyBytes"));
+            eq("Crypto.wrappedLength", Sm.WRAPPED_BYTES, Crypto.wrappedLength(fromHex));
+            try { Sm.privateKeyFromPem(Json.str(sk, "publicKeyText")); check("a public key text is not a private key", false); }
+            catch (IllegalArgumentException expected) { /* good */ }
+        });
+        n = 0;
+        for (Object o : Json.arr(file.get("wraps"))) {
+            Map<String, Object> w = Json.obj(o);
+            unit("sm.wraps[" + n++ + "]", () -> {
+                byte[] k = B64u.d(Json.str(w, "sessionKey"));
+                byte[] wrapped = B64u.d(Json.str(w, "wrapped"));
+                eq("session key length", Sm.SESSION_KEY_BYTES, k.length);
+                eq("wrapped length", Sm.WRAPPED_BYTES, wrapped.length);
+                eq("header length", 151, Json.str(w, "wrapped").length());
+                eqBytes("SM2-Decrypt (PKCS#8 key) = sessionKey", k, Crypto.unwrapSessionKey(smServerKey(file), wrapped));
+                eqBytes("SM2-Decrypt (armored key) = sessionKey", k, Sm.unwrap(Sm.privateKeyFromPem(Json.str(sk, "privateKeyText")), wrapped));
+                // the sender side: a fresh wrap (randomised) of the same K to the public key opens to K
+                byte[] fresh = Crypto.wrapSessionKey(Sm.publicKeyFromPem(Json.str(sk, "publicKeyPem")), k);
+                eq("fresh wrap length", Sm.WRAPPED_BYTES, fresh.length);
+                eq("fresh wrap: C1 uncompressed", 4, (int) fresh[0]);
+                check("a fresh wrap differs from the fixed one", !Arrays.equals(fresh, wrapped));
+                eqBytes("unwrap(fresh wrap) = sessionKey", k, Sm.unwrap(smServerKey(file), fresh));
+            });
+        }
+        unit("sm.otherKeyWrap", () -> {
+            Map<String, Object> w = Json.obj(file.get("otherKeyWrap"));
+            byte[] wrapped = B64u.d(Json.str(w, "wrapped"));
+            eq("wrapped length", Sm.WRAPPED_BYTES, wrapped.length);
+            try {
+                byte[] got = Sm.unwrap(smServerKey(file), wrapped);
+                check("a wrap for another SM2 key must not unwrap, but gave " + B64u.encode(got), false);
+            } catch (java.security.GeneralSecurityException expected) { /* good */ }
+        });
+        List<Object> sealedCases = Json.arr(file.get("sealed"));
+        n = 0;
+        for (Object o : sealedCases) {
+            Map<String, Object> c = Json.obj(o);
+            unit("sm.sealed[" + n++ + "] " + Json.str(c, "description"), () -> {
+                Map<String, Object> in = Json.obj(c.get("input"));
+                Map<String, Object> ex = Json.obj(c.get("expected"));
+                eq("input.mode", "sealed", Json.str(in, "mode"));
+                eq("input.serverKeyId names the SM2 key", Json.str(sk, "serverKeyId"), Json.str(in, "serverKeyId"));
+                byte[] secret = B64u.d(Json.str(in, "secret"));
+                byte[] sessionKey = B64u.d(Json.str(in, "sessionKey"));
+                byte[] wrapped = B64u.d(Json.str(in, "wrapped"));
+                String keyId = Json.str(in, "keyId"), nonce = Json.str(in, "nonce"), ts = Json.str(in, "timestamp");
+                Object idv = in.get("identity");
+                Map<String, Object> identity = idv == null || idv == Json.NULL ? null : Json.obj(idv);
+                byte[] body = B64u.d(Json.str(in, "body"));
+                eqBytes("the fixed wrap decrypts to the session key", sessionKey, Sm.unwrap(smServerKey(file), wrapped));
+                Protocol.SealedRequest r = Protocol.sealRequest(Protocol.Suite.SM, Json.str(in, "method"), Json.str(in, "target"), keyId,
+                    secret, Json.str(in, "serverKeyId"), null, wrapped, sessionKey, B64u.d(Json.str(in, "iv")), ts, nonce,
+                    Json.str(in, "contentType"), identity, null, body);
+                eq("requestAad", Json.str(ex, "requestAad"), r.aad);
+                eqBytes("plaintext", B64u.d(Json.str(ex, "plaintext")), r.plaintext);
+                eqBytes("sealedBody", B64u.d(Json.str(ex, "sealedBody")), r.body);
+                eq("bodySm3Hex", Json.str(ex, "bodySm3Hex"), Crypto.hex(Sm.sm3(r.body)));
+                eq("canonical", Json.str(ex, "canonical"), r.canonical);
+                Map<String, String> eh = stringMap(ex.get("headers"));
+                eqHeaders("header", eh, r.headers);
+                eqBytes("SM4-GCM decrypt of the vector body", B64u.d(Json.str(ex, "plaintext")),
+                    Sm.sm4GcmDecrypt(sessionKey, B64u.d(Json.str(in, "iv")), Crypto.utf8(Json.str(ex, "requestAad")), B64u.d(Json.str(ex, "sealedBody"))));
+
+                // the vector's own request, as sent, through the verifier (one SM2 decryption)
+                Verifier ver = smServer(file, keyId, secret, rsaKeys);
+                WxsealRequest req = toRequest(Json.str(in, "method"), Json.str(in, "target"), eh, B64u.d(Json.str(ex, "sealedBody")));
+                Result res = verify(ver, req, Long.parseLong(ts));
+                check("verifier accepts the vector request: " + res, res.accepted());
+                eq("unwraps after the request", 1L, ver.unwrapCount());
+                if (res.accepted()) {
+                    eq("suite of the verified request", Protocol.Suite.SM, res.ok.suite());
+                    WxsealResponse sr = res.ok.respond(200, "text/plain", Crypto.utf8("k"));
+                    Protocol.Payload back = Protocol.openResponse(Protocol.Suite.SM, sessionKey, keyId, nonce, sr.status(),
+                        sr.headers().get("Content-Type"), sr.headers().get("Wxseal-Response-Nonce"), sr.body());
+                    eq("verifier: session key (response opens)", "k", utf8(back.body));
+                    eqBytes("verifier: body", body, res.payload.body);
+                    eq("verifier: content type", Json.str(in, "contentType"), res.payload.contentType);
+                    eq("verifier: identity", identity == null ? null : Json.stringify(identity),
+                        res.payload.identity == null ? null : Json.stringify(res.payload.identity));
+                }
+                // its replay: refused before SM2, the rejection signed under HMAC-SM3 (10.1, 6.6)
+                Result replay = verify(ver, req, Long.parseLong(ts));
+                eq("replay", "WXSEAL_REPLAYED_NONCE", replay.code);
+                eq("no SM2 decryption for the replay", 1L, ver.unwrapCount());
+                checkSmSignedRejection(replay, keyId, nonce, secret);
+                // the same request naming the RSA key: 113 bytes is not its modulus length (step 4)
+                if (rsaKeys != null) {
+                    Map<String, String> other = new LinkedHashMap<>(eh);
+                    other.put("wxseal-server-key-id", Json.str(Json.obj(rsaKeys.get(0)), "serverKeyId"));
+                    Result r2 = verify(smServer(file, keyId, secret, rsaKeys), toRequest(Json.str(in, "method"),
+                        Json.str(in, "target"), other, B64u.d(Json.str(ex, "sealedBody"))), Long.parseLong(ts));
+                    eq("113 bytes under an RSA key id", "WXSEAL_MALFORMED_HEADER", r2.code);
+                }
+                // an 80-byte (X25519-length) wrapped key naming the SM2 key: refused at step 4, before the HMAC
+                Map<String, String> short80 = new LinkedHashMap<>(eh);
+                short80.put("wxseal-wrapped-key", B64u.encode(new byte[80]));
+                Verifier v80 = smServer(file, keyId, secret, rsaKeys);
+                Result r80 = verify(v80, toRequest(Json.str(in, "method"), Json.str(in, "target"), short80, B64u.d(Json.str(ex, "sealedBody"))),
+                    Long.parseLong(ts));
+                eq("80 bytes under the SM2 key id", "WXSEAL_MALFORMED_HEADER", r80.code);
+                eq("no SM2 decryption for it", 0L, v80.unwrapCount());
+
+                // the sealed response (6.3 in the SM suite) and its opening (6.4)
+                Map<String, Object> rsp = Json.obj(c.get("response"));
+                Map<String, Object> ri = Json.obj(rsp.get("input"));
+                Map<String, Object> re = Json.obj(rsp.get("expected"));
+                int status = (int) Json.num(ri, "status");
+                byte[] rbody = B64u.d(Json.str(ri, "body"));
+                String rct = Json.str(ri, "contentType");
+                Protocol.SealedResponse resp = Protocol.sealResponse(Protocol.Suite.SM, sessionKey, B64u.d(Json.str(ri, "responseNonce")),
+                    keyId, nonce, status, rct, rbody);
+                eq("response wireStatus", Json.num(re, "wireStatus"), (long) resp.wireStatus);
+                eq("responseKeyHex", Json.str(re, "responseKeyHex"), Crypto.hex(Crypto.slice(resp.okm, 0, 16)));
+                eq("responseIvHex", Json.str(re, "responseIvHex"), Crypto.hex(Crypto.slice(resp.okm, 16, 28)));
+                eq("responseAad", Json.str(re, "responseAad"), resp.aad);
+                eqBytes("response sealedBody", B64u.d(Json.str(re, "sealedBody")), resp.body);
+                eqHeaders("response header", stringMap(re.get("headers")), resp.headers);
+                Map<String, String> rh = stringMap(re.get("headers"));
+                int wire = (int) Json.num(re, "wireStatus");
+                Protocol.Payload p = Protocol.openResponse(Protocol.Suite.SM, sessionKey, keyId, nonce, wire,
+                    rh.get("content-type"), rh.get("wxseal-response-nonce"), B64u.d(Json.str(re, "sealedBody")));
+                eq("opened response content type", rct, p.contentType);
+                eqBytes("opened response body", Protocol.noContentStatus(status) ? new byte[0] : rbody, p.body);
+                try {
+                    Protocol.openResponse(Protocol.Suite.SHA256, Crypto.concat(sessionKey, sessionKey), keyId, nonce, wire,
+                        rh.get("content-type"), rh.get("wxseal-response-nonce"), B64u.d(Json.str(re, "sealedBody")));
+                    check("the SM response must not open under the other suites' derivation", false);
+                } catch (Protocol.ResponseInvalidException expected) { /* good */ }
+            });
+        }
+        unit("sm.signedRejection", () -> {
+            Map<String, Object> r = Json.obj(file.get("signedRejection"));
+            int status = (int) Json.num(r, "status");
+            String canonical = Protocol.canonicalRejection(Protocol.Suite.SM, Json.str(r, "keyId"), Json.str(r, "requestNonce"), status,
+                Json.str(r, "code"), Json.str(r, "serverTime"));
+            eq("canonical", Json.str(r, "canonical"), canonical);
+            byte[] secret = B64u.d(Json.str(Json.obj(Json.obj(sealedCases.get(0)).get("input")), "secret"));
+            eq("signature = HMAC-SM3", Json.str(r, "signature"), B64u.encode(Protocol.sign(Protocol.Suite.SM, secret, canonical)));
+            Map<String, String> h = new LinkedHashMap<>();
+            h.put("wxseal-error", Json.str(r, "code"));
+            h.put("wxseal-server-time", Json.str(r, "serverTime"));
+            h.put("wxseal-signature", Json.str(r, "signature"));
+            check("verifies under HMAC-SM3", Protocol.trustedRejection(Protocol.Suite.SM, status, h, Json.str(r, "keyId"), Json.str(r, "requestNonce"), secret));
+            check("does not verify under HMAC-SHA256", !Protocol.trustedRejection(status, h, Json.str(r, "keyId"), Json.str(r, "requestNonce"), secret));
+        });
+        n = 0;
+        for (Object o : Json.arr(file.get("unwrapFailures"))) {
+            Map<String, Object> c = Json.obj(o);
+            unit("sm.unwrapFailures[" + n++ + "] " + Json.str(c, "description"), () -> {
+                byte[] wrapped = B64u.d(Json.str(c, "wrapped"));
+                try {
+                    byte[] got = Crypto.unwrapSessionKey(smServerKey(file), wrapped);
+                    check("must not unwrap, but gave " + B64u.encode(got), false);
+                } catch (java.security.GeneralSecurityException expected) { /* good */ }
+                // through the verifier: a request signed with this wrapped key passes the HMAC and fails at step 7
+                Map<String, Object> in = Json.obj(Json.obj(sealedCases.get(0)).get("input"));
+                byte[] secret = B64u.d(Json.str(in, "secret"));
+                String ts = Json.str(in, "timestamp"), nonce = freshNonce();
+                Protocol.SealedRequest r = Protocol.sealRequest(Protocol.Suite.SM, Json.str(in, "method"), Json.str(in, "target"),
+                    Json.str(in, "keyId"), secret, Json.str(in, "serverKeyId"), null, wrapped, Crypto.random(16), Crypto.random(12), ts,
+                    nonce, Json.str(in, "contentType"), null, null, B64u.d(Json.str(in, "body")));
+                Verifier ver = smServer(file, Json.str(in, "keyId"), secret, rsaKeys);
+                Result res = verify(ver, toRequest(r.method, r.target, r.headers, r.body), Long.parseLong(ts));
+                eq("verifier code (" + wrapped.length + " bytes)",
+                    wrapped.length == Sm.WRAPPED_BYTES ? "WXSEAL_UNWRAP_FAILED" : "WXSEAL_MALFORMED_HEADER", res.code);
+                if (wrapped.length == Sm.WRAPPED_BYTES) {
+                    eq("one SM2 decryption tried", 1L, ver.unwrapCount());
+                    checkSmSignedRejection(res, Json.str(in, "keyId"), nonce, secret);
+                }
+            });
+        }
+        n = 0;
+        for (Object o : Json.arr(file.get("forgedSignatures"))) {
+            Map<String, Object> c = Json.obj(o);
+            unit("sm.forgedSignatures[" + n++ + "] " + Json.str(c, "description"), () -> {
+                Map<String, Object> sc = Json.obj(sealedCases.get((int) Json.num(c, "case")));
+                Map<String, Object> in = Json.obj(sc.get("input"));
+                Map<String, Object> ex = Json.obj(sc.get("expected"));
+                byte[] secret = B64u.d(Json.str(in, "secret"));
+                Map<String, String> h = stringMap(ex.get("headers"));
+                h.put("wxseal-signature", Json.str(c, "signature"));
+                Verifier ver = smServer(file, Json.str(in, "keyId"), secret, rsaKeys);
+                Result res = verify(ver, toRequest(Json.str(in, "method"), Json.str(in, "target"), h, B64u.d(Json.str(ex, "sealedBody"))),
+                    Long.parseLong(Json.str(in, "timestamp")));
+                eq("verifier code", "WXSEAL_BAD_SIGNATURE", res.code);
+                eq("unsigned rejection", null, res.rejectionSignature);
+                eq("no SM2 decryption for a forged request", 0L, ver.unwrapCount());
+                // the other key's wrap in place of the signed one: the HMAC fails first too
+                Map<String, String> h2 = stringMap(ex.get("headers"));
+                h2.put("wxseal-wrapped-key", Json.str(Json.obj(file.get("otherKeyWrap")), "wrapped"));
+                Result res2 = verify(ver, toRequest(Json.str(in, "method"), Json.str(in, "target"), h2, B64u.d(Json.str(ex, "sealedBody"))),
+                    Long.parseLong(Json.str(in, "timestamp")));
+                eq("another wrapped key: verifier code", "WXSEAL_BAD_SIGNATURE", res2.code);
+                eq("still no SM2 decryption", 0L, ver.unwrapCount());
             });
         }
     }

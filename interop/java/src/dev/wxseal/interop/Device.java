@@ -1,5 +1,9 @@
 package dev.wxseal.interop;
 
+import dev.wxseal.B64u;
+import dev.wxseal.Crypto;
+import dev.wxseal.Json;
+import dev.wxseal.Protocol;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.util.LinkedHashMap;
@@ -38,7 +42,7 @@ public final class Device {
     // ------------------------------------------------------------------ syntax (15.1, 15.3)
 
     /** Key id syntax (section 2): product ids and serials. */
-    public static boolean isId(String s) { return s != null && Verifier.isKeyId(s); }
+    public static boolean isId(String s) { return s != null && dev.wxseal.Verifier.isKeyId(s); }
 
     /** Wxseal-Timestamp syntax (section 4): 1-12 digits, no sign, no leading zero ("0" alone allowed). */
     public static boolean isTimestamp(String s) {

@@ -1,5 +1,9 @@
 package dev.wxseal.interop;
 
+import dev.wxseal.B64u;
+import dev.wxseal.Crypto;
+import dev.wxseal.Json;
+import dev.wxseal.Protocol;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -290,32 +294,27 @@ public final class DeviceServer implements Verifier.DeviceKeys {
         s.keys.put(n, new Key(n, key, now));
         s.highestVersion = n;
         a.status = 200;
-        a.delivery = Device.seal("rotate", res.matchedSecret, s.productId, res.keyId, res.nonce, Long.toString(n), key, newServerNonce.get());
+        a.delivery = Device.seal("rotate", current.key, s.productId, res.keyId, res.nonce, Long.toString(n), key, newServerNonce.get());
         a.headers.put("cache-control", "no-store");
         a.body = Crypto.utf8(a.delivery.body);
         return a;
     }
 
-    /** Sign (section 12) or seal (6.3) a handler answer to a verified request, as any response. */
+    /**
+     * Sign (section 12) or seal (6.3) a handler answer to a verified request, as any response: the
+     * library's {@link dev.wxseal.VerifiedRequest#respond}, with the handler's other headers kept.
+     */
     public static Answer respond(Verifier.Result res, Answer handler) {
         Answer out = new Answer();
         out.delivery = handler.delivery;
         String ct = handler.headers.get("content-type");
-        if ("sealed".equals(res.mode)) {
-            Protocol.SealedResponse sr = Protocol.sealResponse(res.sessionKey, Crypto.random(32), res.keyId, res.nonce,
-                handler.status, ct, handler.body);
-            out.status = sr.wireStatus;
-            for (Map.Entry<String, String> h : handler.headers.entrySet())
-                if (!h.getKey().equals("content-type")) out.headers.put(h.getKey(), h.getValue());
-            out.headers.putAll(sr.headers);
-            out.body = sr.body;
-        } else {
-            out.status = handler.status;
-            out.headers.putAll(handler.headers);
-            out.body = handler.body;
-            String canonical = Protocol.canonicalResponse(res.keyId, res.nonce, handler.status, ct, handler.body);
-            out.headers.put("wxseal-signature", B64u.encode(Protocol.sign(res.matchedSecret, canonical)));
-        }
+        dev.wxseal.WxsealResponse w = res.verified.respond(handler.status, ct, handler.body);
+        out.status = w.status();
+        for (Map.Entry<String, String> h : handler.headers.entrySet())
+            if (!h.getKey().equals("content-type")) out.headers.put(h.getKey(), h.getValue());
+        for (Map.Entry<String, String> h : w.headers().entrySet())
+            out.headers.put(h.getKey().toLowerCase(java.util.Locale.ROOT), h.getValue());
+        out.body = w.body();
         return out;
     }
 }

@@ -1,5 +1,10 @@
 package dev.wxseal.interop;
 
+import dev.wxseal.B64u;
+import dev.wxseal.Crypto;
+import dev.wxseal.Hpke;
+import dev.wxseal.Json;
+import dev.wxseal.Protocol;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -100,8 +105,13 @@ public final class Main {
     private void check(String what, boolean ok) { if (!ok) caseFailures.add(what); }
 
     /** What an accepted sealed request must hand on: the session key, the body, the content type and the identity. */
-    private void checkOpened(Verifier.Result res, byte[] sessionKey, byte[] body, String contentType, Map<String, Object> identity) {
-        eqBytes("verifier: session key", sessionKey, res.sessionKey);
+    private void checkOpened(Verifier.Result res, byte[] sessionKey, byte[] body, String contentType, Map<String, Object> identity)
+            throws Protocol.ResponseInvalidException {
+        // the session key the verifier unwrapped: the response it seals opens with the expected key
+        dev.wxseal.WxsealResponse sr = res.verified.respond(200, "text/plain", Crypto.utf8("k"));
+        Protocol.Payload back = Protocol.openResponse(sessionKey, res.keyId, res.nonce, sr.status(),
+            sr.headers().get("Content-Type"), sr.headers().get("Wxseal-Response-Nonce"), sr.body());
+        eq("verifier: session key (its response opens with the expected key)", "k", new String(back.body, StandardCharsets.UTF_8));
         eqBytes("verifier: body", body, res.payload.body);
         eq("verifier: content type", contentType, res.payload.contentType);
         eq("verifier: identity", identity == null ? null : Json.stringify(identity),
@@ -277,15 +287,13 @@ public final class Main {
                 check("own verifier accepts the rebuilt request: " + res, res.accepted());
                 if (res.accepted()) {
                     checkOpened(res, sessionKey, body, Json.str(in, "contentType"), identity);
-                    byte[] rn = Crypto.random(32);
-                    Protocol.SealedResponse sr = Protocol.sealResponse(res.sessionKey, rn, res.keyId, res.nonce, 201,
-                        "text/plain", Crypto.utf8("created"));
+                    dev.wxseal.WxsealResponse sr = res.verified.respond(201, "text/plain", Crypto.utf8("created"));
                     Protocol.Payload back = Protocol.openResponse(sessionKey, Json.str(in, "keyId"), Json.str(in, "nonce"),
-                        sr.wireStatus, sr.headers.get("content-type"), sr.headers.get("wxseal-response-nonce"), sr.body);
+                        sr.status(), sr.headers().get("Content-Type"), sr.headers().get("Wxseal-Response-Nonce"), sr.body());
                     eq("response round trip body", "created", new String(back.body, StandardCharsets.UTF_8));
                     try {
                         Protocol.openResponse(sessionKey, Json.str(in, "keyId"), Json.str(in, "nonce"), 200,
-                            sr.headers.get("content-type"), sr.headers.get("wxseal-response-nonce"), sr.body);
+                            sr.headers().get("Content-Type"), sr.headers().get("Wxseal-Response-Nonce"), sr.body());
                         check("a response with a changed status must not open", false);
                     } catch (Protocol.ResponseInvalidException expected) { /* good */ }
                 }
@@ -1346,15 +1354,16 @@ public final class Main {
                     out.put("body", B64u.encode(res.payload.body));
                     out.put("contentType", res.payload.contentType);
                     out.put("identity", res.payload.identity);
-                    if (res.sessionKey != null) {
+                    if (res.verified.sealed()) {
                         Map<String, Object> echo = new LinkedHashMap<>();
                         echo.put("echo", new String(res.payload.body, StandardCharsets.UTF_8));
-                        Protocol.SealedResponse sr = Protocol.sealResponse(res.sessionKey, Crypto.random(32), res.keyId, res.nonce, 201,
-                            "application/json", Crypto.utf8(Json.stringify(echo)));
+                        dev.wxseal.WxsealResponse sr = res.verified.respond(201, "application/json", Crypto.utf8(Json.stringify(echo)));
                         Map<String, Object> response = new LinkedHashMap<>();
-                        response.put("status", (long) sr.wireStatus);
-                        response.put("headers", new LinkedHashMap<String, Object>(sr.headers));
-                        response.put("body", B64u.encode(sr.body));
+                        response.put("status", (long) sr.status());
+                        Map<String, Object> rh = new LinkedHashMap<>();
+                        sr.headers().forEach((k, val) -> rh.put(k.toLowerCase(java.util.Locale.ROOT), val));
+                        response.put("headers", rh);
+                        response.put("body", B64u.encode(sr.body()));
                         out.put("response", response);
                     }
                 } else {
