@@ -4,7 +4,8 @@
  * in java/, its examples' `Benchmark` main) and Go (the module in go/, its `go test -bench`
  * benchmarks): forged rejections/s (a sealed request with a wrong signature: one HMAC, never an
  * unwrap) and valid sealed requests/s (verify + unwrap + decrypt + sealed response) with an
- * RSA-OAEP-2048 and an X25519 server key, all on one thread, in-process, no HTTP.
+ * RSA-OAEP-2048, an X25519 and an SM2 server key (the SM suite), all on one thread, in-process, no
+ * HTTP.
  *
  * Java and Go run as child processes with a timeout (runCommand); a missing toolchain or a failed
  * build is a failed row with its reason, never a crash of the bench.
@@ -12,9 +13,10 @@
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildRequest, type BuiltRequest, type ServerPublicKey } from '@wxseal/protocol';
+import { buildRequest, sm2ServerKeyId, type BuiltRequest, type ServerPublicKey } from '@wxseal/protocol';
 import { b64uEncode } from '@wxseal/protocol/primitives';
 import { BAD_SIGNATURE, MemoryNonceStore, ServerKeyRing, StaticKeyResolver, createVerifier, serverKeyIdFor, type Verifier } from '@wxseal/server';
+import { gm } from './gm.js';
 import { fmt } from './load-generator.js';
 import { REPO_ROOT, runCommand, type CommandResult } from './process.js';
 import type { ProgressSink } from './progress.js';
@@ -29,10 +31,12 @@ export interface NativeRates {
   validRsa?: number;
   /** The same with an X25519 server key (HPKE). */
   validX25519?: number;
+  /** The same with an SM2 server key: the SM suite (SPEC.md 6.6: SM2 unwrap, SM4-GCM, HMAC-SM3). */
+  validSm?: number;
 }
 
 export type NativeMeasure = keyof NativeRates;
-export const NATIVE_MEASURES: readonly NativeMeasure[] = ['forged', 'validRsa', 'validX25519'];
+export const NATIVE_MEASURES: readonly NativeMeasure[] = ['forged', 'validRsa', 'validX25519', 'validSm'];
 
 export interface NativeRow {
   language: NativeLanguage;
@@ -58,6 +62,8 @@ export interface NativeRow {
   vsNode?: NativeRates;
   /** Go only: its forged rejection with an X25519 envelope (per s), which Java and Node do not measure. */
   forgedX25519PerSec?: number;
+  /** Forged rejections of SM-suite requests (per s): one HMAC-SM3 over an SM3 body hash, no SM2 decryption. */
+  forgedSmPerSec?: number;
   elapsedS: number;
 }
 
@@ -92,6 +98,8 @@ const ANSWER = '{"ok":true}';
 const JAVA_DIR = join(REPO_ROOT, 'java');
 const GO_DIR = join(REPO_ROOT, 'go');
 const JAVA_JARS = [join(JAVA_DIR, 'build/wxseal.jar'), join(JAVA_DIR, 'build/examples.jar')];
+/** Bouncy Castle from Debian (libbcprov-java): the Java library's SM suite needs it at run time. */
+const BCPROV_JAR = process.env['BCPROV_JAR'] ?? '/usr/share/java/bcprov.jar';
 const JAVA_MAIN = 'dev.wxseal.examples.Benchmark';
 const GO_CACHE = '/tmp/wxseal-go-cache';
 
@@ -172,6 +180,7 @@ interface NodeKeys {
   secret: Buffer;
   rsa: ServerPublicKey;
   x25519: ServerPublicKey;
+  sm2: ServerPublicKey;
   ring: CountingKeyRing;
 }
 
@@ -181,13 +190,17 @@ function nodeKeys(): NodeKeys {
   const server = (privateKey: KeyObject, publicKey: KeyObject): { id: string; publicKey: KeyObject; privateKey: KeyObject } => ({ id: serverKeyIdFor(privateKey), publicKey, privateKey });
   const r = server(rsa.privateKey, rsa.publicKey);
   const xk = server(x.privateKey, x.publicKey);
+  const sm = gm.sm2GenerateKeyPair();
+  const smId = sm2ServerKeyId(sm.publicKeyHex);
   return {
     secret: randomBytes(32),
     rsa: { id: r.id, publicKey: r.publicKey },
     x25519: { id: xk.id, publicKey: xk.publicKey },
+    sm2: { id: smId, sm2: { type: 'sm2', publicKeyHex: sm.publicKeyHex, primitives: gm } },
     ring: new CountingKeyRing([
       { id: r.id, privateKey: r.privateKey },
       { id: xk.id, privateKey: xk.privateKey },
+      { id: smId, privateKey: { type: 'sm2', privateKeyHex: sm.privateKeyHex } },
     ]),
   };
 }
@@ -196,7 +209,7 @@ function build(keys: NodeKeys, serverKey: ServerPublicKey): BuiltRequest {
   return buildRequest({ mode: 'sealed', method: 'POST', target: TARGET, keyId: 'bench', secret: keys.secret, body: BODY, contentType: 'application/json', identity: IDENTITY, serverKey });
 }
 
-async function measureNode(seconds: number, progress: ProgressSink | undefined): Promise<NativeRates> {
+async function measureNode(seconds: number, progress: ProgressSink | undefined): Promise<{ rates: NativeRates; forgedSm: number }> {
   const keys = nodeKeys();
   const verifier: Verifier = createVerifier({
     keys: new StaticKeyResolver([{ keyId: 'bench', secrets: [{ secret: keys.secret }] }]),
@@ -215,12 +228,20 @@ async function measureNode(seconds: number, progress: ProgressSink | undefined):
   });
   if (keys.ring.unwraps !== unwrapsBefore) throw new Error('a forged request was unwrapped');
   progress?.line(`[native] Node: forged rejections ${fmt(Math.round(forgedRate))}/s per core`);
+  progress?.live('[native] Node: forged rejections, SM suite…');
+  const genuineSm = build(keys, keys.sm2);
+  const forgedSm = input({ ...genuineSm, headers: { ...genuineSm.headers, 'wxseal-signature': b64uEncode(randomBytes(32)) } });
+  const forgedSmRate = await ratePerCpuSecond(seconds, async () => {
+    if ((await verifier.verifyOrFailure(forgedSm)) !== BAD_SIGNATURE) throw new Error('a forged SM request was not rejected with WXSEAL_BAD_SIGNATURE');
+  });
+  if (keys.ring.unwraps !== unwrapsBefore) throw new Error('a forged SM request was unwrapped');
+  progress?.line(`[native] Node: forged rejections, SM suite ${fmt(Math.round(forgedSmRate))}/s per core`);
 
-  const valid: Record<'rsa' | 'x25519', number> = { rsa: 0, x25519: 0 };
-  for (const suite of ['rsa', 'x25519'] as const) {
-    const label = suite === 'rsa' ? 'RSA-OAEP-2048' : 'X25519';
+  const valid: Record<'rsa' | 'x25519' | 'sm2', number> = { rsa: 0, x25519: 0, sm2: 0 };
+  for (const suite of ['rsa', 'x25519', 'sm2'] as const) {
+    const label = { rsa: 'RSA-OAEP-2048', x25519: 'X25519', sm2: 'SM2 (SM suite)' }[suite];
     progress?.live(`[native] Node: valid sealed requests, ${label}: building requests…`);
-    const serverKey = suite === 'rsa' ? keys.rsa : keys.x25519;
+    const serverKey = keys[suite];
     const op = (list: BuiltRequest[]): (() => Promise<void>) => {
       let next = 0;
       return async () => {
@@ -233,8 +254,8 @@ async function measureNode(seconds: number, progress: ProgressSink | undefined):
     // A check first: the request opens to the body and identity sent.
     const sample = await verifier.verify(input(build(keys, serverKey)));
     if (!sample.body.equals(BODY) || sample.identity['openid'] !== IDENTITY.openid || sample.serverKeyId !== serverKey.id) throw new Error(`the verified ${label} request does not hold what was sent`);
-    // Estimate the rate on 300 requests, then build enough distinct requests for the measurement.
-    const warm = Array.from({ length: 300 }, () => build(keys, serverKey));
+    // Estimate the rate on a few hundred requests (SM2 in JavaScript: fewer), then build enough distinct requests for the measurement.
+    const warm = Array.from({ length: suite === 'sm2' ? 60 : 300 }, () => build(keys, serverKey));
     const warmOp = op(warm);
     const t0 = cpuMicros();
     for (let i = 0; i < warm.length; i++) await warmOp();
@@ -247,7 +268,7 @@ async function measureNode(seconds: number, progress: ProgressSink | undefined):
     if (keys.ring.unwraps === unwrapsBeforeValid) throw new Error(`no unwrap was counted for the valid ${label} requests`);
     progress?.line(`[native] Node: valid sealed requests, ${label}: ${fmt(Math.round(valid[suite]))}/s per core`);
   }
-  return { forged: forgedRate, validRsa: valid.rsa, validX25519: valid.x25519 };
+  return { rates: { forged: forgedRate, validRsa: valid.rsa, validX25519: valid.x25519, validSm: valid.sm2 }, forgedSm: forgedSmRate };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -278,12 +299,18 @@ function javaJarsStale(): boolean {
 }
 
 /** Parses the Benchmark main's output: its JSON line, else its human lines. */
-export function parseJavaBenchmark(stdout: string): NativeRates {
+export function parseJavaBenchmark(stdout: string): NativeRates & { forgedSm?: number } {
   const json = /^WXSEAL-BENCH-JSON (\{.*\})\s*$/m.exec(stdout);
   if (json) {
     const o = JSON.parse(json[1]!) as Record<string, unknown>;
     const num = (k: string): number | undefined => (typeof o[k] === 'number' ? o[k] : undefined);
-    return { ...opt('forged', num('forgedPerSec')), ...opt('validRsa', num('validRsaPerSec')), ...opt('validX25519', num('validX25519PerSec')) };
+    return {
+      ...opt('forged', num('forgedPerSec')),
+      ...opt('validRsa', num('validRsaPerSec')),
+      ...opt('validX25519', num('validX25519PerSec')),
+      ...opt('validSm', num('validSmPerSec')),
+      ...opt('forgedSm', num('forgedSmPerSec')),
+    };
   }
   const grab = (re: RegExp): number | undefined => {
     const m = re.exec(stdout);
@@ -293,6 +320,8 @@ export function parseJavaBenchmark(stdout: string): NativeRates {
     ...opt('forged', grab(/forged rejections\/s \(1 core\):\s*([\d,.\u00a0 ]+)/)),
     ...opt('validRsa', grab(/valid sealed requests\/s, RSA-2048 \(1 core\):\s*([\d,.\u00a0 ]+?)\s{2}/)),
     ...opt('validX25519', grab(/valid sealed requests\/s, X25519\s+\(1 core\):\s*([\d,.\u00a0 ]+?)\s{2}/)),
+    ...opt('validSm', grab(/valid sealed requests\/s, SM2\s+\(1 core\):\s*([\d,.\u00a0 ]+?)\s{2}/)),
+    ...opt('forgedSm', grab(/forged rejections\/s, SM2 \(1 core\):\s*([\d,.\u00a0 ]+)/)),
   };
 }
 
@@ -300,7 +329,7 @@ function opt<K extends string>(key: K, value: number | undefined): Partial<Recor
   return value === undefined || !Number.isFinite(value) ? {} : ({ [key]: value } as Record<K, number>);
 }
 
-async function measureJava(seconds: number, quick: boolean, progress: ProgressSink | undefined): Promise<{ rates: NativeRates; runtime: string; built: boolean }> {
+async function measureJava(seconds: number, quick: boolean, progress: ProgressSink | undefined): Promise<{ rates: NativeRates; forgedSm?: number; runtime: string; built: boolean }> {
   const version = await toolVersion('java', ['-version']);
   const runtime = /^(\S+) version "([^"]+)"/m.exec(version.stderrTail)?.slice(1, 3).join(' ') ?? version.stderrTail.split('\n')[0]!.trim();
   let built = false;
@@ -312,17 +341,17 @@ async function measureJava(seconds: number, quick: boolean, progress: ProgressSi
     progress?.line('[native] Java: built java/build/wxseal.jar and examples.jar (java/build.sh)');
   }
   progress?.live(`[native] Java: ${JAVA_MAIN} ${seconds}…`);
-  const r = await runCommand('java', ['-cp', JAVA_JARS.join(':'), JAVA_MAIN, String(seconds)], {
+  const r = await runCommand('java', ['-cp', [...JAVA_JARS, BCPROV_JAR].join(':'), JAVA_MAIN, String(seconds)], {
     timeoutMs: quick ? 120_000 : 300_000,
     onLine: (line, stream) => {
       if (stream === 'stdout' && !line.startsWith('WXSEAL-BENCH-JSON')) progress?.line(`[native] Java: ${line.trim()}`);
     },
   });
   if (r.code !== 0) throw new Error(failedReason(`java ${JAVA_MAIN}`, r));
-  const rates = parseJavaBenchmark(r.stdout);
+  const { forgedSm, ...rates } = parseJavaBenchmark(r.stdout);
   const missing = NATIVE_MEASURES.filter((k) => rates[k] === undefined);
   if (missing.length > 0) throw new Error(`the Java benchmark printed no ${missing.join(', ')}`);
-  return { rates, runtime, built };
+  return { rates, runtime, built, ...(forgedSm !== undefined ? { forgedSm } : {}) };
 }
 
 export interface GoBenchLine {
@@ -354,7 +383,7 @@ function goArgs(quick: boolean): string[] {
 
 const GO_ENV = { GOPROXY: 'off', GOFLAGS: '-mod=mod', GOCACHE: GO_CACHE };
 
-async function measureGo(quick: boolean, progress: ProgressSink | undefined): Promise<{ rates: NativeRates; forgedX25519?: number; runtime: string }> {
+async function measureGo(quick: boolean, progress: ProgressSink | undefined): Promise<{ rates: NativeRates; forgedX25519?: number; forgedSm?: number; runtime: string }> {
   const version = await toolVersion('go', ['version'], { cwd: GO_DIR, env: GO_ENV });
   const runtime = /go version (\S+)/.exec(version.stdout)?.[1] ?? version.stdout.trim();
   progress?.live(`[native] Go: go ${goArgs(quick).join(' ')} (compiling, then the benchmarks)…`);
@@ -376,11 +405,13 @@ async function measureGo(quick: boolean, progress: ProgressSink | undefined): Pr
     ...opt('forged', rate('ForgedRejection', 'rsa-oaep-256')),
     ...opt('validRsa', rate('ValidSealedRequest', 'rsa-oaep-256')),
     ...opt('validX25519', rate('ValidSealedRequest', 'x25519-hpke')),
+    ...opt('validSm', rate('ValidSealedRequest', 'sm2-sm4-gcm')),
   };
   const missing = NATIVE_MEASURES.filter((k) => rates[k] === undefined);
   if (missing.length > 0) throw new Error(`go test -bench printed no ns/op for ${missing.join(', ')}`);
   const forgedX25519 = rate('ForgedRejection', 'x25519-hpke');
-  return { rates, runtime, ...(forgedX25519 !== undefined ? { forgedX25519 } : {}) };
+  const forgedSm = rate('ForgedRejection', 'sm2-sm4-gcm');
+  return { rates, runtime, ...(forgedX25519 !== undefined ? { forgedX25519 } : {}), ...(forgedSm !== undefined ? { forgedSm } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -402,8 +433,8 @@ export async function runNativeBench(options: NativeBenchOptions): Promise<Nativ
   };
   let t = performance.now();
   try {
-    const { perSec, micros } = ratesFrom(await measureNode(seconds, progress));
-    Object.assign(nodeRow, { status: 'ok', perSec, micros });
+    const n = await measureNode(seconds, progress);
+    Object.assign(nodeRow, { status: 'ok', ...ratesFrom(n.rates), forgedSmPerSec: Math.round(n.forgedSm) });
   } catch (err) {
     nodeRow.reason = (err as Error).message;
     progress?.line(`[native] Node: FAILED: ${nodeRow.reason}`);
@@ -415,14 +446,14 @@ export async function runNativeBench(options: NativeBenchOptions): Promise<Nativ
     language: 'java',
     label: 'Java (java/, dev.wxseal.Verifier)',
     status: 'failed',
-    command: `java -cp java/build/wxseal.jar:java/build/examples.jar ${JAVA_MAIN} ${seconds}`,
+    command: `java -cp java/build/wxseal.jar:java/build/examples.jar:${BCPROV_JAR} ${JAVA_MAIN} ${seconds}`,
     timing: "the thread's CPU time (ThreadMXBean), one request at a time, after a warm-up of a fifth of the time (the JIT compiles then)",
     elapsedS: 0,
   };
   t = performance.now();
   try {
     const j = await measureJava(seconds, options.quick, progress);
-    Object.assign(javaRow, { status: 'ok', runtime: j.runtime, ...ratesFrom(j.rates) });
+    Object.assign(javaRow, { status: 'ok', runtime: j.runtime, ...ratesFrom(j.rates), ...(j.forgedSm !== undefined ? { forgedSmPerSec: Math.round(j.forgedSm) } : {}) });
     if (j.built) javaRow.command = `sh java/build.sh && ${javaRow.command}`;
   } catch (err) {
     javaRow.reason = (err as Error).message;
@@ -443,7 +474,13 @@ export async function runNativeBench(options: NativeBenchOptions): Promise<Nativ
   t = performance.now();
   try {
     const g = await measureGo(options.quick, progress);
-    Object.assign(goRow, { status: 'ok', runtime: g.runtime, ...ratesFrom(g.rates), ...(g.forgedX25519 !== undefined ? { forgedX25519PerSec: Math.round(g.forgedX25519) } : {}) });
+    Object.assign(goRow, {
+      status: 'ok',
+      runtime: g.runtime,
+      ...ratesFrom(g.rates),
+      ...(g.forgedX25519 !== undefined ? { forgedX25519PerSec: Math.round(g.forgedX25519) } : {}),
+      ...(g.forgedSm !== undefined ? { forgedSmPerSec: Math.round(g.forgedSm) } : {}),
+    });
   } catch (err) {
     goRow.reason = (err as Error).message;
     if (err instanceof ToolchainMissing) goRow.toolchainMissing = true;
@@ -469,7 +506,7 @@ export async function runNativeBench(options: NativeBenchOptions): Promise<Nativ
 
   const failed = rows.filter((r) => r.status !== 'ok' && !r.toolchainMissing);
   const missing = rows.filter((r) => r.toolchainMissing);
-  const method = `Each language's verifier in its own runtime, in-process, one thread, no HTTP: forged rejections (a real sealed request under the RSA server key whose signature is replaced by random bytes: the verifier answers WXSEAL_BAD_SIGNATURE after one HMAC; each language checks that no unwrap happened) and valid sealed requests (verify, with a fresh nonce each in the memory nonce store, unwrap, AES-GCM decrypt, then a sealed 200 answer of ${ANSWER.length} B), for an RSA-OAEP-2048 and an X25519 (HPKE) server key. Requests are built before each measurement and not timed. Node and Java send the same ${BODY.length} B JSON body with a two-field identity (Java's Benchmark main); Go sends its bench_test.go's 21 B body. ${seconds} s per measurement (Java's argument, Node's CPU seconds, Go's -benchtime ${goBenchtime(options.quick)}). Node and Java count CPU time; Go reports wall-clock ns/op with GOMAXPROCS=1. The three run one after the other while nothing else of the bench runs.`;
+  const method = `Each language's verifier in its own runtime, in-process, one thread, no HTTP: forged rejections (a real sealed request under the RSA server key whose signature is replaced by random bytes: the verifier answers WXSEAL_BAD_SIGNATURE after one HMAC; each language checks that no unwrap happened) and valid sealed requests (verify, with a fresh nonce each in the memory nonce store, unwrap, AES-GCM decrypt, then a sealed 200 answer of ${ANSWER.length} B), for an RSA-OAEP-2048, an X25519 (HPKE) and an SM2 server key (the SM suite: SM2 unwrap, SM4-GCM, HMAC-SM3; Node through @wxseal/gm = sm-crypto-v2 in JavaScript, Java through Bouncy Castle, Go through tjfoc/gmsm). Requests are built before each measurement and not timed. Node and Java send the same ${BODY.length} B JSON body with a two-field identity (Java's Benchmark main); Go sends its bench_test.go's 21 B body. ${seconds} s per measurement (Java's argument, Node's CPU seconds, Go's -benchtime ${goBenchtime(options.quick)}). Node and Java count CPU time; Go reports wall-clock ns/op with GOMAXPROCS=1. The three run one after the other while nothing else of the bench runs.`;
   return {
     status: failed.length > 0 ? 'failed' : 'ok',
     ...(failed.length > 0 || missing.length > 0 ? { reason: [...failed, ...missing].map((r) => `${r.language}: ${r.reason ?? 'failed'}`).join('; ') } : {}),
@@ -486,6 +523,7 @@ const MEASURE_LABEL: Record<NativeMeasure, string> = {
   forged: 'forged rejections',
   validRsa: 'valid RSA-OAEP-2048 requests',
   validX25519: 'valid X25519 requests',
+  validSm: 'valid SM-suite (SM2) requests',
 };
 
 /** µs with two decimals below 100, whole above. */
@@ -536,27 +574,37 @@ export function nativeSummary(rows: readonly NativeRow[]): string {
 export function nativeMarkdown(n: NativeBenchResult, mdCell: (s: string) => string): string[] {
   const out = ['## Native verifiers: Node, Java, Go (per core, in-process)', ''];
   out.push(`${n.status === 'ok' ? (n.reason ? `Not measured here: ${mdCell(n.reason)}. ` : '') : `**FAILED**: ${mdCell(n.reason ?? '')}. `}Method: ${mdCell(n.method)} Took ${n.elapsedS} s.`, '');
-  out.push('| language | forged rejections/s | valid RSA-2048/s | valid X25519/s | µs per forged | µs per valid RSA | µs per valid X25519 | vs Node: forged / RSA / X25519 | runtime |');
-  out.push('|---|--:|--:|--:|--:|--:|--:|--:|---|');
+  out.push('| language | forged rejections/s | valid RSA-2048/s | valid X25519/s | valid SM2/s | µs per forged | µs per valid RSA | µs per valid X25519 | µs per valid SM2 | vs Node: forged / RSA / X25519 / SM2 | runtime |');
+  out.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|');
   const rate = (v: number | undefined): string => (v === undefined ? '–' : fmt(v));
   const us = (v: number | undefined): string => (v === undefined ? '–' : v < 100 ? v.toFixed(2) : v.toFixed(0));
   const ratio = (v: number | undefined): string => (v === undefined ? '–' : v.toFixed(2));
   for (const r of n.rows) {
     if (r.status !== 'ok') {
-      out.push(`| ${mdCell(r.label)} | ${r.toolchainMissing ? 'not measured' : 'FAILED'}: ${mdCell(r.reason ?? '')} | | | | | | | ${mdCell(r.runtime ?? '')} |`);
+      out.push(`| ${mdCell(r.label)} | ${r.toolchainMissing ? 'not measured' : 'FAILED'}: ${mdCell(r.reason ?? '')} | | | | | | | | | ${mdCell(r.runtime ?? '')} |`);
       continue;
     }
     const p = r.perSec ?? {};
     const m = r.micros ?? {};
     const v = r.vsNode;
     out.push(
-      `| ${mdCell(r.label)} | ${rate(p.forged)} | ${rate(p.validRsa)} | ${rate(p.validX25519)} | ${us(m.forged)} | ${us(m.validRsa)} | ${us(m.validX25519)} | ${v ? `${ratio(v.forged)} / ${ratio(v.validRsa)} / ${ratio(v.validX25519)}` : '–'} | ${mdCell(r.runtime ?? '')} |`,
+      `| ${mdCell(r.label)} | ${rate(p.forged)} | ${rate(p.validRsa)} | ${rate(p.validX25519)} | ${rate(p.validSm)} | ${us(m.forged)} | ${us(m.validRsa)} | ${us(m.validX25519)} | ${us(m.validSm)} | ${v ? `${ratio(v.forged)} / ${ratio(v.validRsa)} / ${ratio(v.validX25519)} / ${ratio(v.validSm)}` : '–'} | ${mdCell(r.runtime ?? '')} |`,
     );
   }
   out.push('');
   out.push(mdCell(n.summary), '');
   const go = n.rows.find((r) => r.language === 'go' && r.forgedX25519PerSec !== undefined);
   if (go) out.push(`Go also rejects a forged request carrying an X25519 envelope: ${fmt(go.forgedX25519PerSec!)}/s (the forged column uses the RSA envelope in every language).`, '');
+  const sm = n.rows.filter((r) => r.status === 'ok' && r.forgedSmPerSec !== undefined);
+  if (sm.length > 0) {
+    out.push(
+      `Forged SM-suite requests (one HMAC-SM3 over an SM3 body hash, no SM2 decryption) are rejected at ${sm.map((r) => `${fmt(r.forgedSmPerSec!)}/s in ${LANGUAGE_NAME[r.language]}`).join(', ')}: against the valid SM2 column, a forged SM flood costs ${sm
+        .filter((r) => r.perSec?.validSm)
+        .map((r) => `${LANGUAGE_NAME[r.language]} ${fmt(r.forgedSmPerSec! / r.perSec!.validSm!)}×`)
+        .join(', ')} less per request.`,
+      '',
+    );
+  }
   out.push('How each was run and timed:', '');
   for (const r of n.rows) out.push(`- **${LANGUAGE_NAME[r.language]}**: \`${r.command}\`; ${mdCell(r.timing)} (${r.elapsedS} s with its setup).`);
   out.push('');
@@ -568,8 +616,8 @@ export function nativeTerminal(n: NativeBenchResult, table: (rows: string[][], r
   const ratio = (v: number | undefined): string => (v === undefined ? '–' : `${v.toFixed(2)}×`);
   const rows = n.rows.map((r) =>
     r.status === 'ok'
-      ? [LANGUAGE_NAME[r.language], rate(r.perSec?.forged), rate(r.perSec?.validRsa), rate(r.perSec?.validX25519), `${ratio(r.vsNode?.forged)} / ${ratio(r.vsNode?.validRsa)} / ${ratio(r.vsNode?.validX25519)}`]
-      : [LANGUAGE_NAME[r.language], r.toolchainMissing ? 'not measured' : 'FAILED', '', '', r.reason ?? ''],
+      ? [LANGUAGE_NAME[r.language], rate(r.perSec?.forged), rate(r.perSec?.validRsa), rate(r.perSec?.validX25519), rate(r.perSec?.validSm), `${ratio(r.vsNode?.forged)} / ${ratio(r.vsNode?.validRsa)} / ${ratio(r.vsNode?.validX25519)} / ${ratio(r.vsNode?.validSm)}`]
+      : [LANGUAGE_NAME[r.language], r.toolchainMissing ? 'not measured' : 'FAILED', '', '', '', r.reason ?? ''],
   );
-  return [table([['native verifiers, per core', 'forged/s', 'valid RSA/s', 'valid X25519/s', 'vs Node'], ...rows], new Set([1, 2, 3]))];
+  return [table([['native verifiers, per core', 'forged/s', 'valid RSA/s', 'valid X25519/s', 'valid SM2/s', 'vs Node'], ...rows], new Set([1, 2, 3, 4]))];
 }

@@ -176,11 +176,12 @@ test('npm run bench --quick: every scenario, the latency matrix, the devices, ad
       assert.equal(r.toolchainMissing, true, `(native) ${r.language} failed only for lack of its toolchain: ${r.reason ?? ''}`);
       continue;
     }
-    for (const k of ['forged', 'validRsa', 'validX25519'] as const) {
+    for (const k of ['forged', 'validRsa', 'validX25519', 'validSm'] as const) {
       assert.ok((r.perSec?.[k] ?? 0) > 0 && (r.micros?.[k] ?? 0) > 0, `(native) ${r.language} ${k} has a rate and a cost per request`);
       assert.ok((r.vsNode?.[k] ?? 0) > 0, `(native) ${r.language} ${k} has a ratio to Node`);
     }
     assert.ok((r.runtime ?? '').length > 0, `(native) ${r.language} names its runtime`);
+    assert.ok((r.forgedSmPerSec ?? 0) > (r.perSec?.validSm ?? Infinity), `(native) ${r.language} rejects a forged SM request faster than it serves a valid one`);
   }
   assert.equal(native.rows[0]!.vsNode?.forged, 1, '(native) Node is its own reference');
   assert.ok(native.summary.length > 0, '(native) the paragraph is generated');
