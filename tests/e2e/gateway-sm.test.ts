@@ -15,23 +15,11 @@ import { HEADERS, buildRequest, formatSm2PrivateKey, isAuthenticRejection, parse
 import { b64uDecodeStrict } from '@wxseal/protocol/primitives';
 import { createClient, type WxsealClient } from '@wxseal/client';
 import { startGateway, type RunningGateway } from '@wxseal/gateway';
-import { baseConfig, captureLogger, newSecret, startUpstream, tempDir, writeYaml, type TestKeys, type Upstream } from '../support/gateway.js';
+import { baseConfig, captureLogger, makeSm2Keys, startUpstream, tempDir, writeYaml, type Upstream } from '../support/gateway.js';
 import { login } from '../support/gateway-admin.js';
 import { WXSEAL_CLI, root } from '../support/gateway-process.js';
 import { freePort } from '../support/net.js';
 
-/** An SM2 server key pair as PKCS#8 / SPKI PEM (what OpenSSL and wxseal keygen write). */
-function sm2Keys(keyId: string): TestKeys & { publicKeyHex: string } {
-  const pair = gm.sm2GenerateKeyPair();
-  return {
-    keyId,
-    secret: newSecret(),
-    serverKeyId: sm2ServerKeyId(pair.publicKeyHex),
-    privateKeyPem: gm.sm2PrivateKeyToPem(pair.privateKeyHex),
-    publicKeyPem: gm.sm2PublicKeyToPem(pair.publicKeyHex),
-    publicKeyHex: pair.publicKeyHex,
-  };
-}
 
 async function send(url: string, target: string, headers: Record<string, string>, body: Buffer): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
   const res = await fetch(url + target, { method: 'POST', headers, body: new Uint8Array(body) });
@@ -41,7 +29,7 @@ async function send(url: string, target: string, headers: Record<string, string>
 }
 
 describe('gateway with an SM2 server key (the SM suite)', () => {
-  const keys = sm2Keys('bff-sm');
+  const keys = makeSm2Keys('bff-sm');
   const token = randomBytes(32).toString('base64url');
   let upstream: Upstream;
   let gw: RunningGateway;
@@ -159,7 +147,7 @@ describe('gateway config: an SM2 key in the armored hex form', () => {
   test('loads under the same id as its PEM', async () => {
     const { loadGatewayConfig } = await import('@wxseal/gateway');
     const pair = gm.sm2GenerateKeyPair();
-    const keys = sm2Keys('bff-sm-armored');
+    const keys = makeSm2Keys('bff-sm-armored');
     const config = loadGatewayConfig({ ...baseConfig(keys, 'http://127.0.0.1:9'), serverKeys: [{ privateKey: formatSm2PrivateKey(pair.privateKeyHex) }, { privateKey: keys.privateKeyPem }] });
     assert.deepEqual(config.serverKeys.map((k) => k.id), [sm2ServerKeyId(pair.publicKeyHex), keys.serverKeyId]);
   });

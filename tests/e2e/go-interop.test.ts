@@ -15,10 +15,10 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { createClient, type WxsealClient } from '@wxseal/client';
 import * as gm from '@wxseal/gm';
-import { formatSm2PublicKey, isWxsealError, sm2ServerKeyId } from '@wxseal/protocol';
+import { formatSm2PublicKey, isWxsealError } from '@wxseal/protocol';
 import { startGateway, type RunningGateway } from '@wxseal/gateway';
 import { randomBytes } from 'node:crypto';
-import { baseConfig, connectSharedRedis, dropRedisPrefix, makeKeys, newSecret, plainRequest, startUpstream, tempDir, type TestKeys, type Upstream } from '../support/gateway.js';
+import { baseConfig, connectSharedRedis, dropRedisPrefix, makeKeys, makeSm2Keys, newSecret, plainRequest, startUpstream, tempDir, type TestKeys, type Upstream } from '../support/gateway.js';
 import { runProcess, spawnTracked, stopAllProcesses } from '../support/processes.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -49,18 +49,6 @@ async function go(args: string[], timeoutMs = 300_000) {
   }
 }
 
-/** An SM2 server key pair made by @wxseal/gm, as PKCS#8 / SPKI PEM (what OpenSSL writes). */
-function sm2Keys(keyId: string, secret = newSecret()): TestKeys & { publicKeyHex: string } {
-  const pair = gm.sm2GenerateKeyPair();
-  return {
-    keyId,
-    secret,
-    serverKeyId: sm2ServerKeyId(pair.publicKeyHex),
-    privateKeyPem: gm.sm2PrivateKeyToPem(pair.privateKeyHex),
-    publicKeyPem: gm.sm2PublicKeyToPem(pair.publicKeyHex),
-    publicKeyHex: pair.publicKeyHex,
-  };
-}
 
 let built: Promise<void> | undefined;
 /** Builds go/cmd/... once into a temporary bin directory. */
@@ -120,7 +108,7 @@ test('go test: the SM suite against spec/vectors/sm.json and the openssl command
 describe('the Node client calls a Go server (wxseal.Middleware)', () => {
   const rsa = makeKeys('bff-node-to-go', 'rsa');
   const x25519 = { ...makeKeys('bff-node-to-go', 'x25519'), secret: rsa.secret };
-  const sm2 = sm2Keys('bff-node-to-go', rsa.secret);
+  const sm2 = makeSm2Keys('bff-node-to-go', rsa.secret);
   let goUrl = '';
   /** A recording proxy in front of the Go server: what the Node client sent, byte for byte. */
   let proxyUrl = '';
@@ -406,7 +394,7 @@ describe('the Go client (wxseal-call) calls the Node gateway', () => {
 
   for (const type of ['rsa', 'x25519', 'sm2'] as const) {
     test(`${type} server key: sealed and sign-only calls are verified by the gateway and the answers authenticated by Go`, async () => {
-      const keys: TestKeys & { publicKeyHex?: string } = type === 'sm2' ? sm2Keys('bff-go-sm2') : makeKeys(`bff-go-${type}`, type);
+      const keys: TestKeys & { publicKeyHex?: string } = type === 'sm2' ? makeSm2Keys('bff-go-sm2') : makeKeys(`bff-go-${type}`, type);
       const gateway: RunningGateway = await startGateway(baseConfig(keys, upstream.url), { logger: pino({ level: 'silent' }) });
       closers.push(() => gateway.close());
 

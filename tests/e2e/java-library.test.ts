@@ -19,7 +19,7 @@ import * as gm from '@wxseal/gm';
 import { buildRequest, formatSm2PublicKey, isAuthenticRejection, parseRejection, sm2ServerKeyId } from '@wxseal/protocol';
 import { b64uEncode } from '@wxseal/protocol/primitives';
 import { startGateway, type RunningGateway } from '@wxseal/gateway';
-import { baseConfig, captureLogger, clientFor, makeKeys, plainRequest, startUpstream, tempDir, type TestKeys, type Upstream } from '../support/gateway.js';
+import { baseConfig, captureLogger, clientFor, makeKeys, makeSm2Keys, plainRequest, startUpstream, tempDir, type TestKeys, type Upstream } from '../support/gateway.js';
 import { exitOf, spawnTracked, stopAllProcesses, stopProcess } from '../support/processes.js';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -29,18 +29,6 @@ const servletJar = '/usr/share/java/jakarta-servlet-api.jar';
 const bcprovJar = process.env.BCPROV_JAR ?? '/usr/share/java/bcprov.jar';
 const classpath = [join(buildDir, 'wxseal.jar'), join(buildDir, 'examples.jar'), join(buildDir, 'tests.jar'), servletJar, bcprovJar].join(':');
 
-/** An SM2 server key pair (SPEC 6.6) as PKCS#8 / SPKI PEM, made with @wxseal/gm. */
-function sm2Keys(keyId: string, secret: string): TestKeys & { publicKeyHex: string } {
-  const pair = gm.sm2GenerateKeyPair();
-  return {
-    keyId,
-    secret,
-    serverKeyId: sm2ServerKeyId(pair.publicKeyHex),
-    privateKeyPem: gm.sm2PrivateKeyToPem(pair.privateKeyHex),
-    publicKeyPem: gm.sm2PublicKeyToPem(pair.publicKeyHex),
-    publicKeyHex: pair.publicKeyHex,
-  };
-}
 
 /** Runs the OpenSSL CLI; its stdout. */
 function openssl(args: string[], input?: Buffer): Buffer {
@@ -247,7 +235,7 @@ describe('the Java SM primitives against the OpenSSL CLI (SPEC 6.6)', () => {
 describe('Node client -> Java servlet filter (example server)', () => {
   const rsa: TestKeys = makeKeys('bff-java-lib');
   const x: TestKeys = { ...makeKeys('bff-java-lib', 'x25519'), keyId: rsa.keyId, secret: rsa.secret };
-  const sm = sm2Keys(rsa.keyId, rsa.secret);
+  const sm = makeSm2Keys(rsa.keyId, rsa.secret);
   let base = '';
 
   before(async () => {
@@ -401,7 +389,7 @@ describe('Node client -> Java servlet filter (example server)', () => {
 describe('Java Client -> Node gateway', () => {
   const rsa: TestKeys = makeKeys('bff-java-client');
   const x: TestKeys = { ...makeKeys('bff-java-client', 'x25519'), keyId: rsa.keyId, secret: rsa.secret };
-  const sm = sm2Keys(rsa.keyId, rsa.secret);
+  const sm = makeSm2Keys(rsa.keyId, rsa.secret);
   // the armored hex form of SPEC 6.6 for the same SM2 public key
   const smText: TestKeys = { ...sm, publicKeyPem: formatSm2PublicKey(sm.publicKeyHex) };
   let upstream: Upstream | undefined;

@@ -9,6 +9,7 @@ import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { runMockWechatFromState, type MockMpClientConfig, type MockPayClientConfig } from '@wxseal/mock-wechat';
 import { WechatApiSecurityError, createMpClient, staticAccessToken } from '@wxseal/wechat';
+import { apiSecurityOf } from '../support/wechat.js';
 import { SM_SIGNATURE_SCHEME, StaticMerchantMaterialSource, createWechatPayClient, isSm2Key } from '@wxseal/wechatpay';
 import { createPrivateKey } from 'node:crypto';
 import { spawnTracked, stopAllProcesses, stopProcess } from '../support/processes.js';
@@ -107,15 +108,7 @@ function mpClientOf(cfg: MockMpClientConfig, baseUrl: string, token: string) {
     appid: cfg.appid,
     http: { baseUrl, timeoutMs: 5000 },
     accessToken: staticAccessToken(token),
-    apiSecurity: {
-      symKey: cfg.symKey,
-      symSn: cfg.symSn,
-      privateKey: cfg.privateKeyPem,
-      privateKeySn: cfg.privateKeySn,
-      platformCertificates: cfg.platformCertificates,
-      ...(cfg.symmetricAlgorithm !== undefined ? { symmetricAlgorithm: cfg.symmetricAlgorithm } : {}),
-      ...(cfg.asymmetricAlgorithm !== undefined ? { asymmetricAlgorithm: cfg.asymmetricAlgorithm } : {}),
-    },
+    apiSecurity: apiSecurityOf(cfg),
   });
 }
 

@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { createMockMpApp, startMockWechat, type MockMpApp, type MockWechat } from '@wxseal/mock-wechat';
+import { apiSecurityOf } from '../support/wechat.js';
 import {
   AccessTokenManager,
   RedisTokenStore,
@@ -32,16 +33,8 @@ function clientFor(mock: MockWechat, app: MockMpApp, extra: Partial<MpClientOpti
     secret: cfg.secret,
     http,
     accessToken: tokens,
-    apiSecurity: {
-      symKey: cfg.symKey,
-      symSn: cfg.symSn,
-      privateKey: cfg.privateKeyPem,
-      privateKeySn: cfg.privateKeySn,
-      platformCertificates: cfg.platformCertificates,
-      // 国密 apps (SM4_GCM + SM2withSM3): clientConfig carries the algorithms and the SM2 platform certificates.
-      ...(cfg.symmetricAlgorithm !== undefined ? { symmetricAlgorithm: cfg.symmetricAlgorithm } : {}),
-      ...(cfg.asymmetricAlgorithm !== undefined ? { asymmetricAlgorithm: cfg.asymmetricAlgorithm } : {}),
-    },
+    // 国密 apps (SM4_GCM + SM2withSM3): clientConfig carries the algorithms and the SM2 platform certificates.
+    apiSecurity: apiSecurityOf(cfg),
     ...extra,
   });
   return { client, tokens, http };

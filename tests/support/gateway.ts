@@ -12,6 +12,8 @@ import { Writable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { pino, type Logger } from 'pino';
 import { stringify as toYaml } from 'yaml';
+import * as gm from '@wxseal/gm';
+import { sm2ServerKeyId } from '@wxseal/protocol';
 import { b64uEncode } from '@wxseal/protocol/primitives';
 import { serverKeyIdFor } from '@wxseal/server';
 import { createClient, type ClientOptions, type WxsealClient } from '@wxseal/client';
@@ -35,6 +37,22 @@ export function makeKeys(keyId = 'bff-gw', type: 'rsa' | 'x25519' = 'rsa'): Test
     serverKeyId: serverKeyIdFor(publicKey),
     privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  };
+}
+
+/**
+ * A client credential and an SM2 server key pair (the SM suite, SPEC 6.6) as PKCS#8 / SPKI PEM, as
+ * OpenSSL and `wxseal keygen --type sm2` write them; the public point in hex too.
+ */
+export function makeSm2Keys(keyId: string, secret: string = newSecret()): TestKeys & { publicKeyHex: string } {
+  const pair = gm.sm2GenerateKeyPair();
+  return {
+    keyId,
+    secret,
+    serverKeyId: sm2ServerKeyId(pair.publicKeyHex),
+    privateKeyPem: gm.sm2PrivateKeyToPem(pair.privateKeyHex),
+    publicKeyPem: gm.sm2PublicKeyToPem(pair.publicKeyHex),
+    publicKeyHex: pair.publicKeyHex,
   };
 }
 
