@@ -212,7 +212,7 @@ function measureSmLimits(keys: BenchKeys, secret: Uint8Array, seconds: number): 
     },
     {
       id: 'sm2-unwrap',
-      label: `SM suite: SM2 decrypt of the session key (${wrapped.length} B, sm-crypto-v2)`,
+      label: `SM suite: SM2 decrypt of the session key (${wrapped.length} B, ${gm.opensslSm2Available() ? 'curve arithmetic in OpenSSL' : 'sm-crypto-v2'})`,
       bytes: wrapped.length,
       opsPerSec: measure(() => unwrapSmSessionKey(gm, keys.sm2PrivateKeyHex, wrapped), seconds, 8),
     },

@@ -145,8 +145,8 @@ function poolSize(scenario: Scenario, options: BenchOptions, done: ReadonlyMap<S
   if (scenario.traffic === 'sealed' && rsa !== undefined) bound = Math.min(bound, rsa * cpus().length);
   const x25519 = crypto.find((c) => c.id === 'x25519-unwrap')?.opsPerSec;
   if (scenario.traffic === 'sealed-x25519' && x25519 !== undefined) bound = Math.min(bound, x25519 * cpus().length);
-  // The SM suite's SM2 decryption is JavaScript (sm-crypto-v2), on the gateway's one thread: one
-  // core's rate bounds it. The pool costs an SM2 encryption per request to build, so a bound on
+  // The SM suite's SM2 decryption runs on the gateway's one thread: one core's rate bounds it. The
+  // pool costs an SM2 encryption (JavaScript, sm-crypto-v2) per request to build, so a bound on
   // every core would only make the pool outgrow the nonce window.
   const sm2 = crypto.find((c) => c.id === 'sm2-unwrap')?.opsPerSec;
   if (scenario.traffic === 'sealed-sm') bound = Math.min(bound, sm2 ?? 1_000);

@@ -163,7 +163,7 @@ export function computeRatios(scenarios: readonly ScenarioResult[], crypto: read
       'informational',
       undefined,
       a ? why('l') : why('a'),
-      'valid sealed traffic with an SM2 server key (SPEC 6.6): every primitive in @wxseal/gm, the SM2 decryption in JavaScript; no session-key reuse',
+      'valid sealed traffic with an SM2 server key (SPEC 6.6): every primitive in @wxseal/gm (SM2 decryption on OpenSSL\'s curve arithmetic); no session-key reuse',
     ),
     make(
       'l-a cpu',

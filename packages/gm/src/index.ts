@@ -1,13 +1,17 @@
 // 国密 primitives for wxseal. SM3, HMAC-SM3 and HKDF-SM3 come from node:crypto (OpenSSL 3);
 // SM4-GCM, SM2 signatures with a distinguishing ID and SM2 public-key encryption from
-// sm-crypto-v2, because Node's OpenSSL exposes neither. Nothing here implements a primitive.
+// sm-crypto-v2, because Node's OpenSSL exposes neither. SM2 decryption runs its curve arithmetic
+// in OpenSSL where the runtime has the SM2 curve (sm2-decrypt.ts, about 4x faster), else in
+// sm-crypto-v2. Nothing here implements a primitive.
 import './random-shim.js';
 import { createHash, createHmac, hkdfSync } from 'node:crypto';
 import { sm2, sm4 } from 'sm-crypto-v2';
 import { GmError } from './errors.js';
 import { isOnCurve, isStrictSm2SignatureDer } from './keys.js';
+import { opensslSm2Available, sm2DecryptWithOpenssl } from './sm2-decrypt.js';
 
 export { GM_ERRORS, GmError, isGmError, type GmErrorCode } from './errors.js';
+export { opensslSm2Available } from './sm2-decrypt.js';
 export {
   sm2CiphertextFromAsn1,
   sm2CiphertextToAsn1,
@@ -125,6 +129,21 @@ export function sm2Encrypt(publicKeyHex: string, plaintext: Uint8Array): Buffer 
 
 /** Decrypts C1‖C3‖C2 (C1 uncompressed); GM_DECRYPT_FAILED when C3 does not match. */
 export function sm2Decrypt(privateKeyHex: string, ciphertext: Uint8Array): Buffer {
+  const priv = checkPrivate(privateKeyHex);
+  if (ciphertext.length < 65 + 32 + 1 || ciphertext[0] !== 0x04) throw new GmError('GM_INPUT_INVALID', 'an SM2 ciphertext is 04‖x‖y ‖ C3 (32) ‖ C2');
+  if (opensslSm2Available()) {
+    const out = sm2DecryptWithOpenssl(priv, ciphertext);
+    if (out === undefined) throw new GmError('GM_DECRYPT_FAILED', 'SM2 decryption failed');
+    return out;
+  }
+  return sm2DecryptReference(priv, ciphertext);
+}
+
+/**
+ * SM2 decryption entirely in sm-crypto-v2: the fallback where OpenSSL lacks the SM2 curve, and the
+ * independent implementation the tests hold the OpenSSL path against. Same contract as sm2Decrypt.
+ */
+export function sm2DecryptReference(privateKeyHex: string, ciphertext: Uint8Array): Buffer {
   const priv = checkPrivate(privateKeyHex);
   if (ciphertext.length < 65 + 32 + 1 || ciphertext[0] !== 0x04) throw new GmError('GM_INPUT_INVALID', 'an SM2 ciphertext is 04‖x‖y ‖ C3 (32) ‖ C2');
   let out: Uint8Array;

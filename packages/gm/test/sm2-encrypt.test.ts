@@ -1,9 +1,24 @@
 // SM2 public-key encryption (GB/T 32918.4) both ways against `openssl pkeyutl -encrypt/-decrypt`,
-// which speaks the ASN.1 form of GM/T 0009 (converted here), and the standard's example.
+// which speaks the ASN.1 form of GM/T 0009 (converted here), and the standard's example. The
+// decryption runs on OpenSSL's curve arithmetic (sm2-decrypt.ts); it is also held against
+// sm-crypto-v2's own decryption (sm2DecryptReference), an independent implementation.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { isGmError, sm2CiphertextFromAsn1, sm2CiphertextToAsn1, sm2Decrypt, sm2Encrypt, sm2GenerateKeyPair, sm2PrivateKeyFromPem, sm2PrivateKeyToPem, sm2PublicKeyFromPrivate, sm2PublicKeyToPem } from '../src/index.js';
+import {
+  isGmError,
+  opensslSm2Available,
+  sm2CiphertextFromAsn1,
+  sm2CiphertextToAsn1,
+  sm2Decrypt,
+  sm2DecryptReference,
+  sm2Encrypt,
+  sm2GenerateKeyPair,
+  sm2PrivateKeyFromPem,
+  sm2PrivateKeyToPem,
+  sm2PublicKeyFromPrivate,
+  sm2PublicKeyToPem,
+} from '../src/index.js';
 import { file, openssl, opensslStatus, outPath, read } from './openssl.js';
 
 const decryptFails = (fn: () => unknown): void => assert.throws(fn, (e) => isGmError(e, 'GM_DECRYPT_FAILED'));
@@ -75,6 +90,46 @@ describe('SM2 encryption, openssl pkeyutl -encrypt → @wxseal/gm', () => {
     const c = sm2Encrypt(publicKeyHex, Buffer.from('x'));
     inputInvalid(() => sm2Decrypt(privateKeyHex, c.subarray(0, 97)));
     inputInvalid(() => sm2Decrypt(privateKeyHex, Buffer.concat([Buffer.from([2]), c.subarray(1)])));
+  });
+});
+
+describe('SM2 decryption on OpenSSL\'s curve arithmetic against sm-crypto-v2\'s', () => {
+  it('this runtime\'s OpenSSL has the SM2 curve, so sm2Decrypt takes the OpenSSL path', () => {
+    assert.equal(opensslSm2Available(), true);
+  });
+  it('both decrypt the same 300 ciphertexts (sm-crypto-v2\'s and openssl\'s, lengths 1 to 300) to the plaintext', () => {
+    const keys = Array.from({ length: 3 }, () => sm2GenerateKeyPair());
+    const fromOpenssl = (k: { publicKeyHex: string }, pt: Buffer): Buffer => sm2CiphertextFromAsn1(opensslEncrypt(sm2PublicKeyToPem(k.publicKeyHex), pt));
+    for (let i = 0; i < 300; i++) {
+      const k = keys[i % keys.length]!;
+      const pt = randomBytes(1 + (i % 300));
+      const c = i % 10 === 0 ? fromOpenssl(k, pt) : sm2Encrypt(k.publicKeyHex, pt);
+      assert.deepEqual(sm2Decrypt(k.privateKeyHex, c), pt, `case ${i}`);
+      assert.deepEqual(sm2DecryptReference(k.privateKeyHex, c), pt, `case ${i} (reference)`);
+    }
+  });
+  it('both refuse every single-bit change of C1, C3 and C2, a C1 off the curve and another key', () => {
+    const { privateKeyHex, publicKeyHex } = sm2GenerateKeyPair();
+    const c = sm2Encrypt(publicKeyHex, randomBytes(16));
+    for (let i = 1; i < c.length; i += 3) {
+      const bad = Buffer.from(c);
+      bad[i]! ^= 1 << (i % 8);
+      decryptFails(() => sm2Decrypt(privateKeyHex, bad));
+      decryptFails(() => sm2DecryptReference(privateKeyHex, bad));
+    }
+    // x1 kept, y1 replaced: (x1, y1 + 1) is not a point of the curve.
+    const offCurve = Buffer.from(c);
+    let carry = 1;
+    for (let i = 64; i >= 33 && carry; i--) {
+      const v = offCurve[i]! + carry;
+      offCurve[i] = v & 0xff;
+      carry = v >> 8;
+    }
+    decryptFails(() => sm2Decrypt(privateKeyHex, offCurve));
+    decryptFails(() => sm2DecryptReference(privateKeyHex, offCurve));
+    const other = sm2GenerateKeyPair().privateKeyHex;
+    decryptFails(() => sm2Decrypt(other, c));
+    decryptFails(() => sm2DecryptReference(other, c));
   });
 });
 
