@@ -1,8 +1,10 @@
-// Cross-checks SPEC.md with the Java implementation: the interop harness (interop/java: the vector
-// checker, the device client and server of SPEC 15, the verifier with device keys) runs on the Java
-// library's protocol core (java/src: B64u, Crypto, Hpke, Json, Protocol), compiled together with it.
-// It compiles the Java sources with javac and runs the vector check, then live sealed exchanges with
-// the Node reference client and verifier (RSA and X25519 keys).
+// Cross-checks SPEC.md with the Java implementation: the interop harness (interop/java: the device
+// client and server of SPEC 15, the verifier with device keys) runs on the Java library's protocol
+// core (java/src: B64u, Crypto, Hpke, Json, Protocol), compiled together with it. Its vector check is
+// the library's checker (java/test VectorTests, compiled with it: the shared files, sm.json included)
+// followed by the device files, in one tally. It compiles the Java sources with javac and runs the
+// vector check, then live sealed exchanges with the Node reference client and verifier (RSA and
+// X25519 keys).
 // A missing JDK (or Bouncy Castle, which the library's SM suite needs) is a FAILURE, never a skip.
 //
 //   cd /work/main && node --conditions=wxseal-source --import tsx --test interop/interop-java.test.ts
@@ -17,11 +19,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildRequest, openResponse } from '@wxseal/protocol';
 import { MemoryNonceStore, ServerKeyRing, StaticKeyResolver, createVerifier, sealVerifiedResponse, serverKeyIdFor } from '@wxseal/server';
+import { deviceVectorCases, libraryVectorCases } from './java-vector-cases.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 const srcDir = join(here, 'java', 'src');
 const librarySrcDir = join(root, 'java', 'src');
+// The one vector checker of the shared files (the library's); the harness's `check` runs it, then the device files.
+const vectorTestsSrc = join(root, 'java', 'test', 'dev', 'wxseal', 'test', 'VectorTests.java');
 const bcprovJar = process.env.BCPROV_JAR ?? '/usr/share/java/bcprov.jar';
 const vectorsDir = join(root, 'spec', 'vectors');
 const mainClass = 'dev.wxseal.interop.Main';
@@ -41,49 +46,12 @@ function javaSources(dir: string): string[] {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- untyped parsed JSON, see above
 type Vector = any;
 
-function readJson(file: string): Vector {
-  return JSON.parse(readFileSync(join(vectorsDir, file), 'utf8'));
-}
-
-/** The number of vector cases the Java checker must report as passed: one per case, in every file. */
+/**
+ * The number of vector cases `check` must report as passed: the library's checker (VectorTests, the
+ * shared files, sm.json included) plus the device files (SPEC 15), each counted from the files.
+ */
 function expectedCaseCount(): number {
-  const count = (a: unknown, what: string): number => {
-    assert.ok(Array.isArray(a) && a.length > 0, `${what} must be a non-empty array`);
-    return (a as unknown[]).length;
-  };
-  const one = (o: unknown, what: string): number => {
-    assert.ok(o !== null && typeof o === 'object' && !Array.isArray(o), `${what} must be an object`);
-    return 1;
-  };
-  const rsa = readJson('rsa-oaep.json');
-  const response = readJson('response.json');
-  const activation = readJson('device-activation.json');
-  const deviceRequest = readJson('device-request.json');
-  const x25519 = readJson('x25519.json');
-  count(rsa.keys, 'rsa-oaep.json keys');
-  return (
-    count(readJson('canonical-query.json').cases, 'canonical-query.json cases') +
-    count(readJson('sign.json').cases, 'sign.json cases') +
-    (rsa.keys as Array<{ cases: unknown }>).reduce((n, k, i) => n + count(k.cases, `rsa-oaep.json keys[${i}].cases`), 0) +
-    count(readJson('seal-request.json').cases, 'seal-request.json cases') +
-    count(response.sealed, 'response.json sealed') +
-    count(response.signed, 'response.json signed') +
-    count(response.mustNotOpen, 'response.json mustNotOpen') +
-    count(response.signedRejections, 'response.json signedRejections') +
-    count(response.rejectionMustNotVerify, 'response.json rejectionMustNotVerify') +
-    count(readJson('reject.json').cases, 'reject.json cases') +
-    // SPEC section 15
-    count(activation.activation, 'device-activation.json activation') +
-    count(activation.delivery, 'device-activation.json delivery') +
-    count(activation.verify?.cases, 'device-activation.json verify.cases') +
-    count(activation.mustNotOpen, 'device-activation.json mustNotOpen') +
-    count(deviceRequest.cases, 'device-request.json cases') +
-    one(deviceRequest.rotation, 'device-request.json rotation') + // one exchange, checked as one case
-    // SPEC 6.5
-    count(x25519.wraps, 'x25519.json wraps') +
-    count(x25519.sealed, 'x25519.json sealed') +
-    count(x25519.unwrapFailures, 'x25519.json unwrapFailures')
-  );
+  return libraryVectorCases(vectorsDir) + deviceVectorCases(vectorsDir);
 }
 
 /** Copies the vectors to dir, lets mutate change one file's parsed JSON, and writes it back. */
@@ -144,7 +112,7 @@ describe('independent Java implementation (interop/java) against spec/vectors', 
     assert.ok(library.some((f) => f.endsWith('/Protocol.java')), `no library sources under ${librarySrcDir}`);
     classes = mkdtempSync(join(tmpdir(), 'wxseal-java-classes-'));
     scratch = mkdtempSync(join(tmpdir(), 'wxseal-java-vectors-'));
-    const c = run('javac', ['--release', '17', '-encoding', 'UTF-8', '-cp', bcprovJar, '-d', classes, ...library, ...sources]);
+    const c = run('javac', ['--release', '17', '-encoding', 'UTF-8', '-cp', bcprovJar, '-d', classes, ...library, vectorTestsSrc, ...sources]);
     assert.equal(c.status, 0, `javac failed (status ${c.status}; ${bcprovJar} is needed by the library's SM suite):\n${c.stdout}\n${c.stderr}`);
   });
 
@@ -204,8 +172,8 @@ describe('independent Java implementation (interop/java) against spec/vectors', 
     assert.equal(passed, expectedCaseCount() - 1, r.stdout);
   });
 
-  // Each mutation of a vector must make exactly its own case fail (SPEC 10.1 and 7, then section 15, then 6.5).
-  const deviceMutations: Array<{ name: string; file: string; unit: RegExp; mutate: (v: Vector) => void }> = [
+  // Each mutation of a vector must make exactly its own case fail (SPEC 10.1 and 7, then section 15, then 6.5 and 6.6).
+  const mutations: Array<{ name: string; file: string; unit: RegExp; mutate: (v: Vector) => void }> = [
     {
       name: 'signed rejection signature',
       file: 'response.json',
@@ -317,9 +285,16 @@ describe('independent Java implementation (interop/java) against spec/vectors', 
       unit: /FAIL x25519\.unwrapFailures\[0\]/,
       mutate: (v) => { v.unwrapFailures[0] = { description: 'mutation: an untouched wrap', wrapped: v.wraps[0].wrapped }; },
     },
+    // SPEC 6.6 (sm.json): checked by check through the library's checker, as the shared files are
+    {
+      name: 'signature of a sealed SM request',
+      file: 'sm.json',
+      unit: /FAIL sm\.sealed\[0\]/,
+      mutate: (v) => { v.sealed[0].expected.headers['wxseal-signature'] = flip(v.sealed[0].expected.headers['wxseal-signature']); },
+    },
   ];
 
-  for (const m of deviceMutations) {
+  for (const m of mutations) {
     it(`is not vacuous for ${m.file}: ${m.name} corrupted gives exactly one failure`, () => {
       mutatedCopy(scratch, m.file, m.mutate);
       const r = run('java', ['-cp', `${classes}:${bcprovJar}`, mainClass, 'check', scratch]);

@@ -20,14 +20,16 @@ function sources(dir: string): string[] {
 }
 
 // The harness compiles together with the library's sources (its servlet filter aside, which needs the
-// Servlet API); Bouncy Castle is on the class path for the library's SM suite (SPEC 6.6).
+// Servlet API) and the library's vector checker (java/test VectorTests), which its `check` runs;
+// Bouncy Castle is on the class path for the library's SM suite (SPEC 6.6).
 const bcprovJar = process.env.BCPROV_JAR ?? '/usr/share/java/bcprov.jar';
 const classpath = `${classes}:${bcprovJar}`;
 
 before(async () => {
   try {
     const library = sources(join(root, 'java/src')).filter((f) => !f.includes('/servlet/'));
-    execFileSync('javac', ['--release', '17', '-encoding', 'UTF-8', '-cp', bcprovJar, '-d', classes, ...library, ...sources(join(root, 'interop/java/src'))], { stdio: 'pipe' });
+    const vectorTests = join(root, 'java/test/dev/wxseal/test/VectorTests.java');
+    execFileSync('javac', ['--release', '17', '-encoding', 'UTF-8', '-cp', bcprovJar, '-d', classes, ...library, vectorTests, ...sources(join(root, 'interop/java/src'))], { stdio: 'pipe' });
   } catch (err) {
     const e = err as { message: string; stderr?: Buffer };
     throw new Error(`javac and ${bcprovJar} are required for the interop tests (npm run services installs them): ${e.message}\n${e.stderr ?? ''}`);

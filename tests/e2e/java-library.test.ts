@@ -21,6 +21,7 @@ import { b64uEncode } from '@wxseal/protocol/primitives';
 import { startGateway, type RunningGateway } from '@wxseal/gateway';
 import { baseConfig, captureLogger, clientFor, makeKeys, makeSm2Keys, plainRequest, startUpstream, tempDir, type TestKeys, type Upstream } from '../support/gateway.js';
 import { exitOf, spawnTracked, stopAllProcesses, stopProcess } from '../support/processes.js';
+import { libraryVectorCases } from '../../interop/java-vector-cases.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const javaDir = join(root, 'java');
@@ -39,41 +40,8 @@ function openssl(args: string[], input?: Buffer): Buffer {
 type Vector = any;
 const vector = (file: string): Vector => JSON.parse(readFileSync(join(root, 'spec/vectors', file), 'utf8'));
 
-/** One per case of the vector files the library covers (SPEC 13, devices excluded). */
-function expectedVectorCases(): number {
-  const rsa = vector('rsa-oaep.json');
-  const response = vector('response.json');
-  const x = vector('x25519.json');
-  const sm = vector('sm.json');
-  return (
-    vector('canonical-query.json').cases.length +
-    vector('sign.json').cases.length +
-    (rsa.keys as Array<{ cases: unknown[] }>).reduce((n, k) => n + k.cases.length, 0) +
-    vector('seal-request.json').cases.length +
-    response.sealed.length +
-    response.signed.length +
-    response.mustNotOpen.length +
-    response.signedRejections.length +
-    response.rejectionMustNotVerify.length +
-    vector('reject.json').cases.length +
-    x.wraps.length +
-    x.sealed.length +
-    x.unwrapFailures.length +
-    // sm.json (SPEC 6.6): one unit per primitive case, the server key, each wrap, the other key's wrap,
-    // each sealed case, the signed rejection, each unwrap failure and each forged signature
-    sm.primitives.sm3.length +
-    sm.primitives.hmacSm3.length +
-    sm.primitives.hkdfSm3.length +
-    sm.primitives.sm4Gcm.length +
-    1 +
-    sm.wraps.length +
-    1 +
-    sm.sealed.length +
-    1 +
-    sm.unwrapFailures.length +
-    sm.forgedSignatures.length
-  );
-}
+/** One per case of the vector files the library covers (SPEC 13, devices excluded), counted from the files. */
+const expectedVectorCases = (): number => libraryVectorCases(join(root, 'spec/vectors'));
 
 /** Runs a Java main to completion: exit status and output. */
 async function runJava(mainClass: string, args: string[], timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -95,6 +95,33 @@ public final class TestRunner {
             .serverKey(smId, sm2);
     }
 
+    /**
+     * SPEC 14 with the server key pub (its suite decides the session key's length): three requests
+     * under one wrapped key are unwrapped once; a wrapped key whose session key is not what the body
+     * was sealed with is WXSEAL_DECRYPT_FAILED each time, never cached.
+     */
+    static void sessionKeyCache(java.security.PublicKey pub, String serverKeyId) throws Exception {
+        Protocol.Suite suite = Protocol.Suite.of(pub);
+        Verifier v = verifierBuilder().sessionKeyCache(100, 300).build();
+        byte[] k = Crypto.random(suite.sessionKeyBytes());
+        byte[] wrapped = Crypto.wrapSessionKey(pub, k);
+        long now = now();
+        for (int i = 0; i < 3; i++) {
+            Protocol.SealedRequest r = Protocol.sealRequest(suite, "POST", "/api/reuse", KEY_ID, SECRET, serverKeyId, null, wrapped, k,
+                Crypto.random(12), Long.toString(now), B64u.encode(Crypto.random(16)), "text/plain", null, null, Crypto.utf8("n" + i));
+            VerifiedRequest ok = v.verify(new WxsealRequest(r.method, r.target).headers(r.headers).body(r.body), now);
+            assertEq("n" + i, new String(ok.body(), StandardCharsets.UTF_8), "body " + i);
+        }
+        assertEq(1L, v.unwrapCount(), "one unwrap for three requests");
+        byte[] wrapped2 = Crypto.wrapSessionKey(pub, Crypto.random(suite.sessionKeyBytes()));
+        for (int i = 0; i < 2; i++) {
+            Protocol.SealedRequest bad = Protocol.sealRequest(suite, "POST", "/api/reuse", KEY_ID, SECRET, serverKeyId, null, wrapped2, k,
+                Crypto.random(12), Long.toString(now), B64u.encode(Crypto.random(16)), null, null, null, Crypto.utf8("x"));
+            expectReject(v, new WxsealRequest(bad.method, bad.target).headers(bad.headers).body(bad.body), now, WxsealException.DECRYPT_FAILED);
+        }
+        assertEq(3L, v.unwrapCount(), "each failing request was unwrapped (nothing cached)");
+    }
+
     /** A client for the suite named "RSA-OAEP", "X25519" or "SM2", with the given secret. */
     static Client clientNamed(String suite, String base, byte[] secret) {
         Client.Builder b = Client.builder().baseUrl(base).credential(KEY_ID, secret);
@@ -138,7 +165,9 @@ public final class TestRunner {
         }
         int vec = new VectorTests().checkAll(vectors);
         if (vectorsOnly) System.exit(vec);
-        int hpke = new VectorTests().hpkeSelftest();
+        VectorTests rfc = new VectorTests();
+        rfc.hpkeSelftest();
+        int hpke = rfc.summary("rfc9180: ");
 
         KeyPairGenerator g = KeyPairGenerator.getInstance("RSA");
         g.initialize(2048);
@@ -241,49 +270,10 @@ public final class TestRunner {
             });
         }
 
-        test("session-key cache (SPEC 14): a reused wrapped key is unwrapped once; a key that does not decrypt is never cached", () -> {
-            Verifier v = verifierBuilder().sessionKeyCache(100, 300).build();
-            byte[] k = Crypto.random(32);
-            byte[] wrapped = Crypto.wrapSessionKey(rsa.getPublic(), k);
-            long now = now();
-            for (int i = 0; i < 3; i++) {
-                Protocol.SealedRequest r = Protocol.sealRequest("POST", "/api/reuse", KEY_ID, SECRET, rsaId, null, wrapped, k,
-                    Crypto.random(12), Long.toString(now), B64u.encode(Crypto.random(16)), "text/plain", null, null, Crypto.utf8("n" + i));
-                VerifiedRequest ok = v.verify(new WxsealRequest(r.method, r.target).headers(r.headers).body(r.body), now);
-                assertEq("n" + i, new String(ok.body(), StandardCharsets.UTF_8), "body " + i);
-            }
-            assertEq(1L, v.unwrapCount(), "one unwrap for three requests");
-            // a wrapped key whose session key is not what the body was sealed with: DECRYPT_FAILED, not cached
-            byte[] k2 = Crypto.random(32);
-            byte[] wrapped2 = Crypto.wrapSessionKey(rsa.getPublic(), k2);
-            for (int i = 0; i < 2; i++) {
-                Protocol.SealedRequest bad = Protocol.sealRequest("POST", "/api/reuse", KEY_ID, SECRET, rsaId, null, wrapped2, k,
-                    Crypto.random(12), Long.toString(now), B64u.encode(Crypto.random(16)), null, null, null, Crypto.utf8("x"));
-                expectReject(v, new WxsealRequest(bad.method, bad.target).headers(bad.headers).body(bad.body), now, WxsealException.DECRYPT_FAILED);
-            }
-            assertEq(3L, v.unwrapCount(), "each failing request was unwrapped (nothing cached)");
-        });
-
-        test("session-key cache (SPEC 14) with an SM2 key: a reused 16-byte key is unwrapped once; a failing one is never cached", () -> {
-            Verifier v = verifierBuilder().sessionKeyCache(100, 300).build();
-            byte[] k = Crypto.random(16);
-            byte[] wrapped = Crypto.wrapSessionKey(sm2.publicKey(), k);
-            long now = now();
-            for (int i = 0; i < 3; i++) {
-                Protocol.SealedRequest r = Protocol.sealRequest(Protocol.Suite.SM, "POST", "/api/reuse", KEY_ID, SECRET, smId, null, wrapped, k,
-                    Crypto.random(12), Long.toString(now), B64u.encode(Crypto.random(16)), "text/plain", null, null, Crypto.utf8("sm" + i));
-                VerifiedRequest ok = v.verify(new WxsealRequest(r.method, r.target).headers(r.headers).body(r.body), now);
-                assertEq("sm" + i, new String(ok.body(), StandardCharsets.UTF_8), "body " + i);
-            }
-            assertEq(1L, v.unwrapCount(), "one SM2 decryption for three requests");
-            byte[] wrapped2 = Crypto.wrapSessionKey(sm2.publicKey(), Crypto.random(16));
-            for (int i = 0; i < 2; i++) {
-                Protocol.SealedRequest bad = Protocol.sealRequest(Protocol.Suite.SM, "POST", "/api/reuse", KEY_ID, SECRET, smId, null, wrapped2, k,
-                    Crypto.random(12), Long.toString(now), B64u.encode(Crypto.random(16)), null, null, null, Crypto.utf8("x"));
-                expectReject(v, new WxsealRequest(bad.method, bad.target).headers(bad.headers).body(bad.body), now, WxsealException.DECRYPT_FAILED);
-            }
-            assertEq(3L, v.unwrapCount(), "each failing request was decrypted with SM2 (nothing cached)");
-        });
+        test("session-key cache (SPEC 14): a reused wrapped key is unwrapped once; a key that does not decrypt is never cached",
+            () -> sessionKeyCache(rsa.getPublic(), rsaId));
+        test("session-key cache (SPEC 14) with an SM2 key: a reused 16-byte key is unwrapped once; a failing one is never cached",
+            () -> sessionKeyCache(sm2.publicKey(), smId));
 
         test("CredentialStore.Secret ids: the verifier reports the id of the secret that verified (null without one)", () -> {
             byte[] s1 = Crypto.random(32), s2 = Crypto.random(32);

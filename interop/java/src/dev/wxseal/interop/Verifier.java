@@ -2,10 +2,9 @@ package dev.wxseal.interop;
 
 import dev.wxseal.CredentialStore;
 import dev.wxseal.MemoryNonceStore;
-import dev.wxseal.Protocol;
-import dev.wxseal.VerifiedRequest;
 import dev.wxseal.WxsealException;
 import dev.wxseal.WxsealRequest;
+import dev.wxseal.test.VectorTests;
 import java.security.PrivateKey;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -99,19 +98,9 @@ public final class Verifier {
         }
     }
 
-    public static final class Result {
-        public String code;       // null = accepted
-        public int status;        // HTTP status of the rejection (section 10)
-        public String detail;
-        public String mode, keyId, nonce;
-        /** The library's accepted request: it answers (sealed 6.3 or signed 12) with the request's own keys. */
-        public VerifiedRequest verified;
+    /** The library's answer (the accepted request, or the rejection), and the device key version. */
+    public static final class Result extends VectorTests.Result {
         public Long deviceKeyVersion;             // 15.2: the version of the device key that matched
-        public String serverTime;                 // a rejection's Wxseal-Server-Time
-        public String rejectionSignature;         // a rejection's Wxseal-Signature (10.1), null when unsigned
-        public Protocol.Payload payload;          // sealed: decrypted; signed: body + identity
-        public boolean accepted() { return code == null; }
-        @Override public String toString() { return accepted() ? "accepted" : code + " (" + detail + ")"; }
     }
 
     /** True for the codes of SPEC 10, the only values of Wxseal-Error a client treats as a rejection (6.4). */
@@ -160,26 +149,10 @@ public final class Verifier {
         WxsealRequest r = new WxsealRequest(req.method, req.target).body(req.body);
         req.headers.forEach((name, values) -> { for (String v : values) r.header(name, v); });
         Result res = new Result();
-        try {
-            VerifiedRequest ok = b.build().verify(r, now);
-            res.verified = ok;
-            res.mode = ok.mode();
-            res.keyId = ok.keyId();
-            res.nonce = ok.nonce();
-            res.payload = new Protocol.Payload();
-            res.payload.body = ok.body();
-            res.payload.contentType = ok.contentType();
-            res.payload.identity = ok.identityPresent() ? new LinkedHashMap<String, Object>(ok.identity()) : null;
-            if (ok.secretId() != null && !credentials.containsKey(ok.keyId())) {
-                res.deviceKeyVersion = Long.parseLong(ok.secretId());
-                devices.verified(ok.keyId(), res.deviceKeyVersion, now); // a serial's first verified request (15.8)
-            }
-        } catch (WxsealException e) {
-            res.code = e.code();
-            res.status = e.status();
-            res.detail = e.getMessage();
-            res.serverTime = e.serverTime();
-            res.rejectionSignature = e.rejectionSignature();
+        res.answer(b.build(), r, now);
+        if (res.accepted() && res.ok.secretId() != null && !credentials.containsKey(res.keyId)) {
+            res.deviceKeyVersion = Long.parseLong(res.ok.secretId());
+            devices.verified(res.keyId, res.deviceKeyVersion, now); // a serial's first verified request (15.8)
         }
         return res;
     }
