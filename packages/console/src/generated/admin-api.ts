@@ -57,7 +57,14 @@ export interface components {
             };
         };
         GetEdgeTlsResponse: {
+            /**
+             * @description where the client CAs and CRL come from: clientAuth.caFile/crlFile, or a bundle (an upload here, the fleet) that set them and wins over the files until a newer bundle or POST /tls/edge/reload
+             * @enum {string}
+             */
+            clientAuthSource: "files" | "upload" | "fleet";
             clientCas: number;
+            /** @description whether a CRL of client certificates is in force */
+            crl: boolean;
             fingerprint256: string;
             issuer: string;
             lastFailure?: {
@@ -354,7 +361,14 @@ export interface components {
             reason: string;
         };
         ReloadEdgeTlsResponse: {
+            /**
+             * @description where the client CAs and CRL come from: clientAuth.caFile/crlFile, or a bundle (an upload here, the fleet) that set them and wins over the files until a newer bundle or POST /tls/edge/reload
+             * @enum {string}
+             */
+            clientAuthSource: "files" | "upload" | "fleet";
             clientCas: number;
+            /** @description whether a CRL of client certificates is in force */
+            crl: boolean;
             fingerprint256: string;
             issuer: string;
             lastFailure?: {
@@ -477,15 +491,71 @@ export interface components {
              */
             type: "rsa" | "x25519" | "sm2";
         };
+        SetEdgeClientAuthBody: {
+            /** @description the CA bundle of client certificates, PEM: replaces clientAuth.caFile's on every instance of the fleet */
+            clientCaPem?: string;
+            /** @description the CRL of client certificates, PEM (-----BEGIN X509 CRL-----): replaces clientAuth.crlFile's on every instance of the fleet */
+            crlPem?: string;
+            reason: string;
+            /**
+             * @description drop the client CAs and CRL a bundle set: every instance returns to its clientAuth.caFile/crlFile
+             * @constant
+             */
+            useFiles?: true;
+        };
+        SetEdgeClientAuthResponse: {
+            /**
+             * @description where the client CAs and CRL come from: clientAuth.caFile/crlFile, or a bundle (an upload here, the fleet) that set them and wins over the files until a newer bundle or POST /tls/edge/reload
+             * @enum {string}
+             */
+            clientAuthSource: "files" | "upload" | "fleet";
+            clientCas: number;
+            /** @description whether a CRL of client certificates is in force */
+            crl: boolean;
+            fingerprint256: string;
+            issuer: string;
+            lastFailure?: {
+                /** @description ISO 8601 date-time */
+                at: string;
+                reason: string;
+                source: string;
+            };
+            /** @description ISO 8601 date-time */
+            loadedAt: string;
+            names: string[];
+            /** @description ISO 8601 date-time */
+            notAfter: string;
+            /** @description ISO 8601 date-time */
+            notBefore: string;
+            /** @description false: in force, but not written to clientAuth.caFile/crlFile (none configured, or the write failed); the fleet store still holds it */
+            persisted: boolean;
+            /** @description with listeners.public.tls.sync: whether the fleet store took it (absent without sync) */
+            published?: boolean;
+            serial: string;
+            /** @enum {string} */
+            source: "start" | "file" | "signal" | "admin" | "upload" | "fleet";
+            subject: string;
+        };
         UploadEdgeTlsBody: {
             /** @description the certificate chain, PEM, leaf first */
             certPem: string;
+            /** @description the CA bundle of client certificates, PEM: replaces clientAuth.caFile's on every instance of the fleet */
+            clientCaPem?: string;
+            /** @description the CRL of client certificates, PEM (-----BEGIN X509 CRL-----): replaces clientAuth.crlFile's on every instance of the fleet */
+            crlPem?: string;
             /** @description its private key, PEM (unencrypted; re-encrypted on disk with the configured passphrase) */
             keyPem: string;
             reason: string;
         };
         UploadEdgeTlsResponse: {
+            /**
+             * @description where the client CAs and CRL come from: clientAuth.caFile/crlFile, or a bundle (an upload here, the fleet) that set them and wins over the files until a newer bundle or POST /tls/edge/reload
+             * @enum {string}
+             */
+            clientAuthSource: "files" | "upload" | "fleet";
             clientCas: number;
+            /** @description whether a CRL of client certificates is in force */
+            crl: boolean;
             fingerprint256: string;
             issuer: string;
             lastFailure?: {

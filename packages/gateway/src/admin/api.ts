@@ -336,13 +336,36 @@ export class AdminApi {
       },
       uploadEdgeTls: async (c) => {
         const edge = this.#requireEdgeTls();
-        const bundle = { certPem: String(c.body.certPem), keyPem: String(c.body.keyPem) };
+        const bundle = {
+          certPem: String(c.body.certPem),
+          keyPem: String(c.body.keyPem),
+          ...(typeof c.body.clientCaPem === 'string' ? { clientCaPem: c.body.clientCaPem } : {}),
+          ...(typeof c.body.crlPem === 'string' ? { crlPem: c.body.crlPem } : {}),
+        };
         const r = edge.upload(bundle);
         if (!r.ok) throw new AdminError('ADMIN_BAD_REQUEST', `the certificate and key do not validate; nothing changed: ${issuesText(r)}`);
         // With tls.sync, every other instance (and every other worker) receives it from the fleet store.
-        const published = await edge.publish(bundle);
+        const published = await edge.publish();
         const outcome = { persisted: r.persisted === true, ...(published !== undefined ? { published } : {}) };
-        return { body: { ...r.status, ...outcome }, target: 'public', detail: { serial: r.status.serial, fingerprint256: r.status.fingerprint256, ...outcome } };
+        const clientAuth = { clientAuthSource: r.status.clientAuthSource, crl: r.status.crl, clientCas: r.status.clientCas };
+        return { body: { ...r.status, ...outcome }, target: 'public', detail: { serial: r.status.serial, fingerprint256: r.status.fingerprint256, ...clientAuth, ...outcome } };
+      },
+      setEdgeClientAuth: async (c) => {
+        const edge = this.#requireEdgeTls();
+        const material = {
+          ...(typeof c.body.clientCaPem === 'string' ? { clientCaPem: c.body.clientCaPem } : {}),
+          ...(typeof c.body.crlPem === 'string' ? { crlPem: c.body.crlPem } : {}),
+        };
+        const useFiles = c.body.useFiles === true;
+        const given = Object.keys(material).length;
+        if (useFiles === (given > 0)) throw new AdminError('ADMIN_BAD_REQUEST', 'give clientCaPem and/or crlPem, or useFiles: true (not both)');
+        const r = edge.setClientAuth(useFiles ? 'files' : material);
+        if (!r.ok) throw new AdminError('ADMIN_BAD_REQUEST', `the client CAs or CRL do not validate; nothing changed: ${issuesText(r)}`);
+        // The served certificate and key travel with it: the fleet's bundle is its whole state.
+        const published = await edge.publish();
+        const outcome = { persisted: r.persisted === true, ...(published !== undefined ? { published } : {}) };
+        const detail = { serial: r.status.serial, clientAuthSource: r.status.clientAuthSource, crl: r.status.crl, clientCas: r.status.clientCas, ...(useFiles ? { useFiles } : {}), ...outcome };
+        return { body: { ...r.status, ...outcome }, target: 'public', detail };
       },
       openapi: async () => ({ body: (this.#openapi ??= buildOpenApi()) }),
     };

@@ -73,6 +73,10 @@ const edgeTlsStatusSchema = z.object({
   source: z.enum(['start', 'file', 'signal', 'admin', 'upload', 'fleet']),
   loadedAt: iso,
   clientCas: z.number().int(),
+  crl: z.boolean().describe('whether a CRL of client certificates is in force'),
+  clientAuthSource: z
+    .enum(['files', 'upload', 'fleet'])
+    .describe('where the client CAs and CRL come from: clientAuth.caFile/crlFile, or a bundle (an upload here, the fleet) that set them and wins over the files until a newer bundle or POST /tls/edge/reload'),
   lastFailure: z.object({ at: iso, source: z.string(), reason: z.string() }).optional(),
 });
 
@@ -98,6 +102,9 @@ export interface AdminRouteSpec {
 }
 
 const reasonBody = z.object({ reason }).strict();
+// The bounds of the fleet bundle (tls/edge-sync.ts EDGE_BUNDLE_LIMITS): what is accepted here travels.
+const clientCaPem = z.string().min(1).max(256 * 1024).describe('the CA bundle of client certificates, PEM: replaces clientAuth.caFile\'s on every instance of the fleet');
+const crlPem = z.string().min(1).max(256 * 1024).describe('the CRL of client certificates, PEM (-----BEGIN X509 CRL-----): replaces clientAuth.crlFile\'s on every instance of the fleet');
 const serverKeyType = z
   .enum(['rsa', 'x25519', 'sm2'], { error: 'type must be "rsa", "x25519" or "sm2"' })
   .describe('the server key type: rsa (RSA-OAEP-SHA256), x25519 (HPKE, RFC 9180: no RSA on the server\'s hot path) or sm2 (the SM suite: SM2, SM4-GCM, SM3)');
@@ -415,13 +422,38 @@ export const ADMIN_ROUTES = [
       .object({
         certPem: z.string().min(1).max(256 * 1024).describe('the certificate chain, PEM, leaf first'),
         keyPem: z.string().min(1).max(64 * 1024).describe('its private key, PEM (unencrypted; re-encrypted on disk with the configured passphrase)'),
+        clientCaPem: clientCaPem.optional(),
+        crlPem: crlPem.optional(),
         reason,
       })
       .strict(),
-    bodyLimit: 512 * 1024,
+    bodyLimit: 1024 * 1024,
     status: 200,
     response: edgeTlsStatusSchema.extend({
       persisted: z.boolean().describe('false: served, but the files could not be written (a restart returns to them)'),
+      published: z.boolean().optional().describe('with listeners.public.tls.sync: whether the fleet store took it (absent without sync)'),
+    }),
+  },
+  {
+    id: 'setEdgeClientAuth',
+    method: 'POST',
+    path: '/tls/edge/client-auth',
+    tag: 'tls',
+    summary:
+      'Replaces the client CAs and/or the CRL of mutual TLS, keeping the served certificate; republished to the fleet with it, so every instance refuses a revoked client certificate within seconds (useFiles: back to clientAuth.caFile/crlFile everywhere). 400 and nothing changes when it does not validate',
+    action: 'tls.edge.client-auth',
+    body: z
+      .object({
+        clientCaPem: clientCaPem.optional(),
+        crlPem: crlPem.optional(),
+        useFiles: z.literal(true).optional().describe('drop the client CAs and CRL a bundle set: every instance returns to its clientAuth.caFile/crlFile'),
+        reason,
+      })
+      .strict(),
+    bodyLimit: 1024 * 1024,
+    status: 200,
+    response: edgeTlsStatusSchema.extend({
+      persisted: z.boolean().describe('false: in force, but not written to clientAuth.caFile/crlFile (none configured, or the write failed); the fleet store still holds it'),
       published: z.boolean().optional().describe('with listeners.public.tls.sync: whether the fleet store took it (absent without sync)'),
     }),
   },

@@ -1,6 +1,7 @@
 /**
  * Fleet sync of the edge certificate: an upload to one gateway reaches every instance of the fleet
- * within seconds. The bundle (certificate chain, its private key, the client CA) travels through
+ * within seconds. The bundle (certificate chain, its private key and, when set by an upload, the
+ * client-auth material: client CA bundle and CRL) travels through
  * @wxseal/fleet-sync's store (etcd or Redis; the same transport WeChat Pay's certificate lifecycle
  * uses) under one subject per listener ("edge:public"), encrypted: AES-256-GCM under
  * HKDF-SHA256(fleet key, "wxseal/gateway/edge-tls-sync", subject), the subject as additional data,
@@ -18,8 +19,9 @@ export const EDGE_SYNC_SUBJECT = 'edge:public';
 export const EDGE_SYNC_SALT = 'wxseal/gateway/edge-tls-sync';
 
 /** Bounds of a bundle (characters): far above a real chain, far below what would hurt. */
-export const EDGE_BUNDLE_LIMITS = { certPem: 64 * 1024, keyPem: 16 * 1024, caPem: 256 * 1024, origin: 128 } as const;
-const MAX_ENVELOPE = 512 * 1024;
+export const EDGE_BUNDLE_LIMITS = { certPem: 64 * 1024, keyPem: 16 * 1024, caPem: 256 * 1024, crlPem: 256 * 1024, origin: 128 } as const;
+/** The sealed value (base64 of the encrypted JSON): above the sum of the limits, JSON escapes and base64 included. */
+const MAX_ENVELOPE = 1024 * 1024;
 /** A bundle dated further ahead than this is refused: one bad clock must not freeze rotation. */
 const MAX_FUTURE_MS = 10 * 60_000;
 
@@ -28,8 +30,10 @@ export interface EdgeCertificateBundle {
   readonly certPem: string;
   /** Its private key (PEM). Encrypted in the store, never logged. */
   readonly keyPem: string;
-  /** The CA bundle of client certificates (mutual TLS), when the listener has one. */
+  /** The CA bundle of client certificates (mutual TLS), when an upload set one (otherwise each instance's clientAuth.caFile). */
   readonly caPem?: string;
+  /** The CRL of client certificates (PEM), when an upload set one (otherwise each instance's clientAuth.crlFile). */
+  readonly crlPem?: string;
   /** Unix ms; strictly increasing across the bundles a fleet accepts. */
   readonly issuedAt: number;
   /** Who published it (an instance id; diagnostics). */
@@ -57,6 +61,7 @@ interface WireBundle {
   certPem: string;
   keyPem: string;
   caPem?: string;
+  crlPem?: string;
 }
 
 export class EdgeCertificateSync {
@@ -141,6 +146,7 @@ export class EdgeCertificateSync {
       certPem: input.certPem,
       keyPem: input.keyPem,
       ...(input.caPem === undefined ? {} : { caPem: input.caPem }),
+      ...(input.crlPem === undefined ? {} : { crlPem: input.crlPem }),
       issuedAt,
       origin: input.origin ?? this.instanceId,
     };
@@ -246,6 +252,7 @@ export class EdgeCertificateSync {
       certPem: w.certPem,
       keyPem: w.keyPem,
       ...(w.caPem === undefined ? {} : { caPem: w.caPem }),
+      ...(w.crlPem === undefined ? {} : { crlPem: w.crlPem }),
       issuedAt: w.issuedAt,
       origin: w.origin,
     } as EdgeCertificateBundle;
@@ -261,7 +268,8 @@ function checkBundle(b: EdgeCertificateBundle): string | undefined {
   const L = EDGE_BUNDLE_LIMITS;
   if (typeof b.certPem !== 'string' || b.certPem.length === 0 || b.certPem.length > L.certPem) return `certPem must be a PEM string of at most ${L.certPem} characters`;
   if (typeof b.keyPem !== 'string' || b.keyPem.length === 0 || b.keyPem.length > L.keyPem) return `keyPem must be a PEM string of at most ${L.keyPem} characters`;
-  if (b.caPem !== undefined && (typeof b.caPem !== 'string' || b.caPem.length > L.caPem)) return `caPem must be a PEM string of at most ${L.caPem} characters`;
+  if (b.caPem !== undefined && (typeof b.caPem !== 'string' || b.caPem.length === 0 || b.caPem.length > L.caPem)) return `caPem must be a PEM string of at most ${L.caPem} characters`;
+  if (b.crlPem !== undefined && (typeof b.crlPem !== 'string' || b.crlPem.length === 0 || b.crlPem.length > L.crlPem)) return `crlPem must be a PEM string of at most ${L.crlPem} characters`;
   if (typeof b.issuedAt !== 'number' || !Number.isSafeInteger(b.issuedAt) || b.issuedAt <= 0) return 'issuedAt must be a positive integer (Unix ms)';
   if (typeof b.origin !== 'string' || b.origin.length === 0 || b.origin.length > L.origin || !/^[ -~]+$/.test(b.origin)) return `origin must be 1-${L.origin} printable ASCII characters`;
   return undefined;

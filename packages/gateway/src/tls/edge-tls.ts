@@ -7,6 +7,12 @@
  * server.setSecureContext: connections already open keep the context they shook hands with, new
  * ones get the new one, and a load that fails leaves the old context in force and says why (log,
  * wxseal_gateway_tls_reloads_total{target="edge",result="failure"}, the admin audit log).
+ *
+ * Client-auth material (client CAs, CRL) comes from clientAuth.caFile/crlFile unless a bundle (an
+ * admin upload, POST /tls/edge/client-auth, or the fleet) set it: then that bundle's material wins
+ * over the files, through file events and SIGHUP, until a newer bundle (the fleet's bundle is the
+ * whole state: one without client-auth material returns every instance to its files) or an explicit
+ * POST /tls/edge/reload, which returns this instance to its files.
  */
 import { X509Certificate, createHash, createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,10 +44,27 @@ export const MAX_TLS_FILE_BYTES = 1024 * 1024;
 /** Where a load came from (log, audit, admin view). */
 export type EdgeReloadSource = 'start' | 'file' | 'signal' | 'admin' | 'upload' | 'fleet';
 
-/** A certificate and key given as PEM (admin upload, fleet). */
+/** A certificate and key given as PEM (admin upload, fleet), with the client-auth material it sets, if any. */
 export interface EdgeBundle {
   readonly certPem: string;
   readonly keyPem: string;
+  /** Client CA bundle (PEM): replaces clientAuth.caFile's until the files are reloaded explicitly. */
+  readonly clientCaPem?: string | undefined;
+  /** CRL of client certificates (PEM, X509 CRL): replaces clientAuth.crlFile's likewise. */
+  readonly crlPem?: string | undefined;
+}
+
+/** Client-auth material set by a bundle, winning over the files (see the header). */
+export interface EdgeClientAuth {
+  readonly clientCaPem?: string;
+  readonly crlPem?: string;
+}
+
+/** Where the client CAs and CRL in force come from. */
+export type EdgeClientAuthSource = 'files' | 'upload' | 'fleet';
+
+interface ClientAuthOverride extends EdgeClientAuth {
+  readonly source: 'upload' | 'fleet';
 }
 
 /** What is served now, for the admin API (never the key). */
@@ -56,6 +79,10 @@ export interface EdgeTlsStatus {
   readonly source: EdgeReloadSource;
   readonly loadedAt: string;
   readonly clientCas: number;
+  /** Whether a CRL is in force. */
+  readonly crl: boolean;
+  /** Where the client CAs and CRL come from: the files, or a bundle (upload, fleet) that set them. */
+  readonly clientAuthSource: EdgeClientAuthSource;
   readonly lastFailure?: { readonly at: string; readonly source: EdgeReloadSource; readonly reason: string };
 }
 
@@ -211,6 +238,8 @@ export class EdgeTls {
   #expiryTimer: NodeJS.Timeout | undefined;
   #retry: NodeJS.Timeout | undefined;
   #sync: EdgeCertificateSync | undefined;
+  /** Client-auth material a bundle set, winning over the files (undefined: the files'). */
+  #clientAuth: ClientAuthOverride | undefined;
 
   /** Loads and validates the files; throws GatewayConfigError (the listener cannot start without them). */
   constructor(deps: EdgeTlsDeps) {
@@ -264,7 +293,7 @@ export class EdgeTls {
       this.#sync = sync;
       await sync.start(
         async (bundle) => {
-          const r = this.apply({ certPem: bundle.certPem, keyPem: bundle.keyPem }, 'fleet');
+          const r = this.apply({ certPem: bundle.certPem, keyPem: bundle.keyPem, clientCaPem: bundle.caPem, crlPem: bundle.crlPem }, 'fleet');
           if (!r.ok) throw r.error;
         },
         (err) => this.#deps.log.warn({ err: errSummary(err) }, 'tls: fleet sync of the edge certificate failed'),
@@ -303,58 +332,91 @@ export class EdgeTls {
   reload(source: 'file' | 'signal' | 'admin', options: { final?: boolean } = {}): EdgeReloadResult {
     const defer = source === 'file' && options.final !== true;
     const fail = (err: unknown): EdgeReloadResult => (defer ? this.#defer(err) : this.#failed(source, err));
-    let inputs: Inputs;
+    let files: Inputs;
     try {
-      inputs = this.#readFiles();
+      files = this.#readFiles();
     } catch (err) {
       return fail(err);
     }
-    // A file event whose files are what was last tried (applied or refused) changes nothing; nor
-    // does a SIGHUP when the files are what is served (every config reload sends one).
-    if ((defer && inputs.digest === this.#lastTried) || (source === 'signal' && inputs.digest === this.#material.digest)) {
-      return { ok: true, changed: false, status: this.status() };
-    }
-    this.#lastTried = inputs.digest;
+    // A file event whose files are what was last tried (applied or refused) changes nothing.
+    if (defer && files.digest === this.#lastTried) return { ok: true, changed: false, status: this.status() };
+    // The client-auth material a bundle set wins over the files through file events and SIGHUP (every
+    // config reload sends one); only the admin's explicit reload returns to the files.
+    const clientAuth = source === 'admin' ? undefined : this.#clientAuth;
+    const inputs = overlay(files, clientAuth);
+    // Nor does a SIGHUP when what it would serve is what is served.
+    if (source === 'signal' && inputs.digest === this.#material.digest) return { ok: true, changed: false, status: this.status() };
+    this.#lastTried = files.digest;
     let material: Material;
     try {
-      material = this.#validate(inputs, { cert: `${AT}.certFile`, key: `${AT}.keyFile` });
+      material = this.#validate(inputs, { cert: `${AT}.certFile`, key: `${AT}.keyFile`, ...bundleFields(clientAuth) });
     } catch (err) {
       return fail(err);
     }
-    return this.#swap(material, source, false);
+    return this.#swap(material, source, source === 'admin' && this.#clientAuth !== undefined, clientAuth);
   }
 
   /**
-   * Validates a certificate and key given as PEM (admin upload, fleet) and swaps them in; the
-   * client CAs, CRL and OCSP response stay what the files give. Never throws.
+   * Validates a certificate and key given as PEM (admin upload, fleet) and swaps them in. Client-auth
+   * material: a fleet bundle is the fleet's whole state (its client CAs and CRL when it carries
+   * them, the files' otherwise); an upload's replaces what it carries and keeps the rest. The OCSP
+   * response stays what the file gives. Never throws.
    */
   apply(bundle: EdgeBundle, source: 'upload' | 'fleet'): EdgeReloadResult {
+    const carries = bundle.clientCaPem !== undefined || bundle.crlPem !== undefined;
+    let clientAuth: ClientAuthOverride | undefined;
+    if (carries && this.#config.clientAuth === undefined) {
+      if (source === 'upload') {
+        return this.#failed(source, new GatewayConfigError([{ path: bundle.crlPem !== undefined ? 'crlPem' : 'clientCaPem', message: `the public listener has no client authentication (${AT}.clientAuth): client CAs and CRLs do not apply` }]));
+      }
+      this.#deps.log.warn({}, 'tls: the fleet\'s edge bundle carries client CAs or a CRL but this listener has no clientAuth; they are ignored');
+      clientAuth = undefined;
+    } else if (source === 'fleet') {
+      clientAuth = carries ? { ...pick(bundle), source } : undefined;
+    } else {
+      clientAuth = carries ? { ...pick(this.#clientAuth), ...pick(bundle), source } : this.#clientAuth;
+    }
+    let certPem = bundle.certPem;
+    let keyPem = bundle.keyPem;
+    let older = false;
+    if (source === 'fleet') {
+      // The fleet's certificate at start may be older than files renewed on this instance: the newer
+      // stays, but the fleet's client-auth material is taken with it (a revocation must hold everywhere).
+      try {
+        const leaf = parseCertificates(bundle.certPem)[0];
+        const current = this.#material.chain[0]!;
+        if (leaf && Date.parse(leaf.validFrom) < Date.parse(current.validFrom)) {
+          older = true;
+          this.#deps.log.info({ fleetSerial: leaf.serialNumber, serial: current.serialNumber }, 'tls: the fleet\'s edge certificate is older than the one served; the served one stays');
+          certPem = this.#material.certPem;
+          keyPem = this.#material.keyPem;
+        }
+      } catch {
+        /* validation below names the problem */
+      }
+    }
     let inputs: Inputs;
     try {
       const extra = this.#readExtras();
-      inputs = { ...extra, certPem: bundle.certPem, keyPem: bundle.keyPem, digest: digestOf([bundle.certPem, bundle.keyPem, extra.clientCaPem, extra.crlPem, extra.ocspResponse]) };
+      inputs = overlay({ ...extra, certPem, keyPem, digest: '' }, clientAuth);
     } catch (err) {
       return this.#failed(source, err);
     }
+    if (older && ((clientAuth === undefined && this.#clientAuth === undefined) || inputs.digest === this.#material.digest)) return { ok: true, changed: false, status: this.status() };
     let material: Material;
     try {
-      material = this.#validate(inputs, { cert: 'certPem', key: 'keyPem' });
+      material = this.#validate(inputs, older ? { cert: `${AT}.certFile`, key: `${AT}.keyFile`, ...bundleFields(clientAuth) } : { cert: 'certPem', key: 'keyPem', ...bundleFields(clientAuth) });
     } catch (err) {
       return this.#failed(source, err);
     }
-    // The fleet's certificate at start may be older than files renewed on this instance: the newer stays.
-    const current = this.#material.chain[0]!;
-    if (source === 'fleet' && Date.parse(material.chain[0]!.validFrom) < Date.parse(current.validFrom)) {
-      this.#deps.log.info({ fleetSerial: material.chain[0]!.serialNumber, serial: current.serialNumber }, 'tls: the fleet\'s edge certificate is older than the one served; the served one stays');
-      return { ok: true, changed: false, status: this.status() };
-    }
-    return this.#swap(material, source, true);
+    return this.#swap(material, source, !older, clientAuth);
   }
 
   /**
    * The admin upload: validated, written over certFile and keyFile (atomic renames, the key
-   * re-encrypted with the passphrase when one is configured, mode 0600) so every worker's watch and
-   * the next start serve it too, then swapped in here. The files are left alone when it fails.
+   * re-encrypted with the passphrase when one is configured, mode 0600) — and the client CAs and
+   * CRL it carries over clientAuth.caFile/crlFile when those are configured — so every worker's
+   * watch and the next start serve it too, then swapped in here. The files are left alone when it fails.
    */
   upload(bundle: EdgeBundle): EdgeReloadResult & { persisted?: boolean } {
     const result = this.apply(bundle, 'upload');
@@ -368,9 +430,10 @@ export class EdgeTls {
       // The key first: a watch that fires between the two renames sees a mismatch, and retries on the second.
       atomicWrite(this.#config.keyFile, keyText, 0o600);
       atomicWrite(this.#config.certFile, bundle.certPem, 0o644);
+      const persisted = this.#persistClientAuth(bundle);
       // What the files now hold is what is applied: their events are no reload.
       this.#lastTried = this.#readFiles().digest;
-      return { ...result, persisted: true };
+      return { ...result, persisted };
     } catch (err) {
       this.#deps.log.warn({ err: errSummary(err), certFile: this.#config.certFile }, 'tls: the uploaded edge certificate is served but could not be written to its files; a restart or a file reload returns to the files');
       return { ...result, persisted: false };
@@ -378,13 +441,56 @@ export class EdgeTls {
   }
 
   /**
-   * Publishes a certificate and key to the fleet (after a successful upload): undefined without
+   * Replaces the client CAs and/or the CRL (admin, POST /tls/edge/client-auth), keeping the served
+   * certificate and key; `'files'` returns to clientAuth.caFile/crlFile. Validated like an upload,
+   * written over the configured files (`persisted`), then swapped in. Never throws.
+   */
+  setClientAuth(material: EdgeClientAuth | 'files'): EdgeReloadResult & { persisted?: boolean } {
+    if (material === 'files') {
+      if (this.#clientAuth === undefined) return { ok: true, changed: false, status: this.status() };
+      let inputs: Inputs;
+      try {
+        inputs = overlay({ ...this.#readExtras(), certPem: this.#material.certPem, keyPem: this.#material.keyPem, digest: '' }, undefined);
+      } catch (err) {
+        return this.#failed('upload', err);
+      }
+      let m: Material;
+      try {
+        m = this.#validate(inputs, { cert: 'certPem', key: 'keyPem' });
+      } catch (err) {
+        return this.#failed('upload', err);
+      }
+      const r = this.#swap(m, 'upload', true, undefined);
+      return r.ok ? { ...r, persisted: true } : r;
+    }
+    const result = this.apply({ certPem: this.#material.certPem, keyPem: this.#plainKey(), ...pick(material) }, 'upload');
+    if (!result.ok) return result;
+    let persisted: boolean;
+    try {
+      persisted = this.#persistClientAuth(material);
+      this.#lastTried = this.#readFiles().digest;
+    } catch (err) {
+      this.#deps.log.warn({ err: errSummary(err) }, 'tls: the client CAs or CRL are in force but could not be written to their files');
+      persisted = false;
+    }
+    return { ...result, persisted };
+  }
+
+  /**
+   * Publishes what is served to the fleet — the certificate, its key and the client-auth material a
+   * bundle set (none: every instance uses its files) — after a successful upload: undefined without
    * `sync`, false when the store did not take it (logged; this instance serves it anyway).
    */
-  async publish(bundle: EdgeBundle): Promise<boolean | undefined> {
+  async publish(): Promise<boolean | undefined> {
     if (!this.#sync) return undefined;
     try {
-      await this.#sync.publish({ certPem: bundle.certPem, keyPem: bundle.keyPem });
+      const ca = this.#clientAuth;
+      await this.#sync.publish({
+        certPem: this.#material.certPem,
+        keyPem: this.#plainKey(),
+        ...(ca?.clientCaPem !== undefined ? { caPem: ca.clientCaPem } : {}),
+        ...(ca?.crlPem !== undefined ? { crlPem: ca.crlPem } : {}),
+      });
       return true;
     } catch (err) {
       this.#deps.log.warn({ err: errSummary(err) }, 'tls: the uploaded edge certificate could not be published to the fleet');
@@ -406,11 +512,35 @@ export class EdgeTls {
       source: this.#source,
       loadedAt: new Date(this.#loadedAt).toISOString(),
       clientCas: this.#material.clientCas.length,
+      crl: this.#material.crlPem !== undefined,
+      clientAuthSource: this.#clientAuth?.source ?? 'files',
       ...(f ? { lastFailure: { at: new Date(f.at).toISOString(), source: f.source, reason: f.reason } } : {}),
     };
   }
 
   // ---------------------------------------------------------------------------------------------
+
+  /** The served key as unencrypted PEM (what a bundle carries; the fleet key encrypts it in the store). */
+  #plainKey(): string {
+    const passphrase = this.#config.passphrase;
+    if (passphrase === undefined) return this.#material.keyPem;
+    return createPrivateKey({ key: this.#material.keyPem, format: 'pem', passphrase }).export({ type: 'pkcs8', format: 'pem' }).toString();
+  }
+
+  /** Writes the client CAs and CRL given over their configured files; false when one has no file to go to. */
+  #persistClientAuth(m: EdgeClientAuth): boolean {
+    const c = this.#config.clientAuth;
+    let all = true;
+    if (m.clientCaPem !== undefined) {
+      if (c?.caFile !== undefined) atomicWrite(c.caFile, m.clientCaPem, 0o644);
+      else all = false;
+    }
+    if (m.crlPem !== undefined) {
+      if (c?.crlFile !== undefined) atomicWrite(c.crlFile, m.crlPem, 0o644);
+      else all = false;
+    }
+    return all;
+  }
 
   #files(): string[] {
     const c = this.#config;
@@ -472,7 +602,9 @@ export class EdgeTls {
   }
 
   /** Everything a swap needs, validated; throws GatewayConfigError naming each problem. */
-  #validate(inputs: Inputs, fields: { cert: string; key: string }): Material {
+  #validate(inputs: Inputs, fields: { cert: string; key: string; clientCa?: string; crl?: string }): Material {
+    const caPath = fields.clientCa ?? `${AT}.clientAuth.caFile`;
+    const crlPath = fields.crl ?? `${AT}.clientAuth.crlFile`;
     const c = this.#config;
     let anchors: X509Certificate[] | undefined;
     if (c.caFile !== undefined) {
@@ -489,14 +621,14 @@ export class EdgeTls {
       try {
         clientCas = parseCertificates(inputs.clientCaPem);
       } catch (err) {
-        throw new GatewayConfigError([{ path: `${AT}.clientAuth.caFile`, message: `a certificate does not parse: ${errnoText(err)}` }]);
+        throw new GatewayConfigError([{ path: caPath, message: `a certificate does not parse: ${errnoText(err)}` }]);
       }
-      if (clientCas.length === 0) throw new GatewayConfigError([{ path: `${AT}.clientAuth.caFile`, message: 'holds no PEM certificate' }]);
+      if (clientCas.length === 0) throw new GatewayConfigError([{ path: caPath, message: 'holds no PEM certificate' }]);
       const notCa = clientCas.find((ca) => !ca.ca);
-      if (notCa) throw new GatewayConfigError([{ path: `${AT}.clientAuth.caFile`, message: `${oneLineName(notCa.subject)} is not a CA certificate` }]);
+      if (notCa) throw new GatewayConfigError([{ path: caPath, message: `${oneLineName(notCa.subject)} is not a CA certificate` }]);
     }
     if (inputs.crlPem !== undefined && !inputs.crlPem.includes('-----BEGIN X509 CRL-----')) {
-      throw new GatewayConfigError([{ path: `${AT}.clientAuth.crlFile`, message: 'holds no PEM CRL (-----BEGIN X509 CRL-----)' }]);
+      throw new GatewayConfigError([{ path: crlPath, message: 'holds no PEM CRL (-----BEGIN X509 CRL-----)' }]);
     }
     const material: Material = {
       chain,
@@ -514,12 +646,14 @@ export class EdgeTls {
     try {
       createSecureContext(contextOptions(c, material));
     } catch (err) {
-      throw new GatewayConfigError([{ path: AT, message: `OpenSSL refuses the material: ${errnoText(err)}` }]);
+      // The CRL is the usual culprit when it comes from a bundle: name its field then.
+      const path = fields.crl !== undefined && inputs.crlPem !== undefined ? crlPath : AT;
+      throw new GatewayConfigError([{ path, message: `OpenSSL refuses the material: ${errnoText(err)}` }]);
     }
     return material;
   }
 
-  #swap(material: Material, source: EdgeReloadSource, force: boolean): EdgeReloadResult {
+  #swap(material: Material, source: EdgeReloadSource, force: boolean, clientAuth: ClientAuthOverride | undefined): EdgeReloadResult {
     const previous = this.#material.chain[0]!;
     const changed = force || material.digest !== this.#material.digest;
     try {
@@ -530,6 +664,7 @@ export class EdgeTls {
     clearTimeout(this.#retry);
     this.#retry = undefined;
     this.#material = material;
+    this.#clientAuth = clientAuth;
     this.#source = source;
     this.#loadedAt = this.#now();
     this.#publish();
@@ -542,6 +677,8 @@ export class EdgeTls {
       fingerprint256: leaf.fingerprint256,
       notAfter: new Date(leaf.validTo).toISOString(),
       previousSerial: previous.serialNumber,
+      clientAuthSource: clientAuth?.source ?? 'files',
+      crl: material.crlPem !== undefined ? digestOf([material.crlPem]).slice(0, 16) : 'none',
     };
     this.#deps.log.info(detail, 'tls: edge certificate loaded');
     this.#auditOf(source, 'ok', detail);
@@ -587,7 +724,8 @@ export class EdgeTls {
   #publish(): void {
     const source = this.#source === 'start' || this.#source === 'file' || this.#source === 'signal' || this.#source === 'admin' ? this.#config.certFile : this.#source;
     this.#deps.registry.set('edge', EDGE_NAME, this.#material.chain, source);
-    this.#deps.registry.set('client-ca', EDGE_NAME, this.#material.clientCas, this.#config.clientAuth?.caFile ?? 'none');
+    const caFrom = this.#clientAuth?.clientCaPem !== undefined ? this.#clientAuth.source : (this.#config.clientAuth?.caFile ?? 'none');
+    this.#deps.registry.set('client-ca', EDGE_NAME, this.#material.clientCas, caFrom);
     if (this.#config.ocspResponseFile !== undefined && !(this.#material.chain[0]!.infoAccess ?? '').includes('OCSP')) {
       this.#deps.log.warn({ subject: oneLineName(this.#material.chain[0]!.subject) }, 'tls: ocspResponseFile is set but the certificate names no OCSP responder');
     }
@@ -609,6 +747,25 @@ export class EdgeTls {
 
 function asConfigError(err: unknown): GatewayConfigError {
   return err instanceof GatewayConfigError ? err : new GatewayConfigError([{ path: AT, message: errnoText(err) }]);
+}
+
+/** The client-auth fields of a bundle or an override that are set. */
+function pick(m: EdgeClientAuth | EdgeBundle | undefined): EdgeClientAuth {
+  return { ...(m?.clientCaPem !== undefined ? { clientCaPem: m.clientCaPem } : {}), ...(m?.crlPem !== undefined ? { crlPem: m.crlPem } : {}) };
+}
+
+/** The inputs with a bundle's client-auth material over the files', and their digest. */
+function overlay(inputs: Inputs, clientAuth: EdgeClientAuth | undefined): Inputs {
+  // The files alone keep their own digest (a SIGHUP that changes nothing is no reload).
+  if (clientAuth === undefined && inputs.digest !== '') return inputs;
+  const clientCaPem = clientAuth?.clientCaPem ?? inputs.clientCaPem;
+  const crlPem = clientAuth?.crlPem ?? inputs.crlPem;
+  return { ...inputs, clientCaPem, crlPem, digest: digestOf([inputs.certPem, inputs.keyPem, clientCaPem, crlPem, inputs.ocspResponse]) };
+}
+
+/** The field names validation reports for client-auth material a bundle set. */
+function bundleFields(clientAuth: EdgeClientAuth | undefined): { clientCa?: string; crl?: string } {
+  return { ...(clientAuth?.clientCaPem !== undefined ? { clientCa: 'clientCaPem' } : {}), ...(clientAuth?.crlPem !== undefined ? { crl: 'crlPem' } : {}) };
 }
 
 function digestOf(parts: ReadonlyArray<string | Buffer | undefined>): string {
