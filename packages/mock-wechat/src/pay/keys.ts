@@ -55,17 +55,22 @@ interface HeldCertificate extends PayPlatformCertificate {
 
 const MAX_CERTIFICATES = 4;
 
-/** The platform certificates (oldest first) and the public key; who signs what. */
-export class PayKeyRing {
+/**
+ * A set of platform certificates (oldest first) and who signs while two are listed: the RSA ones
+ * (PayKeyRing) and the SM2 ones (SmPayKeyRing, sm-keys.ts) rotate the same way.
+ */
+export class PlatformCertificateSet {
   #certs: HeldCertificate[];
   #signing: RotationSigning = 'new';
   #flip = false;
-  readonly publicKey: PayPublicKeyMaterial & { key: KeyObject };
+  readonly #label: string;
+  readonly #loadKey: (pem: string) => KeyObject;
 
-  constructor(first: PayPlatformCertificate, publicKey: PayPublicKeyMaterial) {
-    this.#certs = [hold(first)];
-    createPublicKey(publicKey.publicKeyPem);
-    this.publicKey = { ...publicKey, key: privateKeyObject(publicKey.privateKeyPem) };
+  /** `label` names the certificates in errors ("platform certificate"); `loadKey` reads a private key PEM. */
+  constructor(first: PayPlatformCertificate, options: { label: string; loadKey: (pem: string) => KeyObject }) {
+    this.#label = options.label;
+    this.#loadKey = options.loadKey;
+    this.#certs = [this.#hold(first)];
   }
 
   /** Serial → PEM of every listed certificate, oldest first. */
@@ -100,15 +105,11 @@ export class PayKeyRing {
     return this.#flip ? newest : oldest;
   }
 
-  publicKeySigner(): { serial: string; key: KeyObject } {
-    return { serial: this.publicKey.id, key: this.publicKey.key };
-  }
-
   /** Adds a certificate (listed at once); `signing` picks who signs during the overlap. */
   add(cert: PayPlatformCertificate, signing: RotationSigning = 'new'): void {
-    if (this.#certs.length >= MAX_CERTIFICATES) throw new RangeError(`at most ${MAX_CERTIFICATES} platform certificates; withdraw old ones first`);
-    if (this.#certs.some((c) => c.serial === cert.serial)) throw new Error(`platform certificate ${cert.serial} already listed`);
-    this.#certs.push(hold(cert));
+    if (this.#certs.length >= MAX_CERTIFICATES) throw new RangeError(`at most ${MAX_CERTIFICATES} ${this.#label}s; withdraw old ones first`);
+    if (this.#certs.some((c) => c.serial === cert.serial)) throw new Error(`${this.#label} ${cert.serial} already listed`);
+    this.#certs.push(this.#hold(cert));
     this.#signing = signing;
     this.#flip = false;
   }
@@ -129,11 +130,26 @@ export class PayKeyRing {
 
   #newest(): HeldCertificate {
     const c = this.#certs[this.#certs.length - 1];
-    if (!c) throw new Error('no platform certificate');
+    if (!c) throw new Error(`no ${this.#label}`);
     return c;
+  }
+
+  #hold(cert: PayPlatformCertificate): HeldCertificate {
+    return { ...cert, serial: normalizeCertificateSerial(cert.serial), key: this.#loadKey(cert.privateKeyPem) };
   }
 }
 
-function hold(cert: PayPlatformCertificate): HeldCertificate {
-  return { ...cert, serial: normalizeCertificateSerial(cert.serial), key: privateKeyObject(cert.privateKeyPem) };
+/** The RSA platform certificates and the WeChat Pay public key; who signs what. */
+export class PayKeyRing extends PlatformCertificateSet {
+  readonly publicKey: PayPublicKeyMaterial & { key: KeyObject };
+
+  constructor(first: PayPlatformCertificate, publicKey: PayPublicKeyMaterial) {
+    super(first, { label: 'platform certificate', loadKey: privateKeyObject });
+    createPublicKey(publicKey.publicKeyPem);
+    this.publicKey = { ...publicKey, key: privateKeyObject(publicKey.privateKeyPem) };
+  }
+
+  publicKeySigner(): { serial: string; key: KeyObject } {
+    return { serial: this.publicKey.id, key: this.publicKey.key };
+  }
 }

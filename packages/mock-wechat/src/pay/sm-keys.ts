@@ -3,10 +3,10 @@
 // WeChat Pay's SM platform certificates and of a merchant's SM API certificate) and the ring of SM
 // platform certificates listed by GET /v3/certificates?algorithm_type=SM2.
 // @peculiar/x509 rides on WebCrypto, which has no SM2, so the few DER structures are written here.
-import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey } from 'node:crypto';
 import { normalizeCertificateSerial } from '@wxseal/wechatpay';
 import { sm2GenerateKeyPair, sm2PrivateKeyToPem, sm2PublicKeyToDer, sm2Sign } from '@wxseal/gm';
-import { randomCertificateSerialHex, type PayPlatformCertificate, type RotationSigning } from './keys.js';
+import { PlatformCertificateSet, randomCertificateSerialHex, type PayPlatformCertificate } from './keys.js';
 
 function derLength(len: number): Buffer {
   if (len < 0x80) return Buffer.from([len]);
@@ -106,71 +106,9 @@ export function generateSmPayPlatformCertificate(options: { nowMs?: number; vali
   return { serial: c.serial, certificatePem: c.certificatePem, privateKeyPem: c.privateKeyPem };
 }
 
-interface HeldCertificate extends PayPlatformCertificate {
-  key: KeyObject;
-}
-
-const MAX_CERTIFICATES = 4;
-
-/** The SM platform certificates (oldest first) and which one signs. Mirrors PayKeyRing. */
-export class SmPayKeyRing {
-  #certs: HeldCertificate[];
-  #signing: RotationSigning = 'new';
-  #flip = false;
-
+/** The SM platform certificates (oldest first) and which one signs: rotated like the RSA ones. */
+export class SmPayKeyRing extends PlatformCertificateSet {
   constructor(first: PayPlatformCertificate) {
-    this.#certs = [hold(first)];
+    super(first, { label: 'SM platform certificate', loadKey: (pem) => createPrivateKey(pem) });
   }
-
-  certificates(): Record<string, string> {
-    return Object.fromEntries(this.#certs.map((c) => [c.serial, c.certificatePem]));
-  }
-
-  certificatePems(): string[] {
-    return this.#certs.map((c) => c.certificatePem);
-  }
-
-  get newestSerial(): string {
-    return this.#newest().serial;
-  }
-
-  signer(): { serial: string; key: KeyObject } {
-    const newest = this.#newest();
-    if (this.#certs.length === 1 || this.#signing === 'new') return newest;
-    const oldest = this.#certs[0] ?? newest;
-    if (this.#signing === 'old') return oldest;
-    this.#flip = !this.#flip;
-    return this.#flip ? newest : oldest;
-  }
-
-  add(cert: PayPlatformCertificate, signing: RotationSigning = 'new'): void {
-    if (this.#certs.length >= MAX_CERTIFICATES) throw new RangeError(`at most ${MAX_CERTIFICATES} SM platform certificates; withdraw old ones first`);
-    if (this.#certs.some((c) => c.serial === cert.serial)) throw new Error(`SM platform certificate ${cert.serial} already listed`);
-    this.#certs.push(hold(cert));
-    this.#signing = signing;
-    this.#flip = false;
-  }
-
-  withdrawOld(): string[] {
-    const removed = this.#certs.slice(0, -1).map((c) => c.serial);
-    this.#certs = [this.#newest()];
-    this.#signing = 'new';
-    return removed;
-  }
-
-  /** The private key of a listed certificate (what decrypts a sensitive field sent under its serial). */
-  privateKeyOf(serial: string): KeyObject | undefined {
-    const want = serial.toUpperCase().replace(/^0+/, '');
-    return this.#certs.find((c) => c.serial === want)?.key;
-  }
-
-  #newest(): HeldCertificate {
-    const c = this.#certs[this.#certs.length - 1];
-    if (!c) throw new Error('no SM platform certificate');
-    return c;
-  }
-}
-
-function hold(cert: PayPlatformCertificate): HeldCertificate {
-  return { ...cert, serial: normalizeCertificateSerial(cert.serial), key: createPrivateKey(cert.privateKeyPem) };
 }
