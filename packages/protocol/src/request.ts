@@ -97,6 +97,18 @@ function checkSpec(spec: RequestSpec): void {
 }
 
 /** Builds the headers and body of a wxseal v1 request (SPEC.md sections 4-6). */
+/** The fields and headers a sealed request adds (SPEC 4, 6.2), whichever suite sealed it. */
+function setSealedFields(fields: SignedRequestFields, headers: Record<string, string>, serverKeyId: string, wrapped: Uint8Array, iv: Uint8Array): void {
+  fields.contentType = SEALED_CONTENT_TYPE;
+  fields.serverKeyId = serverKeyId;
+  fields.wrappedKey = b64uEncode(wrapped);
+  fields.iv = b64uEncode(iv);
+  headers[HEADERS.contentType] = SEALED_CONTENT_TYPE;
+  headers[HEADERS.serverKeyId] = serverKeyId;
+  headers[HEADERS.wrappedKey] = fields.wrappedKey;
+  headers[HEADERS.iv] = fields.iv;
+}
+
 export function buildRequest(spec: RequestSpec): BuiltRequest {
   checkSpec(spec);
   const { path, rawQuery } = splitTarget(spec.target);
@@ -142,14 +154,7 @@ export function buildRequest(spec: RequestSpec): BuiltRequest {
     const meta = { ...(spec.contentType ? { contentType: spec.contentType } : {}), ...(spec.identity ? { identity: spec.identity } : {}) };
     const aad = smRequestAad({ method: spec.method, path, rawQuery, timestamp, nonce, keyId: spec.keyId, serverKeyId: serverKey.id });
     body = sm4GcmSeal(smKey.primitives, sessionKey, iv, aad, encodePayloadParts(meta, plainBody));
-    fields.contentType = SEALED_CONTENT_TYPE;
-    fields.serverKeyId = serverKey.id;
-    fields.wrappedKey = b64uEncode(wrapped);
-    fields.iv = b64uEncode(iv);
-    headers[HEADERS.contentType] = SEALED_CONTENT_TYPE;
-    headers[HEADERS.serverKeyId] = fields.serverKeyId;
-    headers[HEADERS.wrappedKey] = fields.wrappedKey;
-    headers[HEADERS.iv] = fields.iv;
+    setSealedFields(fields, headers, serverKey.id, wrapped, iv);
   } else if (spec.mode === 'sealed') {
     const serverKey = spec.serverKey!;
     sessionKey = spec.sessionKey ? Buffer.from(spec.sessionKey) : generateSessionKey();
@@ -160,14 +165,7 @@ export function buildRequest(spec: RequestSpec): BuiltRequest {
     const meta = { ...(spec.contentType ? { contentType: spec.contentType } : {}), ...(spec.identity ? { identity: spec.identity } : {}) };
     const aad = requestAad({ method: spec.method, path, rawQuery, timestamp, nonce, keyId: spec.keyId, serverKeyId: serverKey.id });
     body = aesGcmEncrypt(sessionKey, iv, aad, encodePayloadParts(meta, plainBody));
-    fields.contentType = SEALED_CONTENT_TYPE;
-    fields.serverKeyId = serverKey.id;
-    fields.wrappedKey = b64uEncode(wrapped);
-    fields.iv = b64uEncode(iv);
-    headers[HEADERS.contentType] = SEALED_CONTENT_TYPE;
-    headers[HEADERS.serverKeyId] = fields.serverKeyId;
-    headers[HEADERS.wrappedKey] = fields.wrappedKey;
-    headers[HEADERS.iv] = fields.iv;
+    setSealedFields(fields, headers, serverKey.id, wrapped, iv);
   } else {
     body = plainBody;
     fields.contentType = trimContentType(spec.contentType);
