@@ -86,23 +86,22 @@ function measure(fn: () => void, seconds: number, batch: number): number {
   return ops / ((now - start) / 1000);
 }
 
+/** The wrapped key, IV and request AAD of a built bench request (its suite's AAD function). */
+function sealedParts(built: ReturnType<typeof buildRequest>, keyId: string, serverKeyId: string, aadOf: typeof requestAad): { wrapped: Buffer; iv: Buffer; aad: Buffer } {
+  const { path, rawQuery } = splitTarget(BENCH_PATH);
+  return {
+    wrapped: b64uDecodeStrict(built.headers['wxseal-wrapped-key']!)!,
+    iv: b64uDecodeStrict(built.headers['wxseal-iv']!)!,
+    aad: aadOf({ method: 'POST', path, rawQuery, timestamp: built.headers['wxseal-timestamp']!, nonce: built.headers['wxseal-nonce']!, keyId, serverKeyId }),
+  };
+}
+
 export function measureCryptoLimits(keys: BenchKeys, seconds: number): CryptoRate[] {
   const privateKey = createPrivateKey(keys.privateKeyPem);
   const secret = b64uDecodeStrict(keys.secret)!;
   // A real sealed request of the bench, built by the protocol package: the same sizes as on the wire.
   const built = buildRequest(benchSealedSpec(keys, secret, { id: keys.serverKeyId, publicKey: createPublicKey(keys.publicKeyPem) }));
-  const wrapped = b64uDecodeStrict(built.headers['wxseal-wrapped-key']!)!;
-  const iv = b64uDecodeStrict(built.headers['wxseal-iv']!)!;
-  const { path, rawQuery } = splitTarget(BENCH_PATH);
-  const aad = requestAad({
-    method: 'POST',
-    path,
-    rawQuery,
-    timestamp: built.headers['wxseal-timestamp']!,
-    nonce: built.headers['wxseal-nonce']!,
-    keyId: keys.keyId,
-    serverKeyId: keys.serverKeyId,
-  });
+  const { wrapped, iv, aad } = sealedParts(built, keys.keyId, keys.serverKeyId, requestAad);
   const sessionKey = built.context.sessionKey!;
   const ciphertext = built.body.subarray(0, built.body.length - 16);
   const tag = built.body.subarray(built.body.length - 16);
@@ -178,18 +177,7 @@ export function measureCryptoLimits(keys: BenchKeys, seconds: number): CryptoRat
 /** The SM suite's rows: a real SM request of the bench, built by the protocol package with @wxseal/gm. */
 function measureSmLimits(keys: BenchKeys, secret: Uint8Array, seconds: number): Array<Omit<CryptoRate, 'microsPerOp'>> {
   const built = buildRequest(benchSealedSpec(keys, secret, smServerPublicKey(keys)));
-  const wrapped = b64uDecodeStrict(built.headers['wxseal-wrapped-key']!)!;
-  const iv = b64uDecodeStrict(built.headers['wxseal-iv']!)!;
-  const { path, rawQuery } = splitTarget(BENCH_PATH);
-  const aad = smRequestAad({
-    method: 'POST',
-    path,
-    rawQuery,
-    timestamp: built.headers['wxseal-timestamp']!,
-    nonce: built.headers['wxseal-nonce']!,
-    keyId: keys.keyId,
-    serverKeyId: keys.sm2ServerKeyId,
-  });
+  const { wrapped, iv, aad } = sealedParts(built, keys.keyId, keys.sm2ServerKeyId, smRequestAad);
   const sessionKey = built.context.sessionKey!;
   // Check the sample once: the rows below must measure operations that succeed.
   if (!unwrapSmSessionKey(gm, keys.sm2PrivateKeyHex, wrapped).equals(sessionKey)) throw new RangeError('the SM2 unwrap of the bench request does not give its session key');
